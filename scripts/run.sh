@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# THE run command (see README):
+#   bash scripts/run.sh [streamlit args...]
+# Sets up ./.venv, builds the demo warehouse data/demo.duckdb if it is absent,
+# then serves the dashboard with Streamlit (extra args go to `streamlit run`).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/setup.sh
+
+echo "run: preparing demo data (data/demo.duckdb, only if missing)"
+.venv/bin/journey demo --if-missing
+
+echo "run: starting Streamlit"
+exec .venv/bin/streamlit run app.py "$@"
