@@ -1,0 +1,1 @@
+"""The HTTP API: GET /api/v1/customer-journey-details."""

@@ -1,0 +1,87 @@
+"""Column and table names of the canonical warehouse schema and of journey results.
+
+Every module refers to columns through these constants, never through string literals.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Canonical tables
+EVENTS: Final = "events"
+IDENTITIES: Final = "identities"
+
+# events
+EVENT_ID: Final = "event_id"
+OCCURRED_AT: Final = "occurred_at"
+ANONYMOUS_ID: Final = "anonymous_id"
+EMAIL: Final = "email"
+EVENT_TYPE: Final = "event_type"
+PAGE_URL: Final = "page_url"
+REFERRER: Final = "referrer"
+UTM_SOURCE: Final = "utm_source"
+UTM_MEDIUM: Final = "utm_medium"
+UTM_CAMPAIGN: Final = "utm_campaign"
+UTM_CONTENT: Final = "utm_content"
+UTM_TERM: Final = "utm_term"
+REVENUE: Final = "revenue"
+
+# identities
+IDENTIFIED_AT: Final = "identified_at"
+
+# derived
+LINKED_AT: Final = "linked_at"
+KNOWN_AT: Final = "known_at"
+BEFORE_KNOWN: Final = "before_known"
+
+EVENT_COLUMNS: Final[tuple[str, ...]] = (
+    EVENT_ID,
+    OCCURRED_AT,
+    ANONYMOUS_ID,
+    EMAIL,
+    EVENT_TYPE,
+    PAGE_URL,
+    REFERRER,
+    UTM_SOURCE,
+    UTM_MEDIUM,
+    UTM_CAMPAIGN,
+    UTM_CONTENT,
+    UTM_TERM,
+    REVENUE,
+)
+IDENTITY_COLUMNS: Final[tuple[str, ...]] = (ANONYMOUS_ID, EMAIL, IDENTIFIED_AT)
+LINK_COLUMNS: Final[tuple[str, ...]] = (ANONYMOUS_ID, EMAIL, LINKED_AT)
+
+# A journey result row: one event attributed to one known individual.
+RESULT_COLUMNS: Final[tuple[str, ...]] = (
+    EMAIL,
+    KNOWN_AT,
+    EVENT_ID,
+    OCCURRED_AT,
+    EVENT_TYPE,
+    ANONYMOUS_ID,
+    UTM_SOURCE,
+    UTM_MEDIUM,
+    UTM_CAMPAIGN,
+    UTM_CONTENT,
+    UTM_TERM,
+    PAGE_URL,
+    REFERRER,
+    REVENUE,
+    BEFORE_KNOWN,
+)
+SORT_COLUMNS: Final[tuple[str, ...]] = (EMAIL, OCCURRED_AT, EVENT_ID)
+
+TEXT_EVENT_COLUMNS: Final[tuple[str, ...]] = (
+    EVENT_ID,
+    ANONYMOUS_ID,
+    EMAIL,
+    EVENT_TYPE,
+    PAGE_URL,
+    REFERRER,
+    UTM_SOURCE,
+    UTM_MEDIUM,
+    UTM_CAMPAIGN,
+    UTM_CONTENT,
+    UTM_TERM,
+)

@@ -1,0 +1,63 @@
+"""Settings from the environment, shared by the CLI, the API and the dashboard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from journey_core.errors import ConfigError
+from journey_core.query import DEFAULT_TIMEZONE, parse_timezone
+from journey_core.warehouse import ENV_URL, default_url
+
+ENV_TIMEZONE = "JOURNEY_TIMEZONE"
+ENV_LOOKBACK_DAYS = "JOURNEY_LOOKBACK_DAYS"
+ENV_RECENT_HOURS = "JOURNEY_RECENT_HOURS"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where the warehouse is and how the rules are tuned.
+
+    >>> Settings.from_env({"JOURNEY_LOOKBACK_DAYS": "30"}).lookback_days
+    30.0
+    """
+
+    database_url: str
+    timezone: str = DEFAULT_TIMEZONE
+    lookback_days: float = 90.0
+    recent_hours: float = 24.0
+    url_from_user: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read ``JOURNEY_*`` variables; anything unset takes its default."""
+        env = os.environ if env is None else env
+        tz = env.get(ENV_TIMEZONE) or DEFAULT_TIMEZONE
+        try:
+            parse_timezone(tz)
+        except ValueError as exc:
+            msg = f"{ENV_TIMEZONE}: {exc}"
+            raise ConfigError(msg) from None
+        url = env.get(ENV_URL)
+        return cls(
+            database_url=url or default_url(),
+            timezone=tz,
+            lookback_days=_positive(env, ENV_LOOKBACK_DAYS, 90.0),
+            recent_hours=_positive(env, ENV_RECENT_HOURS, 24.0),
+            url_from_user=bool(url),
+        )
+
+
+def _positive(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        msg = f"{key}={raw!r} is not a positive number; unset it or use e.g. {default:g}."
+        raise ConfigError(msg)
+    return value

@@ -1,0 +1,210 @@
+"""The journey rules, pure Polars: identity links, known individuals, stitching, retrieval.
+
+Every function takes and returns LazyFrames; nothing here reads a clock or a database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from journey_core import columns as c
+from journey_core.query import JourneyQuery, Rule
+
+TS = pl.Datetime("us", "UTC")
+
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    **{name: pl.String() for name in c.TEXT_EVENT_COLUMNS},
+    c.OCCURRED_AT: TS,
+    c.REVENUE: pl.Float64(),
+}
+IDENTITY_SCHEMA: dict[str, pl.DataType] = {
+    c.ANONYMOUS_ID: pl.String(),
+    c.EMAIL: pl.String(),
+    c.IDENTIFIED_AT: TS,
+}
+LINK_SCHEMA: dict[str, pl.DataType] = {
+    c.ANONYMOUS_ID: pl.String(),
+    c.EMAIL: pl.String(),
+    c.LINKED_AT: TS,
+}
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    name: (
+        pl.Boolean() if name == c.BEFORE_KNOWN else TS if name == c.KNOWN_AT else EVENT_SCHEMA[name]
+    )
+    for name in c.RESULT_COLUMNS
+}
+
+
+def normalized_email(column: str = c.EMAIL) -> pl.Expr:
+    """Trimmed, lower-cased email; blank becomes null.
+
+    >>> frame = pl.DataFrame({"email": [" A@B.co ", "  ", None]})
+    >>> frame.select(normalized_email())["email"].to_list()
+    ['a@b.co', None, None]
+    """
+    e = pl.col(column).str.strip_chars().str.to_lowercase()
+    return pl.when(e.str.len_chars() > 0).then(e).otherwise(None).alias(column)
+
+
+def blank_to_null(column: str) -> pl.Expr:
+    """A text column with blank values turned into null."""
+    e = pl.col(column)
+    return pl.when(e.str.strip_chars().str.len_chars() > 0).then(e).otherwise(None).alias(column)
+
+
+def _utc(value: dt.datetime) -> pl.Expr:
+    return pl.lit(value, dtype=TS)
+
+
+def conform_events(events: pl.LazyFrame) -> pl.LazyFrame:
+    """Cast an events frame to the canonical dtypes and normalise emails and anonymous ids.
+
+    Naive timestamps are taken as UTC.
+    """
+    schema = events.collect_schema()
+    exprs: list[pl.Expr] = []
+    for name, dtype in EVENT_SCHEMA.items():
+        if name not in schema:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+        elif name == c.OCCURRED_AT:
+            exprs.append(_as_utc(name, schema[name]))
+        else:
+            exprs.append(pl.col(name).cast(dtype))
+    return events.select(exprs).with_columns(normalized_email(), blank_to_null(c.ANONYMOUS_ID))
+
+
+def conform_identities(identities: pl.LazyFrame) -> pl.LazyFrame:
+    """Cast an identities frame to the canonical dtypes and normalise it."""
+    schema = identities.collect_schema()
+    return identities.select(
+        pl.col(c.ANONYMOUS_ID).cast(pl.String()),
+        pl.col(c.EMAIL).cast(pl.String()),
+        _as_utc(c.IDENTIFIED_AT, schema[c.IDENTIFIED_AT]),
+    ).with_columns(normalized_email(), blank_to_null(c.ANONYMOUS_ID))
+
+
+def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return col.dt.replace_time_zone("UTC").dt.cast_time_unit("us").alias(name)
+        return col.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias(name)
+    if dtype == pl.String:
+        return col.str.to_datetime(time_unit="us", time_zone="UTC", strict=False).alias(name)
+    return col.cast(TS).alias(name)
+
+
+def build_links(
+    events: pl.LazyFrame, identities: pl.LazyFrame, *, as_of: dt.datetime
+) -> pl.LazyFrame:
+    """Identification links at or before ``as_of``: identities rows plus email-carrying events.
+
+    Rows with a null ``anonymous_id`` come from events that carry an email but no anonymous
+    id: they make the email known but link no anonymous id.
+    """
+    from_identities = conform_identities(identities).select(
+        c.ANONYMOUS_ID, c.EMAIL, pl.col(c.IDENTIFIED_AT).alias(c.LINKED_AT)
+    )
+    from_events = conform_events(events).select(
+        c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT)
+    )
+    return pl.concat([from_identities, from_events]).filter(
+        pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT) <= _utc(as_of)
+    )
+
+
+def known_individuals(links: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per email with its ``known_at``: the earliest link of that email."""
+    return links.group_by(c.EMAIL).agg(pl.col(c.LINKED_AT).min().alias(c.KNOWN_AT))
+
+
+def anonymous_owners(links: pl.LazyFrame) -> pl.LazyFrame:
+    """Each linked anonymous id with the email it was most recently linked to.
+
+    Ties at the latest link time go to the smallest email.
+    """
+    return (
+        links.filter(pl.col(c.ANONYMOUS_ID).is_not_null())
+        .group_by(c.ANONYMOUS_ID)
+        .agg(pl.col(c.EMAIL).sort_by([c.LINKED_AT, c.EMAIL], descending=[True, False]).first())
+    )
+
+
+def stitch(events: pl.LazyFrame, links: pl.LazyFrame) -> pl.LazyFrame:
+    """Give every event its individual's email; drop events that belong to nobody.
+
+    An event keeps the email it carries; an event without one takes the owner of its
+    anonymous id. Stitching is idempotent: stitching a stitched frame changes nothing.
+    """
+    owners = anonymous_owners(links).rename({c.EMAIL: "_owner"})
+    return (
+        conform_events(events)
+        .join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
+        .with_columns(pl.coalesce(c.EMAIL, "_owner").alias(c.EMAIL))
+        .drop("_owner")
+        .filter(pl.col(c.EMAIL).is_not_null())
+    )
+
+
+def admitted(query: JourneyQuery) -> pl.Expr:
+    """The predicate over stitched events (with ``known_at``) that ``query``'s rule admits."""
+    at = pl.col(c.OCCURRED_AT)
+    upper = at <= _utc(query.as_of)
+    rule = query.rule
+    if rule is Rule.RECENT:
+        return upper & (at >= _utc(query.as_of - query.recent_window))
+    in_lookback = at >= _utc(query.lookback_start)
+    if rule is Rule.EMAIL:
+        return upper & in_lookback & (pl.col(c.EMAIL) == query.email)
+    start = query.start
+    assert start is not None
+    since_start = at >= _utc(start)
+    newly_known = pl.col(c.KNOWN_AT) >= _utc(start)
+    predicate = upper & (since_start | (newly_known & in_lookback))
+    if rule is Rule.EMAIL_AND_EVENT_DATE:
+        predicate = predicate & (pl.col(c.EMAIL) == query.email)
+    return predicate
+
+
+def select_journeys(
+    events: pl.LazyFrame, links: pl.LazyFrame, *, query: JourneyQuery
+) -> pl.LazyFrame:
+    """Apply ``query``'s rule to events and links; one row per event, sorted.
+
+    ``links`` are the identification links at or before ``query.as_of`` (see
+    :func:`build_links`). ``events`` may be any superset of the candidate events.
+    """
+    people = known_individuals(links)
+    stitched = stitch(events, links).join(people, on=c.EMAIL, how="inner")
+    return (
+        stitched.filter(admitted(query))
+        .with_columns((pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN))
+        .select(c.RESULT_COLUMNS)
+        # Sorted once; of duplicate event ids the first in result order is kept.
+        .sort([*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL], nulls_last=True)
+        .filter(pl.col(c.EVENT_ID).is_first_distinct())
+    )
+
+
+def journeys(
+    events: pl.LazyFrame | pl.DataFrame,
+    identities: pl.LazyFrame | pl.DataFrame,
+    *,
+    query: JourneyQuery,
+) -> pl.DataFrame:
+    """All the rules from whole ``events`` and ``identities`` tables (no warehouse).
+
+    >>> import datetime as dt
+    >>> ev = pl.DataFrame({"event_id": ["1"], "occurred_at": [dt.datetime(2022, 7, 2)],
+    ...     "anonymous_id": ["a"], "email": [None], "event_type": ["page_view"]})
+    >>> ids = pl.DataFrame({"anonymous_id": ["a"], "email": ["Ann@x.io"],
+    ...     "identified_at": [dt.datetime(2022, 7, 3)]})
+    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 1), event_date=dt.date(2022, 7, 1))
+    >>> journeys(ev, ids, query=q).select("email", "event_id", "before_known").rows()
+    [('ann@x.io', '1', True)]
+    """
+    ev, ids = events.lazy(), identities.lazy()
+    links = build_links(ev, ids, as_of=query.as_of)
+    return select_journeys(ev, links, query=query).collect()

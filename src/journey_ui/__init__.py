@@ -1,0 +1,1 @@
+"""Streamlit glue for the dashboard pages: cached loaders, widgets, query params."""
