@@ -372,27 +372,16 @@ def build_demo(
     return DemoStats(safe_url(url), events.height, identities.height, individuals)
 
 
-_DDL = {
-    c.EVENTS: [
-        sa.Column(c.EVENT_ID, sa.String(), primary_key=False, nullable=False),
-        sa.Column(c.OCCURRED_AT, sa.DateTime(), nullable=False),
-        *(sa.Column(name, sa.String()) for name in c.EVENT_COLUMNS[2:-1]),
-        sa.Column(c.REVENUE, sa.Float()),
-    ],
-    c.IDENTITIES: [
-        sa.Column(c.ANONYMOUS_ID, sa.String()),
-        sa.Column(c.EMAIL, sa.String()),
-        sa.Column(c.IDENTIFIED_AT, sa.DateTime()),
-    ],
-}
-
-
 def _metadata() -> sa.MetaData:
+    """The canonical tables, as ``journey demo`` creates them."""
     md = sa.MetaData()
     sa.Table(
         c.EVENTS,
         md,
-        *(col.copy() for col in _DDL[c.EVENTS]),
+        sa.Column(c.EVENT_ID, sa.String(), nullable=False),
+        sa.Column(c.OCCURRED_AT, sa.DateTime(), nullable=False),
+        *(sa.Column(name, sa.String()) for name in c.EVENT_COLUMNS[2:-1]),
+        sa.Column(c.REVENUE, sa.Float()),
         sa.Index("ix_events_occurred_at", c.OCCURRED_AT),
         sa.Index("ix_events_anonymous_id", c.ANONYMOUS_ID),
         sa.Index("ix_events_email", c.EMAIL),
@@ -400,7 +389,9 @@ def _metadata() -> sa.MetaData:
     sa.Table(
         c.IDENTITIES,
         md,
-        *(col.copy() for col in _DDL[c.IDENTITIES]),
+        sa.Column(c.ANONYMOUS_ID, sa.String()),
+        sa.Column(c.EMAIL, sa.String()),
+        sa.Column(c.IDENTIFIED_AT, sa.DateTime()),
         sa.Index("ix_identities_anonymous_id", c.ANONYMOUS_ID),
         sa.Index("ix_identities_email", c.EMAIL),
     )

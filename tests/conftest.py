@@ -1,0 +1,69 @@
+"""Shared fixtures: small inline warehouses written to real DuckDB and SQLite files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from journey_core import columns as c
+from journey_core.demo import write_tables
+from journey_core.rules import EVENT_SCHEMA, IDENTITY_SCHEMA
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fixtures_dir() -> Path:
+    """``../shared/fixtures`` relative to the project root (or ``$JOURNEY_FIXTURES``)."""
+    env = os.environ.get("JOURNEY_FIXTURES")
+    candidates = [Path(env)] if env else []
+    candidates += [ROOT.parent / "shared" / "fixtures", Path("/work/shared/fixtures")]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    return candidates[0]
+
+
+def T(text: str) -> dt.datetime:
+    """A naive UTC timestamp from ISO text, as the warehouse stores it."""
+    return dt.datetime.fromisoformat(text)
+
+
+def U(text: str) -> dt.datetime:
+    """An aware UTC timestamp from ISO text, as results carry it."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def events_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """Canonical events from partial dicts; missing columns are null."""
+    schema = {**EVENT_SCHEMA, c.OCCURRED_AT: pl.Datetime("us")}
+    full = [{name: row.get(name) for name in c.EVENT_COLUMNS} for row in rows]
+    return pl.DataFrame(full, schema=schema, orient="row")
+
+
+def identities_frame(rows: Sequence[tuple[str | None, str | None, str]]) -> pl.DataFrame:
+    """Canonical identities from ``(anonymous_id, email, identified_at)`` tuples."""
+    schema = {**IDENTITY_SCHEMA, c.IDENTIFIED_AT: pl.Datetime("us")}
+    return pl.DataFrame([(a, e, T(t)) for a, e, t in rows], schema=schema, orient="row")
+
+
+WarehouseFactory = Callable[[pl.DataFrame, pl.DataFrame], str]
+
+
+@pytest.fixture(params=["duckdb", "sqlite"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> WarehouseFactory:
+    """Write events and identities to a real database file; returns its URL."""
+    counter = iter(range(1_000_000))
+
+    def make(events: pl.DataFrame, identities: pl.DataFrame) -> str:
+        suffix = "duckdb" if request.param == "duckdb" else "sqlite"
+        url = f"{request.param}:///{tmp_path / f'w{next(counter)}.{suffix}'}"
+        write_tables(url, events=events, identities=identities)
+        return url
+
+    return make
