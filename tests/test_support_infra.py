@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+
 from tests.support.browser import StreamlitServer, launch_browser
 from tests.support.postgres import PostgresServer
 
