@@ -67,3 +67,19 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> WarehouseFactor
         return url
 
     return make
+
+
+DEMO_END = "2022-08-31T00:00:00Z"
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small seeded demo warehouse (DuckDB file) ending at 2022-08-31 00:00 UTC."""
+    import datetime as _dt
+
+    from journey_core.demo import build_demo
+
+    url = f"duckdb:///{tmp_path_factory.mktemp('demo') / 'demo.duckdb'}"
+    end = _dt.datetime.fromisoformat(DEMO_END.replace("Z", "+00:00"))
+    build_demo(url, individuals=300, seed=7, end=end)
+    return url
