@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from journey_core import columns as c
-from journey_core.errors import InputError, WarehouseError
+from journey_core.errors import InputError, JourneyError, WarehouseError
 from journey_core.mapping import CANONICAL, REQUIRED_EVENT_COLUMNS, SchemaMapping, TableMapping
 from journey_core.query import JourneyQuery, Rule
 from journey_core.rules import (
@@ -157,11 +157,13 @@ def reading(engine: Engine, mapping: SchemaMapping = CANONICAL) -> Iterator[Conn
     try:
         with engine.connect() as conn:
             yield conn
+    except JourneyError:
+        raise
     except sa.exc.SQLAlchemyError as exc:
         if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated is False:
             verify_schema(engine, mapping)
         raise _unreachable(engine, exc) from None
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
         msg = (
             f"The warehouse {safe_url(engine.url)} returned data of an unexpected type: "
             f"{_first_line(exc)}. Check that each mapped column has the type the README lists."
