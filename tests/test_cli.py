@@ -56,10 +56,12 @@ def test_export_formats_to_file(demo_url: str, tmp_path: Path, fmt: str) -> None
     assert b"Wrote " in proc.stderr
     if fmt == "json":
         rows = json.loads(out.read_text())
-        assert rows and set(rows[0]) == set(c.RESULT_COLUMNS)
+        assert rows
+        assert set(rows[0]) == set(c.RESULT_COLUMNS)
     else:
         frame = pl.read_parquet(out)
-        assert frame.columns == list(c.RESULT_COLUMNS) and frame.height > 0
+        assert frame.columns == list(c.RESULT_COLUMNS)
+        assert frame.height > 0
 
 
 def test_unknown_email_is_empty_with_a_message(demo_url: str) -> None:
@@ -109,7 +111,8 @@ def test_unreachable_server_hides_password() -> None:
     err = proc.stderr.decode()
     assert proc.returncode == 1
     assert "Cannot read the warehouse postgresql+psycopg://ann:***@127.0.0.1:9/warehouse" in err
-    assert "s3cret" not in err and "Traceback" not in err
+    assert "s3cret" not in err
+    assert "Traceback" not in err
 
 
 def test_missing_table_and_column(tmp_path: Path) -> None:

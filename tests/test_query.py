@@ -78,7 +78,7 @@ def test_event_date_after_as_of_date_in_configured_timezone() -> None:
     late = dt.datetime(2026, 11, 26, 20, 0, tzinfo=dt.UTC)
     q = JourneyQuery.build(now=late, event_date="2026-11-27", timezone="Asia/Tokyo")
     assert q.start == dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
-    with pytest.raises(InputError, match="^event_date: "):
+    with pytest.raises(InputError, match=r"^event_date: "):
         JourneyQuery.build(now=late, event_date="2026-11-27")
 
 
@@ -106,17 +106,17 @@ def test_as_of(value: str | None, expected: dt.datetime) -> None:
 
 @pytest.mark.parametrize("value", ["31/08/2022", "noon", "2022-08-31T25:00"])
 def test_malformed_as_of(value: str) -> None:
-    with pytest.raises(InputError, match="^as_of: .*ISO-8601"):
+    with pytest.raises(InputError, match=r"^as_of: .*ISO-8601"):
         parse_as_of(value, now=NOW)
 
 
 def test_future_as_of() -> None:
-    with pytest.raises(InputError, match="^as_of: .* is in the future"):
+    with pytest.raises(InputError, match=r"^as_of: .* is in the future"):
         JourneyQuery.build(now=NOW, as_of="2027-01-01T00:00Z")
 
 
 def test_unknown_timezone() -> None:
-    with pytest.raises(InputError, match="^timezone: 'Mars/Base' is not an IANA timezone"):
+    with pytest.raises(InputError, match=r"^timezone: 'Mars/Base' is not an IANA timezone"):
         JourneyQuery.build(now=NOW, timezone="Mars/Base")
 
 

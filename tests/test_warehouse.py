@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import polars as pl
 import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
+from journey_core import warehouse as warehouse_module
 from journey_core.errors import WarehouseError
 from journey_core.query import JourneyQuery
 from journey_core.rules import journeys
-from journey_core import warehouse as warehouse_module
 from journey_core.warehouse import create_engine, fetch_journeys, summarize
 from tests.conftest import U, WarehouseFactory
 from tests.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -122,7 +121,7 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
     fetched: list[int] = []
     original = warehouse_module.read_frame
 
-    def counting_read(conn, stmt, schema):  # noqa: ANN001, ANN202
+    def counting_read(conn, stmt, schema):
         frame = original(conn, stmt, schema)
         fetched.append(frame.height)
         return frame
