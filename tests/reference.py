@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
-from journey_core.query import JourneyQuery, Rule
+from journey_core.query import EMAIL_PATTERN, MAX_EMAIL_LENGTH, JourneyQuery, Rule
 
 
 def _norm(email: str | None) -> str | None:
     if email is None:
         return None
     email = email.strip().lower()
-    return email or None
+    return email if len(email) <= MAX_EMAIL_LENGTH and re.fullmatch(EMAIL_PATTERN, email) else None
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

@@ -189,3 +189,26 @@ def test_first_run_builds_the_embedded_demo(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "demo.duckdb").exists()
     assert b"First run: building the demo warehouse" in proc.stderr
     assert len(proc.stdout.splitlines()) > 1000
+
+
+def test_hash_password_command() -> None:
+    from journey_core.auth import verify_password
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "journey_core.cli", "hash-password", "--stdin"],
+        input=b"a long enough secret\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert verify_password("a long enough secret", proc.stdout.decode().strip())
+    short = subprocess.run(
+        [sys.executable, "-m", "journey_core.cli", "hash-password", "--stdin"],
+        input=b"short\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert short.returncode == 2
+    assert b"password: use at least 12 characters" in short.stderr

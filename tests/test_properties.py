@@ -36,7 +36,9 @@ OFFSETS = [
 ]
 times = st.sampled_from([AS_OF + o for o in OFFSETS])
 anons = st.sampled_from(["a1", "a2", "a3", None, " "])
-emails = st.sampled_from(["ann@x.io", " ANN@x.io", "bob@x.io", "Bob@X.io ", "cy@x.io", None, ""])
+emails = st.sampled_from(
+    ["ann@x.io", " ANN@x.io", "bob@x.io", "Bob@X.io ", "cy@x.io", None, "", "not-an-email", "a@b"]
+)
 event_types = st.sampled_from(["page_view", "signup", "purchase", None])
 
 event_rows = st.lists(

@@ -323,3 +323,16 @@ def test_anonymous_owners() -> None:
 )
 def test_rule_selection(kwargs: dict[str, object], rule: Rule) -> None:
     assert JourneyQuery(as_of=AS_OF, **kwargs).rule is rule  # type: ignore[arg-type]
+
+
+def test_malformed_emails_identify_nobody() -> None:
+    events = events_frame(
+        [
+            ev("bad", "2022-08-31 08:00", "m1", "not-an-email"),
+            ev("later", "2022-08-31 09:00", "m1"),
+            ev("good", "2022-08-31 10:00", "m2", "real@x.io"),
+        ]
+    )
+    ids = identities_frame([("m1", "also bad@x.io", "2022-08-01")])
+    # m1's only links are malformed, so its events belong to nobody.
+    assert ids_of(events, ids) == [("real@x.io", "good")]

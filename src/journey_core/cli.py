@@ -95,6 +95,23 @@ def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:
     out.flush()
 
 
+def _cmd_hash_password(args: argparse.Namespace, _settings: Settings) -> int:
+    from journey_core.auth import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Dashboard password: ")
+        if getpass.getpass("Again: ") != password:
+            raise InputError("password", "the two entries differ; run the command again.")
+    if len(password) < 12:
+        raise InputError("password", "use at least 12 characters.")
+    print(hash_password(password))
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_INPUT, f"journey: error: {message}\n")
@@ -133,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=export.FORMATS, default="csv")
     exp.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     exp.set_defaults(func=_cmd_export)
+
+    pw = sub.add_parser(
+        "hash-password", help="print a salted scrypt hash for JOURNEY_PASSWORD_HASH"
+    )
+    pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(func=_cmd_hash_password)
     return parser
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from journey_core import columns as c
+from journey_core.sqltypes import Timestamp
 
 _TEXT: sa.types.TypeEngine[Any] = sa.String()
-_TS: sa.types.TypeEngine[Any] = sa.DateTime()
+_TS: sa.types.TypeEngine[Any] = Timestamp()
 _NUM: sa.types.TypeEngine[Any] = sa.Float()
 
 EVENT_TYPES: Mapping[str, sa.types.TypeEngine[Any]] = MappingProxyType(

@@ -15,7 +15,9 @@ DEFAULT_RECENT_WINDOW = dt.timedelta(hours=24)
 DEFAULT_TIMEZONE = "UTC"
 MAX_EMAIL_LENGTH = 254
 
-_EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$")
+# What counts as an email address, in queries and in the data (a Rust- and Python-compatible regex).
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$"
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

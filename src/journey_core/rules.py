@@ -10,7 +10,7 @@ import datetime as dt
 import polars as pl
 
 from journey_core import columns as c
-from journey_core.query import JourneyQuery, Rule
+from journey_core.query import EMAIL_PATTERN, MAX_EMAIL_LENGTH, JourneyQuery, Rule
 
 TS = pl.Datetime("us", "UTC")
 
@@ -38,14 +38,15 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
 
 
 def normalized_email(column: str = c.EMAIL) -> pl.Expr:
-    """Trimmed, lower-cased email; blank becomes null.
+    """Trimmed, lower-cased email; blank or malformed becomes null (it identifies nobody).
 
-    >>> frame = pl.DataFrame({"email": [" A@B.co ", "  ", None]})
+    >>> frame = pl.DataFrame({"email": [" A@B.co ", "  ", None, "not-an-email"]})
     >>> frame.select(normalized_email())["email"].to_list()
-    ['a@b.co', None, None]
+    ['a@b.co', None, None, None]
     """
     e = pl.col(column).str.strip_chars().str.to_lowercase()
-    return pl.when(e.str.len_chars() > 0).then(e).otherwise(None).alias(column)
+    valid = (e.str.len_chars() <= MAX_EMAIL_LENGTH) & e.str.contains(EMAIL_PATTERN)
+    return pl.when(valid).then(e).otherwise(None).alias(column)
 
 
 def blank_to_null(column: str) -> pl.Expr:

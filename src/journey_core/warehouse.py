@@ -31,6 +31,7 @@ from journey_core.rules import (
     conform_events,
     select_journeys,
 )
+from journey_core.sqltypes import Timestamp
 
 ENV_URL = "JOURNEY_DATABASE_URL"
 DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
@@ -181,7 +182,7 @@ def _email_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
 
 def _link_selects(mapping: SchemaMapping, *, as_of: dt.datetime) -> list[sa.Select[Any]]:
     """SELECTs of (anonymous_id, email, linked_at) link rows at or before ``as_of``."""
-    bound = sa.bindparam("as_of", _naive_utc(as_of), type_=sa.DateTime())
+    bound = sa.bindparam("as_of", _naive_utc(as_of), type_=Timestamp())
     ev = mapping.events_source()
     selects = [
         sa.select(
@@ -239,8 +240,8 @@ def events_query(
     was ever linked by ``query.as_of`` (a semi-join evaluated in the warehouse).
     """
     ev = mapping.events_source()
-    lo = sa.bindparam("window_start", _naive_utc(query.window_start), type_=sa.DateTime())
-    hi = sa.bindparam("as_of", _naive_utc(query.as_of), type_=sa.DateTime())
+    lo = sa.bindparam("window_start", _naive_utc(query.window_start), type_=Timestamp())
+    hi = sa.bindparam("as_of", _naive_utc(query.as_of), type_=Timestamp())
     stmt = sa.select(*(ev.c[name] for name in c.EVENT_COLUMNS)).where(
         ev.c[c.OCCURRED_AT] >= lo, ev.c[c.OCCURRED_AT] <= hi
     )
@@ -302,7 +303,7 @@ def _links_frame(frame: pl.DataFrame) -> pl.LazyFrame:
     return (
         conform_events(lf)
         .select(c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT))
-        .filter(pl.col(c.EMAIL).is_not_null())
+        .filter(pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT).is_not_null())
     )
 
 
