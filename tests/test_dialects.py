@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
 from journey_core.mapping import load_mapping
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import events_query, links_query
-from sqlalchemy.engine import Dialect
 
 AS_OF = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 EMAIL = "o'brien;--@example.com"

@@ -13,6 +13,9 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+from tests.support.scenario import END, load, queries, scenario
+
 from journey_core import cli
 from journey_core import columns as c
 from journey_core.config import Settings
@@ -29,9 +32,6 @@ from journey_core.mapping import (
 from journey_core.presets import PRESETS
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
-from polars.testing import assert_frame_equal
-
-from tests.support.scenario import END, load, queries, scenario
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -267,7 +267,7 @@ def test_load_mapping_from_file(tmp_path: Path) -> None:
     path.write_text("preset = snowplow")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_mapping(path)
-    with pytest.raises(ConfigError, match="neither a built-in preset .* nor a readable TOML"):
+    with pytest.raises(ConfigError, match=r"neither a built-in preset .* nor a readable TOML"):
         load_mapping(tmp_path / "missing.toml")
 
 
