@@ -23,6 +23,7 @@ from polars.testing import assert_frame_equal
 from psycopg import sql
 from tests.support.postgres import PostgresServer
 from tests.support.scenario import END, load, queries, scenario
+from tests.support.snowplow import QUERY, load_snowplow
 
 from journey_core import cli
 from journey_core import columns as c
@@ -626,8 +627,6 @@ def test_segment_preset_on_postgres(pg: PostgresServer) -> None:
 
 
 def test_snowplow_preset_on_postgres_matches_duckdb(pg: PostgresServer, tmp_path: Path) -> None:
-    from tests.test_snowplow_fixture import QUERY, load_snowplow
-
     wh = _new_database(pg, "snowplow")
     load_snowplow(pg.admin_url("snowplow"))
     _grant_select(wh, "atomic")
