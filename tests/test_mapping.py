@@ -14,12 +14,11 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from tests.support.scenario import END, load, queries, scenario
 
 from journey_core import cli
 from journey_core import columns as c
 from journey_core.config import Settings
-from journey_core.errors import ConfigError, WarehouseError
+from journey_core.errors import ConfigError, InputError, WarehouseError
 from journey_core.mapping import (
     CANONICAL,
     EVENT_TYPES,
@@ -32,6 +31,7 @@ from journey_core.mapping import (
 from journey_core.presets import PRESETS
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
+from tests.support.scenario import END, load, queries, scenario
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -113,6 +113,21 @@ def test_preset_overrides_merge_by_table() -> None:
     )
     assert {t.columns[c.EMAIL].columns for t in seg.identities} == {("context_traits_email",)}
     assert parse_mapping({"preset": "canonical", "identities": []}).identities == ()
+
+
+def test_identifier_kind() -> None:
+    assert CANONICAL.identifier == "email"
+    assert load_mapping("snowplow").identifier == "id"
+    assert parse_mapping({"preset": "snowplow", "identifier": "email"}).identifier == "email"
+    with pytest.raises(ConfigError, match='identifier: must be "email" or "id"'):
+        parse_mapping({**HITS, "identifier": "user"})
+    with pytest.raises(InputError) as info:
+        CANONICAL.parse_identifier("long session")
+    assert info.value.field == "email"
+    assert load_mapping("snowplow").parse_identifier(" U-42 ") == "u-42"
+    assert load_mapping("snowplow").parse_identifier("  ") is None
+    with pytest.raises(InputError, match="not a valid user id"):
+        load_mapping("snowplow").parse_identifier("x" * 300)
 
 
 # ---------------------------------------------------------------------- format

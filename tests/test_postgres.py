@@ -21,9 +21,6 @@ import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 from psycopg import sql
-from tests.support.postgres import PostgresServer
-from tests.support.scenario import END, load, queries, scenario
-from tests.support.snowplow import QUERY, load_snowplow
 
 from journey_core import cli
 from journey_core import columns as c
@@ -32,6 +29,9 @@ from journey_core.errors import InputError, WarehouseError
 from journey_core.mapping import load_mapping, parse_mapping
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, summarize, verify_schema
+from tests.support.postgres import PostgresServer
+from tests.support.scenario import END, load, queries, scenario
+from tests.support.snowplow import QUERY, load_snowplow
 
 pytestmark = pytest.mark.postgres
 

@@ -25,10 +25,18 @@ purpose, and each difference is pinned below:
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import polars as pl
 import pytest
+
+from journey_core import cli
+from journey_core import columns as c
+from journey_core.mapping import load_mapping
+from journey_core.query import JourneyQuery
+from journey_core.rules import anonymous_owners, normalized_email
+from journey_core.warehouse import create_engine, fetch_journeys, links_query, verify_schema
 from tests.support.snowplow import (
     QUERY,
     SNOWPLOW,
@@ -36,12 +44,6 @@ from tests.support.snowplow import (
     load_snowplow,
     read_events,
 )
-
-from journey_core import columns as c
-from journey_core.mapping import load_mapping
-from journey_core.query import JourneyQuery
-from journey_core.rules import anonymous_owners, normalized_email
-from journey_core.warehouse import create_engine, fetch_journeys, links_query, verify_schema
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def ours_owners(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
             links = pl.read_database(links_query(load_mapping("snowplow"), as_of=QUERY.as_of), conn)
     finally:
         engine.dispose()
-    normalized = links.lazy().with_columns(normalized_email())
+    normalized = links.lazy().with_columns(normalized_email(any_identifier=True))
     return anonymous_owners(normalized).collect()
 
 
@@ -156,6 +158,7 @@ def test_sessions_belong_to_upstreams_individual(ours_owners: pl.DataFrame) -> N
     joined = sessions.join(owners, left_on="cookie", right_on=c.ANONYMOUS_ID, how="left")
     with_cookie = joined.filter(pl.col("cookie").is_not_null())
     assert with_cookie.height == 17
+    assert with_cookie.get_column("ours").null_count() == 0
     # With as_of after the last event, a cookie's owner is its latest link: upstream's last
     # user id, including the stitch cookie's "2nd id: 10" and the rotating cookies.
     assert (with_cookie.get_column("ours") == with_cookie.get_column("upstream")).all()
@@ -186,3 +189,18 @@ def test_as_of_before_the_last_link_gives_the_then_owner(tmp_path: Path) -> None
         "user stitch - session: 2nd id: 4",
     }
     assert stitch.get_column(c.OCCURRED_AT).max() <= query.as_of
+
+
+def test_cli_looks_up_a_user_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the snowplow preset the lookup takes a user id, not only an email."""
+    url = f"duckdb:///{tmp_path / 'snowplow.duckdb'}"
+    load_snowplow(url)
+    args = ["export", "--db", url, "--mapping", "snowplow", "--format", "json"]
+    code = cli.main([*args, "--as-of", "2021-03-31T00:00:00Z", "--email", " Long Session "])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = pl.read_json(io.BytesIO(out.encode()))
+    assert set(rows.get_column(c.EMAIL)) == {"long session"}
+    assert rows.height == 11  # the cookie's eleven events, all carrying "long session"
+    assert cli.main([*args, "--email", "bad\x01id"]) == cli.EXIT_INPUT
+    assert "is not a valid user id" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,16 +65,19 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    mapping = load_mapping(args.mapping or settings.mapping)
+    by_email = mapping.identifier == "email"
     query = JourneyQuery.build(
         now=dt.datetime.now(dt.UTC),
-        email=args.email,
+        email=args.email if by_email else None,
         event_date=args.event_date,
         as_of=args.as_of,
         lookback_days=settings.lookback_days,
         recent_hours=settings.recent_hours,
         timezone=settings.timezone,
     )
-    mapping = load_mapping(args.mapping or settings.mapping)
+    if not by_email:  # the mapping's individuals are user ids (e.g. Snowplow's user_id)
+        query = replace(query, email=mapping.parse_identifier(args.email))
     ensure_warehouse(settings, db_given=bool(args.db))
     engine = create_engine(args.db or settings.database_url)
     try:

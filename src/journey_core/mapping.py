@@ -24,7 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from journey_core import columns as c
-from journey_core.errors import ConfigError, WarehouseError
+from journey_core.errors import ConfigError, InputError, WarehouseError
+from journey_core.query import MAX_EMAIL_LENGTH, parse_email
 from journey_core.sqltypes import Timestamp
 
 ENV_MAPPING = "JOURNEY_MAPPING"
@@ -202,11 +203,13 @@ class TableMapping:
         present: Mapping[str, tuple[str, sa.types.TypeEngine[Any]]],
         *,
         required: Sequence[str] = (),
+        text_timestamps: bool = False,
     ) -> TableMapping:
         """Check this entry against the table's reflected columns and fit it to them.
 
         ``present`` maps each lower-cased column name to its real name and type; the
-        ``required`` canonical columns must end up with a column. Returns
+        ``required`` canonical columns must end up with a column; ``text_timestamps``
+        accepts text columns as timestamps (SQLite stores them as text). Returns
         the entry with real column names and without missing optional columns; raises
         :class:`WarehouseError` naming the table, the column and the mapping key to fix
         when a column is missing or of the wrong kind.
@@ -228,7 +231,8 @@ class TableMapping:
                 real, type_ = found
                 kind = column_kind(type_)
                 wanted = role_kind(canon)
-                if not spec.cast and kind is not None and kind != wanted:
+                lenient = text_timestamps and wanted is Kind.TIMESTAMP and kind is Kind.TEXT
+                if not spec.cast and kind is not None and kind != wanted and not lenient:
                     msg = (
                         f"Column {real!r} of table {self.qualified()!r} holds {kind} values, "
                         f"but {canon!r} (mapping key {self.key}.columns.{canon}) needs "
@@ -282,6 +286,9 @@ class SchemaMapping:
     events: tuple[TableMapping, ...] = field(default_factory=_canonical_events)
     identities: tuple[TableMapping, ...] = field(default_factory=_canonical_identities)
     name: str = "canonical"
+    identifier: str = "email"
+    """What the canonical ``email`` column holds: ``email`` (malformed values identify
+    nobody) or ``id`` (any non-blank user id identifies someone, e.g. Snowplow's user_id)."""
 
     def __post_init__(self) -> None:
         for attr in ("events", "identities"):
@@ -291,6 +298,26 @@ class SchemaMapping:
             elif isinstance(value, TableMapping):
                 value = (value,)
             object.__setattr__(self, attr, tuple(value))
+
+    def parse_identifier(self, value: str | None) -> str | None:
+        """Validate a looked-up individual: an email, or with ``identifier = "id"`` any id.
+
+        >>> load_mapping("snowplow").parse_identifier("  Long Session ")
+        'long session'
+        """
+        if self.identifier == "email":
+            return parse_email(value)
+        if value is None or not value.strip():
+            return None
+        ident = value.strip().lower()
+        if len(ident) > MAX_EMAIL_LENGTH or any(ch < " " or ch == "\x7f" for ch in ident):
+            shown = ident if len(ident) <= 60 else ident[:57] + "..."
+            msg = (
+                f"{shown!r} is not a valid user id: use at most {MAX_EMAIL_LENGTH} "
+                "characters and no control characters."
+            )
+            raise InputError("email", msg)
+        return ident
 
     def tables(self) -> Iterator[tuple[TableMapping, Mapping[str, sa.types.TypeEngine[Any]]]]:
         """Every entry with the canonical column types it provides."""
@@ -314,7 +341,8 @@ CANONICAL = SchemaMapping()
 
 
 # --------------------------------------------------------------------------- TOML
-_TOP_KEYS = ("name", "preset", "schema", "events", "identities")
+_TOP_KEYS = ("name", "preset", "schema", "identifier", "events", "identities")
+_IDENTIFIERS = ("email", "id")
 _ENTRY_KEYS = ("table", "schema", "columns")
 _SPEC_KEYS = ("column", "columns", "value", "cast", "optional")
 
@@ -501,6 +529,7 @@ def parse_mapping(data: Mapping[str, Any], *, origin: str = "mapping") -> Schema
             else:
                 identities = _override(origin, "identities", identities, raw_ids, IDENTITY_TYPES)
         name = data.get("name", base.name)
+        identifier = base.identifier
     else:
         if "events" not in data:
             raise _fail(origin, "events", "missing; add an [events] table (or set `preset`).")
@@ -523,7 +552,16 @@ def parse_mapping(data: Mapping[str, Any], *, origin: str = "mapping") -> Schema
             for i, e in enumerate(ids)
         )
         name = data.get("name", origin)
-    return _check_complete(origin, SchemaMapping(events, identities, name=str(name)))
+        identifier = "email"
+    if "identifier" in data:
+        identifier = data["identifier"]
+        if identifier not in _IDENTIFIERS:
+            problem = (
+                f'must be "email" or "id" (a user id that is not an email); got {identifier!r}.'
+            )
+            raise _fail(origin, "identifier", problem)
+    mapping = SchemaMapping(events, identities, name=str(name), identifier=identifier)
+    return _check_complete(origin, mapping)
 
 
 def preset(name: str, *, origin: str = "mapping") -> SchemaMapping:

@@ -99,10 +99,12 @@ identified_at = "timestamp"
 
 SNOWPLOW_TOML = """\
 # Snowplow `atomic.events`: the cookie id domain_userid is the anonymous id and the
-# identifier column (user_id, as set by setUserId) plays the role of the email. Switch
+# identifier column (user_id, as set by setUserId) plays the role of the email; any
+# non-blank user_id identifies a person, whether or not it is an email address. Switch
 # occurred_at to "derived_tstamp" for device-corrected times.
 name = "snowplow"
 schema = "atomic"
+identifier = "id"  # user_id need not be an email; set "email" if it always is
 
 [events]
 table = "events"

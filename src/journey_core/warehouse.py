@@ -208,6 +208,7 @@ def verify_schema(engine: Engine, mapping: SchemaMapping = CANONICAL) -> SchemaM
     """
     try:
         inspector = sa.inspect(engine)
+        lenient = engine.dialect.name == "sqlite"  # SQLite keeps timestamps as text
         fitted: dict[str, list[TableMapping]] = {"events": [], "identities": []}
         groups = (
             ("events", mapping.events, REQUIRED_EVENT_COLUMNS),
@@ -218,7 +219,9 @@ def verify_schema(engine: Engine, mapping: SchemaMapping = CANONICAL) -> SchemaM
                 present = _reflected(engine, inspector, table)
                 if present is None:
                     raise WarehouseError(_missing_table(engine, inspector, table))
-                fitted[group].append(table.resolve(present, required=required))
+                fitted[group].append(
+                    table.resolve(present, required=required, text_timestamps=lenient)
+                )
         result = replace(
             mapping, events=tuple(fitted["events"]), identities=tuple(fitted["identities"])
         )
@@ -476,13 +479,13 @@ class JourneyResult:
         return self.frame.height
 
 
-def _links_frame(frame: pl.DataFrame) -> pl.LazyFrame:
+def _links_frame(frame: pl.DataFrame, *, any_identifier: bool = False) -> pl.LazyFrame:
     """Conform link rows read from SQL: UTC timestamps, normalised emails."""
     if frame.is_empty() or frame.width == 0:
         return pl.LazyFrame(schema=LINK_SCHEMA)
     lf = frame.lazy().rename({c.LINKED_AT: c.OCCURRED_AT})
     return (
-        conform_events(lf)
+        conform_events(lf, any_identifier=any_identifier)
         .select(c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT))
         .filter(pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT).is_not_null())
     )
@@ -501,13 +504,14 @@ def fetch_journeys(
     >>> fetch_journeys(create_engine(url), q).events > 0
     True
     """
+    ids_only = mapping.identifier != "email"  # user ids, not emails, identify people
     with reading(engine, mapping) as conn:
         if query.email is not None:
             own = read_frame(conn, links_query(mapping, as_of=query.as_of, email=query.email), {})
             if own.height == 0:
                 frame = pl.DataFrame(schema=RESULT_SCHEMA)
                 return JourneyResult(frame, query, _not_known_message(query))
-            links = _links_frame(own)
+            links = _links_frame(own, any_identifier=ids_only)
             anon_ids = (
                 links.select(pl.col(c.ANONYMOUS_ID).drop_nulls().unique().sort())
                 .collect()
@@ -518,15 +522,17 @@ def fetch_journeys(
                 shared = read_frame(
                     conn, links_query(mapping, as_of=query.as_of, anonymous_ids=anon_ids), {}
                 )
-                links = pl.concat([links, _links_frame(shared)])
+                links = pl.concat([links, _links_frame(shared, any_identifier=ids_only)])
             events = read_frame(
                 conn, events_query(mapping, query=query, anonymous_ids=anon_ids), EVENT_SCHEMA
             )
         else:
             all_links = read_frame(conn, links_query(mapping, as_of=query.as_of), {})
-            links = _links_frame(all_links)
+            links = _links_frame(all_links, any_identifier=ids_only)
             events = read_frame(conn, events_query(mapping, query=query), EVENT_SCHEMA)
-        frame = select_journeys(events.lazy(), links, query=query).collect()
+        frame = select_journeys(
+            events.lazy(), links, query=query, any_identifier=ids_only
+        ).collect()
     return JourneyResult(frame, query, _empty_message(query) if frame.is_empty() else None)
 
 

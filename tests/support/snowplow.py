@@ -11,10 +11,10 @@ import datetime as dt
 
 import polars as pl
 import sqlalchemy as sa
-from tests.support.shared_fixtures import fixtures_dir
 
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import create_engine
+from tests.support.shared_fixtures import fixtures_dir
 
 SNOWPLOW = fixtures_dir() / "dbt-snowplow-web"
 # Upstream's start date; as_of after the last event.
