@@ -110,7 +110,7 @@ def test_unreachable_server_hides_password() -> None:
     proc = journey("export", "--db", "postgresql://ann:s3cret@127.0.0.1:9/warehouse")
     err = proc.stderr.decode()
     assert proc.returncode == 1
-    assert "Cannot read the warehouse postgresql+psycopg://ann:***@127.0.0.1:9/warehouse" in err
+    assert "Cannot reach the warehouse at 127.0.0.1:9" in err
     assert "s3cret" not in err
     assert "Traceback" not in err
 

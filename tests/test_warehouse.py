@@ -103,7 +103,11 @@ def test_wrong_column_type_is_reported(tmp_path: Path) -> None:
     with pytest.raises(WarehouseError) as err:
         fetch_journeys(create_engine(f"sqlite:///{db}"), JourneyQuery(as_of=AS_OF))
     assert "Traceback" not in str(err.value)
-    assert str(err.value).startswith(("The warehouse", "Cannot read the warehouse"))
+    # One message naming the table, the column and the mapping key to fix.
+    assert str(err.value).startswith(
+        "Column 'revenue' of table 'events' holds text values, but 'revenue' "
+        "(mapping key events.columns.revenue) needs number values."
+    )
 
 
 def test_malformed_url() -> None:

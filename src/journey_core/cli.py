@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,8 +14,15 @@ from journey_core import export
 from journey_core.config import Settings
 from journey_core.demo import DEFAULT_INDIVIDUALS, build_demo
 from journey_core.errors import ConfigError, InputError, JourneyError
+from journey_core.mapping import ENV_MAPPING, load_mapping
 from journey_core.query import JourneyQuery, parse_as_of
-from journey_core.warehouse import create_engine, fetch_journeys, local_file, safe_url
+from journey_core.warehouse import (
+    create_engine,
+    fetch_journeys,
+    local_file,
+    safe_url,
+    verify_schema,
+)
 
 EXIT_INPUT = 2
 EXIT_WAREHOUSE = 1
@@ -57,19 +65,24 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    mapping = load_mapping(args.mapping or settings.mapping)
+    by_email = mapping.identifier == "email"
     query = JourneyQuery.build(
         now=dt.datetime.now(dt.UTC),
-        email=args.email,
+        email=args.email if by_email else None,
         event_date=args.event_date,
         as_of=args.as_of,
         lookback_days=settings.lookback_days,
         recent_hours=settings.recent_hours,
         timezone=settings.timezone,
     )
+    if not by_email:  # the mapping's individuals are user ids (e.g. Snowplow's user_id)
+        query = replace(query, email=mapping.parse_identifier(args.email))
     ensure_warehouse(settings, db_given=bool(args.db))
     engine = create_engine(args.db or settings.database_url)
     try:
-        result = fetch_journeys(engine, query)
+        mapping = verify_schema(engine, mapping)
+        result = fetch_journeys(engine, query, mapping=mapping)
     finally:
         engine.dispose()
     if result.message:
@@ -147,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--email", help="one person's last 90 days")
     exp.add_argument("--event-date", help="campaign start, YYYY-MM-DD")
     exp.add_argument("--as-of", help="ISO-8601 time to look from (default: now)")
+    exp.add_argument(
+        "--mapping",
+        help=(
+            "schema mapping: a preset (canonical, segment, snowplow) or a TOML file "
+            f"(default: ${ENV_MAPPING}, else canonical)"
+        ),
+    )
     exp.add_argument("--format", choices=export.FORMATS, default="csv")
     exp.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     exp.set_defaults(func=_cmd_export)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from journey_core.errors import ConfigError
+from journey_core.mapping import ENV_MAPPING
 from journey_core.query import DEFAULT_TIMEZONE, parse_timezone
 from journey_core.warehouse import ENV_URL, default_url
 
@@ -28,6 +29,8 @@ class Settings:
     lookback_days: float = 90.0
     recent_hours: float = 24.0
     url_from_user: bool = False
+    mapping: str = "canonical"
+    """A preset name (canonical, segment, snowplow) or a mapping TOML path."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +49,7 @@ class Settings:
             lookback_days=_positive(env, ENV_LOOKBACK_DAYS, 90.0),
             recent_hours=_positive(env, ENV_RECENT_HOURS, 24.0),
             url_from_user=bool(url),
+            mapping=(env.get(ENV_MAPPING) or "").strip() or "canonical",
         )
 
 

@@ -37,15 +37,23 @@ RESULT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def normalized_email(column: str = c.EMAIL) -> pl.Expr:
+def normalized_email(column: str = c.EMAIL, *, any_identifier: bool = False) -> pl.Expr:
     """Trimmed, lower-cased email; blank or malformed becomes null (it identifies nobody).
+
+    With ``any_identifier`` (a mapping whose identifier is a user id, e.g. Snowplow's
+    ``user_id``), any non-blank value identifies someone.
 
     >>> frame = pl.DataFrame({"email": [" A@B.co ", "  ", None, "not-an-email"]})
     >>> frame.select(normalized_email())["email"].to_list()
     ['a@b.co', None, None, None]
+    >>> frame.select(normalized_email(any_identifier=True))["email"].to_list()
+    ['a@b.co', None, None, 'not-an-email']
     """
     e = pl.col(column).str.strip_chars().str.to_lowercase()
-    valid = (e.str.len_chars() <= MAX_EMAIL_LENGTH) & e.str.contains(EMAIL_PATTERN)
+    if any_identifier:
+        valid = e.str.len_chars() > 0
+    else:
+        valid = (e.str.len_chars() <= MAX_EMAIL_LENGTH) & e.str.contains(EMAIL_PATTERN)
     return pl.when(valid).then(e).otherwise(None).alias(column)
 
 
@@ -59,7 +67,7 @@ def _utc(value: dt.datetime) -> pl.Expr:
     return pl.lit(value, dtype=TS)
 
 
-def conform_events(events: pl.LazyFrame) -> pl.LazyFrame:
+def conform_events(events: pl.LazyFrame, *, any_identifier: bool = False) -> pl.LazyFrame:
     """Cast an events frame to the canonical dtypes and normalise emails and anonymous ids.
 
     Naive timestamps are taken as UTC.
@@ -73,17 +81,19 @@ def conform_events(events: pl.LazyFrame) -> pl.LazyFrame:
             exprs.append(_as_utc(name, schema[name]))
         else:
             exprs.append(pl.col(name).cast(dtype))
-    return events.select(exprs).with_columns(normalized_email(), blank_to_null(c.ANONYMOUS_ID))
+    return events.select(exprs).with_columns(
+        normalized_email(any_identifier=any_identifier), blank_to_null(c.ANONYMOUS_ID)
+    )
 
 
-def conform_identities(identities: pl.LazyFrame) -> pl.LazyFrame:
+def conform_identities(identities: pl.LazyFrame, *, any_identifier: bool = False) -> pl.LazyFrame:
     """Cast an identities frame to the canonical dtypes and normalise it."""
     schema = identities.collect_schema()
     return identities.select(
         pl.col(c.ANONYMOUS_ID).cast(pl.String()),
         pl.col(c.EMAIL).cast(pl.String()),
         _as_utc(c.IDENTIFIED_AT, schema[c.IDENTIFIED_AT]),
-    ).with_columns(normalized_email(), blank_to_null(c.ANONYMOUS_ID))
+    ).with_columns(normalized_email(any_identifier=any_identifier), blank_to_null(c.ANONYMOUS_ID))
 
 
 def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -98,17 +108,21 @@ def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def build_links(
-    events: pl.LazyFrame, identities: pl.LazyFrame, *, as_of: dt.datetime
+    events: pl.LazyFrame,
+    identities: pl.LazyFrame,
+    *,
+    as_of: dt.datetime,
+    any_identifier: bool = False,
 ) -> pl.LazyFrame:
     """Identification links at or before ``as_of``: identities rows plus email-carrying events.
 
     Rows with a null ``anonymous_id`` come from events that carry an email but no anonymous
     id: they make the email known but link no anonymous id.
     """
-    from_identities = conform_identities(identities).select(
+    from_identities = conform_identities(identities, any_identifier=any_identifier).select(
         c.ANONYMOUS_ID, c.EMAIL, pl.col(c.IDENTIFIED_AT).alias(c.LINKED_AT)
     )
-    from_events = conform_events(events).select(
+    from_events = conform_events(events, any_identifier=any_identifier).select(
         c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT)
     )
     return pl.concat([from_identities, from_events]).filter(
@@ -133,7 +147,9 @@ def anonymous_owners(links: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def stitch(events: pl.LazyFrame, links: pl.LazyFrame) -> pl.LazyFrame:
+def stitch(
+    events: pl.LazyFrame, links: pl.LazyFrame, *, any_identifier: bool = False
+) -> pl.LazyFrame:
     """Give every event its individual's email; drop events that belong to nobody.
 
     An event keeps the email it carries; an event without one takes the owner of its
@@ -141,7 +157,7 @@ def stitch(events: pl.LazyFrame, links: pl.LazyFrame) -> pl.LazyFrame:
     """
     owners = anonymous_owners(links).rename({c.EMAIL: "_owner"})
     return (
-        conform_events(events)
+        conform_events(events, any_identifier=any_identifier)
         .join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
         .with_columns(pl.coalesce(c.EMAIL, "_owner").alias(c.EMAIL))
         .drop("_owner")
@@ -170,15 +186,22 @@ def admitted(query: JourneyQuery) -> pl.Expr:
 
 
 def select_journeys(
-    events: pl.LazyFrame, links: pl.LazyFrame, *, query: JourneyQuery
+    events: pl.LazyFrame,
+    links: pl.LazyFrame,
+    *,
+    query: JourneyQuery,
+    any_identifier: bool = False,
 ) -> pl.LazyFrame:
     """Apply ``query``'s rule to events and links; one row per event, sorted.
 
     ``links`` are the identification links at or before ``query.as_of`` (see
     :func:`build_links`). ``events`` may be any superset of the candidate events.
+    ``any_identifier``: the email column holds user ids (see :func:`normalized_email`).
     """
     people = known_individuals(links)
-    stitched = stitch(events, links).join(people, on=c.EMAIL, how="inner")
+    stitched = stitch(events, links, any_identifier=any_identifier).join(
+        people, on=c.EMAIL, how="inner"
+    )
     return (
         stitched.filter(admitted(query))
         .with_columns((pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN))

@@ -24,7 +24,8 @@ class Timestamp(TypeDecorator[dt.datetime]):
         """Text on SQLite, so that a bad value reaches :meth:`process_result_value`."""
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.String())
-        return dialect.type_descriptor(sa.DateTime())
+        # The plain impl: some dialects' type_descriptor(DateTime) (BigQuery's) cannot compile.
+        return self.impl_instance
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         """Naive UTC; formatted as SQLAlchemy's SQLite text on SQLite."""

@@ -12,9 +12,10 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import sqlalchemy as sa
@@ -22,7 +23,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from journey_core import columns as c
 from journey_core.errors import InputError, JourneyError, WarehouseError
-from journey_core.mapping import CANONICAL, REQUIRED_EVENT_COLUMNS, SchemaMapping, TableMapping
+from journey_core.mapping import (
+    CANONICAL,
+    ENV_MAPPING,
+    REQUIRED_EVENT_COLUMNS,
+    REQUIRED_IDENTITY_COLUMNS,
+    SchemaMapping,
+    TableMapping,
+)
 from journey_core.query import JourneyQuery, Rule
 from journey_core.rules import (
     EVENT_SCHEMA,
@@ -50,7 +58,7 @@ def safe_url(url: str | sa.URL) -> str:
     """
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
         return "<unparseable URL>"
 
 
@@ -71,9 +79,12 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
     """
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):
+        # Never echo the URL: it may hold a password. A password with @, /, : or % must
+        # be percent-encoded in a URL (e.g. urllib.parse.quote(password, safe="")).
         msg = (
-            "The database URL is not a valid SQLAlchemy URL; use e.g. "
+            "The database URL is not a valid SQLAlchemy URL (a password with @ / : or % "
+            "must be percent-encoded); use e.g. "
             "duckdb:///data/demo.duckdb or postgresql+psycopg://user@host/db."
         )
         raise WarehouseError(msg) from None
@@ -116,40 +127,221 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(orig).__name__
 
 
-def verify_schema(engine: Engine, mapping: SchemaMapping = CANONICAL) -> None:
-    """Raise :class:`WarehouseError` naming the first missing table or column."""
+def _scrub(text: str, url: sa.URL) -> str:
+    """``text`` with the URL's password blanked out, wherever a driver may have echoed it."""
+    password = url.password
+    if password:
+        for form in {str(password), quote(str(password), safe="")}:
+            text = text.replace(form, "***")
+    return text
+
+
+def _reflected(
+    engine: Engine, inspector: sa.Inspector, table: TableMapping
+) -> dict[str, tuple[str, sa.types.TypeEngine[Any]]] | None:
+    """Lower-cased column name -> (real name, type) of ``table``, or ``None`` if absent."""
+    if not inspector.has_table(table.table, schema=table.schema):
+        return None
+    if engine.dialect.name != "duckdb":
+        try:
+            cols = inspector.get_columns(table.table, schema=table.schema)
+            return {col["name"].lower(): (col["name"], col["type"]) for col in cols}
+        except (sa.exc.SQLAlchemyError, NotImplementedError):
+            pass
+    # duckdb-engine reflects through PostgreSQL catalogs that DuckDB 2 lacks; the SQL
+    # standard's information_schema serves it and any other dialect whose reflection fails.
+    return _information_schema_columns(engine, table)
+
+
+_INFO_COLUMNS = sa.table(
+    "columns",
+    sa.column("table_schema"),
+    sa.column("table_name"),
+    sa.column("column_name"),
+    sa.column("data_type"),
+    sa.column("ordinal_position"),
+    schema="information_schema",
+)
+
+
+def _information_schema_columns(
+    engine: Engine, table: TableMapping
+) -> dict[str, tuple[str, sa.types.TypeEngine[Any]]]:
+    cols = _INFO_COLUMNS.c
+    schema = (
+        cols.table_schema == sa.bindparam("schema", table.schema)
+        if table.schema
+        else cols.table_schema == sa.func.current_schema()
+    )
+    stmt = (
+        sa.select(cols.column_name, cols.data_type)
+        .where(cols.table_name == sa.bindparam("table", table.table), schema)
+        .order_by(cols.ordinal_position)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return {str(name).lower(): (str(name), _type_from_name(str(kind))) for name, kind in rows}
+
+
+def _type_from_name(name: str) -> sa.types.TypeEngine[Any]:
+    """A SQLAlchemy type for an information_schema ``data_type`` such as ``TIMESTAMP``."""
+    upper = name.upper()
+    if upper.startswith(("TIMESTAMP", "DATE")):
+        return sa.DateTime()
+    if upper.startswith(("BOOL",)):
+        return sa.Boolean()
+    numeric = ("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER")
+    if upper.startswith((*numeric, "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")):
+        return sa.Float()
+    if upper.startswith(("VARCHAR", "CHAR", "TEXT", "STRING", "CHARACTER")):
+        return sa.String()
+    return sa.types.NullType()
+
+
+def verify_schema(engine: Engine, mapping: SchemaMapping = CANONICAL) -> SchemaMapping:
+    """Check the warehouse against ``mapping`` and return the mapping fitted to it.
+
+    The fitted mapping uses the warehouse's own spelling of every column and reads the
+    optional columns the warehouse lacks as null. Raises :class:`WarehouseError` naming
+    the table, the column and the mapping key of the first problem: a missing table, a
+    missing column, a column of the wrong type; or why the warehouse cannot be read.
+    """
     try:
         inspector = sa.inspect(engine)
-        tables = [t for t in (mapping.events, mapping.identities) if t is not None]
-        for table in tables:
-            if not inspector.has_table(table.table, schema=table.schema):
-                msg = (
-                    f"The warehouse {safe_url(engine.url)} has no table {table.qualified()!r} "
-                    f"(mapping key [{table.key}].table). Load your data, or fix the mapping."
+        lenient = engine.dialect.name == "sqlite"  # SQLite keeps timestamps as text
+        fitted: dict[str, list[TableMapping]] = {"events": [], "identities": []}
+        groups = (
+            ("events", mapping.events, REQUIRED_EVENT_COLUMNS),
+            ("identities", mapping.identities, REQUIRED_IDENTITY_COLUMNS),
+        )
+        for group, tables, required in groups:
+            for table in tables:
+                present = _reflected(engine, inspector, table)
+                if present is None:
+                    raise WarehouseError(_missing_table(engine, inspector, table))
+                fitted[group].append(
+                    table.resolve(present, required=required, text_timestamps=lenient)
                 )
-                raise WarehouseError(msg)
-            present = {
-                col["name"].lower()
-                for col in inspector.get_columns(table.table, schema=table.schema)
-            }
-            for canon, src in table.columns.items():
-                if src is not None and src.lower() not in present:
-                    msg = (
-                        f"Table {table.qualified()!r} has no column {src!r}, needed for "
-                        f"{canon!r} (mapping key [{table.key}.columns].{canon}). "
-                        "Add the column, or map the key to the right column."
-                    )
-                    raise WarehouseError(msg)
+        result = replace(
+            mapping, events=tuple(fitted["events"]), identities=tuple(fitted["identities"])
+        )
+        # A query that returns no rows proves the user may SELECT every mapped column.
+        with engine.connect() as conn:
+            for table, types in result.tables():
+                conn.execute(table.select(types).where(sa.false()))
     except sa.exc.SQLAlchemyError as exc:
-        raise _unreachable(engine, exc) from None
+        raise _unreadable(engine, exc) from None
+    return result
 
 
-def _unreachable(engine: Engine, exc: BaseException) -> WarehouseError:
-    msg = (
-        f"Cannot read the warehouse {safe_url(engine.url)}: {_first_line(exc)}. "
-        f"Check --db / {ENV_URL} and that the database is running and reachable."
+def _missing_table(engine: Engine, inspector: sa.Inspector, table: TableMapping) -> str:
+    where = f"schema {table.schema!r}" if table.schema else "the default schema"
+    try:
+        names = sorted(inspector.get_table_names(schema=table.schema))
+    except sa.exc.SQLAlchemyError:
+        names = []
+    if names:
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        seen = f"Tables in {where}: {shown}."
+    else:
+        seen = f"There are no tables in {where} that this user can see."
+    return (
+        f"The warehouse {safe_url(engine.url)} has no table {table.qualified()!r} "
+        f"(mapping key {table.key}.table{', ' + table.key + '.schema' if table.schema else ''})."
+        f" {seen} Load your data, or fix the mapping (--mapping / {ENV_MAPPING})."
     )
-    return WarehouseError(msg)
+
+
+_AUTH_FAILED = (
+    "password authentication failed",
+    "authentication failed",
+    "no password supplied",
+    "password is required",
+    "access denied",
+)
+_UNREACHABLE = (
+    "connection refused",
+    "could not translate host name",
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no route to host",
+    "network is unreachable",
+    "timeout expired",
+    "timed out",
+    "could not connect",
+    "connection to server",
+    "server closed the connection",
+    "connection reset",
+)
+
+
+def _classify(engine: Engine, exc: BaseException) -> str | None:
+    """A message for connection-level failures (host, login, database, privileges)."""
+    url = engine.url
+    text = str(getattr(exc, "orig", None) or exc)
+    low = text.lower()
+    where = f"{url.host or 'localhost'}:{url.port or 'default port'}"
+    user = url.username or "(none)"
+    if "permission denied" in low or "insufficient privilege" in low:
+        return (
+            f"The warehouse user {user!r} may not read what the mapping names: "
+            f"{_first_line(exc)}. Ask an administrator to GRANT SELECT on the mapped tables "
+            "(and USAGE on their schema) to this user; the product only ever reads."
+        )
+    if any(marker in low for marker in _AUTH_FAILED) and "does not exist" not in low:
+        return (
+            f"The warehouse at {where} rejected the login of user {user!r}: wrong user name "
+            f"or password. Fix the credentials in --db / {ENV_URL} (they are never shown)."
+        )
+    if "database" in low and "does not exist" in low:
+        return (
+            f"The warehouse server at {where} has no database {url.database!r}. "
+            f"Fix the database name at the end of --db / {ENV_URL}."
+        )
+    if "role" in low and "does not exist" in low:
+        return (
+            f"The warehouse at {where} has no user {user!r}. Fix the user name in --db / {ENV_URL}."
+        )
+    if any(marker in low for marker in _UNREACHABLE):
+        return (
+            f"Cannot reach the warehouse at {where}: {_first_line(exc)}. Check the host and "
+            f"port in --db / {ENV_URL}, that the server is running, and that it accepts "
+            "connections from this machine."
+        )
+    return None
+
+
+def _unreadable(engine: Engine, exc: BaseException) -> WarehouseError:
+    message = _classify(engine, exc) or (
+        f"Cannot read the warehouse {safe_url(engine.url)}: {_first_line(exc)}. "
+        f"Check --db / {ENV_URL}, the mapping, and that the database is running and reachable."
+    )
+    return WarehouseError(_scrub(message, engine.url))
+
+
+def explain(
+    engine: Engine, exc: BaseException, mapping: SchemaMapping = CANONICAL
+) -> WarehouseError:
+    """One actionable :class:`WarehouseError` for a failure while reading through ``mapping``.
+
+    Connection problems are named as such; otherwise the schema is checked, so that a
+    missing table or column, or a column of the wrong type, is named with its mapping key.
+    """
+    if isinstance(exc, WarehouseError):
+        return exc
+    if _classify(engine, exc) is None:
+        try:
+            verify_schema(engine, mapping)
+        except WarehouseError as schema_error:
+            return WarehouseError(_scrub(str(schema_error), engine.url))
+    if isinstance(exc, pl.exceptions.PolarsError | ValueError | TypeError):
+        msg = (
+            f"The warehouse {safe_url(engine.url)} returned data of an unexpected type: "
+            f"{_first_line(exc)}. Check that each mapped column has the type the README lists."
+        )
+        return WarehouseError(_scrub(msg, engine.url))
+    return _unreadable(engine, exc)
 
 
 @contextmanager
@@ -160,16 +352,8 @@ def reading(engine: Engine, mapping: SchemaMapping = CANONICAL) -> Iterator[Conn
             yield conn
     except JourneyError:
         raise
-    except sa.exc.SQLAlchemyError as exc:
-        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated is False:
-            verify_schema(engine, mapping)
-        raise _unreachable(engine, exc) from None
-    except (pl.exceptions.PolarsError, ValueError, TypeError) as exc:
-        msg = (
-            f"The warehouse {safe_url(engine.url)} returned data of an unexpected type: "
-            f"{_first_line(exc)}. Check that each mapped column has the type the README lists."
-        )
-        raise WarehouseError(msg) from None
+    except (sa.exc.SQLAlchemyError, pl.exceptions.PolarsError, ValueError, TypeError) as exc:
+        raise explain(engine, exc, mapping) from None
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -295,13 +479,13 @@ class JourneyResult:
         return self.frame.height
 
 
-def _links_frame(frame: pl.DataFrame) -> pl.LazyFrame:
+def _links_frame(frame: pl.DataFrame, *, any_identifier: bool = False) -> pl.LazyFrame:
     """Conform link rows read from SQL: UTC timestamps, normalised emails."""
     if frame.is_empty() or frame.width == 0:
         return pl.LazyFrame(schema=LINK_SCHEMA)
     lf = frame.lazy().rename({c.LINKED_AT: c.OCCURRED_AT})
     return (
-        conform_events(lf)
+        conform_events(lf, any_identifier=any_identifier)
         .select(c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT))
         .filter(pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT).is_not_null())
     )
@@ -320,13 +504,14 @@ def fetch_journeys(
     >>> fetch_journeys(create_engine(url), q).events > 0
     True
     """
+    ids_only = mapping.identifier != "email"  # user ids, not emails, identify people
     with reading(engine, mapping) as conn:
         if query.email is not None:
             own = read_frame(conn, links_query(mapping, as_of=query.as_of, email=query.email), {})
             if own.height == 0:
                 frame = pl.DataFrame(schema=RESULT_SCHEMA)
                 return JourneyResult(frame, query, _not_known_message(query))
-            links = _links_frame(own)
+            links = _links_frame(own, any_identifier=ids_only)
             anon_ids = (
                 links.select(pl.col(c.ANONYMOUS_ID).drop_nulls().unique().sort())
                 .collect()
@@ -337,15 +522,17 @@ def fetch_journeys(
                 shared = read_frame(
                     conn, links_query(mapping, as_of=query.as_of, anonymous_ids=anon_ids), {}
                 )
-                links = pl.concat([links, _links_frame(shared)])
+                links = pl.concat([links, _links_frame(shared, any_identifier=ids_only)])
             events = read_frame(
                 conn, events_query(mapping, query=query, anonymous_ids=anon_ids), EVENT_SCHEMA
             )
         else:
             all_links = read_frame(conn, links_query(mapping, as_of=query.as_of), {})
-            links = _links_frame(all_links)
+            links = _links_frame(all_links, any_identifier=ids_only)
             events = read_frame(conn, events_query(mapping, query=query), EVENT_SCHEMA)
-        frame = select_journeys(events.lazy(), links, query=query).collect()
+        frame = select_journeys(
+            events.lazy(), links, query=query, any_identifier=ids_only
+        ).collect()
     return JourneyResult(frame, query, _empty_message(query) if frame.is_empty() else None)
 
 
@@ -440,6 +627,7 @@ __all__ = [
     "WarehouseSummary",
     "create_engine",
     "default_url",
+    "explain",
     "fetch_journeys",
     "summarize",
     "verify_schema",
