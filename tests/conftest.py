@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,19 +13,10 @@ import pytest
 from journey_core import columns as c
 from journey_core.demo import write_tables
 from journey_core.rules import EVENT_SCHEMA, IDENTITY_SCHEMA
+from tests.support.shared_fixtures import fixtures_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def fixtures_dir() -> Path:
-    """``../shared/fixtures`` relative to the project root (or ``$JOURNEY_FIXTURES``)."""
-    env = os.environ.get("JOURNEY_FIXTURES")
-    candidates = [Path(env)] if env else []
-    candidates += [ROOT.parent / "shared" / "fixtures", Path("/work/shared/fixtures")]
-    for path in candidates:
-        if path.is_dir():
-            return path
-    return candidates[0]
+__all__ = ["ROOT", "fixtures_dir"]
 
 
 def T(text: str) -> dt.datetime:

@@ -92,3 +92,19 @@ def test_email_only_identity_is_known(dirty_url: str) -> None:
     assert result.frame.is_empty()
     assert result.message is not None
     assert result.message.startswith("solo@x.io is known")
+
+
+def test_user_id_mappings_have_no_malformed_emails(tmp_path: Path) -> None:
+    from journey_core.mapping import load_mapping
+    from tests.support.snowplow import load_snowplow
+
+    url = f"duckdb:///{tmp_path / 'sp.duckdb'}"
+    load_snowplow(url)
+    report = data_quality(
+        create_engine(url),
+        as_of=dt.datetime(2021, 3, 31, tzinfo=dt.UTC),
+        mapping=load_mapping("snowplow"),
+    )
+    counts = dict(report.select(KIND, ROWS).iter_rows())
+    assert counts["malformed_email"] == 0  # user ids are the identity here, not emails
+    assert counts["duplicate_event_id"] > 0  # the upstream fixture has duplicate event ids

@@ -107,8 +107,10 @@ def data_quality(
         seen = pl.concat(
             [pl.read_database(stmt, conn, schema_overrides={"value": pl.String}) for stmt in emails]
         )
+        any_id = mapping.identifier != "email"
         malformed = seen.filter(
-            normalized_email("value").is_null() & (pl.col("value").str.strip_chars() != "")
+            normalized_email("value", any_identifier=any_id).is_null()
+            & (pl.col("value").str.strip_chars() != "")
         )
         counts["malformed_email"] = int(malformed.get_column("n").sum() or 0)
         text_columns = [ev.c[name] for name in c.TEXT_EVENT_COLUMNS]
