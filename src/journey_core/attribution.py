@@ -315,7 +315,9 @@ def touches(
         frame = frame.filter(pl.col(c.EVENT_TYPE).is_in(list(settings.touch_event_types)))
     lower = None if start is None else start - settings.lookback
     frame = frame.filter(_in_window(c.OCCURRED_AT, lower, end))
-    frame = classify(sessionize(frame, gap=settings.session_gap), settings.channels)
+    frame = classify(sessionize(frame, gap=settings.session_gap), settings.channels).sort(
+        c.EMAIL, c.OCCURRED_AT, c.EVENT_ID, nulls_last=True
+    )
     first_of_session = pl.int_range(pl.len()).over(c.EMAIL, c.SESSION_ID) == 0
     if settings.path_unit is PathUnit.SESSION:
         keep = first_of_session

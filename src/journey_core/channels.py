@@ -297,7 +297,13 @@ def classify(frame: pl.LazyFrame, config: ChannelConfig | None = None) -> pl.Laz
     lookup = keys.select(*_INPUTS, *outputs).rename({n: f"_ch_in_{n}" for n in _INPUTS})
     joined = base.with_columns(
         pl.col(n).cast(pl.String).alias(f"_ch_in_{n}") for n in _INPUTS
-    ).join(lookup, on=[f"_ch_in_{n}" for n in _INPUTS], how="left", nulls_equal=True)
+    ).join(
+        lookup,
+        on=[f"_ch_in_{n}" for n in _INPUTS],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
     return joined.drop([*(f"_ch_in_{n}" for n in _INPUTS), *added])
 
 
