@@ -624,3 +624,15 @@ def test_credit_of_every_conversion_sums_to_one(
     for conversions, rev in totals.select(c.CONVERSIONS, c.REVENUE).iter_rows():
         assert conversions == pytest.approx(n_conv)
         assert rev == pytest.approx(revenue, abs=1e-6)
+
+
+def test_sankey_links_keep_the_top_paths() -> None:
+    summary = pl.DataFrame(
+        {
+            c.TRANSFORMED_PATH: ["Direct", "Email", "Referral"],
+            c.CONVERSIONS: [0, 1, 0],
+            c.NON_CONVERSIONS: [9, 0, 2],
+        }
+    )
+    result = a.sankey_links(summary, top_paths=2)
+    assert result.rows() == [("1. Direct", "No conversion", 9), ("1. Email", "Conversion", 1)]

@@ -627,17 +627,25 @@ def channel_counts(touch_rows: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def sankey_links(summary: pl.DataFrame, *, max_steps: int = 4) -> pl.DataFrame:
+def sankey_links(
+    summary: pl.DataFrame, *, max_steps: int = 4, top_paths: int | None = None
+) -> pl.DataFrame:
     """Links of a path Sankey: step k's channel -> step k+1's, last step -> outcome.
 
     Nodes are labelled ``"<step>. <channel>"``; paths longer than ``max_steps`` keep their
     last ``max_steps`` steps (the ones nearest the outcome), the first shown as
     ``"1. … <channel>"``. Values count paths (conversions plus non-conversions), and the
-    outcome links carry ``Conversion`` and ``No conversion`` counts.
+    outcome links carry ``Conversion`` and ``No conversion`` counts. With ``top_paths``,
+    only that many paths are drawn: the most frequent (conversions, then all paths).
     """
     if max_steps < 1:
         msg = "must be at least 1."
         raise InputError("max_steps", msg)
+    if top_paths is not None:
+        summary = summary.sort(
+            [c.CONVERSIONS, pl.col(c.CONVERSIONS) + pl.col(c.NON_CONVERSIONS), c.TRANSFORMED_PATH],
+            descending=[True, True, False],
+        ).head(top_paths)
     rows: dict[tuple[str, str], int] = {}
     for path, conv, non in summary.select(
         c.TRANSFORMED_PATH, c.CONVERSIONS, c.NON_CONVERSIONS
