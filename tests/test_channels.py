@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
 
 import polars as pl
@@ -355,3 +357,12 @@ def test_bad_channel_files_name_the_problem(text: str, message: str) -> None:
 def test_missing_channel_file_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=ENV_CHANNELS_FILE):
         ChannelConfig.from_toml(tmp_path / "nope.toml")
+
+
+def test_readme_channel_example_parses() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"~~~toml\n(.*?)~~~", readme, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        cfg = ChannelConfig.from_toml_text(textwrap.dedent(block), source="README")
+        assert classified(touch("partner-site", "partner"), cfg)[0] == "Partners"
