@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 import streamlit
+from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from journey_core import attribution as a
@@ -111,7 +112,9 @@ def test_every_csv_download_is_exactly_its_table(env: str, downloads: dict[str, 
     }
     assert set(downloads) == set(tables)
     for key, table in tables.items():
-        assert downloads[key] == to_csv_bytes(table), key
+        # same columns, rows and values (floats to 1e-9: sums are computed independently)
+        got, want = pl.read_csv(downloads[key]), pl.read_csv(to_csv_bytes(table))
+        assert_frame_equal(got, want, abs_tol=1e-9, rel_tol=0)
     assert len(at.get("download_button")) == len(tables)
 
 
@@ -126,11 +129,21 @@ def test_model_picker_switches_the_tables(env: str) -> None:
 def test_inputs_come_from_the_url(env: str) -> None:
     at = run(event_date="2022-08-20", lookback="7", path_unit="touch", collapse="false")
     assert not at.exception
+    assert at.multiselect(key="conversions").value == ["purchase"]
     assert at.date_input(key="event_date").value == dt.date(2022, 8, 20)
     assert at.number_input(key="lookback").value == 7
     assert at.toggle(key="collapse").value is False
     paths = at.dataframe[4].value  # paths to conversion
     assert (paths["path"] == paths["transformed_path"]).all()
+
+
+def test_conversion_events_from_the_url(env: str) -> None:
+    at = run(conversions="signup")
+    assert not at.exception
+    assert at.multiselect(key="conversions").value == ["signup"]
+    report = expected_report(env)
+    signups = {m.label: m.value for m in at.metric}["Conversions"]
+    assert signups != f"{report.conversions.height:,}"  # purchases are not counted
 
 
 def test_empty_cohort_says_so(env: str) -> None:

@@ -517,7 +517,8 @@ def attribute(
     order = pl.col(c.MODEL).replace_strict(model_names, list(range(len(model_names))))
     return (
         grid.join(summed, on=[c.MODEL, *keys], how="left", nulls_equal=True)
-        .with_columns(pl.col(c.CONVERSIONS, c.REVENUE).fill_null(0.0))
+        # Rounded so that parallel summation order never shows in a table, sort or CSV.
+        .with_columns(pl.col(c.CONVERSIONS, c.REVENUE).fill_null(0.0).round(9))
         .sort(order, -pl.col(c.CONVERSIONS), *keys, nulls_last=True)
         .select(c.MODEL, *keys, c.CONVERSIONS, c.REVENUE)
         .collect()
@@ -603,7 +604,7 @@ def path_summary(
         conv.join(non, on=c.TRANSFORMED_PATH, how="full", coalesce=True)
         .with_columns(
             pl.col(c.CONVERSIONS, c.NON_CONVERSIONS).fill_null(0),
-            pl.col(c.REVENUE).fill_null(0.0),
+            pl.col(c.REVENUE).fill_null(0.0).round(9),
         )
         .with_columns((pl.col(c.CONVERSIONS) / total).alias(CONVERSION_RATE))
         .sort(

@@ -147,6 +147,7 @@ def model_inputs(
         options=event_types,
         default=default_types,
         key="conversions",
+        bind="query-params",
         help="Events of these types are conversions (their revenue is attributed).",
     )
     lookback = cols[2].number_input(
