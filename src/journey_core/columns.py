@@ -85,3 +85,19 @@ TEXT_EVENT_COLUMNS: Final[tuple[str, ...]] = (
     UTM_CONTENT,
     UTM_TERM,
 )
+
+# attribution (journey_core.channels, journey_core.attribution)
+SESSION_ID: Final = "session_id"
+CHANNEL: Final = "channel"
+SOURCE: Final = "source"
+MEDIUM: Final = "medium"
+CAMPAIGN: Final = "campaign"
+TOUCH_AT: Final = "touch_at"
+CONVERSION_ID: Final = "conversion_id"
+CONVERTED_AT: Final = "converted_at"
+MODEL: Final = "model"
+CREDIT: Final = "credit"
+CONVERSIONS: Final = "conversions"
+NON_CONVERSIONS: Final = "non_conversions"
+PATH: Final = "path"
+TRANSFORMED_PATH: Final = "transformed_path"
