@@ -1,0 +1,77 @@
+"""``journey serve``: run the API on uvicorn, refusing to expose it without API keys."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from journey_api.app import ENV_API_KEYS, PATH, create_app, parse_api_keys
+from journey_api.logs import configure
+from journey_core.config import Settings
+from journey_core.errors import ConfigError
+from journey_core.warehouse import safe_url
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "example.com")]
+    [True, True, True, False, False]
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def api_keys(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The API keys from ``JOURNEY_API_KEYS`` (comma-separated)."""
+    env = os.environ if env is None else env
+    return parse_api_keys(env.get(ENV_API_KEYS))
+
+
+def check_exposure(host: str, keys: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` when ``host`` is reachable from elsewhere and no key is set."""
+    if keys or is_loopback(host):
+        return
+    msg = (
+        f"refusing to serve on {host} without API keys: anyone who can reach it could read "
+        f"every journey. Set {ENV_API_KEYS}=key1,key2 (clients send the X-API-Key header), "
+        f"or serve on loopback only with --host {DEFAULT_HOST}."
+    )
+    raise ConfigError(msg)
+
+
+def serve(*, url: str, host: str, port: int, settings: Settings, keys: Sequence[str]) -> int:
+    """Serve the API until interrupted; returns the exit status."""
+    import uvicorn
+
+    check_exposure(host, keys)
+    configure()
+    app = create_app(url=url, settings=settings, api_keys=keys)
+    shown = f"[{host}]" if ":" in host else host
+    auth = f"on ({len(keys)} key{'s' if len(keys) != 1 else ''})" if keys else "off (loopback)"
+    print(
+        f"Serving http://{shown}:{port}{PATH} (docs at /docs) from {safe_url(url)}; "
+        f"API keys {auth}.",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,  # the request log in journey_api.logs masks emails; this would not
+        server_header=False,
+        log_level=logging.INFO,
+    )
+    return 0

@@ -1,0 +1,267 @@
+"""The API's parts without HTTP: cursors, streamed CSV/NDJSON, log masking, exposure checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from journey_api import cursor as cursors
+from journey_api.app import csv_stream, ndjson_stream, parse_api_keys
+from journey_api.logs import ScrubEmails, mask_email, scrub
+from journey_api.server import check_exposure, is_loopback
+from journey_core import export
+from journey_core.cli import main as journey_main
+from journey_core.errors import ConfigError, InputError
+from journey_core.query import JourneyQuery
+from journey_core.rules import RESULT_SCHEMA
+
+UTC = dt.UTC
+AS_OF = dt.datetime(2022, 8, 31, tzinfo=UTC)
+QUERY = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
+
+
+def t(hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2022, 8, 1, hour, minute, tzinfo=UTC)
+
+
+def rows(keys: list[tuple[str, dt.datetime, str | None]]) -> pl.DataFrame:
+    """A sorted result frame with the given (email, occurred_at, event_id) keys."""
+    data: dict[str, list[object]] = {name: [None] * len(keys) for name in RESULT_SCHEMA}
+    data["email"] = [k[0] for k in keys]
+    data["occurred_at"] = [k[1] for k in keys]
+    data["event_id"] = [k[2] for k in keys]
+    data["known_at"] = [t(0)] * len(keys)
+    data["before_known"] = [False] * len(keys)
+    return pl.DataFrame(data, schema=RESULT_SCHEMA)
+
+
+KEYS = [
+    ("a@x.io", t(1), "e1"),
+    ("a@x.io", t(2), "e2"),
+    ("a@x.io", t(2), "e3"),
+    ("a@x.io", t(2), None),  # a null event id sorts last among equal times
+    ("b@x.io", t(0), "e0"),
+    ("b@x.io", t(5), "e9"),
+]
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        pytest.param(0, KEYS[1:], id="after-first"),
+        pytest.param(1, KEYS[2:], id="same-time-later-id"),
+        pytest.param(2, KEYS[3:], id="null-id-follows"),
+        pytest.param(3, KEYS[4:], id="after-null-id"),
+        pytest.param(5, [], id="after-last"),
+    ],
+)
+def test_after_keeps_the_rows_that_sort_after_the_key(
+    after: int, expected: list[tuple[str, dt.datetime, str | None]]
+) -> None:
+    email, occurred, event_id = KEYS[after]
+    key = cursors.Cursor(email, occurred, event_id, AS_OF, cursors.query_hash(QUERY))
+    assert_frame_equal(cursors.after(rows(KEYS), key), rows(expected))
+
+
+@given(limit=st.integers(1, 8))
+def test_pages_cover_the_frame_once(limit: int) -> None:
+    frame = rows(KEYS)
+    seen: list[pl.DataFrame] = []
+    cursor = None
+    for _ in range(len(KEYS) + 1):
+        page, cursor = cursors.page(frame, QUERY, limit=limit, cursor=cursor)
+        seen.append(page)
+        if cursor is None:
+            break
+        cursor = cursors.Cursor.decode(cursor.encode())  # through its text form
+    assert cursor is None
+    assert_frame_equal(pl.concat(seen), frame)
+    assert all(p.height == limit for p in seen[:-1])
+
+
+@given(
+    email=st.emails(),
+    occurred=st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    event_id=st.none() | st.text(max_size=40),
+)
+def test_cursor_text_round_trips(email: str, occurred: dt.datetime, event_id: str | None) -> None:
+    cursor = cursors.Cursor(email, occurred, event_id, AS_OF, "abc123")
+    text = cursor.encode()
+    assert text.isascii()
+    assert "=" not in text
+    assert "@" not in text
+    assert cursors.Cursor.decode(text) == cursor
+
+
+@given(text=st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.hex()))
+def test_anything_else_is_not_a_cursor(text: str) -> None:
+    try:
+        cursors.Cursor.decode(text)
+    except InputError as exc:
+        field = exc.field
+    else:
+        field = "cursor"  # a random text that decodes to a well-formed cursor is fine too
+    assert field == "cursor"
+
+
+def test_query_hash_changes_with_every_parameter() -> None:
+    variants = [
+        QUERY,
+        JourneyQuery(as_of=AS_OF),
+        JourneyQuery(as_of=AS_OF, email="a@x.io"),
+        JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 2)),
+        JourneyQuery(as_of=AS_OF - dt.timedelta(microseconds=1), event_date=dt.date(2022, 7, 1)),
+        JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1), lookback=dt.timedelta(days=30)),
+        JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1), timezone="Europe/Berlin"),
+    ]
+    assert len({cursors.query_hash(q) for q in variants}) == len(variants)
+
+
+TEXT = (
+    st.none()
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+    | st.sampled_from(["=1+1", "-2", "@x", '"q"', "a,b", "line\nbreak", "+x"])
+)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(0, 12))
+    data = {
+        "email": draw(st.lists(TEXT, min_size=n, max_size=n)),
+        "occurred_at": draw(
+            st.lists(
+                st.datetimes(
+                    min_value=dt.datetime(1970, 1, 1),
+                    max_value=dt.datetime(2100, 1, 1),
+                    timezones=st.just(UTC),
+                ),
+                min_size=n,
+                max_size=n,
+            )
+        ),
+        "revenue": draw(
+            st.lists(
+                st.none() | st.floats(allow_nan=False, allow_infinity=False), min_size=n, max_size=n
+            )
+        ),
+        "before_known": draw(st.lists(st.booleans(), min_size=n, max_size=n)),
+    }
+    return pl.DataFrame(
+        data,
+        schema={
+            "email": pl.String,
+            "occurred_at": pl.Datetime("us", "UTC"),
+            "revenue": pl.Float64,
+            "before_known": pl.Boolean,
+        },
+    )
+
+
+@settings(max_examples=200)
+@given(frame=frames(), chunk_rows=st.integers(1, 5))
+def test_streamed_csv_is_byte_for_byte_the_export(frame: pl.DataFrame, chunk_rows: int) -> None:
+    parts = list(csv_stream(frame, chunk_rows=chunk_rows))
+    assert b"".join(parts) == export.to_csv_bytes(frame)
+    assert len(parts) == max(1, -(-frame.height // chunk_rows))
+
+
+@settings(max_examples=200)
+@given(frame=frames(), chunk_rows=st.integers(1, 5))
+def test_streamed_ndjson_is_the_json_export(frame: pl.DataFrame, chunk_rows: int) -> None:
+    body = b"".join(ndjson_stream(frame, chunk_rows=chunk_rows)).decode()
+    expected = json.loads(export.for_output(frame).write_json())
+    assert [json.loads(line) for line in body.splitlines()] == expected
+
+
+@pytest.mark.parametrize(
+    ("email", "masked"),
+    [
+        pytest.param("ann.110@example.com", "a***@e***.com", id="plain"),
+        pytest.param("ann.110%40example.com", "a***@e***.com", id="percent-encoded"),
+        pytest.param("x@localhost", "x***@***", id="no-tld"),
+    ],
+)
+def test_mask_email(email: str, masked: str) -> None:
+    assert mask_email(email) == masked
+
+
+@given(email=st.emails(), before=st.sampled_from(["", "email=", "'", '"', "(", " x "]))
+def test_scrub_never_leaves_an_email(email: str, before: str) -> None:
+    text = scrub(f"{before}{email} is unknown")
+    _local, _, domain = email.partition("@")
+    assert email not in text
+    assert "@" + domain not in text or len(domain) <= 1
+
+
+def test_the_filter_masks_messages_arguments_and_tracebacks() -> None:
+    try:
+        raise ValueError("ann@example.com")
+    except ValueError:
+        record = logging.LogRecord(
+            "journey_api", logging.ERROR, __file__, 1, "for %s", ("bob@corp.io",), True
+        )
+        import sys
+
+        record.exc_info = sys.exc_info()
+    ScrubEmails().filter(record)
+    formatted = logging.Formatter().format(record)
+    assert "b***@c***.io" in formatted
+    assert "a***@e***.com" in formatted
+    assert "bob@corp.io" not in formatted
+    assert "ann@example.com" not in formatted
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_exposure_without_keys_is_refused_with_the_fix() -> None:
+    with pytest.raises(
+        ConfigError, match=r"refusing to serve on 0\.0\.0\.0 without API keys"
+    ) as info:
+        check_exposure("0.0.0.0", ())
+    assert "JOURNEY_API_KEYS" in str(info.value)
+    assert "--host 127.0.0.1" in str(info.value)
+    check_exposure("0.0.0.0", ("a-key",))
+    check_exposure("127.0.0.1", ())
+
+
+def test_journey_serve_refuses_a_public_host_without_keys(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JOURNEY_API_KEYS", raising=False)
+    code = journey_main(["serve", "--db", "duckdb:///nowhere.duckdb", "--host", "0.0.0.0"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve on 0.0.0.0 without API keys" in err
+
+
+def test_parse_api_keys() -> None:
+    assert parse_api_keys(None) == ()
+    assert parse_api_keys(" , ") == ()
+    assert parse_api_keys("k1,k2 , k3") == ("k1", "k2", "k3")
