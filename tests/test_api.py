@@ -239,7 +239,7 @@ def test_ndjson_equals_journey_export(
     response = client.get(PATH, params={**params, "as_of": DEMO_AS_OF, "format": "ndjson"})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/x-ndjson"
-    lines = response.content.decode().splitlines()
+    lines = response.content.split(b"\n")[:-1]
     expected = json.loads(export(demo_url, tmp_path, params, "json"))
     assert [json.loads(line) for line in lines] == expected
     assert int(response.headers["x-journey-events"]) == len(expected)
@@ -445,3 +445,24 @@ def test_openapi_documents_the_endpoint(client: TestClient) -> None:
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
     assert client.get("/", follow_redirects=False).headers["location"] == "/docs"
+
+
+@pytest.mark.parametrize(
+    ("cache_seconds", "expected_reads"),
+    [pytest.param(60.0, 1, id="cached"), pytest.param(0.0, 5, id="cache-off")],
+)
+def test_the_pages_of_one_query_read_the_warehouse_once(
+    demo_url: str, monkeypatch: pytest.MonkeyPatch, cache_seconds: float, expected_reads: int
+) -> None:
+    reads: list[object] = []
+    real = api_app.fetch_journeys
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api_app, "fetch_journeys", counting)
+    with make_client(demo_url, cache_seconds=cache_seconds) as tc:
+        pages = get_all_pages(tc, {"email": EMAIL, "as_of": DEMO_AS_OF, "limit": 12})
+    assert len(pages) == 5
+    assert len(reads) == expected_reads

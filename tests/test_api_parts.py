@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
@@ -14,13 +17,15 @@ from polars.testing import assert_frame_equal
 
 from journey_api import cursor as cursors
 from journey_api.app import csv_stream, ndjson_stream, parse_api_keys
+from journey_api.cache import ResultCache
 from journey_api.logs import ScrubEmails, mask_email, scrub
 from journey_api.server import check_exposure, is_loopback
 from journey_core import export
 from journey_core.cli import main as journey_main
-from journey_core.errors import ConfigError, InputError
+from journey_core.errors import ConfigError, InputError, WarehouseError
 from journey_core.query import JourneyQuery
 from journey_core.rules import RESULT_SCHEMA
+from journey_core.warehouse import JourneyResult
 
 UTC = dt.UTC
 AS_OF = dt.datetime(2022, 8, 31, tzinfo=UTC)
@@ -180,7 +185,7 @@ def test_streamed_csv_is_byte_for_byte_the_export(frame: pl.DataFrame, chunk_row
 def test_streamed_ndjson_is_the_json_export(frame: pl.DataFrame, chunk_rows: int) -> None:
     body = b"".join(ndjson_stream(frame, chunk_rows=chunk_rows)).decode()
     expected = json.loads(export.for_output(frame).write_json())
-    assert [json.loads(line) for line in body.splitlines()] == expected
+    assert [json.loads(line) for line in body.split("\n")[:-1]] == expected
 
 
 @pytest.mark.parametrize(
@@ -265,3 +270,86 @@ def test_parse_api_keys() -> None:
     assert parse_api_keys(None) == ()
     assert parse_api_keys(" , ") == ()
     assert parse_api_keys("k1,k2 , k3") == ("k1", "k2", "k3")
+
+
+def result(rows: int) -> JourneyResult:
+    frame = pl.DataFrame({"email": ["a@x.io"] * rows})
+    return JourneyResult(frame, QUERY)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cache_keeps_a_result_for_its_ttl() -> None:
+    clock = FakeClock()
+    cache = ResultCache(ttl_seconds=60, max_rows=100, clock=clock)
+    calls: list[str] = []
+
+    def compute() -> JourneyResult:
+        calls.append("x")
+        return result(3)
+
+    first, hit1 = cache.get_or_compute("k", compute)
+    clock.now = 59.9
+    second, hit2 = cache.get_or_compute("k", compute)
+    clock.now = 60.0
+    third, hit3 = cache.get_or_compute("k", compute)
+    assert (hit1, hit2, hit3) == (False, True, False)
+    assert second is first
+    assert third is not first
+    assert len(calls) == 2
+
+
+def test_cache_evicts_the_least_recently_used_by_rows() -> None:
+    cache = ResultCache(ttl_seconds=60, max_rows=10, clock=FakeClock())
+    cache.get_or_compute("a", lambda: result(4))
+    cache.get_or_compute("b", lambda: result(4))
+    cache.get_or_compute("a", lambda: result(4))  # a is now the most recently used
+    cache.get_or_compute("c", lambda: result(4))  # 12 rows > 10: b goes
+    assert [cache.get_or_compute(k, lambda: result(4))[1] for k in "ac"] == [True, True]
+    assert cache.get_or_compute("b", lambda: result(4))[1] is False
+    cache.get_or_compute("huge", lambda: result(11))  # larger than the cache: not kept
+    assert cache.get_or_compute("huge", lambda: result(11))[1] is False
+
+
+def test_cache_does_not_keep_errors_and_can_be_off() -> None:
+    cache = ResultCache(ttl_seconds=60, max_rows=10, clock=FakeClock())
+
+    def failing() -> JourneyResult:
+        raise WarehouseError("down")
+
+    with pytest.raises(WarehouseError):
+        cache.get_or_compute("k", failing)
+    assert cache.get_or_compute("k", lambda: result(1))[1] is False
+    off = ResultCache(ttl_seconds=0, max_rows=10)
+    off.get_or_compute("k", lambda: result(1))
+    assert off.get_or_compute("k", lambda: result(1))[1] is False
+    assert len(off) == 0
+
+
+def test_concurrent_requests_for_one_query_compute_it_once() -> None:
+    cache = ResultCache(ttl_seconds=60, max_rows=100)
+    started = threading.Event()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow() -> JourneyResult:
+        calls.append(1)
+        started.set()
+        assert release.wait(10)
+        return result(2)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(cache.get_or_compute, "k", slow) for _ in range(8)]
+        assert started.wait(10)
+        time.sleep(0.05)  # let the others queue up behind the first
+        release.set()
+        outcomes = [f.result(timeout=10) for f in futures]
+    assert len(calls) == 1
+    assert sorted(hit for _, hit in outcomes) == [False] + [True] * 7
+    assert len({id(r) for r, _ in outcomes}) == 1

@@ -90,14 +90,14 @@ def test_every_rule_in_json_csv_and_ndjson_equals_journey_export(
     )
     assert status == 200
     assert headers["Content-Type"] == "application/x-ndjson"
-    assert [json.loads(line) for line in body.splitlines()] == expected_rows
+    assert [json.loads(line) for line in body.split(b"\n")[:-1]] == expected_rows
 
 
 def test_pages_return_every_row_exactly_once(server: ApiServer) -> None:
     params = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF}
     status, _, body = get(server.url, PATH, {**params, "format": "ndjson"})
     assert status == 200
-    whole = [json.loads(line) for line in body.splitlines()]
+    whole = [json.loads(line) for line in body.split(b"\n")[:-1]]
     rows: list[dict[str, Any]] = []
     cursor = None
     for _ in range(100):

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from journey_api import cursor as cursors
+from journey_api.cache import ResultCache
 from journey_api.logs import STATE_LOG, STATE_REQUEST_ID, RequestLog, logger, mask_email
 from journey_api.models import ErrorBody, JourneyPage
 from journey_core import export
@@ -37,6 +38,8 @@ PATH = "/api/v1/customer-journey-details"
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 CHUNK_ROWS = 5_000
+DEFAULT_CACHE_SECONDS = 60.0
+DEFAULT_CACHE_ROWS = 1_000_000
 API_KEY_HEADER = "X-API-Key"
 ENV_API_KEYS = "JOURNEY_API_KEYS"
 
@@ -241,9 +244,15 @@ def create_app(
     settings: Settings,
     api_keys: Sequence[str] = (),
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    cache_seconds: float = DEFAULT_CACHE_SECONDS,
+    cache_rows: int = DEFAULT_CACHE_ROWS,
 ) -> FastAPI:
-    """The API over the warehouse at ``url``; ``api_keys`` empty means no authentication."""
+    """The API over the warehouse at ``url``; ``api_keys`` empty means no authentication.
+
+    Results are kept ``cache_seconds`` (0 turns the cache off), at most ``cache_rows`` rows.
+    """
     warehouse = _Warehouse(url)
+    cache = ResultCache(ttl_seconds=cache_seconds, max_rows=cache_rows)
     keys = tuple(key.encode("utf-8") for key in api_keys)
 
     @asynccontextmanager
@@ -356,8 +365,11 @@ def create_app(
         if after is not None:
             after.check(query)
         log["rule"] = query.rule.value
-        result = _fetch(warehouse, query)
+        result, hit = cache.get_or_compute(
+            cursors.query_hash(query), lambda: _fetch(warehouse, query)
+        )
         log["rows"] = result.events
+        log["cache"] = "hit" if hit else "miss"
         if format == "json":
             return _page_response(result, limit=limit or DEFAULT_LIMIT, after=after)
         stream = csv_stream if format == "csv" else ndjson_stream

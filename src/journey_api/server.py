@@ -8,7 +8,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from journey_api.app import ENV_API_KEYS, PATH, create_app, parse_api_keys
+from journey_api.app import (
+    DEFAULT_CACHE_ROWS,
+    DEFAULT_CACHE_SECONDS,
+    ENV_API_KEYS,
+    PATH,
+    create_app,
+    parse_api_keys,
+)
 from journey_api.logs import configure
 from journey_core.config import Settings
 from journey_core.errors import ConfigError
@@ -16,6 +23,8 @@ from journey_core.warehouse import safe_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+ENV_CACHE_SECONDS = "JOURNEY_API_CACHE_SECONDS"
+ENV_CACHE_ROWS = "JOURNEY_API_CACHE_ROWS"
 
 
 def is_loopback(host: str) -> bool:
@@ -39,6 +48,35 @@ def api_keys(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return parse_api_keys(env.get(ENV_API_KEYS))
 
 
+def cache_settings(env: Mapping[str, str] | None = None) -> tuple[float, int]:
+    """``(seconds, rows)`` of the result cache from ``JOURNEY_API_CACHE_SECONDS``/``_ROWS``.
+
+    >>> cache_settings({"JOURNEY_API_CACHE_SECONDS": "0"})
+    (0.0, 1000000)
+    """
+    env = os.environ if env is None else env
+    seconds = _number(env, ENV_CACHE_SECONDS, DEFAULT_CACHE_SECONDS)
+    rows = _number(env, ENV_CACHE_ROWS, DEFAULT_CACHE_ROWS)
+    if rows != int(rows):
+        msg = f"{ENV_CACHE_ROWS}={env[ENV_CACHE_ROWS]!r} is not a whole number; use e.g. 1000000."
+        raise ConfigError(msg)
+    return seconds, int(rows)
+
+
+def _number(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key)
+    if raw is None or not raw.strip():
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        msg = f"{key}={raw!r} is not a number of at least 0; unset it or use e.g. {default:g}."
+        raise ConfigError(msg)
+    return value
+
+
 def check_exposure(host: str, keys: Sequence[str]) -> None:
     """Raise :class:`ConfigError` when ``host`` is reachable from elsewhere and no key is set."""
     if keys or is_loopback(host):
@@ -56,8 +94,15 @@ def serve(*, url: str, host: str, port: int, settings: Settings, keys: Sequence[
     import uvicorn
 
     check_exposure(host, keys)
+    cache_seconds, cache_rows = cache_settings()
     configure()
-    app = create_app(url=url, settings=settings, api_keys=keys)
+    app = create_app(
+        url=url,
+        settings=settings,
+        api_keys=keys,
+        cache_seconds=cache_seconds,
+        cache_rows=cache_rows,
+    )
     shown = f"[{host}]" if ":" in host else host
     auth = f"on ({len(keys)} key{'s' if len(keys) != 1 else ''})" if keys else "off (loopback)"
     print(
