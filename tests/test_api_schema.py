@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import APIOperation, GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
-from tests.support.api_server import DEMO_END, build_demo_warehouse
 
 from journey_api.app import PATH, create_app
 from journey_core.config import Settings
+from tests.support.api_server import DEMO_END, build_demo_warehouse
 
 KEY = "fuzz-key-0123456789"
 STATUSES: dict[tuple[str, bool], list[int]] = {}

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from journey_api import cursor as cursors
 from journey_api.cache import ResultCache
-from journey_api.logs import STATE_LOG, STATE_REQUEST_ID, RequestLog, logger, mask_email
+from journey_api.logs import STATE_LOG, STATE_REQUEST_ID, RequestLog, log_email, logger
 from journey_api.models import ErrorBody, JourneyPage
 from journey_core import export
 from journey_core.config import Settings
@@ -348,7 +348,7 @@ def create_app(
         log: dict[str, Any] = request.scope.setdefault("state", {}).setdefault(STATE_LOG, {})
         log["format"] = format
         if email:
-            log["email"] = mask_email(email.strip())
+            log["email"] = log_email(email)
         if format != "json":
             for name, value in (("limit", limit), ("cursor", cursor)):
                 if value is not None:

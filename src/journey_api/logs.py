@@ -2,7 +2,8 @@
 
 The request log is written by a pure ASGI middleware (so streamed responses are timed to
 their last byte), and every record of the ``journey_api`` logger passes through
-:class:`ScrubEmails`, which masks anything that looks like an email address.
+:class:`ScrubEmails`, which replaces anything that looks like an email address with the
+core's :func:`journey_core.privacy.fingerprint` (as the dashboard logs them).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from journey_core.privacy import fingerprint
+from journey_core.query import normalize_email
+
 LOGGER_NAME = "journey_api"
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -27,7 +31,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Deliberately broad: local@domain.tld, also percent-encoded, also with an empty or odd
 # local part. Delimiters that usually surround a value (quotes, '=', brackets) end the match,
-# so a log key such as ``email=`` survives; whatever is matched is masked.
+# so a log key such as ``email=`` survives; whatever is matched is replaced.
 _STOP = r"\s@'\"<>(),;:/?&=%\[\]"
 _EMAIL_LIKE = re.compile(rf"[^{_STOP}]*(?:@|%40)[^{_STOP}]+\.[^{_STOP}.]+")
 
@@ -35,34 +39,30 @@ STATE_LOG = "journey_log"
 STATE_REQUEST_ID = "request_id"
 
 
-def mask_email(value: str) -> str:
-    """Keep the first letter of the local part and of the domain, and the top-level domain.
+def log_email(value: str) -> str:
+    """How an email appears in the log: the core's fingerprint of its normalised form.
 
-    >>> mask_email("ann.110@example.com")
-    'a***@e***.com'
-    >>> mask_email("x")
-    '***'
+    >>> log_email(" Ann@Example.com") == log_email("ann%40example.com")
+    True
+    >>> log_email("ann@example.com") == fingerprint("ann@example.com")
+    True
     """
-    local, sep, domain = value.replace("%40", "@").partition("@")
-    if not sep:
-        return "***"
-    host, dot, tld = domain.rpartition(".")
-    if not dot:
-        return f"{local[:1]}***@***"
-    return f"{local[:1]}***@{host[:1]}***.{tld}"
+    return fingerprint(normalize_email(value.replace("%40", "@")))
 
 
 def scrub(text: str) -> str:
-    """``text`` with every email-like substring masked.
+    """``text`` with every email-like substring replaced by its fingerprint.
 
-    >>> scrub("email: 'Ann@Example.com' is not known")
-    "email: 'A***@E***.com' is not known"
+    >>> scrub("email: 'Ann@Example.com' is not known") == (
+    ...     f"email: '{fingerprint('ann@example.com')}' is not known"
+    ... )
+    True
     """
-    return _EMAIL_LIKE.sub(lambda m: mask_email(m.group(0)), text)
+    return _EMAIL_LIKE.sub(lambda m: log_email(m.group(0)), text)
 
 
 class ScrubEmails(logging.Filter):
-    """Rewrite each record's message (and any traceback) with emails masked."""
+    """Rewrite each record's message (and any traceback) with emails fingerprinted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = scrub(record.getMessage())
