@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -467,3 +470,39 @@ def test_the_pages_of_one_query_read_the_warehouse_once(
         pages = get_all_pages(tc, {"email": EMAIL, "as_of": DEMO_AS_OF, "limit": 12})
     assert len(pages) == 5
     assert len(reads) == expected_reads
+
+
+# The core silences this DuckDB warning with warnings.catch_warnings(), which is not
+# thread-safe: concurrent reads can let it through.
+@pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result")
+def test_at_most_read_slots_warehouse_reads_run_at_once(
+    demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+    real = api_app.fetch_journeys
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            time.sleep(0.2)
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(api_app, "fetch_journeys", slow)
+    with (
+        make_client(demo_url, read_slots=2, cache_seconds=0) as tc,
+        ThreadPoolExecutor(max_workers=6) as pool,
+    ):
+        futures = [
+            pool.submit(tc.get, PATH, params={"as_of": f"2022-08-30T0{i}:00:00Z"}) for i in range(6)
+        ]
+        statuses = [f.result(timeout=60).status_code for f in futures]
+    assert statuses == [200] * 6
+    assert peak == 2

@@ -19,7 +19,7 @@ from journey_api import cursor as cursors
 from journey_api.app import csv_stream, ndjson_stream, parse_api_keys
 from journey_api.cache import ResultCache
 from journey_api.logs import ScrubEmails, log_email, scrub
-from journey_api.server import check_exposure, is_loopback
+from journey_api.server import cache_settings, check_exposure, is_loopback, read_slots
 from journey_core import export
 from journey_core.cli import main as journey_main
 from journey_core.errors import ConfigError, InputError, WarehouseError
@@ -355,3 +355,31 @@ def test_concurrent_requests_for_one_query_compute_it_once() -> None:
     assert len(calls) == 1
     assert sorted(hit for _, hit in outcomes) == [False] + [True] * 7
     assert len({id(r) for r, _ in outcomes}) == 1
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({}, (60.0, 1_000_000), id="defaults"),
+        pytest.param({"JOURNEY_API_CACHE_SECONDS": "0"}, (0.0, 1_000_000), id="off"),
+        pytest.param({"JOURNEY_API_CACHE_ROWS": " 5000 "}, (60.0, 5000), id="rows"),
+    ],
+)
+def test_cache_settings(env: dict[str, str], expected: tuple[float, int]) -> None:
+    assert cache_settings(env) == expected
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param({"JOURNEY_API_CACHE_SECONDS": "-1"}, id="negative"),
+        pytest.param({"JOURNEY_API_CACHE_SECONDS": "soon"}, id="text"),
+        pytest.param({"JOURNEY_API_CACHE_SECONDS": "nan"}, id="nan"),
+        pytest.param({"JOURNEY_API_CACHE_ROWS": "1.5"}, id="fraction"),
+        pytest.param({"JOURNEY_API_READ_SLOTS": "0"}, id="no-slots"),
+    ],
+)
+def test_bad_server_settings_are_config_errors_naming_the_variable(env: dict[str, str]) -> None:
+    check = read_slots if "JOURNEY_API_READ_SLOTS" in env else cache_settings
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        check(env)

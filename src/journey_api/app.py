@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ MAX_LIMIT = 10_000
 CHUNK_ROWS = 5_000
 DEFAULT_CACHE_SECONDS = 60.0
 DEFAULT_CACHE_ROWS = 1_000_000
+DEFAULT_READ_SLOTS = max(2, os.cpu_count() or 2)
 API_KEY_HEADER = "X-API-Key"
 ENV_API_KEYS = "JOURNEY_API_KEYS"
 
@@ -110,12 +112,18 @@ def _iso(value: dt.datetime) -> str:
 
 
 class _Warehouse:
-    """One engine per app, created on first use (and retried while creation fails)."""
+    """One engine per app, created on first use (and retried while creation fails).
 
-    def __init__(self, url: str) -> None:
+    At most ``read_slots`` reads run at once: each read already uses every core (DuckDB and
+    Polars are multi-threaded) and a campaign read of a large warehouse holds its rows in
+    memory, so more in parallel only thrash; the others wait their turn.
+    """
+
+    def __init__(self, url: str, *, read_slots: int) -> None:
         self.url = url
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(max(1, read_slots))
 
     def engine(self) -> Engine:
         with self._lock:
@@ -246,12 +254,14 @@ def create_app(
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     cache_seconds: float = DEFAULT_CACHE_SECONDS,
     cache_rows: int = DEFAULT_CACHE_ROWS,
+    read_slots: int = DEFAULT_READ_SLOTS,
 ) -> FastAPI:
     """The API over the warehouse at ``url``; ``api_keys`` empty means no authentication.
 
-    Results are kept ``cache_seconds`` (0 turns the cache off), at most ``cache_rows`` rows.
+    Results are kept ``cache_seconds`` (0 turns the cache off), at most ``cache_rows`` rows;
+    at most ``read_slots`` warehouse reads run at once.
     """
-    warehouse = _Warehouse(url)
+    warehouse = _Warehouse(url, read_slots=read_slots)
     cache = ResultCache(ttl_seconds=cache_seconds, max_rows=cache_rows)
     keys = tuple(key.encode("utf-8") for key in api_keys)
 
@@ -410,7 +420,8 @@ def _build_query(
 
 def _fetch(warehouse: _Warehouse, query: JourneyQuery) -> JourneyResult:
     try:
-        return fetch_journeys(warehouse.engine(), query)
+        with warehouse.slots:
+            return fetch_journeys(warehouse.engine(), query)
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
 

@@ -6,11 +6,13 @@ import ipaddress
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 
 from journey_api.app import (
     DEFAULT_CACHE_ROWS,
     DEFAULT_CACHE_SECONDS,
+    DEFAULT_READ_SLOTS,
     ENV_API_KEYS,
     PATH,
     create_app,
@@ -25,6 +27,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 ENV_CACHE_SECONDS = "JOURNEY_API_CACHE_SECONDS"
 ENV_CACHE_ROWS = "JOURNEY_API_CACHE_ROWS"
+ENV_READ_SLOTS = "JOURNEY_API_READ_SLOTS"
 
 
 def is_loopback(host: str) -> bool:
@@ -63,6 +66,20 @@ def cache_settings(env: Mapping[str, str] | None = None) -> tuple[float, int]:
     return seconds, int(rows)
 
 
+def read_slots(env: Mapping[str, str] | None = None) -> int:
+    """How many warehouse reads may run at once, from ``JOURNEY_API_READ_SLOTS``.
+
+    >>> read_slots({"JOURNEY_API_READ_SLOTS": "3"})
+    3
+    """
+    env = os.environ if env is None else env
+    value = _number(env, ENV_READ_SLOTS, DEFAULT_READ_SLOTS)
+    if value < 1 or value != int(value):
+        msg = f"{ENV_READ_SLOTS}={env[ENV_READ_SLOTS]!r} is not a whole number of at least 1."
+        raise ConfigError(msg)
+    return int(value)
+
+
 def _number(env: Mapping[str, str], key: str, default: float) -> float:
     raw = env.get(key)
     if raw is None or not raw.strip():
@@ -95,13 +112,17 @@ def serve(*, url: str, host: str, port: int, settings: Settings, keys: Sequence[
 
     check_exposure(host, keys)
     cache_seconds, cache_rows = cache_settings()
+    slots = read_slots()
     configure()
+    # journey_core silences this with warnings.catch_warnings(), which concurrent reads defeat.
+    warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
     app = create_app(
         url=url,
         settings=settings,
         api_keys=keys,
         cache_seconds=cache_seconds,
         cache_rows=cache_rows,
+        read_slots=slots,
     )
     shown = f"[{host}]" if ":" in host else host
     auth = f"on ({len(keys)} key{'s' if len(keys) != 1 else ''})" if keys else "off (loopback)"
