@@ -76,6 +76,34 @@ def test_after_keeps_the_rows_that_sort_after_the_key(
     assert_frame_equal(cursors.after(rows(KEYS), key), rows(expected))
 
 
+def sort_key(key: tuple[str, dt.datetime, str | None]) -> tuple[str, dt.datetime, bool, str]:
+    email, occurred, event_id = key
+    return (email, occurred, event_id is None, event_id or "")  # event_id nulls last
+
+
+KEY = st.tuples(
+    st.sampled_from(["a@x.io", "b@x.io", "B@x.io", "é@x.io", "c@x.io"]),
+    st.sampled_from([t(1), t(2), t(3)]),
+    st.none() | st.sampled_from(["e1", "e2", "E3", "e10"]),
+)
+
+
+@given(
+    keys=st.lists(KEY, max_size=20, unique_by=lambda k: k[2]),  # event ids unique in a result
+    data=st.data(),
+)
+def test_after_equals_the_definition(
+    keys: list[tuple[str, dt.datetime, str | None]], data: st.DataObject
+) -> None:
+    ordered = sorted(keys, key=sort_key)
+    frame = rows(ordered)
+    # The cursor's row is usually still there; if the data changed, it may not be.
+    probe = data.draw((st.sampled_from(ordered) | KEY) if ordered else KEY, label="probe")
+    key = cursors.Cursor(*probe, AS_OF, cursors.query_hash(QUERY))
+    expected = [k for k in ordered if sort_key(k) > sort_key(probe)]
+    assert_frame_equal(cursors.after(frame, key), rows(expected))
+
+
 @given(limit=st.integers(1, 8))
 def test_pages_cover_the_frame_once(limit: int) -> None:
     frame = rows(KEYS)
@@ -279,6 +307,10 @@ def result(rows: int) -> JourneyResult:
     return JourneyResult(frame, QUERY)
 
 
+def height(value: JourneyResult) -> int:
+    return value.frame.height
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -289,7 +321,7 @@ class FakeClock:
 
 def test_cache_keeps_a_result_for_its_ttl() -> None:
     clock = FakeClock()
-    cache = ResultCache(ttl_seconds=60, max_rows=100, clock=clock)
+    cache = ResultCache(ttl_seconds=60, max_rows=100, rows=height, clock=clock)
     calls: list[str] = []
 
     def compute() -> JourneyResult:
@@ -308,7 +340,7 @@ def test_cache_keeps_a_result_for_its_ttl() -> None:
 
 
 def test_cache_evicts_the_least_recently_used_by_rows() -> None:
-    cache = ResultCache(ttl_seconds=60, max_rows=10, clock=FakeClock())
+    cache = ResultCache(ttl_seconds=60, max_rows=10, rows=height, clock=FakeClock())
     cache.get_or_compute("a", lambda: result(4))
     cache.get_or_compute("b", lambda: result(4))
     cache.get_or_compute("a", lambda: result(4))  # a is now the most recently used
@@ -320,7 +352,7 @@ def test_cache_evicts_the_least_recently_used_by_rows() -> None:
 
 
 def test_cache_does_not_keep_errors_and_can_be_off() -> None:
-    cache = ResultCache(ttl_seconds=60, max_rows=10, clock=FakeClock())
+    cache = ResultCache(ttl_seconds=60, max_rows=10, rows=height, clock=FakeClock())
 
     def failing() -> JourneyResult:
         raise WarehouseError("down")
@@ -328,14 +360,14 @@ def test_cache_does_not_keep_errors_and_can_be_off() -> None:
     with pytest.raises(WarehouseError):
         cache.get_or_compute("k", failing)
     assert cache.get_or_compute("k", lambda: result(1))[1] is False
-    off = ResultCache(ttl_seconds=0, max_rows=10)
+    off = ResultCache(ttl_seconds=0, max_rows=10, rows=height)
     off.get_or_compute("k", lambda: result(1))
     assert off.get_or_compute("k", lambda: result(1))[1] is False
     assert len(off) == 0
 
 
 def test_concurrent_requests_for_one_query_compute_it_once() -> None:
-    cache = ResultCache(ttl_seconds=60, max_rows=100)
+    cache = ResultCache(ttl_seconds=60, max_rows=100, rows=height)
     started = threading.Event()
     release = threading.Event()
     calls: list[int] = []

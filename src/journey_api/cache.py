@@ -13,20 +13,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from journey_core.warehouse import JourneyResult
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
-    result: JourneyResult
+class _Entry(Generic[T]):
+    value: T
+    rows: int
     expires: float
 
 
-class ResultCache:
-    """Results by key for ``ttl_seconds``, at most ``max_rows`` rows in all (LRU eviction).
+class ResultCache(Generic[T]):
+    """Values by key for ``ttl_seconds``, at most ``max_rows`` rows in all (LRU eviction).
 
-    ``ttl_seconds <= 0`` disables caching (every call computes).
+    ``rows(value)`` is the size of a value. ``ttl_seconds <= 0`` disables caching.
     """
 
     def __init__(
@@ -34,12 +36,14 @@ class ResultCache:
         *,
         ttl_seconds: float,
         max_rows: int,
+        rows: Callable[[T], int],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_rows = max_rows
+        self._size = rows
         self._clock = clock
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
         self._rows = 0
         self._lock = threading.Lock()
         self._flights: dict[str, tuple[threading.Lock, int]] = {}
@@ -50,10 +54,8 @@ class ResultCache:
     def enabled(self) -> bool:
         return self.ttl_seconds > 0 and self.max_rows > 0
 
-    def get_or_compute(
-        self, key: str, compute: Callable[[], JourneyResult]
-    ) -> tuple[JourneyResult, bool]:
-        """The cached result for ``key`` (and True), else ``compute()``'s (and False).
+    def get_or_compute(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
+        """The cached value for ``key`` (and True), else ``compute()``'s (and False).
 
         Concurrent calls for one key compute it once; the others wait and share it.
         """
@@ -85,7 +87,7 @@ class ResultCache:
             else:
                 self._flights[key] = (lock, waiting - 1)
 
-    def _get(self, key: str) -> JourneyResult | None:
+    def _get(self, key: str) -> T | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.expires <= self._clock():
@@ -95,10 +97,10 @@ class ResultCache:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry.result
+            return entry.value
 
-    def _put(self, key: str, result: JourneyResult) -> None:
-        rows = result.frame.height
+    def _put(self, key: str, value: T) -> None:
+        rows = self._size(value)
         if rows > self.max_rows:
             return
         with self._lock:
@@ -109,12 +111,12 @@ class ResultCache:
                 self._drop(key)
             while self._entries and self._rows + rows > self.max_rows:
                 self._drop(next(iter(self._entries)))
-            self._entries[key] = _Entry(result, now + self.ttl_seconds)
+            self._entries[key] = _Entry(value, rows, now + self.ttl_seconds)
             self._rows += rows
 
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key)
-        self._rows -= entry.result.frame.height
+        self._rows -= entry.rows
 
     def __len__(self) -> int:
         with self._lock:

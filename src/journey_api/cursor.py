@@ -124,21 +124,25 @@ def _int(value: object) -> int:
 
 
 def after(frame: pl.DataFrame, cursor: Cursor) -> pl.DataFrame:
-    """The rows of a sorted journey ``frame`` that sort after ``cursor``'s key."""
-    email = pl.col(c.EMAIL)
+    """The rows of a sorted journey ``frame`` that sort after ``cursor``'s key.
+
+    A binary search finds the cursor's email; only that person's rows are compared.
+    """
+    emails = frame.get_column(c.EMAIL)
+    lo = int(emails.search_sorted(cursor.email, side="left"))
+    hi = int(emails.search_sorted(cursor.email, side="right"))
+    same_email = frame.slice(lo, hi - lo)
     occurred = pl.col(c.OCCURRED_AT)
-    event_id = pl.col(c.EVENT_ID)
     at = pl.lit(cursor.occurred_at, dtype=_TS)
-    same_time = (email == cursor.email) & (occurred == at)
-    if cursor.event_id is None:  # nulls sort last: nothing with the same time follows
-        later_id = pl.lit(value=False)
+    if cursor.event_id is None:  # nulls sort last: nothing at the same time follows
+        at_or_before = occurred <= at
     else:
-        later_id = event_id.is_null() | (event_id > cursor.event_id)
-    return frame.filter(
-        (email > cursor.email)
-        | ((email == cursor.email) & (occurred > at))
-        | (same_time & later_id)
-    )
+        event_id = pl.col(c.EVENT_ID)
+        at_or_before = (occurred < at) | (
+            (occurred == at) & event_id.is_not_null() & (event_id <= cursor.event_id)
+        )
+    done = int(same_email.select(at_or_before.sum()).item())
+    return frame.slice(lo + done)
 
 
 def page(
