@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -199,8 +200,22 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
 
+def _plain_parameter(parameter: dict[str, Any]) -> None:
+    """``anyOf: [X, null]`` becomes ``X``: a query parameter is absent or text, never null."""
+    schema = parameter.get("schema", {})
+    options = schema.get("anyOf", [])
+    kept = [option for option in options if option != {"type": "null"}]
+    if len(options) == 2 and len(kept) == 1:
+        del schema["anyOf"]
+        schema.update(kept[0])
+
+
 def _openapi_without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """Bad input is answered with 400 and ErrorBody; drop FastAPI's default 422 entry."""
+    """The OpenAPI document as clients need it.
+
+    Bad input is answered with 400 and ErrorBody, so FastAPI's default 422 entry goes; optional
+    query parameters are shown with their own type instead of "type or null".
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -213,6 +228,8 @@ def _openapi_without_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     operation.get("responses", {}).pop("422", None)
+                    for parameter in operation.get("parameters", []):
+                        _plain_parameter(parameter)
             components = schema.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)
@@ -273,7 +290,9 @@ def create_app(
         yield
         warehouse.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from files in the package (fastapi-offline), not from a CDN:
+    # the docs work on a self-hosted machine without internet access.
+    app = FastAPIOffline(
         title="Journey Explorer API",
         version="1",
         description=DESCRIPTION,
@@ -304,6 +323,7 @@ def create_app(
         PATH,
         summary="Get Customer Journey Details",
         operation_id="get_customer_journey_details",
+        tags=["journeys"],
         response_model=None,
         dependencies=dependencies,
         responses={
@@ -346,9 +366,9 @@ def create_app(
             ),
         ] = None,
         limit: Annotated[
-            int | None,
-            Query(ge=1, le=MAX_LIMIT, description=f"Rows per JSON page (default {DEFAULT_LIMIT})."),
-        ] = None,
+            int,
+            Query(ge=1, le=MAX_LIMIT, description="Rows per JSON page."),
+        ] = DEFAULT_LIMIT,
         cursor: Annotated[
             str | None,
             Query(description="`meta.next_cursor` of the previous page, unchanged."),
@@ -363,8 +383,8 @@ def create_app(
         if email:
             log["email"] = log_email(email)
         if format != "json":
-            for name, value in (("limit", limit), ("cursor", cursor)):
-                if value is not None:
+            for name in ("limit", "cursor"):
+                if name in request.query_params:
                     msg = f"pages JSON only; leave it out with format={format}."
                     raise InputError(name, msg)
         after = cursors.Cursor.decode(cursor) if cursor else None
@@ -384,7 +404,7 @@ def create_app(
         log["rows"] = answer.result.events
         log["cache"] = "hit" if hit else "miss"
         if format == "json":
-            return _page_response(answer, limit=limit or DEFAULT_LIMIT, after=after)
+            return _page_response(answer, limit=limit, after=after)
         stream = csv_stream if format == "csv" else ndjson_stream
         return StreamingResponse(
             stream(answer.result.frame),
