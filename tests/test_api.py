@@ -309,7 +309,7 @@ def test_missing_warehouse_file_is_a_503(tmp_path: Path) -> None:
         response = tc.get(PATH, params={"as_of": DEMO_AS_OF})
     assert response.status_code == 503
     error = response.json()["error"]
-    assert "warehouse is unavailable" in error["message"]
+    assert "journey warehouse cannot be read" in error["message"]
     assert "does not exist" in error["message"]
 
 
@@ -319,7 +319,7 @@ def test_unreachable_server_warehouse_is_a_503_without_the_password() -> None:
         response = tc.get(PATH, params={"email": EMAIL, "as_of": DEMO_AS_OF})
     assert response.status_code == 503
     error = response.json()["error"]
-    assert "Cannot read the warehouse" in error["message"]
+    assert "127.0.0.1:9" in error["message"]
     assert "s3cret-pw" not in response.text
     assert "Traceback" not in response.text
 

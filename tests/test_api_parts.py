@@ -88,6 +88,7 @@ KEY = st.tuples(
 )
 
 
+@settings(deadline=None)  # builds Polars frames: slow on a busy machine
 @given(
     keys=st.lists(KEY, max_size=20, unique_by=lambda k: k[2]),  # event ids unique in a result
     data=st.data(),
@@ -104,6 +105,7 @@ def test_after_equals_the_definition(
     assert_frame_equal(cursors.after(frame, key), rows(expected))
 
 
+@settings(deadline=None)  # builds Polars frames: slow on a busy machine
 @given(limit=st.integers(1, 8))
 def test_pages_cover_the_frame_once(limit: int) -> None:
     frame = rows(KEYS)
@@ -120,6 +122,7 @@ def test_pages_cover_the_frame_once(limit: int) -> None:
     assert all(p.height == limit for p in seen[:-1])
 
 
+@settings(deadline=None)  # builds Polars frames: slow on a busy machine
 @given(
     email=st.emails(),
     occurred=st.datetimes(
@@ -201,7 +204,7 @@ def frames(draw: st.DrawFn) -> pl.DataFrame:
     )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # frames are built in Polars: slow on a busy machine
 @given(frame=frames(), chunk_rows=st.integers(1, 5))
 def test_streamed_csv_is_byte_for_byte_the_export(frame: pl.DataFrame, chunk_rows: int) -> None:
     parts = list(csv_stream(frame, chunk_rows=chunk_rows))
@@ -209,7 +212,7 @@ def test_streamed_csv_is_byte_for_byte_the_export(frame: pl.DataFrame, chunk_row
     assert len(parts) == max(1, -(-frame.height // chunk_rows))
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # frames are built in Polars: slow on a busy machine
 @given(frame=frames(), chunk_rows=st.integers(1, 5))
 def test_streamed_ndjson_is_the_json_export(frame: pl.DataFrame, chunk_rows: int) -> None:
     body = b"".join(ndjson_stream(frame, chunk_rows=chunk_rows)).decode()

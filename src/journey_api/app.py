@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -33,8 +33,9 @@ from journey_api.models import ErrorBody, JourneyPage
 from journey_core import export
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
+from journey_core.mapping import CANONICAL, SchemaMapping
 from journey_core.query import JourneyQuery
-from journey_core.warehouse import JourneyResult, create_engine, fetch_journeys
+from journey_core.warehouse import JourneyResult, create_engine, fetch_journeys, verify_schema
 
 PATH = "/api/v1/customer-journey-details"
 DEFAULT_LIMIT = 1000
@@ -121,17 +122,26 @@ class _Warehouse:
     thrash or exhaust memory; the others wait their turn.
     """
 
-    def __init__(self, url: str, *, read_slots: int) -> None:
+    def __init__(self, url: str, *, mapping: SchemaMapping, read_slots: int) -> None:
         self.url = url
+        self.mapping = mapping
         self._engine: Engine | None = None
+        self._fitted = mapping
         self._lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max(1, read_slots))
 
-    def engine(self) -> Engine:
+    def connect(self) -> tuple[Engine, SchemaMapping]:
+        """The engine and the mapping fitted to the warehouse (checked once, on first use)."""
         with self._lock:
             if self._engine is None:
-                self._engine = create_engine(self.url)
-            return self._engine
+                engine = create_engine(self.url)
+                try:
+                    self._fitted = verify_schema(engine, self.mapping)
+                except BaseException:
+                    engine.dispose()
+                    raise
+                self._engine = engine
+            return self._engine, self._fitted
 
     def dispose(self) -> None:
         with self._lock:
@@ -177,7 +187,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WarehouseError)
     async def _warehouse(request: Request, exc: WarehouseError) -> JSONResponse:
         logger.warning("warehouse unavailable: %s", exc)
-        message = f"The journey warehouse is unavailable; try again later. {exc}"
+        message = f"The journey warehouse cannot be read. {exc}"
         return _error(request, 503, message)
 
     @app.exception_handler(JourneyError)
@@ -273,13 +283,15 @@ def create_app(
     cache_seconds: float = DEFAULT_CACHE_SECONDS,
     cache_rows: int = DEFAULT_CACHE_ROWS,
     read_slots: int = DEFAULT_READ_SLOTS,
+    mapping: SchemaMapping = CANONICAL,
 ) -> FastAPI:
-    """The API over the warehouse at ``url``; ``api_keys`` empty means no authentication.
+    """The API over the warehouse at ``url``, read through ``mapping``; ``api_keys`` empty
+    means no authentication.
 
     Results are kept ``cache_seconds`` (0 turns the cache off), at most ``cache_rows`` rows;
     at most ``read_slots`` warehouse reads run at once.
     """
-    warehouse = _Warehouse(url, read_slots=read_slots)
+    warehouse = _Warehouse(url, mapping=mapping, read_slots=read_slots)
     cache: ResultCache[_Answer] = ResultCache(
         ttl_seconds=cache_seconds, max_rows=cache_rows, rows=lambda a: a.result.events
     )
@@ -390,6 +402,7 @@ def create_app(
         after = cursors.Cursor.decode(cursor) if cursor else None
         query = _build_query(
             settings,
+            mapping,
             now=clock(),
             email=email,
             event_date=event_date,
@@ -417,22 +430,27 @@ def create_app(
 
 def _build_query(
     settings: Settings,
+    mapping: SchemaMapping,
     *,
     now: dt.datetime,
     email: str | None,
     event_date: str | None,
     as_of: str | None,
 ) -> JourneyQuery:
+    """Validate the parameters as ``journey export`` does, for the mapping's identifier."""
+    by_email = mapping.identifier == "email"
     try:
         query = JourneyQuery.build(
             now=now,
-            email=email,
+            email=email if by_email else None,
             event_date=event_date,
             as_of=as_of,
             lookback_days=settings.lookback_days,
             recent_hours=settings.recent_hours,
             timezone=settings.timezone,
         )
+        if not by_email:  # the mapping's individuals are user ids (e.g. Snowplow's user_id)
+            query = replace(query, email=mapping.parse_identifier(email))
         _ = query.window_start, query.lookback_start, query.start
     except OverflowError:
         # Dates near year 1 make the window start before the calendar does.
@@ -444,7 +462,8 @@ def _build_query(
 def _fetch(warehouse: _Warehouse, query: JourneyQuery) -> JourneyResult:
     try:
         with warehouse.slots:
-            return fetch_journeys(warehouse.engine(), query)
+            engine, mapping = warehouse.connect()
+            return fetch_journeys(engine, query, mapping=mapping)
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
 

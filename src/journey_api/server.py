@@ -21,6 +21,7 @@ from journey_api.app import (
 from journey_api.logs import configure
 from journey_core.config import Settings
 from journey_core.errors import ConfigError
+from journey_core.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse import safe_url
 
 DEFAULT_HOST = "127.0.0.1"
@@ -106,7 +107,15 @@ def check_exposure(host: str, keys: Sequence[str]) -> None:
     raise ConfigError(msg)
 
 
-def serve(*, url: str, host: str, port: int, settings: Settings, keys: Sequence[str]) -> int:
+def serve(
+    *,
+    url: str,
+    host: str,
+    port: int,
+    settings: Settings,
+    keys: Sequence[str],
+    mapping: SchemaMapping = CANONICAL,
+) -> int:
     """Serve the API until interrupted; returns the exit status."""
     import uvicorn
 
@@ -123,12 +132,13 @@ def serve(*, url: str, host: str, port: int, settings: Settings, keys: Sequence[
         cache_seconds=cache_seconds,
         cache_rows=cache_rows,
         read_slots=slots,
+        mapping=mapping,
     )
     shown = f"[{host}]" if ":" in host else host
     auth = f"on ({len(keys)} key{'s' if len(keys) != 1 else ''})" if keys else "off (loopback)"
     print(
-        f"Serving http://{shown}:{port}{PATH} (docs at /docs) from {safe_url(url)}; "
-        f"API keys {auth}.",
+        f"Serving http://{shown}:{port}{PATH} (docs at /docs) from {safe_url(url)} "
+        f"(mapping {mapping.name}); API keys {auth}.",
         file=sys.stderr,
         flush=True,
     )

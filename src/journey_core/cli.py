@@ -105,9 +105,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     keys = server.api_keys()
     server.check_exposure(args.host, keys)
+    mapping = load_mapping(args.mapping or settings.mapping)
     ensure_warehouse(settings, db_given=bool(args.db))
     url = args.db or settings.database_url
-    return server.serve(url=url, host=args.host, port=args.port, settings=settings, keys=keys)
+    return server.serve(
+        url=url, host=args.host, port=args.port, settings=settings, keys=keys, mapping=mapping
+    )
 
 
 def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:
@@ -191,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--db", help=db_help)
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     srv.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    srv.add_argument("--mapping", help=f"schema mapping, as for export (default: ${ENV_MAPPING})")
     srv.set_defaults(func=_cmd_serve)
     return parser
 
