@@ -100,6 +100,19 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from journey_api import server  # the web stack loads only for this command
+
+    keys = server.api_keys()
+    server.check_exposure(args.host, keys)
+    mapping = load_mapping(args.mapping or settings.mapping)
+    ensure_warehouse(settings, db_given=bool(args.db))
+    url = args.db or settings.database_url
+    return server.serve(
+        url=url, host=args.host, port=args.port, settings=settings, keys=keys, mapping=mapping
+    )
+
+
 def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:
     import polars as pl
 
@@ -176,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
     pw.set_defaults(func=_cmd_hash_password)
+
+    srv = sub.add_parser("serve", help="serve GET /api/v1/customer-journey-details over HTTP")
+    srv.add_argument("--db", help=db_help)
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    srv.add_argument("--mapping", help=f"schema mapping, as for export (default: ${ENV_MAPPING})")
+    srv.set_defaults(func=_cmd_serve)
     return parser
 
 
