@@ -127,3 +127,18 @@ def test_windows() -> None:
     assert q.window_start == dt.datetime(2026, 10, 27, 12, tzinfo=dt.UTC)
     recent = JourneyQuery.build(now=NOW, recent_hours=6)
     assert recent.window_start == NOW - dt.timedelta(hours=6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        pytest.param({"as_of": "0001-01-01T00:00:00Z"}, "as_of", id="as_of year 1"),
+        pytest.param({"event_date": "0001-01-01"}, "event_date", id="event_date year 1"),
+        pytest.param(
+            {"event_date": "1900-01-01", "timezone": "Asia/Tokyo"}, "event_date", id="1900"
+        ),
+    ],
+)
+def test_ancient_dates_are_rejected_cleanly(kwargs: dict[str, str], field: str) -> None:
+    with pytest.raises(InputError, match=f"^{field}: .* is too early; use a"):
+        JourneyQuery.build(now=NOW, **kwargs)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ DEFAULT_LOOKBACK = dt.timedelta(days=90)
 DEFAULT_RECENT_WINDOW = dt.timedelta(hours=24)
 DEFAULT_TIMEZONE = "UTC"
 MAX_EMAIL_LENGTH = 254
+MIN_YEAR = 1971  # earlier dates predate any tracking data and overflow the windows
 
 # What counts as an email address, in queries and in the data (a Rust- and Python-compatible regex).
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$"
@@ -140,6 +141,12 @@ class JourneyQuery:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "as_of", to_utc(self.as_of))
+        if self.as_of.year < MIN_YEAR:
+            msg = f"{self.as_of.isoformat()} is too early; use a time after {MIN_YEAR}-01-01."
+            raise InputError("as_of", msg)
+        if self.event_date is not None and self.event_date.year < MIN_YEAR:
+            msg = f"{self.event_date.isoformat()} is too early; use a date after {MIN_YEAR}-01-01."
+            raise InputError("event_date", msg)
         object.__setattr__(self, "_tz", parse_timezone(self.timezone))
         if self.lookback <= dt.timedelta(0):
             raise InputError("lookback", "must be a positive duration, e.g. 90 days.")
