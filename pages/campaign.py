@@ -6,7 +6,6 @@ from journey_ui import components as ui
 from journey_ui import data, sections, shell
 
 ctx = shell.context()
-ui.open_picked_person(ctx)
 ui.page_header(
     "Campaign influence",
     "Who a campaign may have influenced: people active since its start date, and the earlier "

@@ -7,7 +7,6 @@ from journey_ui import components as ui
 from journey_ui import data, sections, shell
 
 ctx = shell.context()
-ui.open_picked_person(ctx)
 hours = ctx.settings.recent_hours
 ui.page_header(
     "Recent activity",

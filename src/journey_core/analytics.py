@@ -118,7 +118,7 @@ def with_sessions(frame: pl.DataFrame, *, gap: dt.timedelta = SESSION_GAP) -> pl
             pl.lit(None, TS).alias(c.SESSION_START),
             pl.lit(None, pl.Boolean).alias(c.IS_TOUCH),
             *(pl.lit(None, pl.String).alias(name) for name in BREAKDOWN_DIMENSIONS),
-        )
+        ).select(*frame.columns, *SESSION_COLUMNS)
     at = pl.col(c.OCCURRED_AT)
     gap_us = int(gap / dt.timedelta(microseconds=1))
     # Rows are sorted by person and time, so frame-wide scans with resets at person and
@@ -201,6 +201,7 @@ def with_sessions(frame: pl.DataFrame, *, gap: dt.timedelta = SESSION_GAP) -> pl
     ).drop(
         "_touch", "_src", "_med", "_camp", "_new", "_row", "_first", "_person_first", "_n", "_last"
     )
+    out = out.select(*frame.columns, *SESSION_COLUMNS)
     return out
 
 
@@ -578,6 +579,15 @@ def people_table(
         if since is not None
         else pl.lit(None, pl.Boolean)
     )
+    # Channels of each person's touches: most touches first, ties by first use.
+    channels = (
+        rows.filter(pl.col(c.IS_TOUCH))
+        .group_by(c.EMAIL, c.CHANNEL)
+        .agg(pl.len().alias("_n"), pl.col(c.OCCURRED_AT).min().alias("_first"))
+        .sort([c.EMAIL, "_n", "_first"], descending=[False, True, False])
+        .group_by(c.EMAIL, maintain_order=True)
+        .agg(pl.col(c.CHANNEL).str.join(", ").alias(CHANNELS_USED))
+    )
     return (
         rows.group_by(c.EMAIL)
         .agg(
@@ -587,15 +597,22 @@ def people_table(
             pl.col(c.OCCURRED_AT).max().alias(LAST_EVENT),
             pl.len().cast(pl.Int64).alias(EVENTS),
             pl.col(c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
-            pl.col(c.CHANNEL)
-            .filter(pl.col(c.IS_TOUCH))
-            .value_counts(sort=True, name="_n")
-            .struct.field(c.CHANNEL)
-            .alias(CHANNELS_USED),
             _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
             pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
         )
-        .with_columns(pl.col(CHANNELS_USED).list.join(", "))
+        .join(channels, on=c.EMAIL, how="left")
+        .select(
+            c.EMAIL,
+            c.KNOWN_AT,
+            IS_NEWLY_KNOWN,
+            FIRST_EVENT,
+            LAST_EVENT,
+            EVENTS,
+            SESSIONS,
+            pl.col(CHANNELS_USED).fill_null(""),
+            CONVERSIONS,
+            c.REVENUE,
+        )
         .sort([LAST_EVENT, c.EMAIL], descending=[True, False])
     )
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
@@ -318,11 +318,11 @@ def table(
     tz: str,
     key: str,
     columns: Sequence[str] | None = None,
-    height: int | str = "auto",
-    on_pick: Callable[[], None] | None = None,
+    height: int | Literal["auto"] = "auto",
+    pickable: bool = False,
     drop_empty: bool = False,
-) -> None:
-    """A read-only table with friendly headers; ``on_pick`` makes rows pickable.
+) -> int | None:
+    """A read-only table with friendly headers; returns the picked row when ``pickable``.
 
     ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic).
     """
@@ -331,37 +331,30 @@ def table(
         shown = shown.select(
             name for name in shown.columns if shown.get_column(name).null_count() < shown.height
         )
-    kwargs: dict[str, Any] = {}
-    if on_pick is not None:
-        kwargs = {"on_select": on_pick, "selection_mode": "single-row"}
-    st.dataframe(
-        _display(shown),
-        column_config=_column_config(shown, tz),
+    data = _display(shown)
+    config = _column_config(shown, tz)
+    if not pickable:
+        st.dataframe(
+            data, column_config=config, hide_index=True, width="stretch", height=height, key=key
+        )
+        return None
+    event = st.dataframe(
+        data,
+        column_config=config,
         hide_index=True,
         width="stretch",
         height=height,
         key=key,
-        **kwargs,
+        on_select="rerun",
+        selection_mode="single-row",
     )
+    rows = list(event.selection.rows)
+    return rows[0] if rows and 0 <= rows[0] < frame.height else None
 
 
-def pick_person(table_key: str, frame: pl.DataFrame, ctx: PageContext) -> Callable[[], None]:
-    """A selection callback that opens the picked row's person in the customer lookup."""
-
-    def picked() -> None:
-        state = st.session_state.get(table_key)
-        rows = list(getattr(getattr(state, "selection", None), "rows", []) or [])
-        if rows and 0 <= rows[0] < frame.height:
-            st.session_state["journey.open_email"] = frame.get_column(c.EMAIL)[rows[0]]
-
-    return picked
-
-
-def open_picked_person(ctx: PageContext) -> None:
-    """Switch to the customer lookup if a table row was picked in this run's callback."""
-    email = st.session_state.pop("journey.open_email", None)
-    if email:
-        st.switch_page(CUSTOMER_PAGE, query_params={"email": email, **ctx.link_params()})
+def open_customer(email: str, ctx: PageContext) -> None:
+    """Open the customer lookup of ``email`` (keeping the as-of time)."""
+    st.switch_page(CUSTOMER_PAGE, query_params={"email": email, **ctx.link_params()})
 
 
 def download_csv(

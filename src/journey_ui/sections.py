@@ -124,14 +124,11 @@ def journeys_table(
             for name in PEOPLE_COLUMNS
             if name != an.IS_NEWLY_KNOWN or people.get_column(name).null_count() == 0
         ]
-        ui.table(
-            people,
-            tz=ctx.tz,
-            key=f"{key}.people",
-            columns=columns,
-            height=420,
-            on_pick=ui.pick_person(f"{key}.people", people, ctx),
+        picked = ui.table(
+            people, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
         )
+        if picked is not None:
+            ui.open_customer(people.get_column(c.EMAIL)[picked], ctx)
     with tab_events:
         shown = min(preview.height, total_rows)
         note = (
@@ -141,14 +138,16 @@ def journeys_table(
             else f"All {ui.fmt_int(total_rows)} events, newest first."
         )
         st.caption(note + " Select a row to open that person's customer lookup.")
-        ui.table(
+        picked = ui.table(
             preview,
             tz=ctx.tz,
             key=f"{key}.events",
             columns=ui.EVENT_TABLE_COLUMNS,
             height=420,
-            on_pick=ui.pick_person(f"{key}.events", preview, ctx),
+            pickable=True,
         )
+        if picked is not None:
+            ui.open_customer(preview.get_column(c.EMAIL)[picked], ctx)
 
 
 # --------------------------------------------------------------------------- customer lookup
@@ -165,6 +164,7 @@ def email_input() -> str:
     value = st.text_input(
         "Email",
         key=EMAIL_PARAM.key,
+        persist_state="session",
         placeholder="name@example.com",
         help="The email a person identified with (case and spaces are ignored). Press Enter.",
         max_chars=254,
@@ -228,6 +228,7 @@ def lane_choice() -> str:
         options=["event_type", "channel"],
         format_func=lambda v: "Event type" if v == "event_type" else "Channel",
         key=LANE_PARAM.key,
+        persist_state="session",
         label_visibility="collapsed",
         required=True,
     )
@@ -304,6 +305,7 @@ def start_date_input(ctx: PageContext) -> dt.date | None:
     value = st.columns([1, 3])[0].date_input(
         "Campaign start date",
         key=param.key,
+        persist_state="session",
         format="YYYY-MM-DD",
         help="People active since this date, plus the earlier journey (up to the lookback) of "
         "those who became known since.",
@@ -341,6 +343,7 @@ def campaign_filters(
                     title,
                     options=choices,
                     key=param.key,
+                    persist_state="session",
                     format_func=charts.event_label if name == "event_type" else str,
                     placeholder="Any",
                 )
@@ -355,6 +358,7 @@ def campaign_filters(
             "Funnel steps, in order",
             options=step_choices,
             key=STEPS_PARAM.key,
+            persist_state="session",
             format_func=charts.event_label,
             help="The order you pick them in is the funnel order.",
         )
@@ -426,7 +430,7 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
         tagged = report.campaigns.filter(pl.col(c.SESSION_CAMPAIGN) != an.NO_CAMPAIGN)
         untagged = report.campaigns.filter(pl.col(c.SESSION_CAMPAIGN) == an.NO_CAMPAIGN)
         note = (
-            f" {ui.fmt_int(untagged.get_column(an.PEOPLE).sum())} people also had visits "
+            f" {ui.fmt_int(int(untagged.get_column(an.PEOPLE).sum()))} people also had visits "
             "without a campaign, listed as (none) in the table."
             if untagged.height
             else ""

@@ -166,6 +166,7 @@ def _as_of_control(
         live = st.toggle(
             "Live (now)",
             key=AS_OF_LIVE,
+            persist_state="session",
             help="Off: look at the data as it was at a past time (retrospective analysis).",
         )
         value: dt.datetime | None = None
@@ -181,6 +182,7 @@ def _as_of_control(
             value = st.datetime_input(
                 f"As-of time ({tz})",
                 key=param.key,
+                persist_state="session",
                 format="YYYY-MM-DD",
                 step=dt.timedelta(minutes=15),
                 help="Every page shows what the warehouse knew at this time.",
@@ -266,7 +268,8 @@ def context() -> PageContext:
     classic pages directory (a first request for ``/customer``). Declaring the navigation
     switches Streamlit to ``app.py`` for good; the rerun then shows the same page and URL.
     """
-    ctx = st.session_state.get(_CONTEXT)
+    # One-shot: app.py stores the context in every run; a page run without app.py has none.
+    ctx = st.session_state.pop(_CONTEXT, None)
     if not isinstance(ctx, PageContext):
         navigation()
         st.rerun()

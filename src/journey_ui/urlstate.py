@@ -51,7 +51,7 @@ def restore(param: UrlParam[T]) -> None:
     """Seed the widget's session value from the URL (if it changed) or the default."""
     state = st.session_state
     raws = st.query_params.get_all(param.name)
-    if raws and raws != state.get(_applied_key(param)):
+    if raws and (raws != state.get(_applied_key(param)) or param.key not in state):
         state[_applied_key(param)] = raws
         try:
             state[param.key] = param.parse(raws)
