@@ -620,3 +620,10 @@ def test_reports_agree_with_their_parts(demo_url: str) -> None:
     assert int(rr.hourly[an.EVENTS].sum()) == recent.height
     assert rr.preview.height == min(1000, recent.height)
     assert rr.preview[c.OCCURRED_AT].is_sorted(descending=True)
+
+
+def test_funnel_conversion_is_undefined_after_an_empty_step() -> None:
+    rows = result(step("a@x.io", "2022-07-10 10:00", "view"))
+    got = an.funnel(rows, steps=["view", "cart", "buy"])
+    assert got.get_column(an.CONVERSION_RATE).to_list() == [1.0, 0.0, None]
+    assert got.get_column(an.DROP_OFF).to_list() == [0, 1, 0]

@@ -445,3 +445,32 @@ def test_filtered_csv_is_the_export_of_the_kept_people(demo_url: str, tmp_path: 
     assert 0 < expected.height < exported.height
     got = pl.read_csv(page_csv, infer_schema=False)
     assert got.equals(expected)
+
+
+def test_as_of_keeps_the_exact_time_of_the_link(app: Callable[..., AppTest], demo_url: str) -> None:
+    exact = "2022-08-30T12:34:56Z"
+    at = app(demo_url, as_of=exact)
+    ok(at)
+    assert at.query_params["as_of"] == exact
+    query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=exact)
+    frame = fetch_journeys(create_engine(demo_url), query).frame
+    assert metrics(at)["Events"] == f"{frame.height:,}"
+    # the permalink carries the page, its inputs and the as-of time
+    at.switch_page("pages/campaign.py")
+    at.query_params["event_date"] = CAMPAIGN_DATE
+    at.run()
+    ok(at)
+    link = next(m.value for m in at.markdown if "Link to this exact view" in m.value)
+    assert f"event_date={CAMPAIGN_DATE}" in link
+    assert "as_of=2022-08-30T12%3A34%3A56Z" in link
+
+
+def test_live_toggle_off_pins_a_time(app: Callable[..., AppTest], live_url: str) -> None:
+    at = app(live_url)
+    at.toggle(key="as_of.live").set_value(False).run()
+    ok(at)
+    pinned = at.query_params["as_of"]
+    assert dt.datetime.fromisoformat(pinned.replace("Z", "+00:00")) <= dt.datetime.now(dt.UTC)
+    at.toggle(key="as_of.live").set_value(True).run()
+    ok(at)
+    assert "as_of" not in at.query_params

@@ -364,8 +364,9 @@ def funnel(
     (the earliest qualifying event of each step is used). One row per step and group:
     ``Newly known`` / ``Previously known`` when ``since`` is given, and ``All people``
     always; with ``people``, ``step_conversion`` (share of the previous step's people in the
-    same group; 1.0 at step 1), ``overall_conversion`` (share of step 1) and ``drop_off``
-    (people lost since the previous step).
+    same group; 1.0 at step 1; null when the previous step has nobody), ``overall_conversion``
+    (share of step 1; null when step 1 has nobody) and ``drop_off`` (people lost since the
+    previous step).
 
     >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["view", "buy", "view"],
     ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
@@ -428,9 +429,9 @@ def funnel(
         .then(pl.lit(1.0))
         .when(prev > 0)
         .then(pl.col(PEOPLE) / prev)
-        .otherwise(pl.lit(0.0))
+        .otherwise(pl.lit(None, pl.Float64))
         .alias(CONVERSION_RATE),
-        pl.when(first > 0).then(pl.col(PEOPLE) / first).otherwise(0.0).alias(OVERALL_RATE),
+        pl.when(first > 0).then(pl.col(PEOPLE) / first).alias(OVERALL_RATE),
         (prev.fill_null(pl.col(PEOPLE)) - pl.col(PEOPLE)).alias(DROP_OFF),
     ).sort(STEP, pl.col(GROUP).replace_strict({g: i for i, g in enumerate(groups)}))
 

@@ -389,6 +389,15 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
     return fig
 
 
+def _pct(value: float | None, digits: int = 0) -> str:
+    """``42%``; ``<1%`` for small non-zero shares; an em dash when undefined."""
+    if value is None:
+        return "—"
+    if 0 < value < 0.01 and digits == 0:
+        return "<1%"
+    return f"{value:.{digits}%}"
+
+
 def _duration(value: dt.timedelta) -> str:
     minutes = int(value.total_seconds() // 60)
     if minutes < 1:
@@ -467,12 +476,12 @@ def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
         part = funnel.filter(pl.col(an.GROUP) == group).sort(an.STEP)
         people = part.get_column(an.PEOPLE).to_list()
         text = [
-            f"  {n:,}" if step == 1 else f"  {n:,} · {rate:.0%}"
+            f"  {n:,}" if step == 1 or rate is None else f"  {n:,} · {_pct(rate)}"
             for step, n, rate in part.select(an.STEP, an.PEOPLE, an.CONVERSION_RATE).iter_rows()
         ]
         hover = [
-            f"<b>{name}</b> · {group}<br>People: {n:,}<br>Step conversion: {rate:.1%}"
-            f"<br>Drop-off: {drop:,}<br>Of step 1: {overall:.1%}"
+            f"<b>{name}</b> · {group}<br>People: {n:,}<br>Step conversion: {_pct(rate, 1)}"
+            f"<br>Drop-off: {drop:,}<br>Of step 1: {_pct(overall, 1)}"
             for name, n, rate, drop, overall in zip(
                 names,
                 people,

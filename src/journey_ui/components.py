@@ -259,7 +259,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
             fmt = "D MMM YYYY, HH:mm:ss" if name == c.OCCURRED_AT else "D MMM YYYY, HH:mm"
             config[name] = st.column_config.DatetimeColumn(title, format=fmt, timezone=tz)
         elif name == c.EMAIL:
-            config[name] = st.column_config.Column(title, width="medium", pinned=True)
+            config[name] = st.column_config.Column(title, width="medium")
         elif name in (c.PAGE_URL, c.REFERRER):
             config[name] = st.column_config.LinkColumn(
                 title, display_text=r"^https?://(?:www\.)?(.*)$", width="medium"

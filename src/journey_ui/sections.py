@@ -115,39 +115,43 @@ def journeys_table(
         [
             f":material/group: People ({ui.fmt_int(people.height)})",
             f":material/list: Events ({ui.fmt_int(total_rows)})",
-        ]
+        ],
+        key=f"{key}.tab",
+        on_change="rerun",  # only the open tab's table is built and sent
     )
-    with tab_people:
-        st.caption("Select a row to open that person's customer lookup.")
-        columns = [
-            name
-            for name in PEOPLE_COLUMNS
-            if name != an.IS_NEWLY_KNOWN or people.get_column(name).null_count() == 0
-        ]
-        picked = ui.table(
-            people, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
-        )
-        if picked is not None:
-            ui.open_customer(people.get_column(c.EMAIL)[picked], ctx)
-    with tab_events:
-        shown = min(preview.height, total_rows)
-        note = (
-            f"The {ui.fmt_int(shown)} most recent of {ui.fmt_int(total_rows)} events; "
-            "the CSV download has all of them."
-            if shown < total_rows
-            else f"All {ui.fmt_int(total_rows)} events, newest first."
-        )
-        st.caption(note + " Select a row to open that person's customer lookup.")
-        picked = ui.table(
-            preview,
-            tz=ctx.tz,
-            key=f"{key}.events",
-            columns=ui.EVENT_TABLE_COLUMNS,
-            height=420,
-            pickable=True,
-        )
-        if picked is not None:
-            ui.open_customer(preview.get_column(c.EMAIL)[picked], ctx)
+    if tab_people.open is not False:
+        with tab_people:
+            st.caption("Select a row to open that person's customer lookup.")
+            columns = [
+                name
+                for name in PEOPLE_COLUMNS
+                if name != an.IS_NEWLY_KNOWN or people.get_column(name).null_count() == 0
+            ]
+            picked = ui.table(
+                people, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
+            )
+            if picked is not None:
+                ui.open_customer(people.get_column(c.EMAIL)[picked], ctx)
+    if tab_events.open:
+        with tab_events:
+            shown = min(preview.height, total_rows)
+            note = (
+                f"The {ui.fmt_int(shown)} most recent of {ui.fmt_int(total_rows)} events; "
+                "the CSV download has all of them."
+                if shown < total_rows
+                else f"All {ui.fmt_int(total_rows)} events, newest first."
+            )
+            st.caption(note + " Select a row to open that person's customer lookup.")
+            picked = ui.table(
+                preview,
+                tz=ctx.tz,
+                key=f"{key}.events",
+                columns=ui.EVENT_TABLE_COLUMNS,
+                height=420,
+                pickable=True,
+            )
+            if picked is not None:
+                ui.open_customer(preview.get_column(c.EMAIL)[picked], ctx)
 
 
 # --------------------------------------------------------------------------- customer lookup
@@ -191,8 +195,9 @@ def customer_prompt(ctx: PageContext) -> None:
     people = report.people.head(6).get_column(c.EMAIL).to_list()
     if people:
         st.caption("Recently active customers:")
-        for column, email in zip(st.columns(len(people)), people, strict=True):
-            column.button(
+        grid = st.columns(3)
+        for index, email in enumerate(people):
+            grid[index % 3].button(
                 email,
                 key=f"customer.try.{email}",
                 on_click=_use_email,

@@ -29,6 +29,7 @@ _CONTEXT = "journey.context"
 _NOW = "journey.now"
 AS_OF_LIVE = "as_of.live"
 AS_OF_VALUE = "as_of.value"
+AS_OF_EXACT = "as_of.exact"
 _BUILD_LOCK = threading.Lock()
 
 DEMO_BADGE = "embedded demo warehouse"
@@ -161,6 +162,9 @@ def _as_of_control(
     restored = st.session_state.get(param.key)
     if AS_OF_LIVE not in st.session_state or restored != before:
         st.session_state[AS_OF_LIVE] = restored is None and error is None
+    if restored != before:
+        # The picker works in minutes; keep the URL's exact time while the minute is unchanged.
+        st.session_state[AS_OF_EXACT] = restored
     with st.sidebar:
         st.markdown("**As of**")
         live = st.toggle(
@@ -184,9 +188,16 @@ def _as_of_control(
                 key=param.key,
                 persist_state="session",
                 format="YYYY-MM-DD",
-                step=dt.timedelta(minutes=15),
+                step=dt.timedelta(minutes=1),
                 help="Every page shows what the warehouse knew at this time.",
             )
+            exact = st.session_state.get(AS_OF_EXACT)
+            if (
+                isinstance(exact, dt.datetime)
+                and value is not None
+                and _floor_minute(exact) == _floor_minute(value)
+            ):
+                value = exact
         if live:
             urlstate.clear_error(param)
         urlstate.publish(param, None if live else value)
