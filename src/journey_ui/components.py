@@ -273,7 +273,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
         elif dtype.is_integer():
             config[name] = st.column_config.NumberColumn(title, format="localized")
         elif dtype == pl.Boolean:
-            config[name] = st.column_config.CheckboxColumn(title)
+            config[name] = st.column_config.Column(title)
         else:
             config[name] = st.column_config.Column(title)
     return config
@@ -281,7 +281,11 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
 
 def _display(frame: pl.DataFrame) -> pl.DataFrame:
     """Friendly event names, and blank (not "None") for missing text."""
-    out = frame.with_columns(pl.col(pl.String).fill_null(""))
+    out = frame.with_columns(
+        pl.col(pl.String).fill_null(""),
+        # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
+        pl.col(pl.Boolean).replace_strict({True: "Yes"}, default="", return_dtype=pl.String),
+    )
     if c.EVENT_TYPE in out.columns:
         out = out.with_columns(
             pl.col(c.EVENT_TYPE).replace_strict(
