@@ -287,6 +287,17 @@ def kpis(
     )
 
 
+def relative_change(current: float, previous: float | None) -> float | None:
+    """``(current - previous) / previous``; ``None`` when there is nothing to compare with.
+
+    >>> relative_change(110, 100), relative_change(5, 0), relative_change(5, None)
+    (0.1, None, None)
+    """
+    if previous is None or previous == 0:
+        return None
+    return (current - previous) / previous
+
+
 # --------------------------------------------------------------------------- profile
 
 

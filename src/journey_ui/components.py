@@ -90,12 +90,10 @@ def fmt_age(delta: dt.timedelta) -> str:
     return "less than a minute"
 
 
-def _delta(current: float, previous: float | None) -> str | None:
-    if previous is None:
-        return None
-    if previous == 0:
-        return None if current == 0 else "new"
-    return f"{(current - previous) / previous:+.0%}"
+def fmt_change(current: float, previous: float | None) -> str | None:
+    """``+12%`` against the previous value (from :func:`analytics.relative_change`)."""
+    change = an.relative_change(current, previous)
+    return None if change is None else f"{change:+.0%}"
 
 
 # --------------------------------------------------------------------------- errors

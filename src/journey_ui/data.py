@@ -103,7 +103,7 @@ def summary(_engine: Engine, url: str) -> WarehouseSummary:
     return summarize(_engine)
 
 
-@st.cache_data(ttl=TTL, max_entries=12, show_spinner=False)
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
 def rows(_engine: Engine, url: str, key: QueryKey) -> Loaded:
     """The journeys of one query, with sessions and channels."""
     return load_rows(_engine, key)
@@ -153,7 +153,7 @@ def campaign(
     return report, loaded.message
 
 
-@st.cache_data(ttl=TTL, max_entries=4, show_spinner=False)
+@st.cache_data(ttl=TTL, max_entries=2, show_spinner=False)
 def csv(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> bytes:
     """CSV bytes of a page's (filtered) journeys; equal to `journey export` unfiltered."""
     return build_csv(rows(_engine, url, key).rows, filters)

@@ -34,26 +34,26 @@ def recent_kpis(report: an.RecentReport, *, hours: float) -> None:
             ui.Kpi(
                 "Known people active",
                 ui.fmt_int(now.people),
-                ui._delta(now.people, before.people if before else None),
+                ui.fmt_change(now.people, before.people if before else None),
                 f"Known individuals with at least one event in the last {window}; the change is "
                 f"against the {window} before.",
             ),
             ui.Kpi(
                 "Events",
                 ui.fmt_int(now.events),
-                ui._delta(now.events, before.events if before else None),
+                ui.fmt_change(now.events, before.events if before else None),
                 f"Events of known individuals in the last {window}.",
             ),
             ui.Kpi(
                 "Conversions",
                 ui.fmt_int(now.conversions),
-                ui._delta(now.conversions, before.conversions if before else None),
+                ui.fmt_change(now.conversions, before.conversions if before else None),
                 "Purchase events.",
             ),
             ui.Kpi(
                 "Revenue",
                 ui.fmt_money(now.revenue, compact=True),
-                ui._delta(now.revenue, before.revenue if before else None),
+                ui.fmt_change(now.revenue, before.revenue if before else None),
                 "Sum of the revenue of the events.",
             ),
         ]
@@ -435,7 +435,7 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
         tagged = report.campaigns.filter(pl.col(c.SESSION_CAMPAIGN) != an.NO_CAMPAIGN)
         untagged = report.campaigns.filter(pl.col(c.SESSION_CAMPAIGN) == an.NO_CAMPAIGN)
         note = (
-            f" {ui.fmt_int(int(untagged.get_column(an.PEOPLE).sum()))} people also had visits "
+            f" {ui.fmt_int(untagged.get_column(an.PEOPLE).item())} people also had visits "
             "without a campaign, listed as (none) in the table."
             if untagged.height
             else ""
