@@ -333,8 +333,14 @@ def campaign_filters(
     for param in [*FILTER_PARAMS.values(), STEPS_PARAM]:
         urlstate.restore(param)
     active = sum(bool(st.session_state.get(p.key)) for p in FILTER_PARAMS.values())
-    label = "Filters" + (f" ({active} active)" if active else "") + " and funnel steps"
-    with st.expander(label, icon=":material/filter_list:", expanded=active > 0):
+    # Opened at first if the link has filters; afterwards it stays as the user leaves it.
+    opened = st.session_state.setdefault("_campaign.filters_opened", active > 0)
+    with st.expander(
+        "Filters and funnel steps",
+        icon=":material/filter_list:",
+        expanded=opened,
+        key="campaign.filters",
+    ):
         st.caption(
             "Keep people with at least one event matching every filter you set "
             "(campaign, source and medium are those of the visit)."
@@ -368,6 +374,13 @@ def campaign_filters(
             help="The order you pick them in is the funnel order.",
         )
         urlstate.publish(STEPS_PARAM, steps)
+    shown = {
+        name: [charts.event_label(v) if name == "event_type" else v for v in values[name]]
+        for name, _, _ in FILTERS
+    }
+    chosen = [f"{title}: {', '.join(shown[name])}" for name, _, title in FILTERS if shown[name]]
+    if chosen:
+        st.caption(":material/filter_alt: People with an event matching " + " · ".join(chosen))
     filters = an.Filters(
         campaigns=tuple(values["campaign"]),
         sources=tuple(values["source"]),
