@@ -71,19 +71,24 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
-def settle(page: Page) -> None:
-    """Wait until Streamlit has finished running (twice: a run may queue another)."""
+def settle(page: Page, *, errors: bool = False) -> None:
+    """Wait until Streamlit has finished running (twice: a run may queue another).
+
+    No exception box, ever; no error message unless ``errors``.
+    """
     for _ in range(2):
         page.wait_for_selector(READY, timeout=TIMEOUT_MS)
         page.wait_for_timeout(400)
     page.wait_for_selector(READY, timeout=TIMEOUT_MS)
     assert page.locator('[data-testid="stException"]').count() == 0
+    if not errors:
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
 
 
-def open_page(page: Page, url: str) -> None:
+def open_page(page: Page, url: str, *, errors: bool = False) -> None:
     page.goto(url)
     page.wait_for_selector('[data-testid="stSidebar"]')
-    settle(page)
+    settle(page, errors=errors)
 
 
 def wait_for_location(page: Page, part: str) -> None:
@@ -191,7 +196,7 @@ def test_customer_lookup_typed_email_and_csv(
 
 
 def test_customer_invalid_email(server: StreamlitServer, page: Page) -> None:
-    open_page(page, f"{server.url}/customer?email=not-an-email")
+    open_page(page, f"{server.url}/customer?email=not-an-email", errors=True)
     alert = page.locator('[data-testid="stAlertContentError"]')
     alert.wait_for()
     assert "name@example.com" in alert.inner_text()
@@ -231,7 +236,7 @@ def test_campaign_view_from_url_with_filters(
 
 
 def test_campaign_bad_date(server: StreamlitServer, page: Page) -> None:
-    open_page(page, f"{server.url}/campaign?event_date=2022-13-45")
+    open_page(page, f"{server.url}/campaign?event_date=2022-13-45", errors=True)
     alert = page.locator('[data-testid="stAlertContentError"]')
     alert.wait_for()
     assert "Campaign start date" in alert.inner_text()

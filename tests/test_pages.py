@@ -474,3 +474,33 @@ def test_live_toggle_off_pins_a_time(app: Callable[..., AppTest], live_url: str)
     at.toggle(key="as_of.live").set_value(True).run()
     ok(at)
     assert "as_of" not in at.query_params
+
+
+def test_refresh_to_now(app: Callable[..., AppTest], live_url: str) -> None:
+    at = app(live_url)
+    before = at.session_state["journey.now"]
+    at.button(key="as_of.refresh").click().run()
+    ok(at)
+    assert at.session_state["journey.now"] >= before
+    assert at.session_state["journey.now"].second == 0
+
+
+def test_pages_follow_the_configured_timezone(
+    app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOURNEY_TIMEZONE", "America/New_York")
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    ok(at)
+    query = JourneyQuery.build(
+        now=dt.datetime.now(dt.UTC),
+        as_of=AS_OF,
+        event_date=CAMPAIGN_DATE,
+        timezone="America/New_York",
+    )
+    frame = fetch_journeys(create_engine(demo_url), query).frame
+    assert query.start is not None
+    assert metrics(at)["Events"] == f"{frame.height:,}"
+    assert metrics(at)["Newly known"] == f"{an.kpis(frame, since=query.start).newly_known:,}"
+    assert at.datetime_input(key="as_of.value").label == "As-of time (America/New_York)"
+    # 2022-08-31 00:00 UTC is 2022-08-30 20:00 in New York
+    assert at.datetime_input(key="as_of.value").value == dt.datetime(2022, 8, 30, 20, 0)

@@ -256,7 +256,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
         if isinstance(dtype, pl.Datetime):
             fmt = "D MMM YYYY, HH:mm:ss" if name == c.OCCURRED_AT else "D MMM YYYY, HH:mm"
             config[name] = st.column_config.DatetimeColumn(title, format=fmt, timezone=tz)
-        elif name == c.EMAIL:
+        elif name in (c.EMAIL, c.UTM_CAMPAIGN, c.SESSION_CAMPAIGN):
             config[name] = st.column_config.Column(title, width="medium")
         elif name in (c.PAGE_URL, c.REFERRER):
             config[name] = st.column_config.LinkColumn(
