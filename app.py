@@ -15,7 +15,7 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 page = shell.navigation()
-ctx = shell.start()
+ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
 if ctx is None:
     st.stop()
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))

@@ -13,7 +13,7 @@ ui.page_header(
     f"Known individuals active in the last {hours:g} hours: what they did, where they came from.",
 )
 with ui.guard("recent activity"):
-    ui.warehouse_banner(ctx, data.summary(ctx.engine, ctx.url))
+    ui.warehouse_banner(ctx, data.summary(ctx.engine, ctx.url, ctx.settings.mapping))
     query = ctx.query()
     ui.permalink(ctx)
     with st.spinner(f"Loading the last {hours:g} hours…", show_time=True):

@@ -18,7 +18,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from journey_core import analytics as an
-from journey_core import channels as ch
 from journey_core import columns as c
 from journey_core.cli import main as journey_cli
 from journey_core.demo import build_demo
@@ -310,14 +309,14 @@ def test_campaign_filters_restore_from_url(app: Callable[..., AppTest], demo_url
         page="campaign",
         event_date=CAMPAIGN_DATE,
         as_of=AS_OF,
-        channel=ch.EMAIL,
+        channel="Email",
         steps=["page_view", "purchase"],
     )
     ok(at)
-    assert at.multiselect(key="campaign.channel").value == [ch.EMAIL]
+    assert at.multiselect(key="campaign.channel").value == ["Email"]
     assert at.multiselect(key="campaign.steps").value == ["page_view", "purchase"]
     frame = journeys(demo_url, event_date=CAMPAIGN_DATE)
-    kept = an.filter_people(an.with_sessions(frame), an.Filters(channels=(ch.EMAIL,)))
+    kept = an.filter_people(an.with_sessions(frame), an.Filters(channels=("Email",)))
     assert (
         metrics(at)["Known people active"]
         == f"{an.kpis(kept, since=dt.datetime(2022, 8, 1, tzinfo=dt.UTC)).people:,}"
@@ -435,7 +434,7 @@ def test_csv_equals_journey_export(
 def test_filtered_csv_is_the_export_of_the_kept_people(demo_url: str, tmp_path: Path) -> None:
     query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=AS_OF, event_date=CAMPAIGN_DATE)
     loaded = data.load_rows(create_engine(demo_url), data.QueryKey.of(query))
-    filters = an.Filters(channels=(ch.PAID_SEARCH,), event_types=("purchase",))
+    filters = an.Filters(channels=("Paid Search",), event_types=("purchase",))
     page_csv = data.build_csv(loaded.rows, filters)
     exported = pl.read_csv(
         cli_export(demo_url, tmp_path, "--event-date", CAMPAIGN_DATE), infer_schema=False
@@ -504,3 +503,25 @@ def test_pages_follow_the_configured_timezone(
     assert at.datetime_input(key="as_of.value").label == "As-of time (America/New_York)"
     # 2022-08-31 00:00 UTC is 2022-08-30 20:00 in New York
     assert at.datetime_input(key="as_of.value").value == dt.datetime(2022, 8, 30, 20, 0)
+
+
+def test_attribution_page_is_in_the_navigation(app: Callable[..., AppTest], demo_url: str) -> None:
+    """The Attribution page keeps its own as-of date; the sidebar leaves ``?as_of=`` to it."""
+    at = app(demo_url, page="attribution", event_date=CAMPAIGN_DATE, as_of="2022-08-31")
+    ok(at)
+    assert at.title[0].value == "Attribution"
+    assert at.query_params["as_of"] == "2022-08-31"
+    assert not [t for t in at.toggle if t.key == "as_of.live"]
+
+
+def test_channel_file_groups_the_dashboard(
+    app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """JOURNEY_CHANNELS_FILE (the Attribution page's grouping) also groups the dashboard."""
+    rules = tmp_path / "channels.toml"
+    rules.write_text('[[rules]]\nchannel = "Newsletters"\nsource = ["newsletter"]\n')
+    monkeypatch.setenv("JOURNEY_CHANNELS_FILE", str(rules))
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    ok(at)
+    channels = table_with(at, c.CHANNEL)
+    assert "Newsletters" in channels[c.CHANNEL].tolist()

@@ -28,6 +28,7 @@ import polars as pl
 
 from journey_core import channels as ch
 from journey_core import columns as c
+from journey_core.channels import ChannelConfig
 from journey_core.errors import InputError
 from journey_core.rules import TS
 
@@ -39,10 +40,10 @@ NEWLY_KNOWN: Final = "Newly known"
 PREVIOUSLY_KNOWN: Final = "Previously known"
 ALL_PEOPLE: Final = "All people"
 
-NO_CAMPAIGN: Final = "(none)"
-NOT_SET: Final = "(not set)"
-DIRECT_SOURCE: Final = "(direct)"
-DIRECT_MEDIUM: Final = "(none)"
+NOT_SET: Final = ch.NOT_SET
+NO_CAMPAIGN: Final = ch.NOT_SET
+DIRECT_SOURCE: Final = ch.DIRECT_SOURCE
+DIRECT_MEDIUM: Final = ch.NONE_MEDIUM
 
 # Output column names of the summaries below (presentation labels live in charts.LABELS).
 PEOPLE: Final = "people"
@@ -99,9 +100,19 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- sessions
 
 
-def with_sessions(frame: pl.DataFrame, *, gap: dt.timedelta = SESSION_GAP) -> pl.DataFrame:
-    """Add sessions, touches and each event's session channel/source/medium/campaign.
+def with_sessions(
+    frame: pl.DataFrame,
+    *,
+    gap: dt.timedelta = SESSION_GAP,
+    channels: ChannelConfig | None = None,
+) -> pl.DataFrame:
+    """Add visits (sessions), touches and each event's visit channel/source/medium/campaign.
 
+    Channels, sources, media and campaigns come from :func:`journey_core.channels.classify`
+    with ``channels`` (default: the built-in GA4-style rules). An event with UTM tags or an
+    external referrer is a touch of its own; other events (internal page views, server-side
+    events without a referrer) keep the acquisition of their visit. A visit that starts with
+    an internal page view began before the rows: its channel is the config's *unassigned*.
     Adds :data:`SESSION_COLUMNS`; rows keep their order (sorted by email, time, event id).
 
     >>> ts = [dt.datetime(2022, 7, 1, 10, m, tzinfo=dt.UTC) for m in (0, 5, 50)]
@@ -112,6 +123,7 @@ def with_sessions(frame: pl.DataFrame, *, gap: dt.timedelta = SESSION_GAP) -> pl
     >>> with_sessions(rows).select("session", "channel", "is_touch").rows()
     [(1, 'Paid Search', True), (1, 'Paid Search', False), (2, 'Direct', True)]
     """
+    cfg = channels or ChannelConfig.default()
     if frame.is_empty():
         return frame.with_columns(
             pl.lit(None, pl.Int64).alias(c.SESSION),
@@ -128,81 +140,68 @@ def with_sessions(frame: pl.DataFrame, *, gap: dt.timedelta = SESSION_GAP) -> pl
     is_new = new_person | step.is_null() | (step > gap_us)
     row = pl.int_range(pl.len(), dtype=pl.Int64)
 
-    touch = pl.col("_touch")
-    source = (
-        pl.when(touch.is_null())
-        .then(None)
-        .when(_text(c.UTM_SOURCE).is_not_null())
-        .then(_text(c.UTM_SOURCE))
-        .when(touch.is_in([ch.ORGANIC_SEARCH, ch.ORGANIC_SOCIAL, ch.REFERRAL]))
-        .then(ch.url_host(c.REFERRER))
-        .when(touch == ch.DIRECT)
-        .then(pl.lit(DIRECT_SOURCE))
-        .otherwise(pl.lit(NOT_SET))
+    # Each distinct combination of tags, referrer and page is classified once.
+    keys = [c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL]
+    internal_hosts = [h.lower().removeprefix("www.") for h in cfg.internal_hosts]
+    ref_host, page_host = ch.host_expr(c.REFERRER), ch.host_expr(c.PAGE_URL)
+    tagged = pl.any_horizontal(
+        _text(name).is_not_null() for name in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN)
     )
-    medium = (
-        pl.when(touch.is_null())
-        .then(None)
-        .when(_text(c.UTM_MEDIUM).is_not_null())
-        .then(_text(c.UTM_MEDIUM))
-        .when(touch == ch.ORGANIC_SEARCH)
-        .then(pl.lit("organic"))
-        .when(touch == ch.ORGANIC_SOCIAL)
-        .then(pl.lit("social"))
-        .when(touch == ch.REFERRAL)
-        .then(pl.lit("referral"))
-        .when(touch == ch.DIRECT)
-        .then(pl.lit(DIRECT_MEDIUM))
-        .otherwise(pl.lit(NOT_SET))
+    internal = ref_host.is_not_null() & (
+        ((ref_host == page_host) & page_host.is_not_null()) | ref_host.is_in(internal_hosts)
     )
-    campaign = pl.when(touch.is_not_null()).then(_text(c.UTM_CAMPAIGN).fill_null(NO_CAMPAIGN))
-    touch_keys = [c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL]
-    # Channel rules run once per distinct combination of tags, not once per event.
+    own = tagged | (ref_host.is_not_null() & ~internal)
     touches = (
-        frame.select(touch_keys)
-        .unique()
-        .with_columns(ch.channel_expr().alias("_touch"))
-        .with_columns(source.alias("_src"), medium.alias("_med"), campaign.alias("_camp"))
-        .select(*touch_keys, "_touch", "_src", "_med", "_camp")
+        ch.classify(frame.select(keys).unique().lazy(), cfg)
+        .with_columns(
+            own.alias("_own"),
+            (~tagged & ref_host.is_not_null() & internal).alias("_internal"),
+        )
+        .select(
+            *keys,
+            "_own",
+            # a visit that begins with an internal page view began before the rows
+            pl.when(pl.col("_internal"))
+            .then(pl.lit(cfg.unassigned))
+            .otherwise(pl.col(c.CHANNEL))
+            .alias("_ch"),
+            pl.when(pl.col("_internal")).then(pl.lit(NOT_SET)).otherwise(c.SOURCE).alias("_src"),
+            pl.when(pl.col("_internal")).then(pl.lit(NOT_SET)).otherwise(c.MEDIUM).alias("_med"),
+            pl.col(c.CAMPAIGN).alias("_camp"),
+        )
+        .collect()
     )
-
+    acquired = pl.col("_own") | pl.col("_new")  # rows that set the visit's acquisition
     rows = (
         _sorted(frame)
-        .join(touches, on=touch_keys, how="left", nulls_equal=True, maintain_order="left")
+        .join(touches, on=keys, how="left", nulls_equal=True, maintain_order="left")
         .with_columns(is_new.alias("_new"), row.alias("_row"))
         .with_columns(
-            pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill().alias("_first"),
             pl.when(new_person).then(pl.col("_row")).forward_fill().alias("_person_first"),
             pl.col("_new").cast(pl.Int64).cum_sum().alias("_n"),
-            # The latest touch at or before each row (frame-wide; checked against the session).
-            pl.when(touch.is_not_null()).then(pl.col("_row")).forward_fill().alias("_last"),
+            # the latest acquiring row at or before each row; always within the visit,
+            # since every visit starts with one
+            pl.when(acquired).then(pl.col("_row")).forward_fill().alias("_last"),
+            pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill().alias("_first"),
         )
         .with_columns(
             (pl.col("_n") - pl.col("_n").gather(pl.col("_person_first")) + 1).alias(c.SESSION),
-            pl.when(pl.col("_last") >= pl.col("_first")).then(pl.col("_last")).alias("_last"),
         )
     )
     last = pl.col("_last")
-    prev_last = last.shift(1)
-    key_changed = touch.is_not_null() & (
-        prev_last.is_null()
-        | pl.any_horizontal(
-            pl.col(k).ne_missing(pl.col(k).gather(prev_last.fill_null(0)))
-            for k in ("_touch", "_src", "_med", "_camp")
-        )
+    before = last.shift(1).fill_null(0)
+    changed = pl.any_horizontal(
+        pl.col(k).ne_missing(pl.col(k).gather(before)) for k in ("_ch", "_src", "_med", "_camp")
     )
     out = rows.with_columns(
-        (pl.col("_new") | (~pl.col("_new") & key_changed)).alias(c.IS_TOUCH),
+        (pl.col("_new") | (pl.col("_own") & changed)).alias(c.IS_TOUCH),
         at.gather(pl.col("_first")).alias(c.SESSION_START),
-        touch.gather(last).fill_null(ch.UNASSIGNED).alias(c.CHANNEL),
-        pl.col("_src").gather(last).fill_null(NOT_SET).alias(c.SESSION_SOURCE),
-        pl.col("_med").gather(last).fill_null(NOT_SET).alias(c.SESSION_MEDIUM),
-        pl.col("_camp").gather(last).fill_null(NO_CAMPAIGN).alias(c.SESSION_CAMPAIGN),
-    ).drop(
-        "_touch", "_src", "_med", "_camp", "_new", "_row", "_first", "_person_first", "_n", "_last"
+        pl.col("_ch").gather(last).alias(c.CHANNEL),
+        pl.col("_src").gather(last).alias(c.SESSION_SOURCE),
+        pl.col("_med").gather(last).alias(c.SESSION_MEDIUM),
+        pl.col("_camp").gather(last).alias(c.SESSION_CAMPAIGN),
     )
-    out = out.select(*frame.columns, *SESSION_COLUMNS)
-    return out
+    return out.select(*frame.columns, *SESSION_COLUMNS)
 
 
 def _ensure_sessions(frame: pl.DataFrame) -> pl.DataFrame:

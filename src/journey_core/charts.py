@@ -8,6 +8,7 @@ never raw column names.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -16,7 +17,6 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from journey_core import analytics as an
-from journey_core import channels as ch
 from journey_core import columns as c
 
 FONT: Final = (
@@ -29,19 +29,39 @@ NEWLY_COLOR: Final = "#2563EB"
 PREVIOUSLY_COLOR: Final = "#93C5FD"
 EVENTS_COLOR: Final = "#94A3B8"
 
+#: A fixed colour for each channel of the default grouping (journey_core/data/channels.toml).
 CHANNEL_COLORS: Final[dict[str, str]] = {
-    ch.PAID_SEARCH: "#2563EB",
-    ch.PAID_SOCIAL: "#DB2777",
-    ch.DISPLAY: "#CA8A04",
-    ch.EMAIL: "#16A34A",
-    ch.AFFILIATES: "#9333EA",
-    ch.ORGANIC_SEARCH: "#0891B2",
-    ch.ORGANIC_SOCIAL: "#F97316",
-    ch.REFERRAL: "#7C3AED",
-    ch.DIRECT: "#475569",
-    ch.OTHER: "#A8A29E",
-    ch.UNASSIGNED: "#D6D3D1",
+    "Paid Search": "#2563EB",
+    "Paid Social": "#DB2777",
+    "Paid Shopping": "#0EA5E9",
+    "Paid Video": "#BE123C",
+    "Paid Other": "#6366F1",
+    "Cross-network": "#0F766E",
+    "Display": "#CA8A04",
+    "Email": "#16A34A",
+    "Affiliates": "#9333EA",
+    "Organic Search": "#0891B2",
+    "Organic Social": "#F97316",
+    "Organic Shopping": "#65A30D",
+    "Organic Video": "#E11D48",
+    "Referral": "#7C3AED",
+    "Audio": "#A16207",
+    "SMS": "#059669",
+    "Mobile Push Notifications": "#4F46E5",
+    "Direct": "#475569",
+    "Unassigned": "#D6D3D1",
 }
+#: Colours for channels a custom grouping adds (picked by name, so they stay stable).
+EXTRA_COLORS: Final[tuple[str, ...]] = (
+    "#B45309",
+    "#0369A1",
+    "#7E22CE",
+    "#15803D",
+    "#C2410C",
+    "#1D4ED8",
+    "#A21CAF",
+    "#4D7C0F",
+)
 
 #: Friendly names of result and summary columns, for tables, axes and hover text.
 LABELS: Final[dict[str, str]] = {
@@ -123,13 +143,17 @@ def event_label(event_type: str | None) -> str:
 
 
 def channel_color(channel: str) -> str:
-    """The fixed colour of a channel (grey for unknown labels)."""
-    return CHANNEL_COLORS.get(channel, CHANNEL_COLORS[ch.OTHER])
+    """The fixed colour of a channel; other names get a stable colour of their own."""
+    if channel in CHANNEL_COLORS:
+        return CHANNEL_COLORS[channel]
+    index = int(hashlib.sha1(channel.encode("utf-8")).hexdigest(), 16) % len(EXTRA_COLORS)
+    return EXTRA_COLORS[index]
 
 
 def _ordered_channels(values: Sequence[str]) -> list[str]:
-    known = [name for name in ch.CHANNELS if name in values]
-    return known + sorted(set(values) - set(known))
+    """Paid first, then organic and the rest, as the default grouping lists them."""
+    order = [name for name in CHANNEL_COLORS if name in values]
+    return order + sorted(set(values) - set(order))
 
 
 def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:

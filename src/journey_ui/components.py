@@ -458,11 +458,11 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
 
 
 def try_summary(
-    ctx: PageContext, loader: Callable[[Any, str], WarehouseSummary]
+    ctx: PageContext, loader: Callable[[Any, str, str], WarehouseSummary]
 ) -> WarehouseSummary | None:
     """The warehouse summary, or ``None`` if the warehouse cannot be read right now."""
     try:
-        return loader(ctx.engine, ctx.url)
+        return loader(ctx.engine, ctx.url, ctx.settings.mapping)
     except JourneyError:
         return None
 

@@ -2,22 +2,26 @@
 
 Cache keys are plain values (:class:`QueryKey`, :class:`~journey_core.analytics.Filters`);
 the engine is passed as ``_engine`` so Streamlit does not hash it, and the database URL
-stands in for it in the key. Reads are bounded by ``max_entries`` and ``ttl``.
+stands in for it in the key. The key also names the schema mapping (``JOURNEY_MAPPING``) and
+the channel file (``JOURNEY_CHANNELS_FILE``), so rows are read and grouped exactly as
+``journey export`` and the Attribution page do. Reads are bounded by ``max_entries`` and ``ttl``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
 from journey_core import analytics as an
+from journey_core.channels import ChannelConfig
 from journey_core.export import to_csv_bytes
+from journey_core.mapping import load_mapping
 from journey_core.query import JourneyQuery
-from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize
+from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
 from journey_ui.shell import PageContext
 
 TTL = dt.timedelta(minutes=30)
@@ -34,10 +38,12 @@ class QueryKey:
     lookback_days: float
     recent_hours: float
     timezone: str
+    mapping: str = "canonical"
+    channels: str = ""
 
     @classmethod
-    def of(cls, query: JourneyQuery) -> QueryKey:
-        """The key of ``query``."""
+    def of(cls, query: JourneyQuery, *, mapping: str = "canonical", channels: str = "") -> QueryKey:
+        """The key of ``query`` on the warehouse shape ``mapping``, grouped by ``channels``."""
         return cls(
             as_of=query.as_of,
             email=query.email,
@@ -45,6 +51,8 @@ class QueryKey:
             lookback_days=query.lookback / dt.timedelta(days=1),
             recent_hours=query.recent_window / dt.timedelta(hours=1),
             timezone=query.timezone,
+            mapping=mapping,
+            channels=channels,
         )
 
     def query(self) -> JourneyQuery:
@@ -60,14 +68,7 @@ class QueryKey:
 
     def earlier(self, delta: dt.timedelta) -> QueryKey:
         """The same query, ``delta`` earlier."""
-        return QueryKey(
-            self.as_of - delta,
-            self.email,
-            self.event_date,
-            self.lookback_days,
-            self.recent_hours,
-            self.timezone,
-        )
+        return replace(self, as_of=self.as_of - delta)
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,10 @@ class Loaded:
 
 def load_rows(engine: Engine, key: QueryKey) -> Loaded:
     """Fetch the journeys of ``key`` and add sessions and channels (not cached)."""
-    result = fetch_journeys(engine, key.query())
-    return Loaded(an.with_sessions(result.frame), result.message)
+    mapping = verify_schema(engine, load_mapping(key.mapping))
+    channels = ChannelConfig.from_toml(key.channels) if key.channels else ChannelConfig.default()
+    result = fetch_journeys(engine, key.query(), mapping=mapping)
+    return Loaded(an.with_sessions(result.frame, channels=channels), result.message)
 
 
 def build_csv(rows: pl.DataFrame, filters: an.Filters = an.Filters()) -> bytes:  # noqa: B008
@@ -98,9 +101,9 @@ def build_csv(rows: pl.DataFrame, filters: an.Filters = an.Filters()) -> bytes: 
 
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
-def summary(_engine: Engine, url: str) -> WarehouseSummary:
+def summary(_engine: Engine, url: str, mapping: str = "canonical") -> WarehouseSummary:
     """Row counts and time span of the warehouse (refreshed every minute)."""
-    return summarize(_engine)
+    return summarize(_engine, mapping=verify_schema(_engine, load_mapping(mapping)))
 
 
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
@@ -177,4 +180,5 @@ def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
 
 def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:
     """The first three arguments of every cached loader."""
-    return ctx.engine, ctx.url, QueryKey.of(query)
+    key = QueryKey.of(query, mapping=ctx.settings.mapping, channels=ctx.channels_file)
+    return ctx.engine, ctx.url, key

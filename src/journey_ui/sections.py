@@ -13,7 +13,6 @@ import polars as pl
 import streamlit as st
 
 from journey_core import analytics as an
-from journey_core import channels as ch
 from journey_core import charts
 from journey_core import columns as c
 from journey_core.errors import InputError
@@ -436,8 +435,8 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
     with left:
         ui.section(
             "Channels",
-            "People reached per channel (the channel of each visit). Unassigned: visits whose "
-            "first event is before the window.",
+            "People reached per channel (the channel of each visit). Unassigned: no channel "
+            "rule matches, or the visit began before the window.",
         )
         ui.chart(
             charts.breakdown_chart(report.channels, by=c.CHANNEL, value=an.PEOPLE),
@@ -449,7 +448,7 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
         untagged = report.campaigns.filter(pl.col(c.SESSION_CAMPAIGN) == an.NO_CAMPAIGN)
         note = (
             f" {ui.fmt_int(untagged.get_column(an.PEOPLE).item())} people also had visits "
-            "without a campaign, listed as (none) in the table."
+            "without a campaign, listed as (not set) in the table."
             if untagged.height
             else ""
         )
@@ -486,8 +485,3 @@ def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:
         st.caption("No touches before becoming known in these journeys.")
         return
     ui.table(report.touchpoints, tz=ctx.tz, key="campaign.touchpoints")
-
-
-def channel_names() -> tuple[str, ...]:
-    """Every channel label (for documentation and tests)."""
-    return ch.CHANNELS

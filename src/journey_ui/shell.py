@@ -9,16 +9,18 @@ import datetime as dt
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 from sqlalchemy.engine import Engine
 
+from journey_core.channels import ENV_CHANNELS_FILE
 from journey_core.config import Settings
 from journey_core.demo import build_demo
 from journey_core.errors import InputError, JourneyError
+from journey_core.mapping import load_mapping
 from journey_core.query import JourneyQuery, parse_as_of
 from journey_core.warehouse import DEFAULT_DB_PATH, create_engine, local_file, safe_url
 from journey_ui import urlstate
@@ -33,6 +35,8 @@ AS_OF_EXACT = "as_of.exact"
 _BUILD_LOCK = threading.Lock()
 
 DEMO_BADGE = "embedded demo warehouse"
+#: The Attribution page has its own as-of date in ``?as_of=`` (a day, not a time).
+ATTRIBUTION = "attribution"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ class PageContext:
     as_of: dt.datetime | None
     as_of_error: InputError | None = None
     link_slot: Any = None
+
+    @property
+    def channels_file(self) -> str:
+        """The channel grouping file (``JOURNEY_CHANNELS_FILE``); blank: the defaults."""
+        return (os.environ.get(ENV_CHANNELS_FILE) or "").strip()
 
     @property
     def tz(self) -> str:
@@ -68,15 +77,20 @@ class PageContext:
         """Validate the inputs into a query (raises :class:`InputError` naming the field)."""
         if self.as_of_error is not None:
             raise self.as_of_error
-        return JourneyQuery.build(
+        mapping = load_mapping(self.settings.mapping)
+        by_email = mapping.identifier == "email"
+        query = JourneyQuery.build(
             now=dt.datetime.now(dt.UTC),
-            email=email,
+            email=email if by_email else None,
             event_date=event_date,
             as_of=self.effective_as_of,
             lookback_days=self.settings.lookback_days,
             recent_hours=self.settings.recent_hours,
             timezone=self.settings.timezone,
         )
+        if not by_email and email:  # the mapping's individuals are user ids, as in the CLI
+            query = replace(query, email=mapping.parse_identifier(email))
+        return query
 
     def link_params(self) -> dict[str, str]:
         """Query parameters that carry the as-of time to another page."""
@@ -211,8 +225,12 @@ def _as_of_control(
         return value.replace(tzinfo=_zone(tz)).astimezone(dt.UTC), None
 
 
-def start() -> PageContext | None:
-    """Set up the app for this run; ``None`` (after showing an error) if it cannot run."""
+def start(*, as_of_control: bool = True) -> PageContext | None:
+    """Set up the app for this run; ``None`` (after showing an error) if it cannot run.
+
+    ``as_of_control=False`` leaves out the sidebar's as-of control and ``?as_of=`` to a page
+    with an as-of input of its own (Attribution).
+    """
     try:
         settings = Settings.from_env()
     except JourneyError as exc:
@@ -235,7 +253,7 @@ def start() -> PageContext | None:
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]
-    as_of, error = _as_of_control(settings, now)
+    as_of, error = _as_of_control(settings, now) if as_of_control else (None, None)
     ctx = PageContext(
         settings=settings,
         engine=engine,
@@ -267,6 +285,12 @@ def navigation() -> Any:
                 title="Campaign influence",
                 icon=":material/campaign:",
                 url_path="campaign",
+            ),
+            st.Page(
+                "pages/attribution.py",
+                title="Attribution",
+                icon=":material/account_tree:",
+                url_path=ATTRIBUTION,
             ),
         ]
     )
