@@ -265,3 +265,18 @@ def test_picking_a_person_opens_their_lookup(
     page.get_by_text("Known since").first.wait_for()
     assert plots(page, 1) == 1
     assert f"as_of={as_of.replace(':', '%3A')}" in page.url or f"as_of={as_of}" in page.url
+
+
+def test_attribution_page_in_the_app(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """The Attribution page (issue 6) is reachable from the dashboard's navigation."""
+    _, as_of = warehouse
+    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}")
+    page.get_by_role("link", name="Attribution").click()
+    page.get_by_role("heading", name="Attribution").wait_for()
+    wait_for_location(page, "/attribution")
+    settle(page)
+    assert plots(page, 1) >= 1
+    assert page.get_by_role("switch", name="Live (now)").count() == 0  # its own as-of date
+    shot(page, "attribution_in_app")

@@ -236,7 +236,8 @@ def warehouse_banner(ctx: PageContext, summary: WarehouseSummary) -> None:
 def sidebar_warehouse(ctx: PageContext, summary: WarehouseSummary | None) -> None:
     """A one-line reminder of the connected warehouse, at the bottom of the sidebar."""
     with st.sidebar:
-        st.divider()
+        if ctx.as_of_control:
+            st.divider()
         if summary is None:
             st.caption(":material/database: Warehouse unavailable")
             return
@@ -256,7 +257,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
         if isinstance(dtype, pl.Datetime):
             fmt = "D MMM YYYY, HH:mm:ss" if name == c.OCCURRED_AT else "D MMM YYYY, HH:mm"
             config[name] = st.column_config.DatetimeColumn(title, format=fmt, timezone=tz)
-        elif name in (c.EMAIL, c.UTM_CAMPAIGN, c.SESSION_CAMPAIGN):
+        elif name in (c.EMAIL, c.UTM_CAMPAIGN):
             config[name] = st.column_config.Column(title, width="medium")
         elif name in (c.PAGE_URL, c.REFERRER):
             config[name] = st.column_config.LinkColumn(

@@ -50,6 +50,7 @@ class PageContext:
     as_of: dt.datetime | None
     as_of_error: InputError | None = None
     link_slot: Any = None
+    as_of_control: bool = True
 
     @property
     def channels_file(self) -> str:
@@ -262,6 +263,7 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
         as_of=as_of,
         as_of_error=error,
         link_slot=st.session_state.pop("journey.link_slot", None),
+        as_of_control=as_of_control,
     )
     st.session_state[_CONTEXT] = ctx
     return ctx
