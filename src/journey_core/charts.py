@@ -339,6 +339,8 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
                 hoverinfo="text",
             )
         )
+    height = 158 + 44 * len(category_order)
+    plot_height = height - 64 - 70
     known_at = rows.get_column(c.KNOWN_AT)[0]
     if isinstance(known_at, dt.datetime) and first - span / 20 <= known_at <= last + span / 20:
         x_known = known_at.astimezone(_zone(tz)).replace(tzinfo=None)
@@ -349,9 +351,11 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
             x0=x_known,
             x1=x_known,
             y0=0,
-            y1=1,
+            y1=1 + 26 / plot_height,  # up to its label, above the zoom buttons
             line={"color": KNOWN_LINE, "width": 2, "dash": "dash"},
         )
+        # Above the zoom buttons' row, on the side of the line with more room.
+        right_half = known_at - first > span / 2
         fig.add_annotation(
             x=x_known,
             y=1,
@@ -359,15 +363,14 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
             yref="paper",
             text=f"Became known · {_fmt_time(known_at, tz)}",
             showarrow=False,
-            xanchor="left",
+            xanchor="right" if right_half else "left",
             yanchor="bottom",
-            xshift=4,
+            xshift=-4 if right_half else 4,
+            yshift=26,
             font={"color": KNOWN_LINE, "size": 12},
             bgcolor="rgba(255,255,255,0.85)",
         )
-    height = 130 + 44 * len(category_order)
     _base_layout(fig, height=height)
-    plot_height = height - 36 - 70
     fig.update_layout(
         legend={
             "y": -44 / plot_height,
@@ -376,7 +379,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
             "xanchor": "left",
             "title": {"text": "Visit channel:  ", "side": "left"},
         },
-        margin={"t": 36, "b": 70, "l": _label_margin(category_order)},
+        margin={"t": 64, "b": 70, "l": _label_margin(category_order)},
         hovermode="closest",
     )
     fig.update_yaxes(
