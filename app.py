@@ -1,7 +1,22 @@
-"""Journey Explorer dashboard (placeholder until the dashboard pages land)."""
+"""Journey Explorer: who a campaign influenced, one customer's timeline, journeys as CSV.
+
+Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live in ``pages/``.
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="Journey Explorer", layout="wide")
-st.title("Journey Explorer")
-st.write("The dashboard pages are on their way. Use `journey export` meanwhile.")
+from journey_ui import components as ui
+from journey_ui import data, shell
+
+st.set_page_config(
+    page_title="Journey Explorer",
+    page_icon=":material/route:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+page = shell.navigation()
+ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
+if ctx is None:
+    st.stop()
+ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))
+page.run()

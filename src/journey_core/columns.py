@@ -101,3 +101,11 @@ CONVERSIONS: Final = "conversions"
 NON_CONVERSIONS: Final = "non_conversions"
 PATH: Final = "path"
 TRANSFORMED_PATH: Final = "transformed_path"
+
+# dashboard (journey_core.analytics): visits and the channel/source/medium/campaign of each
+SESSION: Final = "session"
+SESSION_START: Final = "session_start"
+IS_TOUCH: Final = "is_touch"
+SESSION_SOURCE: Final = "session_source"
+SESSION_MEDIUM: Final = "session_medium"
+SESSION_CAMPAIGN: Final = "session_campaign"

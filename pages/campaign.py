@@ -1,0 +1,53 @@
+"""Campaign influence: everyone active or newly known since a start date (rule "event_date")."""
+
+import streamlit as st
+
+from journey_ui import components as ui
+from journey_ui import data, sections, shell
+
+ctx = shell.context()
+ui.page_header(
+    "Campaign influence",
+    "Who a campaign may have influenced: people active since its start date, and the earlier "
+    "journey of those who became known since.",
+)
+with ui.guard("campaign influence"):
+    start = sections.start_date_input(ctx)
+    query = ctx.query(event_date=start)
+    key = data.key_of(ctx, query)
+    with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
+        options = data.campaign_options(*key)
+    filters, steps = sections.campaign_filters(ctx, options)
+    ui.permalink(ctx)
+    with st.spinner("Computing the campaign figures…", show_time=True):
+        report, message = data.campaign(*key, filters, steps)
+    if message or report.total_rows == 0:
+        ui.empty_state(
+            message or "Nobody matches these filters.",
+            tips=[
+                "Remove some filters." if filters.active else "Pick an earlier start date.",
+                "Turn Live off in the sidebar and pick a later as-of time.",
+            ],
+        )
+        st.stop()
+    sections.campaign_kpis(report, start)
+    sections.campaign_charts(report, ctx, start)
+    sections.campaign_funnel(report, ctx)
+    sections.campaign_touchpoints(report, ctx)
+    ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
+    sections.journeys_table(
+        people=report.people,
+        preview=report.preview,
+        total_rows=report.total_rows,
+        ctx=ctx,
+        key="campaign",
+    )
+    ui.download_csv(
+        data=lambda: data.csv(*key, filters),
+        file_name=ui.csv_name(
+            f"event_date-{start}", ui.as_of_part(ctx), "filtered" if filters.active else None
+        ),
+        rows=report.total_rows,
+        people=report.people.height,
+        key="campaign.csv",
+    )

@@ -1,0 +1,27 @@
+"""Customer lookup: one person's last 90 days (rule "email"): profile, timeline, events."""
+
+import streamlit as st
+
+from journey_ui import components as ui
+from journey_ui import data, sections, shell
+
+ctx = shell.context()
+ui.page_header(
+    "Customer lookup",
+    "One person's journey: how they found you, when they became known, what they did since.",
+)
+email = sections.email_input()
+with ui.guard("this customer"):
+    if not email:
+        sections.customer_prompt(ctx)
+        st.stop()
+    query = ctx.query(email=email)
+    ui.permalink(ctx)
+    with st.spinner(f"Loading {query.email}…", show_time=True):
+        view = data.customer(*data.key_of(ctx, query))
+    if view.profile is None:
+        sections.customer_not_found(view.message or "No events for this email.", ctx)
+        st.stop()
+    ui.profile_card(view.profile, ctx)
+    sections.customer_timeline(view, ctx)
+    sections.customer_events(view, query, ctx)

@@ -1,0 +1,508 @@
+"""The building blocks pages are made of: headers, banner, KPIs, charts, tables, downloads, errors.
+
+No figure is computed here: values come from :mod:`journey_core.analytics` (through
+:mod:`journey_ui.data`) and figures from :mod:`journey_core.charts`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from journey_core import analytics as an
+from journey_core import charts
+from journey_core import columns as c
+from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
+from journey_core.warehouse import WarehouseSummary
+from journey_ui.shell import PageContext, format_as_of
+
+log = logging.getLogger("journey_ui")
+
+CUSTOMER_PAGE = "pages/customer.py"
+CAMPAIGN_PAGE = "pages/campaign.py"
+
+FIELD_LABELS = {
+    "email": "Email",
+    "event_date": "Campaign start date",
+    "as_of": "As of",
+    "steps": "Funnel steps",
+    "timezone": "Timezone",
+    "lookback": "Lookback",
+    "recent_window": "Recent window",
+}
+CHART_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_int(value: int | None) -> str:
+    """``12,345``; an em dash for unknown."""
+    return "—" if value is None else f"{value:,}"
+
+
+def fmt_money(value: float | None, *, compact: bool = False) -> str:
+    """``12,345.67`` (``254,298`` when ``compact`` and large); an em dash for unknown."""
+    if value is None:
+        return "—"
+    if compact and abs(value) >= 10_000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 person``, ``2 people``, ``3 rows``."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def fmt_time(value: dt.datetime | None, tz: str, *, seconds: bool = False) -> str:
+    """``26 Nov 2026 14:02`` in ``tz``."""
+    if value is None:
+        return "—"
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz)).strftime(
+        "%d %b %Y %H:%M:%S" if seconds else "%d %b %Y %H:%M"
+    )
+
+
+def fmt_age(delta: dt.timedelta) -> str:
+    """``3 minutes``, ``5 hours``, ``2 days``."""
+    seconds = max(delta.total_seconds(), 0)
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "less than a minute"
+
+
+def fmt_change(current: float, previous: float | None) -> str | None:
+    """``+12%`` against the previous value (from :func:`analytics.relative_change`)."""
+    change = an.relative_change(current, previous)
+    return None if change is None else f"{change:+.0%}"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def show_error(exc: JourneyError) -> None:
+    """One ``st.error`` naming the field (or the warehouse) and the fix; never a traceback."""
+    if isinstance(exc, InputError):
+        name = FIELD_LABELS.get(exc.field, exc.field)
+        st.error(f"**{name}**: {exc.detail}", icon=":material/edit:")
+    elif isinstance(exc, WarehouseError):
+        st.error(f"**Warehouse**: {exc}", icon=":material/database:")
+    elif isinstance(exc, ConfigError):
+        st.error(f"**Configuration**: {exc}", icon=":material/settings:")
+    else:
+        st.error(str(exc), icon=":material/error:")
+
+
+@contextmanager
+def guard(what: str) -> Iterator[None]:
+    """Show errors raised while building ``what`` as one clear message."""
+    try:
+        yield
+    except JourneyError as exc:
+        show_error(exc)
+    except Exception as exc:
+        log.exception("unexpected error while showing %s", what)
+        st.error(
+            f"Something went wrong while showing {what} ({type(exc).__name__}). "
+            "Reload the page; if it keeps happening, the server log has the details.",
+            icon=":material/error:",
+        )
+
+
+def empty_state(message: str, *, tips: Sequence[str] = ()) -> None:
+    """Why a result is empty and what to try."""
+    body = message + "".join(f"\n- {tip}" for tip in tips)
+    st.info(body, icon=":material/search_off:")
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def page_header(title: str, subtitle: str) -> None:
+    """The page title and one line saying what the page answers."""
+    st.title(title, anchor=False)
+    st.caption(subtitle)
+
+
+def section(title: str, caption: str | None = None) -> None:
+    """A section heading with an optional explanation."""
+    st.subheader(title, anchor=False)
+    if caption:
+        st.caption(caption)
+
+
+def chart(fig: go.Figure, *, key: str) -> None:
+    """A Plotly chart at full width."""
+    st.plotly_chart(fig, key=key, config=CHART_CONFIG, width="stretch")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline figure."""
+
+    label: str
+    value: str
+    delta: str | None = None
+    help: str | None = None
+
+
+def kpi_row(items: Sequence[Kpi], *, widths: Sequence[float] | None = None) -> None:
+    """Headline figures side by side, in bordered cards."""
+    for column, item in zip(st.columns(widths or len(items)), items, strict=True):
+        with column:
+            st.metric(
+                item.label,
+                item.value,
+                delta=item.delta,
+                help=item.help,
+                border=True,
+                delta_color="normal",
+            )
+
+
+def permalink(ctx: PageContext) -> None:
+    """A link (in the sidebar) that reproduces this exact view, with the as-of time pinned."""
+    if ctx.link_slot is None:
+        return
+    pairs = [
+        (name, value)
+        for name in st.query_params
+        if name != "as_of"
+        for value in st.query_params.get_all(name)
+    ]
+    pairs.append(("as_of", format_as_of(ctx.effective_as_of)))
+    ctx.link_slot.markdown(
+        f"[:material/link: Link to this exact view](?{urlencode(pairs)})",
+        help="The current page, inputs and as-of time: copy it to share or bookmark a view "
+        "that will not change as new data arrives.",
+    )
+
+
+# --------------------------------------------------------------------------- warehouse banner
+
+
+def freshness(summary: WarehouseSummary, *, now: dt.datetime) -> tuple[str, str]:
+    """(level, text): how long ago the last event arrived; level is ok / warn / stale."""
+    if summary.last_event is None:
+        return "stale", "no events yet"
+    age = now - summary.last_event
+    text = f"last event {fmt_age(age)} ago"
+    if age <= dt.timedelta(hours=1):
+        return "ok", text
+    if age <= dt.timedelta(days=1):
+        return "warn", text
+    return "stale", text
+
+
+def warehouse_banner(ctx: PageContext, summary: WarehouseSummary) -> None:
+    """Which warehouse is connected, its row counts, first/last event and freshness."""
+    level, fresh = freshness(summary, now=dt.datetime.now(dt.UTC))
+    badge = {"ok": ":green-badge[Fresh]", "warn": ":orange-badge[Delayed]"}.get(
+        level, ":red-badge[Stale]"
+    )
+    kind = "embedded demo warehouse" if ctx.is_demo else "warehouse"
+    span = (
+        f"{fmt_time(summary.first_event, ctx.tz)} → {fmt_time(summary.last_event, ctx.tz)} {ctx.tz}"
+        if summary.first_event is not None
+        else "no events"
+    )
+    with st.container(border=True):
+        st.markdown(
+            f":material/database: Connected to the {kind} `{summary.url}` &nbsp;{badge}  \n"
+            f"**{fmt_int(summary.events)}** events · **{fmt_int(summary.identities)}** identity "
+            f"links · events {span} · {fresh}"
+        )
+
+
+def sidebar_warehouse(ctx: PageContext, summary: WarehouseSummary | None) -> None:
+    """A one-line reminder of the connected warehouse, at the bottom of the sidebar."""
+    with st.sidebar:
+        if ctx.as_of_control:
+            st.divider()
+        if summary is None:
+            st.caption(":material/database: Warehouse unavailable")
+            return
+        level, fresh = freshness(summary, now=dt.datetime.now(dt.UTC))
+        dot = {"ok": ":green[●]", "warn": ":orange[●]"}.get(level, ":red[●]")
+        name = "Demo warehouse" if ctx.is_demo else "Warehouse"
+        st.caption(f"{dot} {name}: {fmt_int(summary.events)} events, {fresh}  \n`{summary.url}`")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for name, dtype in frame.schema.items():
+        title = charts.label(name)
+        if isinstance(dtype, pl.Datetime):
+            fmt = "D MMM YYYY, HH:mm:ss" if name == c.OCCURRED_AT else "D MMM YYYY, HH:mm"
+            config[name] = st.column_config.DatetimeColumn(title, format=fmt, timezone=tz)
+        elif name in (c.EMAIL, c.UTM_CAMPAIGN):
+            config[name] = st.column_config.Column(title, width="medium")
+        elif name in (c.PAGE_URL, c.REFERRER):
+            config[name] = st.column_config.LinkColumn(
+                title, display_text=r"^https?://(?:www\.)?(.*)$", width="medium"
+            )
+        elif name == c.REVENUE:
+            config[name] = st.column_config.NumberColumn(title, format="accounting")
+        elif name in (an.SHARE, an.CONVERSION_RATE, an.OVERALL_RATE):
+            config[name] = st.column_config.ProgressColumn(
+                title, format="percent", min_value=0.0, max_value=1.0
+            )
+        elif dtype.is_integer():
+            config[name] = st.column_config.NumberColumn(title, format="localized")
+        elif dtype == pl.Boolean:
+            config[name] = st.column_config.Column(title)
+        else:
+            config[name] = st.column_config.Column(title)
+    return config
+
+
+def _display(frame: pl.DataFrame) -> pl.DataFrame:
+    """Friendly event names, and blank (not "None") for missing text."""
+    out = frame.with_columns(
+        pl.col(pl.String).fill_null(""),
+        # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
+        pl.col(pl.Boolean).replace_strict({True: "Yes"}, default="", return_dtype=pl.String),
+    )
+    if c.EVENT_TYPE in out.columns:
+        out = out.with_columns(
+            pl.col(c.EVENT_TYPE).replace_strict(
+                charts.EVENT_LABELS, default=pl.col(c.EVENT_TYPE), return_dtype=pl.String
+            )
+        )
+    return out
+
+
+EVENT_TABLE_COLUMNS: tuple[str, ...] = (
+    c.OCCURRED_AT,
+    c.EMAIL,
+    c.EVENT_TYPE,
+    c.SESSION,
+    c.CHANNEL,
+    c.UTM_SOURCE,
+    c.UTM_MEDIUM,
+    c.UTM_CAMPAIGN,
+    c.UTM_CONTENT,
+    c.UTM_TERM,
+    c.PAGE_URL,
+    c.REFERRER,
+    c.REVENUE,
+    c.BEFORE_KNOWN,
+    c.KNOWN_AT,
+    c.ANONYMOUS_ID,
+    c.EVENT_ID,
+)
+
+
+def table(
+    frame: pl.DataFrame,
+    *,
+    tz: str,
+    key: str,
+    columns: Sequence[str] | None = None,
+    height: int | Literal["auto"] = "auto",
+    pickable: bool = False,
+    drop_empty: bool = False,
+) -> int | None:
+    """A read-only table with friendly headers; returns the picked row when ``pickable``.
+
+    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic).
+    """
+    shown = frame.select([name for name in (columns or frame.columns) if name in frame.columns])
+    if drop_empty and shown.height:
+        shown = shown.select(
+            name for name in shown.columns if shown.get_column(name).null_count() < shown.height
+        )
+    data = _display(shown)
+    config = _column_config(shown, tz)
+    if not pickable:
+        st.dataframe(
+            data, column_config=config, hide_index=True, width="stretch", height=height, key=key
+        )
+        return None
+    event = st.dataframe(
+        data,
+        column_config=config,
+        hide_index=True,
+        width="stretch",
+        height=height,
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    rows = list(event.selection.rows)
+    return rows[0] if rows and 0 <= rows[0] < frame.height else None
+
+
+def open_customer(email: str, ctx: PageContext) -> None:
+    """Open the customer lookup of ``email`` (keeping the as-of time)."""
+    st.switch_page(CUSTOMER_PAGE, query_params={"email": email, **ctx.link_params()})
+
+
+def download_csv(
+    *,
+    data: Callable[[], bytes] | bytes,
+    file_name: str,
+    rows: int,
+    people: int,
+    key: str,
+    what: str = "journeys",
+) -> None:
+    """A CSV download button saying what it contains; large files are made on click."""
+    st.download_button(
+        f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
+        data=data,
+        file_name=file_name,
+        mime="text/csv",
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
+        type="primary",
+    )
+
+
+def as_of_part(ctx: PageContext) -> str | None:
+    """``as_of-20220831T2359`` for file names, when a past time is picked."""
+    if ctx.as_of is None:
+        return None
+    return "as_of-" + ctx.as_of.strftime("%Y%m%dT%H%M")
+
+
+def csv_name(*parts: str | None) -> str:
+    """``journeys_event_date-2022-07-01_as_of-2022-08-31.csv`` from the non-empty parts."""
+    safe = [
+        "".join(ch if ch.isalnum() or ch in "-_.@" else "-" for ch in part)
+        for part in parts
+        if part
+    ]
+    return "_".join(["journeys", *safe]) + ".csv"
+
+
+# --------------------------------------------------------------------------- channel chips
+
+
+def channel_chips(names: Sequence[str]) -> str:
+    """HTML chips, one per channel, in the channel's chart colour."""
+    chips = []
+    for name in names:
+        color = charts.channel_color(name)
+        chips.append(
+            f'<span style="display:inline-block;margin:0 6px 6px 0;padding:2px 10px;'
+            f"border-radius:999px;background:{color}1A;color:{color};font-size:0.85rem;"
+            f'font-weight:600;border:1px solid {color}40">{html.escape(name)}</span>'
+        )
+    return "".join(chips)
+
+
+def profile_card(profile: an.Profile, ctx: PageContext) -> None:
+    """Who this is: known since, first seen, devices, touches before known, channels, orders."""
+    with st.container(border=True):
+        head, chips = st.columns([3, 2], vertical_alignment="center")
+        with head:
+            st.markdown(
+                '<div style="font-size:1.35rem;font-weight:600;margin-bottom:0.25rem">'
+                f"{html.escape(profile.email)}</div>",
+                unsafe_allow_html=True,
+            )
+            via = f" via **{profile.known_via}**" if profile.known_via else ""
+            st.caption(
+                f"Known since **{fmt_time(profile.known_at, ctx.tz)} {ctx.tz}**{via}. "
+                f"First seen in the window {fmt_time(profile.first_seen, ctx.tz)}, "
+                f"last seen {fmt_time(profile.last_seen, ctx.tz)}."
+            )
+        with chips:
+            st.markdown(channel_chips(profile.channels), unsafe_allow_html=True)
+        kpi_row(
+            [
+                Kpi(
+                    "Devices",
+                    fmt_int(profile.devices),
+                    help="Distinct anonymous ids (browsers or devices) stitched to this email.",
+                ),
+                Kpi(
+                    "Visits",
+                    fmt_int(profile.sessions),
+                    help="Sessions: events with no gap longer than 30 minutes.",
+                ),
+                Kpi(
+                    "Touches before known",
+                    fmt_int(profile.touches_before_known),
+                    help="Marketing touches (visits and new campaign clicks) before the "
+                    "person first identified with this email.",
+                ),
+                Kpi("Orders", fmt_int(profile.orders)),
+                Kpi("Revenue", fmt_money(profile.revenue, compact=True)),
+            ],
+            widths=[1, 1, 1.6, 1, 1.2],
+        )
+
+
+def try_summary(
+    ctx: PageContext, loader: Callable[[Any, str, str], WarehouseSummary]
+) -> WarehouseSummary | None:
+    """The warehouse summary, or ``None`` if the warehouse cannot be read right now."""
+    try:
+        return loader(ctx.engine, ctx.url, ctx.settings.mapping)
+    except JourneyError:
+        return None
+
+
+def funnel_table(funnel: pl.DataFrame, *, key: str) -> None:
+    """The funnel as one row per step: people, step conversion and drop-off per group."""
+    groups = list(dict.fromkeys(funnel.get_column(an.GROUP).to_list()))
+    short = {an.NEWLY_KNOWN: "New", an.PREVIOUSLY_KNOWN: "Prev.", an.ALL_PEOPLE: "All"}
+    wide = funnel.select(an.STEP, c.EVENT_TYPE).unique(an.STEP).sort(an.STEP)
+    config: dict[str, Any] = {
+        an.STEP: st.column_config.NumberColumn("Step", width="small"),
+        c.EVENT_TYPE: st.column_config.Column("Event"),
+    }
+    for group in groups:
+        part = funnel.filter(pl.col(an.GROUP) == group).select(
+            an.STEP,
+            pl.col(an.PEOPLE).alias(f"{group}|people"),
+            pl.col(an.CONVERSION_RATE).alias(f"{group}|rate"),
+            pl.col(an.DROP_OFF).alias(f"{group}|drop"),
+        )
+        wide = wide.join(part, on=an.STEP, how="left")
+        name = short.get(group, group)
+        config[f"{group}|people"] = st.column_config.NumberColumn(
+            f"{name} · people", format="localized", help=f"{group}: people who reached the step."
+        )
+        config[f"{group}|rate"] = st.column_config.NumberColumn(
+            f"{name} · conv.",
+            format="percent",
+            help=f"{group}: share of the previous step's people who did this step.",
+        )
+        config[f"{group}|drop"] = st.column_config.NumberColumn(
+            f"{name} · drop-off",
+            format="localized",
+            help=f"{group}: people of the previous step who did not do this step.",
+        )
+    st.dataframe(
+        _display(wide),
+        column_config=config,
+        hide_index=True,
+        width="stretch",
+        key=key,
+    )

@@ -1,0 +1,184 @@
+"""Cached loaders: every figure comes from ``journey_core``; this module only caches it.
+
+Cache keys are plain values (:class:`QueryKey`, :class:`~journey_core.analytics.Filters`);
+the engine is passed as ``_engine`` so Streamlit does not hash it, and the database URL
+stands in for it in the key. The key also names the schema mapping (``JOURNEY_MAPPING``) and
+the channel file (``JOURNEY_CHANNELS_FILE``), so rows are read and grouped exactly as
+``journey export`` and the Attribution page do. Reads are bounded by ``max_entries`` and ``ttl``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import polars as pl
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from journey_core import analytics as an
+from journey_core.channels import ChannelConfig
+from journey_core.export import to_csv_bytes
+from journey_core.mapping import load_mapping
+from journey_core.query import JourneyQuery
+from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
+from journey_ui.shell import PageContext
+
+TTL = dt.timedelta(minutes=30)
+PREVIEW_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class QueryKey:
+    """A :class:`JourneyQuery` as plain values (hashable, picklable cache key)."""
+
+    as_of: dt.datetime
+    email: str | None
+    event_date: dt.date | None
+    lookback_days: float
+    recent_hours: float
+    timezone: str
+    mapping: str = "canonical"
+    channels: str = ""
+
+    @classmethod
+    def of(cls, query: JourneyQuery, *, mapping: str = "canonical", channels: str = "") -> QueryKey:
+        """The key of ``query`` on the warehouse shape ``mapping``, grouped by ``channels``."""
+        return cls(
+            as_of=query.as_of,
+            email=query.email,
+            event_date=query.event_date,
+            lookback_days=query.lookback / dt.timedelta(days=1),
+            recent_hours=query.recent_window / dt.timedelta(hours=1),
+            timezone=query.timezone,
+            mapping=mapping,
+            channels=channels,
+        )
+
+    def query(self) -> JourneyQuery:
+        """The query back."""
+        return JourneyQuery(
+            as_of=self.as_of,
+            email=self.email,
+            event_date=self.event_date,
+            lookback=dt.timedelta(days=self.lookback_days),
+            recent_window=dt.timedelta(hours=self.recent_hours),
+            timezone=self.timezone,
+        )
+
+    def earlier(self, delta: dt.timedelta) -> QueryKey:
+        """The same query, ``delta`` earlier."""
+        return replace(self, as_of=self.as_of - delta)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Journey rows with sessions and channels (:func:`analytics.with_sessions`)."""
+
+    rows: pl.DataFrame
+    message: str | None
+
+    @property
+    def people(self) -> int:
+        """Distinct individuals."""
+        return self.rows.get_column("email").n_unique() if self.rows.height else 0
+
+
+def load_rows(engine: Engine, key: QueryKey) -> Loaded:
+    """Fetch the journeys of ``key`` and add sessions and channels (not cached)."""
+    mapping = verify_schema(engine, load_mapping(key.mapping))
+    channels = ChannelConfig.from_toml(key.channels) if key.channels else ChannelConfig.default()
+    result = fetch_journeys(engine, key.query(), mapping=mapping)
+    return Loaded(an.with_sessions(result.frame, channels=channels), result.message)
+
+
+def build_csv(rows: pl.DataFrame, filters: an.Filters = an.Filters()) -> bytes:  # noqa: B008
+    """The CSV a page downloads: the (filtered) journeys, exactly as `journey export` writes."""
+    return to_csv_bytes(an.journey_rows(an.filter_people(rows, filters)))
+
+
+# --------------------------------------------------------------------------- cached
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def summary(_engine: Engine, url: str, mapping: str = "canonical") -> WarehouseSummary:
+    """Row counts and time span of the warehouse (refreshed every minute)."""
+    return summarize(_engine, mapping=verify_schema(_engine, load_mapping(mapping)))
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def rows(_engine: Engine, url: str, key: QueryKey) -> Loaded:
+    """The journeys of one query, with sessions and channels."""
+    return load_rows(_engine, key)
+
+
+@st.cache_data(ttl=TTL, max_entries=12, show_spinner=False)
+def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[an.RecentReport, str | None]:
+    """The recent activity page (and why it is empty), with the window before it."""
+    current = rows(_engine, url, key)
+    window = dt.timedelta(hours=key.recent_hours)
+    previous = rows(_engine, url, key.earlier(window))
+    query = key.query()
+    report = an.recent_report(
+        current.rows,
+        previous=previous.rows,
+        start=query.window_start,
+        end=query.as_of,
+        tz=key.timezone,
+        preview_rows=PREVIEW_ROWS,
+    )
+    return report, current.message
+
+
+@st.cache_data(ttl=TTL, max_entries=12, show_spinner=False)
+def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list[str]]:
+    """The values each campaign filter can take (from the unfiltered result)."""
+    return an.filter_options(rows(_engine, url, key).rows)
+
+
+@st.cache_data(ttl=TTL, max_entries=24, show_spinner=False)
+def campaign(
+    _engine: Engine, url: str, key: QueryKey, filters: an.Filters, steps: tuple[str, ...]
+) -> tuple[an.CampaignReport, str | None]:
+    """The campaign influence page for one start date, filters and funnel (and its message)."""
+    query = key.query()
+    assert query.start is not None
+    loaded = rows(_engine, url, key)
+    report = an.campaign_report(
+        loaded.rows,
+        start=query.start,
+        end=query.as_of,
+        filters=filters,
+        steps=steps,
+        tz=key.timezone,
+        preview_rows=PREVIEW_ROWS,
+    )
+    return report, loaded.message
+
+
+@st.cache_data(ttl=TTL, max_entries=2, show_spinner=False)
+def csv(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> bytes:
+    """CSV bytes of a page's (filtered) journeys; equal to `journey export` unfiltered."""
+    return build_csv(rows(_engine, url, key).rows, filters)
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """One individual: rows, profile card and the empty-result message."""
+
+    rows: pl.DataFrame
+    profile: an.Profile | None
+    message: str | None
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
+    """The customer lookup of one email."""
+    loaded = rows(_engine, url, key)
+    return CustomerView(loaded.rows, an.profile(loaded.rows), loaded.message)
+
+
+def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:
+    """The first three arguments of every cached loader."""
+    key = QueryKey.of(query, mapping=ctx.settings.mapping, channels=ctx.channels_file)
+    return ctx.engine, ctx.url, key

@@ -1,0 +1,158 @@
+"""Page inputs mirrored in the URL, so a copied link reproduces the view exactly.
+
+Each input is a :class:`UrlParam`: a widget key plus how to read and write its value as
+query-parameter strings. Before its widget is drawn, :func:`restore` takes the value from the
+URL when the URL changed (a pasted link, ``st.switch_page`` with parameters); otherwise the
+widget keeps its session value. After the widget is drawn, :func:`publish` writes the value
+back to the URL. A malformed URL value leaves the widget at its fallback and is reported by
+:func:`url_error` (an :class:`~journey_core.errors.InputError` naming the field and the fix)
+until the user picks a new value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import streamlit as st
+
+from journey_core.errors import InputError
+from journey_core.query import parse_event_date
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UrlParam(Generic[T]):
+    """One input: URL name, widget key, parsing, formatting, default and fallback."""
+
+    name: str
+    key: str
+    parse: Callable[[list[str]], T]
+    fmt: Callable[[T], list[str]]
+    default: Callable[[], T]
+    fallback: Callable[[], T] | None = None
+
+    def _fallback(self) -> T:
+        return (self.fallback or self.default)()
+
+
+def _applied_key(param: UrlParam[Any]) -> str:
+    return f"_url_applied.{param.key}"
+
+
+def _error_key(param: UrlParam[Any]) -> str:
+    return f"_url_error.{param.key}"
+
+
+def restore(param: UrlParam[T]) -> None:
+    """Seed the widget's session value from the URL (if it changed) or the default."""
+    state = st.session_state
+    raws = st.query_params.get_all(param.name)
+    if raws and (raws != state.get(_applied_key(param)) or param.key not in state):
+        state[_applied_key(param)] = raws
+        try:
+            state[param.key] = param.parse(raws)
+            state.pop(_error_key(param), None)
+        except InputError as exc:
+            state[_error_key(param)] = exc
+            state[param.key] = param._fallback()
+    elif param.key not in state:
+        state[param.key] = param.default()
+
+
+def url_error(param: UrlParam[Any]) -> InputError | None:
+    """The error of a malformed URL value, while the widget still holds the fallback."""
+    error = st.session_state.get(_error_key(param))
+    return error if isinstance(error, InputError) else None
+
+
+def clear_error(param: UrlParam[Any]) -> None:
+    """Forget a malformed URL value (the user chose another way to set the input)."""
+    st.session_state.pop(_error_key(param), None)
+
+
+def publish(param: UrlParam[T], value: T) -> None:
+    """Write ``value`` to the URL (keeping a malformed value until the user changes it)."""
+    state = st.session_state
+    if url_error(param) is not None:
+        if value == param._fallback():
+            return
+        state.pop(_error_key(param), None)
+    raws = param.fmt(value)
+    if raws != st.query_params.get_all(param.name):
+        if raws:
+            st.query_params[param.name] = raws if len(raws) > 1 else raws[0]
+        elif param.name in st.query_params:
+            del st.query_params[param.name]
+    state[_applied_key(param)] = raws
+
+
+# --------------------------------------------------------------------------- common params
+
+
+def text_param(name: str, key: str, *, default: str = "") -> UrlParam[str]:
+    """Free text (validated later, so nothing is malformed here)."""
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=lambda raws: raws[-1],
+        fmt=lambda value: [value.strip()] if value and value.strip() else [],
+        default=lambda: default,
+    )
+
+
+def date_param(name: str, key: str, *, default: Callable[[], dt.date | None]) -> UrlParam[Any]:
+    """A ``YYYY-MM-DD`` date; a malformed value leaves the widget empty."""
+
+    def parse(raws: list[str]) -> dt.date | None:
+        try:
+            return parse_event_date(raws[-1])
+        except InputError as exc:
+            raise InputError(name, exc.detail) from None
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=parse,
+        fmt=lambda value: [value.isoformat()] if isinstance(value, dt.date) else [],
+        default=default,
+        fallback=lambda: None,
+    )
+
+
+def list_param(name: str, key: str, *, default: Sequence[str] = ()) -> UrlParam[list[str]]:
+    """Several values, repeated in the URL (``?campaign=a&campaign=b``)."""
+    fixed = list(default)
+
+    def fmt(values: list[str]) -> list[str]:
+        return [] if list(values) == fixed else list(values)
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=lambda raws: list(dict.fromkeys(v for v in raws if v)),
+        fmt=fmt,
+        default=lambda: list(fixed),
+    )
+
+
+def choice_param(name: str, key: str, *, choices: Sequence[str], default: str) -> UrlParam[str]:
+    """One of ``choices``; anything else is reported and the default used."""
+
+    def parse(raws: list[str]) -> str:
+        value = raws[-1]
+        if value not in choices:
+            msg = f"{value!r} is not one of {', '.join(choices)}; pick one of those."
+            raise InputError(name, msg)
+        return value
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=parse,
+        fmt=lambda value: [] if value == default else [value],
+        default=lambda: default,
+    )
