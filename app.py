@@ -5,8 +5,8 @@ Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live i
 
 import streamlit as st
 
+from journey_ui import access, data, shell
 from journey_ui import components as ui
-from journey_ui import data, shell
 
 st.set_page_config(
     page_title="Journey Explorer",
@@ -14,6 +14,8 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
+if not access.gate():
+    st.stop()
 page = shell.navigation()
 ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
 if ctx is None:
