@@ -37,6 +37,7 @@ _BUILD_LOCK = threading.Lock()
 DEMO_BADGE = "embedded demo warehouse"
 #: The Attribution page has its own as-of date in ``?as_of=`` (a day, not a time).
 ATTRIBUTION = "attribution"
+QUALITY = "quality"
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
             "JOURNEY_DATABASE_URL to your warehouse."
         )
         return None
+    st.session_state["journey.mask_pii"] = settings.mask_pii  # components.masking()
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]
@@ -293,6 +295,12 @@ def navigation() -> Any:
                 title="Attribution",
                 icon=":material/account_tree:",
                 url_path=ATTRIBUTION,
+            ),
+            st.Page(
+                "pages/quality.py",
+                title="Data quality",
+                icon=":material/rule:",
+                url_path=QUALITY,
             ),
         ]
     )
