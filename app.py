@@ -5,7 +5,7 @@ Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live i
 
 import streamlit as st
 
-from journey_ui import access, data, shell
+from journey_ui import access, data, runlog, shell
 from journey_ui import components as ui
 
 st.set_page_config(
@@ -21,4 +21,5 @@ ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
 if ctx is None:
     st.stop()
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))
-page.run()
+with runlog.page_run(page.url_path or "recent"):
+    page.run()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from journey_ui import attribution_ui as ui
+from journey_ui import runlog
 
 st.title("Attribution")
 st.write(
@@ -16,6 +17,7 @@ with ui.errors_shown():
     with st.spinner("Computing attribution…", show_time=True):
         report, message, people = ui.report(wh, inputs)
     ui.caption(wh, inputs)
+    runlog.note(rule="event_date", rows=people)
     if people == 0:
         st.info(message or "Nobody is in the campaign cohort for these dates.")
         st.stop()

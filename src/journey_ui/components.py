@@ -25,6 +25,7 @@ from journey_core import columns as c
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
 from journey_core.privacy import mask_email, mask_frame
 from journey_core.warehouse import WarehouseSummary
+from journey_ui import runlog
 from journey_ui.shell import PageContext, format_as_of
 
 log = logging.getLogger("journey_ui")
@@ -391,6 +392,7 @@ def download_csv(
     what: str = "journeys",
 ) -> None:
     """A CSV download button saying what it contains; large files are made on click."""
+    runlog.note(rows=rows)
     st.download_button(
         f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
         data=data,

@@ -24,6 +24,7 @@ from journey_core.privacy import mask_frame
 from journey_core.quality import data_quality
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
+from journey_ui import runlog
 from journey_ui.shell import PageContext
 
 TTL = dt.timedelta(minutes=30)
@@ -208,7 +209,8 @@ def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
 
 
 def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:
-    """The first three arguments of every cached loader."""
+    """The first three arguments of every cached loader (and the rule for the run's log line)."""
+    runlog.note(rule=query.rule.value, email=query.email)
     key = QueryKey.of(
         query,
         mapping=ctx.settings.mapping,

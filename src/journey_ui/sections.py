@@ -19,7 +19,7 @@ from journey_core.errors import InputError
 from journey_core.quality import KIND, ROWS, TREATMENT
 from journey_core.query import JourneyQuery
 from journey_ui import components as ui
-from journey_ui import data, urlstate
+from journey_ui import data, runlog, urlstate
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity
@@ -505,6 +505,7 @@ def quality_panel(report: pl.DataFrame) -> None:
     """The data-quality counts: a headline, then one row per kind with its treatment."""
     bad = report.filter(pl.col(ROWS) > 0)
     total = int(bad.get_column(ROWS).sum() or 0)
+    runlog.note(rule="quality", rows=total)
     ui.kpi_row(
         [
             ui.Kpi("Problem rows", ui.fmt_int(total), help="Rows counted once per kind."),
