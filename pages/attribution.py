@@ -3,8 +3,9 @@
 import streamlit as st
 
 from journey_ui import attribution_ui as ui
-from journey_ui import runlog
+from journey_ui import runlog, shell
 
+shell.context()  # run through app.py (sign-in gate, navigation) even on a first direct visit
 st.title("Attribution")
 st.write(
     "Which channels and campaigns earned the conversions of people a campaign reached: "

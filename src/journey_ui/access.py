@@ -24,6 +24,7 @@ import streamlit as st
 
 from journey_core.auth import Throttle, verify_password
 from journey_core.errors import ConfigError
+from journey_ui.shell import PAGE_PATHS
 
 log = logging.getLogger("journey_ui.access")
 
@@ -87,11 +88,14 @@ def gate() -> bool:
 
 
 def _sign_in_page(body: Any) -> None:
-    """Render ``body`` as the only page (hidden navigation: no links to the real pages)."""
-    page = st.navigation(
-        [st.Page(body, title="Sign in", icon=":material/lock:")], position="hidden"
-    )
-    page.run()
+    """Render ``body`` on every page's address (hidden navigation: no links to the pages).
+
+    Answering on the pages' paths keeps a deep link (``/customer?email=...``) in the address
+    bar: after signing in, the user lands on the page they asked for.
+    """
+    pages = [st.Page(body, title="Sign in", icon=":material/lock:", default=True)]
+    pages += [st.Page(body, title="Sign in", url_path=path) for path in PAGE_PATHS]
+    st.navigation(pages, position="hidden").run()
 
 
 def _header() -> None:

@@ -534,9 +534,9 @@ def quality_panel(report: pl.DataFrame) -> None:
         width="stretch",
         key="quality.table",
         column_config={
-            "Problem": st.column_config.Column(width="medium"),
-            "Rows": st.column_config.NumberColumn(format="localized", width="small"),
-            "What results do with them": st.column_config.Column(width="large"),
+            "Problem": st.column_config.Column(width=250),
+            "Rows": st.column_config.NumberColumn(format="localized", width=80),
+            "What results do with them": st.column_config.Column(),
         },
     )
     st.caption("Counts cover the whole warehouse up to the as-of time; see README, *Data quality*.")

@@ -38,6 +38,8 @@ DEMO_BADGE = "embedded demo warehouse"
 #: The Attribution page has its own as-of date in ``?as_of=`` (a day, not a time).
 ATTRIBUTION = "attribution"
 QUALITY = "quality"
+#: URL paths of the pages besides the home page (the sign-in page answers on all of them).
+PAGE_PATHS = ("customer", "campaign", ATTRIBUTION, QUALITY)
 
 
 @dataclass(frozen=True)
