@@ -110,7 +110,7 @@ def _floor_minute(value: dt.datetime) -> dt.datetime:
     return value.replace(second=0, microsecond=0)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _engine(url: str) -> Engine:
     return create_engine(url)
 
