@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from journey_ui import access, runlog, shell
 from journey_ui import attribution_ui as ui
-from journey_ui import runlog, shell
 
-shell.context()  # run through app.py (sign-in gate, navigation) even on a first direct visit
+if not access.signed_in():  # a first direct visit may run this file without app.py's gate
+    shell.navigation()
+    st.rerun()
 st.title("Attribution")
 st.write(
     "Which channels and campaigns earned the conversions of people a campaign reached: "

@@ -212,7 +212,7 @@ def test_open_notice_on_attribution(browser: Browser, demo: str) -> None:
     env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": None}
     with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
         page = new_page(browser)
-        for path in ("/attribution?as_of=2022-08-31", "/quality"):
+        for path in ("/quality", "/attribution?as_of=2022-08-31"):
             page.goto(app.url + path)
             settle(page)
             assert page.get_by_text("open to anyone who can reach it").count() == 1

@@ -87,6 +87,16 @@ def gate() -> bool:
     return _password(cfg)
 
 
+def signed_in() -> bool:
+    """Whether this session may see data (always, when no sign-in is configured)."""
+    cfg = config()
+    if cfg.mode == "open":
+        return True
+    if cfg.mode == "oidc":
+        return bool(st.user.get("is_logged_in"))
+    return bool(st.session_state.get(_SIGNED_IN) == cfg.password_hash)
+
+
 def _sign_in_page(body: Any) -> None:
     """Render ``body`` on every page's address (hidden navigation: no links to the pages).
 
