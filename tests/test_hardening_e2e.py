@@ -162,7 +162,7 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
             page.goto(app.url + path, wait_until="commit")  # all ten load at once
         for page, (_, expected) in zip(pages, views, strict=True):
             settle(page)
-            assert errors(page) == []
+            assert errors(page) == [], app.output()[1][-3000:]
             if "@" in expected:
                 page.wait_for_selector("text=Touches before known")
                 main = page.locator('[data-testid="stMain"]').inner_text()
