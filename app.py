@@ -5,8 +5,8 @@ Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live i
 
 import streamlit as st
 
+from journey_ui import access, data, runlog, shell
 from journey_ui import components as ui
-from journey_ui import data, shell
 
 st.set_page_config(
     page_title="Journey Explorer",
@@ -14,9 +14,12 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
+if not access.gate():
+    st.stop()
 page = shell.navigation()
 ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
 if ctx is None:
     st.stop()
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))
-page.run()
+with runlog.page_run(page.url_path or "recent"):
+    page.run()

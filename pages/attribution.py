@@ -2,8 +2,12 @@
 
 import streamlit as st
 
+from journey_ui import access, runlog, shell
 from journey_ui import attribution_ui as ui
 
+if not access.signed_in():  # a first direct visit may run this file without app.py's gate
+    shell.navigation()
+    st.rerun()
 st.title("Attribution")
 st.write(
     "Which channels and campaigns earned the conversions of people a campaign reached: "
@@ -16,6 +20,7 @@ with ui.errors_shown():
     with st.spinner("Computing attribution…", show_time=True):
         report, message, people = ui.report(wh, inputs)
     ui.caption(wh, inputs)
+    runlog.note(rule="event_date", rows=people)
     if people == 0:
         st.info(message or "Nobody is in the campaign cohort for these dates.")
         st.stop()

@@ -17,10 +17,13 @@ with ui.guard("this customer"):
         st.stop()
     query = ctx.query(email=email)
     ui.permalink(ctx)
-    with st.spinner(f"Loading {query.email}…", show_time=True):
+    with st.spinner(f"Loading {ui.shown_email(query.email or '')}…", show_time=True):
         view = data.customer(*data.key_of(ctx, query))
     if view.profile is None:
-        sections.customer_not_found(view.message or "No events for this email.", ctx)
+        message = view.message or "No events for this email."
+        sections.customer_not_found(
+            message.replace(query.email or "", ui.shown_email(query.email or "")), ctx
+        )
         st.stop()
     ui.profile_card(view.profile, ctx)
     sections.customer_timeline(view, ctx)

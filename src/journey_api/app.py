@@ -34,6 +34,7 @@ from journey_core import export
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
 from journey_core.mapping import CANONICAL, SchemaMapping
+from journey_core.privacy import mask_frame
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import JourneyResult, create_engine, fetch_journeys, verify_schema
 
@@ -417,10 +418,11 @@ def create_app(
         log["rows"] = answer.result.events
         log["cache"] = "hit" if hit else "miss"
         if format == "json":
-            return _page_response(answer, limit=limit, after=after)
+            return _page_response(answer, limit=limit, after=after, mask=settings.mask_pii)
         stream = csv_stream if format == "csv" else ndjson_stream
+        frame = answer.result.frame
         return StreamingResponse(
-            stream(answer.result.frame),
+            stream(mask_frame(frame) if settings.mask_pii else frame),
             media_type=MEDIA_TYPES[format],
             headers=_result_headers(answer, format),
         )
@@ -497,9 +499,13 @@ def _meta(answer: _Answer) -> dict[str, Any]:
     }
 
 
-def _page_response(answer: _Answer, *, limit: int, after: cursors.Cursor | None) -> Response:
+def _page_response(
+    answer: _Answer, *, limit: int, after: cursors.Cursor | None, mask: bool = False
+) -> Response:
     result = answer.result
     rows, following = cursors.page(result.frame, result.query, limit=limit, cursor=after)
+    if mask:  # after paging: cursors sort and search by the full email
+        rows = mask_frame(rows)
     meta = {
         **_meta(answer),
         "returned": rows.height,

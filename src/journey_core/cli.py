@@ -15,6 +15,7 @@ from journey_core.config import Settings
 from journey_core.demo import DEFAULT_INDIVIDUALS, build_demo
 from journey_core.errors import ConfigError, InputError, JourneyError
 from journey_core.mapping import ENV_MAPPING, load_mapping
+from journey_core.privacy import mask_frame
 from journey_core.query import JourneyQuery, parse_as_of
 from journey_core.warehouse import (
     create_engine,
@@ -87,12 +88,13 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
     if result.message:
         print(result.message, file=sys.stderr)
+    frame = mask_frame(result.frame) if args.mask_pii or settings.mask_pii else result.frame
     if args.output == "-":
-        _write(result.frame, sys.stdout.buffer, args.format)
+        _write(frame, sys.stdout.buffer, args.format)
     else:
         out = Path(args.output)
         with out.open("wb") as fh:
-            _write(result.frame, fh, args.format)
+            _write(frame, fh, args.format)
         print(
             f"Wrote {result.events:,} rows for {result.individuals:,} people to {out}.",
             file=sys.stderr,
@@ -181,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     exp.add_argument("--format", choices=export.FORMATS, default="csv")
+    exp.add_argument(
+        "--mask-pii",
+        action="store_true",
+        help="mask emails as j***@example.com (default: $JOURNEY_MASK_PII)",
+    )
     exp.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     exp.set_defaults(func=_cmd_export)
 

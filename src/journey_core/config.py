@@ -14,6 +14,9 @@ from journey_core.warehouse import ENV_URL, default_url
 ENV_TIMEZONE = "JOURNEY_TIMEZONE"
 ENV_LOOKBACK_DAYS = "JOURNEY_LOOKBACK_DAYS"
 ENV_RECENT_HOURS = "JOURNEY_RECENT_HOURS"
+ENV_MASK_PII = "JOURNEY_MASK_PII"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class Settings:
     url_from_user: bool = False
     mapping: str = "canonical"
     """A preset name (canonical, segment, snowplow) or a mapping TOML path."""
+    mask_pii: bool = False
+    """Show emails masked (``j***@example.com``) in pages, CSV downloads and API responses."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,7 +55,18 @@ class Settings:
             recent_hours=_positive(env, ENV_RECENT_HOURS, 24.0),
             url_from_user=bool(url),
             mapping=(env.get(ENV_MAPPING) or "").strip() or "canonical",
+            mask_pii=_flag(env, ENV_MASK_PII),
         )
+
+
+def _flag(env: Mapping[str, str], key: str) -> bool:
+    raw = (env.get(key) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    msg = f"{key}={raw!r} is not a yes/no setting; use 1 to turn it on or 0 to turn it off."
+    raise ConfigError(msg)
 
 
 def _positive(env: Mapping[str, str], key: str, default: float) -> float:

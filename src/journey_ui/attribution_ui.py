@@ -50,7 +50,7 @@ def errors_shown() -> Iterator[None]:
 # --------------------------------------------------------------------------- warehouse
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _engine_for(url: str) -> Engine:
     return create_engine(url)
 

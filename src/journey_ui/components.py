@@ -23,7 +23,9 @@ from journey_core import analytics as an
 from journey_core import charts
 from journey_core import columns as c
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
+from journey_core.privacy import mask_email, mask_frame
 from journey_core.warehouse import WarehouseSummary
+from journey_ui import runlog
 from journey_ui.shell import PageContext, format_as_of
 
 log = logging.getLogger("journey_ui")
@@ -278,8 +280,28 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
     return config
 
 
+_MASK_PII = "journey.mask_pii"
+
+
+def set_masking(on: bool) -> None:
+    """Mask emails in everything this session shows (``JOURNEY_MASK_PII``; set by the shell)."""
+    st.session_state[_MASK_PII] = on
+
+
+def masking() -> bool:
+    """Whether emails are shown masked in this session."""
+    return bool(st.session_state.get(_MASK_PII, False))
+
+
+def shown_email(email: str) -> str:
+    """``email`` as the user may see it: masked (``j***@example.com``) when masking is on."""
+    return mask_email(email) if masking() and email else email
+
+
 def _display(frame: pl.DataFrame) -> pl.DataFrame:
-    """Friendly event names, and blank (not "None") for missing text."""
+    """Friendly event names, blank (not "None") for missing text, emails masked if asked."""
+    if masking():
+        frame = mask_frame(frame)
     out = frame.with_columns(
         pl.col(pl.String).fill_null(""),
         # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
@@ -370,6 +392,7 @@ def download_csv(
     what: str = "journeys",
 ) -> None:
     """A CSV download button saying what it contains; large files are made on click."""
+    runlog.note(rows=rows)
     st.download_button(
         f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
         data=data,
@@ -422,7 +445,7 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
         with head:
             st.markdown(
                 '<div style="font-size:1.35rem;font-weight:600;margin-bottom:0.25rem">'
-                f"{html.escape(profile.email)}</div>",
+                f"{html.escape(shown_email(profile.email))}</div>",
                 unsafe_allow_html=True,
             )
             via = f" via **{profile.known_via}**" if profile.known_via else ""

@@ -20,8 +20,11 @@ from journey_core import analytics as an
 from journey_core.channels import ChannelConfig
 from journey_core.export import to_csv_bytes
 from journey_core.mapping import load_mapping
+from journey_core.privacy import mask_frame
+from journey_core.quality import data_quality
 from journey_core.query import JourneyQuery
 from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
+from journey_ui import runlog
 from journey_ui.shell import PageContext
 
 TTL = dt.timedelta(minutes=30)
@@ -40,10 +43,21 @@ class QueryKey:
     timezone: str
     mapping: str = "canonical"
     channels: str = ""
+    mask_pii: bool = False
 
     @classmethod
-    def of(cls, query: JourneyQuery, *, mapping: str = "canonical", channels: str = "") -> QueryKey:
-        """The key of ``query`` on the warehouse shape ``mapping``, grouped by ``channels``."""
+    def of(
+        cls,
+        query: JourneyQuery,
+        *,
+        mapping: str = "canonical",
+        channels: str = "",
+        mask_pii: bool = False,
+    ) -> QueryKey:
+        """The key of ``query`` on the warehouse shape ``mapping``, grouped by ``channels``.
+
+        ``mask_pii`` (``JOURNEY_MASK_PII``) masks the emails of CSV downloads.
+        """
         return cls(
             as_of=query.as_of,
             email=query.email,
@@ -53,6 +67,7 @@ class QueryKey:
             timezone=query.timezone,
             mapping=mapping,
             channels=channels,
+            mask_pii=mask_pii,
         )
 
     def query(self) -> JourneyQuery:
@@ -92,9 +107,18 @@ def load_rows(engine: Engine, key: QueryKey) -> Loaded:
     return Loaded(an.with_sessions(result.frame, channels=channels), result.message)
 
 
-def build_csv(rows: pl.DataFrame, filters: an.Filters = an.Filters()) -> bytes:  # noqa: B008
-    """The CSV a page downloads: the (filtered) journeys, exactly as `journey export` writes."""
-    return to_csv_bytes(an.journey_rows(an.filter_people(rows, filters)))
+def build_csv(
+    rows: pl.DataFrame,
+    filters: an.Filters = an.Filters(),  # noqa: B008
+    *,
+    mask_pii: bool = False,
+) -> bytes:
+    """The CSV a page downloads: the (filtered) journeys, exactly as `journey export` writes.
+
+    ``mask_pii`` masks the emails, as ``journey export --mask-pii`` does.
+    """
+    frame = an.journey_rows(an.filter_people(rows, filters))
+    return to_csv_bytes(mask_frame(frame) if mask_pii else frame)
 
 
 # --------------------------------------------------------------------------- cached
@@ -159,7 +183,13 @@ def campaign(
 @st.cache_data(ttl=TTL, max_entries=2, show_spinner=False)
 def csv(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> bytes:
     """CSV bytes of a page's (filtered) journeys; equal to `journey export` unfiltered."""
-    return build_csv(rows(_engine, url, key).rows, filters)
+    return build_csv(rows(_engine, url, key).rows, filters, mask_pii=key.mask_pii)
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def quality(_engine: Engine, url: str, mapping: str, as_of: dt.datetime) -> pl.DataFrame:
+    """Messy rows per kind (:func:`journey_core.quality.data_quality`), refreshed every 5 min."""
+    return data_quality(_engine, as_of=as_of, mapping=verify_schema(_engine, load_mapping(mapping)))
 
 
 @dataclass(frozen=True)
@@ -179,6 +209,12 @@ def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
 
 
 def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:
-    """The first three arguments of every cached loader."""
-    key = QueryKey.of(query, mapping=ctx.settings.mapping, channels=ctx.channels_file)
+    """The first three arguments of every cached loader (and the rule for the run's log line)."""
+    runlog.note(rule=query.rule.value, email=query.email)
+    key = QueryKey.of(
+        query,
+        mapping=ctx.settings.mapping,
+        channels=ctx.channels_file,
+        mask_pii=ctx.settings.mask_pii,
+    )
     return ctx.engine, ctx.url, key

@@ -16,9 +16,10 @@ from journey_core import analytics as an
 from journey_core import charts
 from journey_core import columns as c
 from journey_core.errors import InputError
+from journey_core.quality import KIND, ROWS, TREATMENT
 from journey_core.query import JourneyQuery
 from journey_ui import components as ui
-from journey_ui import data, urlstate
+from journey_ui import data, runlog, urlstate
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity
@@ -197,7 +198,7 @@ def customer_prompt(ctx: PageContext) -> None:
         grid = st.columns(3)
         for index, email in enumerate(people):
             grid[index % 3].button(
-                email,
+                ui.shown_email(email),
                 key=f"customer.try.{email}",
                 on_click=_use_email,
                 args=(email,),
@@ -271,8 +272,8 @@ def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageConte
         drop_empty=True,
     )
     ui.download_csv(
-        data=data.build_csv(view.rows),
-        file_name=ui.csv_name(f"email-{query.email}", ui.as_of_part(ctx)),
+        data=data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
+        file_name=ui.csv_name(f"email-{ui.shown_email(query.email or '')}", ui.as_of_part(ctx)),
         rows=view.rows.height,
         people=1 if view.rows.height else 0,
         key="customer.csv",
@@ -485,3 +486,57 @@ def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:
         st.caption("No touches before becoming known in these journeys.")
         return
     ui.table(report.touchpoints, tz=ctx.tz, key="campaign.touchpoints")
+
+
+# --------------------------------------------------------------------------- data quality
+
+QUALITY_LABELS: dict[str, str] = {
+    "null_timestamp": "Events without a time",
+    "unparseable_timestamp": "Events with an unreadable time",
+    "future_event": "Events in the future",
+    "duplicate_event_id": "Repeated event ids",
+    "identity_without_anonymous_id": "Identities without an anonymous id",
+    "malformed_email": "Malformed emails",
+    "oversized_value": "Oversized text values",
+}
+
+
+def quality_panel(report: pl.DataFrame) -> None:
+    """The data-quality counts: a headline, then one row per kind with its treatment."""
+    bad = report.filter(pl.col(ROWS) > 0)
+    total = int(bad.get_column(ROWS).sum() or 0)
+    runlog.note(rule="quality", rows=total)
+    ui.kpi_row(
+        [
+            ui.Kpi("Problem rows", ui.fmt_int(total), help="Rows counted once per kind."),
+            ui.Kpi("Kinds found", f"{bad.height} of {report.height}"),
+        ],
+        widths=[1, 1],
+    )
+    if total == 0:
+        st.success("No problems found: every row is usable.", icon=":material/check_circle:")
+    else:
+        st.warning(
+            f"{ui.plural(total, 'row')} of messy data: left out of results as described below. "
+            "No page fails on them.",
+            icon=":material/report:",
+        )
+    shown = report.select(
+        pl.col(KIND)
+        .replace_strict(QUALITY_LABELS, default=pl.col(KIND), return_dtype=pl.String)
+        .alias("Problem"),
+        pl.col(ROWS).alias("Rows"),
+        pl.col(TREATMENT).alias("What results do with them"),
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        key="quality.table",
+        column_config={
+            "Problem": st.column_config.Column(width=250),
+            "Rows": st.column_config.NumberColumn(format="localized", width=80),
+            "What results do with them": st.column_config.Column(),
+        },
+    )
+    st.caption("Counts cover the whole warehouse up to the as-of time; see README, *Data quality*.")

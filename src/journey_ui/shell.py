@@ -37,6 +37,9 @@ _BUILD_LOCK = threading.Lock()
 DEMO_BADGE = "embedded demo warehouse"
 #: The Attribution page has its own as-of date in ``?as_of=`` (a day, not a time).
 ATTRIBUTION = "attribution"
+QUALITY = "quality"
+#: URL paths of the pages besides the home page (the sign-in page answers on all of them).
+PAGE_PATHS = ("customer", "campaign", ATTRIBUTION, QUALITY)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _floor_minute(value: dt.datetime) -> dt.datetime:
     return value.replace(second=0, microsecond=0)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _engine(url: str) -> Engine:
     return create_engine(url)
 
@@ -251,6 +254,7 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
             "JOURNEY_DATABASE_URL to your warehouse."
         )
         return None
+    st.session_state["journey.mask_pii"] = settings.mask_pii  # components.masking()
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]
@@ -293,6 +297,12 @@ def navigation() -> Any:
                 title="Attribution",
                 icon=":material/account_tree:",
                 url_path=ATTRIBUTION,
+            ),
+            st.Page(
+                "pages/quality.py",
+                title="Data quality",
+                icon=":material/rule:",
+                url_path=QUALITY,
             ),
         ]
     )

@@ -335,6 +335,43 @@ class PostgresServer:
             self.base_dir = None
             self.port = None
 
+    def pause(self) -> None:
+        """Stop the server but keep its data and port (a warehouse outage); see :meth:`resume`."""
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-m",
+            "fast",
+            "-t",
+            "30",
+            "-w",
+            "stop",
+            timeout=45,
+        )
+
+    def resume(self) -> None:
+        r"""Start a :meth:`pause`\ d server again on the same port."""
+        options = (
+            f"-c listen_addresses={self.host} -p {self.port} -k '{self._base}' "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-t",
+            str(STARTUP_TIMEOUT),
+            "-w",
+            "start",
+            timeout=STARTUP_TIMEOUT + 15,
+        )
+        self._wait_ready()
+
     def _kill_postmaster(self) -> None:
         """Last resort if pg_ctl stop failed: SIGKILL the postmaster by pid."""
         with contextlib.suppress(OSError, ValueError, IndexError):
