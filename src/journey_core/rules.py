@@ -78,7 +78,7 @@ def conform_events(events: pl.LazyFrame, *, any_identifier: bool = False) -> pl.
         if name not in schema:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
         elif name == c.OCCURRED_AT:
-            exprs.append(_as_utc(name, schema[name]))
+            exprs.append(as_utc(name, schema[name]))
         else:
             exprs.append(pl.col(name).cast(dtype))
     return events.select(exprs).with_columns(
@@ -92,11 +92,12 @@ def conform_identities(identities: pl.LazyFrame, *, any_identifier: bool = False
     return identities.select(
         pl.col(c.ANONYMOUS_ID).cast(pl.String()),
         pl.col(c.EMAIL).cast(pl.String()),
-        _as_utc(c.IDENTIFIED_AT, schema[c.IDENTIFIED_AT]),
+        as_utc(c.IDENTIFIED_AT, schema[c.IDENTIFIED_AT]),
     ).with_columns(normalized_email(any_identifier=any_identifier), blank_to_null(c.ANONYMOUS_ID))
 
 
-def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
+def as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` (of ``dtype``) as ``Datetime(us, UTC)``; naive values are UTC."""
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
@@ -155,7 +156,14 @@ def stitch(
     An event keeps the email it carries; an event without one takes the owner of its
     anonymous id. Stitching is idempotent: stitching a stitched frame changes nothing.
     """
-    owners = anonymous_owners(links).rename({c.EMAIL: "_owner"})
+    return stitch_owners(events, anonymous_owners(links), any_identifier=any_identifier)
+
+
+def stitch_owners(
+    events: pl.LazyFrame, owners: pl.LazyFrame, *, any_identifier: bool = False
+) -> pl.LazyFrame:
+    """:func:`stitch` with the owners (:func:`anonymous_owners` of the links) given."""
+    owners = owners.select(c.ANONYMOUS_ID, pl.col(c.EMAIL).alias("_owner"))
     return (
         conform_events(events, any_identifier=any_identifier)
         .join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
@@ -198,16 +206,42 @@ def select_journeys(
     :func:`build_links`). ``events`` may be any superset of the candidate events.
     ``any_identifier``: the email column holds user ids (see :func:`normalized_email`).
     """
-    people = known_individuals(links)
-    stitched = stitch(events, links, any_identifier=any_identifier).join(
+    return select_stitched(
+        events,
+        people=known_individuals(links),
+        owners=anonymous_owners(links),
+        query=query,
+        any_identifier=any_identifier,
+    )
+
+
+def select_stitched(
+    events: pl.LazyFrame,
+    *,
+    people: pl.LazyFrame,
+    owners: pl.LazyFrame,
+    query: JourneyQuery,
+    any_identifier: bool = False,
+) -> pl.LazyFrame:
+    """:func:`select_journeys` with the links already reduced to ``people``
+    (:func:`known_individuals`) and ``owners`` (:func:`anonymous_owners`).
+
+    Both may be limited to the individuals and anonymous ids that ``events`` can reach.
+    """
+    stitched = stitch_owners(events, owners, any_identifier=any_identifier).join(
         people, on=c.EMAIL, how="inner"
     )
     return (
         stitched.filter(admitted(query))
         .with_columns((pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN))
         .select(c.RESULT_COLUMNS)
-        # Sorted once; of duplicate event ids the first in result order is kept.
-        .sort([*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL], nulls_last=True)
+        # Sorted once; of duplicate event ids the first in result order is kept. Email and
+        # occurred_at are never null here (inner join, time filter), so nulls_last matters
+        # for the other keys only; asking for it on those alone is a much faster sort.
+        .sort(
+            [*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL],
+            nulls_last=[False, False, True, True, True, True],
+        )
         .filter(pl.col(c.EVENT_ID).is_first_distinct())
     )
 
