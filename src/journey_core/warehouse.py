@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import polars as pl
@@ -562,14 +562,41 @@ def events_query(
 def read_frame(
     conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
-    """Run ``stmt`` and return its rows as a frame (empty results keep ``schema``)."""
-    with warnings.catch_warnings():
-        # DuckDB's Arrow path warns about one extra copy; the rows are few by design.
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        frame = pl.read_database(stmt, conn, infer_schema_length=None)
+    """Run ``stmt`` and return its rows as a frame (empty results keep ``schema``).
+
+    On DuckDB the compiled statement runs as a DuckDB relation whose rows go straight to
+    Polars: the DB-API route that ``pl.read_database`` takes there copies the result twice
+    more, which doubles the peak memory of a large read (bench/RESULTS.md).
+    """
+    if conn.dialect.name == "duckdb":
+        frame = _read_duckdb(conn, stmt)
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+            frame = pl.read_database(stmt, conn, infer_schema_length=None)
     if frame.is_empty() or frame.width == 0:
         return pl.DataFrame(schema=schema)
     return frame
+
+
+def _read_duckdb(conn: Connection, stmt: sa.Select[Any]) -> pl.DataFrame:
+    """``stmt`` through DuckDB's own Polars export, with SQLAlchemy's bound parameters."""
+    import duckdb  # here: only DuckDB warehouses need it
+
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = []
+    for name in compiled.positiontup or ():
+        value = compiled.params[name]
+        bind = compiled.binds.get(name)
+        process = bind.type.bind_processor(conn.dialect) if bind is not None else None
+        params.append(process(value) if process is not None else value)
+    sql = str(compiled)
+    duck: Any = conn.connection.driver_connection
+    try:
+        return cast(pl.DataFrame, duck.sql(sql, params=params).pl())
+    except duckdb.Error as exc:
+        # The same error SQLAlchemy would raise, for reading() to explain.
+        raise sa.exc.DBAPIError.instance(sql, params, exc, duckdb.Error) from exc
 
 
 @dataclass(frozen=True, slots=True)
