@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from tests.support.postgres import PostgresServer
 
 from journey_core import columns as c
 from journey_core.demo import generate, write_tables
 from journey_core.query import JourneyQuery
 from journey_core.rules import journeys
 from journey_core.warehouse import create_engine, fetch_journeys
+from tests.support.postgres import PostgresServer
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 

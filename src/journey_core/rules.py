@@ -163,10 +163,13 @@ def stitch_owners(
     events: pl.LazyFrame, owners: pl.LazyFrame, *, any_identifier: bool = False
 ) -> pl.LazyFrame:
     """:func:`stitch` with the owners (:func:`anonymous_owners` of the links) given."""
+    return _stitch_conformed(conform_events(events, any_identifier=any_identifier), owners)
+
+
+def _stitch_conformed(events: pl.LazyFrame, owners: pl.LazyFrame) -> pl.LazyFrame:
     owners = owners.select(c.ANONYMOUS_ID, pl.col(c.EMAIL).alias("_owner"))
     return (
-        conform_events(events, any_identifier=any_identifier)
-        .join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
+        events.join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
         .with_columns(pl.coalesce(c.EMAIL, "_owner").alias(c.EMAIL))
         .drop("_owner")
         .filter(pl.col(c.EMAIL).is_not_null())
@@ -215,6 +218,14 @@ def select_journeys(
     )
 
 
+ROW = "_row"
+"""The row-number column that :func:`chosen_events` expects and returns."""
+# Who and when: what the rules decide on. The keys that order and deduplicate the result
+# are fetched only for the rows that the rules admit.
+_WHO_WHEN = (c.EMAIL, c.ANONYMOUS_ID, c.OCCURRED_AT)
+_TIE_KEYS = (c.EVENT_ID, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL)
+
+
 def select_stitched(
     events: pl.LazyFrame,
     *,
@@ -227,23 +238,63 @@ def select_stitched(
     (:func:`known_individuals`) and ``owners`` (:func:`anonymous_owners`).
 
     Both may be limited to the individuals and anonymous ids that ``events`` can reach.
+    The rules run on the key columns only (:func:`chosen_events`); the other columns of
+    the chosen events are joined back once at the end.
     """
-    stitched = stitch_owners(events, owners, any_identifier=any_identifier).join(
-        people, on=c.EMAIL, how="inner"
-    )
+    conformed = conform_events(events, any_identifier=any_identifier).with_row_index(ROW)
+    chosen = chosen_events(conformed, people=people, owners=owners, query=query)
     return (
-        stitched.filter(admitted(query))
-        .with_columns((pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN))
+        chosen.join(conformed.drop(c.EMAIL), on=ROW, how="left", maintain_order="left")
+        .with_columns(before_known())
         .select(c.RESULT_COLUMNS)
-        # Sorted once; of duplicate event ids the first in result order is kept. Email and
-        # occurred_at are never null here (inner join, time filter), so nulls_last matters
-        # for the other keys only; asking for it on those alone is a much faster sort.
+    )
+
+
+def chosen_events(
+    conformed: pl.LazyFrame,
+    *,
+    people: pl.LazyFrame,
+    owners: pl.LazyFrame,
+    query: JourneyQuery,
+    unique_ids: bool = False,
+) -> pl.LazyFrame:
+    """The rows of ``conformed`` events that ``query`` admits, in result order.
+
+    ``conformed`` comes from :func:`conform_events` plus a :data:`ROW` number column; the
+    result has that number, the individual's ``email`` and ``known_at``, one row per event
+    id, sorted by email, occurred_at and event_id. ``unique_ids`` promises that no two
+    rows of ``conformed`` share an event id (nor lack one): then those three keys order
+    the rows completely and nothing needs deduplicating, which makes a much smaller sort.
+    """
+    admitted_rows = (
+        _stitch_conformed(conformed.select(ROW, *_WHO_WHEN), owners)
+        .join(people, on=c.EMAIL, how="inner")
+        .filter(admitted(query))
+        .select(ROW, c.EMAIL, c.KNOWN_AT, c.OCCURRED_AT)
+    )
+    # Email and occurred_at are never null here (inner join, time filter), so nulls_last
+    # matters for the other keys only; asking for it on those alone is a faster sort.
+    if unique_ids:
+        return (
+            admitted_rows.join(conformed.select(ROW, c.EVENT_ID), on=ROW, how="left")
+            .sort(c.SORT_COLUMNS, nulls_last=[False, False, True])
+            .select(ROW, c.EMAIL, c.KNOWN_AT)
+        )
+    return (
+        admitted_rows.join(conformed.select(ROW, *_TIE_KEYS), on=ROW, how="left")
+        # Sorted once; of duplicate event ids the first in result order is kept.
         .sort(
             [*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL],
             nulls_last=[False, False, True, True, True, True],
         )
         .filter(pl.col(c.EVENT_ID).is_first_distinct())
+        .select(ROW, c.EMAIL, c.KNOWN_AT)
     )
+
+
+def before_known() -> pl.Expr:
+    """Whether an event happened before its individual became known."""
+    return (pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN)
 
 
 def journeys(

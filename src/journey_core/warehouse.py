@@ -36,17 +36,26 @@ from journey_core.rules import (
     EVENT_SCHEMA,
     LINK_SCHEMA,
     RESULT_SCHEMA,
+    ROW,
     anonymous_owners,
     as_utc,
+    before_known,
     blank_to_null,
+    chosen_events,
     conform_events,
     known_individuals,
     normalized_email,
-    select_stitched,
 )
 from journey_core.sqltypes import Timestamp
 
 ENV_URL = "JOURNEY_DATABASE_URL"
+# DuckDB hands memory it no longer needs back to the system in the background, instead of
+# keeping it after each query: at 10M events that lowers the peak of a campaign query by
+# about 200 MB while Polars works on the rows (bench/RESULTS.md).
+DUCKDB_CONFIG: dict[str, Any] = {
+    "allocator_background_threads": True,
+    "allocator_flush_threshold": "32MB",
+}
 DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
 
 
@@ -103,7 +112,7 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         )
         raise WarehouseError(msg)
     if backend == "duckdb" and read_only and path is not None:
-        kwargs["connect_args"] = {"read_only": True}
+        kwargs["connect_args"] = {"read_only": True, "config": DUCKDB_CONFIG}
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -697,24 +706,60 @@ def fetch_journeys(
             groups = read_frame(conn, link_groups_query(mapping, as_of=query.as_of), {})
             people, owners = people_and_owners(groups, any_identifier=ids_only)
             stmt = events_query(mapping, query=query, narrow_lookback=True)
-            events = read_frame(conn, stmt, EVENT_SCHEMA).lazy()
+            events = read_frame(conn, stmt, EVENT_SCHEMA)
         else:
             all_links = read_frame(conn, links_query(mapping, as_of=query.as_of), {})
             links = _links_frame(all_links, any_identifier=ids_only)
             people, owners = known_individuals(links), anonymous_owners(links)
-            events = read_frame(conn, events_query(mapping, query=query), EVENT_SCHEMA).lazy()
-        plan = select_stitched(
+            events = read_frame(conn, events_query(mapping, query=query), EVENT_SCHEMA)
+        frame = _journey_rows(
             events, people=people, owners=owners, query=query, any_identifier=ids_only
         )
-        # The in-memory engine: on these joins and this multi-key sort of data that is
-        # already in memory it needs about half the CPU time of the streaming engine.
-        frame = plan.collect(engine="in-memory")
     return JourneyResult(frame, query, _empty_message(query) if frame.is_empty() else None)
+
+
+def _journey_rows(
+    events: pl.DataFrame,
+    *,
+    people: pl.LazyFrame,
+    owners: pl.LazyFrame,
+    query: JourneyQuery,
+    any_identifier: bool,
+) -> pl.DataFrame:
+    """:func:`~journey_core.rules.select_stitched`, run eagerly; consumes ``events``.
+
+    The rules run on the key columns (:func:`~journey_core.rules.chosen_events`); then each
+    other column is gathered into result order and dropped from the input at once, so a
+    large read is never held twice (10M events: bench/RESULTS.md). Collected with the
+    in-memory engine, which takes about half the CPU time of the streaming engine on
+    these joins and this multi-key sort of data that is already in memory.
+    """
+    conformed = (
+        conform_events(events.lazy(), any_identifier=any_identifier)
+        .with_row_index(ROW)
+        .collect(engine="in-memory")
+    )
+    for name in events.columns:
+        events.drop_in_place(name)  # ``conformed`` is now the only owner of the rows
+    # Event ids are unique in most warehouses; then a sort on three keys orders the rows.
+    ids = conformed.get_column(c.EVENT_ID)
+    unique_ids = ids.null_count() == 0 and ids.n_unique() == ids.len()
+    chosen = chosen_events(
+        conformed.lazy(), people=people, owners=owners, query=query, unique_ids=unique_ids
+    ).collect(engine="in-memory")
+    order = chosen.get_column(ROW)
+    columns = [chosen.get_column(c.EMAIL), chosen.get_column(c.KNOWN_AT)]
+    for name in c.RESULT_COLUMNS:
+        if name in conformed.columns and name != c.EMAIL:
+            # Rechunked first: a gather from one chunk is many times faster than from the
+            # read's many; it copies only this column's string views, not the strings.
+            columns.append(conformed.drop_in_place(name).rechunk().gather(order))
+    return pl.DataFrame(columns).with_columns(before_known()).select(c.RESULT_COLUMNS)
 
 
 def _lookup(
     conn: Connection, mapping: SchemaMapping, query: JourneyQuery, *, any_identifier: bool
-) -> tuple[pl.LazyFrame, pl.LazyFrame] | None:
+) -> tuple[pl.DataFrame, pl.LazyFrame] | None:
     """One person's candidate events and links, or ``None`` if not known by ``query.as_of``.
 
     Reads the email's links, then every event of the email or of the anonymous ids it
@@ -736,9 +781,9 @@ def _lookup(
     anon_ids = own.get_column(c.ANONYMOUS_ID).drop_nulls().unique().sort().to_list()
     events = read_frame(
         conn, lookup_events_query(mapping, email=query.email, anonymous_ids=anon_ids), EVENT_SCHEMA
-    ).lazy()
+    )
     # Links carried by those events (the email's own, and others' on the same devices) ...
-    carried = conform_events(events, any_identifier=any_identifier).select(
+    carried = conform_events(events.lazy(), any_identifier=any_identifier).select(
         c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT)
     )
     parts = [own.lazy(), carried]
@@ -749,7 +794,7 @@ def _lookup(
     links = pl.concat(parts, how="vertical_relaxed").filter(
         pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT) <= as_of
     )
-    return events, links
+    return events, links.collect().lazy()  # collected now: the events are consumed later
 
 
 def _fmt(value: dt.datetime) -> str:
