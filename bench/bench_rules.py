@@ -122,8 +122,10 @@ def _runners(spec: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     """
     import duckdb
 
-    from journey_core.warehouse import DUCKDB_CONFIG, create_engine, fetch_journeys
+    from journey_core import warehouse
+    from journey_core.warehouse import create_engine, fetch_journeys
 
+    duckdb_config = getattr(warehouse, "DUCKDB_CONFIG", {})  # absent in older versions
     query = _query(spec["rule"], spec["email"])
     runners: dict[str, Callable[[], Any]] = {}
     engines: dict[str, Any] = {}
@@ -138,7 +140,7 @@ def _runners(spec: dict[str, Any]) -> dict[str, Callable[[], Any]]:
             con = engines["duckdb"].raw_connection().driver_connection
         else:
             # The product's DuckDB settings, so that memory figures compare like with like.
-            con = duckdb.connect(spec["urls"][BASELINE], read_only=True, config=DUCKDB_CONFIG)
+            con = duckdb.connect(spec["urls"][BASELINE], read_only=True, config=duckdb_config)
         runners = {BASELINE: _baseline_runner(con, query), **runners}
     return runners
 
@@ -395,11 +397,14 @@ def _ok(ok: bool) -> str:
 def write_results(tag: str, runs: dict[str, Any]) -> str:
     rows = runs["rows"]
     info = runs["machine"]
+    whens = sorted(r.get("when", runs["when"]) for r in rows)
+    loads = [r["load"] for r in rows if "load" in r] or [info["load_avg_start"]]
     body = [
-        f"Run `{tag}` of {runs['when']}: {info['cores']} cores ({info['cpu']}), "
-        f"{info['memory_gb']} GB RAM; Python {info['python']}, Polars {info['polars']}, "
-        f"DuckDB {info['duckdb']}, SQLAlchemy {info['sqlalchemy']}; load average "
-        f"{info['load_avg_start']:.1f} at the start (other work shares the machine). "
+        f"Run `{tag}`, measured {whens[0]} to {whens[-1]}: {info['cores']} cores "
+        f"({info['cpu']}), {info['memory_gb']} GB RAM; Python {info['python']}, Polars "
+        f"{info['polars']}, DuckDB {info['duckdb']}, SQLAlchemy {info['sqlalchemy']}. "
+        f"Other work shared the machine: 1-minute load average {min(loads):.1f} to "
+        f"{max(loads):.1f} on 2 cores while the rows were measured. "
         f"Median of {runs['runs']} runs after a warm-up (fewer, at least 3, for slow engines); "
         "the engines of one rule and size run interleaved in one process, so load from "
         "elsewhere hits them alike. Peak MB is the maximum RSS of a separate process that "
@@ -506,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
                         "rule": rule,
                         "size": size,
                         "engine": engine,
+                        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                        "load": os.getloadavg()[0],
                         "events": n_events,
                         "ratio": res["median_ms"] / base_ms,
                         "equal": equal,
