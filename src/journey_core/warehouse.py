@@ -541,29 +541,46 @@ def events_query(
                 sa.bindparam("anon_ids", list(anonymous_ids), expanding=True)
             )
         return stmt.where(who)
+    # Joins, not IN (subquery) under OR: PostgreSQL cannot turn those into semi-joins and,
+    # once the ids outgrow work_mem, rescans the subquery for every event.
+    links = sa.union_all(*_link_selects(mapping, as_of=query.as_of)).subquery("links")
+    anon, email, at = links.c[c.ANONYMOUS_ID], links.c[c.EMAIL], links.c[c.LINKED_AT]
+    occurred, ev_anon, ev_email = ev.c[c.OCCURRED_AT], ev.c[c.ANONYMOUS_ID], ev.c[c.EMAIL]
     start = query.start
     if not (narrow_lookback and start is not None and start > query.window_start):
-        linked = sa.union(
-            *(
-                sel.with_only_columns(sel.selected_columns[c.ANONYMOUS_ID]).where(
-                    sel.selected_columns[c.ANONYMOUS_ID].is_not(None)
-                )
-                for sel in _link_selects(mapping, as_of=query.as_of)
-            )
+        linked = (
+            sa.select(anon.label("device"))
+            .where(anon.is_not(None))
+            .group_by(anon)
+            .subquery("linked")
         )
-        return stmt.where(ev.c[c.EMAIL].is_not(None) | ev.c[c.ANONYMOUS_ID].in_(linked))
-    links = sa.union_all(*_link_selects(mapping, as_of=query.as_of)).cte("links")
-    anon, email, at = links.c[c.ANONYMOUS_ID], links.c[c.EMAIL], links.c[c.LINKED_AT]
+        return stmt.select_from(ev.outerjoin(linked, ev_anon == linked.c.device)).where(
+            ev_email.is_not(None) | linked.c.device.is_not(None)
+        )
     since = sa.bindparam("start", _naive_utc(start), type_=Timestamp())
-    newcomers = sa.select(email).group_by(email).having(sa.func.min(at) >= since)
-    their_ids = sa.select(anon).where(email.in_(newcomers), anon.is_not(None))
-    linked_ids = sa.select(anon).where(anon.is_not(None))
-    occurred, ev_anon, ev_email = ev.c[c.OCCURRED_AT], ev.c[c.ANONYMOUS_ID], ev.c[c.EMAIL]
-    return stmt.where(
+    newcomers = (
+        sa.select(email.label("newcomer"))
+        .group_by(email)
+        .having(sa.func.min(at) >= since)
+        .subquery("newcomers")
+    )
+    # Each linked anonymous id, and whether it was ever linked to a newcomer.
+    fresh = sa.case((newcomers.c.newcomer.is_not(None), 1), else_=0)
+    devices = (
+        sa.select(anon.label("device"), sa.func.max(fresh).label("fresh"))
+        .select_from(links.outerjoin(newcomers, email == newcomers.c.newcomer))
+        .where(anon.is_not(None))
+        .group_by(anon)
+        .subquery("linked")
+    )
+    joined = ev.outerjoin(devices, ev_anon == devices.c.device).outerjoin(
+        newcomers, ev_email == newcomers.c.newcomer
+    )
+    return stmt.select_from(joined).where(
         sa.or_(
-            sa.and_(occurred >= since, ev_email.is_not(None) | ev_anon.in_(linked_ids)),
-            ev_email.in_(newcomers),
-            ev_anon.in_(their_ids),
+            sa.and_(occurred >= since, ev_email.is_not(None) | devices.c.device.is_not(None)),
+            newcomers.c.newcomer.is_not(None),
+            devices.c.fresh == 1,
         )
     )
 
