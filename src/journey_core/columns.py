@@ -32,6 +32,8 @@ IDENTIFIED_AT: Final = "identified_at"
 # derived
 LINKED_AT: Final = "linked_at"
 KNOWN_AT: Final = "known_at"
+FIRST_LINKED_AT: Final = "first_linked_at"
+LAST_LINKED_AT: Final = "last_linked_at"
 BEFORE_KNOWN: Final = "before_known"
 
 EVENT_COLUMNS: Final[tuple[str, ...]] = (

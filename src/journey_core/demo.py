@@ -372,10 +372,26 @@ def build_demo(
     return DemoStats(safe_url(url), events.height, identities.height, individuals)
 
 
+# Indexes that serve one person's lookup: lower(trim(email)) = :email and anonymous_id IN
+# (...), the two SELECTs the warehouse reader sends for it (see warehouse.lookup_links_query).
+# Time windows need no index in DuckDB: the events are stored in time order, so its zone
+# maps skip the row groups outside a window.
+LOOKUP_INDEXES: tuple[tuple[str, str, str], ...] = (
+    ("ix_events_email_key", c.EVENTS, "lower(trim(email))"),
+    ("ix_events_anonymous_id", c.EVENTS, "anonymous_id"),
+    ("ix_identities_email_key", c.IDENTITIES, "lower(trim(email))"),
+    ("ix_identities_anonymous_id", c.IDENTITIES, "anonymous_id"),
+)
+
+
+def _email_key_index(name: str, table: sa.Table) -> sa.Index:
+    return sa.Index(name, sa.func.lower(sa.func.trim(table.c[c.EMAIL])))
+
+
 def _metadata() -> sa.MetaData:
     """The canonical tables, as ``journey demo`` creates them."""
     md = sa.MetaData()
-    sa.Table(
+    events = sa.Table(
         c.EVENTS,
         md,
         sa.Column(c.EVENT_ID, sa.String(), nullable=False),
@@ -386,7 +402,8 @@ def _metadata() -> sa.MetaData:
         sa.Index("ix_events_anonymous_id", c.ANONYMOUS_ID),
         sa.Index("ix_events_email", c.EMAIL),
     )
-    sa.Table(
+    _email_key_index("ix_events_email_key", events)
+    identities = sa.Table(
         c.IDENTITIES,
         md,
         sa.Column(c.ANONYMOUS_ID, sa.String()),
@@ -395,6 +412,7 @@ def _metadata() -> sa.MetaData:
         sa.Index("ix_identities_anonymous_id", c.ANONYMOUS_ID),
         sa.Index("ix_identities_email", c.EMAIL),
     )
+    _email_key_index("ix_identities_email_key", identities)
     return md
 
 
@@ -412,11 +430,22 @@ def write_tables(url: str, *, events: pl.DataFrame, identities: pl.DataFrame) ->
         else:
             md = _metadata()
             md.drop_all(engine)
-            md.create_all(engine)
+            with engine.begin() as conn:
+                for table in md.sorted_tables:
+                    conn.execute(sa.schema.CreateTable(table))
             if backend == "postgresql":
                 _write_postgres(engine, frames)
             else:
                 _write_generic(engine, md, frames)
+            # Indexes after the rows: one bulk build each, not one update per row.
+            with engine.begin() as conn:
+                for table in md.sorted_tables:
+                    for index in table.indexes:
+                        index.create(conn)
+                if backend == "postgresql":
+                    for table in md.sorted_tables:
+                        # Fresh statistics, so that the planner uses the indexes.
+                        conn.execute(sa.text(f"ANALYZE {table.name}"))
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
         msg = f"Could not write the demo warehouse to {safe_url(url)}: {reason}"
@@ -435,6 +464,8 @@ def _write_duckdb(engine: sa.Engine, frames: dict[str, pl.DataFrame]) -> None:
             con.register("_incoming", arrow)
             con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')  # noqa: S608 - fixed names
             con.unregister("_incoming")
+        for index, table, key in LOOKUP_INDEXES:
+            con.execute(f'CREATE INDEX "{index}" ON "{table}" (({key}))')  # fixed names
         raw.commit()
     finally:
         raw.close()

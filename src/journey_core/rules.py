@@ -78,7 +78,7 @@ def conform_events(events: pl.LazyFrame, *, any_identifier: bool = False) -> pl.
         if name not in schema:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
         elif name == c.OCCURRED_AT:
-            exprs.append(_as_utc(name, schema[name]))
+            exprs.append(as_utc(name, schema[name]))
         else:
             exprs.append(pl.col(name).cast(dtype))
     return events.select(exprs).with_columns(
@@ -92,11 +92,12 @@ def conform_identities(identities: pl.LazyFrame, *, any_identifier: bool = False
     return identities.select(
         pl.col(c.ANONYMOUS_ID).cast(pl.String()),
         pl.col(c.EMAIL).cast(pl.String()),
-        _as_utc(c.IDENTIFIED_AT, schema[c.IDENTIFIED_AT]),
+        as_utc(c.IDENTIFIED_AT, schema[c.IDENTIFIED_AT]),
     ).with_columns(normalized_email(any_identifier=any_identifier), blank_to_null(c.ANONYMOUS_ID))
 
 
-def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
+def as_utc(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` (of ``dtype``) as ``Datetime(us, UTC)``; naive values are UTC."""
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
@@ -155,10 +156,20 @@ def stitch(
     An event keeps the email it carries; an event without one takes the owner of its
     anonymous id. Stitching is idempotent: stitching a stitched frame changes nothing.
     """
-    owners = anonymous_owners(links).rename({c.EMAIL: "_owner"})
+    return stitch_owners(events, anonymous_owners(links), any_identifier=any_identifier)
+
+
+def stitch_owners(
+    events: pl.LazyFrame, owners: pl.LazyFrame, *, any_identifier: bool = False
+) -> pl.LazyFrame:
+    """:func:`stitch` with the owners (:func:`anonymous_owners` of the links) given."""
+    return _stitch_conformed(conform_events(events, any_identifier=any_identifier), owners)
+
+
+def _stitch_conformed(events: pl.LazyFrame, owners: pl.LazyFrame) -> pl.LazyFrame:
+    owners = owners.select(c.ANONYMOUS_ID, pl.col(c.EMAIL).alias("_owner"))
     return (
-        conform_events(events, any_identifier=any_identifier)
-        .join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
+        events.join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)
         .with_columns(pl.coalesce(c.EMAIL, "_owner").alias(c.EMAIL))
         .drop("_owner")
         .filter(pl.col(c.EMAIL).is_not_null())
@@ -198,18 +209,92 @@ def select_journeys(
     :func:`build_links`). ``events`` may be any superset of the candidate events.
     ``any_identifier``: the email column holds user ids (see :func:`normalized_email`).
     """
-    people = known_individuals(links)
-    stitched = stitch(events, links, any_identifier=any_identifier).join(
-        people, on=c.EMAIL, how="inner"
+    return select_stitched(
+        events,
+        people=known_individuals(links),
+        owners=anonymous_owners(links),
+        query=query,
+        any_identifier=any_identifier,
     )
+
+
+ROW = "_row"
+"""The row-number column that :func:`chosen_events` expects and returns."""
+# Who and when: what the rules decide on. The keys that order and deduplicate the result
+# are fetched only for the rows that the rules admit.
+_WHO_WHEN = (c.EMAIL, c.ANONYMOUS_ID, c.OCCURRED_AT)
+_TIE_KEYS = (c.EVENT_ID, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL)
+
+
+def select_stitched(
+    events: pl.LazyFrame,
+    *,
+    people: pl.LazyFrame,
+    owners: pl.LazyFrame,
+    query: JourneyQuery,
+    any_identifier: bool = False,
+) -> pl.LazyFrame:
+    """:func:`select_journeys` with the links already reduced to ``people``
+    (:func:`known_individuals`) and ``owners`` (:func:`anonymous_owners`).
+
+    Both may be limited to the individuals and anonymous ids that ``events`` can reach.
+    The rules run on the key columns only (:func:`chosen_events`); the other columns of
+    the chosen events are joined back once at the end.
+    """
+    conformed = conform_events(events, any_identifier=any_identifier).with_row_index(ROW)
+    chosen = chosen_events(conformed, people=people, owners=owners, query=query)
     return (
-        stitched.filter(admitted(query))
-        .with_columns((pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN))
+        chosen.join(conformed.drop(c.EMAIL), on=ROW, how="left", maintain_order="left")
+        .with_columns(before_known())
         .select(c.RESULT_COLUMNS)
-        # Sorted once; of duplicate event ids the first in result order is kept.
-        .sort([*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL], nulls_last=True)
-        .filter(pl.col(c.EVENT_ID).is_first_distinct())
     )
+
+
+def chosen_events(
+    conformed: pl.LazyFrame,
+    *,
+    people: pl.LazyFrame,
+    owners: pl.LazyFrame,
+    query: JourneyQuery,
+    unique_ids: bool = False,
+) -> pl.LazyFrame:
+    """The rows of ``conformed`` events that ``query`` admits, in result order.
+
+    ``conformed`` comes from :func:`conform_events` plus a :data:`ROW` number column; the
+    result has that number, the individual's ``email`` and ``known_at``, one row per event
+    id, sorted by email, occurred_at and event_id. ``unique_ids`` promises that no two
+    rows of ``conformed`` share an event id (nor lack one): then those three keys order
+    the rows completely and nothing needs deduplicating, which makes a much smaller sort.
+    """
+    admitted_rows = (
+        _stitch_conformed(conformed.select(ROW, *_WHO_WHEN), owners)
+        .join(people, on=c.EMAIL, how="inner")
+        .filter(admitted(query))
+        .select(ROW, c.EMAIL, c.KNOWN_AT, c.OCCURRED_AT)
+    )
+    # Email and occurred_at are never null here (inner join, time filter), so nulls_last
+    # matters for the other keys only; asking for it on those alone is a faster sort.
+    if unique_ids:
+        return (
+            admitted_rows.join(conformed.select(ROW, c.EVENT_ID), on=ROW, how="left")
+            .sort(c.SORT_COLUMNS, nulls_last=[False, False, True])
+            .select(ROW, c.EMAIL, c.KNOWN_AT)
+        )
+    return (
+        admitted_rows.join(conformed.select(ROW, *_TIE_KEYS), on=ROW, how="left")
+        # Sorted once; of duplicate event ids the first in result order is kept.
+        .sort(
+            [*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL],
+            nulls_last=[False, False, True, True, True, True],
+        )
+        .filter(pl.col(c.EVENT_ID).is_first_distinct())
+        .select(ROW, c.EMAIL, c.KNOWN_AT)
+    )
+
+
+def before_known() -> pl.Expr:
+    """Whether an event happened before its individual became known."""
+    return (pl.col(c.OCCURRED_AT) < pl.col(c.KNOWN_AT)).alias(c.BEFORE_KNOWN)
 
 
 def journeys(

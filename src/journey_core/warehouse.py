@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import polars as pl
@@ -36,12 +36,26 @@ from journey_core.rules import (
     EVENT_SCHEMA,
     LINK_SCHEMA,
     RESULT_SCHEMA,
+    ROW,
+    anonymous_owners,
+    as_utc,
+    before_known,
+    blank_to_null,
+    chosen_events,
     conform_events,
-    select_journeys,
+    known_individuals,
+    normalized_email,
 )
 from journey_core.sqltypes import Timestamp
 
 ENV_URL = "JOURNEY_DATABASE_URL"
+# DuckDB hands memory it no longer needs back to the system in the background, instead of
+# keeping it after each query: at 10M events that lowers the peak of a campaign query by
+# about 200 MB while Polars works on the rows (bench/RESULTS.md).
+DUCKDB_CONFIG: dict[str, Any] = {
+    "allocator_background_threads": True,
+    "allocator_flush_threshold": "32MB",
+}
 DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
 
 
@@ -98,7 +112,7 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         )
         raise WarehouseError(msg)
     if backend == "duckdb" and read_only and path is not None:
-        kwargs["connect_args"] = {"read_only": True}
+        kwargs["connect_args"] = {"read_only": True, "config": DUCKDB_CONFIG}
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -411,17 +425,108 @@ def links_query(
     return sa.select(union.c[c.ANONYMOUS_ID], union.c[c.EMAIL], union.c[c.LINKED_AT])
 
 
+def link_groups_query(mapping: SchemaMapping, *, as_of: dt.datetime) -> sa.Select[Any]:
+    """The link rows of :func:`links_query`, grouped by their raw (anonymous_id, email).
+
+    Each group keeps its first and last ``linked_at``. Grouping the raw values, before
+    emails are normalised in Polars, loses nothing the rules need: an email's ``known_at``
+    is the earliest first link over all its spellings, and an anonymous id's owner is
+    decided by its groups' last links (see :func:`people_and_owners`). Only for warehouses
+    that order timestamps as time (not SQLite, which keeps them as text).
+    """
+    links = links_query(mapping, as_of=as_of).subquery("links")
+    anon, email, at = links.c[c.ANONYMOUS_ID], links.c[c.EMAIL], links.c[c.LINKED_AT]
+    return sa.select(
+        anon,
+        email,
+        sa.func.min(at).label(c.FIRST_LINKED_AT),
+        sa.func.max(at).label(c.LAST_LINKED_AT),
+    ).group_by(anon, email)
+
+
+def lookup_links_query(
+    mapping: SchemaMapping,
+    *,
+    email: str | None = None,
+    anonymous_ids: Sequence[str] | None = None,
+    events: bool = True,
+) -> sa.Select[Any] | None:
+    """Link rows of one email (trimmed, lower-cased) or of some anonymous ids, at any time.
+
+    Every SELECT filters one column only, so that an index on ``lower(trim(email))`` or on
+    ``anonymous_id`` serves it (DuckDB uses an index only for a scan with a single filtered
+    column); the time and the null filters are applied in Polars. ``events=False`` reads
+    the identities table(s) only; ``None`` when there is nothing to read.
+    """
+    sources: list[tuple[sa.Subquery, str]] = []
+    if events:
+        sources.append((mapping.events_source(), c.OCCURRED_AT))
+    ids = mapping.identities_source()
+    if ids is not None:
+        sources.append((ids, c.IDENTIFIED_AT))
+    selects = []
+    for source, at in sources:
+        select = sa.select(
+            source.c[c.ANONYMOUS_ID], source.c[c.EMAIL], source.c[at].label(c.LINKED_AT)
+        )
+        if email is not None:
+            wanted = sa.bindparam("email", email, type_=sa.String())
+            select = select.where(_email_key(source.c[c.EMAIL]) == wanted)
+        if anonymous_ids is not None:
+            listed: sa.BindParameter[list[str]] = sa.bindparam(
+                "anon_ids", list(anonymous_ids), expanding=True
+            )
+            select = select.where(source.c[c.ANONYMOUS_ID].in_(listed))
+        selects.append(select)
+    if not selects:
+        return None
+    if len(selects) == 1:
+        return selects[0]
+    union = sa.union_all(*selects).subquery("links")
+    return sa.select(union.c[c.ANONYMOUS_ID], union.c[c.EMAIL], union.c[c.LINKED_AT])
+
+
+def lookup_events_query(
+    mapping: SchemaMapping, *, email: str, anonymous_ids: Sequence[str] = ()
+) -> sa.Select[Any]:
+    """Every event, at any time, that carries ``email`` or has one of ``anonymous_ids``.
+
+    Two single-filter SELECTs (see :func:`lookup_links_query`); an event matching both
+    comes twice, and identical rows are one event to the rules.
+    """
+    ev = mapping.events_source()
+    columns = [ev.c[name] for name in c.EVENT_COLUMNS]
+    wanted = sa.bindparam("email", email, type_=sa.String())
+    own = sa.select(*columns).where(_email_key(ev.c[c.EMAIL]) == wanted)
+    if not anonymous_ids:
+        return own
+    listed: sa.BindParameter[list[str]] = sa.bindparam(
+        "anon_ids", list(anonymous_ids), expanding=True
+    )
+    theirs = sa.select(*columns).where(ev.c[c.ANONYMOUS_ID].in_(listed))
+    both = sa.union_all(own, theirs).subquery("candidates")
+    return sa.select(*both.c)
+
+
 def events_query(
     mapping: SchemaMapping,
     *,
     query: JourneyQuery,
     anonymous_ids: Sequence[str] | None = None,
+    narrow_lookback: bool = False,
 ) -> sa.Select[Any]:
     """Candidate events: in the query's time window and of a candidate individual.
 
     With ``query.email`` the candidates are that email's events and those of
     ``anonymous_ids``; otherwise every event that carries an email or whose anonymous id
     was ever linked by ``query.as_of`` (a semi-join evaluated in the warehouse).
+
+    ``narrow_lookback`` (event_date rule): events before the campaign start are kept only
+    for people who may have become known since it, i.e. whose raw email was first linked
+    at or after the start, or whose anonymous id was linked to such an email. That is a
+    superset of what the rule admits, since an email's ``known_at`` is never later than
+    the first link of any of its spellings; it needs a warehouse that orders timestamps as
+    time (not SQLite's text).
     """
     ev = mapping.events_source()
     lo = sa.bindparam("window_start", _naive_utc(query.window_start), type_=Timestamp())
@@ -436,28 +541,88 @@ def events_query(
                 sa.bindparam("anon_ids", list(anonymous_ids), expanding=True)
             )
         return stmt.where(who)
-    linked = sa.union(
-        *(
-            sel.with_only_columns(sel.selected_columns[c.ANONYMOUS_ID]).where(
-                sel.selected_columns[c.ANONYMOUS_ID].is_not(None)
-            )
-            for sel in _link_selects(mapping, as_of=query.as_of)
+    # Joins, not IN (subquery) under OR: PostgreSQL cannot turn those into semi-joins and,
+    # once the ids outgrow work_mem, rescans the subquery for every event.
+    links = sa.union_all(*_link_selects(mapping, as_of=query.as_of)).subquery("links")
+    anon, email, at = links.c[c.ANONYMOUS_ID], links.c[c.EMAIL], links.c[c.LINKED_AT]
+    occurred, ev_anon, ev_email = ev.c[c.OCCURRED_AT], ev.c[c.ANONYMOUS_ID], ev.c[c.EMAIL]
+    start = query.start
+    if not (narrow_lookback and start is not None and start > query.window_start):
+        linked = (
+            sa.select(anon.label("device"))
+            .where(anon.is_not(None))
+            .group_by(anon)
+            .subquery("linked")
+        )
+        return stmt.select_from(ev.outerjoin(linked, ev_anon == linked.c.device)).where(
+            ev_email.is_not(None) | linked.c.device.is_not(None)
+        )
+    since = sa.bindparam("start", _naive_utc(start), type_=Timestamp())
+    newcomers = (
+        sa.select(email.label("newcomer"))
+        .group_by(email)
+        .having(sa.func.min(at) >= since)
+        .subquery("newcomers")
+    )
+    # Each linked anonymous id, and whether it was ever linked to a newcomer.
+    fresh = sa.case((newcomers.c.newcomer.is_not(None), 1), else_=0)
+    devices = (
+        sa.select(anon.label("device"), sa.func.max(fresh).label("fresh"))
+        .select_from(links.outerjoin(newcomers, email == newcomers.c.newcomer))
+        .where(anon.is_not(None))
+        .group_by(anon)
+        .subquery("linked")
+    )
+    joined = ev.outerjoin(devices, ev_anon == devices.c.device).outerjoin(
+        newcomers, ev_email == newcomers.c.newcomer
+    )
+    return stmt.select_from(joined).where(
+        sa.or_(
+            sa.and_(occurred >= since, ev_email.is_not(None) | devices.c.device.is_not(None)),
+            newcomers.c.newcomer.is_not(None),
+            devices.c.fresh == 1,
         )
     )
-    return stmt.where(ev.c[c.EMAIL].is_not(None) | ev.c[c.ANONYMOUS_ID].in_(linked))
 
 
 def read_frame(
     conn: Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
-    """Run ``stmt`` and return its rows as a frame (empty results keep ``schema``)."""
-    with warnings.catch_warnings():
-        # DuckDB's Arrow path warns about one extra copy; the rows are few by design.
-        warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
-        frame = pl.read_database(stmt, conn, infer_schema_length=None)
+    """Run ``stmt`` and return its rows as a frame (empty results keep ``schema``).
+
+    On DuckDB the compiled statement runs as a DuckDB relation whose rows go straight to
+    Polars: the DB-API route that ``pl.read_database`` takes there copies the result twice
+    more, which doubles the peak memory of a large read (bench/RESULTS.md).
+    """
+    if conn.dialect.name == "duckdb":
+        frame = _read_duckdb(conn, stmt)
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+            frame = pl.read_database(stmt, conn, infer_schema_length=None)
     if frame.is_empty() or frame.width == 0:
         return pl.DataFrame(schema=schema)
     return frame
+
+
+def _read_duckdb(conn: Connection, stmt: sa.Select[Any]) -> pl.DataFrame:
+    """``stmt`` through DuckDB's own Polars export, with SQLAlchemy's bound parameters."""
+    import duckdb  # here: only DuckDB warehouses need it
+
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = []
+    for name in compiled.positiontup or ():
+        value = compiled.params[name]
+        bind = compiled.binds.get(name)
+        process = bind.type.bind_processor(conn.dialect) if bind is not None else None
+        params.append(process(value) if process is not None else value)
+    sql = str(compiled)
+    duck: Any = conn.connection.driver_connection
+    try:
+        return cast(pl.DataFrame, duck.sql(sql, params=params).pl())
+    except duckdb.Error as exc:
+        # The same error SQLAlchemy would raise, for reading() to explain.
+        raise sa.exc.DBAPIError.instance(sql, params, exc, duckdb.Error) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,10 +656,51 @@ def _links_frame(frame: pl.DataFrame, *, any_identifier: bool = False) -> pl.Laz
     )
 
 
+def people_and_owners(
+    groups: pl.DataFrame, *, any_identifier: bool = False
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Who is known since when, and who owns which anonymous id, from link groups.
+
+    ``groups`` are rows of :func:`link_groups_query`. Emails and anonymous ids are
+    normalised here as in :mod:`journey_core.rules`, merging the groups of every spelling
+    of an email, so the result equals :func:`~journey_core.rules.known_individuals` and
+    :func:`~journey_core.rules.anonymous_owners` of the ungrouped links.
+    """
+    if groups.is_empty() or groups.width == 0:
+        empty = pl.LazyFrame(schema=LINK_SCHEMA)
+        return known_individuals(empty), anonymous_owners(empty)
+    schema = groups.schema
+    conformed = (
+        groups.lazy()
+        .select(
+            pl.col(c.ANONYMOUS_ID).cast(pl.String()),
+            pl.col(c.EMAIL).cast(pl.String()),
+            as_utc(c.FIRST_LINKED_AT, schema[c.FIRST_LINKED_AT]),
+            as_utc(c.LAST_LINKED_AT, schema[c.LAST_LINKED_AT]),
+        )
+        .with_columns(
+            normalized_email(any_identifier=any_identifier), blank_to_null(c.ANONYMOUS_ID)
+        )
+        .filter(pl.col(c.EMAIL).is_not_null())
+    )
+    first = conformed.select(c.ANONYMOUS_ID, c.EMAIL, pl.col(c.FIRST_LINKED_AT).alias(c.LINKED_AT))
+    last = conformed.select(c.ANONYMOUS_ID, c.EMAIL, pl.col(c.LAST_LINKED_AT).alias(c.LINKED_AT))
+    return known_individuals(first), anonymous_owners(last)
+
+
+def _time_orders_natively(conn: Connection) -> bool:
+    """Whether min/max and range filters over timestamps follow time (not SQLite's text)."""
+    return conn.dialect.name != "sqlite"
+
+
 def fetch_journeys(
     engine: Engine, query: JourneyQuery, *, mapping: SchemaMapping = CANONICAL
 ) -> JourneyResult:
     """Apply ``query`` to the warehouse behind ``engine``.
+
+    One person's lookup reads that person's rows through index-friendly SELECTs; the
+    other rules read link groups and candidate events filtered in SQL. The exact rules
+    then run in Polars on what came back (bench/RESULTS.md has the figures).
 
     >>> from journey_core.demo import build_demo
     >>> import tempfile, pathlib
@@ -507,33 +713,105 @@ def fetch_journeys(
     ids_only = mapping.identifier != "email"  # user ids, not emails, identify people
     with reading(engine, mapping) as conn:
         if query.email is not None:
-            own = read_frame(conn, links_query(mapping, as_of=query.as_of, email=query.email), {})
-            if own.height == 0:
+            found = _lookup(conn, mapping, query, any_identifier=ids_only)
+            if found is None:
                 frame = pl.DataFrame(schema=RESULT_SCHEMA)
                 return JourneyResult(frame, query, _not_known_message(query))
-            links = _links_frame(own, any_identifier=ids_only)
-            anon_ids = (
-                links.select(pl.col(c.ANONYMOUS_ID).drop_nulls().unique().sort())
-                .collect()
-                .get_column(c.ANONYMOUS_ID)
-                .to_list()
-            )
-            if anon_ids:
-                shared = read_frame(
-                    conn, links_query(mapping, as_of=query.as_of, anonymous_ids=anon_ids), {}
-                )
-                links = pl.concat([links, _links_frame(shared, any_identifier=ids_only)])
-            events = read_frame(
-                conn, events_query(mapping, query=query, anonymous_ids=anon_ids), EVENT_SCHEMA
-            )
+            events, links = found
+            people, owners = known_individuals(links), anonymous_owners(links)
+        elif _time_orders_natively(conn):
+            groups = read_frame(conn, link_groups_query(mapping, as_of=query.as_of), {})
+            people, owners = people_and_owners(groups, any_identifier=ids_only)
+            stmt = events_query(mapping, query=query, narrow_lookback=True)
+            events = read_frame(conn, stmt, EVENT_SCHEMA)
         else:
             all_links = read_frame(conn, links_query(mapping, as_of=query.as_of), {})
             links = _links_frame(all_links, any_identifier=ids_only)
+            people, owners = known_individuals(links), anonymous_owners(links)
             events = read_frame(conn, events_query(mapping, query=query), EVENT_SCHEMA)
-        frame = select_journeys(
-            events.lazy(), links, query=query, any_identifier=ids_only
-        ).collect()
+        frame = _journey_rows(
+            events, people=people, owners=owners, query=query, any_identifier=ids_only
+        )
     return JourneyResult(frame, query, _empty_message(query) if frame.is_empty() else None)
+
+
+def _journey_rows(
+    events: pl.DataFrame,
+    *,
+    people: pl.LazyFrame,
+    owners: pl.LazyFrame,
+    query: JourneyQuery,
+    any_identifier: bool,
+) -> pl.DataFrame:
+    """:func:`~journey_core.rules.select_stitched`, run eagerly; consumes ``events``.
+
+    The rules run on the key columns (:func:`~journey_core.rules.chosen_events`); then each
+    other column is gathered into result order and dropped from the input at once, so a
+    large read is never held twice (10M events: bench/RESULTS.md). Collected with the
+    in-memory engine, which takes about half the CPU time of the streaming engine on
+    these joins and this multi-key sort of data that is already in memory.
+    """
+    conformed = (
+        conform_events(events.lazy(), any_identifier=any_identifier)
+        .with_row_index(ROW)
+        .collect(engine="in-memory")
+    )
+    for name in events.columns:
+        events.drop_in_place(name)  # ``conformed`` is now the only owner of the rows
+    # Event ids are unique in most warehouses; then a sort on three keys orders the rows.
+    ids = conformed.get_column(c.EVENT_ID)
+    unique_ids = ids.null_count() == 0 and ids.n_unique() == ids.len()
+    chosen = chosen_events(
+        conformed.lazy(), people=people, owners=owners, query=query, unique_ids=unique_ids
+    ).collect(engine="in-memory")
+    order = chosen.get_column(ROW)
+    columns = [chosen.get_column(c.EMAIL), chosen.get_column(c.KNOWN_AT)]
+    for name in c.RESULT_COLUMNS:
+        if name in conformed.columns and name != c.EMAIL:
+            # Rechunked first: a gather from one chunk is many times faster than from the
+            # read's many; it copies only this column's string views, not the strings.
+            columns.append(conformed.drop_in_place(name).rechunk().gather(order))
+    return pl.DataFrame(columns).with_columns(before_known()).select(c.RESULT_COLUMNS)
+
+
+def _lookup(
+    conn: Connection, mapping: SchemaMapping, query: JourneyQuery, *, any_identifier: bool
+) -> tuple[pl.DataFrame, pl.LazyFrame] | None:
+    """One person's candidate events and links, or ``None`` if not known by ``query.as_of``.
+
+    Reads the email's links, then every event of the email or of the anonymous ids it
+    linked, then the identities of those ids: three index-friendly SELECTs (see
+    :func:`lookup_links_query`). The links of those ids include everyone else linked to
+    them, which decides who owns each id now.
+    """
+    assert query.email is not None
+    as_of = pl.lit(query.as_of, dtype=pl.Datetime("us", "UTC"))
+    own_stmt = lookup_links_query(mapping, email=query.email)
+    assert own_stmt is not None
+    own = (
+        _links_frame(read_frame(conn, own_stmt, {}), any_identifier=any_identifier)
+        .filter(pl.col(c.LINKED_AT) <= as_of)
+        .collect()
+    )
+    if own.is_empty():
+        return None
+    anon_ids = own.get_column(c.ANONYMOUS_ID).drop_nulls().unique().sort().to_list()
+    events = read_frame(
+        conn, lookup_events_query(mapping, email=query.email, anonymous_ids=anon_ids), EVENT_SCHEMA
+    )
+    # Links carried by those events (the email's own, and others' on the same devices) ...
+    carried = conform_events(events.lazy(), any_identifier=any_identifier).select(
+        c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT)
+    )
+    parts = [own.lazy(), carried]
+    ids_stmt = lookup_links_query(mapping, anonymous_ids=anon_ids, events=False)
+    if anon_ids and ids_stmt is not None:
+        # ... and the identities of those devices.
+        parts.append(_links_frame(read_frame(conn, ids_stmt, {}), any_identifier=any_identifier))
+    links = pl.concat(parts, how="vertical_relaxed").filter(
+        pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT) <= as_of
+    )
+    return events, links.collect().lazy()  # collected now: the events are consumed later
 
 
 def _fmt(value: dt.datetime) -> str:
