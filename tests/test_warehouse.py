@@ -141,3 +141,36 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
         result = fetch_journeys(engine, query)
     assert result.events > 0
     assert 0 < sum(fetched) < total / 200, (fetched, total)
+
+
+def test_locked_duckdb_file_is_reported_and_recovers(tmp_path: Path) -> None:
+    """Another process writing the file holds DuckDB's lock: a clear error, then recovery."""
+    import subprocess
+    import sys
+
+    from journey_core.demo import write_tables
+
+    path = tmp_path / "locked.duckdb"
+    write_tables(f"duckdb:///{path}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('create table t (a int)'); print('locked', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    engine = create_engine(f"duckdb:///{path}")
+    query = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == b"locked"
+        with pytest.raises(WarehouseError, match="Could not set lock on file") as err:
+            fetch_journeys(engine, query)
+        assert "Traceback" not in str(err.value)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert fetch_journeys(engine, query).events == 5  # the same engine works again
