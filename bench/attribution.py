@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from journey_core import attribution as a
-from journey_core.attribution import AttributionSettings
-from journey_core.channels import channel_expr, classify
-from journey_core.demo import build_demo
-from journey_core.query import JourneyQuery
+from journey_core.analytics import attribution as a
+from journey_core.analytics.attribution import AttributionSettings
+from journey_core.analytics.channels import channel_expr, classify
+from journey_core.io.demo import build_demo
+from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.browser import StreamlitServer, launch_browser  # noqa: E402
 
 from journey_core.config import Settings  # noqa: E402
-from journey_core.demo import build_demo  # noqa: E402
+from journey_core.io.demo import build_demo  # noqa: E402
 from journey_core.warehouse import create_engine, local_file, summarize  # noqa: E402
 
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -147,7 +147,7 @@ def main() -> int:
 
 def pick_email(url: str, stamp: str, start: str) -> str:
     """A person with a long journey (a realistic timeline)."""
-    from journey_core.query import JourneyQuery
+    from journey_core.rules.query import JourneyQuery
     from journey_core.warehouse import fetch_journeys
 
     query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=stamp, event_date=start)

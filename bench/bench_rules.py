@@ -68,7 +68,7 @@ def _status_mb(field: str) -> float:
 
 
 def _query(rule: str, email: str) -> Any:
-    from journey_core.query import JourneyQuery
+    from journey_core.rules.query import JourneyQuery
 
     as_of = dt.datetime.fromisoformat(END.replace("Z", "+00:00"))
     if rule == "email":
@@ -204,7 +204,7 @@ def _stamp(individuals: int) -> dict[str, Any]:
 
 
 def _journey_demo(url: str, individuals: int) -> None:
-    cmd = [sys.executable, "-m", "journey_core.cli", "demo", "--db", url]
+    cmd = [sys.executable, "-m", "journey_cli", "demo", "--db", url]
     cmd += ["--individuals", str(individuals), "--seed", str(SEED), "--end", END]
     print(f"  building {url} ({individuals:,} individuals) ...", flush=True)
     started = time.perf_counter()

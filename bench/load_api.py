@@ -39,7 +39,7 @@ from tests.support.api_server import DEMO_END, ApiServer  # noqa: E402
 
 from journey_api.app import PATH  # noqa: E402
 from journey_api.server import is_loopback  # noqa: E402
-from journey_core.demo import build_demo  # noqa: E402
+from journey_core.io.demo import build_demo  # noqa: E402
 
 MAX_SECONDS = 120.0
 MAX_CLIENTS = 64

@@ -1,7 +1,7 @@
 """The FastAPI application serving GET /api/v1/customer-journey-details.
 
 Every rule comes from :mod:`journey_core`: ``JourneyQuery.build`` validates the parameters,
-``warehouse.fetch_journeys`` reads and selects the rows, and :mod:`journey_core.export`
+``warehouse.fetch_journeys`` reads and selects the rows, and :mod:`journey_core.io.export`
 formats them, so the API, the dashboard and ``journey export`` always agree.
 """
 
@@ -30,13 +30,13 @@ from journey_api import cursor as cursors
 from journey_api.cache import ResultCache
 from journey_api.logs import STATE_LOG, STATE_REQUEST_ID, RequestLog, log_email, logger
 from journey_api.models import ErrorBody, JourneyPage
-from journey_core import export
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
-from journey_core.mapping import CANONICAL, SchemaMapping
-from journey_core.privacy import mask_frame
-from journey_core.query import JourneyQuery
+from journey_core.io import export
+from journey_core.io.privacy import mask_frame
+from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import JourneyResult, create_engine, fetch_journeys, verify_schema
+from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 
 PATH = "/api/v1/customer-journey-details"
 DEFAULT_LIMIT = 1000

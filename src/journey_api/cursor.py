@@ -22,7 +22,7 @@ import polars as pl
 
 from journey_core import columns as c
 from journey_core.errors import InputError
-from journey_core.query import JourneyQuery
+from journey_core.rules.query import JourneyQuery
 
 VERSION = 1
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

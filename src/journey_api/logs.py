@@ -3,7 +3,7 @@
 The request log is written by a pure ASGI middleware (so streamed responses are timed to
 their last byte), and every record of the ``journey_api`` logger passes through
 :class:`ScrubEmails`, which replaces anything that looks like an email address with the
-core's :func:`journey_core.privacy.fingerprint` (as the dashboard logs them).
+core's :func:`journey_core.io.privacy.fingerprint` (as the dashboard logs them).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from journey_core.privacy import fingerprint
-from journey_core.query import normalize_email
+from journey_core.io.privacy import fingerprint
+from journey_core.rules.query import normalize_email
 
 LOGGER_NAME = "journey_api"
 logger = logging.getLogger(LOGGER_NAME)

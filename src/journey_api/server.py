@@ -21,8 +21,8 @@ from journey_api.app import (
 from journey_api.logs import configure
 from journey_core.config import Settings
 from journey_core.errors import ConfigError
-from journey_core.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse import safe_url
+from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000

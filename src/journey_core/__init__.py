@@ -1,12 +1,12 @@
 """Journey Explorer's core: identity stitching and the journey retrieval rules.
 
-Pure Polars rules (:mod:`journey_core.rules`), validated queries (:mod:`journey_core.query`)
+Pure Polars rules (:mod:`journey_core.rules`), validated queries (:mod:`journey_core.rules.query`)
 and warehouse reads pushed down through SQLAlchemy Core (:mod:`journey_core.warehouse`).
 This package never imports Streamlit.
 """
 
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
-from journey_core.query import JourneyQuery, Rule
+from journey_core.rules.query import JourneyQuery, Rule
 
 __all__ = [
     "ConfigError",

@@ -88,7 +88,7 @@ TEXT_EVENT_COLUMNS: Final[tuple[str, ...]] = (
     UTM_TERM,
 )
 
-# attribution (journey_core.channels, journey_core.attribution)
+# attribution (journey_core.analytics.channels, journey_core.analytics.attribution)
 SESSION_ID: Final = "session_id"
 CHANNEL: Final = "channel"
 SOURCE: Final = "source"
@@ -104,7 +104,7 @@ NON_CONVERSIONS: Final = "non_conversions"
 PATH: Final = "path"
 TRANSFORMED_PATH: Final = "transformed_path"
 
-# dashboard (journey_core.analytics): visits and the channel/source/medium/campaign of each
+# dashboard (journey_core.analytics.campaign): visits and the channel/source/medium/campaign of each
 SESSION: Final = "session"
 SESSION_START: Final = "session_start"
 IS_TOUCH: Final = "is_touch"

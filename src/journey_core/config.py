@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from journey_core.errors import ConfigError
-from journey_core.mapping import ENV_MAPPING
-from journey_core.query import DEFAULT_TIMEZONE, parse_timezone
+from journey_core.rules.query import DEFAULT_TIMEZONE, parse_timezone
 from journey_core.warehouse import ENV_URL, default_url
+from journey_core.warehouse.mapping import ENV_MAPPING
 
 ENV_TIMEZONE = "JOURNEY_TIMEZONE"
 ENV_LOOKBACK_DAYS = "JOURNEY_LOOKBACK_DAYS"

@@ -1,6 +1,6 @@
 """Streamlit glue of the Attribution page: warehouse, inputs, one cached report, sections.
 
-Every figure comes from :mod:`journey_core.attribution`; this module only collects inputs,
+Every figure comes from :mod:`journey_core.analytics.attribution`; this module only collects inputs,
 caches the report (keyed on plain values; the engine is passed as ``_engine``) and draws it.
 Inputs live in the URL (``bind="query-params"``), so a view can be shared as a link.
 """
@@ -17,17 +17,22 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from streamlit.elements.lib.column_types import ColumnConfig
 
-from journey_core import attribution as a
-from journey_core import attribution_charts as charts
 from journey_core import columns as c
-from journey_core.attribution import AttributionReport, AttributionSettings, Model, PathUnit
-from journey_core.channels import ChannelConfig
+from journey_core.analytics import attribution as a
+from journey_core.analytics.attribution import (
+    AttributionReport,
+    AttributionSettings,
+    Model,
+    PathUnit,
+)
+from journey_core.analytics.channels import ChannelConfig
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError
-from journey_core.export import to_csv_bytes
-from journey_core.mapping import load_mapping
-from journey_core.query import JourneyQuery, to_utc
+from journey_core.io.export import to_csv_bytes
+from journey_core.rules.query import JourneyQuery, to_utc
 from journey_core.warehouse import create_engine, fetch_journeys, safe_url, summarize
+from journey_core.warehouse.mapping import load_mapping
+from journey_ui.figures import attribution as charts
 
 TTL = dt.timedelta(minutes=30)
 SANKEY_STEPS = 3

@@ -1,7 +1,7 @@
 """The building blocks pages are made of: headers, banner, KPIs, charts, tables, downloads, errors.
 
-No figure is computed here: values come from :mod:`journey_core.analytics` (through
-:mod:`journey_ui.data`) and figures from :mod:`journey_core.charts`.
+No figure is computed here: values come from :mod:`journey_core.analytics.campaign` (through
+:mod:`journey_ui.data`) and figures from :mod:`journey_ui.figures.campaign`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from journey_core import analytics as an
-from journey_core import charts
 from journey_core import columns as c
+from journey_core.analytics import campaign as an
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
-from journey_core.privacy import mask_email, mask_frame
+from journey_core.io.privacy import mask_email, mask_frame
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import runlog
+from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext, format_as_of
 
 log = logging.getLogger("journey_ui")
 
-CUSTOMER_PAGE = "pages/customer.py"
-CAMPAIGN_PAGE = "pages/campaign.py"
+CUSTOMER_PAGE = "app_pages/customer.py"
+CAMPAIGN_PAGE = "app_pages/campaign.py"
 
 FIELD_LABELS = {
     "email": "Email",

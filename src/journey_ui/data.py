@@ -16,14 +16,14 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from journey_core import analytics as an
-from journey_core.channels import ChannelConfig
-from journey_core.export import to_csv_bytes
-from journey_core.mapping import load_mapping
-from journey_core.privacy import mask_frame
-from journey_core.quality import data_quality
-from journey_core.query import JourneyQuery
+from journey_core.analytics import campaign as an
+from journey_core.analytics.channels import ChannelConfig
+from journey_core.io.export import to_csv_bytes
+from journey_core.io.privacy import mask_frame
+from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
+from journey_core.warehouse.mapping import load_mapping
+from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog
 from journey_ui.shell import PageContext
 
@@ -188,7 +188,7 @@ def csv(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> bytes:
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
 def quality(_engine: Engine, url: str, mapping: str, as_of: dt.datetime) -> pl.DataFrame:
-    """Messy rows per kind (:func:`journey_core.quality.data_quality`), refreshed every 5 min."""
+    """Messy rows per kind (:func:`.quality.data_quality`), refreshed every 5 min."""
     return data_quality(_engine, as_of=as_of, mapping=verify_schema(_engine, load_mapping(mapping)))
 
 

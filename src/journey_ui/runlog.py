@@ -19,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from journey_core.privacy import fingerprint
+from journey_core.io.privacy import fingerprint
 
 LOGGER_NAME = "journey_ui.runs"
 log = logging.getLogger(LOGGER_NAME)

@@ -1,7 +1,7 @@
 """The sections of each page: inputs bound to the URL, KPIs, charts and tables.
 
 Pages call these in order; each section reads its figures from a report built by
-:mod:`journey_core.analytics` (cached in :mod:`journey_ui.data`).
+:mod:`journey_core.analytics.campaign` (cached in :mod:`journey_ui.data`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from typing import cast
 import polars as pl
 import streamlit as st
 
-from journey_core import analytics as an
-from journey_core import charts
 from journey_core import columns as c
+from journey_core.analytics import campaign as an
 from journey_core.errors import InputError
-from journey_core.quality import KIND, ROWS, TREATMENT
-from journey_core.query import JourneyQuery
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
 from journey_ui import data, runlog, urlstate
+from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity

@@ -16,13 +16,13 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from journey_core.channels import ENV_CHANNELS_FILE
+from journey_core.analytics.channels import ENV_CHANNELS_FILE
 from journey_core.config import Settings
-from journey_core.demo import build_demo
 from journey_core.errors import InputError, JourneyError
-from journey_core.mapping import load_mapping
-from journey_core.query import JourneyQuery, parse_as_of
+from journey_core.io.demo import build_demo
+from journey_core.rules.query import JourneyQuery, parse_as_of
 from journey_core.warehouse import DEFAULT_DB_PATH, create_engine, local_file, safe_url
+from journey_core.warehouse.mapping import load_mapping
 from journey_ui import urlstate
 
 log = logging.getLogger("journey_ui")
@@ -278,28 +278,28 @@ def navigation() -> Any:
     return st.navigation(
         [
             st.Page(
-                "pages/recent.py", title="Recent activity", icon=":material/bolt:", default=True
+                "app_pages/recent.py", title="Recent activity", icon=":material/bolt:", default=True
             ),
             st.Page(
-                "pages/customer.py",
+                "app_pages/customer.py",
                 title="Customer lookup",
                 icon=":material/person_search:",
                 url_path="customer",
             ),
             st.Page(
-                "pages/campaign.py",
+                "app_pages/campaign.py",
                 title="Campaign influence",
                 icon=":material/campaign:",
                 url_path="campaign",
             ),
             st.Page(
-                "pages/attribution.py",
+                "app_pages/attribution.py",
                 title="Attribution",
                 icon=":material/account_tree:",
                 url_path=ATTRIBUTION,
             ),
             st.Page(
-                "pages/quality.py",
+                "app_pages/quality.py",
                 title="Data quality",
                 icon=":material/rule:",
                 url_path=QUALITY,

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import streamlit as st
 
 from journey_core.errors import InputError
-from journey_core.query import parse_event_date
+from journey_core.rules.query import parse_event_date
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from journey_core.demo import build_demo
+from journey_core.io.demo import build_demo
 
 __all__ = ["DEMO_END", "ApiServer", "build_demo_warehouse", "free_port"]
 

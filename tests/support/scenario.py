@@ -12,8 +12,8 @@ import datetime as dt
 import polars as pl
 
 from journey_core import columns as c
-from journey_core.demo import generate, write_tables
-from journey_core.query import JourneyQuery
+from journey_core.io.demo import generate, write_tables
+from journey_core.rules.query import JourneyQuery
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {

@@ -12,7 +12,7 @@ import datetime as dt
 import polars as pl
 import sqlalchemy as sa
 
-from journey_core.query import JourneyQuery
+from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from tests.support.shared_fixtures import fixtures_dir
 

@@ -1,0 +1,229 @@
+"""The ``journey`` command: build a demo warehouse, export journeys."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO
+
+from journey_core.config import Settings
+from journey_core.errors import ConfigError, InputError, JourneyError
+from journey_core.io import export
+from journey_core.io.demo import DEFAULT_INDIVIDUALS, build_demo
+from journey_core.io.privacy import mask_frame
+from journey_core.rules.query import JourneyQuery, parse_as_of
+from journey_core.warehouse import (
+    create_engine,
+    fetch_journeys,
+    local_file,
+    safe_url,
+    verify_schema,
+)
+from journey_core.warehouse.mapping import ENV_MAPPING, load_mapping
+
+EXIT_INPUT = 2
+EXIT_WAREHOUSE = 1
+
+
+def _progress(step: str, fraction: float) -> None:
+    print(f"[{fraction:4.0%}] {step}", file=sys.stderr, flush=True)
+
+
+def ensure_warehouse(settings: Settings, *, db_given: bool) -> None:
+    """Create the embedded demo warehouse on first use of the default URL."""
+    if db_given or settings.url_from_user:
+        return
+    path = local_file(settings.database_url)
+    if path is not None and not path.exists():
+        print(f"First run: building the demo warehouse at {path} ...", file=sys.stderr)
+        build_demo(settings.database_url, end=dt.datetime.now(dt.UTC), progress=_progress)
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    url = args.db or settings.database_url
+    path = local_file(url)
+    if args.if_missing and path is not None and path.exists():
+        print(f"Demo warehouse {path} already exists; leaving it as it is.", file=sys.stderr)
+        return 0
+    if args.individuals < 1:
+        raise InputError("--individuals", "must be a whole number of at least 1, e.g. 20000.")
+    now = dt.datetime.now(dt.UTC)
+    end = parse_as_of(args.end, now=now) if args.end else now
+    print(f"Building the demo warehouse at {safe_url(url)} ...", file=sys.stderr)
+    stats = build_demo(
+        url, individuals=args.individuals, seed=args.seed, end=end, progress=_progress
+    )
+    print(
+        f"Wrote {stats.events:,} events and {stats.identities:,} identities "
+        f"for {stats.individuals:,} people to {stats.url}.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    mapping = load_mapping(args.mapping or settings.mapping)
+    by_email = mapping.identifier == "email"
+    query = JourneyQuery.build(
+        now=dt.datetime.now(dt.UTC),
+        email=args.email if by_email else None,
+        event_date=args.event_date,
+        as_of=args.as_of,
+        lookback_days=settings.lookback_days,
+        recent_hours=settings.recent_hours,
+        timezone=settings.timezone,
+    )
+    if not by_email:  # the mapping's individuals are user ids (e.g. Snowplow's user_id)
+        query = replace(query, email=mapping.parse_identifier(args.email))
+    ensure_warehouse(settings, db_given=bool(args.db))
+    engine = create_engine(args.db or settings.database_url)
+    try:
+        mapping = verify_schema(engine, mapping)
+        result = fetch_journeys(engine, query, mapping=mapping)
+    finally:
+        engine.dispose()
+    if result.message:
+        print(result.message, file=sys.stderr)
+    frame = mask_frame(result.frame) if args.mask_pii or settings.mask_pii else result.frame
+    if args.output == "-":
+        _write(frame, sys.stdout.buffer, args.format)
+    else:
+        out = Path(args.output)
+        with out.open("wb") as fh:
+            _write(frame, fh, args.format)
+        print(
+            f"Wrote {result.events:,} rows for {result.individuals:,} people to {out}.",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from journey_api import server  # the web stack loads only for this command
+
+    keys = server.api_keys()
+    server.check_exposure(args.host, keys)
+    mapping = load_mapping(args.mapping or settings.mapping)
+    ensure_warehouse(settings, db_given=bool(args.db))
+    url = args.db or settings.database_url
+    return server.serve(
+        url=url, host=args.host, port=args.port, settings=settings, keys=keys, mapping=mapping
+    )
+
+
+def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:
+    import polars as pl
+
+    assert isinstance(frame, pl.DataFrame)
+    export.write(frame, out, fmt=fmt)
+    out.flush()
+
+
+def _cmd_hash_password(args: argparse.Namespace, _settings: Settings) -> int:
+    from journey_core.auth import hash_password
+
+    if args.stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Dashboard password: ")
+        if getpass.getpass("Again: ") != password:
+            raise InputError("password", "the two entries differ; run the command again.")
+    if len(password) < 12:
+        raise InputError("password", "use at least 12 characters.")
+    print(hash_password(password))
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"journey: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``journey`` argument parser."""
+    parser = _Parser(
+        prog="journey", description="Journey Explorer: customer journeys from your warehouse."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    db_help = (
+        "SQLAlchemy URL of the warehouse (default: $JOURNEY_DATABASE_URL, else data/demo.duckdb)"
+    )
+
+    demo = sub.add_parser("demo", help="build a deterministic demo warehouse")
+    demo.add_argument("--db", help=db_help)
+    demo.add_argument(
+        "--individuals",
+        type=int,
+        default=DEFAULT_INDIVIDUALS,
+        help="people to simulate (default %(default)s)",
+    )
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default %(default)s)")
+    demo.add_argument("--end", help="ISO-8601 time of the last event (default: now)")
+    demo.add_argument(
+        "--if-missing", action="store_true", help="do nothing if the file already exists"
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+    exp = sub.add_parser("export", help="write journey rows (CSV by default) for one rule")
+    exp.add_argument("--db", help=db_help)
+    exp.add_argument("--email", help="one person's last 90 days")
+    exp.add_argument("--event-date", help="campaign start, YYYY-MM-DD")
+    exp.add_argument("--as-of", help="ISO-8601 time to look from (default: now)")
+    exp.add_argument(
+        "--mapping",
+        help=(
+            "schema mapping: a preset (canonical, segment, snowplow) or a TOML file "
+            f"(default: ${ENV_MAPPING}, else canonical)"
+        ),
+    )
+    exp.add_argument("--format", choices=export.FORMATS, default="csv")
+    exp.add_argument(
+        "--mask-pii",
+        action="store_true",
+        help="mask emails as j***@example.com (default: $JOURNEY_MASK_PII)",
+    )
+    exp.add_argument("--output", default="-", help="file path, or - for stdout (default)")
+    exp.set_defaults(func=_cmd_export)
+
+    pw = sub.add_parser(
+        "hash-password", help="print a salted scrypt hash for JOURNEY_PASSWORD_HASH"
+    )
+    pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    pw.set_defaults(func=_cmd_hash_password)
+
+    srv = sub.add_parser("serve", help="serve GET /api/v1/customer-journey-details over HTTP")
+    srv.add_argument("--db", help=db_help)
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    srv.add_argument("--mapping", help=f"schema mapping, as for export (default: ${ENV_MAPPING})")
+    srv.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``journey`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings))
+    except InputError as exc:
+        print(f"journey: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except ConfigError as exc:
+        print(f"journey: configuration error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except JourneyError as exc:
+        print(f"journey: error: {exc}", file=sys.stderr)
+        return EXIT_WAREHOUSE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

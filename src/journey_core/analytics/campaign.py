@@ -1,0 +1,814 @@
+"""What the dashboard shows, computed from journey rows: pure Polars, no clock, no database.
+
+Every function takes the rows of a :class:`~journey_core.warehouse.JourneyResult` (one row per
+event, see :data:`journey_core.columns.RESULT_COLUMNS`) and keyword-only options; times such
+as ``since`` or ``start`` are explicit. Nothing here reads ``now()``.
+
+Definitions the pages rely on:
+
+- **Session**: an individual's events with no gap longer than 30 minutes (``SESSION_GAP``).
+  Sessions are numbered 1, 2, ... per individual in time order.
+- **Touch**: an event that starts a session, or that brings new acquisition information
+  (a different channel, source, medium or campaign) within a session. A session's channel,
+  source, medium and campaign are those of its latest touch, so internal page views inherit
+  the channel of the visit they belong to (see :mod:`journey_core.analytics.channels`).
+- **Conversion**: an event whose type is in ``conversion_events`` (default ``purchase``).
+- **Newly known** (given ``since``): ``known_at >= since``; everyone else in the rows is
+  **previously known**.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import polars as pl
+
+from journey_core import columns as c
+from journey_core.analytics import channels as ch
+from journey_core.analytics.channels import ChannelConfig
+from journey_core.errors import InputError
+from journey_core.rules import TS
+
+CONVERSION_EVENTS: Final[tuple[str, ...]] = ("purchase",)
+SESSION_GAP: Final = dt.timedelta(minutes=30)
+DEFAULT_FUNNEL_STEPS: Final[tuple[str, ...]] = ("page_view", "signup", "add_to_cart", "purchase")
+
+NEWLY_KNOWN: Final = "Newly known"
+PREVIOUSLY_KNOWN: Final = "Previously known"
+ALL_PEOPLE: Final = "All people"
+
+NOT_SET: Final = ch.NOT_SET
+NO_CAMPAIGN: Final = ch.NOT_SET
+DIRECT_SOURCE: Final = ch.DIRECT_SOURCE
+DIRECT_MEDIUM: Final = ch.NONE_MEDIUM
+
+# Output column names of the summaries below (presentation labels live in charts.LABELS).
+PEOPLE: Final = "people"
+EVENTS: Final = "events"
+SESSIONS: Final = "sessions"
+CONVERSIONS: Final = "conversions"
+NEWLY_KNOWN_PEOPLE: Final = "newly_known"
+DAY: Final = "day"
+HOUR: Final = "hour"
+STEP: Final = "step"
+GROUP: Final = "group"
+CONVERSION_RATE: Final = "step_conversion"
+OVERALL_RATE: Final = "overall_conversion"
+DROP_OFF: Final = "drop_off"
+TOUCHES: Final = "touches"
+SHARE: Final = "share_of_people"
+FIRST_EVENT: Final = "first_event"
+LAST_EVENT: Final = "last_event"
+CHANNELS_USED: Final = "channels"
+IS_NEWLY_KNOWN: Final = "is_newly_known"
+VALUE: Final = "value"
+
+SESSION_COLUMNS: Final[tuple[str, ...]] = (
+    c.SESSION,
+    c.SESSION_START,
+    c.IS_TOUCH,
+    c.CHANNEL,
+    c.SESSION_SOURCE,
+    c.SESSION_MEDIUM,
+    c.SESSION_CAMPAIGN,
+)
+BREAKDOWN_DIMENSIONS: Final[tuple[str, ...]] = (
+    c.CHANNEL,
+    c.SESSION_SOURCE,
+    c.SESSION_MEDIUM,
+    c.SESSION_CAMPAIGN,
+)
+
+
+def _utc(value: dt.datetime) -> pl.Expr:
+    return pl.lit(value, dtype=TS)
+
+
+def _text(column: str) -> pl.Expr:
+    text = pl.col(column).str.strip_chars()
+    return pl.when(text.str.len_chars() > 0).then(text)
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    # Stable: rows already in result order (email, occurred_at, event_id, ...) keep it.
+    return frame.sort(c.SORT_COLUMNS, maintain_order=True, nulls_last=True)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def with_sessions(
+    frame: pl.DataFrame,
+    *,
+    gap: dt.timedelta = SESSION_GAP,
+    channels: ChannelConfig | None = None,
+) -> pl.DataFrame:
+    """Add visits (sessions), touches and each event's visit channel/source/medium/campaign.
+
+    Channels, sources, media and campaigns come from :func:`.channels.classify`
+    with ``channels`` (default: the built-in GA4-style rules). An event with UTM tags or an
+    external referrer is a touch of its own; other events (internal page views, server-side
+    events without a referrer) keep the acquisition of their visit. A visit that starts with
+    an internal page view began before the rows: its channel is the config's *unassigned*.
+    Adds :data:`SESSION_COLUMNS`; rows keep their order (sorted by email, time, event id).
+
+    >>> ts = [dt.datetime(2022, 7, 1, 10, m, tzinfo=dt.UTC) for m in (0, 5, 50)]
+    >>> rows = pl.DataFrame({"email": ["a@x.io"] * 3, "occurred_at": ts,
+    ...     "event_id": ["1", "2", "3"], "utm_source": ["google", None, None],
+    ...     "utm_medium": ["cpc", None, None], "utm_campaign": ["brand", None, None],
+    ...     "referrer": [None, "https://s.io/", None], "page_url": ["https://s.io/"] * 3})
+    >>> with_sessions(rows).select("session", "channel", "is_touch").rows()
+    [(1, 'Paid Search', True), (1, 'Paid Search', False), (2, 'Direct', True)]
+    """
+    cfg = channels or ChannelConfig.default()
+    if frame.is_empty():
+        return frame.with_columns(
+            pl.lit(None, pl.Int64).alias(c.SESSION),
+            pl.lit(None, TS).alias(c.SESSION_START),
+            pl.lit(None, pl.Boolean).alias(c.IS_TOUCH),
+            *(pl.lit(None, pl.String).alias(name) for name in BREAKDOWN_DIMENSIONS),
+        ).select(*frame.columns, *SESSION_COLUMNS)
+    at = pl.col(c.OCCURRED_AT)
+    gap_us = int(gap / dt.timedelta(microseconds=1))
+    # Rows are sorted by person and time, so frame-wide scans with resets at person and
+    # session boundaries do what `over()` would, much faster on large results.
+    new_person = pl.col(c.EMAIL).ne_missing(pl.col(c.EMAIL).shift(1))
+    step = at.diff().dt.total_microseconds()
+    is_new = new_person | step.is_null() | (step > gap_us)
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+
+    # Each distinct combination of tags, referrer and page is classified once.
+    keys = [c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL]
+    internal_hosts = [h.lower().removeprefix("www.") for h in cfg.internal_hosts]
+    ref_host, page_host = ch.host_expr(c.REFERRER), ch.host_expr(c.PAGE_URL)
+    tagged = pl.any_horizontal(
+        _text(name).is_not_null() for name in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN)
+    )
+    internal = ref_host.is_not_null() & (
+        ((ref_host == page_host) & page_host.is_not_null()) | ref_host.is_in(internal_hosts)
+    )
+    own = tagged | (ref_host.is_not_null() & ~internal)
+    touches = (
+        ch.classify(frame.select(keys).unique().lazy(), cfg)
+        .with_columns(
+            own.alias("_own"),
+            (~tagged & ref_host.is_not_null() & internal).alias("_internal"),
+        )
+        .select(
+            *keys,
+            "_own",
+            # a visit that begins with an internal page view began before the rows
+            pl.when(pl.col("_internal"))
+            .then(pl.lit(cfg.unassigned))
+            .otherwise(pl.col(c.CHANNEL))
+            .alias("_ch"),
+            pl.when(pl.col("_internal")).then(pl.lit(NOT_SET)).otherwise(c.SOURCE).alias("_src"),
+            pl.when(pl.col("_internal")).then(pl.lit(NOT_SET)).otherwise(c.MEDIUM).alias("_med"),
+            pl.col(c.CAMPAIGN).alias("_camp"),
+        )
+        .collect()
+    )
+    acquired = pl.col("_own") | pl.col("_new")  # rows that set the visit's acquisition
+    rows = (
+        _sorted(frame)
+        .join(touches, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(is_new.alias("_new"), row.alias("_row"))
+        .with_columns(
+            pl.when(new_person).then(pl.col("_row")).forward_fill().alias("_person_first"),
+            pl.col("_new").cast(pl.Int64).cum_sum().alias("_n"),
+            # the latest acquiring row at or before each row; always within the visit,
+            # since every visit starts with one
+            pl.when(acquired).then(pl.col("_row")).forward_fill().alias("_last"),
+            pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill().alias("_first"),
+        )
+        .with_columns(
+            (pl.col("_n") - pl.col("_n").gather(pl.col("_person_first")) + 1).alias(c.SESSION),
+        )
+    )
+    last = pl.col("_last")
+    before = last.shift(1).fill_null(0)
+    changed = pl.any_horizontal(
+        pl.col(k).ne_missing(pl.col(k).gather(before)) for k in ("_ch", "_src", "_med", "_camp")
+    )
+    out = rows.with_columns(
+        (pl.col("_new") | (pl.col("_own") & changed)).alias(c.IS_TOUCH),
+        at.gather(pl.col("_first")).alias(c.SESSION_START),
+        pl.col("_ch").gather(last).alias(c.CHANNEL),
+        pl.col("_src").gather(last).alias(c.SESSION_SOURCE),
+        pl.col("_med").gather(last).alias(c.SESSION_MEDIUM),
+        pl.col("_camp").gather(last).alias(c.SESSION_CAMPAIGN),
+    )
+    return out.select(*frame.columns, *SESSION_COLUMNS)
+
+
+def _ensure_sessions(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame if c.CHANNEL in frame.columns else with_sessions(frame)
+
+
+def session_summary(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per (email, session): start, end, events, channel, source, medium, campaign."""
+    rows = _ensure_sessions(frame)
+    return (
+        rows.group_by(c.EMAIL, c.SESSION, maintain_order=True)
+        .agg(
+            pl.col(c.OCCURRED_AT).min().alias(c.SESSION_START),
+            pl.col(c.OCCURRED_AT).max().alias("session_end"),
+            pl.len().alias(EVENTS),
+            pl.col(c.CHANNEL).first(),
+            pl.col(c.SESSION_SOURCE).first(),
+            pl.col(c.SESSION_MEDIUM).first(),
+            pl.col(c.SESSION_CAMPAIGN).first(),
+            pl.col(c.PAGE_URL).drop_nulls().first().alias("landing_page"),
+        )
+        .sort(c.EMAIL, c.SESSION)
+    )
+
+
+# --------------------------------------------------------------------------- KPIs
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """Headline figures of a set of journey rows."""
+
+    people: int
+    events: int
+    sessions: int
+    conversions: int
+    revenue: float
+    newly_known: int | None = None
+
+
+def _is_conversion(conversion_events: Sequence[str]) -> pl.Expr:
+    return pl.col(c.EVENT_TYPE).is_in(list(conversion_events))
+
+
+def kpis(
+    frame: pl.DataFrame,
+    *,
+    since: dt.datetime | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> Kpis:
+    """People, events, sessions, conversions and revenue of ``frame``.
+
+    With ``since``, ``people`` counts those with an event at or after it and ``newly_known``
+    those whose ``known_at`` is at or after it; the other figures cover every row.
+
+    >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["x", "purchase", "x"],
+    ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
+    ...     "known_at": [dt.datetime(2022, 6, 1, tzinfo=dt.UTC)] * 3, "event_id": ["1", "2", "3"],
+    ...     "revenue": [None, 10.0, None]})
+    >>> k = kpis(rows, since=dt.datetime(2022, 7, 2, tzinfo=dt.UTC))
+    >>> (k.people, k.events, k.conversions, k.revenue, k.newly_known)
+    (2, 3, 1, 10.0, 0)
+    """
+    if frame.is_empty():
+        return Kpis(0, 0, 0, 0, 0.0, 0 if since is not None else None)
+    active = frame if since is None else frame.filter(pl.col(c.OCCURRED_AT) >= _utc(since))
+    sessions = (
+        frame.select(pl.struct(c.EMAIL, c.SESSION).n_unique()).item()
+        if c.SESSION in frame.columns
+        else _ensure_sessions(frame).select(pl.struct(c.EMAIL, c.SESSION).n_unique()).item()
+    )
+    newly = None
+    if since is not None:
+        newly = frame.filter(pl.col(c.KNOWN_AT) >= _utc(since)).get_column(c.EMAIL).n_unique()
+    return Kpis(
+        people=active.get_column(c.EMAIL).n_unique(),
+        events=frame.height,
+        sessions=int(sessions),
+        conversions=int(frame.select(_is_conversion(conversion_events).sum()).item()),
+        revenue=float(frame.get_column(c.REVENUE).fill_null(0.0).sum()),
+        newly_known=newly,
+    )
+
+
+def relative_change(current: float, previous: float | None) -> float | None:
+    """``(current - previous) / previous``; ``None`` when there is nothing to compare with.
+
+    >>> relative_change(110, 100), relative_change(5, 0), relative_change(5, None)
+    (0.1, None, None)
+    """
+    if previous is None or previous == 0:
+        return None
+    return (current - previous) / previous
+
+
+# --------------------------------------------------------------------------- profile
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One individual at a glance (the customer lookup's profile card)."""
+
+    email: str
+    known_at: dt.datetime
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    devices: int
+    sessions: int
+    events: int
+    touches_before_known: int
+    channels: tuple[str, ...] = field(default_factory=tuple)
+    first_channel: str | None = None
+    known_via: str | None = None
+    orders: int = 0
+    revenue: float = 0.0
+
+
+def profile(
+    frame: pl.DataFrame, *, conversion_events: Sequence[str] = CONVERSION_EVENTS
+) -> Profile | None:
+    """The profile of the one individual in ``frame``; ``None`` when it has no rows.
+
+    ``channels`` lists the channels of their sessions, most sessions first; ``known_via`` is
+    the channel of the session in which they became known (``None`` if that is before the rows).
+    """
+    if frame.is_empty():
+        return None
+    emails = frame.get_column(c.EMAIL).unique()
+    if emails.len() != 1:
+        msg = f"profile() needs the rows of one individual, got {emails.len()} emails."
+        raise InputError("email", msg)
+    rows = _ensure_sessions(frame)
+    sessions = session_summary(rows)
+    channel_counts = (
+        sessions.group_by(c.CHANNEL)
+        .agg(pl.len().alias("n"), pl.col(c.SESSION_START).min().alias("first"))
+        .sort(["n", "first"], descending=[True, False])
+    )
+    known_at = rows.get_column(c.KNOWN_AT)[0]
+    up_to_known = rows.filter(pl.col(c.OCCURRED_AT) <= pl.col(c.KNOWN_AT))
+    return Profile(
+        email=str(emails[0]),
+        known_at=known_at,
+        first_seen=rows.get_column(c.OCCURRED_AT).min(),  # type: ignore[arg-type]
+        last_seen=rows.get_column(c.OCCURRED_AT).max(),  # type: ignore[arg-type]
+        devices=rows.get_column(c.ANONYMOUS_ID).drop_nulls().n_unique(),
+        sessions=sessions.height,
+        events=rows.height,
+        touches_before_known=int(rows.filter(pl.col(c.BEFORE_KNOWN) & pl.col(c.IS_TOUCH)).height),
+        channels=tuple(channel_counts.get_column(c.CHANNEL).to_list()),
+        first_channel=str(sessions.get_column(c.CHANNEL)[0]),
+        known_via=(str(up_to_known.get_column(c.CHANNEL)[-1]) if up_to_known.height else None),
+        orders=int(rows.select(_is_conversion(conversion_events).sum()).item()),
+        revenue=float(rows.get_column(c.REVENUE).fill_null(0.0).sum()),
+    )
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def funnel(
+    frame: pl.DataFrame,
+    *,
+    steps: Sequence[str] = DEFAULT_FUNNEL_STEPS,
+    since: dt.datetime | None = None,
+) -> pl.DataFrame:
+    """An ordered funnel: how many people did each step after the previous one.
+
+    A person reaches step *k* when they have events of steps 1..k at non-decreasing times
+    (the earliest qualifying event of each step is used). One row per step and group:
+    ``Newly known`` / ``Previously known`` when ``since`` is given, and ``All people``
+    always; with ``people``, ``step_conversion`` (share of the previous step's people in the
+    same group; 1.0 at step 1; null when the previous step has nobody), ``overall_conversion``
+    (share of step 1; null when step 1 has nobody) and ``drop_off`` (people lost since the
+    previous step).
+
+    >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["view", "buy", "view"],
+    ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
+    ...     "known_at": [dt.datetime(2022, 6, 1, tzinfo=dt.UTC)] * 3})
+    >>> funnel(rows, steps=["view", "buy"]).select("step", "people", "drop_off").rows()
+    [(1, 2, 0), (2, 1, 1)]
+    """
+    steps = list(steps)
+    if not steps:
+        raise InputError("steps", "pick at least one funnel step, e.g. page_view.")
+    if len(set(steps)) != len(steps):
+        msg = f"{', '.join(steps)} repeats a step; list each event type once."
+        raise InputError("steps", msg)
+    groups = [ALL_PEOPLE] if since is None else [NEWLY_KNOWN, PREVIOUSLY_KNOWN, ALL_PEOPLE]
+    people = frame.select(c.EMAIL, c.KNOWN_AT).unique(c.EMAIL)
+    if since is None:
+        people = people.with_columns(pl.lit(ALL_PEOPLE).alias(GROUP))
+    else:
+        people = people.with_columns(
+            pl.when(pl.col(c.KNOWN_AT) >= _utc(since))
+            .then(pl.lit(NEWLY_KNOWN))
+            .otherwise(pl.lit(PREVIOUSLY_KNOWN))
+            .alias(GROUP)
+        )
+    events = frame.select(c.EMAIL, c.EVENT_TYPE, c.OCCURRED_AT).filter(
+        pl.col(c.EVENT_TYPE).is_in(steps)
+    )
+    counts: list[pl.DataFrame] = []
+    reached: pl.DataFrame | None = None
+    for index, step in enumerate(steps, start=1):
+        of_step = events.filter(pl.col(c.EVENT_TYPE) == step)
+        if reached is not None:
+            of_step = of_step.join(reached, on=c.EMAIL, how="inner").filter(
+                pl.col(c.OCCURRED_AT) >= pl.col("_t")
+            )
+        reached = of_step.group_by(c.EMAIL).agg(pl.col(c.OCCURRED_AT).min().alias("_t"))
+        per_group = (
+            reached.join(people, on=c.EMAIL, how="left")
+            .group_by(GROUP)
+            .agg(pl.len().cast(pl.Int64).alias(PEOPLE))
+        )
+        total = pl.DataFrame({GROUP: [ALL_PEOPLE], PEOPLE: [reached.height]})
+        if since is not None:
+            per_group = pl.concat([per_group, total.cast({PEOPLE: pl.Int64})])
+        counts.append(per_group.with_columns(pl.lit(index).alias(STEP)))
+    grid = pl.DataFrame(
+        {
+            STEP: [i for i in range(1, len(steps) + 1) for _ in groups],
+            c.EVENT_TYPE: [s for s in steps for _ in groups],
+            GROUP: groups * len(steps),
+        }
+    )
+    joined = grid.join(
+        pl.concat(counts, how="vertical_relaxed"), on=[STEP, GROUP], how="left"
+    ).with_columns(pl.col(PEOPLE).fill_null(0).cast(pl.Int64))
+    prev = pl.col(PEOPLE).shift(1).over(GROUP, order_by=STEP)
+    first = pl.col(PEOPLE).first().over(GROUP, order_by=STEP)
+    return joined.with_columns(
+        pl.when(pl.col(STEP) == 1)
+        .then(pl.lit(1.0))
+        .when(prev > 0)
+        .then(pl.col(PEOPLE) / prev)
+        .otherwise(pl.lit(None, pl.Float64))
+        .alias(CONVERSION_RATE),
+        pl.when(first > 0).then(pl.col(PEOPLE) / first).alias(OVERALL_RATE),
+        (prev.fill_null(pl.col(PEOPLE)) - pl.col(PEOPLE)).alias(DROP_OFF),
+    ).sort(STEP, pl.col(GROUP).replace_strict({g: i for i, g in enumerate(groups)}))
+
+
+# --------------------------------------------------------------------------- trends
+
+
+def _local(column: str, tz: str) -> pl.Expr:
+    return pl.col(column).dt.convert_time_zone(tz)
+
+
+def daily_trend(
+    frame: pl.DataFrame,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: str = "UTC",
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> pl.DataFrame:
+    """Per local day from ``start`` to ``end``: events, active people, conversions, newly known.
+
+    ``newly_known`` counts people whose ``known_at`` falls on that day. Days without
+    activity appear with zeros.
+    """
+    first_day = start.astimezone(_zone(tz)).date()
+    last_day = end.astimezone(_zone(tz)).date()
+    days = pl.DataFrame({DAY: pl.date_range(first_day, max(first_day, last_day), "1d", eager=True)})
+    window = frame.filter(pl.col(c.OCCURRED_AT) >= _utc(start), pl.col(c.OCCURRED_AT) <= _utc(end))
+    activity = window.group_by(_local(c.OCCURRED_AT, tz).dt.date().alias(DAY)).agg(
+        pl.len().cast(pl.Int64).alias(EVENTS),
+        pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
+        _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+    )
+    known = (
+        frame.select(c.EMAIL, c.KNOWN_AT)
+        .unique(c.EMAIL)
+        .filter(pl.col(c.KNOWN_AT) >= _utc(start), pl.col(c.KNOWN_AT) <= _utc(end))
+        .group_by(_local(c.KNOWN_AT, tz).dt.date().alias(DAY))
+        .agg(pl.len().cast(pl.Int64).alias(NEWLY_KNOWN_PEOPLE))
+    )
+    return (
+        days.join(activity, on=DAY, how="left")
+        .join(known, on=DAY, how="left")
+        .with_columns(pl.col(EVENTS, PEOPLE, CONVERSIONS, NEWLY_KNOWN_PEOPLE).fill_null(0))
+        .sort(DAY)
+    )
+
+
+def hourly_by_channel(
+    frame: pl.DataFrame, *, start: dt.datetime, end: dt.datetime, tz: str = "UTC"
+) -> pl.DataFrame:
+    """Events per local hour and session channel between ``start`` and ``end``.
+
+    ``hour`` is a naive local datetime (the start of the hour in ``tz``).
+    """
+    rows = _ensure_sessions(frame).filter(
+        pl.col(c.OCCURRED_AT) >= _utc(start), pl.col(c.OCCURRED_AT) <= _utc(end)
+    )
+    return (
+        rows.group_by(
+            _local(c.OCCURRED_AT, tz).dt.truncate("1h").dt.replace_time_zone(None).alias(HOUR),
+            c.CHANNEL,
+        )
+        .agg(pl.len().cast(pl.Int64).alias(EVENTS))
+        .sort(HOUR, c.CHANNEL)
+    )
+
+
+# --------------------------------------------------------------------------- breakdowns
+
+
+def breakdown(
+    frame: pl.DataFrame,
+    *,
+    by: str = c.CHANNEL,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """People, sessions, events, conversions and revenue per session channel/source/medium/campaign.
+
+    Events count toward the session they belong to, so a purchase in a session that began
+    with a paid-search click counts for Paid Search. Sorted by people, then sessions.
+    """
+    if by not in BREAKDOWN_DIMENSIONS:
+        msg = f"{by!r} is not a breakdown; use one of {', '.join(BREAKDOWN_DIMENSIONS)}."
+        raise InputError("by", msg)
+    rows = _ensure_sessions(frame)
+    out = (
+        rows.group_by(by)
+        .agg(
+            pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
+            pl.struct(c.EMAIL, c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
+            pl.len().cast(pl.Int64).alias(EVENTS),
+            _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
+        )
+        .sort([PEOPLE, SESSIONS, by], descending=[True, True, False])
+    )
+    return out.head(limit) if limit is not None else out
+
+
+def touchpoints_before_known(
+    frame: pl.DataFrame,
+    *,
+    newly_known_since: dt.datetime | None = None,
+    limit: int | None = 10,
+) -> pl.DataFrame:
+    """The touches that most often came before people became known.
+
+    Touches (see the module docstring) with ``before_known``, grouped by channel, source,
+    medium and campaign: ``touches``, ``people`` and ``share_of_people`` (of the people
+    considered). With ``newly_known_since``, only people newly known since then count.
+    """
+    rows = _ensure_sessions(frame)
+    if newly_known_since is not None:
+        rows = rows.filter(pl.col(c.KNOWN_AT) >= _utc(newly_known_since))
+    population = rows.get_column(c.EMAIL).n_unique()
+    keys = [c.CHANNEL, c.SESSION_SOURCE, c.SESSION_MEDIUM, c.SESSION_CAMPAIGN]
+    out = (
+        rows.filter(pl.col(c.BEFORE_KNOWN) & pl.col(c.IS_TOUCH))
+        .group_by(keys)
+        .agg(
+            pl.len().cast(pl.Int64).alias(TOUCHES),
+            pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
+        )
+        .with_columns((pl.col(PEOPLE) / population if population else pl.lit(0.0)).alias(SHARE))
+        .sort([PEOPLE, TOUCHES, *keys], descending=[True, True, False, False, False, False])
+    )
+    return out.head(limit) if limit is not None else out
+
+
+def people_table(
+    frame: pl.DataFrame,
+    *,
+    since: dt.datetime | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> pl.DataFrame:
+    """One row per person: known since, first/last event, events, sessions, channels, orders.
+
+    With ``since``, ``is_newly_known`` tells whether ``known_at >= since``. Sorted by the
+    latest activity first.
+    """
+    rows = _ensure_sessions(frame)
+    newly = (
+        (pl.col(c.KNOWN_AT).first() >= _utc(since))
+        if since is not None
+        else pl.lit(None, pl.Boolean)
+    )
+    # Channels of each person's touches: most touches first, ties by first use.
+    channels = (
+        rows.filter(pl.col(c.IS_TOUCH))
+        .group_by(c.EMAIL, c.CHANNEL)
+        .agg(pl.len().alias("_n"), pl.col(c.OCCURRED_AT).min().alias("_first"))
+        .sort([c.EMAIL, "_n", "_first"], descending=[False, True, False])
+        .group_by(c.EMAIL, maintain_order=True)
+        .agg(pl.col(c.CHANNEL).str.join(", ").alias(CHANNELS_USED))
+    )
+    return (
+        rows.group_by(c.EMAIL)
+        .agg(
+            pl.col(c.KNOWN_AT).first(),
+            newly.alias(IS_NEWLY_KNOWN),
+            pl.col(c.OCCURRED_AT).min().alias(FIRST_EVENT),
+            pl.col(c.OCCURRED_AT).max().alias(LAST_EVENT),
+            pl.len().cast(pl.Int64).alias(EVENTS),
+            pl.col(c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
+            _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
+        )
+        .join(channels, on=c.EMAIL, how="left")
+        .select(
+            c.EMAIL,
+            c.KNOWN_AT,
+            IS_NEWLY_KNOWN,
+            FIRST_EVENT,
+            LAST_EVENT,
+            EVENTS,
+            SESSIONS,
+            pl.col(CHANNELS_USED).fill_null(""),
+            CONVERSIONS,
+            c.REVENUE,
+        )
+        .sort([LAST_EVENT, c.EMAIL], descending=[True, False])
+    )
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which people to keep: those with at least one event matching every non-empty filter.
+
+    Within one filter any listed value matches. Campaign, source and medium are the session's
+    (so a purchase in a session from a campaign matches that campaign).
+    """
+
+    campaigns: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    media: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(self._pairs().values())
+
+    def _pairs(self) -> dict[str, tuple[str, ...]]:
+        return {
+            c.SESSION_CAMPAIGN: self.campaigns,
+            c.SESSION_SOURCE: self.sources,
+            c.SESSION_MEDIUM: self.media,
+            c.CHANNEL: self.channels,
+            c.EVENT_TYPE: self.event_types,
+        }
+
+    def predicate(self) -> pl.Expr:
+        """The row predicate: every non-empty filter matches."""
+        expr = pl.lit(True)
+        for column, values in self._pairs().items():
+            if values:
+                expr = expr & pl.col(column).is_in(list(values))
+        return expr
+
+
+FILTER_DIMENSIONS: Final[tuple[str, ...]] = (
+    c.SESSION_CAMPAIGN,
+    c.SESSION_SOURCE,
+    c.SESSION_MEDIUM,
+    c.CHANNEL,
+    c.EVENT_TYPE,
+)
+
+
+def filter_people(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """All rows of the people with a matching event (rows keep their order)."""
+    if not filters.active:
+        return frame
+    rows = _ensure_sessions(frame)
+    keep = rows.filter(filters.predicate()).get_column(c.EMAIL).unique()
+    return rows.filter(pl.col(c.EMAIL).is_in(keep.implode()))
+
+
+def journey_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Only the result columns, in result order: the rows `journey export` writes."""
+    return frame.select(c.RESULT_COLUMNS)
+
+
+def filter_options(frame: pl.DataFrame) -> dict[str, list[str]]:
+    """For each filter dimension, its values, those with most people first."""
+    rows = _ensure_sessions(frame)
+    out: dict[str, list[str]] = {}
+    for column in FILTER_DIMENSIONS:
+        counts = (
+            rows.group_by(column)
+            .agg(pl.col(c.EMAIL).n_unique().alias("_n"))
+            .drop_nulls(column)
+            .sort(["_n", column], descending=[True, False])
+        )
+        out[column] = counts.get_column(column).to_list()
+    return out
+
+
+# --------------------------------------------------------------------------- page reports
+
+
+@dataclass(frozen=True, slots=True)
+class RecentReport:
+    """Everything the recent activity page shows, from one result."""
+
+    kpis: Kpis
+    previous: Kpis | None
+    hourly: pl.DataFrame
+    campaigns: pl.DataFrame
+    sources: pl.DataFrame
+    people: pl.DataFrame
+    preview: pl.DataFrame
+    total_rows: int
+
+
+def recent_report(
+    frame: pl.DataFrame,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    previous: pl.DataFrame | None = None,
+    tz: str = "UTC",
+    preview_rows: int = 1000,
+    top: int = 10,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> RecentReport:
+    """The recent activity page from the rows of its window (and of the window before it)."""
+    rows = _ensure_sessions(frame)
+    campaigns = breakdown(rows, by=c.SESSION_CAMPAIGN, conversion_events=conversion_events)
+    campaigns = campaigns.filter(pl.col(c.SESSION_CAMPAIGN) != NO_CAMPAIGN).head(top)
+    return RecentReport(
+        kpis=kpis(rows, conversion_events=conversion_events),
+        previous=(
+            kpis(_ensure_sessions(previous), conversion_events=conversion_events)
+            if previous is not None
+            else None
+        ),
+        hourly=hourly_by_channel(rows, start=start, end=end, tz=tz),
+        campaigns=campaigns,
+        sources=breakdown(
+            rows, by=c.SESSION_SOURCE, conversion_events=conversion_events, limit=top
+        ),
+        people=people_table(rows, conversion_events=conversion_events),
+        preview=_preview(rows, preview_rows),
+        total_rows=rows.height,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignReport:
+    """Everything the campaign influence page shows, from one result and its filters."""
+
+    kpis: Kpis
+    trend: pl.DataFrame
+    channels: pl.DataFrame
+    campaigns: pl.DataFrame
+    funnel: pl.DataFrame
+    touchpoints: pl.DataFrame
+    people: pl.DataFrame
+    preview: pl.DataFrame
+    total_rows: int
+
+
+def campaign_report(
+    frame: pl.DataFrame,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    filters: Filters = Filters(),
+    steps: Sequence[str] = DEFAULT_FUNNEL_STEPS,
+    tz: str = "UTC",
+    preview_rows: int = 1000,
+    top: int = 10,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> CampaignReport:
+    """The campaign influence page: ``start`` is the campaign start, ``end`` the as-of time.
+
+    Everything is computed on the people the filters keep.
+    """
+    rows = filter_people(_ensure_sessions(frame), filters)
+    return CampaignReport(
+        kpis=kpis(rows, since=start, conversion_events=conversion_events),
+        trend=daily_trend(rows, start=start, end=end, tz=tz, conversion_events=conversion_events),
+        channels=breakdown(rows, by=c.CHANNEL, conversion_events=conversion_events),
+        campaigns=breakdown(
+            rows, by=c.SESSION_CAMPAIGN, conversion_events=conversion_events, limit=top
+        ),
+        funnel=funnel(rows, steps=steps, since=start),
+        touchpoints=touchpoints_before_known(rows, newly_known_since=start, limit=top),
+        people=people_table(rows, since=start, conversion_events=conversion_events),
+        preview=_preview(rows, preview_rows),
+        total_rows=rows.height,
+    )
+
+
+def _preview(rows: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The ``n`` most recent rows, newest first."""
+    return rows.sort([c.OCCURRED_AT, c.EMAIL, c.EVENT_ID], descending=True).head(n)
+
+
+def _zone(tz: str) -> dt.tzinfo:
+    from journey_core.rules.query import parse_timezone
+
+    return parse_timezone(tz)

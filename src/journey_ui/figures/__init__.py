@@ -1,0 +1,9 @@
+"""Plotly figure builders: ``DataFrame -> go.Figure``, free of Streamlit, unit-tested.
+
+:mod:`~journey_ui.figures.campaign` draws the campaign and customer pages' charts and
+:mod:`~journey_ui.figures.attribution` the attribution page's.
+"""
+
+from journey_ui.figures import attribution, campaign
+
+__all__ = ["attribution", "campaign"]

@@ -1,0 +1,688 @@
+"""Plotly figures of journeys: pure ``DataFrame -> go.Figure`` builders, no Streamlit.
+
+Colours are fixed per channel (:data:`CHANNEL_COLORS`) so a channel looks the same in
+every chart; labels shown to people come from :data:`LABELS` and :func:`event_label`,
+never raw column names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from journey_core import columns as c
+from journey_core.analytics import campaign as an
+
+FONT: Final = (
+    "Source Sans Pro, Source Sans 3, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
+)
+MUTED: Final = "#6B7280"
+GRID: Final = "#E5E7EB"
+KNOWN_LINE: Final = "#DC2626"
+NEWLY_COLOR: Final = "#2563EB"
+PREVIOUSLY_COLOR: Final = "#93C5FD"
+EVENTS_COLOR: Final = "#94A3B8"
+
+#: A fixed colour for each channel of the default grouping (analytics/data/channels.toml).
+CHANNEL_COLORS: Final[dict[str, str]] = {
+    "Paid Search": "#2563EB",
+    "Paid Social": "#DB2777",
+    "Paid Shopping": "#0EA5E9",
+    "Paid Video": "#BE123C",
+    "Paid Other": "#6366F1",
+    "Cross-network": "#0F766E",
+    "Display": "#CA8A04",
+    "Email": "#16A34A",
+    "Affiliates": "#9333EA",
+    "Organic Search": "#0891B2",
+    "Organic Social": "#F97316",
+    "Organic Shopping": "#65A30D",
+    "Organic Video": "#E11D48",
+    "Referral": "#7C3AED",
+    "Audio": "#A16207",
+    "SMS": "#059669",
+    "Mobile Push Notifications": "#4F46E5",
+    "Direct": "#475569",
+    "Unassigned": "#D6D3D1",
+}
+#: Colours for channels a custom grouping adds (picked by name, so they stay stable).
+EXTRA_COLORS: Final[tuple[str, ...]] = (
+    "#B45309",
+    "#0369A1",
+    "#7E22CE",
+    "#15803D",
+    "#C2410C",
+    "#1D4ED8",
+    "#A21CAF",
+    "#4D7C0F",
+)
+
+#: Friendly names of result and summary columns, for tables, axes and hover text.
+LABELS: Final[dict[str, str]] = {
+    c.EMAIL: "Email",
+    c.KNOWN_AT: "Known since",
+    c.EVENT_ID: "Event ID",
+    c.OCCURRED_AT: "Time",
+    c.EVENT_TYPE: "Event",
+    c.ANONYMOUS_ID: "Device (anonymous ID)",
+    c.UTM_SOURCE: "UTM source",
+    c.UTM_MEDIUM: "UTM medium",
+    c.UTM_CAMPAIGN: "UTM campaign",
+    c.UTM_CONTENT: "UTM content",
+    c.UTM_TERM: "UTM term",
+    c.PAGE_URL: "Page",
+    c.REFERRER: "Referrer",
+    c.REVENUE: "Revenue",
+    c.BEFORE_KNOWN: "Before known",
+    c.CHANNEL: "Channel",
+    c.SESSION: "Visit",
+    c.SESSION_START: "Visit start",
+    c.SESSION_SOURCE: "Source",
+    c.SESSION_MEDIUM: "Medium",
+    c.SESSION_CAMPAIGN: "Campaign",
+    c.IS_TOUCH: "Touch",
+    an.PEOPLE: "People",
+    an.EVENTS: "Events",
+    an.SESSIONS: "Visits",
+    an.CONVERSIONS: "Conversions",
+    an.NEWLY_KNOWN_PEOPLE: "Newly known",
+    an.DAY: "Day",
+    an.HOUR: "Hour",
+    an.STEP: "Step",
+    an.GROUP: "Group",
+    an.CONVERSION_RATE: "Step conversion",
+    an.OVERALL_RATE: "Of step 1",
+    an.DROP_OFF: "Drop-off",
+    an.TOUCHES: "Touches",
+    an.SHARE: "Share of people",
+    an.FIRST_EVENT: "First event",
+    an.LAST_EVENT: "Last event",
+    an.CHANNELS_USED: "Channels",
+    an.IS_NEWLY_KNOWN: "Newly known",
+}
+
+EVENT_LABELS: Final[dict[str, str]] = {
+    "page_view": "Page view",
+    "signup": "Sign-up",
+    "add_to_cart": "Add to cart",
+    "purchase": "Purchase",
+    "ad_click": "Ad click",
+    "email_open": "Email open",
+    "email_click": "Email click",
+}
+#: Lanes top to bottom: acquisition first, then the funnel.
+EVENT_ORDER: Final[tuple[str, ...]] = (
+    "ad_click",
+    "email_open",
+    "email_click",
+    "page_view",
+    "signup",
+    "add_to_cart",
+    "purchase",
+)
+
+Lane = Literal["event_type", "channel"]
+
+
+def label(column: str) -> str:
+    """The friendly name of a column (``utm_source`` → ``UTM source``)."""
+    return LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def event_label(event_type: str | None) -> str:
+    """The friendly name of an event type (``add_to_cart`` → ``Add to cart``)."""
+    if event_type is None:
+        return "(unknown)"
+    return EVENT_LABELS.get(event_type, event_type.replace("_", " ").capitalize())
+
+
+def channel_color(channel: str) -> str:
+    """The fixed colour of a channel; other names get a stable colour of their own."""
+    if channel in CHANNEL_COLORS:
+        return CHANNEL_COLORS[channel]
+    index = int(hashlib.sha1(channel.encode("utf-8")).hexdigest(), 16) % len(EXTRA_COLORS)
+    return EXTRA_COLORS[index]
+
+
+def _ordered_channels(values: Sequence[str]) -> list[str]:
+    """Paid first, then organic and the rest, as the default grouping lists them."""
+    order = [name for name in CHANNEL_COLORS if name in values]
+    return order + sorted(set(values) - set(order))
+
+
+def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 8, "r": 8, "t": 40 if legend else 16, "b": 8},
+        font={"family": FONT, "size": 13},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        hoverlabel={"font": {"family": FONT, "size": 12}, "align": "left"},
+        showlegend=legend,
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.02,
+            "xanchor": "left",
+            "x": 0,
+            "title": {"text": ""},
+        },
+        separators=".,",
+    )
+    fig.update_xaxes(gridcolor=GRID, zeroline=False, automargin=True)
+    fig.update_yaxes(gridcolor=GRID, zeroline=False, automargin=True)
+    return fig
+
+
+def _label_margin(labels: Sequence[str]) -> int:
+    """Left margin (px) that fits the longest category label at 13 px (no clipping)."""
+    longest = max((len(text) for text in labels), default=0)
+    return min(300, 16 + int(7.4 * longest))
+
+
+def empty_figure(message: str, *, height: int = 220) -> go.Figure:
+    """A blank chart carrying ``message`` (used when there is nothing to draw)."""
+    fig = go.Figure()
+    fig.add_annotation(
+        text=message,
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font={"size": 14, "color": MUTED},
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base_layout(fig, height=height, legend=False)
+
+
+def _local_naive(series: pl.Series, tz: str) -> list[dt.datetime]:
+    """Datetimes in ``tz`` without tzinfo: Plotly draws them as wall-clock times."""
+    return series.dt.convert_time_zone(tz).dt.replace_time_zone(None).to_list()
+
+
+def _fmt_time(value: dt.datetime, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz)).strftime("%d %b %Y %H:%M")
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC") -> go.Figure:
+    """One individual's journey over time.
+
+    One lane per event type (or per channel), markers coloured by the visit's channel, hover
+    with the UTM tags, page and referrer; visits (sessions) drawn as shaded bands with their
+    number in a top "Visits" lane, and a red line where the person became known.
+    """
+    if frame.is_empty():
+        return empty_figure("No events to show for this person in the window.")
+    rows = an.with_sessions(frame) if c.CHANNEL not in frame.columns else frame
+    sessions = an.session_summary(rows)
+    lane_col = c.EVENT_TYPE if lane == "event_type" else c.CHANNEL
+    if lane == "event_type":
+        present = rows.get_column(c.EVENT_TYPE).drop_nulls().unique().to_list()
+        order = [e for e in EVENT_ORDER if e in present] + sorted(set(present) - set(EVENT_ORDER))
+        lanes = [event_label(e) for e in order]
+        lane_of = {e: event_label(e) for e in order}
+    else:
+        lanes = _ordered_channels(rows.get_column(c.CHANNEL).unique().to_list())
+        lane_of = {name: name for name in lanes}
+    visits_lane = "Visits"
+    category_order = [visits_lane, *lanes]
+
+    fig = go.Figure()
+    # Visits: shaded bands (drawn below) and one numbered marker per visit.
+    first = rows.get_column(c.OCCURRED_AT).min()
+    last = rows.get_column(c.OCCURRED_AT).max()
+    assert isinstance(first, dt.datetime)
+    assert isinstance(last, dt.datetime)
+    span = max(last - first, dt.timedelta(hours=1))
+    min_width = span / 250
+    starts = _local_naive(sessions.get_column(c.SESSION_START), tz)
+    ends = _local_naive(sessions.get_column("session_end"), tz)
+    for index, (s0, s1) in enumerate(zip(starts, ends, strict=True)):
+        if s1 - s0 < min_width:
+            mid = s0 + (s1 - s0) / 2
+            s0, s1 = mid - min_width / 2, mid + min_width / 2
+        fig.add_shape(
+            type="rect",
+            xref="x",
+            yref="paper",
+            x0=s0,
+            x1=s1,
+            y0=0,
+            y1=1,
+            fillcolor="#F1F5F9" if index % 2 == 0 else "#E2E8F0",
+            line={"width": 0},
+            layer="below",
+        )
+    visit_hover = [
+        f"<b>Visit {n}</b><br>{_fmt_time(start, tz)} · {events} event{'s' if events != 1 else ''}"
+        f" · {_duration(end - start)}<br>Channel: {chan}<br>Source / medium: {src} / {med}"
+        f"<br>Campaign: {camp}<br>Landing page: {land or '—'}"
+        for n, start, end, events, chan, src, med, camp, land in sessions.select(
+            c.SESSION,
+            c.SESSION_START,
+            "session_end",
+            an.EVENTS,
+            c.CHANNEL,
+            c.SESSION_SOURCE,
+            c.SESSION_MEDIUM,
+            c.SESSION_CAMPAIGN,
+            "landing_page",
+        ).iter_rows()
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=starts,
+            y=[visits_lane] * sessions.height,
+            mode="markers+text",
+            text=[str(n) for n in sessions.get_column(c.SESSION).to_list()],
+            textposition="top center",
+            textfont={"size": 10, "color": MUTED},
+            marker={
+                "symbol": "square",
+                "size": 11,
+                "color": [channel_color(x) for x in sessions.get_column(c.CHANNEL).to_list()],
+                "line": {"width": 0},
+            },
+            hovertext=visit_hover,
+            hoverinfo="text",
+            showlegend=False,
+            name="Visits",
+            cliponaxis=False,
+        )
+    )
+    # Events: one trace per channel, so the legend explains the colours.
+    for channel in _ordered_channels(rows.get_column(c.CHANNEL).unique().to_list()):
+        part = rows.filter(pl.col(c.CHANNEL) == channel)
+        # A legend entry with a plain circle (the events mix circles and diamonds).
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=channel,
+                legendgroup=channel,
+                marker={"size": 10, "color": channel_color(channel), "symbol": "circle"},
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=_local_naive(part.get_column(c.OCCURRED_AT), tz),
+                y=[lane_of.get(v, str(v)) for v in part.get_column(lane_col).to_list()],
+                mode="markers",
+                name=channel,
+                legendgroup=channel,
+                showlegend=False,
+                marker={
+                    "size": 10,
+                    "color": channel_color(channel),
+                    "line": {"width": 1, "color": "white"},
+                    "symbol": [
+                        "diamond" if before else "circle"
+                        for before in part.get_column(c.BEFORE_KNOWN).to_list()
+                    ],
+                },
+                hovertext=[_event_hover(r, tz) for r in part.iter_rows(named=True)],
+                hoverinfo="text",
+            )
+        )
+    height = 158 + 44 * len(category_order)
+    plot_height = height - 64 - 70
+    known_at = rows.get_column(c.KNOWN_AT)[0]
+    if isinstance(known_at, dt.datetime) and first - span / 20 <= known_at <= last + span / 20:
+        x_known = known_at.astimezone(_zone(tz)).replace(tzinfo=None)
+        fig.add_shape(
+            type="line",
+            xref="x",
+            yref="paper",
+            x0=x_known,
+            x1=x_known,
+            y0=0,
+            y1=1 + 26 / plot_height,  # up to its label, above the zoom buttons
+            line={"color": KNOWN_LINE, "width": 2, "dash": "dash"},
+        )
+        # Above the zoom buttons' row, on the side of the line with more room.
+        right_half = known_at - first > span / 2
+        fig.add_annotation(
+            x=x_known,
+            y=1,
+            xref="x",
+            yref="paper",
+            text=f"Became known · {_fmt_time(known_at, tz)}",
+            showarrow=False,
+            xanchor="right" if right_half else "left",
+            yanchor="bottom",
+            xshift=-4 if right_half else 4,
+            yshift=26,
+            font={"color": KNOWN_LINE, "size": 12},
+            bgcolor="rgba(255,255,255,0.85)",
+        )
+    _base_layout(fig, height=height)
+    fig.update_layout(
+        legend={
+            "y": -44 / plot_height,
+            "yanchor": "top",
+            "x": 0,
+            "xanchor": "left",
+            "title": {"text": "Visit channel:  ", "side": "left"},
+        },
+        margin={"t": 64, "b": 70, "l": _label_margin(category_order)},
+        hovermode="closest",
+    )
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=list(reversed(category_order)),
+        range=[-0.6, len(category_order) - 0.4],
+        showgrid=True,
+        fixedrange=True,
+        automargin=False,
+        ticklabelstandoff=6,
+    )
+    fig.update_xaxes(
+        type="date",
+        tickformat="%d %b",
+        hoverformat="%d %b %Y %H:%M",
+        automargin=False,
+        rangeselector={
+            "buttons": [
+                {"count": 1, "label": "1 day", "step": "day", "stepmode": "backward"},
+                {"count": 7, "label": "7 days", "step": "day", "stepmode": "backward"},
+                {"count": 30, "label": "30 days", "step": "day", "stepmode": "backward"},
+                {"step": "all", "label": "All"},
+            ],
+            "x": 1,
+            "xanchor": "right",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "font": {"size": 11},
+            "bgcolor": "#F1F5F9",
+            "activecolor": "#CBD5E1",
+        },
+    )
+    return fig
+
+
+def _pct(value: float | None, digits: int = 0) -> str:
+    """``42%``; ``<1%`` for small non-zero shares; an em dash when undefined."""
+    if value is None:
+        return "—"
+    if 0 < value < 0.01 and digits == 0:
+        return "<1%"
+    return f"{value:.{digits}%}"
+
+
+def _duration(value: dt.timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _event_hover(row: dict[str, Any], tz: str) -> str:
+    lines = [
+        f"<b>{event_label(row[c.EVENT_TYPE])}</b> · {_fmt_time(row[c.OCCURRED_AT], tz)}",
+        f"Visit {row[c.SESSION]} · {row[c.CHANNEL]}"
+        + (" · before known" if row[c.BEFORE_KNOWN] else ""),
+    ]
+    tags = [
+        (label(name), row[name])
+        for name in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.UTM_CONTENT, c.UTM_TERM)
+        if row.get(name)
+    ]
+    if tags:
+        lines.append("<br>".join(f"{k}: {v}" for k, v in tags))
+    lines.append(f"Page: {_short(row[c.PAGE_URL])}")
+    if row.get(c.REFERRER):
+        lines.append(f"Referrer: {_short(row[c.REFERRER])}")
+    if row.get(c.REVENUE) is not None:
+        lines.append(f"Revenue: {row[c.REVENUE]:,.2f}")
+    if row.get(c.ANONYMOUS_ID):
+        lines.append(f"Device: {row[c.ANONYMOUS_ID]}")
+    return "<br>".join(lines)
+
+
+def _short(url: str | None, limit: int = 90) -> str:
+    if not url:
+        return "—"
+    return url if len(url) <= limit else url[: limit - 1] + "…"
+
+
+def _zone(tz: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tz)
+
+
+# --------------------------------------------------------------------------- funnel
+
+
+def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
+    """The funnel of :func:`journey_core.analytics.funnel`: newly vs previously known side by side.
+
+    One funnel per group, each on its own scale so both read well when one group is much
+    larger; labels show people and the conversion from the previous step in that group.
+    Without a split (no ``since``), one funnel for everyone.
+    """
+    if funnel.is_empty():
+        return empty_figure("Pick at least one funnel step.")
+    groups = funnel.get_column(an.GROUP).unique().to_list()
+    shown = [an.NEWLY_KNOWN, an.PREVIOUSLY_KNOWN] if an.NEWLY_KNOWN in groups else [an.ALL_PEOPLE]
+    colors = {
+        an.NEWLY_KNOWN: NEWLY_COLOR,
+        an.PREVIOUSLY_KNOWN: "#64748B",
+        an.ALL_PEOPLE: NEWLY_COLOR,
+    }
+    first = funnel.filter(pl.col(an.STEP) == 1)
+    titles = [
+        f"<b>{group}</b> · {first.filter(pl.col(an.GROUP) == group).get_column(an.PEOPLE).sum():,}"
+        " people"
+        for group in shown
+    ]
+    fig = make_subplots(
+        rows=1, cols=len(shown), shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles
+    )
+    steps = funnel.filter(pl.col(an.GROUP) == shown[0]).sort(an.STEP)
+    names = [f"{s}. {event_label(e)}" for s, e in steps.select(an.STEP, c.EVENT_TYPE).iter_rows()]
+    for col, group in enumerate(shown, start=1):
+        part = funnel.filter(pl.col(an.GROUP) == group).sort(an.STEP)
+        people = part.get_column(an.PEOPLE).to_list()
+        text = [
+            f"  {n:,}" if step == 1 or rate is None else f"  {n:,} · {_pct(rate)}"
+            for step, n, rate in part.select(an.STEP, an.PEOPLE, an.CONVERSION_RATE).iter_rows()
+        ]
+        hover = [
+            f"<b>{name}</b> · {group}<br>People: {n:,}<br>Step conversion: {_pct(rate, 1)}"
+            f"<br>Drop-off: {drop:,}<br>Of step 1: {_pct(overall, 1)}"
+            for name, n, rate, drop, overall in zip(
+                names,
+                people,
+                part.get_column(an.CONVERSION_RATE).to_list(),
+                part.get_column(an.DROP_OFF).to_list(),
+                part.get_column(an.OVERALL_RATE).to_list(),
+                strict=True,
+            )
+        ]
+        fig.add_trace(
+            go.Funnel(
+                y=names,
+                x=people,
+                name=group,
+                marker={"color": colors[group]},
+                text=text,
+                textinfo="text",
+                textposition="outside",
+                textfont={"size": 12},
+                hovertext=hover,
+                hoverinfo="text",
+                connector={"line": {"color": GRID, "width": 1}, "fillcolor": "#F1F5F9"},
+                cliponaxis=False,
+            ),
+            row=1,
+            col=col,
+        )
+        peak = max(max(people), 1)
+        # Room on both sides for labels next to the narrowest bars.
+        fig.update_xaxes(range=[-peak * 0.85, peak * 0.85], visible=False, row=1, col=col)
+    _base_layout(fig, height=110 + 62 * len(names), legend=False)
+    fig.update_layout(funnelgap=0.18, margin={"t": 36, "l": _label_margin(names)})
+    fig.update_yaxes(showgrid=False, automargin=False, ticklabelstandoff=6)
+    fig.update_annotations(font={"size": 13})
+    return fig
+
+
+# --------------------------------------------------------------------------- trends
+
+
+def daily_trend_chart(trend: pl.DataFrame) -> go.Figure:
+    """Events per day (bars, left axis) and newly known people per day (line, right axis)."""
+    if trend.is_empty():
+        return empty_figure("No days in the window.")
+    days = trend.get_column(an.DAY).to_list()
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=days,
+            y=trend.get_column(an.EVENTS).to_list(),
+            name="Events",
+            marker={"color": EVENTS_COLOR},
+            hovertemplate="%{x|%a %d %b %Y}<br>Events: %{y:,}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=days,
+            y=trend.get_column(an.NEWLY_KNOWN_PEOPLE).to_list(),
+            name="Newly known people",
+            mode="lines+markers",
+            yaxis="y2",
+            line={"color": NEWLY_COLOR, "width": 2.5},
+            marker={"size": 5},
+            hovertemplate="%{x|%a %d %b %Y}<br>Newly known: %{y:,}<extra></extra>",
+        )
+    )
+    _base_layout(fig, height=340)
+    fig.update_layout(
+        yaxis={
+            "title": {"text": "Events", "font": {"color": MUTED, "size": 12}},
+            "tickformat": ",d",
+            "rangemode": "tozero",
+        },
+        yaxis2={
+            "title": {"text": "Newly known people", "font": {"color": NEWLY_COLOR, "size": 12}},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "tickfont": {"color": NEWLY_COLOR},
+            "tickformat": ",d",
+            "tickmode": "auto",
+            "nticks": 6,
+            "automargin": True,
+        },
+        bargap=0.15,
+        hovermode="x unified",
+    )
+    fig.update_xaxes(type="date", tickformat="%d %b")
+    return fig
+
+
+def hourly_chart(hourly: pl.DataFrame, *, tz: str = "UTC") -> go.Figure:
+    """Events per hour, stacked by channel (from :func:`analytics.hourly_by_channel`)."""
+    if hourly.is_empty():
+        return empty_figure("No events in the window.")
+    fig = go.Figure()
+    for channel in _ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list()):
+        part = hourly.filter(pl.col(c.CHANNEL) == channel)
+        fig.add_trace(
+            go.Bar(
+                x=part.get_column(an.HOUR).to_list(),
+                y=part.get_column(an.EVENTS).to_list(),
+                name=channel,
+                marker={"color": channel_color(channel)},
+                hovertemplate=f"%{{x|%d %b %H:00}}<br>{channel}: %{{y:,}} events<extra></extra>",
+            )
+        )
+    _base_layout(fig, height=360)
+    fig.update_layout(barmode="stack", bargap=0.1, legend={"traceorder": "normal"})
+    fig.update_xaxes(
+        type="date",
+        tickformat="%H:00<br>%d %b",
+        title={"text": f"Hour ({tz})", "font": {"size": 12, "color": MUTED}},
+    )
+    fig.update_yaxes(
+        title={"text": "Events", "font": {"size": 12, "color": MUTED}}, tickformat=",d"
+    )
+    return fig
+
+
+# --------------------------------------------------------------------------- breakdowns
+
+
+def breakdown_chart(
+    table: pl.DataFrame, *, by: str, value: str = an.PEOPLE, limit: int = 10
+) -> go.Figure:
+    """Horizontal bars of ``value`` per ``by`` (a breakdown from :func:`analytics.breakdown`).
+
+    Channels take their own colours; other dimensions one colour. The largest bar is on top.
+    """
+    if table.is_empty():
+        return empty_figure("Nothing to break down.")
+    top = table.sort(value, descending=True).head(limit)
+    names = [str(v) for v in top.get_column(by).to_list()]
+    values = top.get_column(value).to_list()
+    colors = [channel_color(n) for n in names] if by == c.CHANNEL else NEWLY_COLOR
+    fmt = ",.0f" if value != c.REVENUE else ",.2f"
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker={"color": colors},
+            text=[format(v, fmt) for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate=f"%{{y}}<br>{label(value)}: %{{x:{fmt}}}<extra></extra>",
+        )
+    )
+    _base_layout(fig, height=90 + 32 * max(limit, len(names)), legend=False)
+    fig.update_layout(margin={"l": _label_margin(names)})
+    fig.update_yaxes(autorange="reversed", showgrid=False, automargin=False, ticklabelstandoff=6)
+    peak = max(max(values), 1) if values else 1
+    fig.update_xaxes(
+        title={"text": label(value), "font": {"size": 12, "color": MUTED}},
+        range=[0, peak * 1.18],
+        tickformat=",.0f" if value != c.REVENUE else ",.2f",
+    )
+    return fig
+
+
+__all__ = [
+    "CHANNEL_COLORS",
+    "EVENT_LABELS",
+    "LABELS",
+    "breakdown_chart",
+    "channel_color",
+    "daily_trend_chart",
+    "empty_figure",
+    "event_label",
+    "funnel_chart",
+    "hourly_chart",
+    "label",
+    "timeline",
+]

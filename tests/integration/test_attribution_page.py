@@ -1,0 +1,188 @@
+"""The Attribution page (AppTest, and one real-browser run marked e2e)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import streamlit
+from polars.testing import assert_frame_equal
+from streamlit.testing.v1 import AppTest
+
+from journey_core import columns as c
+from journey_core.analytics import attribution as a
+from journey_core.analytics.attribution import AttributionSettings, Model
+from journey_core.io.export import to_csv_bytes
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine, fetch_journeys
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "app_pages" / "attribution.py")
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+# The demo's last event is on 2022-08-30; the page defaults to it and 30 days before.
+AS_OF = dt.datetime(2022, 8, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC)
+START = dt.date(2022, 7, 31)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> str:
+    monkeypatch.setenv("JOURNEY_DATABASE_URL", demo_url)
+    monkeypatch.delenv("JOURNEY_CHANNELS_FILE", raising=False)
+    monkeypatch.delenv("JOURNEY_MAPPING", raising=False)
+    monkeypatch.setenv("JOURNEY_LOOKBACK_DAYS", "90")
+    return demo_url
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """Record the bytes of every st.download_button the page draws, by key."""
+    seen: dict[str, bytes] = {}
+    original: Callable[..., Any] = streamlit.download_button
+
+    def recording(label: str, data: Any, *args: Any, **kwargs: Any) -> Any:
+        seen[str(kwargs.get("key"))] = data
+        return original(label, data, *args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "download_button", recording)
+    return seen
+
+
+def run(**query: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    return at
+
+
+def expected_report(url: str, *, start: dt.date = START) -> a.AttributionReport:
+    query = JourneyQuery(as_of=AS_OF, event_date=start, lookback=dt.timedelta(days=90))
+    frame = fetch_journeys(create_engine(url), query).frame
+    assert query.start is not None
+    return a.analyze(frame, settings=AttributionSettings(), start=query.start, end=AS_OF)
+
+
+def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
+    at = run()
+    assert not at.exception
+    assert not at.error
+    report = expected_report(env)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Conversions"] == f"{report.conversions.height:,}"
+    assert metrics["Revenue"] == f"{report.conversions[c.REVENUE].sum():,.2f}"
+    assert metrics["Converted"] == f"{report.conversions[c.EMAIL].n_unique():,}"
+    assert [s.value for s in at.selectbox] == [Model.LAST_NON_DIRECT]
+    assert [d.value for d in at.date_input] == [START, AS_OF.date()]
+    assert [sub.value for sub in at.subheader] == [
+        "Credit by model",
+        "Paths to conversion",
+        "Time to convert",
+    ]
+    # channel table (picked model), campaign table, all models, 3 path tables, 3 time tables,
+    # channel counts
+    assert len(at.dataframe) == 10
+    shown = at.dataframe[0].value
+    expected = report.by_channel.filter(pl.col(c.MODEL) == Model.LAST_NON_DIRECT)
+    assert list(shown.columns) == expected.columns
+    assert shown[c.CHANNEL].tolist() == expected[c.CHANNEL].to_list()
+    assert shown[c.CONVERSIONS].tolist() == pytest.approx(expected[c.CONVERSIONS].to_list())
+    assert at.dataframe[3].value.shape == report.path_summary.shape
+
+
+def test_every_csv_download_is_exactly_its_table(env: str, downloads: dict[str, bytes]) -> None:
+    at = run(model="Linear")  # bound selectboxes take the label in the URL
+    assert not at.exception
+    report = expected_report(env)
+    linear = pl.col(c.MODEL) == Model.LINEAR
+    tables = {
+        "download.channels": report.by_channel.filter(linear),
+        "download.campaigns": report.by_campaign.filter(linear),
+        "download.models": report.by_channel,
+        "download.path-summary": report.path_summary,
+        "download.conversion-paths": report.conversion_paths,
+        "download.non-conversion-paths": report.non_conversion_paths,
+        "download.ttc-summary": report.time_to_convert_summary,
+        "download.ttc-people": report.time_to_convert,
+        "download.ttc-histogram": report.time_to_convert_histogram,
+        "download.channel-counts": report.channel_counts,
+    }
+    assert set(downloads) == set(tables)
+    for key, table in tables.items():
+        # same columns, rows and values (floats to 1e-9: sums are computed independently)
+        got, want = pl.read_csv(downloads[key]), pl.read_csv(to_csv_bytes(table))
+        assert_frame_equal(got, want, abs_tol=1e-9, rel_tol=0)
+    assert len(at.get("download_button")) == len(tables)
+
+
+def test_model_picker_switches_the_tables(env: str) -> None:
+    at = run()
+    at.selectbox(key="model").set_value(Model.FIRST_TOUCH).run()
+    assert not at.exception
+    assert set(at.dataframe[0].value[c.MODEL]) == {"first_touch"}
+    assert set(at.dataframe[1].value[c.MODEL]) == {"first_touch"}
+
+
+def test_inputs_come_from_the_url(env: str) -> None:
+    at = run(event_date="2022-08-20", lookback="7", path_unit="touch", collapse="false")
+    assert not at.exception
+    assert at.multiselect(key="conversions").value == ["purchase"]
+    assert at.date_input(key="event_date").value == dt.date(2022, 8, 20)
+    assert at.number_input(key="lookback").value == 7
+    assert at.toggle(key="collapse").value is False
+    paths = at.dataframe[4].value  # paths to conversion
+    assert (paths["path"] == paths["transformed_path"]).all()
+
+
+def test_conversion_events_from_the_url(env: str) -> None:
+    at = run(conversions="signup")
+    assert not at.exception
+    assert at.multiselect(key="conversions").value == ["signup"]
+    report = expected_report(env)
+    signups = {m.label: m.value for m in at.metric}["Conversions"]
+    assert signups != f"{report.conversions.height:,}"  # purchases are not counted
+
+
+def test_empty_cohort_says_so(env: str) -> None:
+    at = run(as_of="2021-01-31", event_date="2021-01-01")
+    assert not at.exception
+    assert at.info
+    assert not at.metric
+
+
+def test_bad_channel_file_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOURNEY_CHANNELS_FILE", "/nonexistent/channels.toml")
+    at = run()
+    assert not at.exception
+    assert "JOURNEY_CHANNELS_FILE" in at.error[0].value
+
+
+@pytest.mark.e2e
+def test_attribution_page_in_a_browser(demo_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import StreamlitServer, launch_browser
+
+    env = {"JOURNEY_DATABASE_URL": demo_url, "JOURNEY_CHANNELS_FILE": None}
+    with (
+        StreamlitServer("app_pages/attribution.py", cwd=ROOT, env=env) as app,
+        sync_playwright() as pw,
+    ):
+        browser = launch_browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3600})
+            page.goto(app.url + "/?model=Time+decay")
+            page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
+            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+            page.wait_for_timeout(3_000)
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert page.locator(".js-plotly-plot").count() == 3
+            assert page.locator("g.sankey").count() == 1
+            assert page.get_by_text("Time decay: per channel").count() == 1
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "attribution.png"))
+        finally:
+            browser.close()

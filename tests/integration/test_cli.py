@@ -1,0 +1,214 @@
+"""The ``journey`` command as a user runs it: a real process, real files, real exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from journey_core import columns as c
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine, fetch_journeys
+from tests.support.frames import DEMO_END, T, events_frame, identities_frame
+
+AS_OF = DEMO_END
+
+
+def journey(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "journey_cli", *args],
+        capture_output=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_export_csv_equals_core_result(demo_url: str) -> None:
+    proc = journey("export", "--db", demo_url, "--event-date", "2022-07-01", "--as-of", AS_OF)
+    assert proc.returncode == 0, proc.stderr
+    exported = pl.read_csv(io.BytesIO(proc.stdout), infer_schema=False)
+    query = JourneyQuery.build(now=T("2022-08-31 00:00"), event_date="2022-07-01", as_of=AS_OF)
+    expected = fetch_journeys(create_engine(demo_url), query).frame
+    assert exported.height == expected.height > 100
+    assert exported.columns == list(c.RESULT_COLUMNS)
+    assert exported.get_column(c.EVENT_ID).to_list() == expected.get_column(c.EVENT_ID).to_list()
+    assert exported.get_column(c.OCCURRED_AT)[0].endswith("+00:00")
+
+
+@pytest.mark.parametrize("fmt", ["json", "parquet"])
+def test_export_formats_to_file(demo_url: str, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"rows.{fmt}"
+    proc = journey(
+        "export", "--db", demo_url, "--as-of", AS_OF, "--format", fmt, "--output", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b"Wrote " in proc.stderr
+    if fmt == "json":
+        rows = json.loads(out.read_text())
+        assert rows
+        assert set(rows[0]) == set(c.RESULT_COLUMNS)
+    else:
+        frame = pl.read_parquet(out)
+        assert frame.columns == list(c.RESULT_COLUMNS)
+        assert frame.height > 0
+
+
+def test_unknown_email_is_empty_with_a_message(demo_url: str) -> None:
+    proc = journey("export", "--db", demo_url, "--email", "nobody@example.com", "--as-of", AS_OF)
+    assert proc.returncode == 0
+    assert proc.stdout.decode().splitlines() == [",".join(c.RESULT_COLUMNS)]
+    assert b"No known individual has the email nobody@example.com" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["--email", "not-an-email"], "email: 'not-an-email' is not a valid email", id="email"
+        ),
+        pytest.param(
+            ["--event-date", "2022-02-30"], "event_date: '2022-02-30' is not a real", id="date"
+        ),
+        pytest.param(
+            ["--event-date", "01/07/2022"], "event_date: '01/07/2022' is not a date in", id="form"
+        ),
+        pytest.param(
+            ["--event-date", "2999-01-01"], "event_date: 2999-01-01 is after the as-of", id="future"
+        ),
+        pytest.param(["--as-of", "soon"], "as_of: 'soon' is not an ISO-8601", id="as_of"),
+        pytest.param(["--format", "xlsx"], "invalid choice: 'xlsx'", id="format"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(demo_url: str, args: list[str], message: str) -> None:
+    proc = journey("export", "--db", demo_url, *args)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    proc = journey("export", "--db", f"duckdb:///{tmp_path / 'nope.duckdb'}")
+    assert proc.returncode == 1
+    assert "nope.duckdb does not exist" in proc.stderr.decode()
+    assert not (tmp_path / "nope.duckdb").exists()  # reading never creates files
+
+
+def test_unreachable_server_hides_password() -> None:
+    proc = journey("export", "--db", "postgresql://ann:s3cret@127.0.0.1:9/warehouse")
+    err = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert "Cannot reach the warehouse at 127.0.0.1:9" in err
+    assert "s3cret" not in err
+    assert "Traceback" not in err
+
+
+def test_missing_table_and_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "partial.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("create table events (event_id text, occurred_at text, email text)")
+    proc = journey("export", "--db", f"sqlite:///{db}")
+    assert proc.returncode == 1
+    assert "Table 'events' has no column 'anonymous_id'" in proc.stderr.decode()
+    with sqlite3.connect(db) as con:
+        con.execute("alter table events add column anonymous_id text")
+    proc = journey("export", "--db", f"sqlite:///{db}")
+    assert proc.returncode == 1
+    assert "has no column 'event_type'" in proc.stderr.decode()
+
+
+def test_csv_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
+    from journey_core.io.demo import write_tables
+
+    url = f"sqlite:///{tmp_path / 'evil.sqlite'}"
+    events = events_frame(
+        [
+            {
+                c.EVENT_ID: "1",
+                c.OCCURRED_AT: T("2022-08-30 10:00"),
+                c.EMAIL: "e@x.io",
+                c.EVENT_TYPE: "page_view",
+                c.UTM_CAMPAIGN: '=HYPERLINK("http://evil")',
+                c.UTM_SOURCE: "+cmd",
+                c.UTM_MEDIUM: "-2",
+                c.UTM_TERM: "@SUM(A1)",
+                c.PAGE_URL: "\tx",
+            },
+        ]
+    )
+    write_tables(url, events=events, identities=identities_frame([]))
+    proc = journey("export", "--db", url, "--as-of", AS_OF)
+    assert proc.returncode == 0, proc.stderr
+    row = pl.read_csv(io.BytesIO(proc.stdout), infer_schema=False).row(0, named=True)
+    assert row[c.UTM_CAMPAIGN] == '\'=HYPERLINK("http://evil")'
+    assert row[c.UTM_SOURCE] == "'+cmd"
+    assert row[c.UTM_MEDIUM] == "'-2"
+    assert row[c.UTM_TERM] == "'@SUM(A1)"
+    assert row[c.PAGE_URL] == "'\tx"
+
+
+def test_demo_is_deterministic_per_seed_and_end(tmp_path: Path) -> None:
+    urls = []
+    for name in ("a", "b"):
+        url = f"duckdb:///{tmp_path / name}.duckdb"
+        proc = journey("demo", "--db", url, "--individuals", "40", "--seed", "3", "--end", AS_OF)
+        assert proc.returncode == 0, proc.stderr
+        assert b"generating events" in proc.stderr  # progress is shown
+        urls.append(url)
+    frames = [
+        pl.read_database("select * from events order by event_id", create_engine(u).connect())
+        for u in urls
+    ]
+    assert_frame_equal(frames[0], frames[1])
+    assert frames[0].get_column(c.OCCURRED_AT).max() <= T("2022-08-31 00:00")
+
+
+def test_demo_rejects_bad_size(tmp_path: Path) -> None:
+    proc = journey("demo", "--db", f"duckdb:///{tmp_path / 'x.duckdb'}", "--individuals", "0")
+    assert proc.returncode == 2
+    assert "--individuals: must be a whole number of at least 1" in proc.stderr.decode()
+
+
+def test_first_run_builds_the_embedded_demo(tmp_path: Path) -> None:
+    proc = journey("export", "--event-date", "2026-01-01", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "data" / "demo.duckdb").exists()
+    assert b"First run: building the demo warehouse" in proc.stderr
+    assert len(proc.stdout.splitlines()) > 1000
+
+
+def test_hash_password_command() -> None:
+    from journey_core.auth import verify_password
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "journey_cli", "hash-password", "--stdin"],
+        input=b"a long enough secret\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert verify_password("a long enough secret", proc.stdout.decode().strip())
+    short = subprocess.run(
+        [sys.executable, "-m", "journey_cli", "hash-password", "--stdin"],
+        input=b"short\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert short.returncode == 2
+    assert b"password: use at least 12 characters" in short.stderr

@@ -1,0 +1,276 @@
+"""Figure builders (journey_ui.figures.campaign): DataFrame -> Figure, without a browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+from journey_core import columns as c
+from journey_core.analytics import campaign as an
+from journey_ui.figures import campaign as charts
+from tests.unit.test_analytics import U, paid, result, view
+
+RAW_NAMES = ("utm_source", "utm_medium", "utm_campaign", "occurred_at", "event_type", "known_at")
+
+
+def journey() -> pl.DataFrame:
+    """One person: an organic visit before becoming known, an ad click, a sign-up, a purchase."""
+    known = "2022-07-05 10:00"
+    return result(
+        view("2022-07-01 09:00", referrer="https://www.google.com/", known_at=known),
+        view("2022-07-01 09:02", known_at=known),
+        paid(
+            "2022-07-05 09:55",
+            known_at=known,
+            utm_content="v1",
+            utm_term="sneakers",
+            page_url="https://shop.io/sale?utm_source=google",
+        ),
+        {
+            c.OCCURRED_AT: "2022-07-05 10:00",
+            c.EVENT_TYPE: "signup",
+            c.KNOWN_AT: known,
+            c.PAGE_URL: "https://shop.io/signup",
+        },
+        {
+            c.OCCURRED_AT: "2022-07-08 18:00",
+            c.EVENT_TYPE: "purchase",
+            c.KNOWN_AT: known,
+            c.REVENUE: 49.9,
+            c.REFERRER: None,
+        },
+    )
+
+
+def _texts(fig: go.Figure) -> str:
+    return json.dumps(fig.to_plotly_json(), default=str)
+
+
+def test_timeline_lanes_colours_and_hover() -> None:
+    fig = charts.timeline(journey(), lane="event_type", tz="UTC")
+    events = [t for t in fig.data if t.showlegend is False and t.name != "Visits"]
+    legend = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in legend] == ["Paid Search", "Organic Search", "Direct"]
+    colours = {t.name: t.marker.color for t in events}
+    assert colours == {name: charts.CHANNEL_COLORS[name] for name in colours}
+    lanes = set()
+    for trace in events:
+        lanes.update(trace.y)
+    assert lanes == {"Ad click", "Page view", "Sign-up", "Purchase"}
+    assert list(fig.layout.yaxis.categoryarray) == [
+        "Purchase",
+        "Sign-up",
+        "Page view",
+        "Ad click",
+        "Visits",
+    ]
+    hover = " ".join(h for t in events for h in t.hovertext)
+    assert "UTM source: google" in hover
+    assert "UTM campaign: brand" in hover
+    assert "UTM term: sneakers" in hover
+    assert "Page: https://shop.io/sale?utm_source=google" in hover
+    assert "Revenue: 49.90" in hover
+    # diamonds before known, circles after
+    paid_trace = next(t for t in events if t.name == "Paid Search")
+    assert set(paid_trace.marker.symbol) == {"diamond", "circle"}
+
+
+def test_timeline_marks_known_at_and_groups_visits() -> None:
+    frame = journey()
+    fig = charts.timeline(frame, tz="UTC")
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert len(lines) == 1
+    assert lines[0].x0 == dt.datetime(2022, 7, 5, 10, 0)
+    assert any("Became known" in a.text for a in fig.layout.annotations)
+    bands = [s for s in fig.layout.shapes if s.type == "rect"]
+    sessions = an.session_summary(an.with_sessions(frame))
+    assert len(bands) == sessions.height == 3
+    visits = next(t for t in fig.data if t.name == "Visits")
+    assert list(visits.text) == ["1", "2", "3"]
+    assert "Campaign: brand" in visits.hovertext[1]
+
+
+def test_timeline_by_channel_and_timezone() -> None:
+    fig = charts.timeline(journey(), lane="channel", tz="Europe/Berlin")
+    assert list(fig.layout.yaxis.categoryarray) == [
+        "Direct",
+        "Organic Search",
+        "Paid Search",
+        "Visits",
+    ]
+    first = min(x for t in fig.data if t.name != "Visits" for x in t.x if x is not None)
+    assert first == dt.datetime(2022, 7, 1, 11, 0)  # 09:00 UTC is 11:00 in Berlin
+
+
+def test_timeline_known_before_window_has_no_line() -> None:
+    frame = journey().with_columns(pl.lit(U("2021-01-01 00:00")).alias(c.KNOWN_AT))
+    fig = charts.timeline(frame)
+    assert not [s for s in fig.layout.shapes if s.type == "line"]
+
+
+def test_funnel_chart_side_by_side_groups() -> None:
+    rows = result(
+        {
+            c.OCCURRED_AT: "2022-07-10 10:00",
+            c.EVENT_TYPE: "page_view",
+            c.KNOWN_AT: "2022-06-01 00:00",
+        },
+        {
+            c.OCCURRED_AT: "2022-07-10 10:00",
+            c.EVENT_TYPE: "page_view",
+            c.EMAIL: "b@x.io",
+            c.KNOWN_AT: "2022-07-09 00:00",
+        },
+        {
+            c.OCCURRED_AT: "2022-07-10 10:05",
+            c.EVENT_TYPE: "purchase",
+            c.EMAIL: "b@x.io",
+            c.KNOWN_AT: "2022-07-09 00:00",
+        },
+    )
+    funnel = an.funnel(rows, steps=["page_view", "purchase"], since=U("2022-07-01 00:00"))
+    fig = charts.funnel_chart(funnel)
+    assert [t.type for t in fig.data] == ["funnel", "funnel"]
+    assert [t.name for t in fig.data] == [an.NEWLY_KNOWN, an.PREVIOUSLY_KNOWN]
+    assert list(fig.data[0].x) == [1, 1]
+    assert list(fig.data[1].x) == [1, 0]
+    assert list(fig.data[0].y) == ["1. Page view", "2. Purchase"]
+    assert fig.data[0].text[1].strip() == "1 · 100%"
+    assert fig.data[1].text[1].strip() == "0 · 0%"
+    assert "Drop-off: 1" in fig.data[1].hovertext[1]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["<b>Newly known</b> · 1 people", "<b>Previously known</b> · 1 people"]
+
+
+def test_daily_trend_chart_has_events_and_newly_known_on_two_axes() -> None:
+    trend = pl.DataFrame(
+        {
+            an.DAY: [dt.date(2022, 7, 1), dt.date(2022, 7, 2)],
+            an.EVENTS: [10, 0],
+            an.PEOPLE: [3, 0],
+            an.CONVERSIONS: [1, 0],
+            an.NEWLY_KNOWN_PEOPLE: [2, 0],
+        }
+    )
+    fig = charts.daily_trend_chart(trend)
+    bars, line = fig.data
+    assert bars.type == "bar"
+    assert list(bars.y) == [10, 0]
+    assert line.type == "scatter"
+    assert line.yaxis == "y2"
+    assert list(line.y) == [2, 0]
+    assert fig.layout.yaxis2.overlaying == "y"
+
+
+def test_hourly_chart_stacks_channels_in_legend_order() -> None:
+    hourly = pl.DataFrame(
+        {
+            an.HOUR: [dt.datetime(2022, 7, 2, 10)] * 2 + [dt.datetime(2022, 7, 2, 11)],
+            c.CHANNEL: ["Direct", "Email", "Direct"],
+            an.EVENTS: [3, 2, 1],
+        }
+    )
+    fig = charts.hourly_chart(hourly)
+    assert fig.layout.barmode == "stack"
+    assert [t.name for t in fig.data] == ["Email", "Direct"]
+    assert [t.marker.color for t in fig.data] == [
+        charts.CHANNEL_COLORS["Email"],
+        charts.CHANNEL_COLORS["Direct"],
+    ]
+    assert list(fig.data[1].y) == [3, 1]
+
+
+@pytest.mark.parametrize(
+    ("by", "value"),
+    [
+        pytest.param(c.CHANNEL, an.PEOPLE, id="channels"),
+        pytest.param(c.SESSION_CAMPAIGN, an.SESSIONS, id="campaigns"),
+    ],
+)
+def test_breakdown_chart_largest_first(by: str, value: str) -> None:
+    table = pl.DataFrame({by: ["Direct", "Email", "Paid Search"], value: [5, 9, 1]})
+    fig = charts.breakdown_chart(table, by=by, value=value, limit=2)
+    (bars,) = fig.data
+    assert list(bars.y) == ["Email", "Direct"]
+    assert list(bars.x) == [9, 5]
+    assert list(bars.text) == ["9", "5"]
+    if by == c.CHANNEL:
+        assert list(bars.marker.color) == [
+            charts.CHANNEL_COLORS["Email"],
+            charts.CHANNEL_COLORS["Direct"],
+        ]
+    assert fig.layout.xaxis.title.text == charts.label(value)
+
+
+def test_breakdown_chart_leaves_room_for_long_labels() -> None:
+    table = pl.DataFrame({c.SESSION_CAMPAIGN: ["a_very_long_campaign_name_2022"], an.PEOPLE: [3]})
+    fig = charts.breakdown_chart(table, by=c.SESSION_CAMPAIGN)
+    assert fig.layout.margin.l >= 7 * len("a_very_long_campaign_name_2022")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: charts.timeline(journey().clear()), id="timeline"),
+        pytest.param(lambda: charts.funnel_chart(pl.DataFrame()), id="funnel"),
+        pytest.param(lambda: charts.hourly_chart(pl.DataFrame()), id="hourly"),
+        pytest.param(lambda: charts.daily_trend_chart(pl.DataFrame()), id="trend"),
+        pytest.param(lambda: charts.breakdown_chart(pl.DataFrame(), by=c.CHANNEL), id="breakdown"),
+    ],
+)
+def test_empty_inputs_explain_themselves(build: object) -> None:
+    fig = build()  # type: ignore[operator]
+    assert isinstance(fig, go.Figure)
+    assert not fig.data
+    assert fig.layout.annotations
+    assert fig.layout.annotations[0].text
+
+
+def test_figures_show_friendly_names_only() -> None:
+    rows = an.with_sessions(journey())
+    figures = [
+        charts.timeline(rows),
+        charts.timeline(rows, lane="channel"),
+        charts.funnel_chart(an.funnel(rows, since=U("2022-07-01 00:00"))),
+        charts.hourly_chart(
+            an.hourly_by_channel(rows, start=U("2022-07-01 00:00"), end=U("2022-07-09 00:00"))
+        ),
+        charts.breakdown_chart(an.breakdown(rows), by=c.CHANNEL),
+    ]
+    for fig in figures:
+        visible = json.dumps(
+            {
+                "layout": {
+                    k: v for k, v in fig.to_plotly_json()["layout"].items() if k != "template"
+                },
+                "text": [
+                    (
+                        getattr(t, "hovertext", None),
+                        getattr(t, "text", None),
+                        t.name,
+                        getattr(t, "y", None),
+                    )
+                    for t in fig.data
+                ],
+            },
+            default=str,
+        )
+        for raw in RAW_NAMES:
+            # "utm_source=" inside a URL is data, not a header
+            assert raw not in visible.replace("utm_source=", "").replace("utm_medium=", "").replace(
+                "utm_campaign=", ""
+            ), raw
+
+
+def test_labels() -> None:
+    assert charts.label(c.UTM_SOURCE) == "UTM source"
+    assert charts.label("something_new") == "Something new"
+    assert charts.event_label("add_to_cart") == "Add to cart"
+    assert charts.event_label("form_submit") == "Form submit"
+    made_up = charts.channel_color("Made up")  # a channel a custom grouping adds
+    assert made_up in charts.EXTRA_COLORS
+    assert charts.channel_color("Made up") == made_up
