@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
@@ -13,7 +15,7 @@ from journey_core import columns as c
 from journey_core.errors import WarehouseError
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys, summarize
+from journey_core.warehouse import create_engine, fetch_journeys, read_frame, summarize
 from journey_core.warehouse import fetch as fetch_module
 from tests.conftest import WarehouseFactory
 from tests.support.frames import U
@@ -124,10 +126,11 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
     build_demo(url, individuals=2_000, seed=1, end=dt.datetime(2022, 8, 31))
     engine = create_engine(url)
     fetched: list[int] = []
-    original = fetch_module.read_frame
 
-    def counting_read(conn, stmt, schema):
-        frame = original(conn, stmt, schema)
+    def counting_read(
+        conn: sa.Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
+    ) -> pl.DataFrame:
+        frame = read_frame(conn, stmt, schema)
         fetched.append(frame.height)
         return frame
 

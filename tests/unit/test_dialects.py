@@ -34,6 +34,8 @@ from journey_core.warehouse.statements import (
     quality_count_queries,
 )
 
+# Any statement: its column types are the builder's business, not these tests'.
+Statement = sa.Select[*tuple[Any, ...]]
 AS_OF = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 EMAIL = "o'brien;--@example.com"
 
@@ -56,7 +58,7 @@ DIALECTS = {
 }
 
 
-def _links(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _links(mapping: SchemaMapping) -> dict[str, Statement | None]:
     ids = ["anon-1", "anon-2"]
     return {
         "links": links_query(mapping, as_of=AS_OF),
@@ -65,11 +67,11 @@ def _links(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
     }
 
 
-def _link_groups(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _link_groups(mapping: SchemaMapping) -> dict[str, Statement | None]:
     return {"link-groups": link_groups_query(mapping, as_of=AS_OF)}
 
 
-def _lookup_links(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _lookup_links(mapping: SchemaMapping) -> dict[str, Statement | None]:
     ids = ["anon-1", "anon-2"]
     return {
         "lookup-links-email": lookup_links_query(mapping, email=EMAIL),
@@ -78,7 +80,7 @@ def _lookup_links(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
     }
 
 
-def _lookup_events(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _lookup_events(mapping: SchemaMapping) -> dict[str, Statement | None]:
     return {
         "lookup-events-email": lookup_events_query(mapping, email=EMAIL),
         "lookup-events-email-anon": lookup_events_query(
@@ -87,7 +89,7 @@ def _lookup_events(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
     }
 
 
-def _events(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _events(mapping: SchemaMapping) -> dict[str, Statement | None]:
     campaign = dt.date(2022, 7, 1)
     ids = ["anon-1", "anon-2"]
     return {
@@ -109,37 +111,37 @@ def _events(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
     }
 
 
-def _columns(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _columns(mapping: SchemaMapping) -> dict[str, Statement | None]:
     tables = [*mapping.events, *mapping.identities]
     return {f"columns-{i}": columns_query(table) for i, table in enumerate(tables)}
 
 
-def _probes(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _probes(mapping: SchemaMapping) -> dict[str, Statement | None]:
     return {f"probe-{i}": stmt for i, stmt in enumerate(probe_queries(mapping))}
 
 
-def _summary(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _summary(mapping: SchemaMapping) -> dict[str, Statement | None]:
     return {
         "summary-events": event_span_query(mapping),
         "summary-identities": identity_count_query(mapping),
     }
 
 
-def _quality_counts(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
-    out: dict[str, sa.Select[Any] | None] = {}
+def _quality_counts(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    out: dict[str, Statement | None] = {}
     for text_timestamps in (False, True):
         counts = quality_count_queries(mapping, as_of=AS_OF, text_timestamps=text_timestamps)
         out.update({f"quality-{kind}-{text_timestamps}": stmt for kind, stmt in counts.items()})
     return out
 
 
-def _quality_values(mapping: SchemaMapping) -> dict[str, sa.Select[Any] | None]:
+def _quality_values(mapping: SchemaMapping) -> dict[str, Statement | None]:
     stmts = email_values_queries(mapping)
     return {f"quality-values-{i}": stmt for i, stmt in enumerate(stmts)}
 
 
 # Every statement builder of journey_core.warehouse.statements, with the cases it compiles.
-BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, sa.Select[Any] | None]]] = {
+BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, Statement | None]]] = {
     "links_query": _links,
     "link_groups_query": _link_groups,
     "lookup_links_query": _lookup_links,
@@ -154,9 +156,9 @@ BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, sa.Select[Any] | None]]]
 }
 
 
-def _statements(preset: str) -> dict[str, sa.Select[Any]]:
+def _statements(preset: str) -> dict[str, Statement]:
     mapping = load_mapping(preset)
-    found: dict[str, sa.Select[Any]] = {}
+    found: dict[str, Statement] = {}
     for build in BUILDERS.values():
         found.update({k: v for k, v in build(mapping).items() if v is not None})
     return found
