@@ -131,7 +131,7 @@ def test_stitching_is_idempotent(events, identities) -> None:
 def test_sqlite_and_duckdb_files_agree_with_the_pure_rules(
     tmp_path_factory, events, identities, query
 ) -> None:
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     ev, ids = frames(events, identities)
     expected = journeys(ev, ids, query=query)
