@@ -267,7 +267,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
             )
         elif name == c.REVENUE:
             config[name] = st.column_config.NumberColumn(title, format="accounting")
-        elif name in (an.SHARE, an.CONVERSION_RATE, an.OVERALL_RATE):
+        elif name in (an.SHARE, an.STEP_CONVERSION, an.OVERALL_RATE):
             config[name] = st.column_config.ProgressColumn(
                 title, format="percent", min_value=0.0, max_value=1.0
             )
@@ -504,7 +504,7 @@ def funnel_table(funnel: pl.DataFrame, *, key: str) -> None:
         part = funnel.filter(pl.col(an.GROUP) == group).select(
             an.STEP,
             pl.col(an.PEOPLE).alias(f"{group}|people"),
-            pl.col(an.CONVERSION_RATE).alias(f"{group}|rate"),
+            pl.col(an.STEP_CONVERSION).alias(f"{group}|rate"),
             pl.col(an.DROP_OFF).alias(f"{group}|drop"),
         )
         wide = wide.join(part, on=an.STEP, how="left")

@@ -21,6 +21,7 @@ from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery, parse_as_of
+from journey_core.timeutil import parse_timezone as _zone
 from journey_core.warehouse import DEFAULT_DB_PATH, create_engine, local_file, safe_url
 from journey_core.warehouse.mapping import load_mapping
 from journey_ui import urlstate
@@ -160,12 +161,6 @@ def _as_of_param(tz: str) -> urlstate.UrlParam[dt.datetime | None]:
         default=lambda: None,
         fallback=lambda: None,
     )
-
-
-def _zone(tz: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(tz)
 
 
 def _as_of_control(

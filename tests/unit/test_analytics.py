@@ -280,7 +280,7 @@ def test_funnel_is_ordered_and_split_newly_vs_previously_known() -> None:
             c.EVENT_TYPE: ["view"] * 3 + ["cart"] * 3 + ["buy"] * 3,
             an.GROUP: [an.NEWLY_KNOWN, an.PREVIOUSLY_KNOWN, an.ALL_PEOPLE] * 3,
             an.PEOPLE: [2, 1, 3, 1, 1, 2, 0, 1, 1],
-            an.CONVERSION_RATE: [1.0, 1.0, 1.0, 0.5, 1.0, 2 / 3, 0.0, 1.0, 0.5],
+            an.STEP_CONVERSION: [1.0, 1.0, 1.0, 0.5, 1.0, 2 / 3, 0.0, 1.0, 0.5],
             an.OVERALL_RATE: [1.0, 1.0, 1.0, 0.5, 1.0, 2 / 3, 0.0, 1.0, 1 / 3],
             an.DROP_OFF: [0, 0, 0, 1, 0, 1, 1, 0, 1],
         }
@@ -545,5 +545,5 @@ def test_reports_agree_with_their_parts(demo_url: str) -> None:
 def test_funnel_conversion_is_undefined_after_an_empty_step() -> None:
     rows = result(step("a@x.io", "2022-07-10 10:00", "view"))
     got = an.funnel(rows, steps=["view", "cart", "buy"])
-    assert got.get_column(an.CONVERSION_RATE).to_list() == [1.0, 0.0, None]
+    assert got.get_column(an.STEP_CONVERSION).to_list() == [1.0, 0.0, None]
     assert got.get_column(an.DROP_OFF).to_list() == [0, 1, 0]
