@@ -2,19 +2,17 @@
 
 import streamlit as st
 
-from journey_ui import access, runlog, shell
 from journey_ui import attribution_ui as ui
+from journey_ui import runlog, shell
 
-if not access.signed_in():  # a first direct visit may run this file without app.py's gate
-    shell.navigation()
-    st.rerun()
+ctx = shell.context()  # reruns through app.py (its sign-in gate) on a first direct visit
 st.title("Attribution")
 st.write(
     "Which channels and campaigns earned the conversions of people a campaign reached: "
     "six attribution models side by side, the paths people took, and how long they took."
 )
 with ui.errors_shown():
-    wh = ui.warehouse()
+    wh = ui.warehouse(ctx.settings)
     start, as_of = ui.cohort_inputs(wh)
     model, inputs = ui.model_inputs(ui.event_types(wh, start, as_of), start, as_of)
     with st.spinner("Computing attribution…", show_time=True):
@@ -28,4 +26,4 @@ with ui.errors_shown():
     ui.credit_section(report, model)
     ui.paths_section(report)
     ui.time_section(report)
-    ui.channels_section(report)
+    ui.channels_section(report, wh.settings.channels_file)

@@ -5,13 +5,12 @@ statements (bound parameters only), and the readers that run them. The product o
 files open read-only, SQLite with ``PRAGMA query_only``, PostgreSQL sessions read-only.
 """
 
+from sqlalchemy.engine import Engine
+
 from journey_core.warehouse.core import (
-    DEFAULT_DB_PATH,
-    ENV_URL,
     JourneyResult,
     WarehouseSummary,
     create_engine,
-    default_url,
     events_query,
     fetch_journeys,
     links_query,
@@ -25,13 +24,11 @@ from journey_core.warehouse.mapping import CANONICAL, SchemaMapping, load_mappin
 
 __all__ = [
     "CANONICAL",
-    "DEFAULT_DB_PATH",
-    "ENV_URL",
+    "Engine",
     "JourneyResult",
     "SchemaMapping",
     "WarehouseSummary",
     "create_engine",
-    "default_url",
     "events_query",
     "fetch_journeys",
     "links_query",

@@ -8,7 +8,6 @@ The product only ever reads: engines made here are read-only where the driver al
 from __future__ import annotations
 
 import datetime as dt
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from journey_core import columns as c
+from journey_core.config import ENV_DATABASE_URL as ENV_URL
+from journey_core.config import ENV_MAPPING
 from journey_core.errors import InputError, JourneyError, WarehouseError
 from journey_core.rules.identity import (
     EVENT_SCHEMA,
@@ -38,7 +39,6 @@ from journey_core.rules.query import JourneyQuery, Rule
 from journey_core.rules.windows import ROW, before_known, chosen_events
 from journey_core.warehouse.mapping import (
     CANONICAL,
-    ENV_MAPPING,
     REQUIRED_EVENT_COLUMNS,
     REQUIRED_IDENTITY_COLUMNS,
     SchemaMapping,
@@ -46,7 +46,6 @@ from journey_core.warehouse.mapping import (
 )
 from journey_core.warehouse.sqltypes import Timestamp
 
-ENV_URL = "JOURNEY_DATABASE_URL"
 # DuckDB hands memory it no longer needs back to the system in the background, instead of
 # keeping it after each query: at 10M events that lowers the peak of a campaign query by
 # about 200 MB while Polars works on the rows (bench/RESULTS.md).
@@ -54,12 +53,6 @@ DUCKDB_CONFIG: dict[str, Any] = {
     "allocator_background_threads": True,
     "allocator_flush_threshold": "32MB",
 }
-DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
-
-
-def default_url() -> str:
-    """``JOURNEY_DATABASE_URL`` if set, else the embedded DuckDB demo file under ``data/``."""
-    return os.environ.get(ENV_URL) or f"duckdb:///{DEFAULT_DB_PATH.as_posix()}"
 
 
 def safe_url(url: str | sa.URL) -> str:
@@ -902,7 +895,6 @@ __all__ = [
     "TableMapping",
     "WarehouseSummary",
     "create_engine",
-    "default_url",
     "explain",
     "fetch_journeys",
     "summarize",
