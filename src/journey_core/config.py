@@ -81,7 +81,7 @@ class Settings:
             raw = env.get(var.name)
             if raw is not None and raw.strip():
                 values[var.field] = var.parse(var.name, raw)
-        values["url_from_user"] = ENV_DATABASE_URL in values
+        values["url_from_user"] = "database_url" in values
         return cls(**values)
 
 
@@ -95,7 +95,7 @@ class Variable:
     doc: str
     parse: Callable[[str, str], Any]
     shown_default: str | None = None
-    """The default as the reference shows it; ``None``: the field's default."""
+    """The default in words for the reference; ``None``: the field's default value."""
 
 
 def _text(_name: str, raw: str) -> str:
@@ -200,21 +200,21 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_TIMEZONE,
         "timezone",
         "IANA timezone",
-        "Timezone of campaign start dates and of the days and hours the pages show.",
+        "Timezone in which `event_date` starts, and of the days and hours the pages show.",
         _timezone,
     ),
     Variable(
         ENV_LOOKBACK_DAYS,
         "lookback_days",
         f"number, 0 < x <= {MAX_LOOKBACK_DAYS:g}",
-        "Days of history the email rule returns, and the lookback before someone becomes known.",
+        "The lookback of the email and newly-known rules (a person's last N days).",
         _window(MAX_LOOKBACK_DAYS, "90"),
     ),
     Variable(
         ENV_RECENT_HOURS,
         "recent_hours",
         f"number, 0 < x <= {MAX_RECENT_HOURS:g}",
-        "Hours the recent-activity rule (no email, no date) looks back.",
+        "The window when neither email nor event date is given (the last N hours).",
         _window(MAX_RECENT_HOURS, "24"),
     ),
     Variable(
@@ -237,8 +237,8 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_PASSWORD_HASH,
         "password_hash",
         "scrypt hash",
-        "Dashboard sign-in password, as printed by `journey hash-password`; unset (and no "
-        "OIDC): the dashboard is open.",
+        "Dashboard sign-in: the password's hash from `journey hash-password`; unset (and no "
+        "OIDC in secrets.toml): the dashboard is open.",
         _text,
         shown_default="open",
     ),
@@ -246,7 +246,8 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_API_KEYS,
         "api_keys",
         "comma-separated keys",
-        "Keys the API accepts in the `X-API-Key` header; unset: no key needed (loopback only).",
+        "Keys the API accepts in the `X-API-Key` header; unset: no key, and `journey serve` "
+        "listens on loopback only.",
         lambda _name, raw: parse_api_keys(raw),
         shown_default="none",
     ),
@@ -261,7 +262,7 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_API_CACHE_ROWS,
         "api_cache_rows",
         "whole number >= 0",
-        "Most rows the API's result cache holds; the oldest results go first.",
+        "Most rows the API's result cache holds; the least recently used results go first.",
         _whole(0, "1000000"),
     ),
     Variable(
@@ -275,14 +276,15 @@ VARIABLES: tuple[Variable, ...] = (
 
 
 def _default_of(var: Variable) -> str:
+    """The default as the reference shows it: a value in code style, or words in italics."""
     if var.shown_default is not None:
-        return var.shown_default
+        return f"*{var.shown_default}*"
     value = next(f.default for f in fields(Settings) if f.name == var.field)
     if isinstance(value, bool):
-        return "1" if value else "0"
+        return "`1`" if value else "`0`"
     if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+        return f"`{value:g}`"
+    return f"`{value}`"
 
 
 INTRO = """\
@@ -292,6 +294,9 @@ Journey Explorer is configured with environment variables, read once when the `j
 command, the API server (`journey serve`) or the dashboard starts. Unset or blank variables
 take their default; a bad value stops the program with one line that names the variable and
 the fix. Command-line options (`--db`, `--mapping`, `--mask-pii`) override the variables.
+
+The test suite also reads `JOURNEY_PG_BIN`, `JOURNEY_CHROMIUM` and `JOURNEY_FIXTURES`
+(`tests/support/`); they do not configure the product.
 
 <!-- Generated from journey_core.config.VARIABLES:
      python -m journey_core.config --markdown > docs/configuration.md -->
@@ -307,7 +312,7 @@ def render_markdown() -> str:
     rows = [
         "| Variable | Default | Type | Meaning |",
         "| --- | --- | --- | --- |",
-        *(f"| `{var.name}` | `{_default_of(var)}` | {var.kind} | {var.doc} |" for var in VARIABLES),
+        *(f"| `{var.name}` | {_default_of(var)} | {var.kind} | {var.doc} |" for var in VARIABLES),
     ]
     return INTRO + "\n" + "\n".join(rows) + "\n"
 
