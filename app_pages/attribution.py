@@ -2,17 +2,22 @@
 
 import streamlit as st
 
+from journey_ui import access, runlog, shell
 from journey_ui import attribution_ui as ui
-from journey_ui import runlog, shell
 
-ctx = shell.context()  # reruns through app.py (its sign-in gate) on a first direct visit
+settings = shell.settings()  # this file may also run on its own (a first direct visit)
+if settings is None:
+    st.stop()
+if not access.signed_in(settings):  # a first direct visit may run this file without app.py's gate
+    shell.navigation()
+    st.rerun()
 st.title("Attribution")
 st.write(
     "Which channels and campaigns earned the conversions of people a campaign reached: "
     "six attribution models side by side, the paths people took, and how long they took."
 )
 with ui.errors_shown():
-    wh = ui.warehouse(ctx.settings)
+    wh = ui.warehouse(settings)
     start, as_of = ui.cohort_inputs(wh)
     model, inputs = ui.model_inputs(ui.event_types(wh, start, as_of), start, as_of)
     with st.spinner("Computing attribution…", show_time=True):

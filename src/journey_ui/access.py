@@ -83,6 +83,16 @@ def gate(settings: Settings) -> bool:
     return _password(cfg)
 
 
+def signed_in(settings: Settings) -> bool:
+    """Whether this session may see data (always, when no sign-in is configured)."""
+    cfg = config(settings.password_hash)
+    if cfg.mode == "open":
+        return True
+    if cfg.mode == "oidc":
+        return bool(st.user.get("is_logged_in"))
+    return bool(st.session_state.get(_SIGNED_IN) == cfg.password_hash)
+
+
 def _sign_in_page(body: Any) -> None:
     """Render ``body`` on every page's address (hidden navigation: no links to the pages).
 
