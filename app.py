@@ -14,10 +14,11 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
-if not access.gate():
+settings = shell.settings()  # read once per run, passed down
+if settings is None or not access.gate(settings):
     st.stop()
 page = shell.navigation()
-ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
+ctx = shell.start(settings, as_of_control=page.url_path != shell.ATTRIBUTION)
 if ctx is None:
     st.stop()
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))

@@ -5,7 +5,10 @@ import streamlit as st
 from journey_ui import access, runlog, shell
 from journey_ui import attribution_ui as ui
 
-if not access.signed_in():  # a first direct visit may run this file without app.py's gate
+settings = shell.settings()  # this file may also run on its own (a first direct visit)
+if settings is None:
+    st.stop()
+if not access.signed_in(settings):  # a first direct visit may run this file without app.py's gate
     shell.navigation()
     st.rerun()
 st.title("Attribution")
@@ -14,7 +17,7 @@ st.write(
     "six attribution models side by side, the paths people took, and how long they took."
 )
 with ui.errors_shown():
-    wh = ui.warehouse()
+    wh = ui.warehouse(settings)
     start, as_of = ui.cohort_inputs(wh)
     model, inputs = ui.model_inputs(ui.event_types(wh, start, as_of), start, as_of)
     with st.spinner("Computing attribution…", show_time=True):
@@ -28,4 +31,4 @@ with ui.errors_shown():
     ui.credit_section(report, model)
     ui.paths_section(report)
     ui.time_section(report)
-    ui.channels_section(report)
+    ui.channels_section(report, wh.settings.channels_file)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import polars as pl
 import streamlit as st
-from sqlalchemy.engine import Engine
 from streamlit.elements.lib.column_types import ColumnConfig
 
 from journey_core import columns as c
@@ -30,7 +29,7 @@ from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError
 from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery, to_utc
-from journey_core.warehouse import create_engine, fetch_journeys, safe_url, summarize
+from journey_core.warehouse import Engine, create_engine, fetch_journeys, safe_url, summarize
 from journey_core.warehouse.mapping import load_mapping
 from journey_ui.figures import attribution as charts
 
@@ -69,9 +68,8 @@ class Warehouse:
     settings: Settings
 
 
-def warehouse() -> Warehouse:
+def warehouse(settings: Settings) -> Warehouse:
     """The configured warehouse (``JOURNEY_DATABASE_URL``, ``JOURNEY_MAPPING``, ...)."""
-    settings = Settings.from_env()
     return Warehouse(_engine_for(settings.database_url), settings.database_url, settings)
 
 
@@ -231,10 +229,10 @@ def event_types(wh: Warehouse, event_date: dt.date, as_of: dt.datetime) -> list[
 
 @st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
 def _report(
-    _engine: Engine, url: str, mapping: str, query: JourneyQuery, inputs: Inputs
+    _engine: Engine, url: str, mapping: str, channels: str, query: JourneyQuery, inputs: Inputs
 ) -> tuple[AttributionReport, str | None, int]:
     frame, message = _journeys(_engine, url, mapping, query)
-    settings = inputs.settings(ChannelConfig.from_env())
+    settings = inputs.settings(ChannelConfig.from_file(channels))
     assert query.start is not None
     report = a.analyze(frame, settings=settings, start=query.start, end=query.as_of)
     return report, message, frame[c.EMAIL].n_unique()
@@ -243,7 +241,7 @@ def _report(
 def report(wh: Warehouse, inputs: Inputs) -> tuple[AttributionReport, str | None, int]:
     """The attribution report of the campaign cohort, its empty-result message, and people."""
     query = _query(wh, inputs.event_date, inputs.as_of)
-    return _report(wh.engine, wh.url, wh.settings.mapping, query, inputs)
+    return _report(wh.engine, wh.url, wh.settings.mapping, wh.settings.channels_file, query, inputs)
 
 
 # --------------------------------------------------------------------------- sections
@@ -354,11 +352,11 @@ def time_section(rep: AttributionReport) -> None:
         table(rep.time_to_convert_histogram, "time to convert histogram", key="ttc-histogram")
 
 
-def channels_section(rep: AttributionReport) -> None:
+def channels_section(rep: AttributionReport, channels_file: str) -> None:
     """Touches per channel/campaign/source/medium and the channel rules in effect."""
     with st.expander("Channel grouping: touches per channel and the rules in effect"):
         table(rep.channel_counts, "touches per channel", key="channel-counts")
-        cfg = ChannelConfig.from_env()
+        cfg = ChannelConfig.from_file(channels_file)
         st.caption(
             "Rules are tried top to bottom; set JOURNEY_CHANNELS_FILE to a TOML file to "
             f"change them. Touches no rule matches are grouped as “{cfg.unassigned}”."

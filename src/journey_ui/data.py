@@ -14,14 +14,19 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 import streamlit as st
-from sqlalchemy.engine import Engine
 
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_frame
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
+from journey_core.warehouse import (
+    Engine,
+    WarehouseSummary,
+    fetch_journeys,
+    summarize,
+    verify_schema,
+)
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog

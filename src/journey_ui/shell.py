@@ -14,15 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 
-from journey_core.analytics.channels import ENV_CHANNELS_FILE
-from journey_core.config import Settings
+from journey_core.config import DEFAULT_DB_PATH, ENV_DATABASE_URL, Settings
 from journey_core.errors import InputError, JourneyError
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery, parse_as_of
 from journey_core.timeutil import parse_timezone as _zone
-from journey_core.warehouse import DEFAULT_DB_PATH, create_engine, local_file, safe_url
+from journey_core.warehouse import Engine, create_engine, local_file, safe_url
 from journey_core.warehouse.mapping import load_mapping
 from journey_ui import urlstate
 
@@ -59,7 +57,7 @@ class PageContext:
     @property
     def channels_file(self) -> str:
         """The channel grouping file (``JOURNEY_CHANNELS_FILE``); blank: the defaults."""
-        return (os.environ.get(ENV_CHANNELS_FILE) or "").strip()
+        return self.settings.channels_file
 
     @property
     def tz(self) -> str:
@@ -224,17 +222,25 @@ def _as_of_control(
         return value.replace(tzinfo=_zone(tz)).astimezone(dt.UTC), None
 
 
-def start(*, as_of_control: bool = True) -> PageContext | None:
+def settings() -> Settings | None:
+    """This run's settings from the environment; ``None`` (after showing the error) if invalid.
+
+    ``app.py`` calls this once per run and passes the result to :mod:`journey_ui.access` and
+    :func:`start`.
+    """
+    try:
+        return Settings.from_env()
+    except JourneyError as exc:
+        st.error(f"**Configuration**: {exc}")
+        return None
+
+
+def start(settings: Settings, *, as_of_control: bool = True) -> PageContext | None:
     """Set up the app for this run; ``None`` (after showing an error) if it cannot run.
 
     ``as_of_control=False`` leaves out the sidebar's as-of control and ``?as_of=`` to a page
     with an as-of input of its own (Attribution).
     """
-    try:
-        settings = Settings.from_env()
-    except JourneyError as exc:
-        st.error(f"**Configuration**: {exc}")
-        return None
     try:
         _ensure_demo(settings)
         engine = _engine(settings.database_url)
@@ -246,7 +252,7 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
         st.error(
             f"**Warehouse**: cannot prepare {safe_url(settings.database_url)} "
             f"({type(exc).__name__}). Check that {DEFAULT_DB_PATH.parent}/ is writable, or set "
-            "JOURNEY_DATABASE_URL to your warehouse."
+            f"{ENV_DATABASE_URL} to your warehouse."
         )
         return None
     st.session_state["journey.mask_pii"] = settings.mask_pii  # components.masking()

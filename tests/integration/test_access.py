@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from journey_core.auth import hash_password
+from journey_core.config import ENV_PASSWORD_HASH, Settings
 from journey_ui import access
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,9 +27,9 @@ def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[Callable[...
 
     def make(password_hash: str | None = None, secrets: dict[str, object] | None = None) -> AppTest:
         if password_hash is None:
-            monkeypatch.delenv(access.ENV_PASSWORD_HASH, raising=False)
+            monkeypatch.delenv(ENV_PASSWORD_HASH, raising=False)
         else:
-            monkeypatch.setenv(access.ENV_PASSWORD_HASH, password_hash)
+            monkeypatch.setenv(ENV_PASSWORD_HASH, password_hash)
         at = AppTest.from_file(str(APP), default_timeout=60)
         for key, value in (secrets or {}).items():
             at.secrets[key] = value
@@ -156,4 +157,4 @@ def test_open_mode_says_so_on_every_page(app: Callable[..., AppTest], page: str)
     ],
 )
 def test_config(env: dict[str, str], auth: dict[str, object], expected: object) -> None:
-    assert access.config(env, auth) == expected
+    assert access.config(Settings.from_env(env).password_hash, auth) == expected

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from journey_api import app as api_app
+from journey_api import routes as api_app
 from journey_api.app import PATH, create_app
 from journey_cli.commands import main as journey_main
 from journey_core.config import Settings
@@ -38,8 +38,10 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return build_demo_warehouse(tmp_path_factory.mktemp("api-demo"))
 
 
-def make_client(url: str, **kwargs: Any) -> TestClient:
-    app = create_app(url=url, settings=Settings(database_url=url), **kwargs)
+def make_client(url: str, clock: Any = None, **settings: Any) -> TestClient:
+    """A client of the API over ``url``; ``settings`` are :class:`Settings` fields."""
+    extra = {} if clock is None else {"clock": clock}
+    app = create_app(Settings(database_url=url, **settings), **extra)
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -466,7 +468,7 @@ def test_the_pages_of_one_query_read_the_warehouse_once(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(api_app, "fetch_journeys", counting)
-    with make_client(demo_url, cache_seconds=cache_seconds) as tc:
+    with make_client(demo_url, api_cache_seconds=cache_seconds) as tc:
         pages = get_all_pages(tc, {"email": EMAIL, "as_of": DEMO_AS_OF, "limit": 12})
     assert len(pages) == 5
     assert len(reads) == expected_reads
@@ -497,7 +499,7 @@ def test_at_most_read_slots_warehouse_reads_run_at_once(
 
     monkeypatch.setattr(api_app, "fetch_journeys", slow)
     with (
-        make_client(demo_url, read_slots=2, cache_seconds=0) as tc,
+        make_client(demo_url, api_read_slots=2, api_cache_seconds=0) as tc,
         ThreadPoolExecutor(max_workers=6) as pool,
     ):
         futures = [

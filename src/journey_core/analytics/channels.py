@@ -23,7 +23,6 @@ Everything here is a Polars expression over the canonical columns ``utm_source``
 from __future__ import annotations
 
 import csv
-import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -36,9 +35,9 @@ from typing import Any, Final
 import polars as pl
 
 from journey_core import columns as c
+from journey_core.config import ENV_CHANNELS_FILE
 from journey_core.errors import ConfigError
 
-ENV_CHANNELS_FILE: Final = "JOURNEY_CHANNELS_FILE"
 DIRECT_SOURCE: Final = "(direct)"
 NONE_MEDIUM: Final = "(none)"
 NOT_SET: Final = "(not set)"
@@ -137,11 +136,14 @@ class ChannelConfig:
         return _parse(data, source=source, base=base)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ChannelConfig:
-        """The file named by ``JOURNEY_CHANNELS_FILE``, or the defaults when it is unset."""
-        env = os.environ if env is None else env
-        path = (env.get(ENV_CHANNELS_FILE) or "").strip()
-        return cls.from_toml(path) if path else cls.default()
+    def from_file(cls, path: str | Path | None) -> ChannelConfig:
+        """The file a user configured (``Settings.channels_file``); blank: the defaults.
+
+        >>> ChannelConfig.from_file("") == ChannelConfig.default()
+        True
+        """
+        text = str(path or "").strip()
+        return cls.from_toml(text) if text else cls.default()
 
     def channels(self) -> list[str]:
         """Every channel these rules can produce, in rule order, ``unassigned`` last."""
