@@ -10,10 +10,9 @@ import pytest
 
 from journey_core.io.demo import write_tables
 from tests.support.frames import DEMO_END, T, U, events_frame, identities_frame
-from tests.support.shared_fixtures import fixtures_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["DEMO_END", "ROOT", "T", "U", "events_frame", "fixtures_dir", "identities_frame"]
+__all__ = ["DEMO_END", "ROOT", "T", "U", "events_frame", "identities_frame"]
 
 
 WarehouseFactory = Callable[[pl.DataFrame, pl.DataFrame], str]
