@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[Callable[..., AppTest]]:
+def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest]:
     """``app(password_hash=None, secrets=None)``: the dashboard on the demo warehouse, not run."""
     for key in ("JOURNEY_TIMEZONE", "JOURNEY_LOOKBACK_DAYS", "JOURNEY_RECENT_HOURS"):
         monkeypatch.delenv(key, raising=False)

@@ -56,10 +56,11 @@ def test_server_process_serves_until_stopped(tmp_path: Path) -> None:
         server.wait_healthy(http_probe(f"http://127.0.0.1:{port}/hello.txt"), timeout=30)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.txt", timeout=5) as resp:
             assert resp.read() == b"hello"
-        assert server.running
-        pid = server.popen.pid if server.popen else -1
+        assert server.popen is not None
+        pid, running = server.popen.pid, [server.running]
         assert server.stop() is not None
-        assert not server.running
+        running.append(server.running)
+        assert running == [True, False]
         assert server.stop() is None  # idempotent
         assert gone(pid)
         assert http_probe(f"http://127.0.0.1:{port}/")() is not None  # nobody answers
@@ -135,9 +136,10 @@ def test_wait_until_passes_once_ready() -> None:
 def test_streamlit_server_is_healthy_then_stopped(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("import streamlit as st\n\nst.write('hi')\n")
     with StreamlitServer(cwd=tmp_path) as app:
-        assert app.running
+        running = [app.running]
         assert http_probe(app.health_url, body="ok")() is None
-    assert not app.running
+    running.append(app.running)
+    assert running == [True, False]
     assert http_probe(app.health_url)() is not None
 
 

@@ -188,7 +188,7 @@ def test_as_of_before_the_last_link_gives_the_then_owner(tmp_path: Path) -> None
         "user stitch - session: 2nd id: 3",
         "user stitch - session: 2nd id: 4",
     }
-    assert stitch.get_column(c.OCCURRED_AT).max() <= query.as_of
+    assert stitch.select(pl.col(c.OCCURRED_AT).max()).item() <= query.as_of
 
 
 def test_cli_looks_up_a_user_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

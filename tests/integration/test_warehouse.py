@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
@@ -126,7 +128,9 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
     fetched: list[int] = []
     original = warehouse_module.read_frame
 
-    def counting_read(conn, stmt, schema):
+    def counting_read(
+        conn: sa.Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
+    ) -> pl.DataFrame:
         frame = original(conn, stmt, schema)
         fetched.append(frame.height)
         return frame

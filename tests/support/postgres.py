@@ -32,10 +32,14 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql as pg_sql
 
 from tests.support.process import ServerError, free_port, wait_until
 
-__all__ = ["PostgresError", "PostgresServer", "find_pg_bin"]
+__all__ = ["AdminQuery", "PostgresError", "PostgresServer", "find_pg_bin"]
+
+# A statement for execute_admin: plain text or one composed with psycopg.sql.
+AdminQuery = str | pg_sql.SQL | pg_sql.Composed
 
 OS_USER = "postgres"  # OS account used to run the cluster when we are root
 SUPERUSER = "postgres"  # database superuser created by initdb
@@ -411,7 +415,7 @@ class PostgresServer:
         return psycopg.connect(self.conninfo(user, password, dbname), connect_timeout=10)
 
     def execute_admin(
-        self, sql: str, params: Any = None, *, dbname: str = "postgres"
+        self, sql: AdminQuery, params: Any = None, *, dbname: str = "postgres"
     ) -> list[tuple[Any, ...]]:
         """Run one statement as superuser with autocommit (CREATE DATABASE works).
 
