@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from journey_core.io.demo import write_tables
+from journey_core.warehouse import write_tables
 from tests.support.frames import DEMO_END, T, U, events_frame, identities_frame
 
 ROOT = Path(__file__).resolve().parents[1]

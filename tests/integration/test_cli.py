@@ -134,7 +134,7 @@ def test_missing_table_and_column(tmp_path: Path) -> None:
 
 
 def test_csv_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     url = f"sqlite:///{tmp_path / 'evil.sqlite'}"
     events = events_frame(

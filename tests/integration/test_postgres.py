@@ -25,9 +25,15 @@ from psycopg import sql
 import journey_cli.commands as cli
 from journey_core import columns as c
 from journey_core.errors import InputError, WarehouseError
-from journey_core.io.demo import generate, write_tables
+from journey_core.io.demo import generate
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys, summarize, verify_schema
+from journey_core.warehouse import (
+    create_engine,
+    fetch_journeys,
+    summarize,
+    verify_schema,
+    write_tables,
+)
 from journey_core.warehouse.mapping import load_mapping, parse_mapping
 from tests.support.postgres import AdminQuery, PostgresServer
 from tests.support.scenario import END, load, queries, scenario

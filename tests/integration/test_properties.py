@@ -141,7 +141,7 @@ def test_sqlite_and_duckdb_files_agree_with_the_pure_rules(
     identities: list[dict[str, Any]],
     query: JourneyQuery,
 ) -> None:
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     ev, ids = frames(events, identities)
     expected = journeys(ev, ids, query=query)

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
-from journey_core.io.demo import generate, write_tables
+from journey_core.io.demo import generate
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse import create_engine, fetch_journeys, write_tables
 from tests.support.postgres import PostgresServer
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)

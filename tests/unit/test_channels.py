@@ -362,10 +362,10 @@ def test_missing_channel_file_says_how_to_fix(tmp_path: Path) -> None:
         ChannelConfig.from_toml(tmp_path / "nope.toml")
 
 
-def test_readme_channel_example_parses() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"~~~toml\n(.*?)~~~", readme, flags=re.DOTALL)
+def test_docs_channel_example_parses() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "attribution.md"
+    blocks = re.findall(r"~~~toml\n(.*?)~~~", docs.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert blocks
     for block in blocks:
-        cfg = ChannelConfig.from_toml_text(textwrap.dedent(block), source="README")
+        cfg = ChannelConfig.from_toml_text(textwrap.dedent(block), source="docs/attribution.md")
         assert classified(touch("partner-site", "partner"), cfg)[0] == "Partners"

@@ -39,7 +39,8 @@ def ev(
     }
 
 
-# The README's worked example: a campaign starting 2022-07-01, looked at on 2022-08-31 12:00.
+# The README's worked example (also in docs/rules.md): a campaign starting 2022-07-01, looked at on
+# 2022-08-31 12:00.
 CAMPAIGN_EVENTS = events_frame(
     [
         ev("a-0501", "2022-05-01 10:00", "a1"),
