@@ -73,7 +73,7 @@ check "mypy" .venv/bin/mypy
 if [ -f mkdocs.yml ]; then
     site_dir="$(mktemp -d)"
     trap 'rm -rf "$site_dir"' EXIT
-    check "mkdocs" .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
+    check "mkdocs" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
 else
     echo "test: [mkdocs] skipped: no mkdocs.yml"
 fi
