@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[Callable[..., AppTest]]:
+def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest]:
     """``app(password_hash=None, secrets=None)``: the dashboard on the demo warehouse, not run."""
     for key in ("JOURNEY_TIMEZONE", "JOURNEY_LOOKBACK_DAYS", "JOURNEY_RECENT_HOURS"):
         monkeypatch.delenv(key, raising=False)
@@ -120,8 +120,8 @@ def test_oidc_shows_only_a_sign_in_button(app: Callable[..., AppTest]) -> None:
     assert not at.dataframe
 
 
-# The Attribution page is checked in a real browser (test_hardening_e2e): under AppTest its
-# run does not keep app.py's sidebar elements.
+# The Attribution page is checked in a real browser (tests/e2e/test_outages_sessions_access.py):
+# under AppTest its run does not keep app.py's sidebar elements.
 @pytest.mark.parametrize("page", ["recent", "customer", "campaign"])
 def test_open_mode_says_so_on_every_page(app: Callable[..., AppTest], page: str) -> None:
     at = app().run()

@@ -1,4 +1,4 @@
-"""The Attribution page (AppTest, and one real-browser run marked e2e)."""
+"""The Attribution page under AppTest (its browser run: tests/e2e/test_attribution_page.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from journey_core.warehouse import create_engine, fetch_journeys
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "app_pages" / "attribution.py")
-SCREENSHOTS = ROOT / "tests" / "screenshots"
 # The demo's last event is on 2022-08-30; the page defaults to it and 30 days before.
 AS_OF = dt.datetime(2022, 8, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC)
 START = dt.date(2022, 7, 31)
@@ -158,31 +157,3 @@ def test_bad_channel_file_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyP
     at = run()
     assert not at.exception
     assert "JOURNEY_CHANNELS_FILE" in at.error[0].value
-
-
-@pytest.mark.e2e
-def test_attribution_page_in_a_browser(demo_url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import StreamlitServer, launch_browser
-
-    env = {"JOURNEY_DATABASE_URL": demo_url, "JOURNEY_CHANNELS_FILE": None}
-    with (
-        StreamlitServer("app_pages/attribution.py", cwd=ROOT, env=env) as app,
-        sync_playwright() as pw,
-    ):
-        browser = launch_browser(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 3600})
-            page.goto(app.url + "/?model=Time+decay")
-            page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
-            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
-            page.wait_for_timeout(3_000)
-            assert page.locator("[data-testid=stException]").count() == 0
-            assert page.locator(".js-plotly-plot").count() == 3
-            assert page.locator("g.sankey").count() == 1
-            assert page.get_by_text("Time decay: per channel").count() == 1
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "attribution.png"))
-        finally:
-            browser.close()

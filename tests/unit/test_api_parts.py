@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -247,11 +248,8 @@ def test_the_filter_masks_messages_arguments_and_tracebacks() -> None:
         raise ValueError("ann@example.com")
     except ValueError:
         record = logging.LogRecord(
-            "journey_api", logging.ERROR, __file__, 1, "for %s", ("bob@corp.io",), True
+            "journey_api", logging.ERROR, __file__, 1, "for %s", ("bob@corp.io",), sys.exc_info()
         )
-        import sys
-
-        record.exc_info = sys.exc_info()
     ScrubEmails().filter(record)
     formatted = logging.Formatter().format(record)
     assert fingerprint("bob@corp.io") in formatted

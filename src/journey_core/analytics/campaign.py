@@ -233,10 +233,11 @@ def kpis(
     >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["x", "purchase", "x"],
     ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
     ...     "known_at": [dt.datetime(2022, 6, 1, tzinfo=dt.UTC)] * 3, "event_id": ["1", "2", "3"],
-    ...     "revenue": [None, 10.0, None]})
+    ...     "revenue": [None, 10.0, None]}).with_columns(pl.lit(None, pl.String).alias(n)
+    ...     for n in ("utm_source", "utm_medium", "utm_campaign", "referrer", "page_url"))
     >>> k = kpis(rows, since=dt.datetime(2022, 7, 2, tzinfo=dt.UTC))
-    >>> (k.people, k.events, k.conversions, k.revenue, k.newly_known)
-    (2, 3, 1, 10.0, 0)
+    >>> (k.people, k.events, k.sessions, k.conversions, k.revenue, k.newly_known)
+    (2, 3, 3, 1, 10.0, 0)
     """
     if frame.is_empty():
         return Kpis(0, 0, 0, 0, 0.0, 0 if since is not None else None)

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -121,7 +121,7 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
-def frame(url: str, as_of: str, **params: str) -> bytes:
+def frame(url: str, as_of: str, **params: Any) -> bytes:
     query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=as_of, **params)
     return to_csv_bytes(fetch_journeys(create_engine(url), query).frame)
 
