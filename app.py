@@ -1,6 +1,7 @@
 """Journey Explorer: who a campaign influenced, one customer's timeline, journeys as CSV.
 
-Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live in ``pages/``.
+Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live in ``app_pages/``
+(see :data:`journey_ui.shell.PAGES`); each page calls ``shell.context()`` for what this file set up.
 """
 
 import streamlit as st
@@ -17,7 +18,7 @@ st.set_page_config(
 if not access.gate():
     st.stop()
 page = shell.navigation()
-ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
+ctx = shell.start(page)
 if ctx is None:
     st.stop()
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))

@@ -1,6 +1,7 @@
 """The app around the pages: settings, the warehouse engine, the demo build, the "as of" control.
 
-``app.py`` calls :func:`start` once per run, before the page; pages call :func:`context`.
+``app.py`` declares the pages (:func:`navigation`) and calls :func:`start` once per run, before
+the page; pages call :func:`context` for what :func:`start` prepared.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 from sqlalchemy.engine import Engine
+from streamlit.navigation.page import StreamlitPage
 
 from journey_core.analytics.channels import ENV_CHANNELS_FILE
 from journey_core.config import Settings
@@ -35,11 +37,40 @@ AS_OF_EXACT = "as_of.exact"
 _BUILD_LOCK = threading.Lock()
 
 DEMO_BADGE = "embedded demo warehouse"
-#: The Attribution page has its own as-of date in ``?as_of=`` (a day, not a time).
 ATTRIBUTION = "attribution"
 QUALITY = "quality"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app: its script, title, icon, URL path and as-of behaviour.
+
+    ``as_of_control=False``: the page has an as-of input of its own and owns ``?as_of=``
+    (Attribution: a day, not a time), so the sidebar leaves out its as-of control.
+    """
+
+    script: str
+    title: str
+    icon: str
+    url_path: str = ""  # "": the home page
+    as_of_control: bool = True
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("app_pages/recent.py", "Recent activity", ":material/bolt:"),
+    PageSpec("app_pages/customer.py", "Customer lookup", ":material/person_search:", "customer"),
+    PageSpec("app_pages/campaign.py", "Campaign influence", ":material/campaign:", "campaign"),
+    PageSpec(
+        "app_pages/attribution.py",
+        "Attribution",
+        ":material/account_tree:",
+        ATTRIBUTION,
+        as_of_control=False,
+    ),
+    PageSpec("app_pages/quality.py", "Data quality", ":material/rule:", QUALITY),
+)
 #: URL paths of the pages besides the home page (the sign-in page answers on all of them).
-PAGE_PATHS = ("customer", "campaign", ATTRIBUTION, QUALITY)
+PAGE_PATHS = tuple(spec.url_path for spec in PAGES if spec.url_path)
 
 
 @dataclass(frozen=True)
@@ -229,11 +260,10 @@ def _as_of_control(
         return value.replace(tzinfo=_zone(tz)).astimezone(dt.UTC), None
 
 
-def start(*, as_of_control: bool = True) -> PageContext | None:
-    """Set up the app for this run; ``None`` (after showing an error) if it cannot run.
+def start(page: StreamlitPage) -> PageContext | None:
+    """Set up the app for this run of ``page``; ``None`` (after showing an error) if it cannot run.
 
-    ``as_of_control=False`` leaves out the sidebar's as-of control and ``?as_of=`` to a page
-    with an as-of input of its own (Attribution).
+    A page whose :class:`PageSpec` has ``as_of_control=False`` gets no sidebar as-of control.
     """
     try:
         settings = Settings.from_env()
@@ -258,7 +288,12 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]
-    as_of, error = _as_of_control(settings, now) if as_of_control else (None, None)
+    as_of_control = spec_of(page).as_of_control
+    if as_of_control:
+        as_of, error = _as_of_control(settings, now)
+    else:
+        as_of, error = None, None
+        st.session_state["journey.link_slot"] = st.sidebar.empty()
     ctx = PageContext(
         settings=settings,
         engine=engine,
@@ -273,51 +308,35 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
     return ctx
 
 
-def navigation() -> Any:
-    """The app's pages (``st.navigation``); returns the page to run."""
+def navigation() -> StreamlitPage:
+    """The app's pages (``st.navigation`` of :data:`PAGES`); returns the page to run."""
     return st.navigation(
         [
             st.Page(
-                "app_pages/recent.py", title="Recent activity", icon=":material/bolt:", default=True
-            ),
-            st.Page(
-                "app_pages/customer.py",
-                title="Customer lookup",
-                icon=":material/person_search:",
-                url_path="customer",
-            ),
-            st.Page(
-                "app_pages/campaign.py",
-                title="Campaign influence",
-                icon=":material/campaign:",
-                url_path="campaign",
-            ),
-            st.Page(
-                "app_pages/attribution.py",
-                title="Attribution",
-                icon=":material/account_tree:",
-                url_path=ATTRIBUTION,
-            ),
-            st.Page(
-                "app_pages/quality.py",
-                title="Data quality",
-                icon=":material/rule:",
-                url_path=QUALITY,
-            ),
+                spec.script,
+                title=spec.title,
+                icon=spec.icon,
+                url_path=spec.url_path or None,
+                default=not spec.url_path,
+            )
+            for spec in PAGES
         ]
     )
+
+
+def spec_of(page: StreamlitPage) -> PageSpec:
+    """The :class:`PageSpec` of a page :func:`navigation` returned."""
+    return next(spec for spec in PAGES if spec.url_path == page.url_path)
 
 
 def context() -> PageContext:
     """The context :func:`start` prepared for this run (pages call this first).
 
-    On a fresh server, Streamlit may run a page file on its own, as if ``pages/`` were a
-    classic pages directory (a first request for ``/customer``). Declaring the navigation
-    switches Streamlit to ``app.py`` for good; the rerun then shows the same page and URL.
+    Pages run inside ``app.py`` (``st.navigation``); ``app_pages/`` is not a classic ``pages/``
+    folder, so Streamlit never runs a page file on its own.
     """
-    # One-shot: app.py stores the context in every run; a page run without app.py has none.
-    ctx = st.session_state.pop(_CONTEXT, None)
+    ctx = st.session_state.get(_CONTEXT)
     if not isinstance(ctx, PageContext):
-        navigation()
-        st.rerun()
+        msg = "a page of Journey Explorer ran without app.py: start it with `streamlit run app.py`"
+        raise RuntimeError(msg)
     return ctx

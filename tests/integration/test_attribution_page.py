@@ -1,4 +1,4 @@
-"""The Attribution page (AppTest, and one real-browser run marked e2e)."""
+"""The Attribution page, inside the app (AppTest, and one real-browser run marked e2e)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "attribution.py")
+APP = str(ROOT / "app.py")
+PAGE = "app_pages/attribution.py"
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 # The demo's last event is on 2022-08-30; the page defaults to it and 30 days before.
 AS_OF = dt.datetime(2022, 8, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC)
@@ -33,6 +34,7 @@ def env(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> str:
     monkeypatch.setenv("JOURNEY_DATABASE_URL", demo_url)
     monkeypatch.delenv("JOURNEY_CHANNELS_FILE", raising=False)
     monkeypatch.delenv("JOURNEY_MAPPING", raising=False)
+    monkeypatch.delenv("JOURNEY_PASSWORD_HASH", raising=False)
     monkeypatch.setenv("JOURNEY_LOOKBACK_DAYS", "90")
     return demo_url
 
@@ -52,7 +54,9 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
 
 def run(**query: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    """The app, opened on the Attribution page with ``query`` in its URL."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -166,15 +170,19 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
 
     from tests.support.browser import StreamlitServer, launch_browser
 
-    env = {"JOURNEY_DATABASE_URL": demo_url, "JOURNEY_CHANNELS_FILE": None}
+    env = {
+        "JOURNEY_DATABASE_URL": demo_url,
+        "JOURNEY_CHANNELS_FILE": None,
+        "JOURNEY_PASSWORD_HASH": None,
+    }
     with (
-        StreamlitServer("app_pages/attribution.py", cwd=ROOT, env=env) as app,
+        StreamlitServer(cwd=ROOT, env=env) as app,
         sync_playwright() as pw,
     ):
         browser = launch_browser(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 3600})
-            page.goto(app.url + "/?model=Time+decay")
+            page.goto(app.url + "/attribution?model=Time+decay")
             page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
             page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
             page.wait_for_timeout(3_000)
