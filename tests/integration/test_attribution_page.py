@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,31 @@ def test_bad_channel_file_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyP
     at = run()
     assert not at.exception
     assert "JOURNEY_CHANNELS_FILE" in at.error[0].value
+
+
+def test_permalink_pins_the_as_of_day(env: str) -> None:
+    """The sidebar's link keeps the inputs and pins the as-of day (it defaults to the last event)."""
+    at = run(model="Linear", lookback="14")
+    assert not at.exception
+    [link] = [m.value for m in at.sidebar.markdown if "Link to this exact view" in m.value]
+    assert "model=Linear" in link
+    assert "lookback=14" in link
+    assert f"as_of={AS_OF.date().isoformat()}" in link
+
+
+def test_unexpected_failure_is_logged_and_shown_without_traceback(
+    env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> a.AttributionReport:
+        raise RuntimeError("analysis broke")
+
+    monkeypatch.setattr(a, "analyze", broken)
+    with caplog.at_level(logging.ERROR, logger="journey_ui"):
+        at = run(lookback="11")  # inputs no other test caches
+    assert not at.exception
+    assert "Something went wrong while showing attribution" in at.error[0].value
+    assert "analysis broke" not in at.error[0].value
+    assert [r.exc_info[1] for r in caplog.records if r.exc_info], caplog.text
 
 
 @pytest.mark.e2e
