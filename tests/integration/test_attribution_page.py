@@ -166,7 +166,7 @@ def test_bad_channel_file_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyP
 
 
 def test_permalink_pins_the_as_of_day(env: str) -> None:
-    """The sidebar's link keeps the inputs and pins the as-of day (it defaults to the last event)."""
+    """The sidebar link keeps the inputs and pins the as-of day (by default the last event)."""
     at = run(model="Linear", lookback="14")
     assert not at.exception
     [link] = [m.value for m in at.sidebar.markdown if "Link to this exact view" in m.value]
