@@ -336,7 +336,7 @@ def context() -> PageContext:
     folder, so Streamlit never runs a page file on its own.
     """
     ctx = st.session_state.get(_CONTEXT)
-    if not isinstance(ctx, PageContext):
-        msg = "a page of Journey Explorer ran without app.py: start it with `streamlit run app.py`"
-        raise RuntimeError(msg)
+    if not isinstance(ctx, PageContext):  # a page file started on its own
+        st.error("This is a page of Journey Explorer: start the app with `streamlit run app.py`.")
+        st.stop()
     return ctx
