@@ -13,15 +13,19 @@ SCREENSHOTS = ROOT / "tests" / "screenshots"
 
 
 def test_attribution_page_in_a_browser(demo_url: str) -> None:
-    env = {"JOURNEY_DATABASE_URL": demo_url, "JOURNEY_CHANNELS_FILE": None}
+    env = {
+        "JOURNEY_DATABASE_URL": demo_url,
+        "JOURNEY_CHANNELS_FILE": None,
+        "JOURNEY_PASSWORD_HASH": None,
+    }
     with (
-        StreamlitServer("app_pages/attribution.py", cwd=ROOT, env=env) as app,
+        StreamlitServer(cwd=ROOT, env=env) as app,
         sync_playwright() as pw,
     ):
         browser = launch_browser(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 3600})
-            page.goto(app.url + "/?model=Time+decay")
+            page.goto(app.url + "/attribution?model=Time+decay")
             page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
             page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
             page.wait_for_timeout(3_000)

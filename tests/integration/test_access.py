@@ -120,9 +120,7 @@ def test_oidc_shows_only_a_sign_in_button(app: Callable[..., AppTest]) -> None:
     assert not at.dataframe
 
 
-# The Attribution page is checked in a real browser (tests/e2e/test_outages_sessions_access.py):
-# under AppTest its run does not keep app.py's sidebar elements.
-@pytest.mark.parametrize("page", ["recent", "customer", "campaign"])
+@pytest.mark.parametrize("page", ["recent", "customer", "campaign", "attribution", "quality"])
 def test_open_mode_says_so_on_every_page(app: Callable[..., AppTest], page: str) -> None:
     at = app().run()
     at.switch_page(f"app_pages/{page}.py")

@@ -103,6 +103,9 @@ def test_customer_lookup_by_full_email_shows_it_masked(
         pytest.param("campaign", {"event_date": CAMPAIGN_DATE}, id="campaign"),
         pytest.param("recent", {}, id="recent"),
         pytest.param("customer", {}, id="customer-prompt"),
+        pytest.param(
+            "attribution", {"event_date": CAMPAIGN_DATE, "as_of": "2022-08-31"}, id="attribution"
+        ),
     ],
 )
 def test_tables_show_masked_emails(

@@ -512,6 +512,15 @@ def test_attribution_page_is_in_the_navigation(app: Callable[..., AppTest], demo
     assert not [t for t in at.toggle if t.key == "as_of.live"]
 
 
+def test_a_page_runs_only_inside_the_app(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages take their context from app.py; run alone, one says how to start the app."""
+    monkeypatch.setenv("JOURNEY_DATABASE_URL", demo_url)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "campaign.py"), default_timeout=60).run()
+    assert not at.exception
+    assert "streamlit run app.py" in errors(at)
+    assert not at.metric
+
+
 def test_channel_file_groups_the_dashboard(
     app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
