@@ -6,10 +6,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.support.browser import StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "tests" / "screenshots"
 
 
 def test_attribution_page_in_a_browser(demo_url: str) -> None:

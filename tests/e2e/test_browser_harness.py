@@ -7,9 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.browser import StreamlitServer, launch_browser
-
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
 
 
 def test_chromium_renders_page() -> None:

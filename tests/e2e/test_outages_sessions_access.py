@@ -23,7 +23,7 @@ from journey_core.auth import hash_password
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ERROR = '[data-testid="stAlertContentError"]'
 TIMEOUT_MS = 60_000

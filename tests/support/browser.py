@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 
 from tests.support.process import ServerProcess, free_port, http_probe
 
+#: Where e2e tests save screenshots for a human look (git-ignored; never committed).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests" / "screenshots"
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
