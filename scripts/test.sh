@@ -70,13 +70,9 @@ check "ruff format" .venv/bin/ruff format --check .
 check "mypy" .venv/bin/mypy
 # The docs site is being added (mkdocs.yml + docs/); until it exists on every branch the step
 # runs only when mkdocs.yml is present. Once merged, make it unconditional.
-if [ -f mkdocs.yml ]; then
-    site_dir="$(mktemp -d)"
-    trap 'rm -rf "$site_dir"' EXIT
-    check "mkdocs" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
-else
-    echo "test: [mkdocs] skipped: no mkdocs.yml"
-fi
+site_dir="$(mktemp -d)"
+trap 'rm -rf "$site_dir"' EXIT
+check "mkdocs" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
 
 echo "test: .venv/bin/python -m pytest $*"
 status=0
