@@ -68,8 +68,6 @@ check() {
 check "ruff check" .venv/bin/ruff check .
 check "ruff format" .venv/bin/ruff format --check .
 check "mypy" .venv/bin/mypy
-# The docs site is being added (mkdocs.yml + docs/); until it exists on every branch the step
-# runs only when mkdocs.yml is present. Once merged, make it unconditional.
 site_dir="$(mktemp -d)"
 trap 'rm -rf "$site_dir"' EXIT
 check "mkdocs" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
