@@ -23,6 +23,7 @@ from tests.support.api_server import DEMO_AS_OF, ApiServer, build_demo_warehouse
 EMAIL = "ann.110@example.com"
 CAMPAIGN = "2022-07-01"
 KEY = "serve-test-key-0123456789"
+SECRET = "serve-test-secret"
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 
 RULES = [
@@ -56,7 +57,8 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def server(demo_url: str) -> Iterator[ApiServer]:
-    with ApiServer(db=demo_url, env={"JOURNEY_API_KEYS": None}) as api:
+    env = {"JOURNEY_API_KEYS": None, "JOURNEY_SECRET_KEY": SECRET}
+    with ApiServer(db=demo_url, env=env) as api:
         yield api
 
 
@@ -162,7 +164,8 @@ def test_log_has_one_line_per_request_and_no_email(server: ApiServer) -> None:
     assert all("duration_ms=" in line for line in lines)
     for needle in (EMAIL, "ann.110%40", "someone.else@", "Someone.Else", "%40Example"):
         assert needle not in stderr
-    assert f"email={fingerprint(EMAIL)}" in lines[1]
+    assert f"email={fingerprint(EMAIL, secret=SECRET)}" in lines[1]  # keyed by the secret
+    assert f"email={fingerprint(EMAIL)}" not in stderr  # not by another process's key
 
 
 def test_api_keys_are_required_when_set(demo_url: str) -> None:
