@@ -207,3 +207,15 @@ def test_a_missing_warehouse_is_a_503_and_the_server_stays_up(tmp_path: Path) ->
         _, stderr = api.output()
     assert "Finished server process" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_rebound_host_gets_a_400_and_no_redirect(server: ApiServer) -> None:
+    params = {"email": EMAIL, "as_of": DEMO_AS_OF}
+    foreign = {"Host": "evil.example:8000"}
+    for path in (PATH, PATH + "/"):
+        status, headers, body = get(server.url, path, params, headers=foreign)
+        assert status == 400
+        assert headers.get("Location") is None
+        assert json.loads(body)["error"]["parameter"] == "Host"
+        assert b"ann.110" not in body
+    assert get(server.url, PATH + "/", params)[0] == 404  # loopback Host: no slash redirect
