@@ -5,6 +5,7 @@ error handlers (the route itself is in :mod:`journey_api.routes`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from journey_api.cache import ResultCache
+from journey_api.hosts import TrustedHosts, allowed_hosts
 from journey_api.logs import STATE_LOG, STATE_REQUEST_ID, RequestLog, logger
 from journey_api.routes import (
     EXPECTED,
@@ -29,6 +31,7 @@ from journey_api.routes import (
 )
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
+from journey_core.io.privacy import derive_key, use_secret
 from journey_core.warehouse import SchemaMapping, load_mapping
 
 DESCRIPTION = """\
@@ -44,6 +47,41 @@ Journeys of known individuals, by the same rules as the dashboard and `journey e
 JSON results are paged (`limit`, `cursor`); `format=csv` and `format=ndjson` stream the
 whole result. Timestamps are ISO-8601 with offset.
 """
+
+
+MEGABYTE = 1024 * 1024
+
+# What a public error body must not show, each with the words it is replaced by.
+_PRIVATE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.IGNORECASE), "the configured URL"),
+    (re.compile(r"(?<!\w)(?:[A-Za-z]:)?(?:[\\/][\w.\-~$@%+]+)+[\\/]?"), "the file"),
+    (re.compile(r"\(?\bPID[ :=]*\d+\)?", re.IGNORECASE), "another process"),
+    (re.compile(r"\bby user \S+"), ""),
+    (
+        re.compile(
+            r"\[[0-9A-Fa-f:.]+\](?::\d+)?|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?"
+            r"|\b(?=[\w.\-]*[A-Za-z])[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*"
+            r":(?:\d{1,5}\b|default port)"
+        ),
+        "the configured host",
+    ),
+)
+
+
+def public_message(text: str) -> str:
+    r"""``text`` without file paths, URLs, host:port or process ids, for a response body
+    (the log keeps the detail).
+
+    >>> public_message("Cannot reach the warehouse at db.internal:5432: refused.")
+    'Cannot reach the warehouse at the configured host: refused.'
+    >>> public_message('Could not set lock on "/srv/w.duckdb": held by /usr/bin/python (PID 7)')
+    'Could not set lock on "the file": held by the file another process'
+    >>> public_message("at 23:59 the user and/or C:\\data\\w.duckdb failed")
+    'at 23:59 the user and/or the file failed'
+    """
+    for pattern, words in _PRIVATE:
+        text = pattern.sub(words, text)
+    return re.sub(r" {2,}", " ", text).strip()
 
 
 def _error(
@@ -83,13 +121,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(WarehouseError)
     async def _warehouse(request: Request, exc: WarehouseError) -> JSONResponse:
         logger.warning("warehouse unavailable: %s", exc)
-        message = f"The journey warehouse cannot be read. {exc}"
+        message = f"The journey warehouse cannot be read. {public_message(str(exc))}"
         return _error(request, 503, message)
 
     @app.exception_handler(JourneyError)
     async def _journey(request: Request, exc: JourneyError) -> JSONResponse:
         logger.error("journey error: %s", exc)
-        return _error(request, 500, f"The server cannot answer this request: {exc}")
+        message = f"The server cannot answer this request: {public_message(str(exc))}"
+        return _error(request, 500, message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -154,23 +193,31 @@ def create_app(
     """The API over ``settings.database_url``, read through ``mapping`` (default: the one
     ``settings.mapping`` names).
 
-    ``settings.api_keys`` empty means no authentication. Results are kept
-    ``api_cache_seconds`` (0 turns the cache off), at most ``api_cache_rows`` rows; at most
-    ``api_read_slots`` warehouse reads run at once.
+    ``settings.api_keys`` empty means no authentication (and, unless
+    ``api_allowed_hosts`` says otherwise, only loopback ``Host`` names are answered). Results
+    are kept ``api_cache_seconds`` (0 turns the cache off), at most ``api_cache_mb``
+    megabytes and ``api_cache_rows`` rows; at most ``api_read_slots`` cohort reads and
+    ``api_lookup_slots`` person lookups run at once. ``secret_key`` (if set) becomes the
+    process's secret, which seals cursors and keys log fingerprints.
     """
+    use_secret(settings.secret_key)
     services = Services(
         settings=settings,
         warehouse=Warehouse(
             settings.database_url,
             mapping=load_mapping(settings.mapping) if mapping is None else mapping,
             read_slots=settings.api_read_slots,
+            lookup_slots=settings.api_lookup_slots,
         ),
         cache=ResultCache(
             ttl_seconds=settings.api_cache_seconds,
             max_rows=settings.api_cache_rows,
             rows=lambda answer: answer.result.events,
+            max_bytes=settings.api_cache_mb * MEGABYTE,
+            size=lambda answer: int(answer.result.frame.estimated_size()),
         ),
         clock=clock,
+        cursor_key=derive_key("api-cursor"),
     )
 
     @asynccontextmanager
@@ -185,8 +232,11 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No redirect is ever built from the Host header: "/path/" is a 404, not a 307.
+        redirect_slashes=False,
     )
     app.state.services = services
+    app.add_middleware(TrustedHosts, allowed=allowed_hosts(settings))  # inside the log
     app.add_middleware(RequestLog)
     _install_error_handlers(app)
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
@@ -200,4 +250,4 @@ def _to_docs() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
-__all__ = ["DESCRIPTION", "PATH", "create_app"]
+__all__ = ["DESCRIPTION", "PATH", "create_app", "public_message"]

@@ -2,12 +2,15 @@
 
 A client paging through a large result asks the same query (same parameters, ``as_of``
 pinned by the cursor) once per page. The cache keeps recent results for a short time,
-bounded by their total row count, and lets concurrent requests for the same query wait for
-one computation instead of each reading the warehouse ("single flight").
+bounded by their total estimated size in bytes (and row count), and lets concurrent requests
+for the same query wait for one computation instead of each reading the warehouse ("single
+flight"). A result larger than the whole cache is not kept, so each of its pages reads the
+warehouse again: such results are better fetched whole with ``format=csv`` or ``ndjson``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -22,13 +25,16 @@ T = TypeVar("T")
 class _Entry(Generic[T]):
     value: T
     rows: int
+    bytes: int
     expires: float
 
 
 class ResultCache(Generic[T]):
-    """Values by key for ``ttl_seconds``, at most ``max_rows`` rows in all (LRU eviction).
+    """Values by key for ``ttl_seconds``, at most ``max_rows`` rows and ``max_bytes`` bytes
+    in all (LRU eviction).
 
-    ``rows(value)`` is the size of a value. ``ttl_seconds <= 0`` disables caching.
+    ``rows(value)`` and ``size(value)`` (bytes; default: no byte bound) measure a value; a
+    value larger than either bound is not kept. ``ttl_seconds <= 0`` disables caching.
     """
 
     def __init__(
@@ -37,14 +43,19 @@ class ResultCache(Generic[T]):
         ttl_seconds: float,
         max_rows: int,
         rows: Callable[[T], int],
+        max_bytes: float = math.inf,
+        size: Callable[[T], int] = lambda _value: 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_rows = max_rows
-        self._size = rows
+        self.max_bytes = max_bytes
+        self._count = rows
+        self._size = size
         self._clock = clock
         self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
         self._rows = 0
+        self.bytes = 0
         self._lock = threading.Lock()
         self._flights: dict[str, tuple[threading.Lock, int]] = {}
         self.hits = 0
@@ -52,7 +63,7 @@ class ResultCache(Generic[T]):
 
     @property
     def enabled(self) -> bool:
-        return self.ttl_seconds > 0 and self.max_rows > 0
+        return self.ttl_seconds > 0 and self.max_rows > 0 and self.max_bytes > 0
 
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
         """The cached value for ``key`` (and True), else ``compute()``'s (and False).
@@ -100,8 +111,8 @@ class ResultCache(Generic[T]):
             return entry.value
 
     def _put(self, key: str, value: T) -> None:
-        rows = self._size(value)
-        if rows > self.max_rows:
+        rows, size = self._count(value), self._size(value)
+        if rows > self.max_rows or size > self.max_bytes:
             return
         with self._lock:
             now = self._clock()
@@ -109,14 +120,18 @@ class ResultCache(Generic[T]):
                 self._drop(stale)
             if key in self._entries:
                 self._drop(key)
-            while self._entries and self._rows + rows > self.max_rows:
+            while self._entries and (
+                self._rows + rows > self.max_rows or self.bytes + size > self.max_bytes
+            ):
                 self._drop(next(iter(self._entries)))
-            self._entries[key] = _Entry(value, rows, now + self.ttl_seconds)
+            self._entries[key] = _Entry(value, rows, size, now + self.ttl_seconds)
             self._rows += rows
+            self.bytes += size
 
     def _drop(self, key: str) -> None:
         entry = self._entries.pop(key)
         self._rows -= entry.rows
+        self.bytes -= entry.bytes
 
     def __len__(self) -> int:
         with self._lock:

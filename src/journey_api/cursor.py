@@ -1,11 +1,14 @@
 """Opaque page cursors: the last row's sort key, the as-of time, and a hash of the query.
 
-A cursor is URL-safe base64 of a small JSON document. It pins ``as_of`` (so later pages of
-a query without ``as_of`` see the same data) and carries a hash of the query's parameters
-(so a cursor cannot be reused with other parameters). Paging is by key, not offset: a page
-is the rows whose ``(email, occurred_at, event_id)`` sorts after the cursor's key, in the
-order the journey core sorts them (``event_id`` nulls last), so every row appears exactly
-once while the data is unchanged.
+A cursor is a small JSON document, encrypted and authenticated under a key derived from the
+server secret (:func:`seal`, standard library only: a synthetic nonce, an HMAC-SHA256
+keystream, then an HMAC-SHA256 tag over nonce and ciphertext), so it reveals no email and
+cannot be forged or altered. It pins ``as_of`` (so later pages of a query without ``as_of``
+see the same data) and carries a hash of the query's parameters (so a cursor cannot be
+reused with other parameters). Paging is by key, not offset: a page is the rows whose
+``(email, occurred_at, event_id)`` sorts after the cursor's key, in the order the journey
+core sorts them (``event_id`` nulls last), so every row appears exactly once while the data
+is unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +29,9 @@ from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import TS as _TS
 
-VERSION = 1
+VERSION = 2
+_NONCE = 16
+_TAG = 16
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_LENGTH = 4096
 
@@ -46,6 +52,46 @@ def _micros(value: dt.datetime) -> int:
 
 def _from_micros(value: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=value)
+
+
+def _subkey(key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(key, purpose, hashlib.sha256).digest()
+
+
+def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
+    blocks = (
+        hmac.new(key, nonce + counter.to_bytes(4, "big"), hashlib.sha256).digest()
+        for counter in range(-(-length // 32))
+    )
+    return b"".join(blocks)[:length]
+
+
+def seal(data: bytes, key: bytes) -> str:
+    """``data`` encrypted and authenticated under ``key``, as URL-safe text.
+
+    >>> unseal(seal(b"page 2", b"k" * 32), b"k" * 32)
+    b'page 2'
+    """
+    # A synthetic nonce (as in SIV): the same data gives the same text, other data another.
+    nonce = hmac.new(_subkey(key, b"nonce"), data, hashlib.sha256).digest()[:_NONCE]
+    stream = _keystream(_subkey(key, b"encrypt"), nonce, len(data))
+    body = bytes([VERSION]) + nonce + bytes(a ^ b for a, b in zip(data, stream, strict=True))
+    tag = hmac.new(_subkey(key, b"authenticate"), body, hashlib.sha256).digest()[:_TAG]
+    return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
+
+
+def unseal(text: str, key: bytes) -> bytes:
+    """The data :func:`seal` sealed under ``key``; :class:`ValueError` if ``text`` is not that."""
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    body, tag = raw[:-_TAG], raw[-_TAG:]
+    if len(body) < 1 + _NONCE or body[0] != VERSION:
+        raise ValueError
+    expected = hmac.new(_subkey(key, b"authenticate"), body, hashlib.sha256).digest()[:_TAG]
+    if not hmac.compare_digest(tag, expected):
+        raise ValueError
+    nonce, sealed = body[1 : 1 + _NONCE], body[1 + _NONCE :]
+    stream = _keystream(_subkey(key, b"encrypt"), nonce, len(sealed))
+    return bytes(a ^ b for a, b in zip(sealed, stream, strict=True))
 
 
 def query_hash(query: JourneyQuery) -> str:
@@ -72,25 +118,23 @@ class Cursor:
     as_of: dt.datetime
     query_hash: str
 
-    def encode(self) -> str:
-        """The opaque text form handed to clients."""
+    def encode(self, key: bytes) -> str:
+        """The opaque text form handed to clients, sealed under ``key``."""
         payload = {
-            "v": VERSION,
             "k": [self.email, _micros(self.occurred_at), self.event_id],
             "a": _micros(self.as_of),
             "q": self.query_hash,
         }
-        raw = json.dumps(payload, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return seal(json.dumps(payload, separators=(",", ":")).encode(), key)
 
     @classmethod
-    def decode(cls, text: str) -> Cursor:
-        """Parse a cursor; raise :class:`InputError` naming ``cursor`` if it is not ours."""
+    def decode(cls, text: str, key: bytes) -> Cursor:
+        """Open a cursor sealed under ``key``; raise :class:`InputError` naming ``cursor`` if
+        it is not one this server issued (forged, altered, truncated or from another key)."""
         try:
             if len(text) > _MAX_LENGTH:
                 raise ValueError
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            payload: Any = json.loads(raw)
+            payload: Any = json.loads(unseal(text, key))
             email, occurred, event_id = payload["k"]
             cursor = cls(
                 email=_str(email),
@@ -99,9 +143,14 @@ class Cursor:
                 as_of=_from_micros(_int(payload["a"])),
                 query_hash=_str(payload["q"]),
             )
-            if payload["v"] != VERSION:
-                raise ValueError
-        except (ValueError, TypeError, KeyError, OverflowError, binascii.Error):
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            OverflowError,
+            RecursionError,
+            binascii.Error,
+        ):
             raise InputError("cursor", _NOT_OURS) from None
         return cursor
 

@@ -142,7 +142,7 @@ class RequestLog:
             logger.exception("request_id=%s unhandled error", request_id)
             if status == 0:
                 body = dict(_ERROR_BODY["error"], request_id=request_id)
-                await _send_json(send_wrapper, 500, {"error": body})
+                await send_json(send_wrapper, 500, {"error": body})
             else:
                 status = status or 500
                 state.setdefault(STATE_LOG, {})["aborted"] = "true"
@@ -161,7 +161,7 @@ class RequestLog:
             logger.info(_fields(info))
 
 
-async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+async def send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
     await send(
         {

@@ -91,19 +91,28 @@ def _iso(value: dt.datetime) -> str:
 class Warehouse:
     """One engine per app, created on first use (and retried while creation fails).
 
-    At most ``read_slots`` reads run at once: each read already uses several cores (DuckDB
-    and Polars are multi-threaded) and a campaign read of a large warehouse holds its rows in
-    memory (about 1 GB at its peak on the 20,000-person demo), so many in parallel only
-    thrash or exhaust memory; the others wait their turn.
+    At most ``read_slots`` cohort reads run at once: each read already uses several cores
+    (DuckDB and Polars are multi-threaded) and a campaign read of a large warehouse holds its
+    rows in memory (about 1 GB at its peak on the 20,000-person demo), so many in parallel
+    only thrash or exhaust memory; the others wait their turn. Person lookups (a query with
+    an email) are small and fast and have ``lookup_slots`` of their own, so they never queue
+    behind cohort reads.
     """
 
-    def __init__(self, url: str, *, mapping: SchemaMapping, read_slots: int) -> None:
+    def __init__(
+        self, url: str, *, mapping: SchemaMapping, read_slots: int, lookup_slots: int = 2
+    ) -> None:
         self.url = url
         self.mapping = mapping
         self._engine: Engine | None = None
         self._fitted = mapping
         self._lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max(1, read_slots))
+        self.lookup_slots = threading.BoundedSemaphore(max(1, lookup_slots))
+
+    def slots_for(self, query: JourneyQuery) -> threading.BoundedSemaphore:
+        """The slots a read of ``query`` waits for: a person's own, or the cohort reads'."""
+        return self.lookup_slots if query.email else self.slots
 
     def connect(self) -> tuple[Engine, SchemaMapping]:
         """The engine and the mapping fitted to the warehouse (checked once, on first use)."""
@@ -174,6 +183,8 @@ class Services:
     warehouse: Warehouse
     cache: AnswerCache
     clock: Clock
+    cursor_key: bytes
+    """Seals the page cursors (derived from ``JOURNEY_SECRET_KEY``, else random per process)."""
 
 
 def services(request: Request) -> Services:
@@ -199,6 +210,11 @@ def get_cache(request: Request) -> AnswerCache:
 def get_clock(request: Request) -> Clock:
     """The app's clock ("now" of queries without ``as_of``)."""
     return services(request).clock
+
+
+def get_cursor_key(request: Request) -> bytes:
+    """The key that seals and opens page cursors."""
+    return services(request).cursor_key
 
 
 def require_key(key: ApiKey, settings: Annotated[Settings, Depends(get_settings)]) -> None:
@@ -235,7 +251,10 @@ _ERROR = {"model": ErrorBody}
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
         },
-        400: {**_ERROR, "description": "A parameter is malformed; the body names it."},
+        400: {
+            **_ERROR,
+            "description": "A parameter (or the Host header) is malformed; the body names it.",
+        },
         401: {**_ERROR, "description": "Missing or wrong X-API-Key."},
         503: {**_ERROR, "description": "The warehouse cannot be reached."},
     },
@@ -246,6 +265,7 @@ def get_customer_journey_details(
     warehouse: Annotated[Warehouse, Depends(get_warehouse)],
     cache: Annotated[AnswerCache, Depends(get_cache)],
     clock: Annotated[Clock, Depends(get_clock)],
+    cursor_key: Annotated[bytes, Depends(get_cursor_key)],
     email: Annotated[
         str | None,
         Query(
@@ -291,7 +311,7 @@ def get_customer_journey_details(
             if name in request.query_params:
                 msg = f"pages JSON only; leave it out with format={format}."
                 raise InputError(name, msg)
-    after = cursors.Cursor.decode(cursor) if cursor else None
+    after = cursors.Cursor.decode(cursor, cursor_key) if cursor else None
     query = _build_query(
         settings,
         warehouse.mapping,
@@ -309,7 +329,9 @@ def get_customer_journey_details(
     log["rows"] = answer.result.events
     log["cache"] = "hit" if hit else "miss"
     if format == "json":
-        return _page_response(answer, limit=limit, after=after, mask=settings.mask_pii)
+        return _page_response(
+            answer, limit=limit, after=after, key=cursor_key, mask=settings.mask_pii
+        )
     stream = csv_stream if format == "csv" else ndjson_stream
     frame = answer.result.frame
     return StreamingResponse(
@@ -352,7 +374,7 @@ def _build_query(
 
 def _fetch(warehouse: Warehouse, query: JourneyQuery) -> JourneyResult:
     try:
-        with warehouse.slots:
+        with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
             return fetch_journeys(engine, query, mapping=mapping)
     except OverflowError:
@@ -377,7 +399,7 @@ def _meta(answer: Answer) -> dict[str, Any]:
 
 
 def _page_response(
-    answer: Answer, *, limit: int, after: cursors.Cursor | None, mask: bool = False
+    answer: Answer, *, limit: int, after: cursors.Cursor | None, key: bytes, mask: bool = False
 ) -> Response:
     result = answer.result
     rows, following = cursors.page(result.frame, result.query, limit=limit, cursor=after)
@@ -387,7 +409,7 @@ def _page_response(
         **_meta(answer),
         "returned": rows.height,
         "limit": limit,
-        "next_cursor": following.encode() if following else None,
+        "next_cursor": following.encode(key) if following else None,
         "message": result.message,
     }
     body = b'{"data":' + _json_rows(rows) + b',"meta":' + json.dumps(meta).encode() + b"}"

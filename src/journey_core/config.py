@@ -33,6 +33,10 @@ ENV_API_KEYS = "JOURNEY_API_KEYS"
 ENV_API_CACHE_SECONDS = "JOURNEY_API_CACHE_SECONDS"
 ENV_API_CACHE_ROWS = "JOURNEY_API_CACHE_ROWS"
 ENV_API_READ_SLOTS = "JOURNEY_API_READ_SLOTS"
+ENV_API_CACHE_MB = "JOURNEY_API_CACHE_MB"
+ENV_API_LOOKUP_SLOTS = "JOURNEY_API_LOOKUP_SLOTS"
+ENV_API_ALLOWED_HOSTS = "JOURNEY_API_ALLOWED_HOSTS"
+ENV_SECRET_KEY = "JOURNEY_SECRET_KEY"
 
 #: The embedded DuckDB demo warehouse, built on first use when no URL is configured.
 DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
@@ -68,6 +72,10 @@ class Settings:
     api_cache_seconds: float = 60.0
     api_cache_rows: int = 1_000_000
     api_read_slots: int = 4
+    api_cache_mb: float = 256.0
+    api_lookup_slots: int = 2
+    api_allowed_hosts: tuple[str, ...] = ()
+    secret_key: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,12 +153,17 @@ def _window(maximum: float, example: str) -> Callable[[str, str], float]:
     return parse
 
 
-def _seconds(name: str, raw: str) -> float:
-    value = _number(raw)
-    if not 0 <= value < math.inf:
-        msg = f"{name}={raw!r} is not a number of at least 0; unset it or use e.g. 60."
-        raise ConfigError(msg)
-    return value
+def _at_least_zero(example: str) -> Callable[[str, str], float]:
+    """A parser of a finite number of at least 0 (seconds, megabytes)."""
+
+    def parse(name: str, raw: str) -> float:
+        value = _number(raw)
+        if not 0 <= value < math.inf:
+            msg = f"{name}={raw!r} is not a number of at least 0; unset it or use e.g. {example}."
+            raise ConfigError(msg)
+        return value
+
+    return parse
 
 
 def _whole(minimum: int, example: str) -> Callable[[str, str], int]:
@@ -167,6 +180,19 @@ def _whole(minimum: int, example: str) -> Callable[[str, str], int]:
         return int(value)
 
     return parse
+
+
+def _hosts(name: str, raw: str) -> tuple[str, ...]:
+    hosts = tuple(host.strip().lower() for host in raw.split(",") if host.strip())
+    for host in hosts:
+        bare = host.removeprefix("*.")
+        if host == "*" or not bare or any(ch in bare for ch in "*/@ \t"):
+            msg = (
+                f"{name}={raw!r} is not a list of host names ({host!r} is not one); "
+                "use e.g. api.example.com,*.example.com."
+            )
+            raise ConfigError(msg)
+    return hosts
 
 
 def parse_api_keys(raw: str | None) -> tuple[str, ...]:
@@ -256,7 +282,7 @@ VARIABLES: tuple[Variable, ...] = (
         "api_cache_seconds",
         "number >= 0",
         "Seconds the API keeps a result for the next pages and repeats; 0 turns the cache off.",
-        _seconds,
+        _at_least_zero("60"),
     ),
     Variable(
         ENV_API_CACHE_ROWS,
@@ -269,8 +295,44 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_API_READ_SLOTS,
         "api_read_slots",
         "whole number >= 1",
-        "Most warehouse reads the API runs at once; other requests wait their turn.",
+        "Most cohort and campaign warehouse reads the API runs at once; other requests wait "
+        "their turn.",
         _whole(1, "4"),
+    ),
+    Variable(
+        ENV_API_LOOKUP_SLOTS,
+        "api_lookup_slots",
+        "whole number >= 1",
+        "Most person (email) lookups the API runs at once, in slots of their own so they never "
+        "wait behind cohort reads.",
+        _whole(1, "2"),
+    ),
+    Variable(
+        ENV_API_CACHE_MB,
+        "api_cache_mb",
+        "number >= 0",
+        "Most megabytes (estimated in memory) the API's result cache holds; the least recently "
+        "used results go first.",
+        _at_least_zero("256"),
+    ),
+    Variable(
+        ENV_API_ALLOWED_HOSTS,
+        "api_allowed_hosts",
+        "comma-separated host names",
+        "`Host` header names the API answers (`*.example.com` matches subdomains); others get "
+        "a 400. Unset: loopback names only when no key is set, any host with keys.",
+        _hosts,
+        shown_default="loopback when keyless",
+    ),
+    Variable(
+        ENV_SECRET_KEY,
+        "secret_key",
+        "text",
+        "Server secret that signs and encrypts the API's paging cursors and keys the emails' "
+        "log fingerprints; unset: a random key per process, so cursors do not survive a "
+        "restart and fingerprints differ between processes.",
+        _text,
+        shown_default="random per process",
     ),
 )
 
@@ -330,9 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_DB_PATH",
+    "ENV_API_ALLOWED_HOSTS",
+    "ENV_API_CACHE_MB",
     "ENV_API_CACHE_ROWS",
     "ENV_API_CACHE_SECONDS",
     "ENV_API_KEYS",
+    "ENV_API_LOOKUP_SLOTS",
     "ENV_API_READ_SLOTS",
     "ENV_CHANNELS_FILE",
     "ENV_DATABASE_URL",
@@ -341,6 +406,7 @@ __all__ = [
     "ENV_MASK_PII",
     "ENV_PASSWORD_HASH",
     "ENV_RECENT_HOURS",
+    "ENV_SECRET_KEY",
     "ENV_TIMEZONE",
     "MAX_LOOKBACK_DAYS",
     "MAX_RECENT_HOURS",

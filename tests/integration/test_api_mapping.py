@@ -35,7 +35,7 @@ def client(snowplow_url: str) -> Iterator[TestClient]:
         Settings(database_url=snowplow_url),
         mapping=load_mapping("snowplow"),
     )
-    with TestClient(app, raise_server_exceptions=False) as tc:
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as tc:
         yield tc
 
 
@@ -79,7 +79,7 @@ def test_a_bad_user_id_is_a_400(client: TestClient) -> None:
 
 def test_the_wrong_mapping_is_a_503_naming_the_mapping_key(snowplow_url: str) -> None:
     app = create_app(Settings(database_url=snowplow_url))
-    with TestClient(app, raise_server_exceptions=False) as tc:
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as tc:
         response = tc.get(PATH, params={"as_of": AS_OF})
     assert response.status_code == 503
     message = response.json()["error"]["message"]

@@ -38,7 +38,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     # "now" sits just after the demo's last event, so generated as_of values in the past
     # and "last 24 hours" both reach real rows.
     return create_app(
-        Settings(database_url=url, api_keys=request.param),
+        Settings(database_url=url, api_keys=request.param, api_allowed_hosts=("testserver",)),
         clock=lambda: DEMO_END + dt.timedelta(hours=1),
     )
 

@@ -23,6 +23,7 @@ from tests.support.api_server import DEMO_AS_OF, ApiServer, build_demo_warehouse
 EMAIL = "ann.110@example.com"
 CAMPAIGN = "2022-07-01"
 KEY = "serve-test-key-0123456789"
+SECRET = "serve-test-secret"
 JOURNEY = str(Path(sys.executable).with_name("journey"))
 
 RULES = [
@@ -56,7 +57,8 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def server(demo_url: str) -> Iterator[ApiServer]:
-    with ApiServer(db=demo_url, env={"JOURNEY_API_KEYS": None}) as api:
+    env = {"JOURNEY_API_KEYS": None, "JOURNEY_SECRET_KEY": SECRET}
+    with ApiServer(db=demo_url, env=env) as api:
         yield api
 
 
@@ -162,7 +164,8 @@ def test_log_has_one_line_per_request_and_no_email(server: ApiServer) -> None:
     assert all("duration_ms=" in line for line in lines)
     for needle in (EMAIL, "ann.110%40", "someone.else@", "Someone.Else", "%40Example"):
         assert needle not in stderr
-    assert f"email={fingerprint(EMAIL)}" in lines[1]
+    assert f"email={fingerprint(EMAIL, secret=SECRET)}" in lines[1]  # keyed by the secret
+    assert f"email={fingerprint(EMAIL)}" not in stderr  # not by another process's key
 
 
 def test_api_keys_are_required_when_set(demo_url: str) -> None:
@@ -204,3 +207,15 @@ def test_a_missing_warehouse_is_a_503_and_the_server_stays_up(tmp_path: Path) ->
         _, stderr = api.output()
     assert "Finished server process" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_rebound_host_gets_a_400_and_no_redirect(server: ApiServer) -> None:
+    params = {"email": EMAIL, "as_of": DEMO_AS_OF}
+    foreign = {"Host": "evil.example:8000"}
+    for path in (PATH, PATH + "/"):
+        status, headers, body = get(server.url, path, params, headers=foreign)
+        assert status == 400
+        assert headers.get("Location") is None
+        assert json.loads(body)["error"]["parameter"] == "Host"
+        assert b"ann.110" not in body
+    assert get(server.url, PATH + "/", params)[0] == 404  # loopback Host: no slash redirect

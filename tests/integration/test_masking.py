@@ -152,7 +152,7 @@ def test_masked_csv_equals_journey_export_mask_pii(
 def test_api_masks_json_and_csv_but_looks_up_full_emails(demo_url: str) -> None:
     email = journeys(demo_url)[c.EMAIL][0]
     settings = Settings(database_url=demo_url, mask_pii=True)
-    client = TestClient(create_app(settings))
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
     body = client.get(PATH, params={"email": email, "as_of": AS_OF}).json()
     assert body["data"]
     assert {row["email"] for row in body["data"]} == {mask_email(email)}

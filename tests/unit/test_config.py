@@ -37,6 +37,10 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_API_CACHE_SECONDS": "0",
         "JOURNEY_API_CACHE_ROWS": "5000",
         "JOURNEY_API_READ_SLOTS": "2",
+        "JOURNEY_API_LOOKUP_SLOTS": "3",
+        "JOURNEY_API_CACHE_MB": "0.5",
+        "JOURNEY_API_ALLOWED_HOSTS": " API.example.com, *.corp.io ",
+        "JOURNEY_SECRET_KEY": " s3cret ",
     }
     assert Settings.from_env(env) == Settings(
         database_url="postgresql://u@db/w",
@@ -52,6 +56,10 @@ def test_every_variable_sets_its_field() -> None:
         api_cache_seconds=0.0,
         api_cache_rows=5000,
         api_read_slots=2,
+        api_lookup_slots=3,
+        api_cache_mb=0.5,
+        api_allowed_hosts=("api.example.com", "*.corp.io"),
+        secret_key="s3cret",
     )
     assert set(env) == {var.name for var in VARIABLES}
 
@@ -95,6 +103,10 @@ def test_every_variable_the_product_names_is_a_setting() -> None:
         pytest.param("JOURNEY_API_CACHE_ROWS", "1e400", id="cache-rows-inf"),
         pytest.param("JOURNEY_API_READ_SLOTS", "0", id="slots-zero"),
         pytest.param("JOURNEY_API_READ_SLOTS", "2.5", id="slots-fraction"),
+        pytest.param("JOURNEY_API_LOOKUP_SLOTS", "0", id="lookup-slots-zero"),
+        pytest.param("JOURNEY_API_CACHE_MB", "-1", id="cache-mb-negative"),
+        pytest.param("JOURNEY_API_ALLOWED_HOSTS", "*", id="hosts-any"),
+        pytest.param("JOURNEY_API_ALLOWED_HOSTS", "a.io, http://b.io/", id="hosts-url"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_the_fix(name: str, raw: str) -> None:
