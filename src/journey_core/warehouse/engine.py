@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ __all__ = [
     "ENV_URL",
     "create_engine",
     "default_url",
+    "duckdb_keywords",
     "local_file",
+    "quote_duckdb_keywords",
     "safe_url",
 ]
 
@@ -103,6 +106,8 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         msg = f"Cannot use the database URL {safe_url(parsed)}: {type(exc).__name__}: {exc}"
         raise WarehouseError(msg) from None
+    if backend == "duckdb":
+        quote_duckdb_keywords(engine)
     if backend == "sqlite" and read_only:
 
         @sa.event.listens_for(engine, "connect")
@@ -110,3 +115,29 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
             dbapi_conn.execute("PRAGMA query_only = ON")
 
     return engine
+
+
+@functools.cache
+def duckdb_keywords() -> frozenset[str]:
+    """DuckDB's keywords that cannot all serve as bare table or column names.
+
+    duckdb-engine quotes only the ``reserved`` category; a ``type_function`` keyword such as
+    ``at`` or a ``column_name`` one such as ``timestamp`` fails in some positions too.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(name).lower() for (name,) in rows)
+
+
+def quote_duckdb_keywords(engine: Engine) -> None:
+    """Make ``engine`` (DuckDB) quote every identifier that is one of DuckDB's keywords."""
+    preparer = engine.dialect.identifier_preparer
+    preparer.reserved_words = set(preparer.reserved_words) | duckdb_keywords()
+    preparer._strings.clear()  # identifiers quoted so far, cached by the preparer
