@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
@@ -19,6 +23,7 @@ from journey_core.warehouse import (
     load_mapping,
     summarize,
     verify_schema,
+    write_tables,
 )
 from tests.conftest import WarehouseFactory
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -131,3 +136,43 @@ def test_dotted_schema_on_duckdb_is_a_clear_error(tmp_path: Path, schema: str) -
     assert "events.schema" in message
     assert schema in message
     reader.dispose()
+
+
+def _write_duckdb(path: Path, events: pl.DataFrame) -> None:
+    write_tables(f"duckdb:///{path}", events=events, identities=CAMPAIGN_IDS)
+
+
+def test_duckdb_file_replaced_under_a_live_engine_is_reread(tmp_path: Path) -> None:
+    path = tmp_path / "live.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS.head(3))
+    engine = create_engine(f"duckdb:///{path}")
+    assert summarize(engine).events == 3
+    # An ETL job writes a new file and renames it over the old path.
+    fresh = tmp_path / "fresh.duckdb"
+    _write_duckdb(fresh, CAMPAIGN_EVENTS)
+    os.replace(fresh, path)
+    assert summarize(engine).events == CAMPAIGN_EVENTS.height
+    query = JourneyQuery(as_of=AS_OF)
+    expected = journeys(CAMPAIGN_EVENTS, CAMPAIGN_IDS, query=query)
+    assert_frame_equal(fetch_journeys(engine, query).frame, expected)
+    engine.dispose()
+
+
+def test_idle_duckdb_engine_does_not_block_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "shared.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS)
+    engine = create_engine(f"duckdb:///{path}")
+    assert summarize(engine).events == CAMPAIGN_EVENTS.height  # the engine has been used
+    writer = (
+        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+        "con.execute('delete from events'); con.close()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", writer, str(path)],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert summarize(engine).events == 0
+    engine.dispose()

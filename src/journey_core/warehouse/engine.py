@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_DB_PATH",
     "DUCKDB_CONFIG",
     "ENV_URL",
+    "SQLITE_LOWER",
     "create_engine",
     "default_url",
     "duckdb_keywords",
@@ -33,6 +34,8 @@ DUCKDB_CONFIG: dict[str, Any] = {
     "allocator_flush_threshold": "32MB",
 }
 DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
+SQLITE_LOWER = "journey_lower"
+"""The Unicode-aware ``lower`` every SQLite connection gets (SQLite's folds ASCII only)."""
 
 
 def default_url() -> str:
@@ -93,6 +96,10 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         raise WarehouseError(msg)
     if backend == "duckdb" and read_only and path is not None:
         kwargs["connect_args"] = {"read_only": True, "config": DUCKDB_CONFIG}
+        # A connection per checkout, closed at check-in: an idle engine holds no lock on the
+        # file (a writer elsewhere is never blocked by it), and a file an ETL job replaced
+        # (written elsewhere, renamed over this path) is the one the next read opens.
+        kwargs["poolclass"] = sa.pool.NullPool
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -108,6 +115,12 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         raise WarehouseError(msg) from None
     if backend == "duckdb":
         quote_duckdb_keywords(engine)
+    if backend == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _unicode_lower(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
+
     if backend == "sqlite" and read_only:
 
         @sa.event.listens_for(engine, "connect")
@@ -115,6 +128,11 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
             dbapi_conn.execute("PRAGMA query_only = ON")
 
     return engine
+
+
+def _lower(value: object) -> object:
+    """Python's ``str.lower`` (every script) for SQLite; other values pass through."""
+    return value.lower() if isinstance(value, str) else value
 
 
 @functools.cache
