@@ -18,7 +18,9 @@ from polars.testing import assert_frame_equal
 from journey_core import columns as c
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse import create_engine, fetch_journeys, write_tables
+from journey_core.warehouse.mapping import CANONICAL
+from journey_core.warehouse.statements import lookup_events_query, sqlite_spellings
 from tests.support.frames import events_frame, identities_frame
 
 US = dt.timedelta(microseconds=1)
@@ -124,11 +126,6 @@ def test_email_lookup_folds_unicode_case(tmp_path: Path, stored: str, looked_up:
 
 
 def test_email_lookup_still_uses_the_demo_index(tmp_path: Path) -> None:
-    import sqlalchemy as sa
-
-    from journey_core.warehouse import write_tables
-    from journey_core.warehouse.mapping import CANONICAL
-    from journey_core.warehouse.statements import lookup_events_query
 
     url = f"sqlite:///{tmp_path / 'indexed.sqlite'}"
     write_tables(url, events=events_frame([]), identities=identities_frame([]))
@@ -156,6 +153,4 @@ def test_email_lookup_still_uses_the_demo_index(tmp_path: Path) -> None:
     ],
 )
 def test_sqlite_spellings(email: str, expected: list[str] | None) -> None:
-    from journey_core.warehouse.statements import sqlite_spellings
-
     assert sqlite_spellings(email) == expected
