@@ -35,7 +35,7 @@ from tests.support.scenario import END, load, queries, scenario
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "warehouses.md"
 
-HITS = {
+HITS: dict[str, Any] = {
     "events": {
         "table": "hits",
         "columns": {"event_id": "id", "occurred_at": "ts", "anonymous_id": "cookie"},
@@ -360,8 +360,9 @@ def test_resolve_accepts_casts_and_untyped_columns() -> None:
         "hits",
         {
             c.EVENT_ID: ColumnSpec(("id",), cast=True),
-            c.OCCURRED_AT: "ts",
-            c.ANONYMOUS_ID: "cookie",
+            # Plain column names are accepted (and documented) but typed as ColumnSpec.
+            c.OCCURRED_AT: "ts",  # type: ignore[dict-item]
+            c.ANONYMOUS_ID: "cookie",  # type: ignore[dict-item]
         },
         key="events",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -33,7 +33,7 @@ def _ts(day: int, hour: int = 12) -> dt.datetime:
     return dt.datetime(2022, 6, 1) + dt.timedelta(days=day, hours=hour)
 
 
-def _events(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+def _events(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
     names = [c.EVENT_ID, c.OCCURRED_AT, c.ANONYMOUS_ID, c.EMAIL, c.EVENT_TYPE]
     frame = pl.DataFrame(
         rows,
@@ -56,7 +56,7 @@ def _events(rows: list[tuple[object, ...]]) -> pl.DataFrame:
     ).select(c.EVENT_COLUMNS)
 
 
-def _identities(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+def _identities(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
     return pl.DataFrame(
         rows,
         schema={c.ANONYMOUS_ID: pl.String, c.EMAIL: pl.String, c.IDENTIFIED_AT: pl.Datetime("us")},

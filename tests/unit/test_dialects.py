@@ -43,7 +43,7 @@ EMAIL = "o'brien;--@example.com"
 def _dialect(module: str, attr: str) -> Callable[[], Dialect]:
     def make() -> Dialect:
         mod = pytest.importorskip(module)
-        return getattr(mod, attr)()  # type: ignore[no-any-return]
+        return getattr(mod, attr)()
 
     return make
 

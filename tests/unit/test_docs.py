@@ -14,8 +14,6 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 MKDOCS = ROOT / "mkdocs.yml"
-# Pages generated from the code by another step, so absent from a fresh checkout's docs/.
-GENERATED = frozenset({"configuration.md"})
 
 
 def nav_pages() -> list[str]:
@@ -40,12 +38,12 @@ def readme_section(name: str) -> str:
 def test_nav_pages_exist() -> None:
     pages = nav_pages()
     assert len(pages) == len(set(pages))
-    missing = [p for p in pages if p not in GENERATED and not (DOCS / p).is_file()]
+    missing = [p for p in pages if not (DOCS / p).is_file()]
     assert missing == []
 
 
 def test_every_docs_page_is_in_the_nav() -> None:
-    on_disk = {p.name for p in DOCS.glob("*.md")} - GENERATED
+    on_disk = {p.name for p in DOCS.glob("*.md")}
     assert on_disk <= set(nav_pages())
 
 
@@ -86,3 +84,40 @@ def test_worked_example_names_its_test() -> None:
     text = readme_section("worked-example")
     path, name = re.findall(r"`(tests/\S+\.py)::(\w+)`", text)[0]
     assert re.search(rf"^def {name}\(", (ROOT / path).read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def tree_paths(heading: str) -> set[str]:
+    """The file paths drawn in the ``text`` block under ``heading`` of docs/architecture.md.
+
+    Each line is ``name   description``; four spaces of indentation per folder level; a name
+    ending in ``/`` is a folder; a line indented to the description column continues the one
+    above.
+    """
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    block = text.split(f"## {heading}\n", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    paths: set[str] = set()
+    folders: list[str] = []
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        if not line.strip() or indent >= 32:
+            continue
+        name = line.split()[0]
+        level = indent // 4
+        folders = folders[:level]
+        if name.endswith("/"):
+            folders.append(name)
+        else:
+            paths.add("".join(folders) + name)
+    return paths
+
+
+def test_the_architecture_page_draws_the_source_tree() -> None:
+    """Every module in the repository is on the architecture page, and nothing else is."""
+    drawn = {p for p in tree_paths("The source tree") if p.endswith(".py")}
+    actual = {
+        p.relative_to(ROOT).as_posix()
+        for p in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *ROOT.glob("src/**/*.py")]
+    }
+    assert drawn - actual == set(), "drawn on docs/architecture.md but not in the repository"
+    modules = {p for p in actual if not p.endswith("__init__.py")}
+    assert modules - drawn == set(), "in the repository but not on docs/architecture.md"

@@ -26,7 +26,9 @@ def ids_of(
     return journeys(events, identities, query=query).select(c.EMAIL, c.EVENT_ID).rows()
 
 
-def ev(event_id: str, at: str, anon: str | None = None, email: str | None = None, **kw: object):
+def ev(
+    event_id: str, at: str, anon: str | None = None, email: str | None = None, **kw: object
+) -> dict[str, object]:
     return {
         c.EVENT_ID: event_id,
         c.OCCURRED_AT: T(at),

@@ -11,13 +11,12 @@ applies the rules to what comes back, :mod:`~journey_core.warehouse.quality` cou
 rows, and :mod:`~journey_core.warehouse.write` is the one writer (the demo warehouse).
 """
 
+from sqlalchemy.engine import Engine
+
 from journey_core.warehouse.diagnose import explain
 from journey_core.warehouse.engine import (
-    DEFAULT_DB_PATH,
     DUCKDB_CONFIG,
-    ENV_URL,
     create_engine,
-    default_url,
     local_file,
     safe_url,
 )
@@ -36,15 +35,13 @@ from journey_core.warehouse.write import write_tables
 
 __all__ = [
     "CANONICAL",
-    "DEFAULT_DB_PATH",
     "DUCKDB_CONFIG",
-    "ENV_URL",
+    "Engine",
     "JourneyResult",
     "SchemaMapping",
     "WarehouseSummary",
     "create_engine",
     "data_quality",
-    "default_url",
     "events_query",
     "explain",
     "fetch_journeys",

@@ -15,8 +15,9 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from journey_core.config import ENV_DATABASE_URL as ENV_URL
 from journey_core.errors import WarehouseError
-from journey_core.warehouse.engine import ENV_URL, safe_url
+from journey_core.warehouse.engine import safe_url
 
 __all__ = ["classify", "explain", "first_line", "scrub", "unreadable"]
 

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from journey_core.config import ENV_DATABASE_URL as ENV_URL
 from journey_core.errors import WarehouseError
 
 __all__ = [
-    "DEFAULT_DB_PATH",
     "DUCKDB_CONFIG",
-    "ENV_URL",
     "SQLITE_LOWER",
     "create_engine",
-    "default_url",
     "duckdb_keywords",
     "local_file",
     "quote_duckdb_keywords",
     "safe_url",
 ]
 
-ENV_URL = "JOURNEY_DATABASE_URL"
 # DuckDB hands memory it no longer needs back to the system in the background, instead of
 # keeping it after each query: at 10M events that lowers the peak of a campaign query by
 # about 200 MB while Polars works on the rows (bench/RESULTS.md).
@@ -33,14 +29,8 @@ DUCKDB_CONFIG: dict[str, Any] = {
     "allocator_background_threads": True,
     "allocator_flush_threshold": "32MB",
 }
-DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
 SQLITE_LOWER = "journey_lower"
 """The Unicode-aware ``lower`` every SQLite connection gets (SQLite's folds ASCII only)."""
-
-
-def default_url() -> str:
-    """``JOURNEY_DATABASE_URL`` if set, else the embedded DuckDB demo file under ``data/``."""
-    return os.environ.get(ENV_URL) or f"duckdb:///{DEFAULT_DB_PATH.as_posix()}"
 
 
 def safe_url(url: str | sa.URL) -> str:

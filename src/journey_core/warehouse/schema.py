@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from journey_core.config import ENV_MAPPING
 from journey_core.errors import WarehouseError
 from journey_core.warehouse.diagnose import unreadable
 from journey_core.warehouse.engine import safe_url
 from journey_core.warehouse.mapping import (
     CANONICAL,
-    ENV_MAPPING,
     REQUIRED_EVENT_COLUMNS,
     REQUIRED_IDENTITY_COLUMNS,
     SchemaMapping,

@@ -3,6 +3,8 @@
 - PostgreSQL stopped mid-session: the page shows a clear error box naming the warehouse;
   started again: the same page works after a reload, with no restart of the app.
 - Ten browser contexts on different pages and parameters each see their own view.
+- With a password set, the first request of a fresh server for any page's address shows only
+  the sign-in form; signing in opens the page asked for.
 - Screenshots of the sign-in page and the data-quality page go to tests/screenshots/.
 """
 
@@ -12,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import pytest
 
@@ -20,7 +23,7 @@ from journey_core.auth import hash_password
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -28,7 +31,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ERROR = '[data-testid="stAlertContentError"]'
 TIMEOUT_MS = 60_000
@@ -206,6 +208,41 @@ def test_sign_in_page_screenshot(browser: Browser, demo: str) -> None:
         page.wait_for_selector("text=Problem rows")
         settle(page)
         shot(page, "hardening-quality")
+        page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "title"),
+    [
+        pytest.param("/", f"as_of={AS_OF}", "Recent activity", id="recent"),
+        pytest.param("/customer", "", "Customer lookup", id="customer"),
+        pytest.param(
+            "/campaign", f"event_date=2022-08-01&as_of={AS_OF}", "Campaign influence", id="campaign"
+        ),
+        pytest.param("/attribution", "as_of=2022-08-31", "Attribution", id="attribution"),
+        pytest.param("/quality", f"as_of={AS_OF}", "Data quality", id="quality"),
+    ],
+)
+def test_sign_in_gate_covers_every_address_of_a_fresh_server(
+    browser: Browser, demo: str, path: str, query: str, title: str
+) -> None:
+    env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": hash_password(PASSWORD)}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        page = new_page(browser)
+        page.goto(f"{app.url}{path}?{query}")  # the server's very first request
+        settle(page)
+        assert page.get_by_label("Password", exact=True).count() == 1
+        assert page.get_by_role("heading", name=title).count() == 0
+        for testid in ("stSidebarNav", "stMetric", "stDataFrame", "stDownloadButton"):
+            assert page.locator(f'[data-testid="{testid}"]').count() == 0, testid
+        assert page.locator(".js-plotly-plot").count() == 0
+        assert urlparse(page.url).path == path  # the deep link is kept for after sign-in
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name=title).wait_for()
+        settle(page)
+        assert urlparse(page.url).path == path
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 1
         page.context.close()
 
 

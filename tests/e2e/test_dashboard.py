@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,7 +20,7 @@ from journey_core.io.demo import build_demo
 from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TIMEOUT_MS = 60_000
 
@@ -121,7 +120,7 @@ def shot(page: Page, name: str) -> Path:
     return path
 
 
-def frame(url: str, as_of: str, **params: str) -> bytes:
+def frame(url: str, as_of: str, **params: Any) -> bytes:
     query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=as_of, **params)
     return to_csv_bytes(fetch_journeys(create_engine(url), query).frame)
 

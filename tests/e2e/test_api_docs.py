@@ -9,9 +9,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.support.api_server import DEMO_AS_OF, ApiServer, build_demo_warehouse
-from tests.support.browser import launch_browser
-
-SCREENSHOTS = Path(__file__).parent / "screenshots"
+from tests.support.browser import SCREENSHOTS, launch_browser
 
 
 @pytest.mark.e2e
