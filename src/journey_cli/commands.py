@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,6 +34,8 @@ from journey_core.warehouse.mapping import load_mapping
 
 EXIT_INPUT = 2
 EXIT_WAREHOUSE = 1
+MAX_INDIVIDUALS = 1_000_000
+"""The largest demo ``journey demo`` builds (about 48 events a person, all held in memory)."""
 
 
 def _progress(step: str, fraction: float) -> None:
@@ -55,8 +58,12 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.if_missing and path is not None and path.exists():
         print(f"Demo warehouse {path} already exists; leaving it as it is.", file=sys.stderr)
         return 0
-    if args.individuals < 1:
-        raise InputError("--individuals", "must be a whole number of at least 1, e.g. 20000.")
+    if not 1 <= args.individuals <= MAX_INDIVIDUALS:
+        msg = (
+            f"must be a whole number of at least 1 and at most {MAX_INDIVIDUALS:,}, e.g. 20000; "
+            f"got {args.individuals:,}."
+        )
+        raise InputError("--individuals", msg)
     now = dt.datetime.now(dt.UTC)
     end = parse_as_of(args.end, now=now) if args.end else now
     print(f"Building the demo warehouse at {safe_url(url)} ...", file=sys.stderr)
@@ -85,8 +92,10 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not by_email:  # the mapping's individuals are user ids (e.g. Snowplow's user_id)
         query = replace(query, email=mapping.parse_identifier(args.email))
+    url = args.db or settings.database_url
+    out = output_path(args.output, url)
     ensure_warehouse(settings, db_given=bool(args.db))
-    engine = create_engine(args.db or settings.database_url)
+    engine = create_engine(url)
     try:
         mapping = verify_schema(engine, mapping)
         result = fetch_journeys(engine, query, mapping=mapping)
@@ -95,12 +104,10 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     if result.message:
         print(result.message, file=sys.stderr)
     frame = mask_frame(result.frame) if args.mask_pii or settings.mask_pii else result.frame
-    if args.output == "-":
-        _write(frame, sys.stdout.buffer, args.format)
+    if out is None:
+        _write_stdout(frame, args.format)
     else:
-        out = Path(args.output)
-        with out.open("wb") as fh:
-            _write(frame, fh, args.format)
+        _write_file(frame, out, args.format)
         print(
             f"Wrote {result.events:,} rows for {result.individuals:,} people to {out}.",
             file=sys.stderr,
@@ -117,6 +124,74 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.db:
         settings = replace(settings, database_url=args.db, url_from_user=True)
     return server.serve(settings=settings, host=args.host, port=args.port, mapping=mapping)
+
+
+def output_path(output: str, url: str) -> Path | None:
+    """The file ``--output`` names (``None`` for ``-``, standard output), checked before reading.
+
+    Raises :class:`InputError` naming ``--output`` when the path is a folder, its folder is
+    missing, or it is the warehouse file itself (writing there would destroy the warehouse).
+    """
+    if output == "-":
+        return None
+    out = Path(output).expanduser()
+    if out.is_dir():
+        msg = f"{out} is a folder; name a file in it, e.g. --output {out / 'journeys.csv'}."
+        raise InputError("--output", msg)
+    if not out.parent.is_dir():
+        msg = f"the folder {out.parent} does not exist; create it or choose another file."
+        raise InputError("--output", msg)
+    try:
+        warehouse = local_file(url)
+    except Exception:  # a malformed URL is reported when the warehouse is opened
+        warehouse = None
+    if warehouse is not None and _same_file(out, warehouse):
+        msg = (
+            f"{out} is the warehouse file of --db {safe_url(url)}; writing there would "
+            "destroy it. Choose another file, e.g. --output journeys.csv."
+        )
+        raise InputError("--output", msg)
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _write_file(frame: object, out: Path, fmt: export.Format) -> None:
+    """Write the export to ``out``; a failed write leaves no partial regular file behind."""
+    try:
+        with out.open("wb") as fh:
+            _write(frame, fh, fmt)
+    except OSError as exc:
+        if out.is_file():
+            out.unlink(missing_ok=True)
+        reason = exc.strerror or type(exc).__name__
+        msg = f"cannot write {out}: {reason}; free some space or choose another file."
+        raise InputError("--output", msg) from None
+
+
+def _write_stdout(frame: object, fmt: export.Format) -> None:
+    """Write the export to standard output; a closed pipe ends quietly, a full disk clearly."""
+    try:
+        _write(frame, sys.stdout.buffer, fmt)
+    except BrokenPipeError:  # e.g. `journey export | head`: the reader has all it wants
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        reason = exc.strerror or type(exc).__name__
+        msg = f"cannot write to standard output: {reason}; redirect it or use --output FILE."
+        raise InputError("--output", msg) from None
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:

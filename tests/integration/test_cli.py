@@ -214,3 +214,89 @@ def test_hash_password_command() -> None:
     )
     assert short.returncode == 2
     assert b"password: use at least 12 characters" in short.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        pytest.param("missing/rows.csv", "the folder ", id="missing folder"),
+        pytest.param(".", "is a folder", id="a folder"),
+        pytest.param("/dev/full", "cannot write ", id="full device"),
+    ],
+)
+def test_export_output_problems_exit_2_with_one_line(
+    demo_url: str, tmp_path: Path, output: str, message: str
+) -> None:
+    if output == "/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    proc = journey("export", "--db", demo_url, "--as-of", AS_OF, "--output", output, cwd=tmp_path)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("journey: error: --output: ")
+    assert message in err
+    assert not (tmp_path / "missing").exists()
+
+
+def test_export_refuses_to_overwrite_the_warehouse(tmp_path: Path) -> None:
+    db = tmp_path / "w.sqlite"
+    url = f"sqlite:///{db}"
+    from journey_core.warehouse import write_tables
+
+    write_tables(url, events=events_frame([]), identities=identities_frame([]))
+    before = db.read_bytes()
+    for output in (str(db), f"./{db.name}", f"../{tmp_path.name}/{db.name}"):
+        proc = journey("export", "--db", url, "--as-of", AS_OF, "--output", output, cwd=tmp_path)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert err.startswith("journey: error: --output: ")
+        assert "is the warehouse file" in err
+        assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("size", ["99999999999999", "1000001", "-5"])
+def test_demo_bounds_the_number_of_people(tmp_path: Path, size: str) -> None:
+    proc = journey(
+        "demo", "--db", f"duckdb:///{tmp_path / 'x.duckdb'}", "--individuals", size, "--end", AS_OF
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--individuals: " in err
+    assert "at least 1 and at most 1,000,000" in err
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+def test_as_of_with_a_nul_exits_2(demo_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from journey_cli.commands import main
+
+    # A NUL cannot travel in a process's arguments, so the parser is called in-process.
+    assert main(["export", "--db", demo_url, "--as-of", "2022-08-30T00:00\x00"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("journey: error: as_of: ")
+    assert "ISO-8601" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_export_to_a_full_standard_output_exits_2(demo_url: str) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_")}
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "journey_cli", "export", "--db", demo_url, "--as-of", AS_OF],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.strip() == (
+        "journey: error: --output: cannot write to standard output: No space left on device; "
+        "redirect it or use --output FILE."
+    )

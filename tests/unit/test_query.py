@@ -142,3 +142,59 @@ def test_windows() -> None:
 def test_ancient_dates_are_rejected_cleanly(kwargs: dict[str, str], field: str) -> None:
     with pytest.raises(InputError, match=f"^{field}: .* is too early; use a"):
         JourneyQuery.build(now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+# Control characters (NUL, other C0/C1 codes) are never silently dropped or trimmed away:
+# Python's fromisoformat stops at a NUL, and str.strip() trims \x1c-\x1f and \x85.
+CONTROL_SUFFIXES = [
+    pytest.param("\x00", id="NUL"),
+    pytest.param("\x1f", id="unit separator"),
+    pytest.param("\x1c", id="file separator"),
+    pytest.param("\x7f", id="DEL"),
+    pytest.param("\x85", id="C1 next line"),
+]
+
+
+@pytest.mark.parametrize("suffix", CONTROL_SUFFIXES)
+@pytest.mark.parametrize("base", ["2022-08-31T00:00", "2022-08-31T00:00Z", "2022-08-31"])
+def test_as_of_with_a_control_character_is_rejected(base: str, suffix: str) -> None:
+    with pytest.raises(InputError, match=r"^as_of: .*ISO-8601") as err:
+        parse_as_of(base + suffix, now=NOW)
+    assert "\n" not in str(err.value)
+    with pytest.raises(InputError, match=r"^as_of: "):
+        JourneyQuery.build(now=NOW, as_of=base + suffix)
+
+
+@pytest.mark.parametrize("suffix", CONTROL_SUFFIXES)
+def test_event_date_with_a_control_character_is_rejected(suffix: str) -> None:
+    with pytest.raises(InputError, match=r"^event_date: .*not a date in YYYY-MM-DD form"):
+        parse_event_date("2022-08-01" + suffix)
+    with pytest.raises(InputError, match=r"^event_date: "):
+        parse_event_date(suffix + "2022-08-01")
+
+
+@pytest.mark.parametrize("suffix", CONTROL_SUFFIXES)
+def test_email_with_a_control_character_is_rejected(suffix: str) -> None:
+    with pytest.raises(InputError, match=r"^email: .* enter one like name@example\.com\.$"):
+        parse_email("ann@example.com" + suffix)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(" 2022-08-31T00:00 ", "2022-08-31T00:00:00+00:00", id="spaces"),
+        pytest.param("\t2022-08-31T00:00\r\n", "2022-08-31T00:00:00+00:00", id="tab and newline"),
+    ],
+)
+def test_surrounding_whitespace_is_still_trimmed(value: str, expected: str) -> None:
+    assert parse_as_of(value, now=NOW).isoformat() == expected
+    assert parse_email(value.replace("2022-08-31T00:00", "Ann@x.io")) == "ann@x.io"
+    assert parse_event_date(value.replace("2022-08-31T00:00", "2022-08-01")) == dt.date(2022, 8, 1)
+
+
+@pytest.mark.parametrize("suffix", CONTROL_SUFFIXES)
+def test_user_id_with_a_control_character_is_rejected(suffix: str) -> None:
+    from journey_core.warehouse.mapping import load_mapping
+
+    with pytest.raises(InputError, match=r"^email: .* is not a valid user id"):
+        load_mapping("snowplow").parse_identifier("u-42" + suffix)

@@ -24,6 +24,33 @@ MIN_YEAR = 1971  # earlier dates predate any tracking data and overflow the wind
 EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f.]+$"
 _EMAIL_RE = re.compile(EMAIL_PATTERN)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# C0 and C1 control characters other than the tab and line breaks that surround pasted text.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACE = " \t\r\n"
+
+
+def trim_input(value: str) -> str:
+    """``value`` without surrounding whitespace; a control character in it is kept in sight.
+
+    Text holding a control character (NUL, ``\\x1f``, ``\\x85``...) is trimmed of spaces, tabs
+    and line breaks only, so that validation sees the character and rejects the value
+    instead of ``str.strip`` or a C parser silently dropping it.
+
+    >>> trim_input(" 2022-07-01\\n"), trim_input("2022-07-01\\x1f")
+    ('2022-07-01', '2022-07-01\\x1f')
+    """
+    if _CONTROL_RE.search(value):
+        return value.strip(_SPACE)
+    return value.strip()
+
+
+def has_control(value: str) -> bool:
+    """Whether ``value`` holds a control character (other than tabs and line breaks).
+
+    >>> has_control("ann@example.com"), has_control("ann@example.com\\x00")
+    (False, True)
+    """
+    return _CONTROL_RE.search(value) is not None
 
 
 class Rule(StrEnum):
@@ -50,10 +77,12 @@ def parse_email(value: str | None) -> str | None:
     >>> parse_email(" Ann@Example.com ")
     'ann@example.com'
     """
-    if value is None or not value.strip():
+    if value is None:
         return None
-    email = normalize_email(value)
-    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_RE.fullmatch(email):
+    email = trim_input(value).lower()
+    if not email:
+        return None
+    if len(email) > MAX_EMAIL_LENGTH or has_control(email) or not _EMAIL_RE.fullmatch(email):
         shown = email if len(email) <= 60 else email[:57] + "..."
         msg = f"{shown!r} is not a valid email address; enter one like name@example.com."
         raise InputError("email", msg)
@@ -72,11 +101,11 @@ def parse_event_date(value: str | dt.date | None) -> dt.date | None:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    text = value.strip()
+    text = trim_input(value)
     if not text:
         return None
     shown = text if len(text) <= 40 else text[:37] + "..."
-    if not _DATE_RE.fullmatch(text):
+    if not text.isascii() or not _DATE_RE.fullmatch(text):
         msg = f"{shown!r} is not a date in YYYY-MM-DD form; use e.g. 2022-07-01."
         raise InputError("event_date", msg)
     try:
@@ -93,15 +122,17 @@ def parse_as_of(value: str | dt.datetime | None, *, now: dt.datetime) -> dt.date
     >>> parse_as_of("2025-12-31T12:00", now=now).isoformat()
     '2025-12-31T12:00:00+00:00'
     """
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return to_utc(now)
     if isinstance(value, dt.datetime):
         return to_utc(value)
-    text = value.strip()
+    text = "" if value is None else trim_input(value)
+    if not text:
+        return to_utc(now)
     shown = text if len(text) <= 40 else text[:37] + "..."
     if len(text) == 10 and _DATE_RE.fullmatch(text):
         text = text + "T23:59:59.999999"
     try:
+        if has_control(text):  # fromisoformat stops reading at a NUL
+            raise ValueError(text)
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         msg = f"{shown!r} is not an ISO-8601 timestamp; use e.g. 2022-08-31T23:59:59Z."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,11 @@ from journey_core.errors import WarehouseError
 
 __all__ = [
     "DUCKDB_CONFIG",
+    "SQLITE_LOWER",
     "create_engine",
+    "duckdb_keywords",
     "local_file",
+    "quote_duckdb_keywords",
     "safe_url",
 ]
 
@@ -25,6 +29,8 @@ DUCKDB_CONFIG: dict[str, Any] = {
     "allocator_background_threads": True,
     "allocator_flush_threshold": "32MB",
 }
+SQLITE_LOWER = "journey_lower"
+"""The Unicode-aware ``lower`` every SQLite connection gets (SQLite's folds ASCII only)."""
 
 
 def safe_url(url: str | sa.URL) -> str:
@@ -80,6 +86,10 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         raise WarehouseError(msg)
     if backend == "duckdb" and read_only and path is not None:
         kwargs["connect_args"] = {"read_only": True, "config": DUCKDB_CONFIG}
+        # A connection per checkout, closed at check-in: an idle engine holds no lock on the
+        # file (a writer elsewhere is never blocked by it), and a file an ETL job replaced
+        # (written elsewhere, renamed over this path) is the one the next read opens.
+        kwargs["poolclass"] = sa.pool.NullPool
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -93,6 +103,14 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         msg = f"Cannot use the database URL {safe_url(parsed)}: {type(exc).__name__}: {exc}"
         raise WarehouseError(msg) from None
+    if backend == "duckdb":
+        quote_duckdb_keywords(engine)
+    if backend == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _unicode_lower(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
+
     if backend == "sqlite" and read_only:
 
         @sa.event.listens_for(engine, "connect")
@@ -100,3 +118,34 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
             dbapi_conn.execute("PRAGMA query_only = ON")
 
     return engine
+
+
+def _lower(value: object) -> object:
+    """Python's ``str.lower`` (every script) for SQLite; other values pass through."""
+    return value.lower() if isinstance(value, str) else value
+
+
+@functools.cache
+def duckdb_keywords() -> frozenset[str]:
+    """DuckDB's keywords that cannot all serve as bare table or column names.
+
+    duckdb-engine quotes only the ``reserved`` category; a ``type_function`` keyword such as
+    ``at`` or a ``column_name`` one such as ``timestamp`` fails in some positions too.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category <> 'unreserved'"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(name).lower() for (name,) in rows)
+
+
+def quote_duckdb_keywords(engine: Engine) -> None:
+    """Make ``engine`` (DuckDB) quote every identifier that is one of DuckDB's keywords."""
+    preparer = engine.dialect.identifier_preparer
+    preparer.reserved_words = set(preparer.reserved_words) | duckdb_keywords()
+    preparer._strings.clear()  # identifiers quoted so far, cached by the preparer

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from journey_core import columns as c
 from journey_core.config import ENV_MAPPING
 from journey_core.errors import ConfigError, InputError, WarehouseError
-from journey_core.rules.query import MAX_EMAIL_LENGTH, parse_email
+from journey_core.rules.query import MAX_EMAIL_LENGTH, has_control, parse_email, trim_input
 from journey_core.warehouse.sqltypes import Timestamp
 
 _TEXT: sa.types.TypeEngine[Any] = sa.String()
@@ -306,10 +306,10 @@ class SchemaMapping:
         """
         if self.identifier == "email":
             return parse_email(value)
-        if value is None or not value.strip():
+        ident = "" if value is None else trim_input(value).lower()
+        if not ident:
             return None
-        ident = value.strip().lower()
-        if len(ident) > MAX_EMAIL_LENGTH or any(ch < " " or ch == "\x7f" for ch in ident):
+        if len(ident) > MAX_EMAIL_LENGTH or has_control(ident) or any(ch < " " for ch in ident):
             shown = ident if len(ident) <= 60 else ident[:57] + "..."
             msg = (
                 f"{shown!r} is not a valid user id: use at most {MAX_EMAIL_LENGTH} "

@@ -82,6 +82,8 @@ def verify_schema(engine: Engine, mapping: SchemaMapping = CANONICAL) -> SchemaM
         )
         for group, tables, required in groups:
             for table in tables:
+                if engine.dialect.name == "duckdb":
+                    _check_duckdb_schema(table)
                 present = reflected_columns(engine, inspector, table)
                 if present is None:
                     raise WarehouseError(_missing_table(engine, inspector, table))
@@ -97,6 +99,23 @@ def verify_schema(engine: Engine, mapping: SchemaMapping = CANONICAL) -> SchemaM
     except sa.exc.SQLAlchemyError as exc:
         raise unreadable(engine, exc) from None
     return result
+
+
+def _check_duckdb_schema(table: TableMapping) -> None:
+    """Refuse a schema name that duckdb-engine would split or mangle (it reads ``db.schema``).
+
+    >>> _check_duckdb_schema(TableMapping("events", {}, schema="analytics.main"))
+    """
+    schema = table.schema
+    if schema is None or ('"' not in schema and schema.count(".") <= 1):
+        return
+    msg = (
+        f"The schema {schema!r} (mapping key {table.key}.schema) cannot be read on DuckDB: "
+        "its SQLAlchemy driver reads a schema as database.schema, without quotes, so a name "
+        "holding a dot or a quote cannot be named. Give the tables a schema with a plain "
+        'name (e.g. views in a schema "journey") and set the mapping\'s schema to it.'
+    )
+    raise WarehouseError(msg)
 
 
 def _missing_table(engine: Engine, inspector: sa.Inspector, table: TableMapping) -> str:

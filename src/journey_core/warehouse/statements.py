@@ -13,13 +13,20 @@ cross into Polars, where :mod:`journey_core.rules` applies the exact rules.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core import columns as c
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.engine import SQLITE_LOWER
 from journey_core.warehouse.mapping import SchemaMapping, TableMapping
 from journey_core.warehouse.sqltypes import Timestamp
 
@@ -27,6 +34,7 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "columns_query",
     "email_key",
+    "email_matches",
     "email_values_queries",
     "event_span_query",
     "events_query",
@@ -38,6 +46,7 @@ __all__ = [
     "naive_utc",
     "probe_queries",
     "quality_count_queries",
+    "sqlite_spellings",
 ]
 
 MAX_TEXT_LENGTH = 2048
@@ -56,6 +65,82 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
 def email_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     """``lower(trim(column))``: the key one person's lookup matches (and the demo indexes)."""
     return sa.func.lower(sa.func.trim(column))
+
+
+MAX_SPELLINGS = 256
+"""At most this many ASCII-folded spellings narrow a SQLite email lookup through its index."""
+
+
+@functools.cache
+def _upper_forms() -> dict[str, frozenset[str]]:
+    """Each lower-case character and the other characters whose ``lower()`` it is."""
+    forms: dict[str, set[str]] = {}
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        low = char.lower()
+        if low != char and len(low) == 1:
+            forms.setdefault(low, set()).add(char)
+    forms.setdefault("\u03c2", set()).add("\u03a3")  # a final sigma lowers from a capital sigma
+    return {low: frozenset(chars) for low, chars in forms.items()}
+
+
+def sqlite_spellings(email: str, limit: int = MAX_SPELLINGS) -> list[str] | None:
+    """What SQLite's ``lower()`` (ASCII letters only) gives for every value whose full
+    ``lower()`` is ``email``; ``None`` when there are more than ``limit`` or they cannot be told.
+
+    >>> sqlite_spellings("ann@x.io"), sqlite_spellings("élo@x.io")
+    (['ann@x.io'], ['Élo@x.io', 'élo@x.io'])
+    """
+    if "\u0307" in email:  # U+0130 (I with dot) lowers to two characters: i + U+0307
+        return None
+    choices: list[list[str]] = []
+    count = 1
+    for char in email:
+        options = {char} | {c.lower() if c.isascii() else c for c in _upper_forms().get(char, ())}
+        choices.append(sorted(options))
+        count *= len(options)
+        if count > limit:
+            return None
+    return sorted("".join(combo) for combo in itertools.product(*choices))
+
+
+class email_matches(FunctionElement[bool]):
+    """``lower(trim(column)) = email`` with the full Unicode ``lower()`` Polars uses.
+
+    SQLite's own ``lower()`` folds ASCII letters only, so there the comparison calls the
+    Python function :func:`~journey_core.warehouse.engine.create_engine` registers on every
+    connection, after narrowing the rows through an index on ``lower(trim(column))`` to the
+    spellings :func:`sqlite_spellings` lists. Elsewhere it is the warehouse's ``lower``.
+    """
+
+    type = sa.Boolean()
+    name = "email_matches"
+    inherit_cache = False  # the SQLite form depends on the email's spellings
+
+    def __init__(self, column: sa.ColumnElement[Any], email: str) -> None:
+        self.email = email
+        super().__init__(column, sa.bindparam("email", email, type_=sa.String()))
+
+    def self_group(self, against: Any = None) -> email_matches:
+        """Itself: it compiles to a parenthesised comparison, never to ``... = 1``."""
+        return self
+
+
+@compiles(email_matches)
+def _email_matches(element: email_matches, compiler: SQLCompiler, **kw: Any) -> str:
+    column, email = element.clauses
+    return f"({compiler.process(email_key(column) == email, **kw)})"
+
+
+@compiles(email_matches, "sqlite")
+def _email_matches_sqlite(element: email_matches, compiler: SQLCompiler, **kw: Any) -> str:
+    column, email = element.clauses
+    exact = getattr(sa.func, SQLITE_LOWER)(sa.func.trim(column)) == email
+    spellings = sqlite_spellings(element.email)
+    if spellings is None:
+        return f"({compiler.process(exact, **kw)})"
+    listed: sa.BindParameter[list[str]] = sa.bindparam("email_spellings", spellings, expanding=True)
+    return f"({compiler.process(sa.and_(email_key(column).in_(listed), exact), **kw)})"
 
 
 # ------------------------------------------------------------------------- links
@@ -96,7 +181,7 @@ def links_query(
     for select in _link_selects(mapping, as_of=as_of):
         cols = select.selected_columns
         if email is not None:
-            select = select.where(email_key(cols[c.EMAIL]) == sa.bindparam("email", email))
+            select = select.where(email_matches(cols[c.EMAIL], email))
         if anonymous_ids is not None:
             select = select.where(
                 cols[c.ANONYMOUS_ID].in_(
@@ -153,8 +238,7 @@ def lookup_links_query(
             source.c[c.ANONYMOUS_ID], source.c[c.EMAIL], source.c[at].label(c.LINKED_AT)
         )
         if email is not None:
-            wanted = sa.bindparam("email", email, type_=sa.String())
-            select = select.where(email_key(source.c[c.EMAIL]) == wanted)
+            select = select.where(email_matches(source.c[c.EMAIL], email))
         if anonymous_ids is not None:
             listed: sa.BindParameter[list[str]] = sa.bindparam(
                 "anon_ids", list(anonymous_ids), expanding=True
@@ -182,8 +266,7 @@ def lookup_events_query(
     """
     ev = mapping.events_source()
     columns = [ev.c[name] for name in c.EVENT_COLUMNS]
-    wanted = sa.bindparam("email", email, type_=sa.String())
-    own = sa.select(*columns).where(email_key(ev.c[c.EMAIL]) == wanted)
+    own = sa.select(*columns).where(email_matches(ev.c[c.EMAIL], email))
     if not anonymous_ids:
         return own
     listed: sa.BindParameter[list[str]] = sa.bindparam(
@@ -215,13 +298,15 @@ def events_query(
     time (not SQLite's text).
     """
     ev = mapping.events_source()
-    lo = sa.bindparam("window_start", naive_utc(query.window_start), type_=Timestamp())
+    lo = sa.bindparam(
+        "window_start", naive_utc(query.window_start), type_=Timestamp(lower_bound=True)
+    )
     hi = sa.bindparam("as_of", naive_utc(query.as_of), type_=Timestamp())
     stmt = sa.select(*(ev.c[name] for name in c.EVENT_COLUMNS)).where(
         ev.c[c.OCCURRED_AT] >= lo, ev.c[c.OCCURRED_AT] <= hi
     )
     if query.email is not None:
-        who = email_key(ev.c[c.EMAIL]) == sa.bindparam("email", query.email)
+        who: sa.ColumnElement[bool] = email_matches(ev.c[c.EMAIL], query.email)
         if anonymous_ids:
             who = who | ev.c[c.ANONYMOUS_ID].in_(
                 sa.bindparam("anon_ids", list(anonymous_ids), expanding=True)
@@ -243,7 +328,7 @@ def events_query(
         return stmt.select_from(ev.outerjoin(linked, ev_anon == linked.c.device)).where(
             ev_email.is_not(None) | linked.c.device.is_not(None)
         )
-    since = sa.bindparam("start", naive_utc(start), type_=Timestamp())
+    since = sa.bindparam("start", naive_utc(start), type_=Timestamp(lower_bound=True))
     newcomers = (
         sa.select(email.label("newcomer"))
         .group_by(email)
