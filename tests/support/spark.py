@@ -29,11 +29,13 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import polars as pl
+import pytest
 
 from journey_core import columns as c
 from journey_core.rules.identity import EVENT_SCHEMA, IDENTITY_SCHEMA, TS, as_utc
@@ -43,6 +45,7 @@ __all__ = [
     "SparkThriftServer",
     "find_spark_home",
     "load_canonical",
+    "spark_server",
 ]
 
 STARTUP_TIMEOUT = 180  # seconds until the server must accept a query
@@ -136,10 +139,14 @@ class SparkThriftServer:
             ),
             "spark.driver.memory": "1g",
             "spark.driver.extraJavaOptions": (
-                f"-Dderby.system.home={base} -Duser.timezone=UTC -Djava.io.tmpdir={base}"
+                f"-Dderby.system.home={base} -Duser.timezone=UTC -Djava.io.tmpdir={base} "
+                # short-lived and small: quick JIT warm-up over peak speed, one GC thread
+                "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
             ),
+            # tiny tables: no adaptive re-planning, no whole-stage code generation per query
+            "spark.sql.adaptive.enabled": "false",
+            "spark.sql.codegen.wholeStage": "false",
             "spark.local.dir": str(base / "local"),
-            "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "2",
         }
         hive = {
             "hive.server2.thrift.bind.host": self.host,
@@ -314,6 +321,7 @@ def load_canonical(
         c.IDENTITIES: (identities, c.IDENTITY_COLUMNS, _identities_frame),
     }
     stamp = time.time_ns()
+    server.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     for name, (frame, columns, conform) in frames.items():
         folder = server.base_dir / "data" / f"{name}-{stamp}"
         folder.mkdir(parents=True)
@@ -324,3 +332,10 @@ def load_canonical(
             f"CREATE TABLE {database}.{name} ({_DDL[name]}) USING parquet LOCATION %(path)s",
             {"path": str(folder)},
         )
+
+
+@pytest.fixture(scope="session")
+def spark_server() -> Iterator[SparkThriftServer]:
+    """One local Spark Thrift server for the whole test session, killed at its end."""
+    with SparkThriftServer() as server:
+        yield server
