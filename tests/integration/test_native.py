@@ -88,26 +88,38 @@ def test_scenario_world(warehouse: WarehouseFactory) -> None:
         _assert_same(_native(url, query), expected, query)
 
 
-def test_padded_and_unicode_spaced_emails_and_duplicate_ids(warehouse: WarehouseFactory) -> None:
-    ev = events_frame(
-        [
-            {"event_id": "1", "occurred_at": AS_OF.replace(tzinfo=None), "anonymous_id": "d"},
-            {"event_id": "1", "occurred_at": AS_OF.replace(tzinfo=None), "anonymous_id": "d2"},
-            {"event_id": "2", "occurred_at": dt.datetime(2022, 8, 31), "email": "\tAnn@X.io\n"},
-            {"event_id": "3", "occurred_at": dt.datetime(2022, 8, 31), "email": "a\xa0b@x.io"},
-        ]
-    )
-    ids = identities_frame(
-        [
-            ("d", "\xa0ann@x.io\u3000", "2022-08-01 00:00:00"),
-            ("d2", "ann@x.io", "2022-08-01 00:00:00"),
-            ("\t", "ann@x.io", "2022-08-02 00:00:00"),
-        ]
-    )
-    url = warehouse(ev, ids)
-    query = JourneyQuery(as_of=AS_OF, email="ann@x.io")
-    expected = journeys(ev, ids, query=query)
-    assert expected.get_column(c.EVENT_ID).to_list() == ["2", "1"]
+# Emails padded with Unicode whitespace, one with a quote and a backslash, a blank anonymous
+# id, and an event id twice (the copy on device d2 has the larger anonymous id: it loses).
+ODD_EVENTS = events_frame(
+    [
+        {"event_id": "1", "occurred_at": AS_OF.replace(tzinfo=None), "anonymous_id": "d"},
+        {"event_id": "1", "occurred_at": AS_OF.replace(tzinfo=None), "anonymous_id": "d2"},
+        {"event_id": "2", "occurred_at": dt.datetime(2022, 8, 31), "email": "\tAnn@X.io\n"},
+        {"event_id": "3", "occurred_at": dt.datetime(2022, 8, 31), "email": "a\xa0b@x.io"},
+        {"event_id": "4", "occurred_at": dt.datetime(2022, 8, 31), "email": "\x0bO'B\\x@x.io\x85"},
+    ]
+)
+ODD_IDS = identities_frame(
+    [
+        ("d", "\xa0ann@x.io\u3000", "2022-08-01 00:00:00"),
+        ("d2", "ann@x.io", "2022-08-01 00:00:00"),
+        ("\t", "ann@x.io", "2022-08-02 00:00:00"),
+    ]
+)
+ODD_QUERIES = [
+    pytest.param(JourneyQuery(as_of=AS_OF, email="ann@x.io"), ["2", "1"], id="padded"),
+    pytest.param(JourneyQuery(as_of=AS_OF, email="o'b\\x@x.io"), ["4"], id="quote-backslash"),
+    pytest.param(JourneyQuery(as_of=AS_OF), ["2", "1", "4"], id="recent"),
+]
+
+
+@pytest.mark.parametrize(("query", "event_ids"), ODD_QUERIES)
+def test_odd_emails_and_duplicate_ids(
+    warehouse: WarehouseFactory, query: JourneyQuery, event_ids: list[str]
+) -> None:
+    url = warehouse(ODD_EVENTS, ODD_IDS)
+    expected = journeys(ODD_EVENTS, ODD_IDS, query=query)
+    assert expected.get_column(c.EVENT_ID).to_list() == event_ids
     assert_frame_equal(_native(url, query), expected)
 
 
@@ -198,6 +210,15 @@ def test_scenario_world_on_postgres(pg_url: str) -> None:
     for query in queries(identities):
         expected = journeys(events, identities, query=query)
         _assert_same(_native(pg_url, query), expected, query)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("query", "event_ids"), ODD_QUERIES)
+def test_odd_emails_on_postgres(pg_url: str, query: JourneyQuery, event_ids: list[str]) -> None:
+    write_tables(pg_url, events=ODD_EVENTS, identities=ODD_IDS)
+    expected = journeys(ODD_EVENTS, ODD_IDS, query=query)
+    assert expected.get_column(c.EVENT_ID).to_list() == event_ids
+    assert_frame_equal(_native(pg_url, query), expected)
 
 
 # --------------------------------------------------------------------------- random worlds

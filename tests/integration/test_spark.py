@@ -23,6 +23,7 @@ from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
 from journey_core.warehouse.native import native_journeys
+from tests.integration.test_native import ODD_EVENTS, ODD_IDS, ODD_QUERIES
 from tests.support.scenario import END, scenario
 from tests.support.spark import SparkThriftServer, load_canonical, spark_server
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -55,6 +56,14 @@ def world(
     load_canonical(spark_server, events, identities, database="scenario")
     engine = create_engine(spark_server.url("scenario"))
     yield engine, events, identities
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def odd(spark_server: SparkThriftServer) -> Iterator[sa.Engine]:
+    load_canonical(spark_server, ODD_EVENTS, ODD_IDS, database="odd")
+    engine = create_engine(spark_server.url("odd"))
+    yield engine
     engine.dispose()
 
 
@@ -95,6 +104,15 @@ def test_scenario_world_native(world: tuple[sa.Engine, pl.DataFrame, pl.DataFram
             assert_frame_equal(got, expected)
         except AssertionError as exc:
             raise AssertionError(f"{query!r}: {exc}") from None
+
+
+@pytest.mark.parametrize(("query", "event_ids"), ODD_QUERIES)
+def test_odd_emails_native(odd: sa.Engine, query: JourneyQuery, event_ids: list[str]) -> None:
+    # Unicode-padded emails (trim and regex in Spark), a quote and a backslash (PyHive binds).
+    expected = journeys(ODD_EVENTS, ODD_IDS, query=query)
+    got = _timed(f"native odd {query.rule}", lambda: native_journeys(odd, query))
+    assert got.get_column(c.EVENT_ID).to_list() == event_ids
+    assert_frame_equal(got, expected)
 
 
 def test_product_route_fetch_journeys(worked: sa.Engine) -> None:
