@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -23,13 +24,15 @@ from journey_core import columns as c
 from journey_core.io.demo import write_tables
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine
-from journey_core.warehouse.mapping import parse_mapping
+from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse.mapping import load_mapping, parse_mapping
 from journey_core.warehouse.native import journey_statement, native_journeys
 from tests.conftest import WarehouseFactory
 from tests.support.frames import events_frame, identities_frame
 from tests.support.postgres import PostgresServer
 from tests.support.scenario import queries, scenario
+from tests.support.snowplow import QUERY as SNOWPLOW_QUERY
+from tests.support.snowplow import load_snowplow
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
 
 WORKED_QUERIES = [
@@ -173,6 +176,29 @@ def test_a_mapped_warehouse_without_identities(tmp_path: Any) -> None:
     got = _native(url, query, mapping=mapping)
     assert got.get_column(c.EMAIL).unique().to_list() == ["ben@example.com"]
     assert_frame_equal(got, expected)
+
+
+def test_snowplow_preset_equals_the_product_route(tmp_path: Any) -> None:
+    # atomic.events through the snowplow preset: user ids (not emails) identify people.
+    url = f"duckdb:///{tmp_path / 'snowplow.duckdb'}"
+    load_snowplow(url)
+    mapping = load_mapping("snowplow")
+    engine = create_engine(url)
+    try:
+        campaign = fetch_journeys(engine, SNOWPLOW_QUERY, mapping=mapping).frame
+        user = campaign.get_column(c.EMAIL).sort()[0]
+        lookups = [
+            replace(SNOWPLOW_QUERY, email=user, event_date=None),
+            replace(SNOWPLOW_QUERY, email=user),
+        ]
+        assert campaign.height > 0
+        assert_frame_equal(native_journeys(engine, SNOWPLOW_QUERY, mapping=mapping), campaign)
+        for query in lookups:
+            expected = fetch_journeys(engine, query, mapping=mapping).frame
+            assert expected.height > 0
+            _assert_same(native_journeys(engine, query, mapping=mapping), expected, query)
+    finally:
+        engine.dispose()
 
 
 def test_time_bounds_are_bound_parameters() -> None:
