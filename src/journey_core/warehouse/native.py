@@ -46,6 +46,7 @@ __all__ = [
     "matches_email",
     "native_journeys",
     "normalized_email",
+    "result_frame",
     "sortable_time",
     "trim_space",
 ]
@@ -238,6 +239,12 @@ def _text(name: str, value: str) -> sa.BindParameter[str]:
     return sa.bindparam(name, value, type_=sa.String())
 
 
+# Columns the statement derives from the mapped events (the rest pass through unchanged).
+_DERIVED = frozenset({c.OCCURRED_AT, c.ANONYMOUS_ID, c.EMAIL})
+# The keys of the result order, as in rules.windows.chosen_events.
+_RESULT_ORDER = (*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL)
+
+
 def _asc(column: sa.ColumnElement[Any], *, text: bool = True) -> sa.UnaryExpression[Any]:
     return (bytewise(column) if text else column).asc().nulls_last()
 
@@ -338,22 +345,16 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     )
     st = stitched.c
 
-    # One row per event id: the first in result order (the oracle's tie keys, then the rest).
-    order = [
-        _asc(st[c.EMAIL]),
-        _asc(st[c.OCCURRED_AT], text=False),
-        _asc(st[c.EVENT_ID]),
-        _asc(st[c.EVENT_TYPE]),
-        _asc(st[c.ANONYMOUS_ID]),
-        _asc(st[c.PAGE_URL]),
-    ]
-    rest = [
+    # One row per event id: the first in result order; the other columns only make the
+    # choice among rows that tie on every key of the oracle deterministic.
+    tie_breakers = [
         _asc(st[name], text=name != c.REVENUE)
         for name in c.EVENT_COLUMNS
-        if name not in {c.EMAIL, c.OCCURRED_AT, c.EVENT_ID, c.EVENT_TYPE, c.ANONYMOUS_ID}
-        and name != c.PAGE_URL
+        if name not in {c.EMAIL, *_RESULT_ORDER}
     ]
-    first = sa.func.row_number().over(partition_by=st[c.EVENT_ID], order_by=[*order, *rest])
+    first = sa.func.row_number().over(
+        partition_by=st[c.EVENT_ID], order_by=[*_result_order(st), *tie_breakers]
+    )
     deduplicated = sa.select(*st, first.label("_first")).subquery("journey_rows")
     rows = deduplicated.c
     outputs = [
@@ -362,18 +363,12 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         else rows[name]
         for name in c.RESULT_COLUMNS
     ]
-    final_order = [
-        _asc(rows[c.EMAIL]),
-        _asc(rows[c.OCCURRED_AT], text=False),
-        _asc(rows[c.EVENT_ID]),
-        _asc(rows[c.EVENT_TYPE]),
-        _asc(rows[c.ANONYMOUS_ID]),
-        _asc(rows[c.PAGE_URL]),
-    ]
-    return sa.select(*outputs).where(rows["_first"] == 1).order_by(*final_order)
+    return sa.select(*outputs).where(rows["_first"] == 1).order_by(*_result_order(rows))
 
 
-_DERIVED = frozenset({c.OCCURRED_AT, c.ANONYMOUS_ID, c.EMAIL})
+def _result_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+    """The oracle's order (:func:`journey_core.rules.windows.chosen_events`), nulls last."""
+    return [_asc(cols[name], text=name != c.OCCURRED_AT) for name in _RESULT_ORDER]
 
 
 def _admitted(
@@ -405,10 +400,11 @@ def native_journeys(
 ) -> pl.DataFrame:
     """Run :func:`journey_statement` in the warehouse; a frame with ``RESULT_SCHEMA``.
 
-    Times come back as UTC. Database errors become one :class:`~journey_core.errors.
-    WarehouseError` (through :func:`journey_core.warehouse.reading`).
+    Times come back as UTC. Database errors become one
+    :class:`~journey_core.errors.WarehouseError` (through :func:`journey_core.warehouse.reading`).
     """
-    from journey_core.warehouse import reading  # the package face, resolved at call time
+    # Through the package face, imported here so that the package may import this module.
+    from journey_core.warehouse import reading
 
     stmt = journey_statement(query, mapping)
     with reading(engine, mapping) as conn:
