@@ -1,6 +1,7 @@
 """Journey Explorer: who a campaign influenced, one customer's timeline, journeys as CSV.
 
-Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live in ``pages/``.
+Run with ``bash scripts/run.sh`` (or ``streamlit run app.py``). The pages live in ``app_pages/``
+(see :data:`journey_ui.shell.PAGES`); each page calls ``shell.context()`` for what this file set up.
 """
 
 import streamlit as st
@@ -14,10 +15,11 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="expanded",
 )
-if not access.gate():
+settings = shell.settings()  # read once per run, passed down
+if settings is None or not access.gate(settings):
     st.stop()
 page = shell.navigation()
-ctx = shell.start(as_of_control=page.url_path != shell.ATTRIBUTION)
+ctx = shell.start(settings, page)
 if ctx is None:
     st.stop()
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))

@@ -134,7 +134,11 @@ def _runners(spec: dict[str, Any]) -> dict[str, Callable[[], Any]]:
             continue
         engine = create_engine(url)
         engines[name] = engine
-        runners[name] = lambda engine=engine: fetch_journeys(engine, query).frame
+
+        def run(engine: Any = engine) -> Any:
+            return fetch_journeys(engine, query).frame
+
+        runners[name] = run
     if BASELINE in spec["urls"]:
         if "duckdb" in engines:
             con = engines["duckdb"].raw_connection().driver_connection
@@ -444,9 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     if args.worker:
-        spec = json.loads(args.worker)
-        fn = time_worker if spec["mode"] == "time" else memory_worker
-        print(json.dumps(fn(spec)))
+        worker = json.loads(args.worker)
+        fn = time_worker if worker["mode"] == "time" else memory_worker
+        print(json.dumps(fn(worker)))
         return 0
 
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # THE test command (see README):
 #   bash scripts/test.sh [pytest args...]
-# Installs system deps (chromium, postgresql) if missing, sets up ./.venv,
-# then runs pytest with any extra arguments passed through.
+# Installs system deps (chromium, postgresql) if missing, sets up ./.venv, then runs the
+# checks in order and stops at the first that fails: ruff check, ruff format --check,
+# mypy (strict, files from pyproject), mkdocs build --strict, then pytest with any extra
+# arguments passed through.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,6 +51,26 @@ else
 fi
 export JOURNEY_CHROMIUM="${JOURNEY_CHROMIUM:-/usr/bin/chromium}"
 echo "test: JOURNEY_CHROMIUM=$JOURNEY_CHROMIUM"
+
+# One check; on failure say which and how to reproduce it, and stop.
+check() {
+    local name="$1"
+    shift
+    echo "test: [$name] $*"
+    local status=0
+    "$@" || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "test: FAILED: $name (exit code $status); run: $*" >&2
+        exit "$status"
+    fi
+}
+
+check "ruff check" .venv/bin/ruff check .
+check "ruff format" .venv/bin/ruff format --check .
+check "mypy" .venv/bin/mypy
+site_dir="$(mktemp -d)"
+trap 'rm -rf "$site_dir"' EXIT
+check "mkdocs" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
 
 echo "test: .venv/bin/python -m pytest $*"
 status=0

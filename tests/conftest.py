@@ -1,4 +1,4 @@
-"""Shared fixtures: small inline warehouses written to real DuckDB and SQLite files."""
+"""Tiers by folder (unit/integration/e2e markers) and shared fixtures: small inline warehouses."""
 
 from __future__ import annotations
 
@@ -8,12 +8,44 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from journey_core.io.demo import write_tables
+from journey_core.warehouse import write_tables
 from tests.support.frames import DEMO_END, T, U, events_frame, identities_frame
-from tests.support.shared_fixtures import fixtures_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-__all__ = ["DEMO_END", "ROOT", "T", "U", "events_frame", "fixtures_dir", "identities_frame"]
+TIERS = ("unit", "integration", "e2e")
+__all__ = ["DEMO_END", "ROOT", "TIERS", "T", "U", "events_frame", "identities_frame", "tier_of"]
+
+
+def tier_of(path: Path) -> str:
+    """The tier of a collected file: its folder under ``tests/``; doctests elsewhere are unit.
+
+    >>> tier_of(ROOT / "tests" / "e2e" / "test_dashboard.py")
+    'e2e'
+    >>> tier_of(ROOT / "src" / "journey_core" / "config.py")
+    'unit'
+    """
+    path = path.resolve()
+    parts = path.relative_to(ROOT).parts if path.is_relative_to(ROOT) else ()
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in TIERS:
+        return parts[1]
+    return "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its folder's tier, so ``pytest -m unit`` runs the fast tier.
+
+    A tier marker written on a test must match its folder (an ``e2e`` test lives in tests/e2e),
+    and a unit test may not start PostgreSQL.
+    """
+    for item in items:
+        tier = tier_of(item.path)
+        for name in (*TIERS, "postgres"):
+            if name == tier or item.get_closest_marker(name) is None:
+                continue
+            if name in TIERS or tier == "unit":
+                msg = f"{item.nodeid} is marked {name!r} but lives in the {tier!r} tier: move it"
+                raise pytest.UsageError(msg)
+        item.add_marker(getattr(pytest.mark, tier))
 
 
 WarehouseFactory = Callable[[pl.DataFrame, pl.DataFrame], str]

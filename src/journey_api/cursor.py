@@ -23,10 +23,10 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
+from journey_core.timeutil import TS as _TS
 
 VERSION = 1
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_TS = pl.Datetime("us", "UTC")
 _MAX_LENGTH = 4096
 
 _NOT_OURS = (

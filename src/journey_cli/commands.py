@@ -10,7 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
-from journey_core.config import Settings
+from journey_core.config import (
+    ENV_DATABASE_URL,
+    ENV_MAPPING,
+    ENV_MASK_PII,
+    ENV_PASSWORD_HASH,
+    Settings,
+)
 from journey_core.errors import ConfigError, InputError, JourneyError
 from journey_core.io import export
 from journey_core.io.demo import DEFAULT_INDIVIDUALS, build_demo
@@ -23,7 +29,7 @@ from journey_core.warehouse import (
     safe_url,
     verify_schema,
 )
-from journey_core.warehouse.mapping import ENV_MAPPING, load_mapping
+from journey_core.warehouse.mapping import load_mapping
 
 EXIT_INPUT = 2
 EXIT_WAREHOUSE = 1
@@ -105,14 +111,12 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from journey_api import server  # the web stack loads only for this command
 
-    keys = server.api_keys()
-    server.check_exposure(args.host, keys)
+    server.check_exposure(args.host, settings.api_keys)
     mapping = load_mapping(args.mapping or settings.mapping)
     ensure_warehouse(settings, db_given=bool(args.db))
-    url = args.db or settings.database_url
-    return server.serve(
-        url=url, host=args.host, port=args.port, settings=settings, keys=keys, mapping=mapping
-    )
+    if args.db:
+        settings = replace(settings, database_url=args.db, url_from_user=True)
+    return server.serve(settings=settings, host=args.host, port=args.port, mapping=mapping)
 
 
 def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:
@@ -152,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     db_help = (
-        "SQLAlchemy URL of the warehouse (default: $JOURNEY_DATABASE_URL, else data/demo.duckdb)"
+        f"SQLAlchemy URL of the warehouse (default: ${ENV_DATABASE_URL}, else data/demo.duckdb)"
     )
 
     demo = sub.add_parser("demo", help="build a deterministic demo warehouse")
@@ -186,14 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--mask-pii",
         action="store_true",
-        help="mask emails as j***@example.com (default: $JOURNEY_MASK_PII)",
+        help=f"mask emails as j***@example.com (default: ${ENV_MASK_PII})",
     )
     exp.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     exp.set_defaults(func=_cmd_export)
 
-    pw = sub.add_parser(
-        "hash-password", help="print a salted scrypt hash for JOURNEY_PASSWORD_HASH"
-    )
+    pw = sub.add_parser("hash-password", help=f"print a salted scrypt hash for {ENV_PASSWORD_HASH}")
     pw.add_argument("--stdin", action="store_true", help="read the password from standard input")
     pw.set_defaults(func=_cmd_hash_password)
 

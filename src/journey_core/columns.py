@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# Canonical tables
+# Canonical tables ("events" is also the event count of the summaries below)
 EVENTS: Final = "events"
 IDENTITIES: Final = "identities"
 
@@ -104,10 +104,51 @@ NON_CONVERSIONS: Final = "non_conversions"
 PATH: Final = "path"
 TRANSFORMED_PATH: Final = "transformed_path"
 
-# dashboard (journey_core.analytics.campaign): visits and the channel/source/medium/campaign of each
+# visits and touches (journey_core.analytics.sessions)
 SESSION: Final = "session"
 SESSION_START: Final = "session_start"
+SESSION_END: Final = "session_end"
+IS_SESSION_START: Final = "is_session_start"
 IS_TOUCH: Final = "is_touch"
 SESSION_SOURCE: Final = "session_source"
 SESSION_MEDIUM: Final = "session_medium"
 SESSION_CAMPAIGN: Final = "session_campaign"
+LANDING_PAGE: Final = "landing_page"
+
+# Summary columns of the analytics (campaign dashboard and attribution), each defined once.
+PEOPLE: Final = "people"
+SESSIONS: Final = "sessions"
+TOUCHES: Final = "touches"
+GROUP: Final = "group"
+VALUE: Final = "value"
+SHARE: Final = "share_of_people"
+NEWLY_KNOWN_PEOPLE: Final = "newly_known"
+IS_NEWLY_KNOWN: Final = "is_newly_known"
+DAY: Final = "day"
+HOUR: Final = "hour"
+FIRST_EVENT: Final = "first_event"
+LAST_EVENT: Final = "last_event"
+CHANNELS_USED: Final = "channels"
+# funnel
+STEP: Final = "step"
+STEP_CONVERSION: Final = "step_conversion"
+OVERALL_RATE: Final = "overall_conversion"
+DROP_OFF: Final = "drop_off"
+# attribution: credits, paths, time to convert, Sankey links
+TOUCH_INDEX: Final = "touch_index"
+REVENUE_CREDIT: Final = "revenue_credit"
+CONVERSION_RATE: Final = "conversion_rate"
+LAST_TOUCH_AT: Final = "last_touch_at"
+MEASURE: Final = "measure"
+MEDIAN_DAYS: Final = "median_days"
+P90_DAYS: Final = "p90_days"
+FIRST_TOUCH_AT: Final = "first_touch_at"
+FIRST_CONVERSION_AT: Final = "first_conversion_at"
+FIRST_TOUCH_CHANNEL: Final = "first_touch_channel"
+DAYS_FROM_FIRST_TOUCH: Final = "days_from_first_touch"
+DAYS_FROM_KNOWN: Final = "days_from_known"
+BIN: Final = "bin"
+BIN_START: Final = "bin_start_days"
+BIN_END: Final = "bin_end_days"
+SOURCE_NODE: Final = "source_node"
+TARGET_NODE: Final = "target_node"

@@ -1,83 +1,357 @@
-"""Settings from the environment, shared by the CLI, the API and the dashboard."""
+"""Settings from the environment, shared by the CLI, the API and the dashboard.
+
+This is the only module that reads ``os.environ``. Each edge (the ``journey`` command, the API
+server, the dashboard's shell) builds one :class:`Settings` with :meth:`Settings.from_env` and
+passes it down; every other module takes the values it needs as parameters.
+
+``python -m journey_core.config --markdown`` prints the configuration reference
+(``docs/configuration.md``), generated from :data:`VARIABLES`.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
 from journey_core.errors import ConfigError
 from journey_core.rules.query import DEFAULT_TIMEZONE, parse_timezone
-from journey_core.warehouse import ENV_URL, default_url
-from journey_core.warehouse.mapping import ENV_MAPPING
 
+ENV_DATABASE_URL = "JOURNEY_DATABASE_URL"
+ENV_MAPPING = "JOURNEY_MAPPING"
 ENV_TIMEZONE = "JOURNEY_TIMEZONE"
 ENV_LOOKBACK_DAYS = "JOURNEY_LOOKBACK_DAYS"
 ENV_RECENT_HOURS = "JOURNEY_RECENT_HOURS"
 ENV_MASK_PII = "JOURNEY_MASK_PII"
+ENV_CHANNELS_FILE = "JOURNEY_CHANNELS_FILE"
+ENV_PASSWORD_HASH = "JOURNEY_PASSWORD_HASH"
+ENV_API_KEYS = "JOURNEY_API_KEYS"
+ENV_API_CACHE_SECONDS = "JOURNEY_API_CACHE_SECONDS"
+ENV_API_CACHE_ROWS = "JOURNEY_API_CACHE_ROWS"
+ENV_API_READ_SLOTS = "JOURNEY_API_READ_SLOTS"
+
+#: The embedded DuckDB demo warehouse, built on first use when no URL is configured.
+DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
+DEFAULT_DATABASE_URL = f"duckdb:///{DEFAULT_DB_PATH.as_posix()}"
+#: Longest journey windows accepted: a century back from "as of" stays inside the calendar.
+MAX_LOOKBACK_DAYS = 36_500.0
+MAX_RECENT_HOURS = MAX_LOOKBACK_DAYS * 24
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Where the warehouse is and how the rules are tuned.
+    """Where the warehouse is, how the rules are tuned, who may read.
 
     >>> Settings.from_env({"JOURNEY_LOOKBACK_DAYS": "30"}).lookback_days
     30.0
+    >>> Settings.from_env({"JOURNEY_API_KEYS": " k1, ,k2 "}).api_keys
+    ('k1', 'k2')
     """
 
-    database_url: str
+    database_url: str = DEFAULT_DATABASE_URL
+    url_from_user: bool = False
+    """Whether ``database_url`` was configured (else the demo warehouse is built on first use)."""
+    mapping: str = "canonical"
     timezone: str = DEFAULT_TIMEZONE
     lookback_days: float = 90.0
     recent_hours: float = 24.0
-    url_from_user: bool = False
-    mapping: str = "canonical"
-    """A preset name (canonical, segment, snowplow) or a mapping TOML path."""
     mask_pii: bool = False
-    """Show emails masked (``j***@example.com``) in pages, CSV downloads and API responses."""
+    channels_file: str = ""
+    password_hash: str = ""
+    api_keys: tuple[str, ...] = ()
+    api_cache_seconds: float = 60.0
+    api_cache_rows: int = 1_000_000
+    api_read_slots: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``JOURNEY_*`` variables; anything unset takes its default."""
+        """Read every ``JOURNEY_*`` variable; unset or blank ones take their default.
+
+        Raises :class:`ConfigError` (one line naming the variable and the fix) on a bad value.
+        """
         env = os.environ if env is None else env
-        tz = env.get(ENV_TIMEZONE) or DEFAULT_TIMEZONE
-        try:
-            parse_timezone(tz)
-        except ValueError as exc:
-            msg = f"{ENV_TIMEZONE}: {exc}"
-            raise ConfigError(msg) from None
-        url = env.get(ENV_URL)
-        return cls(
-            database_url=url or default_url(),
-            timezone=tz,
-            lookback_days=_positive(env, ENV_LOOKBACK_DAYS, 90.0),
-            recent_hours=_positive(env, ENV_RECENT_HOURS, 24.0),
-            url_from_user=bool(url),
-            mapping=(env.get(ENV_MAPPING) or "").strip() or "canonical",
-            mask_pii=_flag(env, ENV_MASK_PII),
-        )
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name)
+            if raw is not None and raw.strip():
+                values[var.field] = var.parse(var.name, raw)
+        values["url_from_user"] = "database_url" in values
+        return cls(**values)
 
 
-def _flag(env: Mapping[str, str], key: str) -> bool:
-    raw = (env.get(key) or "").strip().lower()
-    if raw in _TRUE:
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One ``JOURNEY_*`` variable: the :class:`Settings` field it sets, its form and meaning."""
+
+    name: str
+    field: str
+    kind: str
+    doc: str
+    parse: Callable[[str, str], Any]
+    shown_default: str | None = None
+    """The default in words for the reference; ``None``: the field's default value."""
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _timezone(name: str, raw: str) -> str:
+    tz = raw.strip()
+    try:
+        parse_timezone(tz)
+    except ValueError:
+        msg = f"{name}={raw!r} is not an IANA timezone; use e.g. UTC or Europe/Berlin."
+        raise ConfigError(msg) from None
+    return tz
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
         return True
-    if raw in _FALSE:
+    if value in _FALSE:
         return False
-    msg = f"{key}={raw!r} is not a yes/no setting; use 1 to turn it on or 0 to turn it off."
+    msg = f"{name}={raw!r} is not a yes/no setting; use 1 to turn it on or 0 to turn it off."
     raise ConfigError(msg)
 
 
-def _positive(env: Mapping[str, str], key: str, default: float) -> float:
-    raw = env.get(key)
-    if raw is None or not raw.strip():
-        return default
+def _number(raw: str) -> float:
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
-        value = -1.0
-    if value <= 0:
-        msg = f"{key}={raw!r} is not a positive number; unset it or use e.g. {default:g}."
+        return math.nan
+
+
+def _window(maximum: float, example: str) -> Callable[[str, str], float]:
+    """A parser of a positive, finite length up to ``maximum`` (days or hours)."""
+
+    def parse(name: str, raw: str) -> float:
+        value = _number(raw)
+        if not 0 < value <= maximum:  # also refuses nan and inf
+            msg = (
+                f"{name}={raw!r} is not a number above 0 and at most {maximum:g}; "
+                f"unset it or use e.g. {example}."
+            )
+            raise ConfigError(msg)
+        return value
+
+    return parse
+
+
+def _seconds(name: str, raw: str) -> float:
+    value = _number(raw)
+    if not 0 <= value < math.inf:
+        msg = f"{name}={raw!r} is not a number of at least 0; unset it or use e.g. 60."
         raise ConfigError(msg)
     return value
+
+
+def _whole(minimum: int, example: str) -> Callable[[str, str], int]:
+    """A parser of a whole number of at least ``minimum``."""
+
+    def parse(name: str, raw: str) -> int:
+        value = _number(raw)
+        if not (minimum <= value < math.inf and value == int(value)):
+            msg = (
+                f"{name}={raw!r} is not a whole number of at least {minimum}; "
+                f"unset it or use e.g. {example}."
+            )
+            raise ConfigError(msg)
+        return int(value)
+
+    return parse
+
+
+def parse_api_keys(raw: str | None) -> tuple[str, ...]:
+    """The keys of a comma-separated ``JOURNEY_API_KEYS`` value; blanks are ignored.
+
+    >>> parse_api_keys(" k1, ,k2 ")
+    ('k1', 'k2')
+    """
+    if not raw:
+        return ()
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        ENV_DATABASE_URL,
+        "database_url",
+        "SQLAlchemy URL",
+        "The warehouse, e.g. `postgresql://user:pw@host/db`; unset: the embedded demo, "
+        "built on first use.",
+        _text,
+    ),
+    Variable(
+        ENV_MAPPING,
+        "mapping",
+        "preset or path",
+        "Schema mapping: a preset (canonical, segment, snowplow) or a mapping TOML file.",
+        _text,
+    ),
+    Variable(
+        ENV_TIMEZONE,
+        "timezone",
+        "IANA timezone",
+        "Timezone in which `event_date` starts, and of the days and hours the pages show.",
+        _timezone,
+    ),
+    Variable(
+        ENV_LOOKBACK_DAYS,
+        "lookback_days",
+        f"number, 0 < x <= {MAX_LOOKBACK_DAYS:g}",
+        "The lookback of the email and newly-known rules (a person's last N days).",
+        _window(MAX_LOOKBACK_DAYS, "90"),
+    ),
+    Variable(
+        ENV_RECENT_HOURS,
+        "recent_hours",
+        f"number, 0 < x <= {MAX_RECENT_HOURS:g}",
+        "The window when neither email nor event date is given (the last N hours).",
+        _window(MAX_RECENT_HOURS, "24"),
+    ),
+    Variable(
+        ENV_MASK_PII,
+        "mask_pii",
+        "yes/no (1/0)",
+        "Show emails masked (`j***@example.com`) in pages, CSV downloads, exports and API "
+        "responses.",
+        _flag,
+    ),
+    Variable(
+        ENV_CHANNELS_FILE,
+        "channels_file",
+        "path",
+        "A channel grouping TOML file that extends or replaces the built-in GA4-style rules.",
+        _text,
+        shown_default="built-in rules",
+    ),
+    Variable(
+        ENV_PASSWORD_HASH,
+        "password_hash",
+        "scrypt hash",
+        "Dashboard sign-in: the password's hash from `journey hash-password`; unset (and no "
+        "OIDC in secrets.toml): the dashboard is open.",
+        _text,
+        shown_default="open",
+    ),
+    Variable(
+        ENV_API_KEYS,
+        "api_keys",
+        "comma-separated keys",
+        "Keys the API accepts in the `X-API-Key` header; unset: no key, and `journey serve` "
+        "listens on loopback only.",
+        lambda _name, raw: parse_api_keys(raw),
+        shown_default="none",
+    ),
+    Variable(
+        ENV_API_CACHE_SECONDS,
+        "api_cache_seconds",
+        "number >= 0",
+        "Seconds the API keeps a result for the next pages and repeats; 0 turns the cache off.",
+        _seconds,
+    ),
+    Variable(
+        ENV_API_CACHE_ROWS,
+        "api_cache_rows",
+        "whole number >= 0",
+        "Most rows the API's result cache holds; the least recently used results go first.",
+        _whole(0, "1000000"),
+    ),
+    Variable(
+        ENV_API_READ_SLOTS,
+        "api_read_slots",
+        "whole number >= 1",
+        "Most warehouse reads the API runs at once; other requests wait their turn.",
+        _whole(1, "4"),
+    ),
+)
+
+
+def _default_of(var: Variable) -> str:
+    """The default as the reference shows it: a value in code style, or words in italics."""
+    if var.shown_default is not None:
+        return f"*{var.shown_default}*"
+    value = next(f.default for f in fields(Settings) if f.name == var.field)
+    if isinstance(value, bool):
+        return "`1`" if value else "`0`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    return f"`{value}`"
+
+
+INTRO = """\
+# Configuration
+
+Journey Explorer is configured with environment variables, read once when the `journey`
+command, the API server (`journey serve`) or the dashboard starts. Unset or blank variables
+take their default; a bad value stops the program with one line that names the variable and
+the fix. Command-line options (`--db`, `--mapping`, `--mask-pii`) override the variables.
+
+The test suite also reads `JOURNEY_PG_BIN`, `JOURNEY_CHROMIUM` and `JOURNEY_FIXTURES`
+(`tests/support/`); they do not configure the product.
+
+<!-- Generated from journey_core.config.VARIABLES:
+     python -m journey_core.config --markdown > docs/configuration.md -->
+"""
+
+
+def render_markdown() -> str:
+    """The configuration reference, one table row per variable.
+
+    >>> "| `JOURNEY_LOOKBACK_DAYS` | `90` |" in render_markdown()
+    True
+    """
+    rows = [
+        "| Variable | Default | Type | Meaning |",
+        "| --- | --- | --- | --- |",
+        *(f"| `{var.name}` | {_default_of(var)} | {var.kind} | {var.doc} |" for var in VARIABLES),
+    ]
+    return INTRO + "\n" + "\n".join(rows) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m journey_core.config --markdown``: print the reference."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["--markdown"]:
+        print("usage: python -m journey_core.config --markdown", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_markdown())
+    return 0
+
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_DB_PATH",
+    "ENV_API_CACHE_ROWS",
+    "ENV_API_CACHE_SECONDS",
+    "ENV_API_KEYS",
+    "ENV_API_READ_SLOTS",
+    "ENV_CHANNELS_FILE",
+    "ENV_DATABASE_URL",
+    "ENV_LOOKBACK_DAYS",
+    "ENV_MAPPING",
+    "ENV_MASK_PII",
+    "ENV_PASSWORD_HASH",
+    "ENV_RECENT_HOURS",
+    "ENV_TIMEZONE",
+    "MAX_LOOKBACK_DAYS",
+    "MAX_RECENT_HOURS",
+    "VARIABLES",
+    "Settings",
+    "Variable",
+    "main",
+    "parse_api_keys",
+    "render_markdown",
+]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

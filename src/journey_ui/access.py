@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,18 +22,18 @@ from typing import Any, Literal
 import streamlit as st
 
 from journey_core.auth import Throttle, verify_password
+from journey_core.config import ENV_PASSWORD_HASH, Settings
 from journey_core.errors import ConfigError
 from journey_ui.shell import PAGE_PATHS
 
 log = logging.getLogger("journey_ui.access")
 
-ENV_PASSWORD_HASH = "JOURNEY_PASSWORD_HASH"
 _SIGNED_IN = "journey.auth.signed_in"
 _THROTTLE = "journey.auth.throttle"
 _OIDC_KEYS = ("client_id", "server_metadata_url")
 OPEN_NOTICE = (
     ":material/lock_open: This dashboard is open to anyone who can reach it. "
-    "Set `JOURNEY_PASSWORD_HASH` or configure sign-in (README, *Security model*)."
+    f"Set `{ENV_PASSWORD_HASH}` or configure sign-in (README, *Security model*)."
 )
 
 
@@ -59,26 +58,23 @@ def _auth_secrets() -> Mapping[str, Any]:
     return section if isinstance(section, Mapping) else {}
 
 
-def config(
-    env: Mapping[str, str] | None = None, auth: Mapping[str, Any] | None = None
-) -> AccessConfig:
-    """The sign-in configuration from the environment and ``st.secrets["auth"]``."""
-    env = os.environ if env is None else env
+def config(password_hash: str = "", auth: Mapping[str, Any] | None = None) -> AccessConfig:
+    """The sign-in configuration from ``Settings.password_hash`` and ``st.secrets["auth"]``."""
     auth = _auth_secrets() if auth is None else auth
     if any(key in auth for key in _OIDC_KEYS):
         return AccessConfig("oidc")
     for name, value in auth.items():
         if isinstance(value, Mapping) and any(key in value for key in _OIDC_KEYS):
             return AccessConfig("oidc", provider=str(name))
-    password_hash = (env.get(ENV_PASSWORD_HASH) or str(auth.get("password_hash") or "")).strip()
+    password_hash = (password_hash or str(auth.get("password_hash") or "")).strip()
     if password_hash:
         return AccessConfig("password", password_hash=password_hash)
     return AccessConfig("open")
 
 
-def gate() -> bool:
+def gate(settings: Settings) -> bool:
     """True when the pages may run; otherwise the sign-in page has been rendered."""
-    cfg = config()
+    cfg = config(settings.password_hash)
     if cfg.mode == "open":
         st.sidebar.caption(OPEN_NOTICE)
         return True
@@ -87,9 +83,9 @@ def gate() -> bool:
     return _password(cfg)
 
 
-def signed_in() -> bool:
+def signed_in(settings: Settings) -> bool:
     """Whether this session may see data (always, when no sign-in is configured)."""
-    cfg = config()
+    cfg = config(settings.password_hash)
     if cfg.mode == "open":
         return True
     if cfg.mode == "oidc":

@@ -20,8 +20,10 @@ import polars as pl
 import streamlit as st
 
 from journey_core import columns as c
+from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
+from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import runlog
@@ -181,8 +183,12 @@ def kpi_row(items: Sequence[Kpi], *, widths: Sequence[float] | None = None) -> N
             )
 
 
-def permalink(ctx: PageContext) -> None:
-    """A link (in the sidebar) that reproduces this exact view, with the as-of time pinned."""
+def permalink(ctx: PageContext, *, as_of: str | None = None) -> None:
+    """A link (in the sidebar) that reproduces this exact view, with the as-of time pinned.
+
+    ``as_of`` is the pinned ``?as_of=`` value of a page with its own as-of input (a day on
+    Attribution); by default, the sidebar's as-of time.
+    """
     if ctx.link_slot is None:
         return
     pairs = [
@@ -191,7 +197,7 @@ def permalink(ctx: PageContext) -> None:
         if name != "as_of"
         for value in st.query_params.get_all(name)
     ]
-    pairs.append(("as_of", format_as_of(ctx.effective_as_of)))
+    pairs.append(("as_of", as_of or format_as_of(ctx.effective_as_of)))
     ctx.link_slot.markdown(
         f"[:material/link: Link to this exact view](?{urlencode(pairs)})",
         help="The current page, inputs and as-of time: copy it to share or bookmark a view "
@@ -267,12 +273,16 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
             )
         elif name == c.REVENUE:
             config[name] = st.column_config.NumberColumn(title, format="accounting")
-        elif name in (an.SHARE, an.CONVERSION_RATE, an.OVERALL_RATE):
+        elif name in (an.SHARE, an.STEP_CONVERSION, an.OVERALL_RATE):
             config[name] = st.column_config.ProgressColumn(
                 title, format="percent", min_value=0.0, max_value=1.0
             )
+        elif name == attr.CONVERSION_RATE:
+            config[name] = st.column_config.NumberColumn(title, format="percent")
         elif dtype.is_integer():
             config[name] = st.column_config.NumberColumn(title, format="localized")
+        elif dtype.is_float():  # display only: downloads keep full precision
+            config[name] = st.column_config.NumberColumn(title, format="%.2f")
         elif dtype == pl.Boolean:
             config[name] = st.column_config.Column(title)
         else:
@@ -380,6 +390,22 @@ def table(
 def open_customer(email: str, ctx: PageContext) -> None:
     """Open the customer lookup of ``email`` (keeping the as-of time)."""
     st.switch_page(CUSTOMER_PAGE, query_params={"email": email, **ctx.link_params()})
+
+
+def download_table(frame: pl.DataFrame, name: str, *, file_name: str, key: str) -> None:
+    """A CSV download of exactly the table shown (ISO timestamps, formulas neutralised).
+
+    Emails are masked when the session masks them (``JOURNEY_MASK_PII``).
+    """
+    st.download_button(
+        f"Download {name} (CSV)",
+        data=to_csv_bytes(mask_frame(frame) if masking() else frame),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 
 def download_csv(
@@ -504,7 +530,7 @@ def funnel_table(funnel: pl.DataFrame, *, key: str) -> None:
         part = funnel.filter(pl.col(an.GROUP) == group).select(
             an.STEP,
             pl.col(an.PEOPLE).alias(f"{group}|people"),
-            pl.col(an.CONVERSION_RATE).alias(f"{group}|rate"),
+            pl.col(an.STEP_CONVERSION).alias(f"{group}|rate"),
             pl.col(an.DROP_OFF).alias(f"{group}|drop"),
         )
         wide = wide.join(part, on=an.STEP, how="left")

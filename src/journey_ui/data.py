@@ -4,7 +4,8 @@ Cache keys are plain values (:class:`QueryKey`, :class:`~journey_core.analytics.
 the engine is passed as ``_engine`` so Streamlit does not hash it, and the database URL
 stands in for it in the key. The key also names the schema mapping (``JOURNEY_MAPPING``) and
 the channel file (``JOURNEY_CHANNELS_FILE``), so rows are read and grouped exactly as
-``journey export`` and the Attribution page do. Reads are bounded by ``max_entries`` and ``ttl``.
+``journey export`` does, on every page (Attribution included). Reads are bounded by
+``max_entries`` and ``ttl``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,22 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 import streamlit as st
-from sqlalchemy.engine import Engine
 
+from journey_core import columns as c
+from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_frame
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import WarehouseSummary, fetch_journeys, summarize, verify_schema
+from journey_core.warehouse import (
+    Engine,
+    JourneyResult,
+    WarehouseSummary,
+    fetch_journeys,
+    summarize,
+    verify_schema,
+)
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog
@@ -99,11 +108,22 @@ class Loaded:
         return self.rows.get_column("email").n_unique() if self.rows.height else 0
 
 
+def channel_config(key: QueryKey) -> ChannelConfig:
+    """The channel rules of ``key``: its channel file, else the built-in defaults."""
+    return ChannelConfig.from_toml(key.channels) if key.channels else ChannelConfig.default()
+
+
+def fetch(engine: Engine, key: QueryKey) -> JourneyResult:
+    """The journey rows of ``key``, as ``fetch_journeys`` returns them (not cached)."""
+    return fetch_journeys(
+        engine, key.query(), mapping=verify_schema(engine, load_mapping(key.mapping))
+    )
+
+
 def load_rows(engine: Engine, key: QueryKey) -> Loaded:
     """Fetch the journeys of ``key`` and add sessions and channels (not cached)."""
-    mapping = verify_schema(engine, load_mapping(key.mapping))
-    channels = ChannelConfig.from_toml(key.channels) if key.channels else ChannelConfig.default()
-    result = fetch_journeys(engine, key.query(), mapping=mapping)
+    channels = channel_config(key)
+    result = fetch(engine, key)
     return Loaded(an.with_sessions(result.frame, channels=channels), result.message)
 
 
@@ -206,6 +226,67 @@ def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
     """The customer lookup of one email."""
     loaded = rows(_engine, url, key)
     return CustomerView(loaded.rows, an.profile(loaded.rows), loaded.message)
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+@dataclass(frozen=True)
+class AttributionInputs:
+    """The Attribution page's model inputs as plain, hashable values (part of the cache key)."""
+
+    conversion_types: tuple[str, ...]
+    lookback_days: int
+    half_life_days: float
+    path_unit: str
+    collapse: bool
+
+    def settings(self, channels: ChannelConfig) -> attr.AttributionSettings:
+        """The attribution settings of these inputs, grouping touches by ``channels``."""
+        return attr.AttributionSettings.build(
+            conversion_event_types=self.conversion_types or None,
+            lookback_days=self.lookback_days,
+            path_unit=self.path_unit,
+            collapse_repeats=self.collapse,
+            half_life_days=self.half_life_days,
+            channels=channels,
+        )
+
+
+@dataclass(frozen=True)
+class AttributionView:
+    """The attribution report of a cohort, why it is empty, and how many people it has."""
+
+    report: attr.AttributionReport
+    message: str | None
+    people: int
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def journeys(_engine: Engine, url: str, key: QueryKey) -> tuple[pl.DataFrame, str | None]:
+    """The journey rows of one query as the warehouse returns them, and the empty-result message."""
+    result = fetch(_engine, key)
+    return result.frame, result.message
+
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
+    """The event types in the journeys of one query (the conversion picker's options)."""
+    frame, _ = journeys(_engine, url, key)
+    return sorted(frame.get_column(c.EVENT_TYPE).drop_nulls().unique().to_list())
+
+
+@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+def attribution(
+    _engine: Engine, url: str, key: QueryKey, inputs: AttributionInputs
+) -> AttributionView:
+    """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``."""
+    query = key.query()
+    assert query.start is not None
+    frame, message = journeys(_engine, url, key)
+    settings = inputs.settings(channel_config(key))
+    report = attr.analyze(frame, settings=settings, start=query.start, end=query.as_of)
+    return AttributionView(report, message, frame.get_column(c.EMAIL).n_unique())
 
 
 def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:

@@ -301,7 +301,7 @@ FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _
 STEPS_PARAM = urlstate.list_param("steps", "campaign.steps", default=an.DEFAULT_FUNNEL_STEPS)
 
 
-def start_date_input(ctx: PageContext) -> dt.date | None:
+def start_date_input(ctx: PageContext) -> dt.date:
     """The campaign start date, mirrored in ``?event_date=`` (default: 30 days before as of)."""
     param = urlstate.date_param(
         "event_date", "campaign.event_date", default=lambda: _default_start(ctx)

@@ -1,6 +1,7 @@
 """The app around the pages: settings, the warehouse engine, the demo build, the "as of" control.
 
-``app.py`` calls :func:`start` once per run, before the page; pages call :func:`context`.
+``app.py`` declares the pages (:func:`navigation`) and calls :func:`start` once per run, before
+the page; pages call :func:`context` for what :func:`start` prepared.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from sqlalchemy.engine import Engine
+from streamlit.navigation.page import StreamlitPage
 
-from journey_core.analytics.channels import ENV_CHANNELS_FILE
-from journey_core.config import Settings
+from journey_core.config import DEFAULT_DB_PATH, ENV_DATABASE_URL, Settings
 from journey_core.errors import InputError, JourneyError
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery, parse_as_of
-from journey_core.warehouse import DEFAULT_DB_PATH, create_engine, local_file, safe_url
+from journey_core.timeutil import parse_timezone as _zone
+from journey_core.warehouse import Engine, create_engine, local_file, safe_url
 from journey_core.warehouse.mapping import load_mapping
 from journey_ui import urlstate
 
@@ -35,11 +36,40 @@ AS_OF_EXACT = "as_of.exact"
 _BUILD_LOCK = threading.Lock()
 
 DEMO_BADGE = "embedded demo warehouse"
-#: The Attribution page has its own as-of date in ``?as_of=`` (a day, not a time).
 ATTRIBUTION = "attribution"
 QUALITY = "quality"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app: its script, title, icon, URL path and as-of behaviour.
+
+    ``as_of_control=False``: the page has an as-of input of its own and owns ``?as_of=``
+    (Attribution: a day, not a time), so the sidebar leaves out its as-of control.
+    """
+
+    script: str
+    title: str
+    icon: str
+    url_path: str = ""  # "": the home page
+    as_of_control: bool = True
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("app_pages/recent.py", "Recent activity", ":material/bolt:"),
+    PageSpec("app_pages/customer.py", "Customer lookup", ":material/person_search:", "customer"),
+    PageSpec("app_pages/campaign.py", "Campaign influence", ":material/campaign:", "campaign"),
+    PageSpec(
+        "app_pages/attribution.py",
+        "Attribution",
+        ":material/account_tree:",
+        ATTRIBUTION,
+        as_of_control=False,
+    ),
+    PageSpec("app_pages/quality.py", "Data quality", ":material/rule:", QUALITY),
+)
 #: URL paths of the pages besides the home page (the sign-in page answers on all of them).
-PAGE_PATHS = ("customer", "campaign", ATTRIBUTION, QUALITY)
+PAGE_PATHS = tuple(spec.url_path for spec in PAGES if spec.url_path)
 
 
 @dataclass(frozen=True)
@@ -58,7 +88,7 @@ class PageContext:
     @property
     def channels_file(self) -> str:
         """The channel grouping file (``JOURNEY_CHANNELS_FILE``); blank: the defaults."""
-        return (os.environ.get(ENV_CHANNELS_FILE) or "").strip()
+        return self.settings.channels_file
 
     @property
     def tz(self) -> str:
@@ -162,12 +192,6 @@ def _as_of_param(tz: str) -> urlstate.UrlParam[dt.datetime | None]:
     )
 
 
-def _zone(tz: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(tz)
-
-
 def _as_of_control(
     settings: Settings, now: dt.datetime
 ) -> tuple[dt.datetime | None, InputError | None]:
@@ -229,17 +253,24 @@ def _as_of_control(
         return value.replace(tzinfo=_zone(tz)).astimezone(dt.UTC), None
 
 
-def start(*, as_of_control: bool = True) -> PageContext | None:
-    """Set up the app for this run; ``None`` (after showing an error) if it cannot run.
+def settings() -> Settings | None:
+    """This run's settings from the environment; ``None`` (after showing the error) if invalid.
 
-    ``as_of_control=False`` leaves out the sidebar's as-of control and ``?as_of=`` to a page
-    with an as-of input of its own (Attribution).
+    ``app.py`` calls this once per run and passes the result to :mod:`journey_ui.access` and
+    :func:`start`.
     """
     try:
-        settings = Settings.from_env()
+        return Settings.from_env()
     except JourneyError as exc:
         st.error(f"**Configuration**: {exc}")
         return None
+
+
+def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
+    """Set up the app for this run of ``page``; ``None`` (after showing an error) if it cannot run.
+
+    A page whose :class:`PageSpec` has ``as_of_control=False`` gets no sidebar as-of control.
+    """
     try:
         _ensure_demo(settings)
         engine = _engine(settings.database_url)
@@ -251,14 +282,19 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
         st.error(
             f"**Warehouse**: cannot prepare {safe_url(settings.database_url)} "
             f"({type(exc).__name__}). Check that {DEFAULT_DB_PATH.parent}/ is writable, or set "
-            "JOURNEY_DATABASE_URL to your warehouse."
+            f"{ENV_DATABASE_URL} to your warehouse."
         )
         return None
     st.session_state["journey.mask_pii"] = settings.mask_pii  # components.masking()
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]
-    as_of, error = _as_of_control(settings, now) if as_of_control else (None, None)
+    as_of_control = spec_of(page).as_of_control
+    if as_of_control:
+        as_of, error = _as_of_control(settings, now)
+    else:
+        as_of, error = None, None
+        st.session_state["journey.link_slot"] = st.sidebar.empty()
     ctx = PageContext(
         settings=settings,
         engine=engine,
@@ -273,51 +309,35 @@ def start(*, as_of_control: bool = True) -> PageContext | None:
     return ctx
 
 
-def navigation() -> Any:
-    """The app's pages (``st.navigation``); returns the page to run."""
+def navigation() -> StreamlitPage:
+    """The app's pages (``st.navigation`` of :data:`PAGES`); returns the page to run."""
     return st.navigation(
         [
             st.Page(
-                "app_pages/recent.py", title="Recent activity", icon=":material/bolt:", default=True
-            ),
-            st.Page(
-                "app_pages/customer.py",
-                title="Customer lookup",
-                icon=":material/person_search:",
-                url_path="customer",
-            ),
-            st.Page(
-                "app_pages/campaign.py",
-                title="Campaign influence",
-                icon=":material/campaign:",
-                url_path="campaign",
-            ),
-            st.Page(
-                "app_pages/attribution.py",
-                title="Attribution",
-                icon=":material/account_tree:",
-                url_path=ATTRIBUTION,
-            ),
-            st.Page(
-                "app_pages/quality.py",
-                title="Data quality",
-                icon=":material/rule:",
-                url_path=QUALITY,
-            ),
+                spec.script,
+                title=spec.title,
+                icon=spec.icon,
+                url_path=spec.url_path or None,
+                default=not spec.url_path,
+            )
+            for spec in PAGES
         ]
     )
+
+
+def spec_of(page: StreamlitPage) -> PageSpec:
+    """The :class:`PageSpec` of a page :func:`navigation` returned."""
+    return next(spec for spec in PAGES if spec.url_path == page.url_path)
 
 
 def context() -> PageContext:
     """The context :func:`start` prepared for this run (pages call this first).
 
-    On a fresh server, Streamlit may run a page file on its own, as if ``pages/`` were a
-    classic pages directory (a first request for ``/customer``). Declaring the navigation
-    switches Streamlit to ``app.py`` for good; the rerun then shows the same page and URL.
+    Pages run inside ``app.py`` (``st.navigation``); ``app_pages/`` is not a classic ``pages/``
+    folder, so Streamlit never runs a page file on its own.
     """
-    # One-shot: app.py stores the context in every run; a page run without app.py has none.
-    ctx = st.session_state.pop(_CONTEXT, None)
-    if not isinstance(ctx, PageContext):
-        navigation()
-        st.rerun()
+    ctx = st.session_state.get(_CONTEXT)
+    if not isinstance(ctx, PageContext):  # a page file started on its own
+        st.error("This is a page of Journey Explorer: start the app with `streamlit run app.py`.")
+        st.stop()
     return ctx

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from journey_core.auth import hash_password
+from journey_core.config import ENV_PASSWORD_HASH, Settings
 from journey_ui import access
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[Callable[..., AppTest]]:
+def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest]:
     """``app(password_hash=None, secrets=None)``: the dashboard on the demo warehouse, not run."""
     for key in ("JOURNEY_TIMEZONE", "JOURNEY_LOOKBACK_DAYS", "JOURNEY_RECENT_HOURS"):
         monkeypatch.delenv(key, raising=False)
@@ -26,9 +27,9 @@ def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[Callable[...
 
     def make(password_hash: str | None = None, secrets: dict[str, object] | None = None) -> AppTest:
         if password_hash is None:
-            monkeypatch.delenv(access.ENV_PASSWORD_HASH, raising=False)
+            monkeypatch.delenv(ENV_PASSWORD_HASH, raising=False)
         else:
-            monkeypatch.setenv(access.ENV_PASSWORD_HASH, password_hash)
+            monkeypatch.setenv(ENV_PASSWORD_HASH, password_hash)
         at = AppTest.from_file(str(APP), default_timeout=60)
         for key, value in (secrets or {}).items():
             at.secrets[key] = value
@@ -119,9 +120,7 @@ def test_oidc_shows_only_a_sign_in_button(app: Callable[..., AppTest]) -> None:
     assert not at.dataframe
 
 
-# The Attribution page is checked in a real browser (test_hardening_e2e): under AppTest its
-# run does not keep app.py's sidebar elements.
-@pytest.mark.parametrize("page", ["recent", "customer", "campaign"])
+@pytest.mark.parametrize("page", ["recent", "customer", "campaign", "attribution", "quality"])
 def test_open_mode_says_so_on_every_page(app: Callable[..., AppTest], page: str) -> None:
     at = app().run()
     at.switch_page(f"app_pages/{page}.py")
@@ -156,4 +155,4 @@ def test_open_mode_says_so_on_every_page(app: Callable[..., AppTest], page: str)
     ],
 )
 def test_config(env: dict[str, str], auth: dict[str, object], expected: object) -> None:
-    assert access.config(env, auth) == expected
+    assert access.config(Settings.from_env(env).password_hash, auth) == expected

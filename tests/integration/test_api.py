@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import logging
 import threading
@@ -15,11 +16,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from journey_api import app as api_app
+from journey_api import routes as api_app
 from journey_api.app import PATH, create_app
 from journey_cli.commands import main as journey_main
 from journey_core.config import Settings
 from journey_core.io.privacy import fingerprint
+from journey_core.warehouse import fetch_journeys
 from tests.support.api_server import DEMO_AS_OF, DEMO_END, build_demo_warehouse
 
 EMAIL = "ann.110@example.com"
@@ -38,8 +40,10 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return build_demo_warehouse(tmp_path_factory.mktemp("api-demo"))
 
 
-def make_client(url: str, **kwargs: Any) -> TestClient:
-    app = create_app(url=url, settings=Settings(database_url=url), **kwargs)
+def make_client(url: str, clock: Any = None, **settings: Any) -> TestClient:
+    """A client of the API over ``url``; ``settings`` are :class:`Settings` fields."""
+    extra = {} if clock is None else {"clock": clock}
+    app = create_app(Settings(database_url=url, **settings), **extra)
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -178,7 +182,7 @@ def test_cursor_pins_as_of_when_the_clock_moves(demo_url: str) -> None:
 
 
 def test_cursor_is_opaque_and_stable(client: TestClient) -> None:
-    params = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF, "limit": 50}
+    params: dict[str, str | int] = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF, "limit": 50}
     first = client.get(PATH, params=params).json()["meta"]["next_cursor"]
     again = client.get(PATH, params=params).json()["meta"]["next_cursor"]
     assert first == again
@@ -197,7 +201,7 @@ def test_cursor_is_opaque_and_stable(client: TestClient) -> None:
 def test_a_cursor_cannot_be_reused_with_other_parameters(
     client: TestClient, changed: dict[str, str]
 ) -> None:
-    params = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF, "limit": 50}
+    params: dict[str, str | int] = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF, "limit": 50}
     cursor = client.get(PATH, params=params).json()["meta"]["next_cursor"]
     response = client.get(PATH, params={**params, **changed, "cursor": cursor})
     assert response.status_code == 400
@@ -207,7 +211,7 @@ def test_a_cursor_cannot_be_reused_with_other_parameters(
 
 
 def test_a_cursor_works_without_repeating_as_of(client: TestClient) -> None:
-    params = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF, "limit": 50}
+    params: dict[str, str | int] = {"event_date": CAMPAIGN, "as_of": DEMO_AS_OF, "limit": 50}
     first = client.get(PATH, params=params).json()
     second = client.get(
         PATH,
@@ -395,13 +399,13 @@ class TestAuth:
         self, demo_url: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         calls: list[tuple[bytes, bytes]] = []
-        real = api_app.hmac.compare_digest
+        real = hmac.compare_digest
 
         def spy(a: bytes, b: bytes) -> bool:
             calls.append((a, b))
             return real(a, b)
 
-        monkeypatch.setattr(api_app.hmac, "compare_digest", spy)
+        monkeypatch.setattr(hmac, "compare_digest", spy)  # what journey_api.app calls
         with make_client(demo_url, api_keys=KEYS) as tc:
             tc.get(PATH, params={"as_of": DEMO_AS_OF}, headers={"X-API-Key": "guess"})
         assert calls == [(b"guess", key.encode()) for key in KEYS]
@@ -459,14 +463,14 @@ def test_the_pages_of_one_query_read_the_warehouse_once(
     demo_url: str, monkeypatch: pytest.MonkeyPatch, cache_seconds: float, expected_reads: int
 ) -> None:
     reads: list[object] = []
-    real = api_app.fetch_journeys
+    real = fetch_journeys
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         reads.append(args[1])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(api_app, "fetch_journeys", counting)
-    with make_client(demo_url, cache_seconds=cache_seconds) as tc:
+    with make_client(demo_url, api_cache_seconds=cache_seconds) as tc:
         pages = get_all_pages(tc, {"email": EMAIL, "as_of": DEMO_AS_OF, "limit": 12})
     assert len(pages) == 5
     assert len(reads) == expected_reads
@@ -481,7 +485,7 @@ def test_at_most_read_slots_warehouse_reads_run_at_once(
     running = 0
     peak = 0
     lock = threading.Lock()
-    real = api_app.fetch_journeys
+    real = fetch_journeys
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         nonlocal running, peak
@@ -497,7 +501,7 @@ def test_at_most_read_slots_warehouse_reads_run_at_once(
 
     monkeypatch.setattr(api_app, "fetch_journeys", slow)
     with (
-        make_client(demo_url, read_slots=2, cache_seconds=0) as tc,
+        make_client(demo_url, api_read_slots=2, api_cache_seconds=0) as tc,
         ThreadPoolExecutor(max_workers=6) as pool,
     ):
         futures = [

@@ -32,8 +32,7 @@ def snowplow_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def client(snowplow_url: str) -> Iterator[TestClient]:
     app = create_app(
-        url=snowplow_url,
-        settings=Settings(database_url=snowplow_url),
+        Settings(database_url=snowplow_url),
         mapping=load_mapping("snowplow"),
     )
     with TestClient(app, raise_server_exceptions=False) as tc:
@@ -79,7 +78,7 @@ def test_a_bad_user_id_is_a_400(client: TestClient) -> None:
 
 
 def test_the_wrong_mapping_is_a_503_naming_the_mapping_key(snowplow_url: str) -> None:
-    app = create_app(url=snowplow_url, settings=Settings(database_url=snowplow_url))
+    app = create_app(Settings(database_url=snowplow_url))
     with TestClient(app, raise_server_exceptions=False) as tc:
         response = tc.get(PATH, params={"as_of": AS_OF})
     assert response.status_code == 503

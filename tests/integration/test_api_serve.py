@@ -102,7 +102,7 @@ def test_pages_return_every_row_exactly_once(server: ApiServer) -> None:
     rows: list[dict[str, Any]] = []
     cursor = None
     for _ in range(100):
-        extra = {"cursor": cursor} if cursor else {}
+        extra: dict[str, str] = {"cursor": cursor} if cursor else {}
         status, _, body = get(server.url, PATH, {**params, "limit": 999, **extra})
         assert status == 200
         page = json.loads(body)

@@ -1,8 +1,9 @@
-"""The Attribution page (AppTest, and one real-browser run marked e2e)."""
+"""The Attribution page under AppTest (its browser run: tests/e2e/test_attribution_page.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "app_pages" / "attribution.py")
-SCREENSHOTS = ROOT / "tests" / "screenshots"
+APP = str(ROOT / "app.py")
+PAGE = "app_pages/attribution.py"
 # The demo's last event is on 2022-08-30; the page defaults to it and 30 days before.
 AS_OF = dt.datetime(2022, 8, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC)
 START = dt.date(2022, 7, 31)
@@ -33,6 +34,7 @@ def env(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> str:
     monkeypatch.setenv("JOURNEY_DATABASE_URL", demo_url)
     monkeypatch.delenv("JOURNEY_CHANNELS_FILE", raising=False)
     monkeypatch.delenv("JOURNEY_MAPPING", raising=False)
+    monkeypatch.delenv("JOURNEY_PASSWORD_HASH", raising=False)
     monkeypatch.setenv("JOURNEY_LOOKBACK_DAYS", "90")
     return demo_url
 
@@ -52,7 +54,9 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
 
 def run(**query: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    """The app, opened on the Attribution page with ``query`` in its URL."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -160,29 +164,26 @@ def test_bad_channel_file_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyP
     assert "JOURNEY_CHANNELS_FILE" in at.error[0].value
 
 
-@pytest.mark.e2e
-def test_attribution_page_in_a_browser(demo_url: str) -> None:
-    from playwright.sync_api import sync_playwright
+def test_permalink_pins_the_as_of_day(env: str) -> None:
+    """The sidebar link keeps the inputs and pins the as-of day (by default the last event)."""
+    at = run(model="Linear", lookback="14")
+    assert not at.exception
+    [link] = [m.value for m in at.sidebar.markdown if "Link to this exact view" in m.value]
+    assert "model=Linear" in link
+    assert "lookback=14" in link
+    assert f"as_of={AS_OF.date().isoformat()}" in link
 
-    from tests.support.browser import StreamlitServer, launch_browser
 
-    env = {"JOURNEY_DATABASE_URL": demo_url, "JOURNEY_CHANNELS_FILE": None}
-    with (
-        StreamlitServer("app_pages/attribution.py", cwd=ROOT, env=env) as app,
-        sync_playwright() as pw,
-    ):
-        browser = launch_browser(pw)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 3600})
-            page.goto(app.url + "/?model=Time+decay")
-            page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
-            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
-            page.wait_for_timeout(3_000)
-            assert page.locator("[data-testid=stException]").count() == 0
-            assert page.locator(".js-plotly-plot").count() == 3
-            assert page.locator("g.sankey").count() == 1
-            assert page.get_by_text("Time decay: per channel").count() == 1
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "attribution.png"))
-        finally:
-            browser.close()
+def test_unexpected_failure_is_logged_and_shown_without_traceback(
+    env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> a.AttributionReport:
+        raise RuntimeError("analysis broke")
+
+    monkeypatch.setattr(a, "analyze", broken)
+    with caplog.at_level(logging.ERROR, logger="journey_ui"):
+        at = run(lookback="11")  # inputs no other test caches
+    assert not at.exception
+    assert "Something went wrong while showing attribution" in at.error[0].value
+    assert "analysis broke" not in at.error[0].value
+    assert [r.exc_info[1] for r in caplog.records if r.exc_info], caplog.text

@@ -21,7 +21,9 @@ from tests.support.frames import DEMO_END, T, events_frame, identities_frame
 AS_OF = DEMO_END
 
 
-def journey(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+def journey(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("JOURNEY_")}
     full_env.update(env or {})
     return subprocess.run(
@@ -132,7 +134,7 @@ def test_missing_table_and_column(tmp_path: Path) -> None:
 
 
 def test_csv_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     url = f"sqlite:///{tmp_path / 'evil.sqlite'}"
     events = events_frame(
@@ -174,7 +176,7 @@ def test_demo_is_deterministic_per_seed_and_end(tmp_path: Path) -> None:
         for u in urls
     ]
     assert_frame_equal(frames[0], frames[1])
-    assert frames[0].get_column(c.OCCURRED_AT).max() <= T("2022-08-31 00:00")
+    assert frames[0].select(pl.col(c.OCCURRED_AT).max()).item() <= T("2022-08-31 00:00")
 
 
 def test_demo_rejects_bad_size(tmp_path: Path) -> None:

@@ -33,9 +33,9 @@ from journey_core.warehouse.mapping import (
 from journey_core.warehouse.presets import PRESETS
 from tests.support.scenario import END, load, queries, scenario
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "warehouses.md"
 
-HITS = {
+HITS: dict[str, Any] = {
     "events": {
         "table": "hits",
         "columns": {"event_id": "id", "occurred_at": "ts", "anonymous_id": "cookie"},
@@ -360,8 +360,9 @@ def test_resolve_accepts_casts_and_untyped_columns() -> None:
         "hits",
         {
             c.EVENT_ID: ColumnSpec(("id",), cast=True),
-            c.OCCURRED_AT: "ts",
-            c.ANONYMOUS_ID: "cookie",
+            # Plain column names are accepted (and documented) but typed as ColumnSpec.
+            c.OCCURRED_AT: "ts",  # type: ignore[dict-item]
+            c.ANONYMOUS_ID: "cookie",  # type: ignore[dict-item]
         },
         key="events",
     )
@@ -551,20 +552,20 @@ def test_segment_preset_on_duckdb_with_columns_segment_has_not_created_yet(
     assert_frame_equal(result.frame.select(expected.columns), expected)
 
 
-# ---------------------------------------------------------------------- README
+# ------------------------------------------------------------------------ docs
 
 
-def _readme_toml_blocks() -> list[str]:
-    text = README.read_text(encoding="utf-8")
+def _docs_toml_blocks() -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
     return re.findall(r"```toml\n(.*?)```", text, flags=re.DOTALL)
 
 
-def test_readme_mapping_examples_parse() -> None:
-    blocks = _readme_toml_blocks()
+def test_docs_mapping_examples_parse() -> None:
+    blocks = _docs_toml_blocks()
     assert len(blocks) >= 3
     names = set()
     for block in blocks:
-        mapping = parse_mapping(tomllib.loads(block), origin="README")
+        mapping = parse_mapping(tomllib.loads(block), origin="docs/warehouses.md")
         assert mapping.events
         names.add(mapping.name)
     assert {"segment", "snowplow"} <= names

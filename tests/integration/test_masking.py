@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -29,13 +30,13 @@ CAMPAIGN_DATE = "2022-08-01"
 MASKED = r"^.\*\*\*@"
 
 
-def journeys(url: str, **params: str) -> pl.DataFrame:
+def journeys(url: str, **params: Any) -> pl.DataFrame:
     query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=AS_OF, **params)
     return fetch_journeys(create_engine(url), query).frame
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Iterator[Callable[..., AppTest]]:
+def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest]:
     """``app(page, **params)``: the dashboard with masking on, run once."""
     for key in ("JOURNEY_TIMEZONE", "JOURNEY_LOOKBACK_DAYS", "JOURNEY_PASSWORD_HASH"):
         monkeypatch.delenv(key, raising=False)
@@ -102,6 +103,9 @@ def test_customer_lookup_by_full_email_shows_it_masked(
         pytest.param("campaign", {"event_date": CAMPAIGN_DATE}, id="campaign"),
         pytest.param("recent", {}, id="recent"),
         pytest.param("customer", {}, id="customer-prompt"),
+        pytest.param(
+            "attribution", {"event_date": CAMPAIGN_DATE, "as_of": "2022-08-31"}, id="attribution"
+        ),
     ],
 )
 def test_tables_show_masked_emails(
@@ -128,7 +132,7 @@ def test_tables_show_masked_emails(
     ],
 )
 def test_masked_csv_equals_journey_export_mask_pii(
-    demo_url: str, tmp_path: Path, params: dict[str, str]
+    demo_url: str, tmp_path: Path, params: dict[str, Any]
 ) -> None:
     email = journeys(demo_url)[c.EMAIL][0]
     params = {k: (email if v == "EMAIL" else v) for k, v in params.items()}
@@ -148,7 +152,7 @@ def test_masked_csv_equals_journey_export_mask_pii(
 def test_api_masks_json_and_csv_but_looks_up_full_emails(demo_url: str) -> None:
     email = journeys(demo_url)[c.EMAIL][0]
     settings = Settings(database_url=demo_url, mask_pii=True)
-    client = TestClient(create_app(url=demo_url, settings=settings))
+    client = TestClient(create_app(settings))
     body = client.get(PATH, params={"email": email, "as_of": AS_OF}).json()
     assert body["data"]
     assert {row["email"] for row in body["data"]} == {mask_email(email)}

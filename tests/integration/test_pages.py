@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import polars as pl
@@ -41,7 +42,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AppTest]]:
+def app(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
     """``app(url, page=None, **query_params)``: the dashboard, run once, on ``url``."""
     for key in ("JOURNEY_TIMEZONE", "JOURNEY_LOOKBACK_DAYS", "JOURNEY_RECENT_HOURS"):
         monkeypatch.delenv(key, raising=False)
@@ -83,7 +84,7 @@ def errors(at: AppTest) -> str:
     return " ".join(e.value for e in at.error)
 
 
-def journeys(url: str, **params: str) -> pl.DataFrame:
+def journeys(url: str, **params: Any) -> pl.DataFrame:
     query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=AS_OF, **params)
     return fetch_journeys(create_engine(url), query).frame
 
@@ -227,13 +228,10 @@ def test_campaign_default_view(app: Callable[..., AppTest], live_url: str) -> No
     at = app(live_url, page="campaign")
     ok(at)
     expected = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).date()
-    assert at.date_input(key="campaign.event_date").value in {
-        expected,
-        expected + dt.timedelta(days=1),
-    }
-    assert (
-        at.query_params["event_date"] == at.date_input(key="campaign.event_date").value.isoformat()
-    )
+    picked = at.date_input(key="campaign.event_date").value
+    assert isinstance(picked, dt.date)
+    assert picked in {expected, expected + dt.timedelta(days=1)}
+    assert at.query_params["event_date"] == picked.isoformat()
     assert {"Known people active", "Newly known", "Events", "Conversions", "Revenue"} <= set(
         metrics(at)
     )
@@ -419,7 +417,7 @@ def test_first_run_builds_the_demo_warehouse(
     ],
 )
 def test_csv_equals_journey_export(
-    demo_url: str, tmp_path: Path, params: dict[str, str], args: list[str]
+    demo_url: str, tmp_path: Path, params: dict[str, Any], args: list[str]
 ) -> None:
     email = journeys(demo_url)[c.EMAIL][0]
     params = {k: (email if v == "EMAIL" else v) for k, v in params.items()}
@@ -512,6 +510,15 @@ def test_attribution_page_is_in_the_navigation(app: Callable[..., AppTest], demo
     assert at.title[0].value == "Attribution"
     assert at.query_params["as_of"] == "2022-08-31"
     assert not [t for t in at.toggle if t.key == "as_of.live"]
+
+
+def test_a_page_runs_only_inside_the_app(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages take their context from app.py; run alone, one says how to start the app."""
+    monkeypatch.setenv("JOURNEY_DATABASE_URL", demo_url)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "campaign.py"), default_timeout=60).run()
+    assert not at.exception
+    assert "streamlit run app.py" in errors(at)
+    assert not at.metric
 
 
 def test_channel_file_groups_the_dashboard(

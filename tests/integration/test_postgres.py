@@ -25,11 +25,17 @@ from psycopg import sql
 import journey_cli.commands as cli
 from journey_core import columns as c
 from journey_core.errors import InputError, WarehouseError
-from journey_core.io.demo import generate, write_tables
+from journey_core.io.demo import generate
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys, summarize, verify_schema
+from journey_core.warehouse import (
+    create_engine,
+    fetch_journeys,
+    summarize,
+    verify_schema,
+    write_tables,
+)
 from journey_core.warehouse.mapping import load_mapping, parse_mapping
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import AdminQuery, PostgresServer
 from tests.support.scenario import END, load, queries, scenario
 from tests.support.snowplow import QUERY, load_snowplow
 
@@ -49,8 +55,8 @@ class Warehouse:
     def reader_url(self, password: str = READER_PASSWORD) -> str:
         return self.pg.url(READER, password, self.db)
 
-    def admin(self, statement: str | sql.Composed, params: Any = None) -> list[tuple[Any, ...]]:
-        return self.pg.execute_admin(statement, params, dbname=self.db)  # type: ignore[arg-type]
+    def admin(self, statement: AdminQuery, params: Any = None) -> list[tuple[Any, ...]]:
+        return self.pg.execute_admin(statement, params, dbname=self.db)
 
     def checksum(self) -> list[tuple[Any, ...]]:
         """Row count and content hash of every table in the public schema."""
@@ -73,7 +79,7 @@ class Warehouse:
 def pg() -> Iterator[PostgresServer]:
     with PostgresServer(password_auth=True, password=SUPER_PASSWORD) as server:
         server.execute_admin(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(  # type: ignore[arg-type]
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
                 sql.Identifier(READER), sql.Literal(READER_PASSWORD)
             )
         )
@@ -81,7 +87,7 @@ def pg() -> Iterator[PostgresServer]:
 
 
 def _new_database(pg: PostgresServer, name: str) -> Warehouse:
-    pg.execute_admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))  # type: ignore[arg-type]
+    pg.execute_admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     wh = Warehouse(pg, name)
     wh.admin(sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
     wh.admin(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(READER)))

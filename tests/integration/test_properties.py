@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -69,7 +70,9 @@ queries = st.builds(
 )
 
 
-def frames(events: list[dict[str, Any]], identities: list[dict[str, Any]]):
+def frames(
+    events: list[dict[str, Any]], identities: list[dict[str, Any]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     ids = identities_frame(
         [(r["anonymous_id"], r["email"], r["identified_at"].isoformat(" ")) for r in identities]
     )
@@ -78,7 +81,9 @@ def frames(events: list[dict[str, Any]], identities: list[dict[str, Any]]):
 
 @given(events=event_rows, identities=identity_rows, query=queries)
 @settings(max_examples=400, deadline=None)
-def test_matches_naive_reference(events, identities, query) -> None:
+def test_matches_naive_reference(
+    events: list[dict[str, Any]], identities: list[dict[str, Any]], query: JourneyQuery
+) -> None:
     ev, ids = frames(events, identities)
     result = journeys(ev, ids, query=query)
     got = result.select(c.EMAIL, c.EVENT_ID, c.OCCURRED_AT).rows()
@@ -88,7 +93,7 @@ def test_matches_naive_reference(events, identities, query) -> None:
 @given(events=event_rows, identities=identity_rows, query=queries)
 @settings(max_examples=200, deadline=None)
 def test_every_row_satisfies_its_rule_and_comes_from_the_warehouse(
-    events, identities, query
+    events: list[dict[str, Any]], identities: list[dict[str, Any]], query: JourneyQuery
 ) -> None:
     ev, ids = frames(events, identities)
     result = journeys(ev, ids, query=query)
@@ -114,7 +119,9 @@ def test_every_row_satisfies_its_rule_and_comes_from_the_warehouse(
 
 @given(events=event_rows, identities=identity_rows)
 @settings(max_examples=200, deadline=None)
-def test_stitching_is_idempotent(events, identities) -> None:
+def test_stitching_is_idempotent(
+    events: list[dict[str, Any]], identities: list[dict[str, Any]]
+) -> None:
     ev, ids = frames(events, identities)
     links = build_links(ev.lazy(), ids.lazy(), as_of=AS_OF.replace(tzinfo=dt.UTC))
     once = stitch(ev.lazy(), links).collect()
@@ -129,9 +136,12 @@ def test_stitching_is_idempotent(events, identities) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_sqlite_and_duckdb_files_agree_with_the_pure_rules(
-    tmp_path_factory, events, identities, query
+    tmp_path_factory: pytest.TempPathFactory,
+    events: list[dict[str, Any]],
+    identities: list[dict[str, Any]],
+    query: JourneyQuery,
 ) -> None:
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     ev, ids = frames(events, identities)
     expected = journeys(ev, ids, query=query)

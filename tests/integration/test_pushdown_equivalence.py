@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
-from journey_core.io.demo import generate, write_tables
+from journey_core.io.demo import generate
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse import create_engine, fetch_journeys, write_tables
 from tests.support.postgres import PostgresServer
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
@@ -33,7 +33,7 @@ def _ts(day: int, hour: int = 12) -> dt.datetime:
     return dt.datetime(2022, 6, 1) + dt.timedelta(days=day, hours=hour)
 
 
-def _events(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+def _events(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
     names = [c.EVENT_ID, c.OCCURRED_AT, c.ANONYMOUS_ID, c.EMAIL, c.EVENT_TYPE]
     frame = pl.DataFrame(
         rows,
@@ -56,7 +56,7 @@ def _events(rows: list[tuple[object, ...]]) -> pl.DataFrame:
     ).select(c.EVENT_COLUMNS)
 
 
-def _identities(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+def _identities(rows: Sequence[tuple[object, ...]]) -> pl.DataFrame:
     return pl.DataFrame(
         rows,
         schema={c.ANONYMOUS_ID: pl.String, c.EMAIL: pl.String, c.IDENTIFIED_AT: pl.Datetime("us")},

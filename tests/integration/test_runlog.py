@@ -31,6 +31,12 @@ def page_runs(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
         pytest.param("customer", {"email": "EMAIL"}, "email", id="customer"),
         pytest.param("campaign", {"event_date": "2022-08-01"}, "event_date", id="campaign"),
         pytest.param("quality", {}, "quality", id="quality"),
+        pytest.param(
+            "attribution",
+            {"event_date": "2022-08-01", "as_of": "2022-08-31"},
+            "event_date",
+            id="attribution",
+        ),
     ],
 )
 def test_one_line_per_page_run(

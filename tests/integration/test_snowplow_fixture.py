@@ -1,8 +1,8 @@
 """The ``snowplow`` preset on real Snowplow events, against the upstream model's outputs.
 
-Data: ``../shared/fixtures/dbt-snowplow-web/`` from snowplow/dbt-snowplow-web (commit
+Data: ``tests/fixtures/dbt-snowplow-web/`` from snowplow/dbt-snowplow-web (commit
 cc4799c), licensed under the Apache License 2.0; its notice is ``LICENSE.upstream-at-cc4799c``
-in that folder. The files are read in place, never copied.
+in that folder, vendored unchanged beside the data.
 
 Upstream's ``stitched_user_id`` gives every event of a cookie (``domain_userid``) the cookie's
 **last** ``user_id`` by ``collector_tstamp``, over the whole history. Our rules differ on
@@ -188,7 +188,7 @@ def test_as_of_before_the_last_link_gives_the_then_owner(tmp_path: Path) -> None
         "user stitch - session: 2nd id: 3",
         "user stitch - session: 2nd id: 4",
     }
-    assert stitch.get_column(c.OCCURRED_AT).max() <= query.as_of
+    assert stitch.select(pl.col(c.OCCURRED_AT).max()).item() <= query.as_of
 
 
 def test_cli_looks_up_a_user_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
@@ -13,8 +15,8 @@ from journey_core import columns as c
 from journey_core.errors import WarehouseError
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import core as warehouse_module
-from journey_core.warehouse import create_engine, fetch_journeys, summarize
+from journey_core.warehouse import create_engine, fetch_journeys, read_frame, summarize
+from journey_core.warehouse import fetch as fetch_module
 from tests.conftest import WarehouseFactory
 from tests.support.frames import U
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -68,7 +70,7 @@ def test_summary(warehouse: WarehouseFactory) -> None:
 
 
 def test_reads_never_write(tmp_path: Path) -> None:
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     for suffix in ("duckdb", "sqlite"):
         url = f"{suffix}:///{tmp_path / f'ro.{suffix}'}"
@@ -124,10 +126,11 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
     build_demo(url, individuals=2_000, seed=1, end=dt.datetime(2022, 8, 31))
     engine = create_engine(url)
     fetched: list[int] = []
-    original = warehouse_module.read_frame
 
-    def counting_read(conn, stmt, schema):
-        frame = original(conn, stmt, schema)
+    def counting_read(
+        conn: sa.Connection, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
+    ) -> pl.DataFrame:
+        frame = read_frame(conn, stmt, schema)
         fetched.append(frame.height)
         return frame
 
@@ -138,7 +141,7 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
         ).scalar_one()
     query = JourneyQuery(as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC), email=email)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(warehouse_module, "read_frame", counting_read)
+        mp.setattr(fetch_module, "read_frame", counting_read)
         result = fetch_journeys(engine, query)
     assert result.events > 0
     assert 0 < sum(fetched) < total / 200, (fetched, total)
@@ -149,7 +152,7 @@ def test_locked_duckdb_file_is_reported_and_recovers(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from journey_core.io.demo import write_tables
+    from journey_core.warehouse import write_tables
 
     path = tmp_path / "locked.duckdb"
     write_tables(f"duckdb:///{path}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)

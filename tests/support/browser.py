@@ -16,20 +16,17 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
+
+from tests.support.process import ServerProcess, free_port, http_probe
+
+#: Where e2e tests save screenshots for a human look (git-ignored; never committed).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests" / "screenshots"
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -78,12 +75,6 @@ def launch_browser(playwright: Playwright, *, timeout_ms: float = 30_000) -> Bro
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class StreamlitServer:
     """Runs ``streamlit run <app>`` in a subprocess on 127.0.0.1:<free port>.
 
@@ -95,7 +86,7 @@ class StreamlitServer:
     :param timeout: seconds to wait for ``/_stcore/health`` to answer ``ok``.
     :param extra_args: more ``streamlit run`` options.
 
-    The server's stdout/stderr go to temp files (see :attr:`output`) so a
+    The server's stdout/stderr go to temp files (see :meth:`output`) so a
     chatty server can never block on a full pipe.
     """
 
@@ -111,13 +102,10 @@ class StreamlitServer:
     ) -> None:
         self.app = str(app)
         self.cwd = Path(cwd) if cwd is not None else Path.cwd()
-        self.env = dict(env or {})
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.timeout = timeout
         self.extra_args = list(extra_args)
-        self.process: subprocess.Popen[bytes] | None = None
-        self._stdout: IO[bytes] | None = None
-        self._stderr: IO[bytes] | None = None
+        self.server = ServerProcess(self.command(), name="Streamlit", cwd=self.cwd, env=env)
 
     @property
     def url(self) -> str:
@@ -126,6 +114,11 @@ class StreamlitServer:
     @property
     def health_url(self) -> str:
         return f"{self.url}/_stcore/health"
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self.server.running
 
     def command(self) -> list[str]:
         return [
@@ -145,100 +138,21 @@ class StreamlitServer:
             *self.extra_args,
         ]
 
-    def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["PYTHONUNBUFFERED"] = "1"
-        for key, value in self.env.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
-
     def output(self) -> tuple[str, str]:
         """(stdout, stderr) captured from the server so far."""
-
-        def read(f: IO[bytes] | None) -> str:
-            if f is None:
-                return ""
-            f.flush()
-            f.seek(0)
-            return f.read().decode(errors="replace")
-
-        return read(self._stdout), read(self._stderr)
+        return self.server.output()
 
     def start(self) -> StreamlitServer:
-        if self.process is not None:
-            msg = "StreamlitServer already started"
-            raise RuntimeError(msg)
-        # Kept open for the server's lifetime; closed in close_logs()/__exit__.
-        self._stdout = tempfile.TemporaryFile()  # noqa: SIM115
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=self.cwd,
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=self._stderr,
-            start_new_session=True,  # own process group: stop() kills all children
-        )
-        try:
-            self._wait_healthy()
-        except BaseException:
-            self.stop()
-            raise
+        self.server.start()
+        self.server.wait_healthy(http_probe(self.health_url, body="ok"), timeout=self.timeout)
         return self
-
-    def _wait_healthy(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.timeout
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            code = self.process.poll()
-            if code is not None:
-                self._fail(f"Streamlit exited with code {code} before becoming healthy")
-            try:
-                with urllib.request.urlopen(self.health_url, timeout=2) as resp:
-                    body = resp.read().decode(errors="replace").strip()
-                if resp.status == 200 and body == "ok":
-                    return
-                last_error = f"HTTP {resp.status}: {body!r}"
-            except (urllib.error.URLError, OSError) as exc:
-                last_error = str(exc)
-            time.sleep(0.25)
-        self._fail(f"Streamlit not healthy after {self.timeout}s ({last_error})")
-
-    def _fail(self, reason: str) -> None:
-        stdout, stderr = self.output()
-        msg = (
-            f"{reason}\ncommand: {' '.join(self.command())}\ncwd: {self.cwd}\n"
-            f"--- stderr ---\n{stderr[-6000:]}\n--- stdout ---\n{stdout[-3000:]}"
-        )
-        raise RuntimeError(msg)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the whole process group, SIGKILL after *timeout* seconds."""
-        proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=timeout)
-        # Children may outlive the leader briefly; make sure the group is gone.
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        self.server.stop(timeout)
 
     def close_logs(self) -> None:
-        for f in (self._stdout, self._stderr):
-            if f is not None:
-                f.close()
-        self._stdout = self._stderr = None
+        self.server.close_logs()
 
     def __enter__(self) -> StreamlitServer:
         return self.start()

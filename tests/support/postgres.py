@@ -24,18 +24,22 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql as pg_sql
 
-__all__ = ["PostgresError", "PostgresServer", "find_pg_bin"]
+from tests.support.process import ServerError, free_port, wait_until
+
+__all__ = ["AdminQuery", "PostgresError", "PostgresServer", "find_pg_bin"]
+
+# A statement for execute_admin: plain text or one composed with psycopg.sql.
+AdminQuery = str | pg_sql.SQL | pg_sql.Composed
 
 OS_USER = "postgres"  # OS account used to run the cluster when we are root
 SUPERUSER = "postgres"  # database superuser created by initdb
@@ -43,7 +47,7 @@ STARTUP_TIMEOUT = 60  # seconds, for initdb / pg_ctl start / readiness
 COMMAND_TIMEOUT = 120  # hard cap for any single subprocess
 
 
-class PostgresError(RuntimeError):
+class PostgresError(ServerError):
     """The throwaway server could not be set up, started or stopped."""
 
 
@@ -92,13 +96,6 @@ def find_pg_bin() -> Path:
         "package (bash scripts/test-deps.sh) or set JOURNEY_PG_BIN"
     )
     raise PostgresError(msg)
-
-
-def _free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (tiny race, start() retries)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _traversable_by_others(path: Path) -> bool:
@@ -264,15 +261,18 @@ class PostgresServer:
             with contextlib.suppress(OSError):
                 (self._base / "pwfile").unlink(missing_ok=True)
 
+    def _options(self) -> str:
+        """Server options: our port and socket dir, durability off (a throwaway cluster)."""
+        return (
+            f"-c listen_addresses={self.host} -p {self.port} -k '{self._base}' "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+
     def _start_server(self, attempts: int = 3) -> None:
         """pg_ctl start on a free port; retries with a new port if it got taken."""
         last: PostgresError | None = None
         for _ in range(attempts):
-            self.port = _free_port()
-            options = (
-                f"-c listen_addresses={self.host} -p {self.port} -k '{self._base}' "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
+            self.port = free_port(self.host)
             try:
                 self._run(
                     str(self.bin_dir / "pg_ctl"),
@@ -281,7 +281,7 @@ class PostgresServer:
                     "-l",
                     str(self.log_file),
                     "-o",
-                    options,
+                    self._options(),
                     "-t",
                     str(STARTUP_TIMEOUT),
                     "-w",
@@ -297,16 +297,16 @@ class PostgresServer:
         raise last
 
     def _wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
+        def probe() -> str | None:
             try:
                 self.execute_admin("SELECT 1")
-                return
             except psycopg.OperationalError as exc:
-                if time.monotonic() > deadline:
-                    msg = f"PostgreSQL not ready after {timeout}s: {exc}\n{self._log_tail()}"
-                    raise PostgresError(msg) from exc
-                time.sleep(0.2)
+                return str(exc).strip()
+            return None
+
+        wait_until(
+            probe, timeout=timeout, what="PostgreSQL", log_tail=self._log_tail, error=PostgresError
+        )
 
     def stop(self) -> None:
         """pg_ctl stop -m fast and remove the temp dir. Safe to call repeatedly."""
@@ -352,10 +352,6 @@ class PostgresServer:
 
     def resume(self) -> None:
         r"""Start a :meth:`pause`\ d server again on the same port."""
-        options = (
-            f"-c listen_addresses={self.host} -p {self.port} -k '{self._base}' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
@@ -363,7 +359,7 @@ class PostgresServer:
             "-l",
             str(self.log_file),
             "-o",
-            options,
+            self._options(),
             "-t",
             str(STARTUP_TIMEOUT),
             "-w",
@@ -419,7 +415,7 @@ class PostgresServer:
         return psycopg.connect(self.conninfo(user, password, dbname), connect_timeout=10)
 
     def execute_admin(
-        self, sql: str, params: Any = None, *, dbname: str = "postgres"
+        self, sql: AdminQuery, params: Any = None, *, dbname: str = "postgres"
     ) -> list[tuple[Any, ...]]:
         """Run one statement as superuser with autocommit (CREATE DATABASE works).
 

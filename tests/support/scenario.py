@@ -12,8 +12,9 @@ import datetime as dt
 import polars as pl
 
 from journey_core import columns as c
-from journey_core.io.demo import generate, write_tables
+from journey_core.io.demo import generate
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import write_tables
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {

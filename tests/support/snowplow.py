@@ -1,7 +1,7 @@
 """Snowplow's web model test events (snowplow/dbt-snowplow-web at cc4799c, Apache-2.0).
 
-The files stay in ``../shared/fixtures/dbt-snowplow-web/`` beside their licence notice
-``LICENSE.upstream-at-cc4799c``; this module reads them in place and loads them into a
+The files are vendored in ``tests/fixtures/dbt-snowplow-web/`` beside their licence notice
+``LICENSE.upstream-at-cc4799c``; this module reads them there and loads them into a
 warehouse as Snowplow's loader would (``atomic.events``).
 """
 
@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
-from tests.support.shared_fixtures import fixtures_dir
+from tests.support.fixtures import fixture_dir
 
-SNOWPLOW = fixtures_dir() / "dbt-snowplow-web"
+SNOWPLOW = fixture_dir("dbt-snowplow-web")
 # Upstream's start date; as_of after the last event.
 QUERY = JourneyQuery(as_of=dt.datetime(2021, 3, 31, tzinfo=dt.UTC), event_date=dt.date(2020, 7, 3))
 STITCH_COOKIE = "434dff58"  # prefix of the cookie with seven user ids in turn

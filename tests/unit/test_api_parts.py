@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +17,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from journey_api import cursor as cursors
-from journey_api.app import csv_stream, ndjson_stream, parse_api_keys
 from journey_api.cache import ResultCache
 from journey_api.logs import ScrubEmails, log_email, scrub
-from journey_api.server import cache_settings, check_exposure, is_loopback, read_slots
+from journey_api.routes import csv_stream, ndjson_stream
+from journey_api.server import check_exposure, is_loopback
 from journey_cli.commands import main as journey_main
+from journey_core.config import Settings, parse_api_keys
 from journey_core.errors import ConfigError, InputError, WarehouseError
 from journey_core.io import export
 from journey_core.io.privacy import fingerprint
@@ -246,11 +248,8 @@ def test_the_filter_masks_messages_arguments_and_tracebacks() -> None:
         raise ValueError("ann@example.com")
     except ValueError:
         record = logging.LogRecord(
-            "journey_api", logging.ERROR, __file__, 1, "for %s", ("bob@corp.io",), True
+            "journey_api", logging.ERROR, __file__, 1, "for %s", ("bob@corp.io",), sys.exc_info()
         )
-        import sys
-
-        record.exc_info = sys.exc_info()
     ScrubEmails().filter(record)
     formatted = logging.Formatter().format(record)
     assert fingerprint("bob@corp.io") in formatted
@@ -401,7 +400,8 @@ def test_concurrent_requests_for_one_query_compute_it_once() -> None:
     ],
 )
 def test_cache_settings(env: dict[str, str], expected: tuple[float, int]) -> None:
-    assert cache_settings(env) == expected
+    settings = Settings.from_env(env)
+    assert (settings.api_cache_seconds, settings.api_cache_rows) == expected
 
 
 @pytest.mark.parametrize(
@@ -415,6 +415,5 @@ def test_cache_settings(env: dict[str, str], expected: tuple[float, int]) -> Non
     ],
 )
 def test_bad_server_settings_are_config_errors_naming_the_variable(env: dict[str, str]) -> None:
-    check = read_slots if "JOURNEY_API_READ_SLOTS" in env else cache_settings
     with pytest.raises(ConfigError, match=next(iter(env))):
-        check(env)
+        Settings.from_env(env)

@@ -49,18 +49,18 @@ def rows(*events: tuple[Any, ...]) -> pl.DataFrame:
                 c.REVENUE: revenue,
             }
         )
-    schema = {
-        c.EMAIL: pl.String,
+    schema: dict[str, pl.DataType] = {
+        c.EMAIL: pl.String(),
         c.KNOWN_AT: pl.Datetime("us", "UTC"),
-        c.EVENT_ID: pl.String,
+        c.EVENT_ID: pl.String(),
         c.OCCURRED_AT: pl.Datetime("us", "UTC"),
-        c.EVENT_TYPE: pl.String,
-        c.UTM_SOURCE: pl.String,
-        c.UTM_MEDIUM: pl.String,
-        c.UTM_CAMPAIGN: pl.String,
-        c.PAGE_URL: pl.String,
-        c.REFERRER: pl.String,
-        c.REVENUE: pl.Float64,
+        c.EVENT_TYPE: pl.String(),
+        c.UTM_SOURCE: pl.String(),
+        c.UTM_MEDIUM: pl.String(),
+        c.UTM_CAMPAIGN: pl.String(),
+        c.PAGE_URL: pl.String(),
+        c.REFERRER: pl.String(),
+        c.REVENUE: pl.Float64(),
     }
     return pl.DataFrame(out, schema=schema)
 
@@ -616,7 +616,8 @@ def test_credit_of_every_conversion_sums_to_one(
     n_conv = conv.collect().height
     assert sums.height == n_conv * len(Model)
     assert all(abs(x - 1.0) < 1e-9 for x in sums[c.CREDIT])
-    assert cr[c.CREDIT].min() is None or cr[c.CREDIT].min() >= 0
+    lowest = cr.select(pl.col(c.CREDIT).min()).item()
+    assert lowest is None or lowest >= 0
     table = a.attribute(cr.lazy(), touch_rows=t)
     totals = table.group_by(c.MODEL).agg(pl.col(c.CONVERSIONS, c.REVENUE).sum())
     revenue = conv.collect()[c.REVENUE].sum()

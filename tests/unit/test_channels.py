@@ -13,12 +13,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
-from journey_core.analytics.channels import (
-    ENV_CHANNELS_FILE,
-    ChannelConfig,
-    channel_expr,
-    classify,
-)
+from journey_core.analytics.channels import ChannelConfig, channel_expr, classify
+from journey_core.config import ENV_CHANNELS_FILE, Settings
 from journey_core.errors import ConfigError
 
 PAGE = "https://shop.example.com/products"
@@ -307,12 +303,13 @@ def test_replace_defaults_uses_only_the_user_rules() -> None:
     assert classified(touch(), cfg)[0] == "Everything else"
 
 
-def test_from_env_reads_the_named_file(tmp_path: Path) -> None:
+def test_the_configured_file_is_read(tmp_path: Path) -> None:
     path = tmp_path / "channels.toml"
     path.write_text(USER_FILE, encoding="utf-8")
-    cfg = ChannelConfig.from_env({ENV_CHANNELS_FILE: str(path)})
+    settings = Settings.from_env({ENV_CHANNELS_FILE: f" {path} "})
+    cfg = ChannelConfig.from_file(settings.channels_file)
     assert cfg.rules[0].channel == "Partners"
-    assert ChannelConfig.from_env({}) == ChannelConfig.default()
+    assert ChannelConfig.from_file(Settings.from_env({}).channels_file) == ChannelConfig.default()
 
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "src/journey_core/analytics/data/channels.toml"
@@ -362,10 +359,10 @@ def test_missing_channel_file_says_how_to_fix(tmp_path: Path) -> None:
         ChannelConfig.from_toml(tmp_path / "nope.toml")
 
 
-def test_readme_channel_example_parses() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"~~~toml\n(.*?)~~~", readme, flags=re.DOTALL)
+def test_docs_channel_example_parses() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "attribution.md"
+    blocks = re.findall(r"~~~toml\n(.*?)~~~", docs.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert blocks
     for block in blocks:
-        cfg = ChannelConfig.from_toml_text(textwrap.dedent(block), source="README")
+        cfg = ChannelConfig.from_toml_text(textwrap.dedent(block), source="docs/attribution.md")
         assert classified(touch("partner-site", "partner"), cfg)[0] == "Partners"

@@ -1,7 +1,8 @@
 """The warehouse SELECTs are SQLAlchemy Core, so they compile for other warehouses' dialects.
 
 PostgreSQL, DuckDB and SQLite run for real elsewhere in the suite; Trino, Snowflake and
-BigQuery are checked here by compiling every query the reader sends, through every preset.
+BigQuery are checked here by compiling every statement the product sends (every builder of
+:mod:`journey_core.warehouse.statements`), through every preset.
 Their dialect packages are dev extras (they install from PyPI); without one, its cases skip.
 """
 
@@ -17,9 +18,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import events_query, links_query
-from journey_core.warehouse.mapping import load_mapping
+from journey_core.warehouse import statements
+from journey_core.warehouse.mapping import SchemaMapping, load_mapping
+from journey_core.warehouse.statements import (
+    columns_query,
+    email_values_queries,
+    event_span_query,
+    events_query,
+    identity_count_query,
+    link_groups_query,
+    links_query,
+    lookup_events_query,
+    lookup_links_query,
+    probe_queries,
+    quality_count_queries,
+)
 
+# Any statement: its column types are the builder's business, not these tests'.
+Statement = sa.Select[*tuple[Any, ...]]
 AS_OF = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 EMAIL = "o'brien;--@example.com"
 
@@ -27,7 +43,7 @@ EMAIL = "o'brien;--@example.com"
 def _dialect(module: str, attr: str) -> Callable[[], Dialect]:
     def make() -> Dialect:
         mod = pytest.importorskip(module)
-        return getattr(mod, attr)()  # type: ignore[no-any-return]
+        return getattr(mod, attr)()
 
     return make
 
@@ -42,17 +58,47 @@ DIALECTS = {
 }
 
 
-def _statements(preset: str) -> dict[str, sa.Select[Any]]:
-    mapping = load_mapping(preset)
-    campaign = dt.date(2022, 7, 1)
+def _links(mapping: SchemaMapping) -> dict[str, Statement | None]:
     ids = ["anon-1", "anon-2"]
     return {
         "links": links_query(mapping, as_of=AS_OF),
         "links-email": links_query(mapping, as_of=AS_OF, email=EMAIL),
         "links-anon": links_query(mapping, as_of=AS_OF, anonymous_ids=ids),
+    }
+
+
+def _link_groups(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    return {"link-groups": link_groups_query(mapping, as_of=AS_OF)}
+
+
+def _lookup_links(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    ids = ["anon-1", "anon-2"]
+    return {
+        "lookup-links-email": lookup_links_query(mapping, email=EMAIL),
+        "lookup-links-anon": lookup_links_query(mapping, anonymous_ids=ids),
+        "lookup-identities-anon": lookup_links_query(mapping, anonymous_ids=ids, events=False),
+    }
+
+
+def _lookup_events(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    return {
+        "lookup-events-email": lookup_events_query(mapping, email=EMAIL),
+        "lookup-events-email-anon": lookup_events_query(
+            mapping, email=EMAIL, anonymous_ids=["anon-1", "anon-2"]
+        ),
+    }
+
+
+def _events(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    campaign = dt.date(2022, 7, 1)
+    ids = ["anon-1", "anon-2"]
+    return {
         "events-recent": events_query(mapping, query=JourneyQuery(as_of=AS_OF)),
         "events-campaign": events_query(
             mapping, query=JourneyQuery(as_of=AS_OF, event_date=campaign)
+        ),
+        "events-campaign-narrow": events_query(
+            mapping, query=JourneyQuery(as_of=AS_OF, event_date=campaign), narrow_lookback=True
         ),
         "events-email": events_query(
             mapping, query=JourneyQuery(as_of=AS_OF, email=EMAIL), anonymous_ids=ids
@@ -63,6 +109,65 @@ def _statements(preset: str) -> dict[str, sa.Select[Any]]:
             anonymous_ids=ids,
         ),
     }
+
+
+def _columns(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    tables = [*mapping.events, *mapping.identities]
+    return {f"columns-{i}": columns_query(table) for i, table in enumerate(tables)}
+
+
+def _probes(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    return {f"probe-{i}": stmt for i, stmt in enumerate(probe_queries(mapping))}
+
+
+def _summary(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    return {
+        "summary-events": event_span_query(mapping),
+        "summary-identities": identity_count_query(mapping),
+    }
+
+
+def _quality_counts(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    out: dict[str, Statement | None] = {}
+    for text_timestamps in (False, True):
+        counts = quality_count_queries(mapping, as_of=AS_OF, text_timestamps=text_timestamps)
+        out.update({f"quality-{kind}-{text_timestamps}": stmt for kind, stmt in counts.items()})
+    return out
+
+
+def _quality_values(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    stmts = email_values_queries(mapping)
+    return {f"quality-values-{i}": stmt for i, stmt in enumerate(stmts)}
+
+
+# Every statement builder of journey_core.warehouse.statements, with the cases it compiles.
+BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, Statement | None]]] = {
+    "links_query": _links,
+    "link_groups_query": _link_groups,
+    "lookup_links_query": _lookup_links,
+    "lookup_events_query": _lookup_events,
+    "events_query": _events,
+    "columns_query": _columns,
+    "probe_queries": _probes,
+    "event_span_query": _summary,
+    "identity_count_query": _summary,
+    "quality_count_queries": _quality_counts,
+    "email_values_queries": _quality_values,
+}
+
+
+def _statements(preset: str) -> dict[str, Statement]:
+    mapping = load_mapping(preset)
+    found: dict[str, Statement] = {}
+    for build in BUILDERS.values():
+        found.update({k: v for k, v in build(mapping).items() if v is not None})
+    return found
+
+
+def test_every_statement_builder_is_compiled() -> None:
+    """A statement builder added to the module cannot escape the dialect checks."""
+    builders = {name for name in statements.__all__ if name.endswith(("_query", "_queries"))}
+    assert builders == set(BUILDERS)
 
 
 @pytest.mark.parametrize("preset", ["canonical", "segment", "snowplow"])

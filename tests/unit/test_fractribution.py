@@ -1,6 +1,6 @@
 """Our attribution against Snowplow's dbt-snowplow-fractribution integration test.
 
-The fixture (read in place from the shared fixtures, Apache-2.0, licence in
+The fixture (vendored in ``tests/fixtures/``, Apache-2.0, licence in
 ``dbt-snowplow-fractribution/LICENSE.upstream``) holds 98 Snowplow events and the expected
 outputs upstream computed with: conversion window 2022-06-03..2022-08-01 (dates, inclusive),
 ``path_lookback_days`` 30, ``path_lookback_steps`` 0 (no step limit), one channel per session
@@ -42,7 +42,7 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import AttributionSettings, Model
 from journey_core.analytics.channels import ChannelConfig
-from tests.support.shared_fixtures import fixtures_dir
+from tests.support.fixtures import fixture_dir
 
 FOLDER = "dbt-snowplow-fractribution"
 START = dt.datetime(2022, 6, 3, tzinfo=dt.UTC)
@@ -71,9 +71,7 @@ SETTINGS = AttributionSettings(
 
 
 def _dir() -> Path:
-    path = fixtures_dir() / FOLDER
-    if not path.is_dir():
-        pytest.fail(f"fixture folder {path} is missing (set JOURNEY_FIXTURES)")
+    path = fixture_dir(FOLDER)
     assert (path / "LICENSE.upstream").is_file()
     return path
 

@@ -26,7 +26,9 @@ def ids_of(
     return journeys(events, identities, query=query).select(c.EMAIL, c.EVENT_ID).rows()
 
 
-def ev(event_id: str, at: str, anon: str | None = None, email: str | None = None, **kw: object):
+def ev(
+    event_id: str, at: str, anon: str | None = None, email: str | None = None, **kw: object
+) -> dict[str, object]:
     return {
         c.EVENT_ID: event_id,
         c.OCCURRED_AT: T(at),
@@ -37,7 +39,8 @@ def ev(event_id: str, at: str, anon: str | None = None, email: str | None = None
     }
 
 
-# The README's worked example: a campaign starting 2022-07-01, looked at on 2022-08-31 12:00.
+# The README's worked example (also in docs/rules.md): a campaign starting 2022-07-01, looked at on
+# 2022-08-31 12:00.
 CAMPAIGN_EVENTS = events_frame(
     [
         ev("a-0501", "2022-05-01 10:00", "a1"),

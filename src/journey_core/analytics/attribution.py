@@ -5,13 +5,12 @@ Pure Polars over the rows of :func:`journey_core.rules.journeys` /
 ``occurred_at``, ``event_type``, UTM tags, ``referrer``, ``page_url``, ``revenue`` and
 ``known_at``). Nothing reads a clock: the analysis window is passed in.
 
-- **Touches** (:func:`touches`): every event gets a channel (:mod:`.channels`).
-  Events are grouped into sessions: by ``session_id`` when the rows carry one, else a new
-  session starts after 30 minutes of inactivity. Per *session*, the touch is the session's
-  first event and its channel; per *touch*, every session start and every event that brings
-  its own UTM tags or external referrer is a touch.
-- **Conversions** (:func:`conversions`): events of the configured types (default
-  ``purchase``), optionally only those with revenue > 0, inside the window.
+- **Touches** (:func:`touches`) and **conversions** (:func:`conversions`): as defined once
+  in :mod:`journey_core.analytics.sessions` (visits by ``session_id``, else 30 minutes of
+  inactivity; channels from :mod:`.channels`). Per *session*, the touch is the visit's first
+  event and its channel; per *touch*, every visit start and every event that brings its own
+  UTM tags or external referrer is a touch. Conversions are events of the configured types
+  (default ``purchase``), optionally only those with revenue > 0, inside the window.
 - **Attribution** (:func:`credits`, :func:`attribute`): each conversion's credit (summing to
   1) is shared among the touches of the same person in the lookback window before it
   (default 30 days, the conversion's own session included) by six models.
@@ -34,39 +33,99 @@ from typing import Final
 import polars as pl
 
 from journey_core import columns as c
-from journey_core.analytics.channels import ChannelConfig, classify
+from journey_core.analytics.channels import NOT_SET, ChannelConfig
+from journey_core.analytics.sessions import (
+    CONVERSION_EVENTS,
+    SESSION_GAP,
+    is_conversion,
+    with_touches,
+)
+from journey_core.columns import (
+    BIN,
+    BIN_END,
+    BIN_START,
+    CONVERSION_RATE,
+    DAYS_FROM_FIRST_TOUCH,
+    DAYS_FROM_KNOWN,
+    FIRST_CONVERSION_AT,
+    FIRST_TOUCH_AT,
+    FIRST_TOUCH_CHANNEL,
+    GROUP,
+    MEASURE,
+    MEDIAN_DAYS,
+    P90_DAYS,
+    PEOPLE,
+    REVENUE_CREDIT,
+    SOURCE_NODE,
+    TARGET_NODE,
+    TOUCH_INDEX,
+    TOUCHES,
+    VALUE,
+)
 from journey_core.errors import InputError
+from journey_core.timeutil import TS, utc_lit
 
-TS = pl.Datetime("us", "UTC")
+# Output column names are defined in journey_core.columns and re-exported here.
+__all__ = [
+    "ALL",
+    "BIN",
+    "BIN_END",
+    "BIN_START",
+    "CONVERSION_COLUMNS",
+    "CONVERSION_EVENTS",
+    "CONVERSION_RATE",
+    "CONVERTED",
+    "CREDIT_COLUMNS",
+    "DAYS_FROM_FIRST_TOUCH",
+    "DAYS_FROM_KNOWN",
+    "DEFAULT_BINS",
+    "FIRST_CONVERSION_AT",
+    "FIRST_TOUCH_AT",
+    "FIRST_TOUCH_CHANNEL",
+    "FROM_FIRST_TOUCH",
+    "FROM_KNOWN",
+    "GROUP",
+    "MEASURE",
+    "MEDIAN_DAYS",
+    "NOT_CONVERTED",
+    "NO_TOUCH",
+    "P90_DAYS",
+    "PATH_SEPARATOR",
+    "PEOPLE",
+    "REVENUE_CREDIT",
+    "SESSION_GAP",
+    "SOURCE_NODE",
+    "TARGET_NODE",
+    "TOUCHES",
+    "TOUCH_COLUMNS",
+    "TOUCH_INDEX",
+    "VALUE",
+    "AttributionReport",
+    "AttributionSettings",
+    "Model",
+    "PathUnit",
+    "analyze",
+    "attribute",
+    "channel_counts",
+    "conversion_paths",
+    "conversions",
+    "credits",
+    "non_conversion_paths",
+    "path_summary",
+    "sankey_links",
+    "time_to_convert",
+    "time_to_convert_histogram",
+    "time_to_convert_summary",
+    "touches",
+]
+
 PATH_SEPARATOR: Final = " > "
 NO_TOUCH: Final = "(no touch)"
 CONVERTED: Final = "Conversion"
 NOT_CONVERTED: Final = "No conversion"
 ALL: Final = "All"
-
-# Output columns of this module that are not in journey_core.columns
-TOUCH_INDEX: Final = "touch_index"
-TOUCHES: Final = "touches"
-REVENUE_CREDIT: Final = "revenue_credit"
-CONVERSION_RATE: Final = "conversion_rate"
-MEASURE: Final = "measure"
-GROUP: Final = "group"
-PEOPLE: Final = "people"
-MEDIAN_DAYS: Final = "median_days"
-P90_DAYS: Final = "p90_days"
-FIRST_TOUCH_AT: Final = "first_touch_at"
-FIRST_CONVERSION_AT: Final = "first_conversion_at"
-FIRST_TOUCH_CHANNEL: Final = "first_touch_channel"
-DAYS_FROM_FIRST_TOUCH: Final = "days_from_first_touch"
-DAYS_FROM_KNOWN: Final = "days_from_known"
-BIN: Final = "bin"
-BIN_START: Final = "bin_start_days"
-BIN_END: Final = "bin_end_days"
 FROM_FIRST_TOUCH: Final = "from first touch"
 FROM_KNOWN: Final = "from becoming known"
-SOURCE_NODE: Final = "source_node"
-TARGET_NODE: Final = "target_node"
-VALUE: Final = "value"
 
 _DAY_US: Final = 86_400_000_000
 
@@ -124,11 +183,11 @@ class AttributionSettings:
     - ``touch_event_types``: event types that can be touches (``None``: every event).
     """
 
-    conversion_event_types: tuple[str, ...] | None = ("purchase",)
+    conversion_event_types: tuple[str, ...] | None = CONVERSION_EVENTS
     require_revenue: bool = False
     lookback: dt.timedelta = dt.timedelta(days=30)
     path_unit: PathUnit = PathUnit.SESSION
-    session_gap: dt.timedelta = dt.timedelta(minutes=30)
+    session_gap: dt.timedelta = SESSION_GAP
     collapse_repeats: bool = True
     half_life: dt.timedelta = dt.timedelta(days=7)
     first_weight: float = 0.4
@@ -207,19 +266,13 @@ class AttributionSettings:
 # Touches and conversions
 
 
-def _lit_ts(value: dt.datetime) -> pl.Expr:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return pl.lit(value.astimezone(dt.UTC), dtype=TS)
-
-
 def _in_window(column: str, start: dt.datetime | None, end: dt.datetime | None) -> pl.Expr:
     at = pl.col(column)
     cond = pl.lit(value=True)
     if start is not None:
-        cond = cond & (at >= _lit_ts(start))
+        cond = cond & (at >= utc_lit(start))
     if end is not None:
-        cond = cond & (at <= _lit_ts(end))
+        cond = cond & (at <= utc_lit(end))
     return cond
 
 
@@ -250,38 +303,6 @@ def _conform(journeys: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
         pl.col(c.SESSION_ID).cast(pl.String),
         pl.col(c.REVENUE).cast(pl.Float64),
     )
-
-
-def sessionize(events: pl.LazyFrame, *, gap: dt.timedelta) -> pl.LazyFrame:
-    """Add ``session_id`` per email: the rows' own id if they carry one, else by inactivity.
-
-    Without an id, a new session starts at a person's first event and after every gap
-    longer than ``gap``; session ids are ``1``, ``2``, ... per email. Rows come back sorted
-    by email, occurred_at, event_id.
-
-    >>> import datetime as dt
-    >>> t = dt.datetime(2022, 7, 1, 12)
-    >>> ev = pl.LazyFrame({"email": ["a", "a", "a"], "event_id": ["1", "2", "3"],
-    ...     "occurred_at": [t, t + dt.timedelta(minutes=29), t + dt.timedelta(minutes=60)]})
-    >>> sessionize(ev, gap=dt.timedelta(minutes=30)).collect()["session_id"].to_list()
-    ['1', '1', '2']
-    """
-    schema = events.collect_schema()
-    ordered = events.sort(c.EMAIL, c.OCCURRED_AT, c.EVENT_ID, nulls_last=True)
-    gap_us = int(gap / dt.timedelta(microseconds=1))
-    elapsed = pl.col(c.OCCURRED_AT).diff().over(c.EMAIL).dt.total_microseconds()
-    by_gap = (
-        (elapsed.is_null() | (elapsed > gap_us))
-        .cast(pl.Int64)
-        .cum_sum()
-        .over(c.EMAIL)
-        .cast(pl.String)
-    )
-    if c.SESSION_ID in schema:
-        return ordered.with_columns(
-            pl.coalesce(pl.col(c.SESSION_ID).cast(pl.String), by_gap).alias(c.SESSION_ID)
-        )
-    return ordered.with_columns(by_gap.alias(c.SESSION_ID))
 
 
 TOUCH_COLUMNS: Final = (
@@ -315,19 +336,17 @@ def touches(
         frame = frame.filter(pl.col(c.EVENT_TYPE).is_in(list(settings.touch_event_types)))
     lower = None if start is None else start - settings.lookback
     frame = frame.filter(_in_window(c.OCCURRED_AT, lower, end))
-    frame = classify(sessionize(frame, gap=settings.session_gap), settings.channels).sort(
-        c.EMAIL, c.OCCURRED_AT, c.EVENT_ID, nulls_last=True
-    )
-    first_of_session = pl.int_range(pl.len()).over(c.EMAIL, c.SESSION_ID) == 0
-    if settings.path_unit is PathUnit.SESSION:
-        keep = first_of_session
-    else:
-        keep = first_of_session | (pl.col(c.SOURCE) != "(direct)")
+    rows = with_touches(frame, gap=settings.session_gap, channels=settings.channels, repeats=True)
+    keep = c.IS_SESSION_START if settings.path_unit is PathUnit.SESSION else c.IS_TOUCH
     return (
-        frame.filter(keep)
+        rows.filter(pl.col(keep))
         .rename({c.OCCURRED_AT: c.TOUCH_AT})
         .select(TOUCH_COLUMNS)
         .sort(c.EMAIL, c.TOUCH_AT, c.EVENT_ID, nulls_last=True)
+        # Materialised: Polars 2.1's streaming engine panics on some plans that reuse the
+        # visit scans (gather by row index) in several joined branches, as credits() does.
+        .collect()
+        .lazy()
     )
 
 
@@ -347,11 +366,9 @@ def conversions(
     revenue counts as 0.
     """
     frame = _conform(journeys)
-    cond = _in_window(c.OCCURRED_AT, start, end)
-    if settings.conversion_event_types is not None:
-        cond = cond & pl.col(c.EVENT_TYPE).is_in(list(settings.conversion_event_types))
-    if settings.require_revenue:
-        cond = cond & (pl.col(c.REVENUE).fill_null(0) > 0)
+    cond = _in_window(c.OCCURRED_AT, start, end) & is_conversion(
+        settings.conversion_event_types, require_revenue=settings.require_revenue
+    )
     fallback_id = pl.format(
         "{}@{}", pl.col(c.EMAIL), pl.col(c.OCCURRED_AT).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f")
     )
@@ -395,7 +412,7 @@ def _touches_before(
             pl.col(c.CONVERTED_AT).alias(c.TOUCH_AT),
             pl.lit(None, pl.String).alias(c.EVENT_ID),
             pl.lit(NO_TOUCH).alias(c.CHANNEL),
-            pl.lit("(not set)").alias(c.CAMPAIGN),
+            pl.lit(NOT_SET).alias(c.CAMPAIGN),
         )
         .select(joined.collect_schema().names())
     )
@@ -577,12 +594,12 @@ def non_conversion_paths(
     converters = conversion_rows.select(c.EMAIL).unique()
     rows = (
         touch_rows.join(converters, on=c.EMAIL, how="anti")
-        .with_columns(pl.col(c.TOUCH_AT).max().over(c.EMAIL).alias("last_touch_at"))
+        .with_columns(pl.col(c.TOUCH_AT).max().over(c.EMAIL).alias(c.LAST_TOUCH_AT))
         .filter(
-            (pl.col("last_touch_at") - pl.col(c.TOUCH_AT)).dt.total_microseconds() <= lookback_us
+            (pl.col(c.LAST_TOUCH_AT) - pl.col(c.TOUCH_AT)).dt.total_microseconds() <= lookback_us
         )
     )
-    paths = _paths(rows, [c.EMAIL, "last_touch_at"], collapse=settings.collapse_repeats)
+    paths = _paths(rows, [c.EMAIL, c.LAST_TOUCH_AT], collapse=settings.collapse_repeats)
     return paths.sort(c.EMAIL).collect()
 
 

@@ -6,13 +6,11 @@ as ``since`` or ``start`` are explicit. Nothing here reads ``now()``.
 
 Definitions the pages rely on:
 
-- **Session**: an individual's events with no gap longer than 30 minutes (``SESSION_GAP``).
-  Sessions are numbered 1, 2, ... per individual in time order.
-- **Touch**: an event that starts a session, or that brings new acquisition information
-  (a different channel, source, medium or campaign) within a session. A session's channel,
-  source, medium and campaign are those of its latest touch, so internal page views inherit
-  the channel of the visit they belong to (see :mod:`journey_core.analytics.channels`).
-- **Conversion**: an event whose type is in ``conversion_events`` (default ``purchase``).
+- **Visit** (session), **touch** and **conversion**: as defined once in
+  :mod:`journey_core.analytics.sessions` (visits by ``session_id`` or 30 minutes of
+  inactivity; a touch is a visit's first event or a later one bringing new acquisition
+  information; each event counts for the channel, source, medium and campaign of its
+  latest touch; conversions are events of ``conversion_events``, default ``purchase``).
 - **Newly known** (given ``since``): ``known_at >= since``; everyone else in the rows is
   **previously known**.
 """
@@ -29,11 +27,94 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.analytics import channels as ch
 from journey_core.analytics.channels import ChannelConfig
+from journey_core.analytics.sessions import (
+    ACQUISITION_COLUMNS,
+    CONVERSION_EVENTS,
+    SESSION_GAP,
+    is_conversion,
+    with_touches,
+)
+from journey_core.columns import (
+    CHANNELS_USED,
+    CONVERSIONS,
+    DAY,
+    DROP_OFF,
+    EVENTS,
+    FIRST_EVENT,
+    GROUP,
+    HOUR,
+    IS_NEWLY_KNOWN,
+    LAST_EVENT,
+    NEWLY_KNOWN_PEOPLE,
+    OVERALL_RATE,
+    PEOPLE,
+    SESSIONS,
+    SHARE,
+    STEP,
+    STEP_CONVERSION,
+    TOUCHES,
+    VALUE,
+)
 from journey_core.errors import InputError
-from journey_core.rules import TS
+from journey_core.timeutil import TS, parse_timezone, utc_lit
 
-CONVERSION_EVENTS: Final[tuple[str, ...]] = ("purchase",)
-SESSION_GAP: Final = dt.timedelta(minutes=30)
+# Output column names are defined in journey_core.columns and re-exported here.
+__all__ = [
+    "ALL_PEOPLE",
+    "BREAKDOWN_DIMENSIONS",
+    "CHANNELS_USED",
+    "CONVERSIONS",
+    "CONVERSION_EVENTS",
+    "DAY",
+    "DEFAULT_FUNNEL_STEPS",
+    "DIRECT_MEDIUM",
+    "DIRECT_SOURCE",
+    "DROP_OFF",
+    "EVENTS",
+    "FILTER_DIMENSIONS",
+    "FIRST_EVENT",
+    "GROUP",
+    "HOUR",
+    "IS_NEWLY_KNOWN",
+    "LAST_EVENT",
+    "NEWLY_KNOWN",
+    "NEWLY_KNOWN_PEOPLE",
+    "NOT_SET",
+    "NO_CAMPAIGN",
+    "OVERALL_RATE",
+    "PEOPLE",
+    "PREVIOUSLY_KNOWN",
+    "SESSIONS",
+    "SESSION_COLUMNS",
+    "SESSION_GAP",
+    "SHARE",
+    "STEP",
+    "STEP_CONVERSION",
+    "TOUCHES",
+    "VALUE",
+    "CampaignReport",
+    "Filters",
+    "Kpis",
+    "Profile",
+    "RecentReport",
+    "breakdown",
+    "campaign_report",
+    "daily_trend",
+    "filter_options",
+    "filter_people",
+    "funnel",
+    "hourly_by_channel",
+    "journey_rows",
+    "kpis",
+    "people_table",
+    "profile",
+    "recent_report",
+    "relative_change",
+    "session_summary",
+    "touchpoints_before_known",
+    "with_sessions",
+]
+
 DEFAULT_FUNNEL_STEPS: Final[tuple[str, ...]] = ("page_view", "signup", "add_to_cart", "purchase")
 
 NEWLY_KNOWN: Final = "Newly known"
@@ -44,27 +125,6 @@ NOT_SET: Final = ch.NOT_SET
 NO_CAMPAIGN: Final = ch.NOT_SET
 DIRECT_SOURCE: Final = ch.DIRECT_SOURCE
 DIRECT_MEDIUM: Final = ch.NONE_MEDIUM
-
-# Output column names of the summaries below (presentation labels live in charts.LABELS).
-PEOPLE: Final = "people"
-EVENTS: Final = "events"
-SESSIONS: Final = "sessions"
-CONVERSIONS: Final = "conversions"
-NEWLY_KNOWN_PEOPLE: Final = "newly_known"
-DAY: Final = "day"
-HOUR: Final = "hour"
-STEP: Final = "step"
-GROUP: Final = "group"
-CONVERSION_RATE: Final = "step_conversion"
-OVERALL_RATE: Final = "overall_conversion"
-DROP_OFF: Final = "drop_off"
-TOUCHES: Final = "touches"
-SHARE: Final = "share_of_people"
-FIRST_EVENT: Final = "first_event"
-LAST_EVENT: Final = "last_event"
-CHANNELS_USED: Final = "channels"
-IS_NEWLY_KNOWN: Final = "is_newly_known"
-VALUE: Final = "value"
 
 SESSION_COLUMNS: Final[tuple[str, ...]] = (
     c.SESSION,
@@ -83,20 +143,6 @@ BREAKDOWN_DIMENSIONS: Final[tuple[str, ...]] = (
 )
 
 
-def _utc(value: dt.datetime) -> pl.Expr:
-    return pl.lit(value, dtype=TS)
-
-
-def _text(column: str) -> pl.Expr:
-    text = pl.col(column).str.strip_chars()
-    return pl.when(text.str.len_chars() > 0).then(text)
-
-
-def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
-    # Stable: rows already in result order (email, occurred_at, event_id, ...) keep it.
-    return frame.sort(c.SORT_COLUMNS, maintain_order=True, nulls_last=True)
-
-
 # --------------------------------------------------------------------------- sessions
 
 
@@ -108,12 +154,11 @@ def with_sessions(
 ) -> pl.DataFrame:
     """Add visits (sessions), touches and each event's visit channel/source/medium/campaign.
 
-    Channels, sources, media and campaigns come from :func:`.channels.classify`
-    with ``channels`` (default: the built-in GA4-style rules). An event with UTM tags or an
-    external referrer is a touch of its own; other events (internal page views, server-side
-    events without a referrer) keep the acquisition of their visit. A visit that starts with
-    an internal page view began before the rows: its channel is the config's *unassigned*.
-    Adds :data:`SESSION_COLUMNS`; rows keep their order (sorted by email, time, event id).
+    :func:`.sessions.with_touches` (the one definition of visits and touches) with
+    ``channels`` (default: the built-in GA4-style rules); a touch repeating the acquisition
+    in force is not a new touch. Adds :data:`SESSION_COLUMNS` (``session_source`` etc. are
+    the source, medium and campaign of each event's touch); rows keep their order (sorted
+    by email, time, event id).
 
     >>> ts = [dt.datetime(2022, 7, 1, 10, m, tzinfo=dt.UTC) for m in (0, 5, 50)]
     >>> rows = pl.DataFrame({"email": ["a@x.io"] * 3, "occurred_at": ts,
@@ -123,7 +168,6 @@ def with_sessions(
     >>> with_sessions(rows).select("session", "channel", "is_touch").rows()
     [(1, 'Paid Search', True), (1, 'Paid Search', False), (2, 'Direct', True)]
     """
-    cfg = channels or ChannelConfig.default()
     if frame.is_empty():
         return frame.with_columns(
             pl.lit(None, pl.Int64).alias(c.SESSION),
@@ -131,77 +175,10 @@ def with_sessions(
             pl.lit(None, pl.Boolean).alias(c.IS_TOUCH),
             *(pl.lit(None, pl.String).alias(name) for name in BREAKDOWN_DIMENSIONS),
         ).select(*frame.columns, *SESSION_COLUMNS)
-    at = pl.col(c.OCCURRED_AT)
-    gap_us = int(gap / dt.timedelta(microseconds=1))
-    # Rows are sorted by person and time, so frame-wide scans with resets at person and
-    # session boundaries do what `over()` would, much faster on large results.
-    new_person = pl.col(c.EMAIL).ne_missing(pl.col(c.EMAIL).shift(1))
-    step = at.diff().dt.total_microseconds()
-    is_new = new_person | step.is_null() | (step > gap_us)
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-
-    # Each distinct combination of tags, referrer and page is classified once.
-    keys = [c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL]
-    internal_hosts = [h.lower().removeprefix("www.") for h in cfg.internal_hosts]
-    ref_host, page_host = ch.host_expr(c.REFERRER), ch.host_expr(c.PAGE_URL)
-    tagged = pl.any_horizontal(
-        _text(name).is_not_null() for name in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN)
+    rows = with_touches(frame.lazy(), gap=gap, channels=channels).rename(
+        dict(zip(ACQUISITION_COLUMNS, BREAKDOWN_DIMENSIONS, strict=True))
     )
-    internal = ref_host.is_not_null() & (
-        ((ref_host == page_host) & page_host.is_not_null()) | ref_host.is_in(internal_hosts)
-    )
-    own = tagged | (ref_host.is_not_null() & ~internal)
-    touches = (
-        ch.classify(frame.select(keys).unique().lazy(), cfg)
-        .with_columns(
-            own.alias("_own"),
-            (~tagged & ref_host.is_not_null() & internal).alias("_internal"),
-        )
-        .select(
-            *keys,
-            "_own",
-            # a visit that begins with an internal page view began before the rows
-            pl.when(pl.col("_internal"))
-            .then(pl.lit(cfg.unassigned))
-            .otherwise(pl.col(c.CHANNEL))
-            .alias("_ch"),
-            pl.when(pl.col("_internal")).then(pl.lit(NOT_SET)).otherwise(c.SOURCE).alias("_src"),
-            pl.when(pl.col("_internal")).then(pl.lit(NOT_SET)).otherwise(c.MEDIUM).alias("_med"),
-            pl.col(c.CAMPAIGN).alias("_camp"),
-        )
-        .collect()
-    )
-    acquired = pl.col("_own") | pl.col("_new")  # rows that set the visit's acquisition
-    rows = (
-        _sorted(frame)
-        .join(touches, on=keys, how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(is_new.alias("_new"), row.alias("_row"))
-        .with_columns(
-            pl.when(new_person).then(pl.col("_row")).forward_fill().alias("_person_first"),
-            pl.col("_new").cast(pl.Int64).cum_sum().alias("_n"),
-            # the latest acquiring row at or before each row; always within the visit,
-            # since every visit starts with one
-            pl.when(acquired).then(pl.col("_row")).forward_fill().alias("_last"),
-            pl.when(pl.col("_new")).then(pl.col("_row")).forward_fill().alias("_first"),
-        )
-        .with_columns(
-            (pl.col("_n") - pl.col("_n").gather(pl.col("_person_first")) + 1).alias(c.SESSION),
-        )
-    )
-    last = pl.col("_last")
-    before = last.shift(1).fill_null(0)
-    changed = pl.any_horizontal(
-        pl.col(k).ne_missing(pl.col(k).gather(before)) for k in ("_ch", "_src", "_med", "_camp")
-    )
-    out = rows.with_columns(
-        (pl.col("_new") | (pl.col("_own") & changed)).alias(c.IS_TOUCH),
-        at.gather(pl.col("_first")).alias(c.SESSION_START),
-        pl.col("_ch").gather(last).alias(c.CHANNEL),
-        pl.col("_src").gather(last).alias(c.SESSION_SOURCE),
-        pl.col("_med").gather(last).alias(c.SESSION_MEDIUM),
-        pl.col("_camp").gather(last).alias(c.SESSION_CAMPAIGN),
-    )
-    return out.select(*frame.columns, *SESSION_COLUMNS)
+    return rows.select(*frame.columns, *SESSION_COLUMNS).collect()
 
 
 def _ensure_sessions(frame: pl.DataFrame) -> pl.DataFrame:
@@ -215,13 +192,13 @@ def session_summary(frame: pl.DataFrame) -> pl.DataFrame:
         rows.group_by(c.EMAIL, c.SESSION, maintain_order=True)
         .agg(
             pl.col(c.OCCURRED_AT).min().alias(c.SESSION_START),
-            pl.col(c.OCCURRED_AT).max().alias("session_end"),
+            pl.col(c.OCCURRED_AT).max().alias(c.SESSION_END),
             pl.len().alias(EVENTS),
             pl.col(c.CHANNEL).first(),
             pl.col(c.SESSION_SOURCE).first(),
             pl.col(c.SESSION_MEDIUM).first(),
             pl.col(c.SESSION_CAMPAIGN).first(),
-            pl.col(c.PAGE_URL).drop_nulls().first().alias("landing_page"),
+            pl.col(c.PAGE_URL).drop_nulls().first().alias(c.LANDING_PAGE),
         )
         .sort(c.EMAIL, c.SESSION)
     )
@@ -242,10 +219,6 @@ class Kpis:
     newly_known: int | None = None
 
 
-def _is_conversion(conversion_events: Sequence[str]) -> pl.Expr:
-    return pl.col(c.EVENT_TYPE).is_in(list(conversion_events))
-
-
 def kpis(
     frame: pl.DataFrame,
     *,
@@ -260,14 +233,15 @@ def kpis(
     >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["x", "purchase", "x"],
     ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
     ...     "known_at": [dt.datetime(2022, 6, 1, tzinfo=dt.UTC)] * 3, "event_id": ["1", "2", "3"],
-    ...     "revenue": [None, 10.0, None]})
+    ...     "revenue": [None, 10.0, None]}).with_columns(pl.lit(None, pl.String).alias(n)
+    ...     for n in ("utm_source", "utm_medium", "utm_campaign", "referrer", "page_url"))
     >>> k = kpis(rows, since=dt.datetime(2022, 7, 2, tzinfo=dt.UTC))
-    >>> (k.people, k.events, k.conversions, k.revenue, k.newly_known)
-    (2, 3, 1, 10.0, 0)
+    >>> (k.people, k.events, k.sessions, k.conversions, k.revenue, k.newly_known)
+    (2, 3, 3, 1, 10.0, 0)
     """
     if frame.is_empty():
         return Kpis(0, 0, 0, 0, 0.0, 0 if since is not None else None)
-    active = frame if since is None else frame.filter(pl.col(c.OCCURRED_AT) >= _utc(since))
+    active = frame if since is None else frame.filter(pl.col(c.OCCURRED_AT) >= utc_lit(since))
     sessions = (
         frame.select(pl.struct(c.EMAIL, c.SESSION).n_unique()).item()
         if c.SESSION in frame.columns
@@ -275,12 +249,12 @@ def kpis(
     )
     newly = None
     if since is not None:
-        newly = frame.filter(pl.col(c.KNOWN_AT) >= _utc(since)).get_column(c.EMAIL).n_unique()
+        newly = frame.filter(pl.col(c.KNOWN_AT) >= utc_lit(since)).get_column(c.EMAIL).n_unique()
     return Kpis(
         people=active.get_column(c.EMAIL).n_unique(),
         events=frame.height,
         sessions=int(sessions),
-        conversions=int(frame.select(_is_conversion(conversion_events).sum()).item()),
+        conversions=int(frame.select(is_conversion(conversion_events).sum()).item()),
         revenue=float(frame.get_column(c.REVENUE).fill_null(0.0).sum()),
         newly_known=newly,
     )
@@ -354,7 +328,7 @@ def profile(
         channels=tuple(channel_counts.get_column(c.CHANNEL).to_list()),
         first_channel=str(sessions.get_column(c.CHANNEL)[0]),
         known_via=(str(up_to_known.get_column(c.CHANNEL)[-1]) if up_to_known.height else None),
-        orders=int(rows.select(_is_conversion(conversion_events).sum()).item()),
+        orders=int(rows.select(is_conversion(conversion_events).sum()).item()),
         revenue=float(rows.get_column(c.REVENUE).fill_null(0.0).sum()),
     )
 
@@ -396,7 +370,7 @@ def funnel(
         people = people.with_columns(pl.lit(ALL_PEOPLE).alias(GROUP))
     else:
         people = people.with_columns(
-            pl.when(pl.col(c.KNOWN_AT) >= _utc(since))
+            pl.when(pl.col(c.KNOWN_AT) >= utc_lit(since))
             .then(pl.lit(NEWLY_KNOWN))
             .otherwise(pl.lit(PREVIOUSLY_KNOWN))
             .alias(GROUP)
@@ -440,7 +414,7 @@ def funnel(
         .when(prev > 0)
         .then(pl.col(PEOPLE) / prev)
         .otherwise(pl.lit(None, pl.Float64))
-        .alias(CONVERSION_RATE),
+        .alias(STEP_CONVERSION),
         pl.when(first > 0).then(pl.col(PEOPLE) / first).alias(OVERALL_RATE),
         (prev.fill_null(pl.col(PEOPLE)) - pl.col(PEOPLE)).alias(DROP_OFF),
     ).sort(STEP, pl.col(GROUP).replace_strict({g: i for i, g in enumerate(groups)}))
@@ -466,19 +440,21 @@ def daily_trend(
     ``newly_known`` counts people whose ``known_at`` falls on that day. Days without
     activity appear with zeros.
     """
-    first_day = start.astimezone(_zone(tz)).date()
-    last_day = end.astimezone(_zone(tz)).date()
+    first_day = start.astimezone(parse_timezone(tz)).date()
+    last_day = end.astimezone(parse_timezone(tz)).date()
     days = pl.DataFrame({DAY: pl.date_range(first_day, max(first_day, last_day), "1d", eager=True)})
-    window = frame.filter(pl.col(c.OCCURRED_AT) >= _utc(start), pl.col(c.OCCURRED_AT) <= _utc(end))
+    window = frame.filter(
+        pl.col(c.OCCURRED_AT) >= utc_lit(start), pl.col(c.OCCURRED_AT) <= utc_lit(end)
+    )
     activity = window.group_by(_local(c.OCCURRED_AT, tz).dt.date().alias(DAY)).agg(
         pl.len().cast(pl.Int64).alias(EVENTS),
         pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
-        _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+        is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
     )
     known = (
         frame.select(c.EMAIL, c.KNOWN_AT)
         .unique(c.EMAIL)
-        .filter(pl.col(c.KNOWN_AT) >= _utc(start), pl.col(c.KNOWN_AT) <= _utc(end))
+        .filter(pl.col(c.KNOWN_AT) >= utc_lit(start), pl.col(c.KNOWN_AT) <= utc_lit(end))
         .group_by(_local(c.KNOWN_AT, tz).dt.date().alias(DAY))
         .agg(pl.len().cast(pl.Int64).alias(NEWLY_KNOWN_PEOPLE))
     )
@@ -498,7 +474,7 @@ def hourly_by_channel(
     ``hour`` is a naive local datetime (the start of the hour in ``tz``).
     """
     rows = _ensure_sessions(frame).filter(
-        pl.col(c.OCCURRED_AT) >= _utc(start), pl.col(c.OCCURRED_AT) <= _utc(end)
+        pl.col(c.OCCURRED_AT) >= utc_lit(start), pl.col(c.OCCURRED_AT) <= utc_lit(end)
     )
     return (
         rows.group_by(
@@ -535,7 +511,7 @@ def breakdown(
             pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
             pl.struct(c.EMAIL, c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
             pl.len().cast(pl.Int64).alias(EVENTS),
-            _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
             pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
         )
         .sort([PEOPLE, SESSIONS, by], descending=[True, True, False])
@@ -557,7 +533,7 @@ def touchpoints_before_known(
     """
     rows = _ensure_sessions(frame)
     if newly_known_since is not None:
-        rows = rows.filter(pl.col(c.KNOWN_AT) >= _utc(newly_known_since))
+        rows = rows.filter(pl.col(c.KNOWN_AT) >= utc_lit(newly_known_since))
     population = rows.get_column(c.EMAIL).n_unique()
     keys = [c.CHANNEL, c.SESSION_SOURCE, c.SESSION_MEDIUM, c.SESSION_CAMPAIGN]
     out = (
@@ -586,7 +562,7 @@ def people_table(
     """
     rows = _ensure_sessions(frame)
     newly = (
-        (pl.col(c.KNOWN_AT).first() >= _utc(since))
+        (pl.col(c.KNOWN_AT).first() >= utc_lit(since))
         if since is not None
         else pl.lit(None, pl.Boolean)
     )
@@ -608,7 +584,7 @@ def people_table(
             pl.col(c.OCCURRED_AT).max().alias(LAST_EVENT),
             pl.len().cast(pl.Int64).alias(EVENTS),
             pl.col(c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
-            _is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
             pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
         )
         .join(channels, on=c.EMAIL, how="left")
@@ -806,9 +782,3 @@ def campaign_report(
 def _preview(rows: pl.DataFrame, n: int) -> pl.DataFrame:
     """The ``n`` most recent rows, newest first."""
     return rows.sort([c.OCCURRED_AT, c.EMAIL, c.EVENT_ID], descending=True).head(n)
-
-
-def _zone(tz: str) -> dt.tzinfo:
-    from journey_core.rules.query import parse_timezone
-
-    return parse_timezone(tz)

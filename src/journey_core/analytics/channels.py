@@ -23,7 +23,6 @@ Everything here is a Polars expression over the canonical columns ``utm_source``
 from __future__ import annotations
 
 import csv
-import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -36,9 +35,9 @@ from typing import Any, Final
 import polars as pl
 
 from journey_core import columns as c
+from journey_core.config import ENV_CHANNELS_FILE
 from journey_core.errors import ConfigError
 
-ENV_CHANNELS_FILE: Final = "JOURNEY_CHANNELS_FILE"
 DIRECT_SOURCE: Final = "(direct)"
 NONE_MEDIUM: Final = "(none)"
 NOT_SET: Final = "(not set)"
@@ -137,11 +136,14 @@ class ChannelConfig:
         return _parse(data, source=source, base=base)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ChannelConfig:
-        """The file named by ``JOURNEY_CHANNELS_FILE``, or the defaults when it is unset."""
-        env = os.environ if env is None else env
-        path = (env.get(ENV_CHANNELS_FILE) or "").strip()
-        return cls.from_toml(path) if path else cls.default()
+    def from_file(cls, path: str | Path | None) -> ChannelConfig:
+        """The file a user configured (``Settings.channels_file``); blank: the defaults.
+
+        >>> ChannelConfig.from_file("") == ChannelConfig.default()
+        True
+        """
+        text = str(path or "").strip()
+        return cls.from_toml(text) if text else cls.default()
 
     def channels(self) -> list[str]:
         """Every channel these rules can produce, in rule order, ``unassigned`` last."""
@@ -158,7 +160,8 @@ _WORK = (_HAS_UTM, _EXT, _CAT, _LS, _LM, _LC)
 _INPUTS = (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL)
 
 
-def _text(name: str) -> pl.Expr:
+def text_expr(name: str) -> pl.Expr:
+    """A text column trimmed, blank as null."""
     e = pl.col(name).cast(pl.String).str.strip_chars()
     return pl.when(e.str.len_chars() > 0).then(e)
 
@@ -174,7 +177,19 @@ def host_expr(column: str) -> pl.Expr:
     ...     host_expr("u"))["u"].to_list()
     ['google.com', None, 'm.fb.com', None]
     """
-    return _strip_www(_text(column).str.extract(_URL_HOST, 1).str.to_lowercase()).alias(column)
+    return _strip_www(text_expr(column).str.extract(_URL_HOST, 1).str.to_lowercase()).alias(column)
+
+
+def external_referrer_expr(config: ChannelConfig) -> pl.Expr:
+    """The referrer's host when it is external, else null.
+
+    A referrer is external unless its host is the page's own host or one of the config's
+    ``internal_hosts``.
+    """
+    internal = [h.lower().removeprefix("www.") for h in config.internal_hosts]
+    ref_host, page_host = host_expr(c.REFERRER), host_expr(c.PAGE_URL)
+    own = (page_host.is_not_null() & (ref_host == page_host)).fill_null(value=False)
+    return pl.when(ref_host.is_not_null() & ~own & ~ref_host.is_in(internal)).then(ref_host)
 
 
 def _lookup(e: pl.Expr, categories: Mapping[str, str]) -> pl.Expr:
@@ -222,15 +237,12 @@ def _stages(cfg: ChannelConfig, ref: Ref) -> Iterator[list[pl.Expr]]:
     A generator: the consumer registers each stage before the next one is built.
     """
     cats = cfg.source_categories
-    internal = [h.lower().removeprefix("www.") for h in cfg.internal_hosts]
-    ref_host, page_host = host_expr(c.REFERRER), host_expr(c.PAGE_URL)
-    own = (page_host.is_not_null() & (ref_host == page_host)).fill_null(value=False)
-    external = pl.when(ref_host.is_not_null() & ~own & ~ref_host.is_in(internal)).then(ref_host)
+    external = external_referrer_expr(cfg)
     has_utm = pl.any_horizontal(
-        _text(n).is_not_null() for n in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN)
+        text_expr(n).is_not_null() for n in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN)
     )
     yield [has_utm.alias(_HAS_UTM), external.alias(_EXT)]
-    utm_source = _text(c.UTM_SOURCE).str.to_lowercase()
+    utm_source = text_expr(c.UTM_SOURCE).str.to_lowercase()
     ext, with_utm = ref(_EXT), ref(_HAS_UTM)
     category = (
         pl.when(with_utm)
@@ -245,18 +257,18 @@ def _stages(cfg: ChannelConfig, ref: Ref) -> Iterator[list[pl.Expr]]:
     )
     yield [
         pl.when(with_utm)
-        .then(pl.coalesce(_text(c.UTM_SOURCE), pl.lit(NOT_SET)))
+        .then(pl.coalesce(text_expr(c.UTM_SOURCE), pl.lit(NOT_SET)))
         .when(ext.is_not_null())
         .then(ext)
         .otherwise(pl.lit(DIRECT_SOURCE))
         .alias(c.SOURCE),
         pl.when(with_utm)
-        .then(pl.coalesce(_text(c.UTM_MEDIUM), pl.lit(NOT_SET)))
+        .then(pl.coalesce(text_expr(c.UTM_MEDIUM), pl.lit(NOT_SET)))
         .when(ext.is_not_null())
         .then(referral_medium)
         .otherwise(pl.lit(NONE_MEDIUM))
         .alias(c.MEDIUM),
-        pl.coalesce(_text(c.UTM_CAMPAIGN), pl.lit(NOT_SET)).alias(c.CAMPAIGN),
+        pl.coalesce(text_expr(c.UTM_CAMPAIGN), pl.lit(NOT_SET)).alias(c.CAMPAIGN),
     ]
     yield [
         ref(c.SOURCE).str.to_lowercase().alias(_LS),

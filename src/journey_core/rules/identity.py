@@ -11,8 +11,8 @@ import polars as pl
 
 from journey_core import columns as c
 from journey_core.rules.query import EMAIL_PATTERN, MAX_EMAIL_LENGTH
-
-TS = pl.Datetime("us", "UTC")
+from journey_core.timeutil import TS as TS
+from journey_core.timeutil import utc_lit
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     **{name: pl.String() for name in c.TEXT_EVENT_COLUMNS},
@@ -61,10 +61,6 @@ def blank_to_null(column: str) -> pl.Expr:
     """A text column with blank values turned into null."""
     e = pl.col(column)
     return pl.when(e.str.strip_chars().str.len_chars() > 0).then(e).otherwise(None).alias(column)
-
-
-def _utc(value: dt.datetime) -> pl.Expr:
-    return pl.lit(value, dtype=TS)
 
 
 def conform_events(events: pl.LazyFrame, *, any_identifier: bool = False) -> pl.LazyFrame:
@@ -127,7 +123,7 @@ def build_links(
         c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT)
     )
     return pl.concat([from_identities, from_events]).filter(
-        pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT) <= _utc(as_of)
+        pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT) <= utc_lit(as_of)
     )
 
 

@@ -6,9 +6,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from journey_core.errors import InputError
+
+# Re-exported: callers long imported these from here.
+from journey_core.timeutil import parse_timezone as parse_timezone
+from journey_core.timeutil import to_utc as to_utc
 
 DEFAULT_LOOKBACK = dt.timedelta(days=90)
 DEFAULT_RECENT_WINDOW = dt.timedelta(hours=24)
@@ -103,22 +107,6 @@ def parse_as_of(value: str | dt.datetime | None, *, now: dt.datetime) -> dt.date
         msg = f"{shown!r} is not an ISO-8601 timestamp; use e.g. 2022-08-31T23:59:59Z."
         raise InputError("as_of", msg) from None
     return to_utc(parsed)
-
-
-def to_utc(value: dt.datetime) -> dt.datetime:
-    """Return an aware UTC datetime; naive values are taken as UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
-def parse_timezone(name: str) -> ZoneInfo:
-    """Return the IANA timezone ``name`` or raise an :class:`InputError` naming ``timezone``."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        msg = f"{name!r} is not an IANA timezone; use e.g. UTC or Europe/Berlin."
-        raise InputError("timezone", msg) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,29 +7,29 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.rules.identity import (
     _stitch_conformed,
-    _utc,
     anonymous_owners,
     build_links,
     conform_events,
     known_individuals,
 )
 from journey_core.rules.query import JourneyQuery, Rule
+from journey_core.timeutil import utc_lit
 
 
 def admitted(query: JourneyQuery) -> pl.Expr:
     """The predicate over stitched events (with ``known_at``) that ``query``'s rule admits."""
     at = pl.col(c.OCCURRED_AT)
-    upper = at <= _utc(query.as_of)
+    upper = at <= utc_lit(query.as_of)
     rule = query.rule
     if rule is Rule.RECENT:
-        return upper & (at >= _utc(query.as_of - query.recent_window))
-    in_lookback = at >= _utc(query.lookback_start)
+        return upper & (at >= utc_lit(query.as_of - query.recent_window))
+    in_lookback = at >= utc_lit(query.lookback_start)
     if rule is Rule.EMAIL:
         return upper & in_lookback & (pl.col(c.EMAIL) == query.email)
     start = query.start
     assert start is not None
-    since_start = at >= _utc(start)
-    newly_known = pl.col(c.KNOWN_AT) >= _utc(start)
+    since_start = at >= utc_lit(start)
+    newly_known = pl.col(c.KNOWN_AT) >= utc_lit(start)
     predicate = upper & (since_start | (newly_known & in_lookback))
     if rule is Rule.EMAIL_AND_EVENT_DATE:
         predicate = predicate & (pl.col(c.EMAIL) == query.email)

@@ -1,44 +1,57 @@
 """The warehouse layer: the only place that emits SQL.
 
-Engines and URLs, the schema mapping and its verification, error diagnosis, the SQLAlchemy Core
-statements (bound parameters only), and the readers that run them. The product only reads: DuckDB
-files open read-only, SQLite with ``PRAGMA query_only``, PostgreSQL sessions read-only.
+:mod:`~journey_core.warehouse.engine` opens warehouses (read-only: DuckDB files open
+read-only, SQLite with ``PRAGMA query_only``, PostgreSQL sessions read-only);
+:mod:`~journey_core.warehouse.mapping` says which tables and columns feed the canonical
+schema and :mod:`~journey_core.warehouse.schema` checks them; every statement sent is built
+in :mod:`~journey_core.warehouse.statements` (SQLAlchemy Core, bound parameters only) and
+run by :mod:`~journey_core.warehouse.read`, whose failures
+:mod:`~journey_core.warehouse.diagnose` explains; :mod:`~journey_core.warehouse.fetch`
+applies the rules to what comes back, :mod:`~journey_core.warehouse.quality` counts messy
+rows, and :mod:`~journey_core.warehouse.write` is the one writer (the demo warehouse).
 """
 
-from journey_core.warehouse.core import (
-    DEFAULT_DB_PATH,
-    ENV_URL,
+from sqlalchemy.engine import Engine
+
+from journey_core.warehouse.diagnose import explain
+from journey_core.warehouse.engine import (
+    DUCKDB_CONFIG,
+    create_engine,
+    local_file,
+    safe_url,
+)
+from journey_core.warehouse.fetch import (
     JourneyResult,
     WarehouseSummary,
-    create_engine,
-    default_url,
-    events_query,
     fetch_journeys,
-    links_query,
-    local_file,
-    reading,
-    safe_url,
     summarize,
-    verify_schema,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping, load_mapping
+from journey_core.warehouse.quality import data_quality
+from journey_core.warehouse.read import read_frame, reading
+from journey_core.warehouse.schema import verify_schema
+from journey_core.warehouse.statements import events_query, links_query
+from journey_core.warehouse.write import write_tables
 
 __all__ = [
     "CANONICAL",
-    "DEFAULT_DB_PATH",
-    "ENV_URL",
+    "DUCKDB_CONFIG",
+    "Engine",
     "JourneyResult",
     "SchemaMapping",
     "WarehouseSummary",
     "create_engine",
-    "default_url",
+    "data_quality",
     "events_query",
+    "explain",
     "fetch_journeys",
     "links_query",
     "load_mapping",
     "local_file",
+    "read_frame",
     "reading",
     "safe_url",
     "summarize",
     "verify_schema",
+    "write_tables",
 ]

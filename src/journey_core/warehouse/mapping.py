@@ -24,11 +24,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from journey_core import columns as c
+from journey_core.config import ENV_MAPPING
 from journey_core.errors import ConfigError, InputError, WarehouseError
 from journey_core.rules.query import MAX_EMAIL_LENGTH, parse_email
 from journey_core.warehouse.sqltypes import Timestamp
-
-ENV_MAPPING = "JOURNEY_MAPPING"
 
 _TEXT: sa.types.TypeEngine[Any] = sa.String()
 _TS: sa.types.TypeEngine[Any] = Timestamp()
@@ -612,7 +611,6 @@ def load_mapping(spec: str | Path | None) -> SchemaMapping:
 
 __all__ = [
     "CANONICAL",
-    "ENV_MAPPING",
     "EVENT_TYPES",
     "IDENTITY_TYPES",
     "REQUIRED_EVENT_COLUMNS",

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from journey_core import columns as c
-from journey_core.rules import normalized_email
-from journey_core.warehouse import reading
+from journey_core.rules.identity import normalized_email
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
-from journey_core.warehouse.sqltypes import Timestamp
+from journey_core.warehouse.read import read_count, read_frame, reading
+from journey_core.warehouse.statements import (
+    MAX_TEXT_LENGTH,
+    email_values_queries,
+    quality_count_queries,
+)
 
-MAX_TEXT_LENGTH = 2048
+__all__ = ["KIND", "MAX_TEXT_LENGTH", "ROWS", "TREATMENT", "TREATMENTS", "data_quality"]
+
 KIND = "kind"
 ROWS = "rows"
 TREATMENT = "treatment"
@@ -34,16 +36,16 @@ TREATMENTS: dict[str, str] = {
         "check the tracking that wrote them."
     ),
 }
-
-
-def _count(conn: sa.Connection, stmt: sa.Select[Any]) -> int:
-    return int(conn.execute(stmt).scalar_one() or 0)
+_VALUES: dict[str, pl.DataType] = {"value": pl.String(), "n": pl.Int64()}
 
 
 def data_quality(
     engine: Engine, *, as_of: dt.datetime, mapping: SchemaMapping = CANONICAL
 ) -> pl.DataFrame:
     """One row per kind of bad data: ``kind``, ``rows`` and the ``treatment`` results give it.
+
+    The counts are the statements of :mod:`~journey_core.warehouse.statements`; malformed
+    emails are judged in Polars by :func:`~journey_core.rules.normalized_email`.
 
     >>> from journey_core.io.demo import build_demo
     >>> from journey_core.warehouse import create_engine
@@ -54,70 +56,22 @@ def data_quality(
     >>> q.filter(pl.col("rows") > 0).height
     0
     """
-    ev = mapping.events_source()
-    ids = mapping.identities_source()
-    bound = sa.bindparam("as_of", as_of, Timestamp())
-    at = ev.c[c.OCCURRED_AT]
-    counts: dict[str, int] = {}
+    text_timestamps = engine.dialect.name == "sqlite"  # SQLite keeps timestamps as text
+    counted = quality_count_queries(mapping, as_of=as_of, text_timestamps=text_timestamps)
+    counts = dict.fromkeys(TREATMENTS, 0)
     with reading(engine, mapping) as conn:
-        counts["null_timestamp"] = _count(
-            conn, sa.select(sa.func.count()).select_from(ev).where(at.is_(None))
-        )
-        unparseable = 0
-        future = at > bound
-        if engine.dialect.name == "sqlite":
-            raw = sa.type_coerce(at, sa.String())
-            unparseable = _count(
-                conn,
-                sa.select(sa.func.count())
-                .select_from(ev)
-                .where(raw.is_not(None), sa.func.julianday(raw).is_(None)),
-            )
-            future = sa.and_(future, sa.func.julianday(raw).is_not(None))
-        counts["unparseable_timestamp"] = unparseable
-        counts["future_event"] = _count(
-            conn, sa.select(sa.func.count()).select_from(ev).where(future)
-        )
-        counts["duplicate_event_id"] = _count(
-            conn,
-            sa.select(sa.func.count() - sa.func.count(sa.distinct(ev.c[c.EVENT_ID]))).select_from(
-                ev
-            ),
-        )
-        no_anon = 0
-        emails = [
-            sa.select(ev.c[c.EMAIL].label("value"), sa.func.count().label("n"))
-            .where(ev.c[c.EMAIL].is_not(None))
-            .group_by(ev.c[c.EMAIL])
-        ]
-        if ids is not None:
-            anon = ids.c[c.ANONYMOUS_ID]
-            no_anon = _count(
-                conn,
-                sa.select(sa.func.count())
-                .select_from(ids)
-                .where(sa.or_(anon.is_(None), sa.func.trim(anon) == "")),
-            )
-            emails.append(
-                sa.select(ids.c[c.EMAIL].label("value"), sa.func.count().label("n"))
-                .where(ids.c[c.EMAIL].is_not(None))
-                .group_by(ids.c[c.EMAIL])
-            )
-        counts["identity_without_anonymous_id"] = no_anon
+        for kind, stmt in counted.items():
+            counts[kind] = read_count(conn, stmt)
         seen = pl.concat(
-            [pl.read_database(stmt, conn, schema_overrides={"value": pl.String}) for stmt in emails]
-        )
-        any_id = mapping.identifier != "email"
-        malformed = seen.filter(
-            normalized_email("value", any_identifier=any_id).is_null()
-            & (pl.col("value").str.strip_chars() != "")
-        )
-        counts["malformed_email"] = int(malformed.get_column("n").sum() or 0)
-        text_columns = [ev.c[name] for name in c.TEXT_EVENT_COLUMNS]
-        too_long = sa.or_(*(sa.func.length(col) > MAX_TEXT_LENGTH for col in text_columns))
-        counts["oversized_value"] = _count(
-            conn, sa.select(sa.func.count()).select_from(ev).where(too_long)
-        )
+            [read_frame(conn, stmt, _VALUES) for stmt in email_values_queries(mapping)],
+            how="vertical_relaxed",
+        ).cast({"value": pl.String(), "n": pl.Int64()})
+    any_id = mapping.identifier != "email"
+    malformed = seen.filter(
+        normalized_email("value", any_identifier=any_id).is_null()
+        & (pl.col("value").str.strip_chars() != "")
+    )
+    counts["malformed_email"] = int(malformed.get_column("n").sum() or 0)
     return pl.DataFrame(
         {
             KIND: list(TREATMENTS),

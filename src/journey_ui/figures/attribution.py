@@ -1,7 +1,9 @@
 """Plotly figures for attribution: model comparison bars, path Sankey, time-to-convert histogram.
 
 ``DataFrame -> go.Figure`` builders over the tables of :mod:`~journey_core.analytics.attribution`;
-no Streamlit, no data access, testable without a browser.
+no Streamlit, no data access, testable without a browser. Colours, fonts and labels come from
+:mod:`journey_ui.figures.palette`, so a channel has the same colour here as on the campaign
+pages.
 """
 
 from __future__ import annotations
@@ -15,29 +17,26 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import Model
-
-# A colour-blind-safe qualitative palette (Okabe-Ito, then Tableau extras).
-PALETTE: Final = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#CC79A7",
-    "#56B4E9",
-    "#D55E00",
-    "#F0E442",
-    "#999999",
-    "#8C564B",
-    "#17BECF",
-    "#BCBD22",
-    "#7F7F7F",
+from journey_ui.figures.palette import (
+    FONT,
+    MEASURE_COLORS,
+    MUTED,
+    OUTCOME_COLORS,
+    SERIES_COLORS,
+    channel_color,
+    fade,
+    label,
 )
-OUTCOME_COLOURS: Final = {a.CONVERTED: "#2CA02C", a.NOT_CONVERTED: "#BBBBBB"}
+
+#: Re-exported from the palette: the outcome nodes of the path Sankey.
+OUTCOME_COLOURS: Final = OUTCOME_COLORS
 
 
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(
         title=title,
+        font={"family": FONT, "size": 13},
         xaxis={"visible": False},
         yaxis={"visible": False},
         annotations=[
@@ -48,7 +47,7 @@ def _empty(title: str, message: str) -> go.Figure:
                 "yref": "paper",
                 "x": 0.5,
                 "y": 0.5,
-                "font": {"size": 14},
+                "font": {"size": 14, "color": MUTED},
             }
         ],
         height=320,
@@ -57,12 +56,12 @@ def _empty(title: str, message: str) -> go.Figure:
 
 
 def channel_colours(channels: Sequence[str]) -> dict[str, str]:
-    """A stable colour per channel, in the order given.
+    """Each channel's colour from the shared palette (the same as on the campaign pages).
 
     >>> channel_colours(["Direct", "Email"])
-    {'Direct': '#0072B2', 'Email': '#E69F00'}
+    {'Direct': '#475569', 'Email': '#16A34A'}
     """
-    return {ch: PALETTE[i % len(PALETTE)] for i, ch in enumerate(channels)}
+    return {ch: channel_color(ch) for ch in channels}
 
 
 def model_comparison(
@@ -94,19 +93,20 @@ def model_comparison(
     for i, model in enumerate(models):
         rows = table.filter(pl.col(c.MODEL) == model)
         values = dict(zip(rows[by].to_list(), rows[metric].to_list(), strict=True))
-        label = Model(model).label if model in set(Model) else model
+        model_name = Model(model).label if model in set(Model) else model
         fig.add_bar(
-            name=label,
+            name=model_name,
             x=order,
             y=[values.get(g, 0.0) for g in order],
-            marker_color=PALETTE[i % len(PALETTE)],
+            marker_color=SERIES_COLORS[i % len(SERIES_COLORS)],
             opacity=1.0 if chosen in (None, model) else 0.35,
-            hovertemplate=f"{label}<br>%{{x}}: %{{y:,.2f}}<extra></extra>",
+            hovertemplate=f"{model_name}<br>%{{x}}: %{{y:,.2f}}<extra></extra>",
         )
     fig.update_layout(
         title=title,
+        font={"family": FONT, "size": 13},
         barmode="group",
-        xaxis_title=by.replace("_", " ").capitalize(),
+        xaxis_title=label(by),
         yaxis_title="Revenue" if metric == c.REVENUE else "Conversions (credit)",
         legend_title="Model",
         height=420,
@@ -126,8 +126,8 @@ def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> g
     nodes.sort(key=_node_order)
     index = {n: i for i, n in enumerate(nodes)}
     channels = [_channel_of(n) for n in nodes]
-    colours = channel_colours([ch for ch in dict.fromkeys(channels) if ch not in OUTCOME_COLOURS])
-    node_colours = [OUTCOME_COLOURS.get(ch) or colours[ch] for ch in channels]
+    colours = channel_colours([ch for ch in dict.fromkeys(channels) if ch not in OUTCOME_COLORS])
+    node_colours = [OUTCOME_COLORS.get(ch) or colours[ch] for ch in channels]
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",
@@ -143,35 +143,33 @@ def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> g
                 "target": [index[t] for t in links[a.TARGET_NODE]],
                 "value": links[a.VALUE].to_list(),
                 "color": [
-                    _fade(
-                        node_colours[index[t]] if t in OUTCOME_COLOURS else node_colours[index[s]]
-                    )
+                    fade(node_colours[index[t]] if t in OUTCOME_COLORS else node_colours[index[s]])
                     for s, t in zip(links[a.SOURCE_NODE], links[a.TARGET_NODE], strict=True)
                 ],
                 "hovertemplate": "%{source.label} → %{target.label}: %{value:,}<extra></extra>",
             },
         )
     )
-    fig.update_layout(title=title, height=460, margin={"t": 60, "b": 20, "l": 10, "r": 10})
+    fig.update_layout(
+        title=title,
+        font={"family": FONT, "size": 13},
+        height=460,
+        margin={"t": 60, "b": 20, "l": 10, "r": 10},
+    )
     return fig
 
 
 def _node_order(name: str) -> tuple[int, str]:
-    if name in OUTCOME_COLOURS:
+    if name in OUTCOME_COLORS:
         return (10_000, name)
     step = name.split(".", 1)[0]
     return (int(step) if step.isdigit() else 9_999, name)
 
 
 def _channel_of(node: str) -> str:
-    if node in OUTCOME_COLOURS:
+    if node in OUTCOME_COLORS:
         return node
     return node.split(". ", 1)[-1].removeprefix("… ")
-
-
-def _fade(hex_colour: str, alpha: float = 0.35) -> str:
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
 
 
 def time_to_convert_chart(
@@ -186,7 +184,6 @@ def time_to_convert_chart(
     if histogram.height == 0 or histogram[a.PEOPLE].sum() == 0:
         return _empty(title, "No conversions in this window.")
     fig = go.Figure()
-    colours = {a.FROM_FIRST_TOUCH: "#0072B2", a.FROM_KNOWN: "#E69F00"}
     for measure in (a.FROM_FIRST_TOUCH, a.FROM_KNOWN):
         rows = histogram.filter(pl.col(a.MEASURE) == measure)
         name = measure
@@ -199,11 +196,12 @@ def time_to_convert_chart(
             name=name,
             x=rows[a.BIN].to_list(),
             y=rows[a.PEOPLE].to_list(),
-            marker_color=colours[measure],
+            marker_color=MEASURE_COLORS[measure],
             hovertemplate="%{x}: %{y:,} people<extra></extra>",
         )
     fig.update_layout(
         title=title,
+        font={"family": FONT, "size": 13},
         barmode="group",
         xaxis_title="Days to first conversion",
         yaxis_title="People",

@@ -1,16 +1,16 @@
 """Plotly figures of journeys: pure ``DataFrame -> go.Figure`` builders, no Streamlit.
 
-Colours are fixed per channel (:data:`CHANNEL_COLORS`) so a channel looks the same in
-every chart; labels shown to people come from :data:`LABELS` and :func:`event_label`,
+Colours and labels come from :mod:`journey_ui.figures.palette` (shared with the attribution
+figures): a channel has one colour in every chart, and people see labels
+(:data:`~journey_ui.figures.palette.LABELS`, :func:`~journey_ui.figures.palette.event_label`),
 never raw column names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -18,142 +18,30 @@ from plotly.subplots import make_subplots
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
-
-FONT: Final = (
-    "Source Sans Pro, Source Sans 3, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
-)
-MUTED: Final = "#6B7280"
-GRID: Final = "#E5E7EB"
-KNOWN_LINE: Final = "#DC2626"
-NEWLY_COLOR: Final = "#2563EB"
-PREVIOUSLY_COLOR: Final = "#93C5FD"
-EVENTS_COLOR: Final = "#94A3B8"
-
-#: A fixed colour for each channel of the default grouping (analytics/data/channels.toml).
-CHANNEL_COLORS: Final[dict[str, str]] = {
-    "Paid Search": "#2563EB",
-    "Paid Social": "#DB2777",
-    "Paid Shopping": "#0EA5E9",
-    "Paid Video": "#BE123C",
-    "Paid Other": "#6366F1",
-    "Cross-network": "#0F766E",
-    "Display": "#CA8A04",
-    "Email": "#16A34A",
-    "Affiliates": "#9333EA",
-    "Organic Search": "#0891B2",
-    "Organic Social": "#F97316",
-    "Organic Shopping": "#65A30D",
-    "Organic Video": "#E11D48",
-    "Referral": "#7C3AED",
-    "Audio": "#A16207",
-    "SMS": "#059669",
-    "Mobile Push Notifications": "#4F46E5",
-    "Direct": "#475569",
-    "Unassigned": "#D6D3D1",
-}
-#: Colours for channels a custom grouping adds (picked by name, so they stay stable).
-EXTRA_COLORS: Final[tuple[str, ...]] = (
-    "#B45309",
-    "#0369A1",
-    "#7E22CE",
-    "#15803D",
-    "#C2410C",
-    "#1D4ED8",
-    "#A21CAF",
-    "#4D7C0F",
-)
-
-#: Friendly names of result and summary columns, for tables, axes and hover text.
-LABELS: Final[dict[str, str]] = {
-    c.EMAIL: "Email",
-    c.KNOWN_AT: "Known since",
-    c.EVENT_ID: "Event ID",
-    c.OCCURRED_AT: "Time",
-    c.EVENT_TYPE: "Event",
-    c.ANONYMOUS_ID: "Device (anonymous ID)",
-    c.UTM_SOURCE: "UTM source",
-    c.UTM_MEDIUM: "UTM medium",
-    c.UTM_CAMPAIGN: "UTM campaign",
-    c.UTM_CONTENT: "UTM content",
-    c.UTM_TERM: "UTM term",
-    c.PAGE_URL: "Page",
-    c.REFERRER: "Referrer",
-    c.REVENUE: "Revenue",
-    c.BEFORE_KNOWN: "Before known",
-    c.CHANNEL: "Channel",
-    c.SESSION: "Visit",
-    c.SESSION_START: "Visit start",
-    c.SESSION_SOURCE: "Source",
-    c.SESSION_MEDIUM: "Medium",
-    c.SESSION_CAMPAIGN: "Campaign",
-    c.IS_TOUCH: "Touch",
-    an.PEOPLE: "People",
-    an.EVENTS: "Events",
-    an.SESSIONS: "Visits",
-    an.CONVERSIONS: "Conversions",
-    an.NEWLY_KNOWN_PEOPLE: "Newly known",
-    an.DAY: "Day",
-    an.HOUR: "Hour",
-    an.STEP: "Step",
-    an.GROUP: "Group",
-    an.CONVERSION_RATE: "Step conversion",
-    an.OVERALL_RATE: "Of step 1",
-    an.DROP_OFF: "Drop-off",
-    an.TOUCHES: "Touches",
-    an.SHARE: "Share of people",
-    an.FIRST_EVENT: "First event",
-    an.LAST_EVENT: "Last event",
-    an.CHANNELS_USED: "Channels",
-    an.IS_NEWLY_KNOWN: "Newly known",
-}
-
-EVENT_LABELS: Final[dict[str, str]] = {
-    "page_view": "Page view",
-    "signup": "Sign-up",
-    "add_to_cart": "Add to cart",
-    "purchase": "Purchase",
-    "ad_click": "Ad click",
-    "email_open": "Email open",
-    "email_click": "Email click",
-}
-#: Lanes top to bottom: acquisition first, then the funnel.
-EVENT_ORDER: Final[tuple[str, ...]] = (
-    "ad_click",
-    "email_open",
-    "email_click",
-    "page_view",
-    "signup",
-    "add_to_cart",
-    "purchase",
+from journey_core.timeutil import parse_timezone
+from journey_ui.figures.palette import (
+    ACTIVE,
+    CHANNEL_COLORS,
+    EVENT_LABELS,
+    EVENT_ORDER,
+    EVENTS_COLOR,
+    EXTRA_COLORS,
+    FONT,
+    GRID,
+    KNOWN_LINE,
+    LABELS,
+    MUTED,
+    NEWLY_COLOR,
+    PREVIOUSLY_COLOR,
+    SURFACE,
+    SURFACE_ALT,
+    channel_color,
+    event_label,
+    label,
+    ordered_channels,
 )
 
 Lane = Literal["event_type", "channel"]
-
-
-def label(column: str) -> str:
-    """The friendly name of a column (``utm_source`` → ``UTM source``)."""
-    return LABELS.get(column, column.replace("_", " ").capitalize())
-
-
-def event_label(event_type: str | None) -> str:
-    """The friendly name of an event type (``add_to_cart`` → ``Add to cart``)."""
-    if event_type is None:
-        return "(unknown)"
-    return EVENT_LABELS.get(event_type, event_type.replace("_", " ").capitalize())
-
-
-def channel_color(channel: str) -> str:
-    """The fixed colour of a channel; other names get a stable colour of their own."""
-    if channel in CHANNEL_COLORS:
-        return CHANNEL_COLORS[channel]
-    index = int(hashlib.sha1(channel.encode("utf-8")).hexdigest(), 16) % len(EXTRA_COLORS)
-    return EXTRA_COLORS[index]
-
-
-def _ordered_channels(values: Sequence[str]) -> list[str]:
-    """Paid first, then organic and the rest, as the default grouping lists them."""
-    order = [name for name in CHANNEL_COLORS if name in values]
-    return order + sorted(set(values) - set(order))
 
 
 def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
@@ -209,9 +97,7 @@ def _local_naive(series: pl.Series, tz: str) -> list[dt.datetime]:
 
 
 def _fmt_time(value: dt.datetime, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(tz)).strftime("%d %b %Y %H:%M")
+    return value.astimezone(parse_timezone(tz)).strftime("%d %b %Y %H:%M")
 
 
 # --------------------------------------------------------------------------- timeline
@@ -235,7 +121,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
         lanes = [event_label(e) for e in order]
         lane_of = {e: event_label(e) for e in order}
     else:
-        lanes = _ordered_channels(rows.get_column(c.CHANNEL).unique().to_list())
+        lanes = ordered_channels(rows.get_column(c.CHANNEL).unique().to_list())
         lane_of = {name: name for name in lanes}
     visits_lane = "Visits"
     category_order = [visits_lane, *lanes]
@@ -249,7 +135,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
     span = max(last - first, dt.timedelta(hours=1))
     min_width = span / 250
     starts = _local_naive(sessions.get_column(c.SESSION_START), tz)
-    ends = _local_naive(sessions.get_column("session_end"), tz)
+    ends = _local_naive(sessions.get_column(c.SESSION_END), tz)
     for index, (s0, s1) in enumerate(zip(starts, ends, strict=True)):
         if s1 - s0 < min_width:
             mid = s0 + (s1 - s0) / 2
@@ -262,7 +148,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
             x1=s1,
             y0=0,
             y1=1,
-            fillcolor="#F1F5F9" if index % 2 == 0 else "#E2E8F0",
+            fillcolor=SURFACE if index % 2 == 0 else SURFACE_ALT,
             line={"width": 0},
             layer="below",
         )
@@ -273,13 +159,13 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
         for n, start, end, events, chan, src, med, camp, land in sessions.select(
             c.SESSION,
             c.SESSION_START,
-            "session_end",
+            c.SESSION_END,
             an.EVENTS,
             c.CHANNEL,
             c.SESSION_SOURCE,
             c.SESSION_MEDIUM,
             c.SESSION_CAMPAIGN,
-            "landing_page",
+            c.LANDING_PAGE,
         ).iter_rows()
     ]
     fig.add_trace(
@@ -304,7 +190,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
         )
     )
     # Events: one trace per channel, so the legend explains the colours.
-    for channel in _ordered_channels(rows.get_column(c.CHANNEL).unique().to_list()):
+    for channel in ordered_channels(rows.get_column(c.CHANNEL).unique().to_list()):
         part = rows.filter(pl.col(c.CHANNEL) == channel)
         # A legend entry with a plain circle (the events mix circles and diamonds).
         fig.add_trace(
@@ -343,7 +229,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
     plot_height = height - 64 - 70
     known_at = rows.get_column(c.KNOWN_AT)[0]
     if isinstance(known_at, dt.datetime) and first - span / 20 <= known_at <= last + span / 20:
-        x_known = known_at.astimezone(_zone(tz)).replace(tzinfo=None)
+        x_known = known_at.astimezone(parse_timezone(tz)).replace(tzinfo=None)
         fig.add_shape(
             type="line",
             xref="x",
@@ -409,8 +295,8 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
             "y": 1.0,
             "yanchor": "bottom",
             "font": {"size": 11},
-            "bgcolor": "#F1F5F9",
-            "activecolor": "#CBD5E1",
+            "bgcolor": SURFACE,
+            "activecolor": ACTIVE,
         },
     )
     return fig
@@ -463,12 +349,6 @@ def _short(url: str | None, limit: int = 90) -> str:
     return url if len(url) <= limit else url[: limit - 1] + "…"
 
 
-def _zone(tz: str) -> dt.tzinfo:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(tz)
-
-
 # --------------------------------------------------------------------------- funnel
 
 
@@ -485,7 +365,7 @@ def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
     shown = [an.NEWLY_KNOWN, an.PREVIOUSLY_KNOWN] if an.NEWLY_KNOWN in groups else [an.ALL_PEOPLE]
     colors = {
         an.NEWLY_KNOWN: NEWLY_COLOR,
-        an.PREVIOUSLY_KNOWN: "#64748B",
+        an.PREVIOUSLY_KNOWN: PREVIOUSLY_COLOR,
         an.ALL_PEOPLE: NEWLY_COLOR,
     }
     first = funnel.filter(pl.col(an.STEP) == 1)
@@ -504,7 +384,7 @@ def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
         people = part.get_column(an.PEOPLE).to_list()
         text = [
             f"  {n:,}" if step == 1 or rate is None else f"  {n:,} · {_pct(rate)}"
-            for step, n, rate in part.select(an.STEP, an.PEOPLE, an.CONVERSION_RATE).iter_rows()
+            for step, n, rate in part.select(an.STEP, an.PEOPLE, an.STEP_CONVERSION).iter_rows()
         ]
         hover = [
             f"<b>{name}</b> · {group}<br>People: {n:,}<br>Step conversion: {_pct(rate, 1)}"
@@ -512,7 +392,7 @@ def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
             for name, n, rate, drop, overall in zip(
                 names,
                 people,
-                part.get_column(an.CONVERSION_RATE).to_list(),
+                part.get_column(an.STEP_CONVERSION).to_list(),
                 part.get_column(an.DROP_OFF).to_list(),
                 part.get_column(an.OVERALL_RATE).to_list(),
                 strict=True,
@@ -530,7 +410,7 @@ def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
                 textfont={"size": 12},
                 hovertext=hover,
                 hoverinfo="text",
-                connector={"line": {"color": GRID, "width": 1}, "fillcolor": "#F1F5F9"},
+                connector={"line": {"color": GRID, "width": 1}, "fillcolor": SURFACE},
                 cliponaxis=False,
             ),
             row=1,
@@ -607,7 +487,7 @@ def hourly_chart(hourly: pl.DataFrame, *, tz: str = "UTC") -> go.Figure:
     if hourly.is_empty():
         return empty_figure("No events in the window.")
     fig = go.Figure()
-    for channel in _ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list()):
+    for channel in ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list()):
         part = hourly.filter(pl.col(c.CHANNEL) == channel)
         fig.add_trace(
             go.Bar(
@@ -675,6 +555,7 @@ def breakdown_chart(
 __all__ = [
     "CHANNEL_COLORS",
     "EVENT_LABELS",
+    "EXTRA_COLORS",
     "LABELS",
     "breakdown_chart",
     "channel_color",

@@ -1,0 +1,385 @@
+"""Every SQL statement the product sends to a warehouse, as SQLAlchemy Core.
+
+User input and times travel as bound parameters, never inside the SQL text. The reader
+(:mod:`~journey_core.warehouse.fetch`, :mod:`~journey_core.warehouse.schema`,
+:mod:`~journey_core.warehouse.quality`) runs these, and ``tests/unit/test_dialects.py``
+compiles each one for every dialect it covers. Only the demo writer
+(:mod:`~journey_core.warehouse.write`) has statements of its own: its DDL.
+
+Retrieval pushes the time window and the candidate individuals down: only candidate rows
+cross into Polars, where :mod:`journey_core.rules` applies the exact rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from journey_core import columns as c
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.mapping import SchemaMapping, TableMapping
+from journey_core.warehouse.sqltypes import Timestamp
+
+__all__ = [
+    "MAX_TEXT_LENGTH",
+    "columns_query",
+    "email_key",
+    "email_values_queries",
+    "event_span_query",
+    "events_query",
+    "identity_count_query",
+    "link_groups_query",
+    "links_query",
+    "lookup_events_query",
+    "lookup_links_query",
+    "naive_utc",
+    "probe_queries",
+    "quality_count_queries",
+]
+
+MAX_TEXT_LENGTH = 2048
+"""Text values longer than this are counted as oversized by the data-quality checks."""
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC without its time zone, as warehouses store timestamps.
+
+    >>> naive_utc(dt.datetime(2022, 7, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    datetime.datetime(2022, 7, 1, 0, 0)
+    """
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def email_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``lower(trim(column))``: the key one person's lookup matches (and the demo indexes)."""
+    return sa.func.lower(sa.func.trim(column))
+
+
+# ------------------------------------------------------------------------- links
+
+
+def _link_selects(mapping: SchemaMapping, *, as_of: dt.datetime) -> list[sa.Select[Any]]:
+    """SELECTs of (anonymous_id, email, linked_at) link rows at or before ``as_of``."""
+    bound = sa.bindparam("as_of", naive_utc(as_of), type_=Timestamp())
+    ev = mapping.events_source()
+    selects = [
+        sa.select(
+            ev.c[c.ANONYMOUS_ID],
+            ev.c[c.EMAIL],
+            ev.c[c.OCCURRED_AT].label(c.LINKED_AT),
+        ).where(ev.c[c.EMAIL].is_not(None), ev.c[c.OCCURRED_AT] <= bound)
+    ]
+    ids = mapping.identities_source()
+    if ids is not None:
+        selects.append(
+            sa.select(
+                ids.c[c.ANONYMOUS_ID],
+                ids.c[c.EMAIL],
+                ids.c[c.IDENTIFIED_AT].label(c.LINKED_AT),
+            ).where(ids.c[c.EMAIL].is_not(None), ids.c[c.IDENTIFIED_AT] <= bound)
+        )
+    return selects
+
+
+def links_query(
+    mapping: SchemaMapping,
+    *,
+    as_of: dt.datetime,
+    email: str | None = None,
+    anonymous_ids: Sequence[str] | None = None,
+) -> sa.Select[Any]:
+    """Link rows at or before ``as_of``, optionally of one email or of some anonymous ids."""
+    selects = []
+    for select in _link_selects(mapping, as_of=as_of):
+        cols = select.selected_columns
+        if email is not None:
+            select = select.where(email_key(cols[c.EMAIL]) == sa.bindparam("email", email))
+        if anonymous_ids is not None:
+            select = select.where(
+                cols[c.ANONYMOUS_ID].in_(
+                    sa.bindparam("anon_ids", list(anonymous_ids), expanding=True)
+                )
+            )
+        selects.append(select)
+    union = sa.union_all(*selects).subquery("links")
+    return sa.select(union.c[c.ANONYMOUS_ID], union.c[c.EMAIL], union.c[c.LINKED_AT])
+
+
+def link_groups_query(mapping: SchemaMapping, *, as_of: dt.datetime) -> sa.Select[Any]:
+    """The link rows of :func:`links_query`, grouped by their raw (anonymous_id, email).
+
+    Each group keeps its first and last ``linked_at``. Grouping the raw values, before
+    emails are normalised in Polars, loses nothing the rules need: an email's ``known_at``
+    is the earliest first link over all its spellings, and an anonymous id's owner is
+    decided by its groups' last links (see :func:`~journey_core.warehouse.fetch.people_and_owners`).
+    Only for warehouses that order timestamps as time (not SQLite, which keeps them as text).
+    """
+    links = links_query(mapping, as_of=as_of).subquery("links")
+    anon, email, at = links.c[c.ANONYMOUS_ID], links.c[c.EMAIL], links.c[c.LINKED_AT]
+    return sa.select(
+        anon,
+        email,
+        sa.func.min(at).label(c.FIRST_LINKED_AT),
+        sa.func.max(at).label(c.LAST_LINKED_AT),
+    ).group_by(anon, email)
+
+
+def lookup_links_query(
+    mapping: SchemaMapping,
+    *,
+    email: str | None = None,
+    anonymous_ids: Sequence[str] | None = None,
+    events: bool = True,
+) -> sa.Select[Any] | None:
+    """Link rows of one email (trimmed, lower-cased) or of some anonymous ids, at any time.
+
+    Every SELECT filters one column only, so that an index on ``lower(trim(email))`` or on
+    ``anonymous_id`` serves it (DuckDB uses an index only for a scan with a single filtered
+    column); the time and the null filters are applied in Polars. ``events=False`` reads
+    the identities table(s) only; ``None`` when there is nothing to read.
+    """
+    sources: list[tuple[sa.Subquery, str]] = []
+    if events:
+        sources.append((mapping.events_source(), c.OCCURRED_AT))
+    ids = mapping.identities_source()
+    if ids is not None:
+        sources.append((ids, c.IDENTIFIED_AT))
+    selects = []
+    for source, at in sources:
+        select = sa.select(
+            source.c[c.ANONYMOUS_ID], source.c[c.EMAIL], source.c[at].label(c.LINKED_AT)
+        )
+        if email is not None:
+            wanted = sa.bindparam("email", email, type_=sa.String())
+            select = select.where(email_key(source.c[c.EMAIL]) == wanted)
+        if anonymous_ids is not None:
+            listed: sa.BindParameter[list[str]] = sa.bindparam(
+                "anon_ids", list(anonymous_ids), expanding=True
+            )
+            select = select.where(source.c[c.ANONYMOUS_ID].in_(listed))
+        selects.append(select)
+    if not selects:
+        return None
+    if len(selects) == 1:
+        return selects[0]
+    union = sa.union_all(*selects).subquery("links")
+    return sa.select(union.c[c.ANONYMOUS_ID], union.c[c.EMAIL], union.c[c.LINKED_AT])
+
+
+# ------------------------------------------------------------------------ events
+
+
+def lookup_events_query(
+    mapping: SchemaMapping, *, email: str, anonymous_ids: Sequence[str] = ()
+) -> sa.Select[Any]:
+    """Every event, at any time, that carries ``email`` or has one of ``anonymous_ids``.
+
+    Two single-filter SELECTs (see :func:`lookup_links_query`); an event matching both
+    comes twice, and identical rows are one event to the rules.
+    """
+    ev = mapping.events_source()
+    columns = [ev.c[name] for name in c.EVENT_COLUMNS]
+    wanted = sa.bindparam("email", email, type_=sa.String())
+    own = sa.select(*columns).where(email_key(ev.c[c.EMAIL]) == wanted)
+    if not anonymous_ids:
+        return own
+    listed: sa.BindParameter[list[str]] = sa.bindparam(
+        "anon_ids", list(anonymous_ids), expanding=True
+    )
+    theirs = sa.select(*columns).where(ev.c[c.ANONYMOUS_ID].in_(listed))
+    both = sa.union_all(own, theirs).subquery("candidates")
+    return sa.select(*both.c)
+
+
+def events_query(
+    mapping: SchemaMapping,
+    *,
+    query: JourneyQuery,
+    anonymous_ids: Sequence[str] | None = None,
+    narrow_lookback: bool = False,
+) -> sa.Select[Any]:
+    """Candidate events: in the query's time window and of a candidate individual.
+
+    With ``query.email`` the candidates are that email's events and those of
+    ``anonymous_ids``; otherwise every event that carries an email or whose anonymous id
+    was ever linked by ``query.as_of`` (a semi-join evaluated in the warehouse).
+
+    ``narrow_lookback`` (event_date rule): events before the campaign start are kept only
+    for people who may have become known since it, i.e. whose raw email was first linked
+    at or after the start, or whose anonymous id was linked to such an email. That is a
+    superset of what the rule admits, since an email's ``known_at`` is never later than
+    the first link of any of its spellings; it needs a warehouse that orders timestamps as
+    time (not SQLite's text).
+    """
+    ev = mapping.events_source()
+    lo = sa.bindparam("window_start", naive_utc(query.window_start), type_=Timestamp())
+    hi = sa.bindparam("as_of", naive_utc(query.as_of), type_=Timestamp())
+    stmt = sa.select(*(ev.c[name] for name in c.EVENT_COLUMNS)).where(
+        ev.c[c.OCCURRED_AT] >= lo, ev.c[c.OCCURRED_AT] <= hi
+    )
+    if query.email is not None:
+        who = email_key(ev.c[c.EMAIL]) == sa.bindparam("email", query.email)
+        if anonymous_ids:
+            who = who | ev.c[c.ANONYMOUS_ID].in_(
+                sa.bindparam("anon_ids", list(anonymous_ids), expanding=True)
+            )
+        return stmt.where(who)
+    # Joins, not IN (subquery) under OR: PostgreSQL cannot turn those into semi-joins and,
+    # once the ids outgrow work_mem, rescans the subquery for every event.
+    links = sa.union_all(*_link_selects(mapping, as_of=query.as_of)).subquery("links")
+    anon, email, at = links.c[c.ANONYMOUS_ID], links.c[c.EMAIL], links.c[c.LINKED_AT]
+    occurred, ev_anon, ev_email = ev.c[c.OCCURRED_AT], ev.c[c.ANONYMOUS_ID], ev.c[c.EMAIL]
+    start = query.start
+    if not (narrow_lookback and start is not None and start > query.window_start):
+        linked = (
+            sa.select(anon.label("device"))
+            .where(anon.is_not(None))
+            .group_by(anon)
+            .subquery("linked")
+        )
+        return stmt.select_from(ev.outerjoin(linked, ev_anon == linked.c.device)).where(
+            ev_email.is_not(None) | linked.c.device.is_not(None)
+        )
+    since = sa.bindparam("start", naive_utc(start), type_=Timestamp())
+    newcomers = (
+        sa.select(email.label("newcomer"))
+        .group_by(email)
+        .having(sa.func.min(at) >= since)
+        .subquery("newcomers")
+    )
+    # Each linked anonymous id, and whether it was ever linked to a newcomer.
+    fresh = sa.case((newcomers.c.newcomer.is_not(None), 1), else_=0)
+    devices = (
+        sa.select(anon.label("device"), sa.func.max(fresh).label("fresh"))
+        .select_from(links.outerjoin(newcomers, email == newcomers.c.newcomer))
+        .where(anon.is_not(None))
+        .group_by(anon)
+        .subquery("linked")
+    )
+    joined = ev.outerjoin(devices, ev_anon == devices.c.device).outerjoin(
+        newcomers, ev_email == newcomers.c.newcomer
+    )
+    return stmt.select_from(joined).where(
+        sa.or_(
+            sa.and_(occurred >= since, ev_email.is_not(None) | devices.c.device.is_not(None)),
+            newcomers.c.newcomer.is_not(None),
+            devices.c.fresh == 1,
+        )
+    )
+
+
+# ------------------------------------------------------------------------ schema
+
+_INFO_COLUMNS = sa.table(
+    "columns",
+    sa.column("table_schema"),
+    sa.column("table_name"),
+    sa.column("column_name"),
+    sa.column("data_type"),
+    sa.column("ordinal_position"),
+    schema="information_schema",
+)
+
+
+def columns_query(table: TableMapping) -> sa.Select[Any]:
+    """(column_name, data_type) of ``table`` from the SQL standard's information_schema."""
+    cols = _INFO_COLUMNS.c
+    schema = (
+        cols.table_schema == sa.bindparam("schema", table.schema)
+        if table.schema
+        else cols.table_schema == sa.func.current_schema()
+    )
+    return (
+        sa.select(cols.column_name, cols.data_type)
+        .where(cols.table_name == sa.bindparam("table", table.table), schema)
+        .order_by(cols.ordinal_position)
+    )
+
+
+def probe_queries(mapping: SchemaMapping) -> list[sa.Select[Any]]:
+    """One SELECT of every mapped column per table, returning no rows.
+
+    Running them proves the user may SELECT everything the mapping names.
+    """
+    return [table.select(types).where(sa.false()) for table, types in mapping.tables()]
+
+
+# ----------------------------------------------------------------------- summary
+
+
+def event_span_query(mapping: SchemaMapping) -> sa.Select[int, Any, Any]:
+    """(count, first occurred_at, last occurred_at) of the events."""
+    ev = mapping.events_source()
+    at = ev.c[c.OCCURRED_AT]
+    return sa.select(sa.func.count(), sa.func.min(at), sa.func.max(at))
+
+
+def identity_count_query(mapping: SchemaMapping) -> sa.Select[Any] | None:
+    """How many identities rows there are; ``None`` for a mapping without identities."""
+    ids = mapping.identities_source()
+    return None if ids is None else sa.select(sa.func.count()).select_from(ids)
+
+
+# ------------------------------------------------------------------ data quality
+
+
+def quality_count_queries(
+    mapping: SchemaMapping, *, as_of: dt.datetime, text_timestamps: bool = False
+) -> dict[str, sa.Select[Any]]:
+    """One single-count SELECT per kind of bad data the warehouse can count on its own.
+
+    ``text_timestamps`` (SQLite, which keeps timestamps as text) adds the count of
+    ``occurred_at`` values that are not timestamps and leaves them out of future events.
+    Kinds without a statement (no identities table, or no text timestamps) count zero.
+    """
+    ev = mapping.events_source()
+    at = ev.c[c.OCCURRED_AT]
+    bound = sa.bindparam("as_of", as_of, Timestamp())
+
+    def count(where: sa.ColumnElement[bool], source: sa.FromClause = ev) -> sa.Select[Any]:
+        return sa.select(sa.func.count()).select_from(source).where(where)
+
+    queries = {"null_timestamp": count(at.is_(None))}
+    future: sa.ColumnElement[bool] = at > bound
+    if text_timestamps:
+        raw = sa.type_coerce(at, sa.String())
+        queries["unparseable_timestamp"] = count(
+            sa.and_(raw.is_not(None), sa.func.julianday(raw).is_(None))
+        )
+        future = sa.and_(future, sa.func.julianday(raw).is_not(None))
+    queries["future_event"] = count(future)
+    queries["duplicate_event_id"] = sa.select(
+        sa.func.count() - sa.func.count(sa.distinct(ev.c[c.EVENT_ID]))
+    ).select_from(ev)
+    ids = mapping.identities_source()
+    if ids is not None:
+        anon = ids.c[c.ANONYMOUS_ID]
+        queries["identity_without_anonymous_id"] = count(
+            sa.or_(anon.is_(None), sa.func.trim(anon) == ""), ids
+        )
+    text_columns = [ev.c[name] for name in c.TEXT_EVENT_COLUMNS]
+    queries["oversized_value"] = count(
+        sa.or_(*(sa.func.length(col) > MAX_TEXT_LENGTH for col in text_columns))
+    )
+    return queries
+
+
+def email_values_queries(mapping: SchemaMapping) -> list[sa.Select[Any]]:
+    """(value, n): each distinct raw email and how many rows carry it, per source table.
+
+    Polars then judges each value with :func:`~journey_core.rules.normalized_email`, the
+    one definition of what identifies a person.
+    """
+    sources = [mapping.events_source()]
+    ids = mapping.identities_source()
+    if ids is not None:
+        sources.append(ids)
+    return [
+        sa.select(source.c[c.EMAIL].label("value"), sa.func.count().label("n"))
+        .where(source.c[c.EMAIL].is_not(None))
+        .group_by(source.c[c.EMAIL])
+        for source in sources
+    ]

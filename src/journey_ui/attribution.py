@@ -1,0 +1,265 @@
+"""The sections of the Attribution page: cohort and model inputs, KPIs, credit, paths, time.
+
+Every figure comes from :mod:`journey_core.analytics.attribution` through the cached loaders of
+:mod:`journey_ui.data`; tables, downloads and errors are the shared :mod:`journey_ui.components`.
+The inputs are bound to the URL (``bind="query-params"``), so a view can be shared as a link.
+The page owns ``?as_of=`` (a day: conversions up to its end), so the sidebar has no as-of
+control here (:data:`journey_ui.shell.PAGES`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from journey_core import columns as c
+from journey_core.analytics import attribution as attr
+from journey_core.analytics.attribution import AttributionReport, Model, PathUnit
+from journey_core.rules.query import JourneyQuery, to_utc
+from journey_core.warehouse import safe_url
+from journey_ui import components as ui
+from journey_ui import data
+from journey_ui.figures import attribution as charts
+from journey_ui.shell import PageContext
+
+SANKEY_STEPS = 3
+SANKEY_PATHS = 15
+
+# --------------------------------------------------------------------------- inputs
+
+
+def cohort_inputs(ctx: PageContext) -> tuple[dt.date, dt.date]:
+    """Campaign start date and as-of day (the campaign cohort: the event_date rule)."""
+    last = data.summary(ctx.engine, ctx.url, ctx.settings.mapping).last_event
+    default_as_of = (last or dt.datetime.now(dt.UTC)).date()
+    left, right = st.columns(2)
+    as_of_day = right.date_input(
+        "As of (end of day, UTC)",
+        value=default_as_of,
+        key="as_of",
+        bind="query-params",
+        help="Conversions up to the end of this day count. Defaults to the last event.",
+    )
+    start = left.date_input(
+        "Campaign start date",
+        value=as_of_day - dt.timedelta(days=30),
+        max_value=as_of_day,
+        key="event_date",
+        bind="query-params",
+        help="Everyone active since this date, or newly known since it, is in the cohort.",
+    )
+    return start, as_of_day
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The last microsecond of ``day`` in UTC (the as-of time of an as-of day).
+
+    >>> end_of_day(dt.date(2022, 8, 30)).isoformat()
+    '2022-08-30T23:59:59.999999+00:00'
+    """
+    return to_utc(dt.datetime.combine(day, dt.time(23, 59, 59, 999_999)))
+
+
+def cohort_query(ctx: PageContext, start: dt.date, as_of_day: dt.date) -> JourneyQuery:
+    """The campaign cohort since ``start``, up to the end of ``as_of_day``.
+
+    Built directly, not with :meth:`PageContext.query`: the end of today is a time in the
+    future, which the sidebar's as-of time may not be.
+    """
+    return JourneyQuery(
+        as_of=end_of_day(as_of_day),
+        event_date=start,
+        lookback=dt.timedelta(days=ctx.settings.lookback_days),
+        timezone=ctx.settings.timezone,
+    )
+
+
+def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]:
+    """The model picker and the attribution settings (conversions, lookback, paths)."""
+    cols = st.columns([2, 2, 1])
+    model = cols[0].selectbox(
+        "Attribution model",
+        options=list(Model),
+        format_func=lambda m: Model(m).label,
+        index=list(Model).index(Model.LAST_NON_DIRECT),
+        key="model",
+        bind="query-params",
+        help="Tables and highlighted bars use this model; the chart compares all six. "
+        "In the URL the model is its name, e.g. ?model=Linear.",
+    )
+    default_types = [t for t in ("purchase",) if t in event_types] or event_types[:1]
+    conversion_types = cols[1].multiselect(
+        "Conversion events",
+        options=event_types,
+        default=default_types,
+        key="conversions",
+        bind="query-params",
+        help="Events of these types are conversions (their revenue is attributed).",
+    )
+    lookback = cols[2].number_input(
+        "Lookback (days)",
+        min_value=1,
+        max_value=365,
+        value=30,
+        step=1,
+        key="lookback",
+        bind="query-params",
+        help="Touches this many days before a conversion share its credit.",
+    )
+    with st.expander("Path and model options"):
+        opt = st.columns(3)
+        half_life = opt[0].number_input(
+            "Time-decay half-life (days)",
+            min_value=0.5,
+            max_value=90.0,
+            value=7.0,
+            step=0.5,
+            key="half_life",
+            bind="query-params",
+        )
+        unit = opt[1].segmented_control(
+            "Path steps",
+            options=[u.value for u in PathUnit],
+            default=PathUnit.SESSION.value,
+            required=True,
+            key="path_unit",
+            bind="query-params",
+            help="One step per session (its first touch), or per touch with its own tags.",
+        )
+        collapse = opt[2].toggle(
+            "Collapse repeated channels",
+            value=True,
+            key="collapse",
+            bind="query-params",
+            help="Direct > Direct > Email is shown as Direct > Email.",
+        )
+    return Model(model or Model.LAST_NON_DIRECT), data.AttributionInputs(
+        conversion_types=tuple(conversion_types),
+        lookback_days=int(lookback),
+        half_life_days=float(half_life),
+        path_unit=str(unit or PathUnit.SESSION.value),
+        collapse=bool(collapse),
+    )
+
+
+def caption(ctx: PageContext, query: JourneyQuery, inputs: data.AttributionInputs) -> None:
+    """What the page is computing, in one line."""
+    st.caption(
+        f"Campaign cohort since {query.event_date:%d %b %Y}, conversions up to "
+        f"{query.as_of:%d %b %Y} · {inputs.lookback_days}-day lookback · "
+        f"warehouse {safe_url(ctx.url)}"
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def table(frame: pl.DataFrame, name: str, *, key: str, ctx: PageContext) -> None:
+    """A table and the CSV download of exactly that table."""
+    ui.table(frame, tz=ctx.tz, key=f"table.{key}")
+    ui.download_table(frame, name, file_name=f"attribution-{key}.csv", key=f"download.{key}")
+
+
+def kpis(report: AttributionReport, people: int) -> None:
+    """People, converters, conversion rate, conversions, revenue."""
+    converters = report.conversions.get_column(c.EMAIL).n_unique()
+    ui.kpi_row(
+        [
+            ui.Kpi("People in the cohort", ui.fmt_int(people)),
+            ui.Kpi("Converted", ui.fmt_int(converters), help="People with a conversion"),
+            ui.Kpi("Conversion rate", f"{converters / people:.1%}" if people else "–"),
+            ui.Kpi("Conversions", ui.fmt_int(report.conversions.height)),
+            ui.Kpi("Revenue", ui.fmt_money(float(report.conversions.get_column(c.REVENUE).sum()))),
+        ]
+    )
+
+
+def credit_section(report: AttributionReport, model: Model, ctx: PageContext) -> None:
+    """The model comparison chart and the picked model's credit per channel and campaign."""
+    ui.section("Credit by model")
+    metric = st.segmented_control(
+        "Measure",
+        options=[c.CONVERSIONS, c.REVENUE],
+        default=c.CONVERSIONS,
+        required=True,
+        format_func=str.capitalize,
+        key="metric",
+    )
+    ui.chart(
+        charts.model_comparison(report.by_channel, metric=str(metric), highlight=model),
+        key="chart.models",
+    )
+    by_channel = report.by_channel.filter(pl.col(c.MODEL) == model.value)
+    by_campaign = report.by_campaign.filter(pl.col(c.MODEL) == model.value)
+    tabs = st.tabs([f"{model.label}: per channel", f"{model.label}: per campaign", "All models"])
+    with tabs[0]:
+        table(by_channel, "credit per channel", key="channels", ctx=ctx)
+    with tabs[1]:
+        table(by_campaign, "credit per campaign", key="campaigns", ctx=ctx)
+    with tabs[2]:
+        table(report.by_channel, "credit per channel, all models", key="models", ctx=ctx)
+
+
+def paths_section(report: AttributionReport, ctx: PageContext) -> None:
+    """The Sankey of paths and the path summary."""
+    ui.section(
+        "Paths to conversion",
+        f"The {SANKEY_PATHS} most frequent paths, their last {SANKEY_STEPS} steps "
+        "(“…” marks earlier steps left out); every path is in the tables below.",
+    )
+    links = attr.sankey_links(report.path_summary, max_steps=SANKEY_STEPS, top_paths=SANKEY_PATHS)
+    ui.chart(charts.path_sankey(links), key="chart.sankey")
+    tabs = st.tabs(["Path summary", "Paths to conversion", "Paths without conversion"])
+    with tabs[0]:
+        table(report.path_summary, "path summary", key="path-summary", ctx=ctx)
+    with tabs[1]:
+        table(report.conversion_paths, "paths to conversion", key="conversion-paths", ctx=ctx)
+    with tabs[2]:
+        table(
+            report.non_conversion_paths,
+            "paths without conversion",
+            key="non-conversion-paths",
+            ctx=ctx,
+        )
+
+
+def time_section(report: AttributionReport, ctx: PageContext) -> None:
+    """Time to first conversion: chart, median/p90 per channel, and per person."""
+    ui.section(
+        "Time to convert",
+        "From each converter's first touch, and from when they became known, to their first "
+        "conversion in the window. First touches are those in the retrieved journeys: events "
+        "since the start date, and earlier ones of people who became known since.",
+    )
+    ui.chart(
+        charts.time_to_convert_chart(
+            report.time_to_convert_histogram, report.time_to_convert_summary
+        ),
+        key="chart.ttc",
+    )
+    tabs = st.tabs(["Median and p90", "Per person", "Histogram"])
+    with tabs[0]:
+        table(report.time_to_convert_summary, "time to convert summary", key="ttc-summary", ctx=ctx)
+    with tabs[1]:
+        table(report.time_to_convert, "time to convert per person", key="ttc-people", ctx=ctx)
+    with tabs[2]:
+        table(
+            report.time_to_convert_histogram,
+            "time to convert histogram",
+            key="ttc-histogram",
+            ctx=ctx,
+        )
+
+
+def channels_section(report: AttributionReport, key: data.QueryKey, ctx: PageContext) -> None:
+    """Touches per channel/campaign/source/medium and the channel rules in effect."""
+    with st.expander("Channel grouping: touches per channel and the rules in effect"):
+        table(report.channel_counts, "touches per channel", key="channel-counts", ctx=ctx)
+        cfg = data.channel_config(key)
+        st.caption(
+            "Rules are tried top to bottom; set JOURNEY_CHANNELS_FILE to a TOML file to "
+            f"change them. Touches no rule matches are grouped as “{cfg.unassigned}”."
+        )
+        st.code("\n".join(rule.describe() for rule in cfg.rules), language=None)

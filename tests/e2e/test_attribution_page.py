@@ -1,0 +1,38 @@
+"""The Attribution page in a real headless Chromium (its AppTest checks are in integration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_attribution_page_in_a_browser(demo_url: str) -> None:
+    env = {
+        "JOURNEY_DATABASE_URL": demo_url,
+        "JOURNEY_CHANNELS_FILE": None,
+        "JOURNEY_PASSWORD_HASH": None,
+    }
+    with (
+        StreamlitServer(cwd=ROOT, env=env) as app,
+        sync_playwright() as pw,
+    ):
+        browser = launch_browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3600})
+            page.goto(app.url + "/attribution?model=Time+decay")
+            page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
+            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+            page.wait_for_timeout(3_000)
+            assert page.locator("[data-testid=stException]").count() == 0
+            assert page.locator(".js-plotly-plot").count() == 3
+            assert page.locator("g.sankey").count() == 1
+            assert page.get_by_text("Time decay: per channel").count() == 1
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "attribution.png"))
+        finally:
+            browser.close()

@@ -1,0 +1,281 @@
+"""The dashboard in a real headless Chromium (Playwright driving Debian's /usr/bin/chromium).
+
+Starts ``streamlit run app.py`` on a fresh demo warehouse, visits every page, types an email,
+picks a date, opens a person from a table, checks that the Plotly charts rendered and that no
+exception box appeared, downloads CSVs and compares them with journey_core. Screenshots of
+every page go to tests/screenshots/ (git-ignored) for a human look.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from journey_core.io.demo import build_demo
+from journey_core.io.export import to_csv_bytes
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine, fetch_journeys
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """(url, as_of): a demo warehouse whose last event is a few minutes old."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('e2e') / 'demo.duckdb'}"
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=3)
+    build_demo(url, individuals=2_000, seed=7, end=end)
+    return url, end.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(scope="module")
+def server(warehouse: tuple[str, str]) -> Iterator[StreamlitServer]:
+    with StreamlitServer(cwd=ROOT, env={"JOURNEY_DATABASE_URL": warehouse[0]}, timeout=90) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch_browser(pw)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def settle(page: Page, *, errors: bool = False) -> None:
+    """Wait until Streamlit has finished running (twice: a run may queue another).
+
+    No exception box, ever; no error message unless ``errors``.
+    """
+    for _ in range(2):
+        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+        page.wait_for_timeout(400)
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    if not errors:
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def open_page(page: Page, url: str, *, errors: bool = False) -> None:
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stSidebar"]')
+    settle(page, errors=errors)
+
+
+def wait_for_location(page: Page, part: str) -> None:
+    """Wait until the address bar contains ``part`` (Streamlit updates it without a reload)."""
+    page.wait_for_function("part => (location.pathname + location.search).includes(part)", arg=part)
+
+
+def plots(page: Page, at_least: int) -> int:
+    """How many Plotly charts rendered (waits for ``at_least`` of them)."""
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {at_least}",
+        timeout=TIMEOUT_MS,
+    )
+    return page.locator(".js-plotly-plot").count()
+
+
+def shot(page: Page, name: str) -> Path:
+    """A screenshot of the whole page (the main area scrolls, so grow the viewport)."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : 900; }"
+    )
+    page.set_viewport_size({"width": 1440, "height": min(max(int(height), 900), 8000)})
+    page.wait_for_timeout(800)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1440, "height": 900})
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def frame(url: str, as_of: str, **params: Any) -> bytes:
+    query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=as_of, **params)
+    return to_csv_bytes(fetch_journeys(create_engine(url), query).frame)
+
+
+def download(page: Page, label: re.Pattern[str]) -> bytes:
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.get_by_role("button", name=label).click()
+    path = info.value.path()
+    return Path(path).read_bytes()
+
+
+def some_email(url: str, as_of: str) -> str:
+    query = JourneyQuery.build(
+        now=dt.datetime.now(dt.UTC), as_of=as_of, event_date=as_of[:8] + "01"
+    )
+    rows = fetch_journeys(create_engine(url), query).frame
+    busiest = rows.group_by("email").len().sort(["len", "email"], descending=[True, False])
+    return str(busiest["email"][0])
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_first_request_is_a_customer_link(warehouse: tuple[str, str], browser: Browser) -> None:
+    """A fresh server opened straight on ``/customer?email=`` shows that person, no clicks."""
+    url, as_of = warehouse
+    email = some_email(url, as_of)
+    with StreamlitServer(cwd=ROOT, env={"JOURNEY_DATABASE_URL": url}, timeout=90) as app:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        try:
+            tab = context.new_page()
+            tab.set_default_timeout(TIMEOUT_MS)
+            open_page(tab, f"{app.url}/customer?email={email}&as_of={as_of}")
+            tab.get_by_text("Known since").first.wait_for()
+            assert plots(tab, 1) == 1
+            assert tab.get_by_role("link", name="Customer lookup").count() == 1
+            assert f"email={email}" in tab.url
+            shot(tab, "customer_cold_start")
+        finally:
+            context.close()
+
+
+def test_recent_activity(server: StreamlitServer, page: Page) -> None:
+    open_page(page, server.url)
+    page.get_by_role("heading", name="Recent activity").wait_for()
+    assert plots(page, 3) == 3
+    assert page.get_by_text("Connected to the warehouse").count() == 1
+    assert page.locator('[data-testid="stMetric"]').count() == 4
+    shot(page, "recent")
+
+
+def test_customer_lookup_typed_email_and_csv(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    url, as_of = warehouse
+    email = some_email(url, as_of)
+    open_page(page, f"{server.url}/customer?as_of={as_of}")
+    shot(page, "customer_prompt")
+    box = page.locator('[data-testid="stTextInput"] input')
+    box.fill(email.upper())
+    box.press("Enter")
+    page.get_by_text("Known since").first.wait_for()
+    settle(page)
+    assert plots(page, 1) == 1
+    assert (
+        f"email={email.upper().replace('@', '%40')}" in page.url
+        or f"email={email.upper()}" in page.url
+    )
+    shot(page, "customer")
+    csv = download(page, re.compile("Download these events as CSV"))
+    assert csv == frame(url, as_of, email=email)
+
+
+def test_customer_invalid_email(server: StreamlitServer, page: Page) -> None:
+    open_page(page, f"{server.url}/customer?email=not-an-email", errors=True)
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.wait_for()
+    assert "name@example.com" in alert.inner_text()
+    assert page.locator(".js-plotly-plot").count() == 0
+    shot(page, "customer_invalid_email")
+
+
+def test_campaign_pick_a_date_and_download(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    url, as_of = warehouse
+    open_page(page, f"{server.url}/campaign?as_of={as_of}")
+    start = (dt.date.fromisoformat(as_of[:10]) - dt.timedelta(days=14)).isoformat()
+    # The date field has one spin button per part; typing the year moves on to month and day.
+    page.locator('[data-testid="stDateInput"] [role="spinbutton"][data-type="year"]').click()
+    page.keyboard.type(start.replace("-", ""), delay=50)
+    page.keyboard.press("Escape")  # closes the calendar and commits the typed date
+    wait_for_location(page, f"event_date={start}")
+    settle(page)
+    assert plots(page, 4) == 4
+    assert page.locator('[data-testid="stMetric"]').count() == 5
+    shot(page, "campaign")
+    csv = download(page, re.compile("Download journeys as CSV"))
+    assert csv == frame(url, as_of, event_date=start)
+
+
+def test_campaign_view_from_url_with_filters(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    _, as_of = warehouse
+    start = as_of[:8] + "01"
+    open_page(page, f"{server.url}/campaign?event_date={start}&as_of={as_of}&channel=Email")
+    page.get_by_text("People with an event matching Channel: Email").wait_for()
+    assert page.get_by_role("combobox", name="Channel").is_visible()  # filters open
+    assert plots(page, 4) == 4
+    shot(page, "campaign_filtered")
+
+
+def test_campaign_bad_date(server: StreamlitServer, page: Page) -> None:
+    open_page(page, f"{server.url}/campaign?event_date=2022-13-45", errors=True)
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    alert.wait_for()
+    assert "Campaign start date" in alert.inner_text()
+    assert "real calendar date" in alert.inner_text()
+    shot(page, "campaign_bad_date")
+
+
+def test_picking_a_person_opens_their_lookup(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    _, as_of = warehouse
+    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}")
+    people_tab = page.locator('[role="tabpanel"]:not([hidden])').filter(
+        has=page.locator('[data-testid="stDataFrame"]')
+    )
+    grid = people_tab.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = grid.bounding_box()
+    assert box is not None
+    # the row-selection checkbox of the first person (left column, first row under the header)
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    wait_for_location(page, "/customer?")
+    wait_for_location(page, "email=")
+    settle(page)
+    page.get_by_text("Known since").first.wait_for()
+    assert plots(page, 1) == 1
+    assert f"as_of={as_of.replace(':', '%3A')}" in page.url or f"as_of={as_of}" in page.url
+
+
+def test_attribution_page_in_the_app(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """The Attribution page (issue 6) is reachable from the dashboard's navigation."""
+    _, as_of = warehouse
+    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}")
+    page.get_by_role("link", name="Attribution").click()
+    page.get_by_role("heading", name="Attribution").wait_for()
+    wait_for_location(page, "/attribution")
+    settle(page)
+    assert plots(page, 1) >= 1
+    assert page.get_by_role("switch", name="Live (now)").count() == 0  # its own as-of date
+    shot(page, "attribution_in_app")

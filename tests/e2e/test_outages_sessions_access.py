@@ -1,0 +1,257 @@
+"""Hardening in a real headless Chromium: warehouse outages, ten sessions at once, sign-in.
+
+- PostgreSQL stopped mid-session: the page shows a clear error box naming the warehouse;
+  started again: the same page works after a reload, with no restart of the app.
+- Ten browser contexts on different pages and parameters each see their own view.
+- With a password set, the first request of a fresh server for any page's address shows only
+  the sign-in form; signing in opens the page asked for.
+- Screenshots of the sign-in page and the data-quality page go to tests/screenshots/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import pytest
+
+from journey_core import columns as c
+from journey_core.auth import hash_password
+from journey_core.io.demo import build_demo
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine, fetch_journeys
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+ERROR = '[data-testid="stAlertContentError"]'
+TIMEOUT_MS = 60_000
+END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
+AS_OF = "2022-08-31T00:00:00Z"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch_browser(pw)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def settle(page: Page) -> None:
+    """Wait until Streamlit has finished running (twice: a run may queue another)."""
+    for _ in range(2):
+        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+        page.wait_for_timeout(300)
+    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def new_page(browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    return tab
+
+
+def errors(page: Page) -> list[str]:
+    return [e.inner_text() for e in page.locator(ERROR).all()]
+
+
+def shot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def emails(url: str, n: int) -> list[str]:
+    query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=AS_OF, event_date="2022-08-01")
+    frame = fetch_journeys(create_engine(url), query).frame
+    return frame.get_column(c.EMAIL).unique(maintain_order=True).head(n).to_list()
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@pytest.mark.postgres
+def test_postgres_outage_shows_an_error_and_recovers(browser: Browser) -> None:
+    from tests.support.postgres import PostgresServer
+
+    with PostgresServer() as pg:
+        url = pg.admin_url()
+        build_demo(url, individuals=150, seed=3, end=END)
+        first, second = emails(url, 2)
+        env = {"JOURNEY_DATABASE_URL": url, "JOURNEY_PASSWORD_HASH": None}
+        with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+            page = new_page(browser)
+            page.goto(f"{app.url}/customer?email={first}&as_of={AS_OF}")
+            settle(page)
+            assert errors(page) == []
+            assert page.get_by_text("Touches before known").count() >= 1
+
+            pg.pause()
+            page.goto(f"{app.url}/customer?email={second}&as_of={AS_OF}")
+            settle(page)
+            shown = " ".join(errors(page))
+            assert "Warehouse" in shown, shown
+            assert "Traceback" not in page.content()
+
+            pg.resume()
+            page.reload()
+            settle(page)
+            assert errors(page) == []
+            assert page.get_by_text("Touches before known").count() >= 1
+            page.context.close()
+
+
+def test_duckdb_file_moved_away_and_back(browser: Browser, tmp_path: Path) -> None:
+    db = tmp_path / "wh.duckdb"
+    build_demo(f"duckdb:///{db}", individuals=150, seed=3, end=END)
+    [email] = emails(f"duckdb:///{db}", 1)
+    away = tmp_path / "elsewhere.duckdb"
+    env = {"JOURNEY_DATABASE_URL": f"duckdb:///{db}", "JOURNEY_PASSWORD_HASH": None}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        db.rename(away)  # before the first session opens it
+        page = new_page(browser)
+        page.goto(f"{app.url}/customer?email={email}&as_of={AS_OF}")
+        settle(page)
+        shown = " ".join(errors(page))
+        assert "does not exist" in shown, shown
+        away.rename(db)
+        page.reload()
+        settle(page)
+        assert errors(page) == []
+        assert page.get_by_text("Touches before known").count() >= 1
+        page.context.close()
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"duckdb:///{tmp_path_factory.mktemp('hardening') / 'demo.duckdb'}"
+    build_demo(url, individuals=300, seed=7, end=END)
+    return url
+
+
+def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> None:
+    people = emails(demo, 5)
+    dates = ["2022-08-01", "2022-08-10", "2022-08-20", "2022-07-15", "2022-08-25"]
+    views = [(f"/customer?email={e}&as_of={AS_OF}", e) for e in people] + [
+        (f"/campaign?event_date={d}&as_of={AS_OF}", d) for d in dates
+    ]
+    env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": None}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        pages = [new_page(browser) for _ in views]
+        for page, (path, _) in zip(pages, views, strict=True):
+            page.goto(app.url + path, wait_until="commit")  # all ten load at once
+        for page, (_, expected) in zip(pages, views, strict=True):
+            settle(page)
+            assert errors(page) == [], app.output()[1][-3000:]
+            if "@" in expected:
+                page.wait_for_selector("text=Touches before known")
+                # This session's person, in its own email box (the profile card's name, a raw-HTML
+                # markdown, was seen missing in the first of ten cold sessions: see the report).
+                assert page.get_by_label("Email", exact=True).input_value() == expected
+            else:
+                day = dt.date.fromisoformat(expected)
+                caption = f"Events per day since {day:%d %b %Y}"
+                assert page.get_by_text(caption).count() == 1  # this session's start date
+                assert f"event_date={expected}" in page.url
+            main = page.locator('[data-testid="stMain"]').inner_text()
+            others = [e for _, e in views if "@" in e and e != expected]
+            if "@" in expected:
+                assert not [o for o in others if o in main]
+        for page in pages:
+            page.context.close()
+
+
+# --------------------------------------------------------------------------- screenshots
+
+
+def test_sign_in_page_screenshot(browser: Browser, demo: str) -> None:
+    env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": hash_password(PASSWORD)}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        page = new_page(browser)
+        for path in ("/attribution?as_of=2022-08-31", f"/customer?as_of={AS_OF}"):
+            # The first request of a fresh server for a page file must not skip the gate.
+            page.goto(app.url + path)
+            settle(page)
+            assert page.get_by_label("Password", exact=True).count() == 1
+            assert page.get_by_text("Attribution").count() == 0
+            assert page.locator(".js-plotly-plot").count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        shot(page, "hardening-sign-in")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_selector('[data-testid="stSidebarNav"]')
+        settle(page)
+        page.get_by_role("link", name="Data quality").click()
+        page.wait_for_selector("text=Problem rows")
+        settle(page)
+        shot(page, "hardening-quality")
+        page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "title"),
+    [
+        pytest.param("/", f"as_of={AS_OF}", "Recent activity", id="recent"),
+        pytest.param("/customer", "", "Customer lookup", id="customer"),
+        pytest.param(
+            "/campaign", f"event_date=2022-08-01&as_of={AS_OF}", "Campaign influence", id="campaign"
+        ),
+        pytest.param("/attribution", "as_of=2022-08-31", "Attribution", id="attribution"),
+        pytest.param("/quality", f"as_of={AS_OF}", "Data quality", id="quality"),
+    ],
+)
+def test_sign_in_gate_covers_every_address_of_a_fresh_server(
+    browser: Browser, demo: str, path: str, query: str, title: str
+) -> None:
+    env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": hash_password(PASSWORD)}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        page = new_page(browser)
+        page.goto(f"{app.url}{path}?{query}")  # the server's very first request
+        settle(page)
+        assert page.get_by_label("Password", exact=True).count() == 1
+        assert page.get_by_role("heading", name=title).count() == 0
+        for testid in ("stSidebarNav", "stMetric", "stDataFrame", "stDownloadButton"):
+            assert page.locator(f'[data-testid="{testid}"]').count() == 0, testid
+        assert page.locator(".js-plotly-plot").count() == 0
+        assert urlparse(page.url).path == path  # the deep link is kept for after sign-in
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name=title).wait_for()
+        settle(page)
+        assert urlparse(page.url).path == path
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 1
+        page.context.close()
+
+
+def test_open_notice_on_attribution(browser: Browser, demo: str) -> None:
+    env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": None}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        page = new_page(browser)
+        for path in ("/quality", "/attribution?as_of=2022-08-31"):
+            page.goto(app.url + path)
+            settle(page)
+            assert page.get_by_text("open to anyone who can reach it").count() == 1
+        page.context.close()

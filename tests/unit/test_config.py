@@ -1,0 +1,152 @@
+"""Settings: one field per JOURNEY_* variable, one-line errors, the generated reference."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from journey_cli.commands import main as journey_main
+from journey_core import config
+from journey_core.config import VARIABLES, Settings, render_markdown
+from journey_core.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+# Read by tests/support only; documented in the reference's introduction.
+TEST_HARNESS = {"JOURNEY_PG_BIN", "JOURNEY_CHROMIUM", "JOURNEY_FIXTURES"}
+
+
+def test_unset_and_blank_variables_take_the_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+    assert Settings.from_env({var.name: "  " for var in VARIABLES}) == Settings()
+
+
+def test_every_variable_sets_its_field() -> None:
+    env = {
+        "JOURNEY_DATABASE_URL": " postgresql://u@db/w ",
+        "JOURNEY_MAPPING": " segment ",
+        "JOURNEY_TIMEZONE": "Europe/Berlin",
+        "JOURNEY_LOOKBACK_DAYS": "30",
+        "JOURNEY_RECENT_HOURS": "1.5",
+        "JOURNEY_MASK_PII": "yes",
+        "JOURNEY_CHANNELS_FILE": " ch.toml ",
+        "JOURNEY_PASSWORD_HASH": " h ",
+        "JOURNEY_API_KEYS": "k1, k2",
+        "JOURNEY_API_CACHE_SECONDS": "0",
+        "JOURNEY_API_CACHE_ROWS": "5000",
+        "JOURNEY_API_READ_SLOTS": "2",
+    }
+    assert Settings.from_env(env) == Settings(
+        database_url="postgresql://u@db/w",
+        url_from_user=True,
+        mapping="segment",
+        timezone="Europe/Berlin",
+        lookback_days=30.0,
+        recent_hours=1.5,
+        mask_pii=True,
+        channels_file="ch.toml",
+        password_hash="h",
+        api_keys=("k1", "k2"),
+        api_cache_seconds=0.0,
+        api_cache_rows=5000,
+        api_read_slots=2,
+    )
+    assert set(env) == {var.name for var in VARIABLES}
+
+
+def test_variables_and_fields_match_one_to_one() -> None:
+    names = [var.name for var in VARIABLES]
+    assert len(set(names)) == len(names)
+    assert all(name.startswith("JOURNEY_") for name in names)
+    settable = {f.name for f in dataclasses.fields(Settings)} - {"url_from_user"}
+    assert sorted(var.field for var in VARIABLES) == sorted(settable)
+
+
+def test_every_variable_the_product_names_is_a_setting() -> None:
+    sources = [*(ROOT / "src").rglob("*.py"), ROOT / "app.py", *(ROOT / "app_pages").glob("*.py")]
+    sources += [*(ROOT / "src").rglob("*.toml")]
+    named = {
+        name
+        for path in sources
+        for name in re.findall(r"JOURNEY_[A-Z][A-Z_]*[A-Z]", path.read_text(encoding="utf-8"))
+    }
+    assert named - TEST_HARNESS == {var.name for var in VARIABLES}
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "nan", id="lookback-nan"),
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "inf", id="lookback-inf"),
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "1e308", id="lookback-huge"),
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "36501", id="lookback-over-a-century"),
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "0", id="lookback-zero"),
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "-5", id="lookback-negative"),
+        pytest.param("JOURNEY_LOOKBACK_DAYS", "ninety", id="lookback-text"),
+        pytest.param("JOURNEY_RECENT_HOURS", "NaN", id="recent-nan"),
+        pytest.param("JOURNEY_RECENT_HOURS", "-inf", id="recent-inf"),
+        pytest.param("JOURNEY_TIMEZONE", "Mars/Base", id="timezone"),
+        pytest.param("JOURNEY_MASK_PII", "maybe", id="mask"),
+        pytest.param("JOURNEY_API_CACHE_SECONDS", "inf", id="cache-seconds-inf"),
+        pytest.param("JOURNEY_API_CACHE_SECONDS", "nan", id="cache-seconds-nan"),
+        pytest.param("JOURNEY_API_CACHE_ROWS", "1.5", id="cache-rows-fraction"),
+        pytest.param("JOURNEY_API_CACHE_ROWS", "1e400", id="cache-rows-inf"),
+        pytest.param("JOURNEY_API_READ_SLOTS", "0", id="slots-zero"),
+        pytest.param("JOURNEY_API_READ_SLOTS", "2.5", id="slots-fraction"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable_and_the_fix(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({name: raw})
+    message = str(info.value)
+    assert message.startswith(f"{name}={raw!r} is not ")
+    assert "\n" not in message
+    assert re.search(r"; (unset it or )?use ", message), message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("0.5", 0.5, id="fraction"),
+        pytest.param(" 36500 ", 36_500.0, id="a-century"),
+        pytest.param("1e2", 100.0, id="exponent"),
+    ],
+)
+def test_lookback_days_within_bounds(raw: str, expected: float) -> None:
+    assert Settings.from_env({"JOURNEY_LOOKBACK_DAYS": raw}).lookback_days == expected
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "1e308"])
+def test_the_cli_reports_a_bad_lookback_in_one_line(
+    raw: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOURNEY_LOOKBACK_DAYS", raw)
+    code = journey_main(["export", "--db", "duckdb:///nowhere.duckdb", "--email", "a@b.co"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"journey: configuration error: JOURNEY_LOOKBACK_DAYS={raw!r}")
+    assert err.count("\n") == 1
+
+
+def test_the_reference_in_docs_is_generated_from_settings() -> None:
+    committed = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == render_markdown(), (
+        "docs/configuration.md is stale: run "
+        "python -m journey_core.config --markdown > docs/configuration.md"
+    )
+
+
+def test_the_reference_lists_every_variable_with_its_default() -> None:
+    text = render_markdown()
+    rows = [line for line in text.splitlines() if line.startswith("| `JOURNEY_")]
+    assert [row.split("`")[1] for row in rows] == [var.name for var in VARIABLES]
+    assert "| `JOURNEY_API_READ_SLOTS` | `4` |" in text
+    assert "| `JOURNEY_MASK_PII` | `0` |" in text
+
+
+def test_main_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    assert config.main(["--markdown"]) == 0
+    assert capsys.readouterr().out == render_markdown()
+    assert config.main([]) == 2
