@@ -9,9 +9,10 @@ Usage::
 The server is the ``pyspark`` package's own Spark (``spark-submit --class
 org.apache.spark.sql.hive.thriftserver.HiveThriftServer2``) in ``local[2]`` mode, bound to
 127.0.0.1 on a free port, with the session time zone UTC, two shuffle partitions, no web UI
-and its own temporary warehouse, metastore and log. It runs in its own process group, which
-:meth:`SparkThriftServer.stop` kills (also at interpreter exit, and the kernel kills the JVM
-if the test process dies first: ``PR_SET_PDEATHSIG``).
+and its own temporary warehouse and metastore. It runs as a
+:class:`tests.support.process.ServerProcess` (its own process group, killed by
+:meth:`SparkThriftServer.stop`, also at interpreter exit); where util-linux ``setpriv`` exists
+the kernel also kills the JVM if the test process dies first (``--pdeathsig KILL``).
 
 Java 17+ must be on ``PATH`` (``bash scripts/test-deps.sh`` installs it); ``$JAVA_HOME`` is
 honoured as Spark does.
@@ -20,13 +21,9 @@ honoured as Spark does.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,6 +36,7 @@ import pytest
 
 from journey_core import columns as c
 from journey_core.rules.identity import EVENT_SCHEMA, IDENTITY_SCHEMA, TS, as_utc
+from tests.support.process import ServerProcess, free_port
 
 __all__ = [
     "SparkError",
@@ -49,7 +47,6 @@ __all__ = [
 ]
 
 STARTUP_TIMEOUT = 180  # seconds until the server must accept a query
-_PR_SET_PDEATHSIG = 1
 
 # Fixed table definitions: the canonical schema, TIMESTAMP (not timestamp_ntz, which
 # PyHive reflects as NullType) holding UTC in the UTC session time zone.
@@ -85,19 +82,6 @@ def find_spark_home() -> Path:
     return home
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask the kernel to SIGKILL this process (the JVM, after exec) when its parent dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 class SparkThriftServer:
     """A local Spark Thrift server (HiveServer2 protocol) on 127.0.0.1:<free port>."""
 
@@ -108,22 +92,7 @@ class SparkThriftServer:
         self.port: int | None = None
         self.base_dir: Path | None = None
         self.startup_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
-
-    @property
-    def log_file(self) -> Path:
-        if self.base_dir is None:
-            msg = "SparkThriftServer is not started"
-            raise SparkError(msg)
-        return self.base_dir / "thriftserver.log"
-
-    def _log_tail(self, chars: int = 6000) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except (OSError, SparkError):
-            return ""
-        return f"Spark log (tail):\n{text[-chars:]}"
+        self._server: ServerProcess | None = None
 
     def _command(self, base: Path) -> list[str]:
         metastore = base / "metastore_db"
@@ -172,7 +141,7 @@ class SparkThriftServer:
 
     def start(self) -> SparkThriftServer:
         """Start the server and return once it answers a query (or raise with the log tail)."""
-        if self._proc is not None:
+        if self._server is not None:
             msg = "SparkThriftServer already started"
             raise SparkError(msg)
         if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
@@ -180,73 +149,44 @@ class SparkThriftServer:
             raise SparkError(msg)
         began = time.monotonic()
         self.base_dir = Path(tempfile.mkdtemp(prefix="jspark-"))
-        self.port = _free_port()
-        env = {**os.environ, "SPARK_HOME": str(self.spark_home), "TZ": "UTC"}
-        env.pop("PYSPARK_SUBMIT_ARGS", None)
-        env["SPARK_LOG_DIR"] = str(self.base_dir)
-        self._log = self.log_file.open("wb")
+        self.port = free_port(self.host)
+        command = self._command(self.base_dir)
+        setpriv = shutil.which("setpriv")
+        if setpriv is not None:  # the JVM dies with the test process, even on SIGKILL
+            command = [setpriv, "--pdeathsig", "KILL", "--", *command]
+        self._server = ServerProcess(
+            command,
+            name="Spark Thrift server",
+            cwd=self.base_dir,  # derby.log and the metastore stay in the temp dir
+            env={"SPARK_HOME": str(self.spark_home), "TZ": "UTC", "PYSPARK_SUBMIT_ARGS": None},
+        )
         atexit.register(self.stop)
         try:
-            self._proc = subprocess.Popen(
-                self._command(self.base_dir),
-                cwd=self.base_dir,  # derby.log and metastore files stay in the temp dir
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as one
-                preexec_fn=_die_with_parent,
-            )
-            self._wait_ready(STARTUP_TIMEOUT)
+            self._server.start()
+            self._server.wait_healthy(self._answers, timeout=STARTUP_TIMEOUT, interval=0.5)
         except BaseException:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - began
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
-        from pyhive import hive
-
-        deadline = time.monotonic() + timeout
-        last: BaseException | None = None
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                msg = f"Spark Thrift server exited with code {self._proc.returncode}\n"
-                raise SparkError(msg + self._log_tail())
-            try:
-                with socket.create_connection((self.host, self.port or 0), timeout=1):
-                    pass
-                conn = hive.connect(host=self.host, port=self.port, username="journey")
-                try:
-                    cur = conn.cursor()
-                    cur.execute("SELECT 1")
-                    cur.fetchall()
-                    return
-                finally:
-                    conn.close()
-            except Exception as exc:
-                last = exc
-                time.sleep(0.5)
-        msg = f"Spark Thrift server not ready after {timeout:.0f}s: {last!r}\n{self._log_tail()}"
-        raise SparkError(msg)
+    def _answers(self) -> str | None:
+        """None once the server answers ``SELECT 1``, else why not (a :data:`Probe`)."""
+        try:
+            with socket.create_connection((self.host, self.port or 0), timeout=1):
+                pass
+            self.execute("SELECT 1")
+        except Exception as exc:
+            return repr(exc)[:300]
+        return None
 
     def stop(self) -> None:
         """Kill the server's process group and remove its temp dir. Safe to call repeatedly."""
         atexit.unregister(self.stop)
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=15)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop(timeout=15)
+            server.close_logs()
         if self.base_dir is not None:
             shutil.rmtree(self.base_dir, ignore_errors=True)
             self.base_dir = None
