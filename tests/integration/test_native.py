@@ -21,10 +21,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
-from journey_core.io.demo import write_tables
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse import create_engine, fetch_journeys, write_tables
 from journey_core.warehouse.mapping import load_mapping, parse_mapping
 from journey_core.warehouse.native import journey_statement, native_journeys
 from tests.conftest import WarehouseFactory
