@@ -2,8 +2,9 @@
 # Installs the system services the test suite needs, if they are missing:
 #   - chromium    (headless browser for the e2e tests, driven by Playwright)
 #   - postgresql  (initdb/pg_ctl to start throwaway clusters in the tests)
+#   - openjdk-17-jre-headless (java, for the local Apache Spark of the spark tests)
 # Uses apt-get (Debian/Ubuntu); sudo only when not already root.
-# Does nothing at all when both are already present.
+# Does nothing at all when all are already present.
 set -euo pipefail
 
 CHROMIUM="${JOURNEY_CHROMIUM:-/usr/bin/chromium}"
@@ -32,6 +33,11 @@ if have_postgres; then
     echo "test-deps: PostgreSQL server binaries (initdb, pg_ctl) found"
 else
     packages+=(postgresql)
+fi
+if command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ]; then
+    echo "test-deps: java found"
+else
+    packages+=(openjdk-17-jre-headless)
 fi
 
 if [ "${#packages[@]}" -eq 0 ]; then
