@@ -21,7 +21,7 @@ from journey_core.config import (
 from journey_core.errors import ConfigError, InputError, JourneyError
 from journey_core.io import export
 from journey_core.io.demo import DEFAULT_INDIVIDUALS, build_demo
-from journey_core.io.privacy import mask_frame
+from journey_core.io.privacy import mask_frame, use_secret
 from journey_core.rules.query import JourneyQuery, parse_as_of
 from journey_core.warehouse import (
     create_engine,
@@ -288,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        use_secret(settings.secret_key)  # keyed fingerprints, as the API's
         return int(args.func(args, settings))
     except InputError as exc:
         print(f"journey: error: {exc}", file=sys.stderr)
