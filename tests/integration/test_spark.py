@@ -126,13 +126,6 @@ def test_product_route_fetch_journeys(worked: sa.Engine) -> None:
     assert_frame_equal(got, journeys(CAMPAIGN_EVENTS, CAMPAIGN_IDS, query=email))
 
 
-@pytest.mark.xfail(
-    reason=(
-        "PyHive reflects TIMESTAMP as HiveTimestamp, a String-based TypeDecorator, which "
-        "warehouse.mapping.column_kind calls 'TIMESTAMP' instead of Kind.TIMESTAMP"
-    ),
-    raises=Exception,
-)
 def test_product_route_verify_schema(worked: sa.Engine) -> None:
     fitted = verify_schema(worked)
     assert [t.table for t in fitted.events] == [c.EVENTS]

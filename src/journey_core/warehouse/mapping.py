@@ -97,7 +97,35 @@ def column_kind(type_: sa.types.TypeEngine[Any]) -> Kind | str | None:
         return Kind.NUMBER
     if isinstance(type_, sa.String | sa.Enum):
         return Kind.TEXT
-    return _type_name(type_)
+    name = _type_name(type_)
+    # Third-party types that say what they are only by name, e.g. PyHive's HiveTimestamp (a
+    # String-based TypeDecorator that reflects Spark's TIMESTAMP columns).
+    return _NAMED_KINDS.get(name.split("(")[0].strip().upper(), name)
+
+
+_NAMED_KINDS: Mapping[str, Kind] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            ("TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "DATETIME", "DATE"), Kind.TIMESTAMP
+        ),
+        **dict.fromkeys(
+            (
+                "DECIMAL",
+                "NUMERIC",
+                "DOUBLE",
+                "FLOAT",
+                "REAL",
+                "INT",
+                "INTEGER",
+                "BIGINT",
+                "SMALLINT",
+                "TINYINT",
+            ),
+            Kind.NUMBER,
+        ),
+        **dict.fromkeys(("STRING", "VARCHAR", "CHAR", "TEXT"), Kind.TEXT),
+    }
+)
 
 
 def _type_name(type_: sa.types.TypeEngine[Any]) -> str:
