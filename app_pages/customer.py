@@ -17,7 +17,7 @@ with ui.guard("this customer"):
         st.stop()
     query = ctx.query(email=email)
     ui.permalink(ctx)
-    with st.spinner(f"Loading {ui.shown_email(query.email or '')}…", show_time=True):
+    with st.spinner(f"Loading {ui.plain(ui.shown_email(query.email or ''))}…", show_time=True):
         view = data.customer(*data.key_of(ctx, query))
     if view.profile is None:
         message = view.message or "No events for this email."
