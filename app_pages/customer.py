@@ -10,8 +10,8 @@ ui.page_header(
     "Customer lookup",
     "One person's journey: how they found you, when they became known, what they did since.",
 )
-email = sections.email_input()
 with ui.guard("this customer"):
+    email = sections.email_input()
     if not email:
         sections.customer_prompt(ctx)
         st.stop()
