@@ -4,6 +4,7 @@ downloads only for signed-in sessions (AppTest; the browser side is in tests/e2e
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest
     """``app(page, mask=False, url=demo_url, **params)``: the dashboard opened on ``page``."""
     for key in ("JOURNEY_TIMEZONE", "JOURNEY_LOOKBACK_DAYS", ENV_PASSWORD_HASH):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(access, "_THROTTLES", type(access._THROTTLES)())
+    monkeypatch.setattr(access, "_THROTTLES", OrderedDict(), raising=False)  # a clean client
 
     def make(page: str, *, mask: bool = False, url: str = demo_url, **params: str) -> AppTest:
         monkeypatch.setenv("JOURNEY_DATABASE_URL", url)
@@ -266,7 +267,7 @@ def test_failed_sign_ins_slow_down_the_client_across_sessions(
 
 
 def test_throttle_store_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(access, "_THROTTLES", type(access._THROTTLES)())
+    monkeypatch.setattr(access, "_THROTTLES", OrderedDict())
     monkeypatch.setattr(access, "MAX_CLIENTS", 3)
     first = access.throttle_of("10.0.0.1")
     first.record_failure(now=0.0)
