@@ -3,6 +3,7 @@ downloads only for signed-in sessions (AppTest; the browser side is in tests/e2e
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,10 +16,14 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 from journey_core import columns as c
+from journey_core.analytics import campaign as an
 from journey_core.auth import hash_password
-from journey_core.config import ENV_PASSWORD_HASH
+from journey_core.config import ENV_DASHBOARD_CACHE_MB, ENV_PASSWORD_HASH, Settings
 from journey_core.io.privacy import mask_email, mask_frame
-from journey_ui import access, downloads, people
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine
+from journey_ui import access, data, downloads, people
+from journey_ui.cache import ByteCache, size_of
 from tests.conftest import WarehouseFactory
 from tests.support.frames import T, events_frame, identities_frame
 from tests.support.markdown import displayed, markup
@@ -213,8 +218,8 @@ def test_emails_inside_urls_are_masked_on_pages_and_csvs(
     tables = "\n".join(df.value.to_csv() for df in at.dataframe)
     assert "corp.example" in tables
     assert email not in tables
-    for key, data in recorded_downloads.items():
-        assert email.encode() not in (data() if callable(data) else data), key
+    for key, made in recorded_downloads.items():
+        assert email.encode() not in (made() if callable(made) else made), key
     at = app("attribution", mask=True, url=url, event_date="2022-08-01", as_of="2022-08-31")
     assert not at.exception
     assert email not in "\n".join(df.value.to_csv() for df in at.dataframe)
@@ -327,3 +332,33 @@ def test_downloads_stop_working_after_sign_out(
 def _quiet_timers(monkeypatch: pytest.MonkeyPatch) -> None:
     """No expiry timers here: no thread outlives a test (expiry is tested in the browser)."""
     monkeypatch.setattr(downloads, "_expire_later", lambda seconds: None)
+
+
+# --------------------------------------------------------------------------- finding 7
+
+
+def test_ten_as_of_values_stay_under_the_cache_budget(
+    demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(demo_url)
+
+    def key(day: int) -> data.QueryKey:
+        query = JourneyQuery.build(
+            now=dt.datetime.now(dt.UTC), event_date="2022-08-01", as_of=f"2022-08-{day}T00:00:00Z"
+        )
+        return data.QueryKey.of(query)
+
+    one = size_of(data.load_rows(engine, key(21)))
+    budget = 3 * one
+    monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=budget))
+    for day in range(21, 31):  # ten as-of values of one campaign
+        report, _ = data.campaign(engine, demo_url, key(day), an.Filters(), an.DEFAULT_FUNNEL_STEPS)
+        assert report.total_rows > 0
+        assert data.CACHE.bytes <= budget
+    assert 0 < len(data.CACHE) < 20  # rows and reports of the earliest days were dropped
+
+
+def test_the_budget_comes_from_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=10**9))
+    data.use_budget(Settings.from_env({ENV_DASHBOARD_CACHE_MB: "3"}))
+    assert data.CACHE.max_bytes == 3 * 2**20

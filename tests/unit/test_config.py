@@ -37,6 +37,9 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_API_CACHE_SECONDS": "0",
         "JOURNEY_API_CACHE_ROWS": "5000",
         "JOURNEY_API_READ_SLOTS": "2",
+        "JOURNEY_DASHBOARD_CACHE_MB": "64",
+        "JOURNEY_DASHBOARD_PUBLIC": "1",
+        "JOURNEY_DASHBOARD_ALLOWED_HOSTS": "journeys.example.com, *.corp.example",
     }
     assert Settings.from_env(env) == Settings(
         database_url="postgresql://u@db/w",
@@ -52,6 +55,9 @@ def test_every_variable_sets_its_field() -> None:
         api_cache_seconds=0.0,
         api_cache_rows=5000,
         api_read_slots=2,
+        dashboard_cache_mb=64,
+        dashboard_public=True,
+        dashboard_allowed_hosts=("journeys.example.com", "*.corp.example"),
     )
     assert set(env) == {var.name for var in VARIABLES}
 
