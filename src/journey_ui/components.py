@@ -505,11 +505,9 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
     with st.container(border=True):
         head, chips = st.columns([3, 2], vertical_alignment="center")
         with head:
-            st.markdown(
-                '<div style="font-size:1.35rem;font-weight:600;margin-bottom:0.25rem">'
-                f"{html.escape(shown_email(profile.email))}</div>",
-                unsafe_allow_html=True,
-            )
+            # Plain Markdown, not raw HTML: the browser renders raw-HTML Markdown lazily, and
+            # in busy cold sessions the card was seen without its name (issue 14, finding 11).
+            st.header(plain(shown_email(profile.email)), anchor=False)
             via = f" via **{profile.known_via}**" if profile.known_via else ""
             st.caption(
                 f"Known since **{fmt_time(profile.known_at, ctx.tz)} {ctx.tz}**{via}. "

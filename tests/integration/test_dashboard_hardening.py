@@ -362,3 +362,17 @@ def test_the_budget_comes_from_the_setting(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=10**9))
     data.use_budget(Settings.from_env({ENV_DASHBOARD_CACHE_MB: "3"}))
     assert data.CACHE.max_bytes == 3 * 2**20
+
+
+# --------------------------------------------------------------------------- finding 11
+
+
+@pytest.mark.parametrize("mask", [pytest.param(False, id="clear"), pytest.param(True, id="masked")])
+def test_profile_card_name_is_plain_markdown(app: Callable[..., AppTest], mask: bool) -> None:
+    email = _first_email(app("customer", as_of=AS_OF))
+    at = app("customer", mask=mask, email=email, as_of=AS_OF)
+    ok(at)
+    shown = mask_email(email) if mask else email
+    assert [displayed(h.value) for h in at.header] == [shown]
+    raw_html = [m.value for m in at.markdown if m.proto.allow_html]
+    assert not [text for text in raw_html if shown in text]  # the name is not raw HTML
