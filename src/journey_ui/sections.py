@@ -302,7 +302,7 @@ def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageConte
         drop_empty=True,
     )
     ui.download_csv(
-        data=data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
+        data=lambda: data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
         file_name=ui.csv_name(f"email-{ui.shown_email(query.email or '')}", ui.as_of_part(ctx)),
         rows=view.rows.height,
         people=1 if view.rows.height else 0,
