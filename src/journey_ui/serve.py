@@ -15,7 +15,6 @@ Who can reach it, unless the options say otherwise (:func:`server_options`):
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -32,11 +31,10 @@ PUBLIC = "0.0.0.0"  # only with sign-in configured or JOURNEY_DASHBOARD_PUBLIC=1
 SECRETS_FILES = (Path(".streamlit") / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml")
 
 
-def _given(args: Sequence[str], option: str, env: Mapping[str, str]) -> bool:
-    """Whether ``--<option>`` is among ``args`` (or set through Streamlit's own variable)."""
+def _given(args: Sequence[str], option: str) -> bool:
+    """Whether ``--<option>`` is among ``args``."""
     flag = f"--{option}"
-    variable = "STREAMLIT_" + re.sub(r"(?<=[a-z])(?=[A-Z])|\.", "_", option).upper()
-    return any(a == flag or a.startswith(flag + "=") for a in args) or bool(env.get(variable))
+    return any(a == flag or a.startswith(flag + "=") for a in args)
 
 
 def _auth_section(files: Sequence[Path]) -> Mapping[str, Any]:
@@ -64,23 +62,21 @@ def server_options(
     args: Sequence[str],
     *,
     sign_in: bool,
-    env: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """(``streamlit run`` options to add, warnings) for ``settings`` and the user's ``args``.
 
-    >>> server_options(Settings(), [], sign_in=False, env={})[0]
+    >>> server_options(Settings(), [], sign_in=False)[0]
     ['--server.address', '127.0.0.1', '--server.allowedHosts', 'localhost', \
 '--server.allowedHosts', '127.0.0.1', '--server.allowedHosts', '::1']
-    >>> server_options(Settings(), ["--server.address=10.0.0.5"], sign_in=False, env={})[0][:1]
+    >>> server_options(Settings(), ["--server.address=10.0.0.5"], sign_in=False)[0][:1]
     ['--server.allowedHosts']
     """
-    env = os.environ if env is None else env
     options: list[str] = []
     warnings: list[str] = []
     public = sign_in or settings.dashboard_public
-    if not _given(args, "server.address", env):
+    if not _given(args, "server.address"):
         options += ["--server.address", PUBLIC if public else LOOPBACK]
-    if not _given(args, "server.allowedHosts", env):
+    if not _given(args, "server.allowedHosts"):
         hosts = settings.dashboard_allowed_hosts
         if not hosts and public:
             hosts = ("*",)

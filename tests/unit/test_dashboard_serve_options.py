@@ -18,16 +18,15 @@ LOOPBACK = [
 
 
 @pytest.mark.parametrize(
-    ("settings", "args", "sign_in", "env", "expected"),
+    ("settings", "args", "sign_in", "expected"),
     [
         pytest.param(
-            Settings(), [], False, {}, ["--server.address", "127.0.0.1", *LOOPBACK], id="default"
+            Settings(), [], False, ["--server.address", "127.0.0.1", *LOOPBACK], id="default"
         ),
         pytest.param(
             Settings(),
             [],
             True,
-            {},
             ["--server.address", "0.0.0.0", "--server.allowedHosts", "*"],
             id="sign-in",
         ),
@@ -35,38 +34,35 @@ LOOPBACK = [
             Settings(dashboard_public=True, dashboard_allowed_hosts=("j.example.com",)),
             [],
             False,
-            {},
             ["--server.address", "0.0.0.0", "--server.allowedHosts", "j.example.com"],
             id="public-with-hosts",
         ),
         pytest.param(
-            Settings(), ["--server.address", "10.0.0.5"], False, {}, LOOPBACK, id="address-flag"
+            Settings(), ["--server.address", "10.0.0.5"], False, LOOPBACK, id="address-flag"
         ),
         pytest.param(
             Settings(),
             ["--server.allowedHosts=x.example"],
             False,
-            {},
             ["--server.address", "127.0.0.1"],
             id="hosts-flag",
         ),
         pytest.param(
             Settings(),
-            [],
+            ["--server.address=10.0.0.5", "--server.allowedHosts", "a"],
             False,
-            {"STREAMLIT_SERVER_ADDRESS": "10.0.0.5", "STREAMLIT_SERVER_ALLOWED_HOSTS": "a"},
             [],
-            id="streamlit-variables",
+            id="both-flags",
         ),
     ],
 )
 def test_server_options(
-    settings: Settings, args: list[str], sign_in: bool, env: dict[str, str], expected: list[str]
+    settings: Settings, args: list[str], sign_in: bool, expected: list[str]
 ) -> None:
-    assert server_options(settings, args, sign_in=sign_in, env=env)[0] == expected
+    assert server_options(settings, args, sign_in=sign_in)[0] == expected
 
 
 def test_public_without_hosts_warns() -> None:
-    _, warnings = server_options(Settings(dashboard_public=True), [], sign_in=False, env={})
+    _, warnings = server_options(Settings(dashboard_public=True), [], sign_in=False)
     assert len(warnings) == 1
     assert "JOURNEY_DASHBOARD_ALLOWED_HOSTS" in warnings[0]
