@@ -57,11 +57,12 @@ def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest
 
 
 def shown_text(at: AppTest) -> str:
-    """Everything a page shows as text: markdown, captions, buttons, tables, errors.
+    """Everything a page shows as text: headings, markdown, captions, buttons, tables, errors.
 
     Markdown escapes are undone (:func:`displayed`), so an escaped email is found too.
     """
-    parts = [m.value for m in at.markdown] + [x.value for x in at.caption]
+    parts = [h.value for h in [*at.title, *at.header, *at.subheader]]
+    parts += [m.value for m in at.markdown] + [x.value for x in at.caption]
     parts += [b.label for b in at.button] + [d.label for d in at.download_button]
     parts += [e.value for e in at.error] + [i.value for i in at.info]
     parts += [df.value.to_csv() for df in at.dataframe]
