@@ -22,6 +22,7 @@ page = shell.navigation()
 ctx = shell.start(settings, page)
 if ctx is None:
     st.stop()
+data.use_budget(settings)
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))
 with runlog.page_run(page.url_path or "recent"):
     page.run()

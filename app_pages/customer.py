@@ -10,14 +10,14 @@ ui.page_header(
     "Customer lookup",
     "One person's journey: how they found you, when they became known, what they did since.",
 )
-email = sections.email_input()
 with ui.guard("this customer"):
+    email = sections.email_input()
     if not email:
         sections.customer_prompt(ctx)
         st.stop()
     query = ctx.query(email=email)
     ui.permalink(ctx)
-    with st.spinner(f"Loading {ui.shown_email(query.email or '')}…", show_time=True):
+    with st.spinner(f"Loading {ui.plain(ui.shown_email(query.email or ''))}…", show_time=True):
         view = data.customer(*data.key_of(ctx, query))
     if view.profile is None:
         message = view.message or "No events for this email."

@@ -16,8 +16,9 @@ with ui.guard("recent activity"):
     ui.warehouse_banner(ctx, data.summary(ctx.engine, ctx.url, ctx.settings.mapping))
     query = ctx.query()
     ui.permalink(ctx)
+    key = data.key_of(ctx, query)
     with st.spinner(f"Loading the last {hours:g} hours…", show_time=True):
-        report, message = data.recent(*data.key_of(ctx, query))
+        report, message = data.recent(*key)
     if message:
         ui.empty_state(
             message,
@@ -38,7 +39,7 @@ with ui.guard("recent activity"):
         key="recent",
     )
     ui.download_csv(
-        data=lambda: data.csv(*data.key_of(ctx, query), an.Filters()),
+        data=lambda: data.csv(*key, an.Filters()),  # made on click, outside the script run
         file_name=ui.csv_name("recent", ui.as_of_part(ctx)),
         rows=report.total_rows,
         people=report.people.height,

@@ -37,6 +37,11 @@ ENV_API_CACHE_MB = "JOURNEY_API_CACHE_MB"
 ENV_API_LOOKUP_SLOTS = "JOURNEY_API_LOOKUP_SLOTS"
 ENV_API_ALLOWED_HOSTS = "JOURNEY_API_ALLOWED_HOSTS"
 ENV_SECRET_KEY = "JOURNEY_SECRET_KEY"
+ENV_DASHBOARD_CACHE_MB = "JOURNEY_DASHBOARD_CACHE_MB"
+ENV_DASHBOARD_PUBLIC = "JOURNEY_DASHBOARD_PUBLIC"
+ENV_DASHBOARD_ALLOWED_HOSTS = "JOURNEY_DASHBOARD_ALLOWED_HOSTS"
+#: Host names the dashboard answers by default (``server.allowedHosts``): loopback only.
+LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
 #: The embedded DuckDB demo warehouse, built on first use when no URL is configured.
 DEFAULT_DB_PATH = Path("data") / "demo.duckdb"
@@ -76,6 +81,9 @@ class Settings:
     api_lookup_slots: int = 2
     api_allowed_hosts: tuple[str, ...] = ()
     secret_key: str = ""
+    dashboard_cache_mb: int = 512
+    dashboard_public: bool = False
+    dashboard_allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +201,15 @@ def _hosts(name: str, raw: str) -> tuple[str, ...]:
             )
             raise ConfigError(msg)
     return hosts
+
+
+def parse_hosts(raw: str | None) -> tuple[str, ...]:
+    """The host names of a comma-separated ``JOURNEY_DASHBOARD_ALLOWED_HOSTS`` value.
+
+    >>> parse_hosts(" journeys.example.com, *.corp.example ,")
+    ('journeys.example.com', '*.corp.example')
+    """
+    return parse_api_keys(raw)
 
 
 def parse_api_keys(raw: str | None) -> tuple[str, ...]:
@@ -334,6 +351,31 @@ VARIABLES: tuple[Variable, ...] = (
         _text,
         shown_default="random per process",
     ),
+    Variable(
+        ENV_DASHBOARD_CACHE_MB,
+        "dashboard_cache_mb",
+        "whole number >= 0",
+        "Megabytes of journey rows and page results the dashboard keeps for its sessions; the "
+        "least recently used go first; 0 keeps none.",
+        _whole(0, "512"),
+    ),
+    Variable(
+        ENV_DASHBOARD_PUBLIC,
+        "dashboard_public",
+        "yes/no (1/0)",
+        "Serve the dashboard on every network interface even without sign-in; unset: only "
+        "on 127.0.0.1 unless sign-in is configured (or `--server.address` is given).",
+        _flag,
+    ),
+    Variable(
+        ENV_DASHBOARD_ALLOWED_HOSTS,
+        "dashboard_allowed_hosts",
+        "comma-separated host names",
+        "Host names the dashboard answers (Streamlit `server.allowedHosts`, `*.` wildcards); "
+        "other `Host` headers are refused.",
+        lambda _name, raw: parse_hosts(raw),
+        shown_default="localhost, 127.0.0.1, ::1",
+    ),
 )
 
 
@@ -400,6 +442,9 @@ __all__ = [
     "ENV_API_LOOKUP_SLOTS",
     "ENV_API_READ_SLOTS",
     "ENV_CHANNELS_FILE",
+    "ENV_DASHBOARD_ALLOWED_HOSTS",
+    "ENV_DASHBOARD_CACHE_MB",
+    "ENV_DASHBOARD_PUBLIC",
     "ENV_DATABASE_URL",
     "ENV_LOOKBACK_DAYS",
     "ENV_MAPPING",
@@ -408,6 +453,7 @@ __all__ = [
     "ENV_RECENT_HOURS",
     "ENV_SECRET_KEY",
     "ENV_TIMEZONE",
+    "LOOPBACK_HOSTS",
     "MAX_LOOKBACK_DAYS",
     "MAX_RECENT_HOURS",
     "VARIABLES",
@@ -415,6 +461,7 @@ __all__ = [
     "Variable",
     "main",
     "parse_api_keys",
+    "parse_hosts",
     "render_markdown",
 ]
 

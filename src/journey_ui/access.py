@@ -6,7 +6,8 @@ thing rendered is a sign-in form (no navigation, no data). Configuration, in thi
 - OIDC: ``st.secrets["auth"]`` holds Streamlit's ``st.login`` keys (``client_id``,
   ``server_metadata_url``... directly or in a ``[auth.<provider>]`` section).
 - Password: env ``JOURNEY_PASSWORD_HASH`` or ``st.secrets["auth"]["password_hash"]``, a hash
-  from ``journey hash-password``. Failed attempts slow down per browser session (:class:`Throttle`).
+  from ``journey hash-password``. Failed attempts slow down per client address, across browser
+  sessions and reloads (:func:`throttle_of`); every attempt is logged with the client address.
 - Neither: every page says that the dashboard is open to anyone who can reach it.
 """
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,12 +27,17 @@ import streamlit as st
 from journey_core.auth import Throttle, verify_password
 from journey_core.config import ENV_PASSWORD_HASH, Settings
 from journey_core.errors import ConfigError
+from journey_ui import downloads
 from journey_ui.shell import PAGE_PATHS
 
 log = logging.getLogger("journey_ui.access")
 
 _SIGNED_IN = "journey.auth.signed_in"
-_THROTTLE = "journey.auth.throttle"
+#: Most client addresses whose failed sign-ins are remembered (least recent forgotten first).
+MAX_CLIENTS = 10_000
+_THROTTLES: OrderedDict[str, Throttle] = OrderedDict()
+_THROTTLES_LOCK = threading.Lock()
+LOCAL_CLIENT = "local"
 _OIDC_KEYS = ("client_id", "server_metadata_url")
 OPEN_NOTICE = (
     ":material/lock_open: This dashboard is open to anyone who can reach it. "
@@ -121,24 +129,51 @@ def _password(cfg: AccessConfig) -> bool:
     return False
 
 
+def client_id() -> str:
+    """Who is signing in: the connection's address (``local`` for loopback and tests)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no client context (bare mode)
+        address = None
+    return address if isinstance(address, str) and address else LOCAL_CLIENT
+
+
+def throttle_of(client: str) -> Throttle:
+    """The failed-sign-in throttle of ``client``, shared by all its sessions (bounded store)."""
+    with _THROTTLES_LOCK:
+        throttle = _THROTTLES.get(client)
+        if throttle is None:
+            throttle = _THROTTLES[client] = Throttle()
+        _THROTTLES.move_to_end(client)
+        while len(_THROTTLES) > MAX_CLIENTS:
+            _THROTTLES.popitem(last=False)
+        return throttle
+
+
 def _sign_out() -> None:
     st.session_state.pop(_SIGNED_IN, None)
-    log.info("sign_out")
+    downloads.revoke()
+    log.info("sign_out client=%s", client_id())
 
 
 def _password_form(cfg: AccessConfig) -> None:
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         _header()
-        throttle: Throttle = st.session_state.setdefault(_THROTTLE, Throttle())
         with st.form("auth.form", enter_to_submit=True):
             password = st.text_input("Password", type="password", key="auth.password")
             submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
         if not submitted:
             return
+        client = client_id()
+        throttle = throttle_of(client)
         now = time.monotonic()
-        wait = throttle.wait_seconds(now=now)
+        with _THROTTLES_LOCK:  # one check-and-count per attempt, across sessions
+            wait = throttle.wait_seconds(now=now)
+            if wait <= 0:
+                throttle.record_failure(now=now)  # until the password proves right
         if wait > 0:
+            log.warning("sign_in throttled client=%s wait_s=%d", client, math.ceil(wait))
             st.warning(f"Too many failed attempts: wait {math.ceil(wait)} s, then try again.")
             return
         try:
@@ -147,12 +182,12 @@ def _password_form(cfg: AccessConfig) -> None:
             st.error(f"**Sign-in is misconfigured**: {exc}")
             return
         if ok:
-            throttle.reset()
+            with _THROTTLES_LOCK:
+                throttle.reset()
             st.session_state[_SIGNED_IN] = cfg.password_hash
-            log.info("sign_in ok")
+            log.info("sign_in ok client=%s", client)
             st.rerun()
-        throttle.record_failure(now=now)
-        log.warning("sign_in failed failures=%d", throttle.failures)
+        log.warning("sign_in failed client=%s failures=%d", client, throttle.failures)
         st.error("Wrong password.")
         wait = throttle.wait_seconds(now=now)
         if wait > 0:

@@ -26,7 +26,7 @@ from journey_core.errors import ConfigError, InputError, JourneyError, Warehouse
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame
 from journey_core.warehouse import WarehouseSummary
-from journey_ui import runlog
+from journey_ui import downloads, people, runlog
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext, format_as_of
 
@@ -37,6 +37,7 @@ CAMPAIGN_PAGE = "app_pages/campaign.py"
 
 FIELD_LABELS = {
     "email": "Email",
+    "person": "Person link",
     "event_date": "Campaign start date",
     "as_of": "As of",
     "steps": "Funnel steps",
@@ -102,18 +103,37 @@ def fmt_change(current: float, previous: float | None) -> str | None:
 
 # --------------------------------------------------------------------------- errors
 
+_MARKDOWN_SPECIAL = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def plain(text: str) -> str:
+    r"""``text`` (e.g. a URL parameter quoted in a message) as Markdown that renders literally.
+
+    Every ASCII punctuation character is backslash-escaped, so no image, link, autolink,
+    HTML, emphasis, ``:material/...:`` icon or ``$`` formula comes out of it; line breaks
+    become spaces.
+
+    >>> plain("![x](http://h/i.png) *hi*")
+    '\\!\\[x\\]\\(http\\:\\/\\/h\\/i\\.png\\) \\*hi\\*'
+    """
+    flat = " ".join(text.splitlines())
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in flat)
+
 
 def show_error(exc: JourneyError) -> None:
-    """One ``st.error`` naming the field (or the warehouse) and the fix; never a traceback."""
+    """One ``st.error`` naming the field (or the warehouse) and the fix; never a traceback.
+
+    An input error is shown as plain text (:func:`plain`): it may quote what a link supplied.
+    """
     if isinstance(exc, InputError):
         name = FIELD_LABELS.get(exc.field, exc.field)
-        st.error(f"**{name}**: {exc.detail}", icon=":material/edit:")
+        st.error(f"**{plain(name)}**: {plain(exc.detail)}", icon=":material/edit:")
     elif isinstance(exc, WarehouseError):
         st.error(f"**Warehouse**: {exc}", icon=":material/database:")
     elif isinstance(exc, ConfigError):
         st.error(f"**Configuration**: {exc}", icon=":material/settings:")
     else:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(str(exc)), icon=":material/error:")
 
 
 @contextmanager
@@ -133,8 +153,8 @@ def guard(what: str) -> Iterator[None]:
 
 
 def empty_state(message: str, *, tips: Sequence[str] = ()) -> None:
-    """Why a result is empty and what to try."""
-    body = message + "".join(f"\n- {tip}" for tip in tips)
+    """Why a result is empty and what to try (``message`` is shown as plain text)."""
+    body = plain(message) + "".join(f"\n- {tip}" for tip in tips)
     st.info(body, icon=":material/search_off:")
 
 
@@ -308,11 +328,14 @@ def shown_email(email: str) -> str:
     return mask_email(email) if masking() and email else email
 
 
+def masked(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` as the user may see it: emails masked (:func:`.privacy.mask_frame`) if asked."""
+    return mask_frame(frame) if masking() else frame
+
+
 def _display(frame: pl.DataFrame) -> pl.DataFrame:
     """Friendly event names, blank (not "None") for missing text, emails masked if asked."""
-    if masking():
-        frame = mask_frame(frame)
-    out = frame.with_columns(
+    out = masked(frame).with_columns(
         pl.col(pl.String).fill_null(""),
         # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
         pl.col(pl.Boolean).replace_strict({True: "Yes"}, default="", return_dtype=pl.String),
@@ -387,9 +410,17 @@ def table(
     return rows[0] if rows and 0 <= rows[0] < frame.height else None
 
 
+def person_params(email: str) -> dict[str, str]:
+    """The query parameters of a link to ``email``'s customer lookup.
+
+    With masking on, ``?person=<token>`` (:mod:`journey_ui.people`): no email in the URL.
+    """
+    return {"person": people.remember(email)} if masking() else {"email": email}
+
+
 def open_customer(email: str, ctx: PageContext) -> None:
     """Open the customer lookup of ``email`` (keeping the as-of time)."""
-    st.switch_page(CUSTOMER_PAGE, query_params={"email": email, **ctx.link_params()})
+    st.switch_page(CUSTOMER_PAGE, query_params={**person_params(email), **ctx.link_params()})
 
 
 def download_table(frame: pl.DataFrame, name: str, *, file_name: str, key: str) -> None:
@@ -397,9 +428,10 @@ def download_table(frame: pl.DataFrame, name: str, *, file_name: str, key: str) 
 
     Emails are masked when the session masks them (``JOURNEY_MASK_PII``).
     """
+    shown = masked(frame)
     st.download_button(
         f"Download {name} (CSV)",
-        data=to_csv_bytes(mask_frame(frame) if masking() else frame),
+        data=downloads.deferred(lambda: to_csv_bytes(shown)),
         file_name=file_name,
         mime="text/csv",
         key=key,
@@ -417,11 +449,15 @@ def download_csv(
     key: str,
     what: str = "journeys",
 ) -> None:
-    """A CSV download button saying what it contains; large files are made on click."""
+    """A CSV download button saying what it contains; the file is made on click.
+
+    Only while the session may see data (:mod:`journey_ui.downloads`).
+    """
     runlog.note(rows=rows)
+    make: Callable[[], bytes] = data if callable(data) else (lambda: data)
     st.download_button(
         f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
-        data=data,
+        data=downloads.deferred(make),
         file_name=file_name,
         mime="text/csv",
         icon=":material/download:",
@@ -469,11 +505,9 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
     with st.container(border=True):
         head, chips = st.columns([3, 2], vertical_alignment="center")
         with head:
-            st.markdown(
-                '<div style="font-size:1.35rem;font-weight:600;margin-bottom:0.25rem">'
-                f"{html.escape(shown_email(profile.email))}</div>",
-                unsafe_allow_html=True,
-            )
+            # Plain Markdown, not raw HTML: the browser renders raw-HTML Markdown lazily, and
+            # in busy cold sessions the card was seen without its name (issue 14, finding 11).
+            st.header(plain(shown_email(profile.email)), anchor=False)
             via = f" via **{profile.known_via}**" if profile.known_via else ""
             st.caption(
                 f"Known since **{fmt_time(profile.known_at, ctx.tz)} {ctx.tz}**{via}. "

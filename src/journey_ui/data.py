@@ -4,14 +4,21 @@ Cache keys are plain values (:class:`QueryKey`, :class:`~journey_core.analytics.
 the engine is passed as ``_engine`` so Streamlit does not hash it, and the database URL
 stands in for it in the key. The key also names the schema mapping (``JOURNEY_MAPPING``) and
 the channel file (``JOURNEY_CHANNELS_FILE``), so rows are read and grouped exactly as
-``journey export`` does, on every page (Attribution included). Reads are bounded by
-``max_entries`` and ``ttl``.
+``journey export`` does, on every page (Attribution included).
+
+The heavy results (journey rows and the reports built from them) are kept in :data:`CACHE`, a
+:class:`~journey_ui.cache.ByteCache` bounded by bytes (``JOURNEY_DASHBOARD_CACHE_MB``, applied
+by :func:`use_budget`); the small ones (warehouse summary, data quality) in ``st.cache_data``.
+CSV downloads are made on click from the cached rows, and not kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Concatenate, ParamSpec, TypeVar
 
 import polars as pl
 import streamlit as st
@@ -20,6 +27,7 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
+from journey_core.config import Settings
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_frame
 from journey_core.rules.query import JourneyQuery
@@ -34,10 +42,37 @@ from journey_core.warehouse import (
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog
+from journey_ui.cache import ByteCache
 from journey_ui.shell import PageContext
 
 TTL = dt.timedelta(minutes=30)
 PREVIEW_ROWS = 1000
+MB = 2**20
+#: The heavy loaders' results, shared by every session, bounded by bytes (:func:`use_budget`).
+CACHE = ByteCache(max_bytes=Settings().dashboard_cache_mb * MB, ttl_seconds=TTL.total_seconds())
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def use_budget(settings: Settings) -> None:
+    """Bound :data:`CACHE` by ``JOURNEY_DASHBOARD_CACHE_MB`` (``app.py``, every run)."""
+    budget = settings.dashboard_cache_mb * MB
+    if budget != CACHE.max_bytes:
+        CACHE.resize(budget)
+
+
+def _cached(
+    loader: Callable[Concatenate[Engine, str, P], R],
+) -> Callable[Concatenate[Engine, str, P], R]:
+    """Keep ``loader``'s results in :data:`CACHE`, keyed by its name, the URL and the rest."""
+
+    @functools.wraps(loader)
+    def cached(_engine: Engine, url: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        key = (loader.__name__, url, args, tuple(sorted(kwargs.items())))
+        return CACHE.get_or_make(key, lambda: loader(_engine, url, *args, **kwargs))
+
+    return cached
 
 
 @dataclass(frozen=True)
@@ -150,13 +185,13 @@ def summary(_engine: Engine, url: str, mapping: str = "canonical") -> WarehouseS
     return summarize(_engine, mapping=verify_schema(_engine, load_mapping(mapping)))
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+@_cached
 def rows(_engine: Engine, url: str, key: QueryKey) -> Loaded:
     """The journeys of one query, with sessions and channels."""
     return load_rows(_engine, key)
 
 
-@st.cache_data(ttl=TTL, max_entries=12, show_spinner=False)
+@_cached
 def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[an.RecentReport, str | None]:
     """The recent activity page (and why it is empty), with the window before it."""
     current = rows(_engine, url, key)
@@ -174,13 +209,13 @@ def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[an.RecentReport, s
     return report, current.message
 
 
-@st.cache_data(ttl=TTL, max_entries=12, show_spinner=False)
+@_cached
 def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list[str]]:
     """The values each campaign filter can take (from the unfiltered result)."""
     return an.filter_options(rows(_engine, url, key).rows)
 
 
-@st.cache_data(ttl=TTL, max_entries=24, show_spinner=False)
+@_cached
 def campaign(
     _engine: Engine, url: str, key: QueryKey, filters: an.Filters, steps: tuple[str, ...]
 ) -> tuple[an.CampaignReport, str | None]:
@@ -200,9 +235,11 @@ def campaign(
     return report, loaded.message
 
 
-@st.cache_data(ttl=TTL, max_entries=2, show_spinner=False)
 def csv(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> bytes:
-    """CSV bytes of a page's (filtered) journeys; equal to `journey export` unfiltered."""
+    """CSV bytes of a page's (filtered) journeys; equal to `journey export` unfiltered.
+
+    Made on click (a download's ``data=``) from the cached rows; the bytes are not kept.
+    """
     return build_csv(rows(_engine, url, key).rows, filters, mask_pii=key.mask_pii)
 
 
@@ -221,7 +258,7 @@ class CustomerView:
     message: str | None
 
 
-@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+@_cached
 def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
     """The customer lookup of one email."""
     loaded = rows(_engine, url, key)
@@ -262,21 +299,21 @@ class AttributionView:
     people: int
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+@_cached
 def journeys(_engine: Engine, url: str, key: QueryKey) -> tuple[pl.DataFrame, str | None]:
     """The journey rows of one query as the warehouse returns them, and the empty-result message."""
     result = fetch(_engine, key)
     return result.frame, result.message
 
 
-@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+@_cached
 def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
     """The event types in the journeys of one query (the conversion picker's options)."""
     frame, _ = journeys(_engine, url, key)
     return sorted(frame.get_column(c.EVENT_TYPE).drop_nulls().unique().to_list())
 
 
-@st.cache_data(ttl=TTL, max_entries=16, show_spinner=False)
+@_cached
 def attribution(
     _engine: Engine, url: str, key: QueryKey, inputs: AttributionInputs
 ) -> AttributionView:

@@ -18,7 +18,7 @@ from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
-from journey_ui import data, runlog, urlstate
+from journey_ui import data, people, runlog, urlstate
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
@@ -162,8 +162,15 @@ LANE_PARAM = urlstate.choice_param(
 )
 
 
+PERSON = "person"  # ?person=<token>: a person link without the email (journey_ui.people)
+
+
 def email_input() -> str:
-    """The email box, mirrored in ``?email=``; returns what was typed (validated later)."""
+    """The email box, mirrored in the URL; returns the email to look up (validated later).
+
+    The URL carries ``?email=``, or with masking on ``?person=<token>`` (never the email).
+    An empty box looks up the person of a ``?person=`` link; typing replaces it.
+    """
     urlstate.restore(EMAIL_PARAM)
     value = st.text_input(
         "Email",
@@ -173,12 +180,35 @@ def email_input() -> str:
         help="The email a person identified with (case and spaces are ignored). Press Enter.",
         max_chars=254,
     )
-    urlstate.publish(EMAIL_PARAM, value)
-    return value.strip()
+    typed = value.strip()
+    if typed:
+        if ui.masking():
+            urlstate.publish(EMAIL_PARAM, "")
+            st.query_params[PERSON] = people.remember(typed)
+        else:
+            urlstate.publish(EMAIL_PARAM, value)
+            st.query_params.pop(PERSON, None)
+        return typed
+    urlstate.publish(EMAIL_PARAM, "")
+    link = st.query_params.get(PERSON)
+    if not link:
+        return ""
+    email = people.resolve(link)
+    if email is None:
+        raise InputError(
+            PERSON, "this person link has expired (the server restarted); type the email."
+        )
+    st.caption(f":material/link: From a link: {ui.plain(ui.shown_email(email))}")
+    return email
 
 
-def _use_email(email: str) -> None:
-    st.session_state[EMAIL_PARAM.key] = email
+def _use_person(email: str) -> None:
+    """A "recently active" button: look ``email`` up (through a person link when masking)."""
+    if ui.masking():
+        st.session_state[EMAIL_PARAM.key] = ""
+        st.query_params[PERSON] = people.remember(email)
+    else:
+        st.session_state[EMAIL_PARAM.key] = email
 
 
 def customer_prompt(ctx: PageContext) -> None:
@@ -192,15 +222,15 @@ def customer_prompt(ctx: PageContext) -> None:
         report, _ = data.recent(*data.key_of(ctx, ctx.query()))
     except InputError:
         return
-    people = report.people.head(6).get_column(c.EMAIL).to_list()
-    if people:
+    suggested = report.people.head(6).get_column(c.EMAIL).to_list()
+    if suggested:
         st.caption("Recently active customers:")
         grid = st.columns(3)
-        for index, email in enumerate(people):
+        for index, email in enumerate(suggested):
             grid[index % 3].button(
-                ui.shown_email(email),
-                key=f"customer.try.{email}",
-                on_click=_use_email,
+                ui.plain(ui.shown_email(email)),
+                key=f"customer.try.{people.tag(email)}",  # a keyed hash: no email in the DOM
+                on_click=_use_person,
                 args=(email,),
                 type="tertiary",
                 icon=":material/person:",
@@ -255,7 +285,7 @@ def customer_timeline(view: data.CustomerView, ctx: PageContext) -> None:
     with switch:
         lane = lane_choice()
     ui.chart(
-        charts.timeline(view.rows, lane=cast("charts.Lane", lane), tz=ctx.tz),
+        charts.timeline(ui.masked(view.rows), lane=cast("charts.Lane", lane), tz=ctx.tz),
         key="customer.timeline",
     )
 
@@ -272,7 +302,7 @@ def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageConte
         drop_empty=True,
     )
     ui.download_csv(
-        data=data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
+        data=lambda: data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
         file_name=ui.csv_name(f"email-{ui.shown_email(query.email or '')}", ui.as_of_part(ctx)),
         rows=view.rows.height,
         people=1 if view.rows.height else 0,
@@ -378,7 +408,9 @@ def campaign_filters(
         name: [charts.event_label(v) if name == "event_type" else v for v in values[name]]
         for name, _, _ in FILTERS
     }
-    chosen = [f"{title}: {', '.join(shown[name])}" for name, _, title in FILTERS if shown[name]]
+    chosen = [
+        f"{title}: {ui.plain(', '.join(shown[name]))}" for name, _, title in FILTERS if shown[name]
+    ]
     if chosen:
         st.caption(":material/filter_alt: People with an event matching " + " · ".join(chosen))
     filters = an.Filters(

@@ -20,6 +20,7 @@ from streamlit.navigation.page import StreamlitPage
 from journey_core.config import DEFAULT_DB_PATH, ENV_DATABASE_URL, Settings
 from journey_core.errors import InputError, JourneyError
 from journey_core.io.demo import build_demo
+from journey_core.io.privacy import use_secret
 from journey_core.rules.query import JourneyQuery, parse_as_of
 from journey_core.timeutil import parse_timezone as _zone
 from journey_core.warehouse import Engine, create_engine, local_file, safe_url
@@ -53,18 +54,41 @@ class PageSpec:
     icon: str
     url_path: str = ""  # "": the home page
     as_of_control: bool = True
+    params: tuple[str, ...] = ()
+    """URL parameters the page reads besides ``as_of`` (others are dropped: :func:`start`)."""
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/recent.py", "Recent activity", ":material/bolt:"),
-    PageSpec("app_pages/customer.py", "Customer lookup", ":material/person_search:", "customer"),
-    PageSpec("app_pages/campaign.py", "Campaign influence", ":material/campaign:", "campaign"),
+    PageSpec(
+        "app_pages/customer.py",
+        "Customer lookup",
+        ":material/person_search:",
+        "customer",
+        params=("email", "person", "lane"),
+    ),
+    PageSpec(
+        "app_pages/campaign.py",
+        "Campaign influence",
+        ":material/campaign:",
+        "campaign",
+        params=("event_date", "campaign", "source", "medium", "channel", "event_type", "steps"),
+    ),
     PageSpec(
         "app_pages/attribution.py",
         "Attribution",
         ":material/account_tree:",
         ATTRIBUTION,
         as_of_control=False,
+        params=(
+            "event_date",
+            "model",
+            "conversions",
+            "lookback",
+            "half_life",
+            "path_unit",
+            "collapse",
+        ),
     ),
     PageSpec("app_pages/quality.py", "Data quality", ":material/rule:", QUALITY),
 )
@@ -260,10 +284,12 @@ def settings() -> Settings | None:
     :func:`start`.
     """
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except JourneyError as exc:
         st.error(f"**Configuration**: {exc}")
         return None
+    use_secret(settings.secret_key)  # keyed fingerprints and person links, as the API's
+    return settings
 
 
 def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
@@ -289,7 +315,9 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]
-    as_of_control = spec_of(page).as_of_control
+    spec = spec_of(page)
+    drop_foreign_params(spec)
+    as_of_control = spec.as_of_control
     if as_of_control:
         as_of, error = _as_of_control(settings, now)
     else:
@@ -307,6 +335,17 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
     )
     st.session_state[_CONTEXT] = ctx
     return ctx
+
+
+def drop_foreign_params(spec: PageSpec) -> None:
+    """Remove the URL parameters ``spec``'s page does not read (another page's, after Back).
+
+    So the address bar and the permalink of a page never carry another page's inputs, such as
+    a person's ``email`` on the campaign page.
+    """
+    owned = {"as_of", *spec.params}
+    for name in [name for name in st.query_params if name not in owned]:
+        del st.query_params[name]
 
 
 def navigation() -> StreamlitPage:

@@ -18,6 +18,12 @@ AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def no_earlier_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failed sign-ins are remembered per client address for the process: start each test clean."""
+    monkeypatch.setattr(access, "_THROTTLES", type(access._THROTTLES)())
+
+
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest]:
     """``app(password_hash=None, secrets=None)``: the dashboard on the demo warehouse, not run."""

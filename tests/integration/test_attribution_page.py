@@ -41,12 +41,12 @@ def env(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> str:
 
 @pytest.fixture
 def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """Record the bytes of every st.download_button the page draws, by key."""
+    """Record the bytes of every st.download_button the page draws, by key (made on click)."""
     seen: dict[str, bytes] = {}
     original: Callable[..., Any] = streamlit.download_button
 
     def recording(label: str, data: Any, *args: Any, **kwargs: Any) -> Any:
-        seen[str(kwargs.get("key"))] = data
+        seen[str(kwargs.get("key"))] = data() if callable(data) else data
         return original(label, data, *args, **kwargs)
 
     monkeypatch.setattr(streamlit, "download_button", recording)

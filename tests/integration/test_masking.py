@@ -22,6 +22,7 @@ from journey_core.io.privacy import mask_email
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from journey_ui import data
+from tests.support.markdown import displayed
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -56,12 +57,16 @@ def app(monkeypatch: pytest.MonkeyPatch, demo_url: str) -> Callable[..., AppTest
 
 
 def shown_text(at: AppTest) -> str:
-    """Everything a page shows as text: markdown, captions, buttons, tables, errors."""
-    parts = [m.value for m in at.markdown] + [x.value for x in at.caption]
+    """Everything a page shows as text: headings, markdown, captions, buttons, tables, errors.
+
+    Markdown escapes are undone (:func:`displayed`), so an escaped email is found too.
+    """
+    parts = [h.value for h in [*at.title, *at.header, *at.subheader]]
+    parts += [m.value for m in at.markdown] + [x.value for x in at.caption]
     parts += [b.label for b in at.button] + [d.label for d in at.download_button]
     parts += [e.value for e in at.error] + [i.value for i in at.info]
     parts += [df.value.to_csv() for df in at.dataframe]
-    return "\n".join(str(p) for p in parts)
+    return displayed("\n".join(str(p) for p in parts))
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from journey_ui import data
+from tests.support.markdown import displayed
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -80,8 +81,9 @@ def table_with(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def errors(at: AppTest) -> str:
+    """The error boxes' text as the user reads it (quoted input is escaped Markdown)."""
     assert not at.exception, [e.message for e in at.exception]
-    return " ".join(e.value for e in at.error)
+    return displayed(" ".join(e.value for e in at.error))
 
 
 def journeys(url: str, **params: Any) -> pl.DataFrame:
@@ -171,7 +173,7 @@ def test_customer_default_view_offers_people(app: Callable[..., AppTest], live_u
     assert suggestions
     suggestions[0].click().run()
     ok(at)
-    email = suggestions[0].label
+    email = displayed(suggestions[0].label)
     assert at.query_params["email"] == email
     assert charts_count(at) == 1
 
@@ -216,7 +218,7 @@ def test_customer_invalid_email(app: Callable[..., AppTest], demo_url: str) -> N
 def test_customer_unknown_email(app: Callable[..., AppTest], demo_url: str) -> None:
     at = app(demo_url, page="customer", email="nobody@example.com", as_of=AS_OF)
     ok(at)
-    text = " ".join(i.value for i in at.info)
+    text = displayed(" ".join(i.value for i in at.info))
     assert "No known individual has the email nobody@example.com" in text
     assert "Check the spelling" in text
 

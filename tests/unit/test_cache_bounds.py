@@ -1,4 +1,5 @@
-"""Memory stays bounded: every Streamlit cache in the dashboard has max_entries (and a ttl)."""
+"""Memory stays bounded: every Streamlit cache in the dashboard has max_entries (and a ttl);
+the heavy loaders share one cache bounded by bytes (journey_ui.cache.ByteCache)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,27 @@ def caches() -> list[tuple[str, str, set[str]]]:
     return found
 
 
+def byte_cached() -> list[str]:
+    """The loaders kept in ``journey_ui.data.CACHE`` (decorated with ``@_cached``)."""
+    return [
+        f"{path.name}:{node.name}"
+        for path in SOURCES
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(d, ast.Name) and d.id == "_cached" for d in node.decorator_list)
+    ]
+
+
 def test_there_are_caches() -> None:
-    assert len(caches()) >= 8
+    assert len(caches()) + len(byte_cached()) >= 8
+
+
+def test_heavy_loaders_are_bounded_by_bytes() -> None:
+    from journey_ui import data
+
+    assert {"data.py:rows", "data.py:journeys", "data.py:campaign"} <= set(byte_cached())
+    assert 0 < data.CACHE.max_bytes < 2**40
+    assert data.CACHE.ttl_seconds == data.TTL.total_seconds()
 
 
 @pytest.mark.parametrize(("name", "kind", "keywords"), caches(), ids=lambda v: str(v))

@@ -41,6 +41,9 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_API_CACHE_MB": "0.5",
         "JOURNEY_API_ALLOWED_HOSTS": " API.example.com, *.corp.io ",
         "JOURNEY_SECRET_KEY": " s3cret ",
+        "JOURNEY_DASHBOARD_CACHE_MB": "64",
+        "JOURNEY_DASHBOARD_PUBLIC": "1",
+        "JOURNEY_DASHBOARD_ALLOWED_HOSTS": "journeys.example.com, *.corp.example",
     }
     assert Settings.from_env(env) == Settings(
         database_url="postgresql://u@db/w",
@@ -60,6 +63,9 @@ def test_every_variable_sets_its_field() -> None:
         api_cache_mb=0.5,
         api_allowed_hosts=("api.example.com", "*.corp.io"),
         secret_key="s3cret",
+        dashboard_cache_mb=64,
+        dashboard_public=True,
+        dashboard_allowed_hosts=("journeys.example.com", "*.corp.example"),
     )
     assert set(env) == {var.name for var in VARIABLES}
 
