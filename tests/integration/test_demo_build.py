@@ -32,7 +32,7 @@ def _table(url: str, name: str) -> pl.DataFrame:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return pl.read_database(f"select * from {name}", conn)
+            return pl.read_database(f"select * from {name}", conn, infer_schema_length=None)
     finally:
         engine.dispose()
 

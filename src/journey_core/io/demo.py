@@ -143,7 +143,7 @@ def generate_chunks(
 
     >>> chunks = generate_chunks(individuals=3, seed=1, end=dt.datetime(2022, 8, 31))
     >>> [(ev.height, ids.height) for ev, ids in chunks]
-    [(171, 4)]
+    [(146, 4)]
     """
     session_offset = 0
     for block, first in enumerate(range(0, int(individuals), BLOCK)):
