@@ -447,8 +447,8 @@ def build_demo(
         for chunk in generate_chunks(individuals=individuals, seed=seed, end=end):
             yield chunk  # the writer asks for the next one once this one is written
             written += chunk[0].height
-            progress(f"{written:,} events written", 0.95 * min(written / expected, 0.99))
-        progress("sorting and indexing", 0.95)
+            progress(f"{written:,} events written", 0.8 * min(written / expected, 0.99))
+        progress("sorting and indexing", 0.8)
 
     written = write_chunks(url, chunks())
     progress("done", 1.0)
