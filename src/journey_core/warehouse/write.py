@@ -142,6 +142,8 @@ def _write_other(
     counts = {c.EVENTS: 0, c.IDENTITIES: 0}
     for events, identities in chunks:
         for table, frame in ((md.tables[c.EVENTS], events), (md.tables[c.IDENTITIES], identities)):
+            if frame.is_empty():  # never an executemany without rows
+                continue
             if postgres:
                 _copy(conn, table, frame)
             else:
