@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RESULTS_MD = BENCH / "RESULTS.md"
 RESULTS_JSON = BENCH / "results_rules.json"
-DEMO_SOURCE = ROOT / "src" / "journey_core" / "demo.py"
+DEMO_SOURCE = ROOT / "src" / "journey_core" / "io" / "demo.py"
 
 SEED = 7
 END = "2022-08-31T00:00:00Z"

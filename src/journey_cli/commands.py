@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from journey_core.config import (
 )
 from journey_core.errors import ConfigError, InputError, JourneyError
 from journey_core.io import export
-from journey_core.io.demo import DEFAULT_INDIVIDUALS, build_demo
+from journey_core.io.demo import DEFAULT_INDIVIDUALS, build_demo, individuals_for_events
 from journey_core.io.privacy import mask_frame, use_secret
 from journey_core.rules.query import JourneyQuery, parse_as_of
 from journey_core.warehouse import (
@@ -34,12 +35,57 @@ from journey_core.warehouse.mapping import load_mapping
 
 EXIT_INPUT = 2
 EXIT_WAREHOUSE = 1
-MAX_INDIVIDUALS = 1_000_000
-"""The largest demo ``journey demo`` builds (about 48 events a person, all held in memory)."""
+MAX_INDIVIDUALS = 50_000_000
+"""The largest demo ``journey demo`` builds: about 2.4 billion events, made in blocks."""
 
 
 def _progress(step: str, fraction: float) -> None:
     print(f"[{fraction:4.0%}] {step}", file=sys.stderr, flush=True)
+
+
+class _Eta:
+    """Progress lines on stderr with the time elapsed and, once measurable, the time left."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, step: str, fraction: float) -> None:
+        elapsed = time.monotonic() - self.start
+        eta = ""
+        if 0.01 <= fraction < 1:
+            eta = f", about {_duration(elapsed * (1 - fraction) / fraction)} left"
+        print(f"[{fraction:4.0%}] {step} ({_duration(elapsed)}{eta})", file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """``"1h02m"``, ``"3m05s"`` or ``"12s"``.
+
+    >>> _duration(3725), _duration(185), _duration(12.4)
+    ('1h02m', '3m05s', '12s')
+    """
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def _count(text: str) -> int:
+    """A count such as ``100M``, ``2.5M``, ``250k`` or ``1000000`` (argparse type).
+
+    >>> _count("100M"), _count("2.5m"), _count("250k"), _count("1_000")
+    (100000000, 2500000, 250000, 1000)
+    """
+    scale = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}.get(text[-1:].lower(), 1)
+    digits = text[:-1] if scale > 1 else text
+    try:
+        value = float(digits.replace("_", "")) * scale
+    except ValueError:
+        msg = f"{text!r} is not a count such as 1000000, 250k or 100M"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 1 <= value < 1e12:
+        msg = f"{text!r}: must be at least 1 and below 1000G"
+        raise argparse.ArgumentTypeError(msg)
+    return round(value)
 
 
 def ensure_warehouse(settings: Settings, *, db_given: bool) -> None:
@@ -58,6 +104,8 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.if_missing and path is not None and path.exists():
         print(f"Demo warehouse {path} already exists; leaving it as it is.", file=sys.stderr)
         return 0
+    if args.events is not None:  # --events: about that many, as whole people
+        args.individuals = individuals_for_events(args.events)
     if not 1 <= args.individuals <= MAX_INDIVIDUALS:
         msg = (
             f"must be a whole number of at least 1 and at most {MAX_INDIVIDUALS:,}, e.g. 20000; "
@@ -67,9 +115,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     now = dt.datetime.now(dt.UTC)
     end = parse_as_of(args.end, now=now) if args.end else now
     print(f"Building the demo warehouse at {safe_url(url)} ...", file=sys.stderr)
-    stats = build_demo(
-        url, individuals=args.individuals, seed=args.seed, end=end, progress=_progress
-    )
+    stats = build_demo(url, individuals=args.individuals, seed=args.seed, end=end, progress=_Eta())
     print(
         f"Wrote {stats.events:,} events and {stats.identities:,} identities "
         f"for {stats.individuals:,} people to {stats.url}.",
@@ -236,11 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="build a deterministic demo warehouse")
     demo.add_argument("--db", help=db_help)
-    demo.add_argument(
+    size = demo.add_mutually_exclusive_group()
+    size.add_argument(
         "--individuals",
         type=int,
         default=DEFAULT_INDIVIDUALS,
         help="people to simulate (default %(default)s)",
+    )
+    size.add_argument(
+        "--events",
+        type=_count,
+        help="about how many events to write instead, e.g. 10M (about 48 a person)",
     )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default %(default)s)")
     demo.add_argument("--end", help="ISO-8601 time of the last event (default: now)")

@@ -266,7 +266,7 @@ def test_demo_bounds_the_number_of_people(tmp_path: Path, size: str) -> None:
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
     assert "--individuals: " in err
-    assert "at least 1 and at most 1,000,000" in err
+    assert "at least 1 and at most 50,000,000" in err
     assert not (tmp_path / "x.duckdb").exists()
 
 

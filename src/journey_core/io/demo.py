@@ -2,14 +2,21 @@
 
 People arrive anonymously through paid search, paid social, email, organic, referral and
 direct visits, on one to three devices, become known when they sign up, and move through
-page_view -> signup -> add_to_cart -> purchase with realistic drop-off. The same ``seed``
-and ``end`` always give the same rows.
+page_view -> signup -> add_to_cart -> purchase with realistic drop-off. The same ``seed``,
+``end`` and number of people always give the same rows.
+
+People are generated in blocks of :data:`BLOCK` (a fixed size: another size would give other
+rows), each from its own random stream derived from ``(seed, block index)``, and written
+block by block, so memory stays bounded however large the demo. Block 0 uses ``seed``
+itself: a demo of at most 20,000 people is the same as before blocks existed, and the first
+20,000 people of a larger demo are the default demo.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +25,17 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.rules.query import to_utc
 from journey_core.warehouse.engine import safe_url
-from journey_core.warehouse.write import write_tables
+from journey_core.warehouse.write import Chunk, write_chunks
 
 Progress = Callable[[str, float], None]
 Tags = tuple[str | None, str | None, str | None, str | None]
 
 DEFAULT_INDIVIDUALS = 20_000
+BLOCK = 20_000
+"""People per generated block; fixed, since the rows depend on it."""
+EVENTS_PER_INDIVIDUAL = 48
+"""About how many events the demo writes per person (960,530 for the default 20,000)."""
+_SESSION_SLICE = 25_000  # sessions turned into events at a time, within a block
 SPAN_DAYS = 180
 SITE = "https://shop.example.com"
 
@@ -84,20 +96,72 @@ def _noop(_step: str, _fraction: float) -> None:
     return None
 
 
+def individuals_for_events(events: int) -> int:
+    """How many people make a demo of about ``events`` events.
+
+    >>> individuals_for_events(1_000_000), individuals_for_events(1)
+    (20834, 1)
+    """
+    return max(1, math.ceil(events / EVENTS_PER_INDIVIDUAL))
+
+
+def block_rng(seed: int, block: int) -> np.random.Generator:
+    """The random stream of block ``block``: ``seed`` itself for block 0, else its child.
+
+    >>> int(block_rng(7, 0).integers(1000)) == int(np.random.default_rng(7).integers(1000))
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(block,) if block else ()))
+
+
 def generate(
     *, individuals: int = DEFAULT_INDIVIDUALS, seed: int = 7, end: dt.datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Generate ``(events, identities)`` frames, deterministic per ``seed`` and ``end``.
 
+    All in memory: :func:`build_demo` writes block by block instead.
+
     >>> ev, ids = generate(individuals=30, seed=1, end=dt.datetime(2022, 8, 31))
     >>> ev.columns == list(c.EVENT_COLUMNS) and ids.columns == list(c.IDENTITY_COLUMNS)
     True
     """
-    rng = np.random.default_rng(seed)
+    chunks = list(generate_chunks(individuals=individuals, seed=seed, end=end))
+    events = pl.concat([ev for ev, _ in chunks]).sort(c.OCCURRED_AT, c.EVENT_ID)
+    identities = pl.concat([ids for _, ids in chunks]).sort(c.IDENTIFIED_AT, c.ANONYMOUS_ID)
+    return events, identities
+
+
+def generate_chunks(
+    *, individuals: int = DEFAULT_INDIVIDUALS, seed: int = 7, end: dt.datetime
+) -> Iterator[Chunk]:
+    """The demo as ``(events, identities)`` chunks of a few hundred thousand events at most.
+
+    Blocks of :data:`BLOCK` people in turn, each in chunks of sessions; a block's identities
+    come with its first chunk. Each frame is sorted by time, the chunks are not sorted among
+    themselves. Person numbers, event ids and emails run on across blocks, so no two blocks
+    share a person, a device or an event.
+
+    >>> chunks = generate_chunks(individuals=3, seed=1, end=dt.datetime(2022, 8, 31))
+    >>> [(ev.height, ids.height) for ev, ids in chunks]
+    [(146, 4)]
+    """
+    session_offset = 0
+    for block, first in enumerate(range(0, int(individuals), BLOCK)):
+        n = min(BLOCK, int(individuals) - first)
+        rng = block_rng(seed, block)
+        chunks = _block(rng, n=n, person_offset=first, session_offset=session_offset, end=end)
+        for sessions, chunk in chunks:
+            session_offset += sessions
+            yield chunk
+
+
+def _block(
+    rng: np.random.Generator, *, n: int, person_offset: int, session_offset: int, end: dt.datetime
+) -> Iterator[tuple[int, Chunk]]:
+    """One block's chunks, each with the number of sessions it covers."""
     end_naive = to_utc(end).replace(tzinfo=None)
     end_us = np.datetime64(end_naive, "us")
     span_us = SPAN_DAYS * 86_400 * 1_000_000
-    n = int(individuals)
 
     # People: devices, and how many sessions each has.
     n_devices = rng.choice([1, 2, 3], size=n, p=[0.55, 0.3, 0.15])
@@ -139,7 +203,9 @@ def generate(
     sessions = pl.DataFrame(
         {
             "person": person,
+            "person_no": person + person_offset,
             "session": np.arange(n_total),
+            "session_no": np.arange(n_total) + session_offset,
             "start": start,
             "device": device,
             "channel": channel,
@@ -153,17 +219,23 @@ def generate(
             "paid_ch": paid_ch,
         }
     )
-    emails = _emails(rng, n)
-    events = _events(sessions, rng=rng, emails=emails)
-    identities = _identities(sessions, emails=emails, rng=rng)
+    emails = _emails(rng, n, offset=person_offset)
+    sessions = _with_event_counts(sessions)
+    draws = _event_draws(sessions["n_events"].to_numpy(), rng=rng)
     end_lit = pl.lit(end_naive, dtype=pl.Datetime("us"))
-    return (
-        events.filter(pl.col(c.OCCURRED_AT) <= end_lit),
-        identities.filter(pl.col(c.IDENTIFIED_AT) <= end_lit),
-    )
+    identities = _identities(sessions, emails=emails, rng=rng)
+    identities = identities.filter(pl.col(c.IDENTIFIED_AT) <= end_lit)
+    # The events of a slice of sessions at a time, so the wide frames stay small.
+    bounds = np.r_[0, np.cumsum(sessions["n_events"].to_numpy())]
+    for lo in range(0, sessions.height, _SESSION_SLICE):
+        hi = min(lo + _SESSION_SLICE, sessions.height)
+        rows = draws.slice(int(bounds[lo]), int(bounds[hi] - bounds[lo]))
+        events = _events(sessions.slice(lo, hi - lo), rows, emails=emails)
+        events = events.filter(pl.col(c.OCCURRED_AT) <= end_lit).sort(c.OCCURRED_AT, c.EVENT_ID)
+        yield hi - lo, (events, identities if lo == 0 else identities.clear())
 
 
-def _emails(rng: np.random.Generator, n: int) -> np.ndarray:
+def _emails(rng: np.random.Generator, n: int, *, offset: int) -> np.ndarray:
     first = np.array(
         [
             "ann",
@@ -196,7 +268,8 @@ def _emails(rng: np.random.Generator, n: int) -> np.ndarray:
     f = first[rng.integers(0, first.size, n)]
     d = domains[rng.integers(0, domains.size, n)]
     return np.char.add(
-        np.char.add(np.char.add(f, "."), np.arange(n).astype(str)), np.char.add("@", d)
+        np.char.add(np.char.add(f, "."), np.arange(offset, offset + n).astype(str)),
+        np.char.add("@", d),
     )
 
 
@@ -214,12 +287,10 @@ def _tags(channel: pl.Expr, variant: pl.Expr, index: int) -> pl.Expr:
     return expr
 
 
-def _events(
-    sessions: pl.DataFrame, *, rng: np.random.Generator, emails: np.ndarray
-) -> pl.DataFrame:
+def _with_event_counts(sessions: pl.DataFrame) -> pl.DataFrame:
     # One row per event: entry touch (ad_click / email_open + email_click), page views,
     # then signup / add_to_cart / purchase where the session has them.
-    s = sessions.with_columns(
+    return sessions.with_columns(
         n_entry=pl.when(pl.col("email_ch")).then(2).when(pl.col("paid_ch")).then(1).otherwise(0),
     ).with_columns(
         n_events=pl.col("n_entry")
@@ -228,11 +299,23 @@ def _events(
         + pl.col("cart").cast(pl.Int64)
         + pl.col("purchase").cast(pl.Int64)
     )
+
+
+def _event_draws(per_session: np.ndarray, *, rng: np.random.Generator) -> pl.DataFrame:
+    """The random part of each event of a block, drawn at once: the rows never depend on
+    how the block is sliced."""
+    n = int(per_session.sum())
+    gaps = rng.exponential(45.0, size=n) * 1_000_000 + 1_000_000
+    path_ix = rng.integers(0, len(PATHS), size=n)
+    revenue = np.round(rng.lognormal(4.2, 0.6, size=n), 2)
+    return pl.DataFrame({"gap": gaps.astype(np.int64), "path_ix": path_ix, "rev": revenue})
+
+
+def _events(s: pl.DataFrame, draws: pl.DataFrame, *, emails: np.ndarray) -> pl.DataFrame:
+    """The events of the sessions ``s``, with one row of random ``draws`` per event."""
     ev = s.select(pl.all().repeat_by("n_events").explode()).with_columns(
         step=pl.int_range(pl.len()).over("session")
     )
-    n = ev.height
-    gaps = rng.exponential(45.0, size=n) * 1_000_000 + 1_000_000
     views_end = pl.col("n_entry") + pl.col("n_views")
     after_signup = views_end + pl.col("is_signup").cast(pl.Int64)
     after_cart = after_signup + pl.col("cart").cast(pl.Int64)
@@ -253,21 +336,16 @@ def _events(
         .otherwise(pl.lit("purchase"))
     )
     is_entry = step <= pl.col("n_entry")  # entry touches and the landing page view
-    path_ix = rng.integers(0, len(PATHS), size=n)
-    revenue = np.round(rng.lognormal(4.2, 0.6, size=n), 2)
     person_email = pl.Series("person_email", emails)
-    ev = ev.with_columns(
-        gap=pl.Series(gaps.astype(np.int64)),
-        path=pl.Series(np.array(PATHS)[path_ix]),
-        rev=pl.Series(revenue),
-    ).with_columns(
+    paths = pl.Series("path", np.array(PATHS)[draws["path_ix"].to_numpy()])
+    ev = pl.concat([ev, draws.drop("path_ix"), paths.to_frame()], how="horizontal").with_columns(
         event_type=event_type,
         occurred_at=pl.col("start")
         + pl.duration(
             microseconds=pl.col("gap").cum_sum().over("session")
             - pl.col("gap").first().over("session")
         ),
-        anonymous_id=pl.format("anon-{}-{}", pl.col("person"), pl.col("device")),
+        anonymous_id=pl.format("anon-{}-{}", pl.col("person_no"), pl.col("device")),
         person_email=person_email.gather(ev["person"]),
     )
     source = _tags(pl.col("channel"), pl.col("variant"), 0)
@@ -304,7 +382,7 @@ def _events(
     )
     carries_email = et.is_in(["email_open", "email_click", "signup"])
     out = ev.select(
-        pl.format("evt-{}-{}", pl.col("session"), pl.col("step")).alias(c.EVENT_ID),
+        pl.format("evt-{}-{}", pl.col("session_no"), pl.col("step")).alias(c.EVENT_ID),
         pl.col("occurred_at").alias(c.OCCURRED_AT),
         pl.when(et == "email_open")
         .then(None)
@@ -323,7 +401,7 @@ def _events(
         pl.when(is_entry & (pl.col("channel") == 0)).then(pl.lit("sneakers")).alias(c.UTM_TERM),
         pl.when(et == "purchase").then(pl.col("rev")).alias(c.REVENUE),
     )
-    return out.sort(c.OCCURRED_AT, c.EVENT_ID)
+    return out
 
 
 def _identities(
@@ -333,7 +411,7 @@ def _identities(
     known = sessions.filter(pl.col("is_signup") | pl.col("after_known"))
     first_per_device = known.sort("start").group_by("person", "device", maintain_order=True).first()
     ids = first_per_device.select(
-        pl.format("anon-{}-{}", pl.col("person"), pl.col("device")).alias(c.ANONYMOUS_ID),
+        pl.format("anon-{}-{}", pl.col("person_no"), pl.col("device")).alias(c.ANONYMOUS_ID),
         pl.Series(c.EMAIL, emails[first_per_device["person"].to_numpy()]),
         (pl.col("start") + pl.duration(seconds=30)).alias(c.IDENTIFIED_AT),
     )
@@ -359,11 +437,19 @@ def build_demo(
 ) -> DemoStats:
     """Generate the demo and write it to ``url`` (DuckDB, SQLite or PostgreSQL), replacing it.
 
-    The only place the product writes to a database.
+    Generates and writes one block of people at a time, so memory stays bounded;
+    ``progress`` hears after each block how many events are written so far.
     """
     progress("generating events", 0.0)
-    events, identities = generate(individuals=individuals, seed=seed, end=end)
-    progress("writing the warehouse", 0.5)
-    write_tables(url, events=events, identities=identities)
+
+    def chunks() -> Iterator[Chunk]:
+        written, expected = 0, individuals * EVENTS_PER_INDIVIDUAL
+        for chunk in generate_chunks(individuals=individuals, seed=seed, end=end):
+            yield chunk  # the writer asks for the next one once this one is written
+            written += chunk[0].height
+            progress(f"{written:,} events written", 0.8 * min(written / expected, 0.99))
+        progress("sorting and indexing", 0.8)
+
+    written = write_chunks(url, chunks())
     progress("done", 1.0)
-    return DemoStats(safe_url(url), events.height, identities.height, individuals)
+    return DemoStats(safe_url(url), written.events, written.identities, individuals)

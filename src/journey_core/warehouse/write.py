@@ -1,15 +1,19 @@
 """Writing a warehouse: the canonical tables, their rows and the indexes lookups use.
 
 The only place the product writes to a database (``journey demo`` and the test harnesses).
+Rows arrive in chunks and are appended one chunk at a time (DuckDB from Arrow, PostgreSQL
+by ``COPY``, any other database by ``executemany``), so memory does not grow with the
+warehouse; the indexes and statistics are built once, after the last chunk.
 """
 
 from __future__ import annotations
 
-import io
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from journey_core import columns as c
 from journey_core.errors import WarehouseError
@@ -19,18 +23,46 @@ from journey_core.warehouse.statements import email_key
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["LOOKUP_INDEXES", "write_tables"]
+__all__ = ["LOOKUP_INDEXES", "Chunk", "Written", "write_chunks", "write_tables"]
+
+Chunk = tuple[pl.DataFrame, pl.DataFrame]
+"""``(events, identities)`` rows of one chunk, in the canonical columns."""
 
 # Indexes that serve one person's lookup: lower(trim(email)) = :email and anonymous_id IN
 # (...), the two SELECTs the warehouse reader sends for it (see statements.lookup_links_query).
 # Time windows need no index in DuckDB: the events are stored in time order, so its zone
-# maps skip the row groups outside a window.
-LOOKUP_INDEXES: tuple[tuple[str, str, str], ...] = (
-    ("ix_events_email_key", c.EVENTS, "lower(trim(email))"),
-    ("ix_events_anonymous_id", c.EVENTS, "anonymous_id"),
-    ("ix_identities_email_key", c.IDENTITIES, "lower(trim(email))"),
-    ("ix_identities_anonymous_id", c.IDENTITIES, "anonymous_id"),
+# maps skip the row groups outside a window. DuckDB gets only these; the others get all.
+LOOKUP_INDEXES: tuple[str, ...] = (
+    "ix_events_email_key",
+    "ix_events_anonymous_id",
+    "ix_identities_email_key",
+    "ix_identities_anonymous_id",
 )
+_STAGE_PREFIX = "_journey_stage_"  # DuckDB: chunks land here, then one sorted copy
+_INCOMING = "_journey_incoming"  # DuckDB: the Arrow chunk being appended
+_COPY_ROWS = 100_000  # PostgreSQL: rows per COPY buffer
+_INSERT_ROWS = 50_000  # other databases: rows per executemany
+
+
+class Written(NamedTuple):
+    """Rows written."""
+
+    events: int
+    identities: int
+
+
+class _Analyze(sa.schema.ExecutableDDLElement):
+    """``ANALYZE <table>``, with the table's name quoted by the dialect."""
+
+    inherit_cache = False
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+
+
+@compiles(_Analyze)
+def _compile_analyze(element: _Analyze, compiler: Any, **_kw: Any) -> str:
+    return f"ANALYZE {compiler.preparer.format_table(element.table)}"
 
 
 def _email_key_index(name: str, table: sa.Table) -> sa.Index:
@@ -46,7 +78,7 @@ def _metadata() -> sa.MetaData:
         sa.Column(c.EVENT_ID, sa.String(), nullable=False),
         sa.Column(c.OCCURRED_AT, sa.DateTime(), nullable=False),
         *(sa.Column(name, sa.String()) for name in c.EVENT_COLUMNS[2:-1]),
-        sa.Column(c.REVENUE, sa.Float()),
+        sa.Column(c.REVENUE, sa.Double()),
         sa.Index("ix_events_occurred_at", c.OCCURRED_AT),
         sa.Index("ix_events_anonymous_id", c.ANONYMOUS_ID),
         sa.Index("ix_events_email", c.EMAIL),
@@ -67,34 +99,26 @@ def _metadata() -> sa.MetaData:
 
 def write_tables(url: str, *, events: pl.DataFrame, identities: pl.DataFrame) -> None:
     """Replace the ``events`` and ``identities`` tables at ``url`` with these frames."""
+    write_chunks(url, [(events, identities)])
+
+
+def write_chunks(url: str, chunks: Iterable[Chunk]) -> Written:
+    """Replace the ``events`` and ``identities`` tables at ``url`` with the rows of ``chunks``.
+
+    Reads one chunk at a time, appends it and lets it go; builds the indexes (and on
+    PostgreSQL the statistics) once at the end. DuckDB keeps the events in time order.
+    """
     path = local_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, read_only=False)
     backend = engine.url.get_backend_name()
-    frames = {c.EVENTS: events, c.IDENTITIES: identities}
+    md = _metadata()
     try:
-        if backend == "duckdb":
-            _write_duckdb(engine, frames)
-        else:
-            md = _metadata()
-            md.drop_all(engine)
-            with engine.begin() as conn:
-                for table in md.sorted_tables:
-                    conn.execute(sa.schema.CreateTable(table))
-            if backend == "postgresql":
-                _write_postgres(engine, frames)
-            else:
-                _write_generic(engine, md, frames)
-            # Indexes after the rows: one bulk build each, not one update per row.
-            with engine.begin() as conn:
-                for table in md.sorted_tables:
-                    for index in table.indexes:
-                        index.create(conn)
-                if backend == "postgresql":
-                    for table in md.sorted_tables:
-                        # Fresh statistics, so that the planner uses the indexes.
-                        conn.execute(sa.text(f"ANALYZE {table.name}"))
+        with engine.connect() as conn:
+            if backend == "duckdb":
+                return _write_duckdb(conn, md, chunks)
+            return _write_other(conn, md, chunks, postgres=backend == "postgresql")
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
         msg = f"Could not write the demo warehouse to {safe_url(url)}: {reason}"
@@ -103,43 +127,98 @@ def write_tables(url: str, *, events: pl.DataFrame, identities: pl.DataFrame) ->
         engine.dispose()
 
 
-def _write_duckdb(engine: sa.Engine, frames: dict[str, pl.DataFrame]) -> None:
-    raw = engine.raw_connection()
+def _replace_tables(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
+    for table in tables:
+        conn.execute(sa.schema.DropTable(table, if_exists=True))
+        conn.execute(sa.schema.CreateTable(table))
+    conn.commit()
+
+
+def _write_other(
+    conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk], *, postgres: bool
+) -> Written:
+    tables = md.sorted_tables
+    _replace_tables(conn, tables)
+    counts = {c.EVENTS: 0, c.IDENTITIES: 0}
+    for events, identities in chunks:
+        for table, frame in ((md.tables[c.EVENTS], events), (md.tables[c.IDENTITIES], identities)):
+            if frame.is_empty():  # never an executemany without rows
+                continue
+            if postgres:
+                _copy(conn, table, frame)
+            else:
+                for rows in frame.iter_slices(_INSERT_ROWS):
+                    conn.execute(table.insert(), rows.to_dicts())
+            counts[table.name] += frame.height
+        conn.commit()
+    # Indexes after the rows: one bulk build each, not one update per row.
+    for table in tables:
+        for index in table.indexes:
+            index.create(conn)
+        if postgres:  # fresh statistics, so that the planner uses the indexes
+            conn.execute(_Analyze(table))
+    conn.commit()
+    return Written(counts[c.EVENTS], counts[c.IDENTITIES])
+
+
+def _copy(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Append ``frame`` to ``table`` by PostgreSQL ``COPY``, a slice of rows at a time."""
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(statement) as copy:
+        for rows in frame.iter_slices(_COPY_ROWS):
+            copy.write(
+                rows.write_csv(
+                    include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f", null_value=""
+                )
+            )
+
+
+def _write_duckdb(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk]) -> Written:
+    """Chunks into staging tables, then one copy in time order, then the lookup indexes."""
+    # DuckDB sorts larger than memory by spilling to disk: bound it, then give it back.
+    conn.execute(sa.text("SET memory_limit = '256MB'"))
     try:
-        con = raw.driver_connection
-        assert con is not None
-        for name, frame in frames.items():
+        return _stage_and_sort(conn, md, chunks)
+    finally:
+        conn.execute(sa.text("RESET memory_limit"))
+
+
+def _stage_and_sort(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk]) -> Written:
+    duck = conn.connection.driver_connection
+    assert duck is not None
+    stage_md = sa.MetaData()
+    stages = {
+        table.name: table.to_metadata(stage_md, name=_STAGE_PREFIX + table.name)
+        for table in md.sorted_tables
+    }
+    _replace_tables(conn, stages.values())
+    counts = {c.EVENTS: 0, c.IDENTITIES: 0}
+    for events, identities in chunks:
+        for name, frame in ((c.EVENTS, events), (c.IDENTITIES, identities)):
             arrow: pa.Table = frame.to_arrow()
-            con.register("_incoming", arrow)
-            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _incoming')  # noqa: S608 - fixed names
-            con.unregister("_incoming")
-        for index, table, key in LOOKUP_INDEXES:
-            con.execute(f'CREATE INDEX "{index}" ON "{table}" (({key}))')  # fixed names
-        raw.commit()
-    finally:
-        raw.close()
-
-
-def _write_postgres(engine: sa.Engine, frames: dict[str, pl.DataFrame]) -> None:
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        for name, frame in frames.items():
-            buf = io.BytesIO()
-            frame.write_csv(buf, datetime_format="%Y-%m-%d %H:%M:%S%.6f", null_value="")
-            cols = ", ".join(frame.columns)
-            with cur.copy(
-                f"COPY {name} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER true)"
-            ) as copy:
-                copy.write(buf.getvalue())
-        raw.commit()
-    finally:
-        raw.close()
-
-
-def _write_generic(engine: sa.Engine, md: sa.MetaData, frames: dict[str, pl.DataFrame]) -> None:
-    with engine.begin() as conn:
-        for name, frame in frames.items():
-            table = md.tables[name]
-            for chunk in frame.iter_slices(50_000):
-                conn.execute(table.insert(), chunk.to_dicts())
+            source = sa.table(_INCOMING, *(sa.column(col) for col in frame.columns))
+            duck.register(_INCOMING, arrow)
+            try:
+                conn.execute(stages[name].insert().from_select(frame.columns, sa.select(source)))
+            finally:
+                duck.unregister(_INCOMING)
+            counts[name] += frame.height
+        conn.commit()
+    order = {c.EVENTS: (c.OCCURRED_AT, c.EVENT_ID), c.IDENTITIES: (c.IDENTIFIED_AT, c.ANONYMOUS_ID)}
+    for table in md.sorted_tables:
+        stage = stages[table.name]
+        conn.execute(sa.schema.DropTable(table, if_exists=True))
+        conn.execute(sa.schema.CreateTable(table))
+        rows = sa.select(stage).order_by(*(stage.c[col] for col in order[table.name]))
+        conn.execute(table.insert().from_select(list(stage.c.keys()), rows))
+        conn.execute(sa.schema.DropTable(stage))
+        for index in table.indexes:
+            if index.name in LOOKUP_INDEXES:
+                index.create(conn)
+    conn.commit()
+    return Written(counts[c.EVENTS], counts[c.IDENTITIES])
