@@ -28,6 +28,7 @@ from journey_core.warehouse.statements import (
     event_span_query,
     events_query,
     identity_count_query,
+    journey_count_query,
     journey_statement,
     link_groups_query,
     links_query,
@@ -124,7 +125,10 @@ def _journeys(mapping: SchemaMapping) -> dict[str, Statement | None]:
         "email_and_event_date": JourneyQuery(as_of=AS_OF, email=EMAIL, event_date=campaign),
     }
     assert {q.rule.value for q in rules.values()} == set(rules), "one query per rule"
-    return {f"journeys-{rule}": journey_statement(q, mapping) for rule, q in rules.items()}
+    return {
+        **{f"journeys-{rule}": journey_statement(q, mapping) for rule, q in rules.items()},
+        **{f"journey-count-{rule}": journey_count_query(q, mapping) for rule, q in rules.items()},
+    }
 
 
 def _columns(mapping: SchemaMapping) -> dict[str, Statement | None]:
@@ -164,6 +168,7 @@ BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, Statement | None]]] = {
     "lookup_events_query": _lookup_events,
     "events_query": _events,
     "journey_statement": _journeys,
+    "journey_count_query": _journeys,
     "columns_query": _columns,
     "probe_queries": _probes,
     "event_span_query": _summary,

@@ -15,7 +15,7 @@ be text in ``YYYY-MM-DD HH:MM:SS[.ffffff]`` form (the README's schema).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import polars as pl
@@ -34,13 +34,14 @@ from journey_core.warehouse.constructs import (
     trim_space,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
-from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches
-from journey_core.warehouse.statements import journey_statement
+from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
+from journey_core.warehouse.statements import journey_count_query, journey_statement
 
 __all__ = [
     "EMAIL_LOCAL_MAX",
     "UNICODE_SPACE",
     "bytewise",
+    "count_journeys",
     "email_pattern",
     "journey_statement",
     "matches_email",
@@ -59,7 +60,7 @@ def stream_journeys(
     *,
     mapping: SchemaMapping = CANONICAL,
     rows: int = BATCH_ROWS,
-) -> Iterator[pl.DataFrame]:
+) -> Generator[pl.DataFrame]:
     """The rows of :func:`journey_statement` in frames of at most ``rows`` rows, in order.
 
     Each frame has ``RESULT_SCHEMA`` (times UTC); an empty result is one empty frame.
@@ -68,6 +69,15 @@ def stream_journeys(
     return read_batches(
         engine, journey_statement(query, mapping), schema=RESULT_SCHEMA, mapping=mapping, rows=rows
     )
+
+
+def count_journeys(
+    engine: Engine, query: JourneyQuery, *, mapping: SchemaMapping = CANONICAL
+) -> tuple[int, int]:
+    """(events, individuals) of :func:`journey_statement`, counted in the warehouse."""
+    with reading(engine, mapping) as conn:
+        events, individuals = conn.execute(journey_count_query(query, mapping)).one()
+    return int(events or 0), int(individuals or 0)
 
 
 def native_journeys(

@@ -8,7 +8,7 @@ export's memory does not grow with its result.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -76,7 +76,7 @@ def read_batches(
     schema: dict[str, pl.DataType],
     mapping: SchemaMapping = CANONICAL,
     rows: int = BATCH_ROWS,
-) -> Iterator[pl.DataFrame]:
+) -> Generator[pl.DataFrame]:
     """Run ``stmt`` and yield its rows, in order, in frames of at most ``rows`` rows.
 
     Each frame is conformed to ``schema`` (:func:`conform`); an empty result yields one
@@ -91,10 +91,13 @@ def read_batches(
         else:
             batches = _cursor_batches(conn, stmt, rows)
         empty = True
-        for batch in batches:
-            if batch.height:
-                empty = False
-                yield conform(batch, schema)
+        try:
+            for batch in batches:
+                if batch.height:
+                    empty = False
+                    yield conform(batch, schema)
+        finally:  # also when the reader stops early: the result is closed before the connection
+            batches.close()
         if empty:
             yield pl.DataFrame(schema=schema)
 
@@ -113,13 +116,13 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     )
 
 
-def _cursor_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Iterator[pl.DataFrame]:
-    result = conn.execution_options(yield_per=rows).execute(stmt)
-    names = list(result.keys())
-    for part in result.partitions():
-        yield pl.DataFrame(
-            [tuple(row) for row in part], schema=names, orient="row", infer_schema_length=None
-        )
+def _cursor_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Generator[pl.DataFrame]:
+    with conn.execution_options(yield_per=rows).execute(stmt) as result:
+        names = list(result.keys())
+        for part in result.partitions():
+            yield pl.DataFrame(
+                [tuple(row) for row in part], schema=names, orient="row", infer_schema_length=None
+            )
 
 
 def _duckdb_sql(conn: Connection, stmt: sa.Select[Any]) -> tuple[str, list[Any]]:
@@ -147,7 +150,7 @@ def _read_duckdb(conn: Connection, stmt: sa.Select[Any]) -> pl.DataFrame:
         raise sa.exc.DBAPIError.instance(sql, params, exc, duckdb.Error) from exc
 
 
-def _duckdb_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Iterator[pl.DataFrame]:
+def _duckdb_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Generator[pl.DataFrame]:
     """``stmt`` through DuckDB's Arrow record-batch reader: one batch in memory at a time."""
     import duckdb
 
@@ -155,7 +158,10 @@ def _duckdb_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Iterat
     duck: Any = conn.connection.driver_connection
     try:
         reader = duck.sql(sql, params=params).to_arrow_reader(rows)
-        for batch in reader:
-            yield cast(pl.DataFrame, pl.from_arrow(batch))
+        try:
+            for batch in reader:
+                yield cast(pl.DataFrame, pl.from_arrow(batch))
+        finally:
+            reader.close()  # DuckDB starts no other query while a result is open
     except duckdb.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, params, exc, duckdb.Error) from exc

@@ -47,6 +47,7 @@ __all__ = [
     "event_span_query",
     "events_query",
     "identity_count_query",
+    "journey_count_query",
     "journey_statement",
     "link_groups_query",
     "links_query",
@@ -409,6 +410,17 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         for name in c.RESULT_COLUMNS
     ]
     return sa.select(*outputs).where(rows["_first"] == 1).order_by(*_result_order(rows))
+
+
+def journey_count_query(
+    query: JourneyQuery, mapping: SchemaMapping = CANONICAL
+) -> sa.Select[int, int]:
+    """(events, individuals) of :func:`journey_statement`'s rows, counted in the warehouse."""
+    rows = journey_statement(query, mapping).order_by(None).subquery("journey_result")
+    return sa.select(
+        sa.func.count().label("events"),
+        sa.func.count(sa.distinct(rows.c[c.EMAIL])).label("individuals"),
+    )
 
 
 def _result_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
