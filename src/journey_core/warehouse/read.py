@@ -24,8 +24,9 @@ from journey_core.warehouse.schema import verify_schema
 
 __all__ = ["BATCH_ROWS", "conform", "read_batches", "read_count", "read_frame", "reading"]
 
-BATCH_ROWS = 50_000
-"""Rows per batch of :func:`read_batches` (a few tens of MB of journey rows)."""
+BATCH_ROWS = 10_000
+"""Rows per batch of :func:`read_batches`: a batch read through a DB-API cursor is held as
+Python objects (about 2 KB a journey row) before it becomes a frame, 20 MB or so."""
 
 
 @contextmanager
