@@ -1,8 +1,10 @@
 """GET /api/v1/customer-journey-details: the route, its dependencies and its answers.
 
 Every rule comes from :mod:`journey_core`: ``JourneyQuery.build`` validates the parameters,
-``warehouse.fetch_journeys`` reads and selects the rows, and :mod:`journey_core.io.export`
-formats them, so the API, the dashboard and ``journey export`` always agree.
+``warehouse.fetch_journeys`` reads and selects the rows of JSON pages, the rules' one
+statement (:func:`~journey_core.warehouse.native.stream_journeys`) streams CSV and NDJSON in
+bounded chunks as ``journey export`` does, and :mod:`journey_core.io.export` formats them, so
+the API, the dashboard and ``journey export`` always agree.
 
 :data:`router` is module-level; what a request needs (settings, warehouse, cache, clock, the
 API-key check) comes through ``Depends`` from the :class:`Services` that
@@ -41,6 +43,7 @@ from journey_core.warehouse import (
     fetch_journeys,
     verify_schema,
 )
+from journey_core.warehouse.native import count_journeys, stream_journeys
 
 PATH = "/api/v1/customer-journey-details"
 DEFAULT_LIMIT = 1000
@@ -142,17 +145,13 @@ def _chunks(frame: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
 def csv_stream(frame: pl.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
     """``export.to_csv_bytes(frame)`` in pieces: one header, then chunk after chunk."""
     if frame.is_empty():
-        yield export.to_csv_bytes(frame)
-        return
-    for index, chunk in enumerate(_chunks(frame, chunk_rows)):
-        data = export.to_csv_bytes(chunk)
-        yield data if index == 0 else data.split(b"\n", 1)[1]
+        return export.csv_pieces([frame])
+    return export.csv_pieces(_chunks(frame, chunk_rows))
 
 
 def ndjson_stream(frame: pl.DataFrame, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
     """One JSON object per line, the rows of ``journey export --format json``."""
-    for chunk in _chunks(frame, chunk_rows):
-        yield export.for_output(chunk).write_ndjson().encode("utf-8")
+    return export.ndjson_pieces(_chunks(frame, chunk_rows))
 
 
 def _json_rows(frame: pl.DataFrame) -> bytes:
@@ -323,21 +322,49 @@ def get_customer_journey_details(
     if after is not None:
         after.check(query)
     log["rule"] = query.rule.value
+    if format != "json":
+        return _streamed_response(warehouse, query, format, mask=settings.mask_pii, log=log)
     answer, hit = cache.get_or_compute(
         cursors.query_hash(query), lambda: Answer.of(_fetch(warehouse, query))
     )
     log["rows"] = answer.result.events
     log["cache"] = "hit" if hit else "miss"
-    if format == "json":
-        return _page_response(
-            answer, limit=limit, after=after, key=cursor_key, mask=settings.mask_pii
-        )
-    stream = csv_stream if format == "csv" else ndjson_stream
-    frame = answer.result.frame
+    return _page_response(answer, limit=limit, after=after, key=cursor_key, mask=settings.mask_pii)
+
+
+def _streamed_response(
+    warehouse: Warehouse, query: JourneyQuery, fmt: Format, *, mask: bool, log: dict[str, Any]
+) -> StreamingResponse:
+    """The whole result as CSV or NDJSON, read from the warehouse chunk by chunk as it is sent.
+
+    The counts for the headers come first, from one counting statement; then the rows
+    stream from the one statement in batches of :data:`CHUNK_ROWS` (a read slot is held
+    while they do), so neither the server nor its cache ever holds the whole result.
+    """
+    try:
+        with warehouse.slots_for(query):
+            engine, mapping = warehouse.connect()
+            events, individuals = count_journeys(engine, query, mapping=mapping)
+    except OverflowError:
+        raise InputError("as_of", _too_early(_iso(query.as_of))) from None
+    log["rows"] = events
+    log["cache"] = "streamed"
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        with warehouse.slots_for(query):
+            engine, mapping = warehouse.connect()
+            batches = stream_journeys(engine, query, mapping=mapping, rows=CHUNK_ROWS)
+            try:
+                for chunk in batches:
+                    yield mask_frame(chunk) if mask else chunk
+            finally:
+                batches.close()
+
+    pieces = export.csv_pieces if fmt == "csv" else export.ndjson_pieces
     return StreamingResponse(
-        stream(mask_frame(frame) if settings.mask_pii else frame),
-        media_type=MEDIA_TYPES[format],
-        headers=_result_headers(answer, format),
+        pieces(chunks()),
+        media_type=MEDIA_TYPES[fmt],
+        headers=_result_headers(query, fmt, events=events, individuals=individuals),
     )
 
 
@@ -387,14 +414,13 @@ def _too_early(value: object) -> str:
     )
 
 
-def _meta(answer: Answer) -> dict[str, Any]:
-    query = answer.result.query
+def _meta(query: JourneyQuery, *, events: int, individuals: int) -> dict[str, Any]:
     return {
         "rule": query.rule.value,
         "as_of": _iso(query.as_of),
         "window_start": _iso(query.window_start),
-        "individuals": answer.individuals,
-        "events": answer.result.events,
+        "individuals": individuals,
+        "events": events,
     }
 
 
@@ -406,7 +432,7 @@ def _page_response(
     if mask:  # after paging: cursors sort and search by the full email
         rows = mask_frame(rows)
     meta = {
-        **_meta(answer),
+        **_meta(result.query, events=result.events, individuals=answer.individuals),
         "returned": rows.height,
         "limit": limit,
         "next_cursor": following.encode(key) if following else None,
@@ -416,8 +442,10 @@ def _page_response(
     return Response(body, media_type="application/json")
 
 
-def _result_headers(answer: Answer, fmt: str) -> dict[str, str]:
-    meta = _meta(answer)
+def _result_headers(
+    query: JourneyQuery, fmt: str, *, events: int, individuals: int
+) -> dict[str, str]:
+    meta = _meta(query, events=events, individuals=individuals)
     return {
         "Content-Disposition": f'attachment; filename="journeys-{meta["rule"]}.{fmt}"',
         "X-Journey-Rule": str(meta["rule"]),

@@ -1,17 +1,27 @@
-"""The ``journey`` command: build a demo warehouse, export journeys."""
+"""The ``journey`` command: build a demo warehouse, export journeys.
+
+``journey export`` reads the rules' one statement
+(:func:`~journey_core.warehouse.native.stream_journeys`) in bounded batches and writes each
+batch as it comes, masked (``--mask-pii``) and formula-safe, so its memory does not grow
+with the export.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
+import polars as pl
+
+from journey_core import columns as c
 from journey_core.config import (
     ENV_DATABASE_URL,
     ENV_MAPPING,
@@ -26,12 +36,13 @@ from journey_core.io.privacy import mask_frame, use_secret
 from journey_core.rules.query import JourneyQuery, parse_as_of
 from journey_core.warehouse import (
     create_engine,
-    fetch_journeys,
     local_file,
     safe_url,
     verify_schema,
 )
+from journey_core.warehouse.fetch import empty_message
 from journey_core.warehouse.mapping import load_mapping
+from journey_core.warehouse.native import stream_journeys
 
 EXIT_INPUT = 2
 EXIT_WAREHOUSE = 1
@@ -141,24 +152,54 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     url = args.db or settings.database_url
     out = output_path(args.output, url)
     ensure_warehouse(settings, db_given=bool(args.db))
+    mask = args.mask_pii or settings.mask_pii
     engine = create_engine(url)
     try:
         mapping = verify_schema(engine, mapping)
-        result = fetch_journeys(engine, query, mapping=mapping)
+        # The one statement, read in bounded batches and written as they come.
+        batches = stream_journeys(engine, query, mapping=mapping)
+        try:
+            first = next(batches)  # a failing statement fails here, before output is opened
+            tally = _Tally()
+            chunks = tally.count(itertools.chain([first], batches))
+            if mask:
+                chunks = (mask_frame(chunk) for chunk in chunks)
+            if out is None:
+                _write_stdout(chunks, args.format)
+            else:
+                _write_file(chunks, out, args.format)
+        finally:
+            batches.close()  # the warehouse's result and connection, also after a failed write
+        message = empty_message(engine, query, mapping=mapping) if tally.rows == 0 else None
     finally:
         engine.dispose()
-    if result.message:
-        print(result.message, file=sys.stderr)
-    frame = mask_frame(result.frame) if args.mask_pii or settings.mask_pii else result.frame
-    if out is None:
-        _write_stdout(frame, args.format)
-    else:
-        _write_file(frame, out, args.format)
+    if message:
+        print(message, file=sys.stderr)
+    if out is not None:
         print(
-            f"Wrote {result.events:,} rows for {result.individuals:,} people to {out}.",
+            f"Wrote {tally.rows:,} rows for {tally.individuals:,} people to {out}.",
             file=sys.stderr,
         )
     return 0
+
+
+class _Tally:
+    """Counts the rows and the people of journey chunks as they pass (rows sorted by email)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.individuals = 0
+        self._last: str | None = None
+
+    def count(self, chunks: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        """Each chunk unchanged, counted on its way through."""
+        for chunk in chunks:
+            if chunk.height:
+                emails = chunk.get_column(c.EMAIL)
+                self.rows += chunk.height
+                self.individuals += emails.n_unique() - (emails[0] == self._last)
+                self._last = emails[-1]
+            yield chunk
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -207,23 +248,27 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def _write_file(frame: object, out: Path, fmt: export.Format) -> None:
-    """Write the export to ``out``; a failed write leaves no partial regular file behind."""
+def _write_file(chunks: Iterable[pl.DataFrame], out: Path, fmt: export.Format) -> None:
+    """Write the export to ``out``; a failed write or read leaves no partial regular file."""
     try:
         with out.open("wb") as fh:
-            _write(frame, fh, fmt)
+            _write(chunks, fh, fmt)
     except OSError as exc:
         if out.is_file():
             out.unlink(missing_ok=True)
         reason = exc.strerror or type(exc).__name__
         msg = f"cannot write {out}: {reason}; free some space or choose another file."
         raise InputError("--output", msg) from None
+    except BaseException:  # the warehouse failed mid-read, or the user interrupted
+        if out.is_file():
+            out.unlink(missing_ok=True)
+        raise
 
 
-def _write_stdout(frame: object, fmt: export.Format) -> None:
+def _write_stdout(chunks: Iterable[pl.DataFrame], fmt: export.Format) -> None:
     """Write the export to standard output; a closed pipe ends quietly, a full disk clearly."""
     try:
-        _write(frame, sys.stdout.buffer, fmt)
+        _write(chunks, sys.stdout.buffer, fmt)
     except BrokenPipeError:  # e.g. `journey export | head`: the reader has all it wants
         _silence_stdout()
     except OSError as exc:
@@ -240,11 +285,8 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _write(frame: object, out: BinaryIO, fmt: export.Format) -> None:
-    import polars as pl
-
-    assert isinstance(frame, pl.DataFrame)
-    export.write(frame, out, fmt=fmt)
+def _write(chunks: Iterable[pl.DataFrame], out: BinaryIO, fmt: export.Format) -> None:
+    export.write_chunks(chunks, out, fmt=fmt)
     out.flush()
 
 

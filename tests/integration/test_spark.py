@@ -3,7 +3,8 @@
 A local Spark Thrift server (tests/support/spark.py, started once per session) serves the
 canonical tables from Parquet; PyHive's SQLAlchemy dialect sends the ONE statement of
 :func:`journey_core.warehouse.native.journey_statement`. The product's pushed-down route
-(:func:`journey_core.warehouse.fetch_journeys`) is checked through the same engine.
+(:func:`journey_core.warehouse.fetch_journeys`) is checked through the same engine, and
+``journey export`` streams the one statement from it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -18,7 +20,9 @@ import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
+from journey_cli.commands import main as journey_main
 from journey_core import columns as c
+from journey_core.io import export
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
@@ -124,6 +128,20 @@ def test_product_route_fetch_journeys(worked: sa.Engine) -> None:
     email = JourneyQuery(as_of=AS_OF, email="ben@example.com")
     got = _timed("fetch_journeys email", lambda: fetch_journeys(worked, email).frame)
     assert_frame_equal(got, journeys(CAMPAIGN_EVENTS, CAMPAIGN_IDS, query=email))
+
+
+def test_journey_export_streams_the_one_statement(
+    spark_server: SparkThriftServer, worked: sa.Engine, tmp_path: Path
+) -> None:
+    # `journey export` through hive://: the one statement, read in batches, as CSV.
+    query = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
+    expected = journeys(CAMPAIGN_EVENTS, CAMPAIGN_IDS, query=query)
+    out = tmp_path / "spark.csv"
+    argv = ["export", "--db", spark_server.url("worked"), "--as-of", AS_OF.isoformat()]
+    argv += ["--event-date", CAMPAIGN.isoformat(), "--output", str(out)]
+    assert _timed("journey export event_date", lambda: journey_main(argv)) == 0
+    assert expected.height > 0
+    assert out.read_bytes() == export.to_csv_bytes(expected)
 
 
 def test_product_route_verify_schema(worked: sa.Engine) -> None:

@@ -1,14 +1,15 @@
 """SQLite keeps timestamps and emails as text: bounds and case folding must still be exact.
 
 Issue 14, finding 10: the documented text form ``YYYY-MM-DD HH:MM:SS`` (no fraction) at a
-window's lower bound, fractions of any length, and non-ASCII upper-case emails.
+window's lower bound, fractions of any length, and non-ASCII upper-case emails. Both routes:
+the pushed-down one (``fetch_journeys``) and the one statement (``native_journeys``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -18,13 +19,25 @@ from polars.testing import assert_frame_equal
 from journey_core import columns as c
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys, write_tables
+from journey_core.warehouse import Engine, create_engine, fetch_journeys, write_tables
 from journey_core.warehouse.mapping import CANONICAL
+from journey_core.warehouse.native import native_journeys
 from journey_core.warehouse.statements import lookup_events_query, sqlite_spellings
 from tests.support.frames import events_frame, identities_frame
 
 US = dt.timedelta(microseconds=1)
 SECOND = dt.timedelta(seconds=1)
+
+
+def _pushdown(engine: Engine, query: JourneyQuery) -> pl.DataFrame:
+    return fetch_journeys(engine, query).frame
+
+
+ROUTES = [
+    pytest.param(_pushdown, id="pushdown"),
+    pytest.param(native_journeys, id="native"),
+]
+Route = Callable[[Engine, JourneyQuery], pl.DataFrame]
 
 
 def _texts(at: dt.datetime) -> list[str]:
@@ -69,15 +82,18 @@ AS_OF_WHOLE = dt.datetime(2022, 8, 31, 12, 0, 0, tzinfo=dt.UTC)
 AS_OF_FRACTION = dt.datetime(2022, 8, 31, 12, 0, 0, 500000, tzinfo=dt.UTC)
 
 
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("as_of", [AS_OF_WHOLE, AS_OF_FRACTION], ids=["whole", "fraction"])
-@pytest.mark.parametrize("rule", ["recent", "email", "event_date"])
-def test_text_timestamps_at_every_bound(tmp_path: Path, rule: str, as_of: dt.datetime) -> None:
+@pytest.mark.parametrize("rule", ["recent", "email", "event_date", "both"])
+def test_text_timestamps_at_every_bound(
+    tmp_path: Path, rule: str, as_of: dt.datetime, route: Route
+) -> None:
     query = JourneyQuery(
         as_of=as_of,
-        email="ann@example.com" if rule == "email" else None,
-        event_date=dt.date(2022, 5, 1) if rule == "event_date" else None,
+        email="ann@example.com" if rule in {"email", "both"} else None,
+        event_date=dt.date(2022, 5, 1) if rule in {"event_date", "both"} else None,
     )
-    lower = query.window_start if rule != "event_date" else query.start
+    lower = query.window_start if query.start is None else query.start
     assert lower is not None
     naive = [b.replace(tzinfo=None) for b in (lower, query.as_of)]
     instants = [b + d for b in naive for d in (-SECOND, -US, dt.timedelta(0), US, SECOND)]
@@ -92,7 +108,7 @@ def test_text_timestamps_at_every_bound(tmp_path: Path, rule: str, as_of: dt.dat
     on_bound = {f"e{i}" for i, r in enumerate(rows) if dt.datetime.fromisoformat(r[1]) in naive}
     assert on_bound <= set(expected.get_column(c.EVENT_ID))  # the bounds are inclusive
     engine = create_engine(url)
-    assert_frame_equal(fetch_journeys(engine, query).frame, expected)
+    assert_frame_equal(route(engine, query), expected)
     engine.dispose()
 
 
@@ -122,6 +138,37 @@ def test_email_lookup_folds_unicode_case(tmp_path: Path, stored: str, looked_up:
     result = fetch_journeys(engine, query)
     assert result.message is None
     assert_frame_equal(result.frame, expected)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("event_date", [None, dt.date(2022, 8, 1)], ids=["email", "both"])
+@pytest.mark.parametrize(
+    ("stored", "looked_up"),
+    [
+        pytest.param("ÉLODIE@EXAMPLE.COM", "élodie@example.com", id="accented upper"),
+        pytest.param("\u3000Élodie@Example.com\xa0", "élodie@example.com", id="unicode spaces"),
+        pytest.param("ΣΩΚΡΑΤΗΣ@EXAMPLE.GR", "σωκρατης@example.gr", id="greek"),
+    ],
+)
+def test_one_statement_folds_unicode_case_on_sqlite(
+    tmp_path: Path, stored: str, looked_up: str, event_date: dt.date | None
+) -> None:
+    # The statement lower-cases with the connection's journey_lower, as Polars does.
+    as_of = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
+    rows = [
+        ("e1", "2022-08-30 10:00:00", stored, "dev-1"),
+        ("e2", "2022-08-30 11:00:00", None, "dev-1"),
+        ("e3", "2022-08-30 12:00:00", "other@example.com", "dev-2"),
+    ]
+    url = _sqlite(tmp_path / "unicode.sqlite", rows)
+    query = JourneyQuery.build(now=as_of, as_of=as_of, email=looked_up)
+    query = JourneyQuery(as_of=query.as_of, email=query.email, event_date=event_date)
+    cohort = JourneyQuery(as_of=as_of, event_date=event_date)
+    engine = create_engine(url)
+    for q in (query, cohort):
+        expected = journeys(_oracle_events(rows), identities_frame([]), query=q)
+        assert looked_up in expected.get_column(c.EMAIL).to_list()
+        assert_frame_equal(native_journeys(engine, q), expected)
     engine.dispose()
 
 

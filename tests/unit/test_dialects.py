@@ -1,8 +1,10 @@
 """The warehouse SELECTs are SQLAlchemy Core, so they compile for other warehouses' dialects.
 
-PostgreSQL, DuckDB and SQLite run for real elsewhere in the suite; Trino, Snowflake and
-BigQuery are checked here by compiling every statement the product sends (every builder of
-:mod:`journey_core.warehouse.statements`), through every preset.
+PostgreSQL, DuckDB, SQLite and Spark run for real elsewhere in the suite; Trino, Snowflake,
+BigQuery and Hive/Spark (the dialect Databricks is reached through) are checked here by
+compiling every statement the product sends (every builder of
+:mod:`journey_core.warehouse.statements`, the one-statement rules for every rule included),
+through every preset.
 Their dialect packages are dev extras (they install from PyPI); without one, its cases skip.
 """
 
@@ -26,6 +28,8 @@ from journey_core.warehouse.statements import (
     event_span_query,
     events_query,
     identity_count_query,
+    journey_count_query,
+    journey_statement,
     link_groups_query,
     links_query,
     lookup_events_query,
@@ -55,6 +59,7 @@ DIALECTS = {
     "trino": _dialect("trino.sqlalchemy.dialect", "TrinoDialect"),
     "snowflake": _dialect("snowflake.sqlalchemy", "dialect"),
     "bigquery": _dialect("sqlalchemy_bigquery", "BigQueryDialect"),
+    "hive": _dialect("pyhive.sqlalchemy_hive", "HiveDialect"),
 }
 
 
@@ -111,6 +116,21 @@ def _events(mapping: SchemaMapping) -> dict[str, Statement | None]:
     }
 
 
+def _journeys(mapping: SchemaMapping) -> dict[str, Statement | None]:
+    campaign = dt.date(2022, 7, 1)
+    rules = {
+        "recent": JourneyQuery(as_of=AS_OF),
+        "email": JourneyQuery(as_of=AS_OF, email=EMAIL),
+        "event_date": JourneyQuery(as_of=AS_OF, event_date=campaign),
+        "email_and_event_date": JourneyQuery(as_of=AS_OF, email=EMAIL, event_date=campaign),
+    }
+    assert {q.rule.value for q in rules.values()} == set(rules), "one query per rule"
+    return {
+        **{f"journeys-{rule}": journey_statement(q, mapping) for rule, q in rules.items()},
+        **{f"journey-count-{rule}": journey_count_query(q, mapping) for rule, q in rules.items()},
+    }
+
+
 def _columns(mapping: SchemaMapping) -> dict[str, Statement | None]:
     tables = [*mapping.events, *mapping.identities]
     return {f"columns-{i}": columns_query(table) for i, table in enumerate(tables)}
@@ -147,6 +167,8 @@ BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, Statement | None]]] = {
     "lookup_links_query": _lookup_links,
     "lookup_events_query": _lookup_events,
     "events_query": _events,
+    "journey_statement": _journeys,
+    "journey_count_query": _journeys,
     "columns_query": _columns,
     "probe_queries": _probes,
     "event_span_query": _summary,
@@ -166,7 +188,9 @@ def _statements(preset: str) -> dict[str, Statement]:
 
 def test_every_statement_builder_is_compiled() -> None:
     """A statement builder added to the module cannot escape the dialect checks."""
-    builders = {name for name in statements.__all__ if name.endswith(("_query", "_queries"))}
+    builders = {
+        name for name in statements.__all__ if name.endswith(("_query", "_queries", "_statement"))
+    }
     assert builders == set(BUILDERS)
 
 
@@ -177,7 +201,7 @@ def test_selects_compile(dialect_name: str, preset: str) -> None:
     for name, stmt in _statements(preset).items():
         compiled = stmt.compile(dialect=dialect)
         text = str(compiled)
-        assert text.lstrip().upper().startswith("SELECT"), name
+        assert text.lstrip().upper().startswith(("SELECT", "WITH")), name
         # User input travels as bound parameters, never inside the SQL text.
         assert "brien" not in text, name
         if "email" in name:
@@ -186,13 +210,14 @@ def test_selects_compile(dialect_name: str, preset: str) -> None:
             assert word not in text.upper().split(), (name, word)
 
 
-@pytest.mark.parametrize("dialect_name", ["trino", "snowflake", "bigquery"])
+@pytest.mark.parametrize("dialect_name", ["trino", "snowflake", "bigquery", "hive"])
 def test_vendor_dialect_packages_install(dialect_name: str) -> None:
-    """The dev extras bring the three vendor dialects; a skip here means they did not."""
+    """The dev extras bring the vendor dialects; a skip here means they did not."""
     module = {
         "trino": "trino.sqlalchemy",
         "snowflake": "snowflake.sqlalchemy",
         "bigquery": "sqlalchemy_bigquery",
+        "hive": "pyhive.sqlalchemy_hive",
     }[dialect_name]
     assert importlib.import_module(module) is not None
 

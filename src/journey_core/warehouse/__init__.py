@@ -4,10 +4,12 @@
 read-only, SQLite with ``PRAGMA query_only``, PostgreSQL sessions read-only);
 :mod:`~journey_core.warehouse.mapping` says which tables and columns feed the canonical
 schema and :mod:`~journey_core.warehouse.schema` checks them; every statement sent is built
-in :mod:`~journey_core.warehouse.statements` (SQLAlchemy Core, bound parameters only) and
-run by :mod:`~journey_core.warehouse.read`, whose failures
+in :mod:`~journey_core.warehouse.statements` (SQLAlchemy Core, bound parameters only, from the
+shared constructs of :mod:`~journey_core.warehouse.constructs`) and run by
+:mod:`~journey_core.warehouse.read` (whole or in bounded batches), whose failures
 :mod:`~journey_core.warehouse.diagnose` explains; :mod:`~journey_core.warehouse.fetch`
-applies the rules to what comes back, :mod:`~journey_core.warehouse.quality` counts messy
+applies the rules to what comes back, :mod:`~journey_core.warehouse.native` runs them in
+the warehouse as one statement, :mod:`~journey_core.warehouse.quality` counts messy
 rows, and :mod:`~journey_core.warehouse.write` is the one writer (the demo warehouse).
 """
 

@@ -45,6 +45,7 @@ from journey_core.warehouse.statements import (
 __all__ = [
     "JourneyResult",
     "WarehouseSummary",
+    "empty_message",
     "fetch_journeys",
     "people_and_owners",
     "summarize",
@@ -229,13 +230,7 @@ def _lookup(
     """
     assert query.email is not None
     as_of = pl.lit(query.as_of, dtype=pl.Datetime("us", "UTC"))
-    own_stmt = lookup_links_query(mapping, email=query.email)
-    assert own_stmt is not None
-    own = (
-        _links_frame(read_frame(conn, own_stmt, {}), any_identifier=any_identifier)
-        .filter(pl.col(c.LINKED_AT) <= as_of)
-        .collect()
-    )
+    own = _own_links(conn, mapping, query, any_identifier=any_identifier)
     if own.is_empty():
         return None
     anon_ids = own.get_column(c.ANONYMOUS_ID).drop_nulls().unique().sort().to_list()
@@ -257,7 +252,37 @@ def _lookup(
     return events, links.collect().lazy()  # collected now: the events are consumed later
 
 
+def _own_links(
+    conn: Connection, mapping: SchemaMapping, query: JourneyQuery, *, any_identifier: bool
+) -> pl.DataFrame:
+    """The links of ``query.email`` at or before ``query.as_of`` (none: not known yet)."""
+    assert query.email is not None
+    as_of = pl.lit(query.as_of, dtype=pl.Datetime("us", "UTC"))
+    stmt = lookup_links_query(mapping, email=query.email)
+    assert stmt is not None
+    return (
+        _links_frame(read_frame(conn, stmt, {}), any_identifier=any_identifier)
+        .filter(pl.col(c.LINKED_AT) <= as_of)
+        .collect()
+    )
+
+
 # -------------------------------------------------------------------- messages
+
+
+def empty_message(
+    engine: Engine, query: JourneyQuery, *, mapping: SchemaMapping = CANONICAL
+) -> str:
+    """Why ``query`` has no rows: the message :func:`fetch_journeys` gives with an empty result.
+
+    For one person's query this reads that person's links (one index-friendly SELECT), to
+    tell an email not known by ``query.as_of`` from a known one without events.
+    """
+    if query.email is None:
+        return _empty_message(query)
+    with reading(engine, mapping) as conn:
+        own = _own_links(conn, mapping, query, any_identifier=mapping.identifier != "email")
+    return _not_known_message(query) if own.is_empty() else _empty_message(query)
 
 
 def _fmt(value: dt.datetime) -> str:

@@ -1,9 +1,14 @@
-"""Running statements: a connection whose errors are explained, and rows into Polars."""
+"""Running statements: a connection whose errors are explained, and rows into Polars.
+
+:func:`read_frame` reads a whole result into one frame; :func:`read_batches` reads it in
+bounded batches (DuckDB's Arrow record-batch reader, else a streaming cursor), so that an
+export's memory does not grow with its result.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -12,11 +17,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from journey_core.errors import JourneyError
+from journey_core.rules.identity import TS, as_utc
 from journey_core.warehouse.diagnose import explain
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.schema import verify_schema
 
-__all__ = ["read_count", "read_frame", "reading"]
+__all__ = ["BATCH_ROWS", "conform", "read_batches", "read_count", "read_frame", "reading"]
+
+BATCH_ROWS = 10_000
+"""Rows per batch of :func:`read_batches`: a batch read through a DB-API cursor is held as
+Python objects (about 2 KB a journey row) before it becomes a frame, 20 MB or so."""
 
 
 @contextmanager
@@ -60,10 +70,64 @@ def read_count(conn: Connection, stmt: sa.Select[Any]) -> int:
     return int(conn.execute(stmt).scalar_one() or 0)
 
 
-def _read_duckdb(conn: Connection, stmt: sa.Select[Any]) -> pl.DataFrame:
-    """``stmt`` through DuckDB's own Polars export, with SQLAlchemy's bound parameters."""
-    import duckdb  # here: only DuckDB warehouses need it
+def read_batches(
+    engine: Engine,
+    stmt: sa.Select[Any],
+    *,
+    schema: dict[str, pl.DataType],
+    mapping: SchemaMapping = CANONICAL,
+    rows: int = BATCH_ROWS,
+) -> Generator[pl.DataFrame]:
+    """Run ``stmt`` and yield its rows, in order, in frames of at most ``rows`` rows.
 
+    Each frame is conformed to ``schema`` (:func:`conform`); an empty result yields one
+    empty frame, so a writer always sees the columns. Only one batch is held at a time:
+    DuckDB hands over Arrow record batches, other drivers a cursor read with
+    ``yield_per`` (a server-side cursor where the driver has one, as psycopg does).
+    Errors are explained as in :func:`reading`, also those raised between batches.
+    """
+    with reading(engine, mapping) as conn:
+        if conn.dialect.name == "duckdb":
+            batches = _duckdb_batches(conn, stmt, rows)
+        else:
+            batches = _cursor_batches(conn, stmt, rows)
+        empty = True
+        try:
+            for batch in batches:
+                if batch.height:
+                    empty = False
+                    yield conform(batch, schema)
+        finally:  # also when the reader stops early: the result is closed before the connection
+            batches.close()
+        if empty:
+            yield pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``frame``'s columns as ``schema`` says: timestamps as UTC (naive ones are UTC), others cast.
+
+    >>> import datetime as dt
+    >>> raw = pl.DataFrame({"at": [dt.datetime(2022, 7, 1)], "n": [None]})
+    >>> conform(raw, {"at": TS, "n": pl.Float64()}).dtypes
+    [Datetime(time_unit='us', time_zone='UTC'), Float64]
+    """
+    return frame.select(
+        as_utc(name, frame.schema[name]) if dtype == TS else pl.col(name).cast(dtype)
+        for name, dtype in schema.items()
+    )
+
+
+def _cursor_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Generator[pl.DataFrame]:
+    with conn.execution_options(yield_per=rows).execute(stmt) as result:
+        names = list(result.keys())
+        for part in result.partitions():
+            yield pl.DataFrame(
+                [tuple(row) for row in part], schema=names, orient="row", infer_schema_length=None
+            )
+
+
+def _duckdb_sql(conn: Connection, stmt: sa.Select[Any]) -> tuple[str, list[Any]]:
+    """``stmt`` as DuckDB SQL text and its positional parameters, as SQLAlchemy binds them."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     params = []
     for name in compiled.positiontup or ():
@@ -71,10 +135,34 @@ def _read_duckdb(conn: Connection, stmt: sa.Select[Any]) -> pl.DataFrame:
         bind = compiled.binds.get(name)
         process = bind.type.bind_processor(conn.dialect) if bind is not None else None
         params.append(process(value) if process is not None else value)
-    sql = str(compiled)
+    return str(compiled), params
+
+
+def _read_duckdb(conn: Connection, stmt: sa.Select[Any]) -> pl.DataFrame:
+    """``stmt`` through DuckDB's own Polars export, with SQLAlchemy's bound parameters."""
+    import duckdb  # here: only DuckDB warehouses need it
+
+    sql, params = _duckdb_sql(conn, stmt)
     duck: Any = conn.connection.driver_connection
     try:
         return cast(pl.DataFrame, duck.sql(sql, params=params).pl())
     except duckdb.Error as exc:
         # The same error SQLAlchemy would raise, for reading() to explain.
+        raise sa.exc.DBAPIError.instance(sql, params, exc, duckdb.Error) from exc
+
+
+def _duckdb_batches(conn: Connection, stmt: sa.Select[Any], rows: int) -> Generator[pl.DataFrame]:
+    """``stmt`` through DuckDB's Arrow record-batch reader: one batch in memory at a time."""
+    import duckdb
+
+    sql, params = _duckdb_sql(conn, stmt)
+    duck: Any = conn.connection.driver_connection
+    try:
+        reader = duck.sql(sql, params=params).to_arrow_reader(rows)
+        try:
+            for batch in reader:
+                yield cast(pl.DataFrame, pl.from_arrow(batch))
+        finally:
+            reader.close()  # DuckDB starts no other query while a result is open
+    except duckdb.Error as exc:
         raise sa.exc.DBAPIError.instance(sql, params, exc, duckdb.Error) from exc

@@ -6,28 +6,36 @@ User input and times travel as bound parameters, never inside the SQL text. The 
 compiles each one for every dialect it covers. Only the demo writer
 (:mod:`~journey_core.warehouse.write`) has statements of its own: its DDL.
 
-Retrieval pushes the time window and the candidate individuals down: only candidate rows
-cross into Polars, where :mod:`journey_core.rules` applies the exact rules.
+Two routes read journeys. The pushed-down route (:func:`events_query`, :func:`links_query`
+and the other builders) filters the time window and the candidate individuals in SQL: only
+candidate rows cross into Polars, where :mod:`journey_core.rules` applies the exact rules.
+The warehouse-native route is :func:`journey_statement`: the rules themselves as ONE
+statement. Both build on :mod:`~journey_core.warehouse.constructs`, so they trim, lower-case,
+validate emails and compare SQLite's text times alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import itertools
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core import columns as c
-from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.engine import SQLITE_LOWER
-from journey_core.warehouse.mapping import SchemaMapping, TableMapping
+from journey_core.rules.query import JourneyQuery, Rule
+from journey_core.warehouse.constructs import (
+    blank_to_null,
+    bytewise,
+    email_key,
+    email_matches,
+    naive_utc,
+    normalized_email,
+    sortable_time,
+    sqlite_spellings,
+    time_bound,
+)
+from journey_core.warehouse.mapping import CANONICAL, SchemaMapping, TableMapping
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
@@ -39,6 +47,8 @@ __all__ = [
     "event_span_query",
     "events_query",
     "identity_count_query",
+    "journey_count_query",
+    "journey_statement",
     "link_groups_query",
     "links_query",
     "lookup_events_query",
@@ -53,102 +63,12 @@ MAX_TEXT_LENGTH = 2048
 """Text values longer than this are counted as oversized by the data-quality checks."""
 
 
-def naive_utc(value: dt.datetime) -> dt.datetime:
-    """``value`` in UTC without its time zone, as warehouses store timestamps.
-
-    >>> naive_utc(dt.datetime(2022, 7, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=2))))
-    datetime.datetime(2022, 7, 1, 0, 0)
-    """
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def email_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
-    """``lower(trim(column))``: the key one person's lookup matches (and the demo indexes)."""
-    return sa.func.lower(sa.func.trim(column))
-
-
-MAX_SPELLINGS = 256
-"""At most this many ASCII-folded spellings narrow a SQLite email lookup through its index."""
-
-
-@functools.cache
-def _upper_forms() -> dict[str, frozenset[str]]:
-    """Each lower-case character and the other characters whose ``lower()`` it is."""
-    forms: dict[str, set[str]] = {}
-    for code in range(sys.maxunicode + 1):
-        char = chr(code)
-        low = char.lower()
-        if low != char and len(low) == 1:
-            forms.setdefault(low, set()).add(char)
-    forms.setdefault("\u03c2", set()).add("\u03a3")  # a final sigma lowers from a capital sigma
-    return {low: frozenset(chars) for low, chars in forms.items()}
-
-
-def sqlite_spellings(email: str, limit: int = MAX_SPELLINGS) -> list[str] | None:
-    """What SQLite's ``lower()`` (ASCII letters only) gives for every value whose full
-    ``lower()`` is ``email``; ``None`` when there are more than ``limit`` or they cannot be told.
-
-    >>> sqlite_spellings("ann@x.io"), sqlite_spellings("élo@x.io")
-    (['ann@x.io'], ['Élo@x.io', 'élo@x.io'])
-    """
-    if "\u0307" in email:  # U+0130 (I with dot) lowers to two characters: i + U+0307
-        return None
-    choices: list[list[str]] = []
-    count = 1
-    for char in email:
-        options = {char} | {c.lower() if c.isascii() else c for c in _upper_forms().get(char, ())}
-        choices.append(sorted(options))
-        count *= len(options)
-        if count > limit:
-            return None
-    return sorted("".join(combo) for combo in itertools.product(*choices))
-
-
-class email_matches(FunctionElement[bool]):
-    """``lower(trim(column)) = email`` with the full Unicode ``lower()`` Polars uses.
-
-    SQLite's own ``lower()`` folds ASCII letters only, so there the comparison calls the
-    Python function :func:`~journey_core.warehouse.engine.create_engine` registers on every
-    connection, after narrowing the rows through an index on ``lower(trim(column))`` to the
-    spellings :func:`sqlite_spellings` lists. Elsewhere it is the warehouse's ``lower``.
-    """
-
-    type = sa.Boolean()
-    name = "email_matches"
-    inherit_cache = False  # the SQLite form depends on the email's spellings
-
-    def __init__(self, column: sa.ColumnElement[Any], email: str) -> None:
-        self.email = email
-        super().__init__(column, sa.bindparam("email", email, type_=sa.String()))
-
-    def self_group(self, against: Any = None) -> email_matches:
-        """Itself: it compiles to a parenthesised comparison, never to ``... = 1``."""
-        return self
-
-
-@compiles(email_matches)
-def _email_matches(element: email_matches, compiler: SQLCompiler, **kw: Any) -> str:
-    column, email = element.clauses
-    return f"({compiler.process(email_key(column) == email, **kw)})"
-
-
-@compiles(email_matches, "sqlite")
-def _email_matches_sqlite(element: email_matches, compiler: SQLCompiler, **kw: Any) -> str:
-    column, email = element.clauses
-    exact = getattr(sa.func, SQLITE_LOWER)(sa.func.trim(column)) == email
-    spellings = sqlite_spellings(element.email)
-    if spellings is None:
-        return f"({compiler.process(exact, **kw)})"
-    listed: sa.BindParameter[list[str]] = sa.bindparam("email_spellings", spellings, expanding=True)
-    return f"({compiler.process(sa.and_(email_key(column).in_(listed), exact), **kw)})"
-
-
 # ------------------------------------------------------------------------- links
 
 
 def _link_selects(mapping: SchemaMapping, *, as_of: dt.datetime) -> list[sa.Select[Any]]:
     """SELECTs of (anonymous_id, email, linked_at) link rows at or before ``as_of``."""
-    bound = sa.bindparam("as_of", naive_utc(as_of), type_=Timestamp())
+    bound = time_bound("as_of", as_of)
     ev = mapping.events_source()
     selects = [
         sa.select(
@@ -298,10 +218,8 @@ def events_query(
     time (not SQLite's text).
     """
     ev = mapping.events_source()
-    lo = sa.bindparam(
-        "window_start", naive_utc(query.window_start), type_=Timestamp(lower_bound=True)
-    )
-    hi = sa.bindparam("as_of", naive_utc(query.as_of), type_=Timestamp())
+    lo = time_bound("window_start", query.window_start, lower=True)
+    hi = time_bound("as_of", query.as_of)
     stmt = sa.select(*(ev.c[name] for name in c.EVENT_COLUMNS)).where(
         ev.c[c.OCCURRED_AT] >= lo, ev.c[c.OCCURRED_AT] <= hi
     )
@@ -328,7 +246,7 @@ def events_query(
         return stmt.select_from(ev.outerjoin(linked, ev_anon == linked.c.device)).where(
             ev_email.is_not(None) | linked.c.device.is_not(None)
         )
-    since = sa.bindparam("start", naive_utc(start), type_=Timestamp(lower_bound=True))
+    since = time_bound("start", start, lower=True)
     newcomers = (
         sa.select(email.label("newcomer"))
         .group_by(email)
@@ -354,6 +272,183 @@ def events_query(
             devices.c.fresh == 1,
         )
     )
+
+
+# ------------------------------------------------------------ the rules, one statement
+def _text(name: str, value: str) -> sa.BindParameter[str]:
+    return sa.bindparam(name, value, type_=sa.String())
+
+
+# Columns the statement derives from the mapped events (the rest pass through unchanged).
+_DERIVED = frozenset({c.OCCURRED_AT, c.ANONYMOUS_ID, c.EMAIL})
+# The keys of the result order, as in rules.windows.chosen_events.
+_RESULT_ORDER = (*c.SORT_COLUMNS, c.EVENT_TYPE, c.ANONYMOUS_ID, c.PAGE_URL)
+
+
+def _asc(column: sa.ColumnElement[Any], *, text: bool = True) -> sa.UnaryExpression[Any]:
+    return (bytewise(column) if text else column).asc().nulls_last()
+
+
+def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa.Select[Any]:
+    """ONE ``SELECT`` returning the rows of :func:`journey_core.rules.journeys` for ``query``.
+
+    The warehouse-native route: identification links, each email's ``known_at``,
+    stitching, the rule's window, de-duplication of event ids and ``before_known``, sorted
+    like the oracle. Every time bound is computed in Python and bound (no interval
+    arithmetic in SQL), every ``row_number()`` is fully ordered and NULL order is explicit;
+    what engines spell differently comes from :mod:`~journey_core.warehouse.constructs`.
+
+    Columns are :data:`journey_core.columns.RESULT_COLUMNS`, rows sorted by email,
+    occurred_at and event_id. ``mapping`` supplies the canonical events and identities.
+
+    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
+    >>> stmt = journey_statement(q)
+    >>> [col.name for col in stmt.selected_columns] == list(c.RESULT_COLUMNS)
+    True
+    >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
+    True
+    """
+    any_id = mapping.identifier != "email"
+    as_of = time_bound("as_of", query.as_of)
+
+    source = mapping.events_source()
+    at = sortable_time(source.c[c.OCCURRED_AT])
+    events = (
+        sa.select(
+            *(source.c[name] for name in c.EVENT_COLUMNS if name not in _DERIVED),
+            at.label(c.OCCURRED_AT),
+            blank_to_null(source.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
+            normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
+        )
+    ).cte("journey_events")
+    ev = events.c
+
+    # Identification links at or before as_of: identities rows and email-carrying events.
+    link_selects = [
+        sa.select(ev[c.ANONYMOUS_ID], ev[c.EMAIL], ev[c.OCCURRED_AT].label(c.LINKED_AT)).where(
+            ev[c.EMAIL].is_not(None), ev[c.OCCURRED_AT] <= as_of
+        )
+    ]
+    ids = mapping.identities_source()
+    if ids is not None:
+        email = normalized_email(ids.c[c.EMAIL], any_identifier=any_id)
+        linked_at = sortable_time(ids.c[c.IDENTIFIED_AT])
+        conformed = sa.select(
+            blank_to_null(ids.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
+            email.label(c.EMAIL),
+            linked_at.label(c.LINKED_AT),
+        ).subquery("journey_identities")
+        link_selects.append(
+            sa.select(
+                conformed.c[c.ANONYMOUS_ID], conformed.c[c.EMAIL], conformed.c[c.LINKED_AT]
+            ).where(conformed.c[c.EMAIL].is_not(None), conformed.c[c.LINKED_AT] <= as_of)
+        )
+    links = sa.union_all(*link_selects).cte("journey_links")
+    ln = links.c
+
+    # known_at: the earliest link of each email.
+    people = (
+        sa.select(ln[c.EMAIL], sa.func.min(ln[c.LINKED_AT]).label(c.KNOWN_AT))
+        .group_by(ln[c.EMAIL])
+        .cte("journey_people")
+    )
+    # Each anonymous id's owner: its latest link; ties go to the smallest email.
+    latest = sa.func.row_number().over(
+        partition_by=ln[c.ANONYMOUS_ID],
+        order_by=(ln[c.LINKED_AT].desc(), _asc(ln[c.EMAIL])),
+    )
+    ranked = (
+        sa.select(ln[c.ANONYMOUS_ID], ln[c.EMAIL], latest.label("_latest"))
+        .where(ln[c.ANONYMOUS_ID].is_not(None))
+        .subquery("journey_ranked")
+    )
+    owners = (
+        sa.select(ranked.c[c.ANONYMOUS_ID], ranked.c[c.EMAIL].label("_owner"))
+        .where(ranked.c["_latest"] == 1)
+        .cte("journey_owners")
+    )
+
+    # Stitching: an event's own email, else its anonymous id's owner; then the rule.
+    person = sa.func.coalesce(ev[c.EMAIL], owners.c["_owner"])
+    known_at = people.c[c.KNOWN_AT]
+    window = [
+        ev[c.OCCURRED_AT] >= time_bound("window_start", query.window_start, lower=True),
+        ev[c.OCCURRED_AT] <= as_of,
+    ]
+    stitched = (
+        sa.select(
+            person.label(c.EMAIL),
+            known_at,
+            *(ev[name] for name in c.EVENT_COLUMNS if name != c.EMAIL),
+        )
+        .select_from(
+            events.outerjoin(owners, ev[c.ANONYMOUS_ID] == owners.c[c.ANONYMOUS_ID]).join(
+                people, people.c[c.EMAIL] == person
+            )
+        )
+        .where(*window, _admitted(query, person, ev[c.OCCURRED_AT], known_at))
+        .subquery("journey_admitted")
+    )
+    st = stitched.c
+
+    # One row per event id: the first in result order; the other columns only make the
+    # choice among rows that tie on every key of the oracle deterministic.
+    tie_breakers = [
+        _asc(st[name], text=name != c.REVENUE)
+        for name in c.EVENT_COLUMNS
+        if name not in {c.EMAIL, *_RESULT_ORDER}
+    ]
+    first = sa.func.row_number().over(
+        partition_by=st[c.EVENT_ID], order_by=[*_result_order(st), *tie_breakers]
+    )
+    deduplicated = sa.select(*st, first.label("_first")).subquery("journey_rows")
+    rows = deduplicated.c
+    outputs = [
+        (rows[c.OCCURRED_AT] < rows[c.KNOWN_AT]).label(c.BEFORE_KNOWN)
+        if name == c.BEFORE_KNOWN
+        else rows[name]
+        for name in c.RESULT_COLUMNS
+    ]
+    return sa.select(*outputs).where(rows["_first"] == 1).order_by(*_result_order(rows))
+
+
+def journey_count_query(
+    query: JourneyQuery, mapping: SchemaMapping = CANONICAL
+) -> sa.Select[int, int]:
+    """(events, individuals) of :func:`journey_statement`'s rows, counted in the warehouse."""
+    rows = journey_statement(query, mapping).order_by(None).subquery("journey_result")
+    return sa.select(
+        sa.func.count().label("events"),
+        sa.func.count(sa.distinct(rows.c[c.EMAIL])).label("individuals"),
+    )
+
+
+def _result_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+    """The oracle's order (:func:`journey_core.rules.windows.chosen_events`), nulls last."""
+    return [_asc(cols[name], text=name != c.OCCURRED_AT) for name in _RESULT_ORDER]
+
+
+def _admitted(
+    query: JourneyQuery,
+    person: sa.ColumnElement[Any],
+    at: sa.ColumnElement[Any],
+    known_at: sa.ColumnElement[Any],
+) -> sa.ColumnElement[bool]:
+    """:func:`journey_core.rules.admitted` in SQL (the upper bound is in the window)."""
+    rule = query.rule
+    if rule is Rule.RECENT:
+        return at >= time_bound("recent_start", query.as_of - query.recent_window, lower=True)
+    lookback = at >= time_bound("lookback_start", query.lookback_start, lower=True)
+    if rule is Rule.EMAIL:
+        assert query.email is not None
+        return sa.and_(lookback, person == _text("email", query.email))
+    assert query.start is not None
+    start = time_bound("start", query.start, lower=True)
+    predicate = sa.or_(at >= start, sa.and_(known_at >= start, lookback))
+    if rule is Rule.EMAIL_AND_EVENT_DATE:
+        assert query.email is not None
+        predicate = sa.and_(predicate, person == _text("email", query.email))
+    return predicate
 
 
 # ------------------------------------------------------------------------ schema

@@ -1,0 +1,361 @@
+"""The SQL constructs both routes share: each engine difference spelled once, with a default.
+
+Every statement of :mod:`~journey_core.warehouse.statements` builds on these, so the pushed-down
+route and the one-statement rules trim, lower-case, validate and compare times alike:
+
+- :class:`trim_space` trims Unicode whitespace (what Polars' ``strip_chars()`` trims);
+- :class:`unicode_lower` lower-cases all of Unicode, as Polars does: SQLite's own ``lower()``
+  folds ASCII only, so there it is the ``journey_lower`` function that
+  :func:`~journey_core.warehouse.engine.create_engine` registers on every connection;
+- :class:`matches_email` is the rules' email pattern in each engine's regex flavour;
+- :func:`normalized_email` is :func:`journey_core.rules.normalized_email` in SQL;
+- :class:`email_matches` is one person's lookup, index-friendly (``lower(trim(email))``);
+- :class:`bytewise` orders text by its bytes, as Polars orders strings;
+- :class:`sortable_time` and :func:`time_bound` keep SQLite's text timestamps in time order:
+  values are padded to six fraction digits, bounds spelled for their side
+  (:class:`~journey_core.warehouse.sqltypes.Timestamp`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+import sys
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from journey_core.rules.query import MAX_EMAIL_LENGTH
+from journey_core.warehouse.engine import SQLITE_LOWER
+from journey_core.warehouse.sqltypes import Timestamp
+
+__all__ = [
+    "EMAIL_LOCAL_MAX",
+    "MAX_SPELLINGS",
+    "UNICODE_SPACE",
+    "blank_to_null",
+    "bytewise",
+    "email_key",
+    "email_matches",
+    "email_pattern",
+    "matches_email",
+    "naive_utc",
+    "normalized_email",
+    "sortable_time",
+    "sqlite_spellings",
+    "time_bound",
+    "trim_space",
+    "unicode_lower",
+]
+
+#: Unicode ``White_Space`` (what Polars' ``strip_chars()`` and Rust's ``\s`` mean).
+UNICODE_SPACE: Final = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(chr(cp) for cp in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+EMAIL_LOCAL_MAX: Final = 64  # the {1,64} of rules.query.EMAIL_PATTERN
+
+# Regex flavours: how a code point is escaped inside a bracket expression.
+_FLAVOUR_ESCAPE: Final = {
+    "re2": "\\x{{{:x}}}",  # DuckDB (RE2)
+    "java": "\\x{{{:x}}}",  # Spark (java.util.regex), Trino, and the default
+    "python": "\\U{:08x}",  # SQLite through SQLAlchemy's REGEXP (Python's re)
+    "ars": "\\u{:04x}",  # PostgreSQL advanced regular expressions
+}
+
+
+def email_pattern(flavour: str) -> str:
+    r"""``rules.query.EMAIL_PATTERN`` for one regex flavour, with ``\s`` spelled out.
+
+    The rules' pattern uses Rust's ``\s`` (Unicode White_Space); RE2 and Java read ``\s`` as
+    ASCII only, so every flavour gets the same explicit set. PostgreSQL text holds no NUL,
+    so its control range starts at U+0001.
+
+    >>> import re
+    >>> from journey_core.rules.query import EMAIL_PATTERN
+    >>> samples = ["a@b.co", "a b@c.de", "a\xa0b@c.de", "a@b", "a@@b.c", "x@y.z\u3000", "a@b.c."]
+    >>> ours = re.compile(email_pattern("python"))
+    >>> [bool(ours.search(s)) for s in samples] == [
+    ...     bool(re.search(EMAIL_PATTERN.replace(r"\s", UNICODE_SPACE), s)) for s in samples]
+    True
+    """
+    esc = _FLAVOUR_ESCAPE[flavour].format
+    first = 1 if flavour == "ars" else 0
+    banned = "@" + "".join(esc(ord(ch)) for ch in UNICODE_SPACE)
+    banned += f"{esc(first)}-{esc(0x1F)}{esc(0x7F)}"
+    part = f"[^{banned}]"
+    return f"^{part}{{1,{EMAIL_LOCAL_MAX}}}@{part}+\\.[^{banned}.]+$"
+
+
+# --------------------------------------------------------------------------- constructs
+class trim_space(FunctionElement[str]):
+    """``x`` without leading and trailing Unicode whitespace (:data:`UNICODE_SPACE`)."""
+
+    type = sa.String()
+    name = "trim_space"
+    inherit_cache = True
+
+
+def _space(compiler: SQLCompiler, **kw: Any) -> str:
+    # A dialect-independent constant, bound as a parameter.
+    return compiler.process(sa.literal(UNICODE_SPACE, sa.String()), **kw)
+
+
+def _arg(compiler: SQLCompiler, element: FunctionElement[Any], index: int, **kw: Any) -> str:
+    clauses = list(element.clauses)
+    return compiler.process(clauses[index], **kw)
+
+
+@compiles(trim_space)
+def _trim_default(element: trim_space, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"TRIM(BOTH {_space(compiler, **kw)} FROM {_arg(compiler, element, 0, **kw)})"
+
+
+@compiles(trim_space, "duckdb")
+@compiles(trim_space, "sqlite")
+def _trim_two_args(element: trim_space, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"trim({_arg(compiler, element, 0, **kw)}, {_space(compiler, **kw)})"
+
+
+@compiles(trim_space, "postgresql")
+def _trim_postgresql(element: trim_space, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"btrim({_arg(compiler, element, 0, **kw)}, {_space(compiler, **kw)})"
+
+
+class matches_email(FunctionElement[bool]):
+    """Whether ``x`` matches the rules' email pattern (:func:`email_pattern`)."""
+
+    type = sa.Boolean()
+    name = "matches_email"
+    inherit_cache = True
+
+
+def _pattern(compiler: SQLCompiler, flavour: str, **kw: Any) -> str:
+    return compiler.process(sa.literal(email_pattern(flavour), sa.String()), **kw)
+
+
+@compiles(matches_email)
+def _matches_default(element: matches_email, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _arg(compiler, element, 0, **kw), _pattern(compiler, "java", **kw)
+    return f"REGEXP_LIKE({value}, {pattern})"
+
+
+@compiles(matches_email, "hive")
+def _matches_hive(element: matches_email, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _arg(compiler, element, 0, **kw), _pattern(compiler, "java", **kw)
+    return f"({value} RLIKE {pattern})"
+
+
+@compiles(matches_email, "duckdb")
+def _matches_duckdb(element: matches_email, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _arg(compiler, element, 0, **kw), _pattern(compiler, "re2", **kw)
+    return f"regexp_matches({value}, {pattern})"
+
+
+@compiles(matches_email, "postgresql")
+def _matches_postgresql(element: matches_email, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _arg(compiler, element, 0, **kw), _pattern(compiler, "ars", **kw)
+    return f"({value} ~ {pattern})"
+
+
+@compiles(matches_email, "sqlite")
+def _matches_sqlite(element: matches_email, compiler: SQLCompiler, **kw: Any) -> str:
+    # REGEXP is the Python ``re.search`` that SQLAlchemy's pysqlite dialect registers.
+    value, pattern = _arg(compiler, element, 0, **kw), _pattern(compiler, "python", **kw)
+    return f"({value} REGEXP {pattern})"
+
+
+class bytewise(FunctionElement[str]):
+    """``x`` ordered by its bytes (as Polars orders strings), for ORDER BY."""
+
+    type = sa.String()
+    name = "bytewise"
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise_default(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return _arg(compiler, element, 0, **kw)
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_postgresql(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({_arg(compiler, element, 0, **kw)} COLLATE "C")'
+
+
+class sortable_time(FunctionElement[dt.datetime]):
+    """A timestamp column as a value that orders as time: itself, except on SQLite.
+
+    SQLite keeps timestamps as text; there ``YYYY-MM-DD HH:MM:SS`` gets the ``.000000`` that
+    SQLAlchemy writes (and binds), so that text order is time order.
+    """
+
+    type = Timestamp()
+    name = "sortable_time"
+    inherit_cache = True
+
+
+@compiles(sortable_time)
+def _sortable_default(element: sortable_time, compiler: SQLCompiler, **kw: Any) -> str:
+    return _arg(compiler, element, 0, **kw)
+
+
+@compiles(sortable_time, "sqlite")
+def _sortable_sqlite(element: sortable_time, compiler: SQLCompiler, **kw: Any) -> str:
+    value = _arg(compiler, element, 0, **kw)
+    pad = compiler.process(sa.literal(".000000", sa.String()), **kw)
+    return f"({value} || substr({pad}, length({value}) - 18))"
+
+
+class unicode_lower(FunctionElement[str]):
+    """``lower(x)`` over all of Unicode, as Polars' ``to_lowercase()``.
+
+    SQLite's ``lower()`` folds ASCII letters only: there this calls ``journey_lower``, the
+    Python ``str.lower`` that :func:`~journey_core.warehouse.engine.create_engine` registers
+    on every SQLite connection. DuckDB, Spark, Trino, Snowflake and BigQuery fold Unicode;
+    PostgreSQL does under the database's ``LC_CTYPE`` (not under ``C``).
+    """
+
+    type = sa.String()
+    name = "unicode_lower"
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({_arg(compiler, element, 0, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({_arg(compiler, element, 0, **kw)})"
+
+
+def normalized_email(
+    column: sa.ColumnElement[Any], *, any_identifier: bool = False
+) -> sa.ColumnElement[str]:
+    """SQL for :func:`journey_core.rules.normalized_email`: trimmed, lower-cased, validated.
+
+    Blank or malformed values become NULL; with ``any_identifier`` any non-blank value counts.
+    """
+    key = unicode_lower(trim_space(column))
+    if any_identifier:
+        valid = sa.func.length(key) > 0
+    else:
+        valid = sa.and_(sa.func.length(key) <= MAX_EMAIL_LENGTH, matches_email(key))
+    return sa.case((valid, key), else_=sa.null())
+
+
+def blank_to_null(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``column``, NULL where it is empty or only whitespace (:data:`UNICODE_SPACE`)."""
+    return sa.case((sa.func.length(trim_space(column)) > 0, column), else_=sa.null())
+
+
+# --------------------------------------------------------------------------- times
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC without its time zone, as warehouses store timestamps.
+
+    >>> naive_utc(dt.datetime(2022, 7, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    datetime.datetime(2022, 7, 1, 0, 0)
+    """
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def time_bound(name: str, value: dt.datetime, *, lower: bool = False) -> sa.BindParameter[Any]:
+    """A time bound as the parameter ``name``: naive UTC, spelled for its side on SQLite.
+
+    ``lower`` marks a lower bound (compared with ``>=`` or ``<``): on SQLite it is bound as
+    the shortest text of its instant, which compares right with every stored spelling of
+    that instant, whole seconds included (:class:`~journey_core.warehouse.sqltypes.Timestamp`).
+
+    >>> time_bound("start", dt.datetime(2022, 7, 1, tzinfo=dt.UTC), lower=True).value
+    datetime.datetime(2022, 7, 1, 0, 0)
+    """
+    return sa.bindparam(name, naive_utc(value), type_=Timestamp(lower_bound=lower))
+
+
+# --------------------------------------------------------------------------- lookups
+def email_key(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``lower(trim(column))``: the key one person's lookup matches (and the demo indexes)."""
+    return sa.func.lower(sa.func.trim(column))
+
+
+MAX_SPELLINGS = 256
+"""At most this many ASCII-folded spellings narrow a SQLite email lookup through its index."""
+
+
+@functools.cache
+def _upper_forms() -> dict[str, frozenset[str]]:
+    """Each lower-case character and the other characters whose ``lower()`` it is."""
+    forms: dict[str, set[str]] = {}
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        low = char.lower()
+        if low != char and len(low) == 1:
+            forms.setdefault(low, set()).add(char)
+    forms.setdefault("\u03c2", set()).add("\u03a3")  # a final sigma lowers from a capital sigma
+    return {low: frozenset(chars) for low, chars in forms.items()}
+
+
+def sqlite_spellings(email: str, limit: int = MAX_SPELLINGS) -> list[str] | None:
+    """What SQLite's ``lower()`` (ASCII letters only) gives for every value whose full
+    ``lower()`` is ``email``; ``None`` when there are more than ``limit`` or they cannot be told.
+
+    >>> sqlite_spellings("ann@x.io"), sqlite_spellings("élo@x.io")
+    (['ann@x.io'], ['Élo@x.io', 'élo@x.io'])
+    """
+    if "\u0307" in email:  # U+0130 (I with dot) lowers to two characters: i + U+0307
+        return None
+    choices: list[list[str]] = []
+    count = 1
+    for char in email:
+        options = {char} | {c.lower() if c.isascii() else c for c in _upper_forms().get(char, ())}
+        choices.append(sorted(options))
+        count *= len(options)
+        if count > limit:
+            return None
+    return sorted("".join(combo) for combo in itertools.product(*choices))
+
+
+class email_matches(FunctionElement[bool]):
+    """``lower(trim(column)) = email`` with the full Unicode ``lower()`` Polars uses.
+
+    SQLite's own ``lower()`` folds ASCII letters only, so there the comparison calls the
+    Python function :func:`~journey_core.warehouse.engine.create_engine` registers on every
+    connection, after narrowing the rows through an index on ``lower(trim(column))`` to the
+    spellings :func:`sqlite_spellings` lists. Elsewhere it is the warehouse's ``lower``.
+    """
+
+    type = sa.Boolean()
+    name = "email_matches"
+    inherit_cache = False  # the SQLite form depends on the email's spellings
+
+    def __init__(self, column: sa.ColumnElement[Any], email: str) -> None:
+        self.email = email
+        super().__init__(column, sa.bindparam("email", email, type_=sa.String()))
+
+    def self_group(self, against: Any = None) -> email_matches:
+        """Itself: it compiles to a parenthesised comparison, never to ``... = 1``."""
+        return self
+
+
+@compiles(email_matches)
+def _email_matches(element: email_matches, compiler: SQLCompiler, **kw: Any) -> str:
+    column, email = element.clauses
+    return f"({compiler.process(email_key(column) == email, **kw)})"
+
+
+@compiles(email_matches, "sqlite")
+def _email_matches_sqlite(element: email_matches, compiler: SQLCompiler, **kw: Any) -> str:
+    column, email = element.clauses
+    exact = unicode_lower(sa.func.trim(column)) == email
+    spellings = sqlite_spellings(element.email)
+    if spellings is None:
+        return f"({compiler.process(exact, **kw)})"
+    listed: sa.BindParameter[list[str]] = sa.bindparam("email_spellings", spellings, expanding=True)
+    return f"({compiler.process(sa.and_(email_key(column).in_(listed), exact), **kw)})"
