@@ -396,17 +396,53 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     Adds ``_own`` (1 when the row carries its own acquisition: UTM tags or an external
     referrer, else 0) and ``channel``, ``source``, ``medium``, ``campaign`` (an internal
     referrer without tags: the *unassigned* channel, ``(not set)`` source and medium).
+    As :func:`.channels.classify` does, each distinct combination of inputs is classified
+    once and joined back (on equalities only, so that engines can hash the join).
     """
+    inputs = [rows.c[name] for name in _CHANNEL_INPUTS]
+    keys = _stage(sa.select(*inputs).distinct(), "journey_channel_keys")
+    classified = _classified(keys, config)
+    found = classified.c
+    empty = _lit("")
+
+    def same(a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        missing = [sa.case((x.is_(None), sa.literal(1)), else_=sa.literal(0)) for x in (a, b)]
+        return sa.and_(
+            sa.func.coalesce(a, empty) == sa.func.coalesce(b, empty), missing[0] == missing[1]
+        )
+
+    on = sa.and_(*(same(rows.c[name], found[name]) for name in _CHANNEL_INPUTS))
+    return (
+        sa.select(*rows.c, found["_own"], *(found[name] for name in _ACQUISITION))
+        .select_from(rows.join(classified, on))
+        .cte("journey_acquisition")
+    )
+
+
+# Without it, engines that inline a CTE referenced once (PostgreSQL, SQLite, DuckDB) evaluate
+# each stage's expressions again at every reference of a later stage.
+def _stage(stmt: sa.Select[Any], name: str) -> sa.CTE:
+    cte = stmt.cte(name)
+    for dialect in ("postgresql", "sqlite", "duckdb"):
+        cte = cte.prefix_with("MATERIALIZED", dialect=dialect)
+    return cte
+
+
+def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
+    """The classification stages over the distinct inputs ``rows``."""
     base = rows.c
     one, zero = sa.literal(1), sa.literal(0)
-    hosts = sa.select(
-        *base,
-        _text(base[c.UTM_SOURCE]).label("_t_source"),
-        _text(base[c.UTM_MEDIUM]).label("_t_medium"),
-        _text(base[c.UTM_CAMPAIGN]).label("_t_campaign"),
-        _host(base[c.REFERRER]).label("_ref_host"),
-        _host(base[c.PAGE_URL]).label("_page_host"),
-    ).cte("journey_channel_hosts")
+    hosts = _stage(
+        sa.select(
+            *base,
+            _text(base[c.UTM_SOURCE]).label("_t_source"),
+            _text(base[c.UTM_MEDIUM]).label("_t_medium"),
+            _text(base[c.UTM_CAMPAIGN]).label("_t_campaign"),
+            _host(base[c.REFERRER]).label("_ref_host"),
+            _host(base[c.PAGE_URL]).label("_page_host"),
+        ),
+        "journey_channel_hosts",
+    )
     h = hosts.c
     has_utm = sa.or_(*(h[name].is_not(None) for name in ("_t_source", "_t_medium", "_t_campaign")))
     ref_host, page_host = h["_ref_host"], h["_page_host"]
@@ -417,18 +453,20 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     ]
     if internal_hosts:
         external.append(ref_host.not_in(internal_hosts))
-    inputs = sa.select(
-        *(h[col.key] for col in rows.c),
-        h["_t_source"],
-        h["_t_medium"],
-        h["_t_campaign"],
-        sa.case((has_utm, one), else_=zero).label("_utm"),
-        sa.case((sa.and_(*external), ref_host), else_=sa.null()).label("_ext"),
-        sa.case((ref_host.is_not(None), one), else_=zero).label("_has_ref"),
-    ).cte("journey_channel_inputs")
-    stage1 = sa.select(*inputs.c, _without_first_label(inputs.c["_ext"]).label("_parent")).cte(
-        "journey_channel_domains"
+    inputs = _stage(
+        sa.select(
+            *(h[col.key] for col in rows.c),
+            h["_t_source"],
+            h["_t_medium"],
+            h["_t_campaign"],
+            sa.case((has_utm, one), else_=zero).label("_utm"),
+            sa.case((sa.and_(*external), ref_host), else_=sa.null()).label("_ext"),
+            sa.case((ref_host.is_not(None), one), else_=zero).label("_has_ref"),
+        ),
+        "journey_channel_inputs",
     )
+    parent = _without_first_label(inputs.c["_ext"]).label("_parent")
+    stage1 = _stage(sa.select(*inputs.c, parent), "journey_channel_domains")
     s1 = stage1.c
     cats: dict[str, list[str]] = {}
     for key, cat in config.source_categories.items():
@@ -443,7 +481,7 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
         (ext.is_not(None), _referrer_category(ext, s1["_parent"], cats)),
         else_=sa.null(),
     )
-    stage2 = sa.select(*s1, category.label("_cat")).cte("journey_channel_category")
+    stage2 = _stage(sa.select(*s1, category.label("_cat")), "journey_channel_category")
     s2 = stage2.c
     not_set = _lit(ch.NOT_SET)
     referral_medium = sa.case(
@@ -461,22 +499,28 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     )
     own = sa.or_(s2["_utm"] == 1, s2["_ext"].is_not(None))
     internal = sa.and_(s2["_utm"] == 0, s2["_ext"].is_(None), s2["_has_ref"] == 1)
-    stage3 = sa.select(
-        *(s2[col.key] for col in rows.c),
-        sa.case((own, one), else_=zero).label("_own"),
-        sa.case((internal, one), else_=zero).label("_internal"),
-        source.label(c.SOURCE),
-        medium.label(c.MEDIUM),
-        sa.func.coalesce(s2["_t_campaign"], not_set).label(c.CAMPAIGN),
-        s2["_cat"],
-    ).cte("journey_channel_fields")
+    stage3 = _stage(
+        sa.select(
+            *(s2[col.key] for col in rows.c),
+            sa.case((own, one), else_=zero).label("_own"),
+            sa.case((internal, one), else_=zero).label("_internal"),
+            source.label(c.SOURCE),
+            medium.label(c.MEDIUM),
+            sa.func.coalesce(s2["_t_campaign"], not_set).label(c.CAMPAIGN),
+            s2["_cat"],
+        ),
+        "journey_channel_fields",
+    )
     s3 = stage3.c
-    lowered = sa.select(
-        *s3,
-        fold(s3[c.SOURCE]).label("_ls"),
-        fold(s3[c.MEDIUM]).label("_lm"),
-        fold(s3[c.CAMPAIGN]).label("_lc"),
-    ).cte("journey_channel_lowered")
+    lowered = _stage(
+        sa.select(
+            *s3,
+            fold(s3[c.SOURCE]).label("_ls"),
+            fold(s3[c.MEDIUM]).label("_lm"),
+            fold(s3[c.CAMPAIGN]).label("_lc"),
+        ),
+        "journey_channel_lowered",
+    )
     s4 = lowered.c
     unassigned = _lit(config.unassigned)
     if config.rules:
@@ -492,7 +536,7 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
         sa.case((is_internal, not_set), else_=s4[c.SOURCE]).label(c.SOURCE),
         sa.case((is_internal, not_set), else_=s4[c.MEDIUM]).label(c.MEDIUM),
         s4[c.CAMPAIGN],
-    ).cte("journey_acquisition")
+    ).cte("journey_channels")
 
 
 # --------------------------------------------------------------------------- touches
