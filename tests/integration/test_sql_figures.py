@@ -80,7 +80,7 @@ def _assert_frame(got: pl.DataFrame, expected: pl.DataFrame, label: str) -> None
         raise AssertionError(f"{label}: {exc}\ngot:\n{got}\nexpected:\n{expected}") from None
 
 
-def _check_campaign(
+def check_campaign(
     engine: sa.Engine,
     events: pl.DataFrame,
     ids: pl.DataFrame,
@@ -98,7 +98,7 @@ def _check_campaign(
     return got
 
 
-def _check_recent(
+def check_recent(
     engine: sa.Engine,
     events: pl.DataFrame,
     ids: pl.DataFrame,
@@ -128,9 +128,9 @@ def _check_all(
     config: ChannelConfig | None = None,
 ) -> None:
     if query.start is not None:
-        _check_campaign(engine, events, ids, query, config)
+        check_campaign(engine, events, ids, query, config)
     elif query.email is None:
-        _check_recent(engine, events, ids, query, config)
+        check_recent(engine, events, ids, query, config)
 
 
 @pytest.fixture
@@ -151,12 +151,12 @@ def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
 @pytest.mark.parametrize("kwargs", WORKED_QUERIES)
 def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
-    _check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, **kwargs))
+    check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, **kwargs))
 
 
 def test_worked_example_recent(engine_for: Any) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
-    _check_recent(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF))
+    check_recent(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF))
 
 
 def test_worked_example_figures_are_not_vacuous(engine_for: Any) -> None:
@@ -253,7 +253,7 @@ def test_custom_channel_file(engine_for: Any, tmp_path: Path) -> None:
     ids = identities_frame([])
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
-    got = _check_campaign(engine, events, ids, query, config)
+    got = check_campaign(engine, events, ids, query, config)
     assert set(got.channels.get_column(c.CHANNEL)) == {
         "Newsletter",
         "Organic Social",
@@ -361,8 +361,8 @@ def test_worked_example_on_postgres(pg_url: str, kwargs: dict[str, Any]) -> None
     engine = create_engine(pg_url)
     try:
         query = JourneyQuery(as_of=AS_OF, **kwargs)
-        _check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query)
-        _check_recent(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF))
+        check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query)
+        check_recent(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF))
     finally:
         engine.dispose()
 
