@@ -86,12 +86,15 @@ def check_campaign(
     ids: pl.DataFrame,
     query: JourneyQuery,
     config: ChannelConfig | None = None,
+    filters: an.Filters | None = None,
 ) -> CampaignFigures:
     assert query.start is not None
     rows = _sessions(events, ids, query, config)
-    expected = an.campaign_report(rows, start=query.start, end=query.as_of, tz=query.timezone)
-    got = campaign_figures(engine, query, config=config)
-    label = repr(query)
+    expected = an.campaign_report(
+        rows, start=query.start, end=query.as_of, tz=query.timezone, filters=filters or an.Filters()
+    )
+    got = campaign_figures(engine, query, config=config, filters=filters)
+    label = f"{query!r} {filters!r}"
     _assert_kpis(got.kpis, expected.kpis, label)
     for name in ("trend", "channels", "campaigns", "touchpoints"):
         _assert_frame(getattr(got, name), getattr(expected, name), f"{label} {name}")
@@ -202,6 +205,29 @@ def test_scenario_world(engine_for: Any) -> None:
         ids,
         JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="America/New_York"),
     )
+
+
+FILTERS = [
+    pytest.param(an.Filters(channels=("Paid Search", "Email")), id="channels"),
+    pytest.param(
+        an.Filters(media=("cpc", "email"), event_types=("page_view",)), id="medium-and-type"
+    ),
+    pytest.param(an.Filters(sources=("(direct)",)), id="direct"),
+    pytest.param(an.Filters(campaigns=("no such campaign",)), id="nobody"),
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_filters(engine_for: Any, filters: an.Filters) -> None:
+    events, ids = scenario(individuals=40)
+    engine = engine_for(events, ids)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    got = check_campaign(engine, events, ids, query, filters=filters)
+    everyone = campaign_figures(engine, query)
+    if filters.campaigns:
+        assert got.kpis.events == 0
+    else:
+        assert 0 < got.kpis.events < everyone.kpis.events
 
 
 CUSTOM_CHANNELS = """

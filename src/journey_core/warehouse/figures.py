@@ -44,7 +44,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core import columns as c
 from journey_core.analytics import channels as ch
-from journey_core.analytics.campaign import Kpis
+from journey_core.analytics.campaign import Filters, Kpis
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
@@ -64,6 +64,7 @@ __all__ = [
     "campaign_figures",
     "channel_columns",
     "day_bounds",
+    "filtered_people",
     "fold",
     "gap_exceeded",
     "kpis_statement",
@@ -638,6 +639,23 @@ def touch_rows(
 
 
 # --------------------------------------------------------------------------- aggregates
+def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
+    """``campaign.filter_people``: every row of the people with a row matching ``filters``."""
+    if not filters.active:
+        return touches
+    t = touches.c
+    wanted = {
+        c.SESSION_CAMPAIGN: filters.campaigns,
+        c.SESSION_SOURCE: filters.sources,
+        c.SESSION_MEDIUM: filters.media,
+        c.CHANNEL: filters.channels,
+        c.EVENT_TYPE: filters.event_types,
+    }
+    matching = [t[name].in_(list(values)) for name, values in wanted.items() if values]
+    people = sa.select(t[c.EMAIL]).where(*matching)
+    return sa.select(*t).where(t[c.EMAIL].in_(people)).cte("journey_filtered")
+
+
 def _time(name: str, value: dt.datetime) -> sa.BindParameter[dt.datetime]:
     return sa.bindparam(name, value.astimezone(dt.UTC).replace(tzinfo=None), type_=Timestamp())
 
@@ -932,19 +950,20 @@ def campaign_figures(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     tz: str | None = None,
+    filters: Filters | None = None,
     top: int = 10,
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
 ) -> CampaignFigures:
-    """The campaign page's figures in the warehouse, equal to ``campaign.campaign_report``
-    without filters (``start``: the campaign start, default ``query.start``; ``end``: default
-    ``query.as_of``; ``tz``: default ``query.timezone``)."""
+    """The campaign page's figures in the warehouse, equal to ``campaign.campaign_report``'s
+    for the same rows and ``filters`` (``start``: the campaign start, default
+    ``query.start``; ``end``: default ``query.as_of``; ``tz``: default ``query.timezone``)."""
     begin = start if start is not None else query.start
     if begin is None:
         msg = "campaign_figures needs a campaign start: a query with event_date, or start=."
         raise InputError("start", msg)
     until = end if end is not None else query.as_of
     zone = tz if tz is not None else query.timezone
-    touches = touch_rows(query, mapping, config)
+    touches = filtered_people(touch_rows(query, mapping, config), filters or Filters())
     conv = conversion_events
     stmts = {
         "kpis": kpis_statement(touches, since=begin, conversion_events=conv),
