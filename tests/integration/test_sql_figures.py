@@ -114,10 +114,11 @@ def check_recent(
     expected = an.recent_report(
         rows, previous=before, start=query.window_start, end=query.as_of, tz=query.timezone
     )
-    got = recent_figures(engine, query, config=config, previous=earlier)
+    got = recent_figures(engine, query, config=config, previous=earlier, tz=query.timezone)
     label = repr(query)
     _assert_kpis(got.kpis, expected.kpis, label)
     _assert_kpis(got.previous, expected.previous, f"{label} previous")
+    _assert_frame(got.hourly, expected.hourly, f"{label} hourly")
     _assert_frame(got.campaigns, expected.campaigns, f"{label} campaigns")
     _assert_frame(got.sources, expected.sources, f"{label} sources")
     return got
@@ -157,9 +158,35 @@ def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
     check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, **kwargs))
 
 
-def test_worked_example_recent(engine_for: Any) -> None:
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/New_York"])
+def test_worked_example_recent(engine_for: Any, tz: str) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
-    check_recent(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF))
+    got = check_recent(
+        engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, timezone=tz)
+    )
+    assert got.kpis.events > 0
+    assert got.hourly.height > 0
+
+
+def test_recent_hours_across_a_dst_change(engine_for: Any) -> None:
+    # New York falls back at 2022-11-06 06:00 UTC: local 01:00-02:00 happens twice.
+    t0 = dt.datetime(2022, 11, 6, 4, 50)
+    events = events_frame(
+        [
+            {
+                c.EVENT_ID: f"d{i}",
+                c.EMAIL: "ann@x.io",
+                c.OCCURRED_AT: t0 + dt.timedelta(minutes=25 * i),
+                c.EVENT_TYPE: "page_view",
+            }
+            for i in range(10)
+        ]
+    )
+    ids = identities_frame([])
+    engine = engine_for(events, ids)
+    as_of = dt.datetime(2022, 11, 6, 10, tzinfo=dt.UTC)
+    got = check_recent(engine, events, ids, JourneyQuery(as_of=as_of, timezone="America/New_York"))
+    assert got.hourly.get_column(c.EVENTS).sum() == 10
 
 
 def test_worked_example_figures_are_not_vacuous(engine_for: Any) -> None:

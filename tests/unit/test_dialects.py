@@ -245,6 +245,7 @@ def _figure_statements(mapping: SchemaMapping) -> dict[str, Statement]:
         "kpis": figures.kpis_statement(touches, since=start),
         "kpis-recent": figures.kpis_statement(touches),
         "trend": figures.trend_statement(touches, start=start, end=AS_OF, tz="Asia/Tokyo"),
+        "hourly": figures.hourly_statement(touches, start=start, end=AS_OF, tz="Asia/Kolkata"),
         "channels": figures.breakdown_statement(touches),
         "campaigns": figures.breakdown_statement(
             touches, by="session_campaign", limit=10, exclude="(not set)"

@@ -57,6 +57,7 @@ from journey_core.warehouse.sqltypes import Timestamp
 __all__ = [
     "DAY_INDEX",
     "HOST_PATTERN",
+    "HOUR_INDEX",
     "TOUCH_COLUMNS",
     "CampaignFigures",
     "RecentFigures",
@@ -67,6 +68,8 @@ __all__ = [
     "filtered_people",
     "fold",
     "gap_exceeded",
+    "hour_bounds",
+    "hourly_statement",
     "kpis_statement",
     "recent_figures",
     "regex_group",
@@ -389,6 +392,7 @@ _ACQUISITION: Final = (c.CHANNEL, c.SOURCE, c.MEDIUM, c.CAMPAIGN)
 _SESSION_DIMENSIONS: Final = (c.SESSION_SOURCE, c.SESSION_MEDIUM, c.SESSION_CAMPAIGN)
 _DIMENSIONS: Final = (c.CHANNEL, *_SESSION_DIMENSIONS)
 DAY_INDEX: Final = "_day_index"
+HOUR_INDEX: Final = "_hour_index"
 
 
 def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
@@ -788,6 +792,63 @@ def trend_statement(
     )
 
 
+def hour_bounds(
+    start: dt.datetime, end: dt.datetime, tz: str
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Each local hour from ``start`` to ``end``: its naive local label and the UTC instant
+    it begins (``start`` itself for the first). Offsets are whole quarter hours.
+
+    >>> [(h.isoformat(), u.isoformat()) for h, u in hour_bounds(
+    ...     dt.datetime(2022, 7, 1, 12, 10, tzinfo=dt.UTC),
+    ...     dt.datetime(2022, 7, 1, 13, 40, tzinfo=dt.UTC), "Asia/Kolkata")]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('2022-07-01T17:00:00', '2022-07-01T12:10:00+00:00'),
+     ('2022-07-01T18:00:00', '2022-07-01T12:30:00+00:00'),
+     ('2022-07-01T19:00:00', '2022-07-01T13:30:00+00:00')]
+    """
+    zone = ZoneInfo(tz)
+    first = start.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    out = [(first, start.astimezone(dt.UTC))]
+    quarter = dt.timedelta(minutes=15)
+    at = start.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    at = at - dt.timedelta(minutes=at.minute % 15) + quarter
+    while at <= end:
+        local = at.astimezone(zone)
+        if local.minute == 0:
+            out.append((local.replace(tzinfo=None), at))
+        at += quarter
+    return out
+
+
+def hourly_statement(
+    touches: sa.CTE, *, start: dt.datetime, end: dt.datetime, tz: str = "UTC"
+) -> sa.Select[Any]:
+    """``campaign.hourly_by_channel``: events per local hour (an index into the distinct
+    labels of :func:`hour_bounds`) and channel, between ``start`` and ``end``."""
+    t = touches.c
+    bounds = hour_bounds(start, end, tz)
+    labels = list(dict.fromkeys(label for label, _ in bounds))
+    index = {label: i for i, label in enumerate(labels)}
+    at = t[c.OCCURRED_AT]
+    whens = [
+        (at < _time(f"hour_{i}", bounds[i][1]), sa.literal(index[bounds[i - 1][0]]))
+        for i in range(1, len(bounds))
+    ]
+    last = sa.literal(index[bounds[-1][0]])
+    hour = sa.case(*whens, else_=last) if whens else last
+    dated = (
+        sa.select(hour.label(HOUR_INDEX), t[c.CHANNEL])
+        .where(at >= _time("hourly_start", start), at <= _time("hourly_end", end))
+        .subquery("journey_hours")
+    )
+    d = dated.c
+    return (
+        sa.select(d[HOUR_INDEX], d[c.CHANNEL], sa.func.count().label(c.EVENTS))
+        .group_by(d[HOUR_INDEX], d[c.CHANNEL])
+        .order_by(d[HOUR_INDEX], bytewise(d[c.CHANNEL]).asc())
+    )
+
+
 def breakdown_statement(
     touches: sa.CTE,
     *,
@@ -884,6 +945,7 @@ class RecentFigures:
 
     kpis: Kpis
     previous: Kpis | None
+    hourly: pl.DataFrame
     campaigns: pl.DataFrame
     sources: pl.DataFrame
 
@@ -930,6 +992,19 @@ def _trend_frame(
     counts = {int(r[0]): r[1:] for r in rows}
     out = [(day, *(int(v or 0) for v in counts.get(i, (0, 0, 0, 0)))) for i, day in enumerate(days)]
     schema = {c.DAY: pl.Date, **dict.fromkeys(_TREND_FIGURES, pl.Int64)}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _hourly_frame(
+    rows: list[tuple[Any, ...]], start: dt.datetime, end: dt.datetime, tz: str
+) -> pl.DataFrame:
+    labels = list(dict.fromkeys(label for label, _ in hour_bounds(start, end, tz)))
+    out = [(labels[int(i)], channel, int(n)) for i, channel, n in rows]
+    schema: dict[str, pl.DataType] = {
+        c.HOUR: pl.Datetime("us"),
+        c.CHANNEL: pl.String(),
+        c.EVENTS: pl.Int64(),
+    }
     return pl.DataFrame(out, schema=schema, orient="row")
 
 
@@ -991,11 +1066,13 @@ def recent_figures(
     config: ChannelConfig | None = None,
     *,
     previous: JourneyQuery | None = None,
+    tz: str | None = None,
     top: int = 10,
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
 ) -> RecentFigures:
     """The recent page's KPIs (and those of the ``previous`` query's rows), campaigns and
-    sources in the warehouse, equal to ``campaign.recent_report``'s."""
+    sources in the warehouse, equal to ``campaign.recent_report``'s for the window of
+    ``query`` (``tz``: default ``query.timezone``)."""
     touches = touch_rows(query, mapping, config)
     conv = conversion_events
     kpis = _kpis(_rows(engine, mapping, kpis_statement(touches, conversion_events=conv))[0])
@@ -1007,9 +1084,13 @@ def recent_figures(
         touches, by=c.SESSION_CAMPAIGN, limit=top, exclude=ch.NOT_SET, conversion_events=conv
     )
     sources = breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv)
+    zone = tz if tz is not None else query.timezone
+    start, end = query.window_start, query.as_of
+    hourly = hourly_statement(touches, start=start, end=end, tz=zone)
     return RecentFigures(
         kpis=kpis,
         previous=before,
+        hourly=_hourly_frame(_rows(engine, mapping, hourly), start, end, zone),
         campaigns=_breakdown_frame(_rows(engine, mapping, campaigns), c.SESSION_CAMPAIGN),
         sources=_breakdown_frame(_rows(engine, mapping, sources), c.SESSION_SOURCE),
     )
