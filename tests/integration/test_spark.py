@@ -28,6 +28,7 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
 from journey_core.warehouse.native import native_journeys
 from tests.integration.test_native import ODD_EVENTS, ODD_IDS, ODD_QUERIES
+from tests.integration.test_sql_figures import check_campaign, check_recent
 from tests.support.scenario import END, scenario
 from tests.support.spark import SparkThriftServer, load_canonical, spark_server
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -147,3 +148,15 @@ def test_journey_export_streams_the_one_statement(
 def test_product_route_verify_schema(worked: sa.Engine) -> None:
     fitted = verify_schema(worked)
     assert [t.table for t in fitted.events] == [c.EVENTS]
+
+
+def test_scenario_world_figures(world: tuple[sa.Engine, pl.DataFrame, pl.DataFrame]) -> None:
+    # The page figures as warehouse aggregates (journey_core.warehouse.figures) equal the
+    # Polars analytics: visits by 30-minute gaps, channels from the GA4 rules, in Spark.
+    engine, events, identities = world
+    campaign = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="America/New_York")
+    got = _timed("figures campaign", lambda: check_campaign(engine, events, identities, campaign))
+    assert got.kpis.events > 0
+    assert got.channels.height > 1
+    recent = JourneyQuery(as_of=END)
+    _timed("figures recent", lambda: check_recent(engine, events, identities, recent))

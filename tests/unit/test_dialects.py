@@ -4,7 +4,8 @@ PostgreSQL, DuckDB, SQLite and Spark run for real elsewhere in the suite; Trino,
 BigQuery and Hive/Spark (the dialect Databricks is reached through) are checked here by
 compiling every statement the product sends (every builder of
 :mod:`journey_core.warehouse.statements`, the one-statement rules for every rule included),
-through every preset.
+through every preset, and the page figures of
+:mod:`journey_core.warehouse.figures`.
 Their dialect packages are dev extras (they install from PyPI); without one, its cases skip.
 """
 
@@ -19,8 +20,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import statements
+from journey_core.warehouse import figures, statements
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -236,3 +238,71 @@ def test_segment_reads_pages_and_tracks_as_one_union() -> None:
     assert text.count("UNION ALL") == 1
     assert "FROM pages" in text
     assert "FROM tracks" in text
+
+
+# --------------------------------------------------------------------------- page figures
+FIGURE_DIALECTS = {**DIALECTS, "hive": _dialect("pyhive.sqlalchemy_hive", "HiveDialect")}
+# What each dialect's @compiles constructs of journey_core.warehouse.figures spell.
+FIGURE_SPELLINGS = {
+    "duckdb": ("regexp_matches(", "epoch_us(", "nullif(regexp_extract(", "AS MATERIALIZED"),
+    "postgresql": (" ~ ", "make_interval(", "substring(", "AS MATERIALIZED"),
+    "sqlite": ("REGEXP", "strftime(", "journey_regexp_group(", "journey_lower("),
+    "hive": ("RLIKE", "unix_micros(", "nullif(regexp_extract("),
+    "trino": ("REGEXP_LIKE(", "date_add('millisecond'", "regexp_extract("),
+    "snowflake": ("REGEXP_INSTR(", "DATEADD(microsecond", "REGEXP_SUBSTR("),
+    "bigquery": ("REGEXP_CONTAINS(", "TIMESTAMP_DIFF(", "REGEXP_EXTRACT("),
+}
+
+
+def _figure_statements(mapping: SchemaMapping) -> dict[str, Statement]:
+    # A channel name and rule values from a user's file travel as bound parameters.
+    rule = ChannelRule("o'brien;--", source=("o'brien",), campaign_regex="^o'brien")
+    base = ChannelConfig.default()
+    config = ChannelConfig(
+        rules=(rule, *base.rules),
+        internal_hosts=("o'brien.example",),
+        source_categories=base.source_categories,
+    )
+    query = JourneyQuery(as_of=AS_OF, email=EMAIL, event_date=dt.date(2022, 7, 1))
+    touches = figures.touch_rows(query, mapping, config)
+    start = dt.datetime(2022, 7, 1, tzinfo=dt.UTC)
+    return {
+        "kpis": figures.kpis_statement(touches, since=start),
+        "kpis-recent": figures.kpis_statement(touches),
+        "trend": figures.trend_statement(touches, start=start, end=AS_OF, tz="Asia/Tokyo"),
+        "hourly": figures.hourly_statement(touches, start=start, end=AS_OF, tz="Asia/Kolkata"),
+        "channels": figures.breakdown_statement(touches),
+        "campaigns": figures.breakdown_statement(
+            touches, by="session_campaign", limit=10, exclude="(not set)"
+        ),
+        "touchpoints": figures.touchpoints_statement(touches, newly_known_since=start),
+    }
+
+
+@pytest.mark.parametrize("preset", ["canonical", "snowplow"])
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_figure_statements_compile(dialect_name: str, preset: str) -> None:
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    for name, stmt in _figure_statements(load_mapping(preset)).items():
+        compiled = stmt.compile(dialect=dialect)
+        text = str(compiled)
+        assert text.lstrip().upper().startswith("WITH"), name
+        assert "brien" not in text, name
+        assert "2022" not in text, name
+        assert EMAIL in compiled.params.values(), name
+        for spelling in FIGURE_SPELLINGS[dialect_name]:
+            assert spelling in text, (name, spelling)
+        if dialect_name not in {"duckdb", "postgresql", "sqlite"}:
+            assert "MATERIALIZED" not in text, name
+        for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
+            assert word not in text.upper().split(), (name, word)
+
+
+def test_figure_day_bounds_are_parameters() -> None:
+    touches = figures.touch_rows(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)))
+    start = dt.datetime(2022, 7, 1, tzinfo=dt.UTC)
+    compiled = figures.trend_statement(touches, start=start, end=AS_OF, tz="Asia/Tokyo").compile()
+    bounds = [v for k, v in compiled.params.items() if k.startswith("event_day_")]
+    # 2022-07-01 09:00 Tokyo .. 2022-08-31 09:00 Tokyo: 62 local days, 61 inner boundaries.
+    assert len(bounds) == 61
+    assert dt.datetime(2022, 7, 1, 15) in bounds  # local midnight of July 2nd, in UTC

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from journey_core.errors import WarehouseError
 __all__ = [
     "DUCKDB_CONFIG",
     "SQLITE_LOWER",
+    "SQLITE_REGEXP_GROUP",
     "create_engine",
     "duckdb_keywords",
     "local_file",
@@ -31,6 +33,9 @@ DUCKDB_CONFIG: dict[str, Any] = {
 }
 SQLITE_LOWER = "journey_lower"
 """The Unicode-aware ``lower`` every SQLite connection gets (SQLite's folds ASCII only)."""
+SQLITE_REGEXP_GROUP = "journey_regexp_group"
+"""``(text, pattern)``: group 1 of ``re.search`` (null without a match), on every SQLite
+connection (SQLite has no regex extraction of its own)."""
 
 
 def safe_url(url: str | sa.URL) -> str:
@@ -110,6 +115,7 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _unicode_lower(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
+            dbapi_conn.create_function(SQLITE_REGEXP_GROUP, 2, _regexp_group, deterministic=True)
 
     if backend == "sqlite" and read_only:
 
@@ -118,6 +124,19 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
             dbapi_conn.execute("PRAGMA query_only = ON")
 
     return engine
+
+
+def _regexp_group(value: object, pattern: object) -> str | None:
+    """Group 1 of the first match of ``pattern`` in ``value`` (Python's ``re``), else null."""
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return None
+    found = _compiled(pattern).search(value)
+    return found.group(1) if found else None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def _lower(value: object) -> object:

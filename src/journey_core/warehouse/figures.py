@@ -1,0 +1,1096 @@
+"""Page figures as warehouse aggregates: visits, touches, channels and the dashboard's figures
+in SQL, each figure ONE SQLAlchemy Core statement over :func:`journey_statement`.
+
+The Polars modules stay the definition and the oracle: :mod:`journey_core.analytics.sessions`
+(visits, touches, conversions), :mod:`journey_core.analytics.channels` (the channel grouping)
+and :mod:`journey_core.analytics.campaign` (the figures). Here the same rules are built as SQL:
+
+- :func:`touch_rows`: the journey rows with their visit (30 minutes of inactivity; the
+  result rows carry no ``session_id``), whether each is a touch, and the channel, source,
+  medium and campaign of its touch in force, all generated from a
+  :class:`~journey_core.analytics.channels.ChannelConfig` (its rules become one ``CASE``,
+  its source categories ``IN`` lists of bound values).
+- Aggregates over it returning only figures: :func:`kpis_statement`,
+  :func:`trend_statement`, :func:`breakdown_statement`, :func:`touchpoints_statement`;
+  :func:`campaign_figures` and :func:`recent_figures` run them and return what
+  :mod:`~journey_core.analytics.campaign` returns for the same rows.
+
+Portable like :mod:`journey_core.warehouse.native`: every value (times, names, patterns,
+day boundaries computed in Python for the time zone) is a bound parameter, every window is
+fully ordered, and what engines spell differently is a small ``@compiles`` construct:
+regex search (:class:`regex_search`) and extraction (:class:`regex_group`), the visit gap
+(:class:`gap_exceeded`) and Unicode lower case (:class:`fold`).
+
+Engine limits: a rule's regular expression is read by each engine's regex flavour (RE2,
+Java, Python, PostgreSQL's ARE), which agree on the built-in rules; SQLite needs an engine
+from :func:`journey_core.warehouse.create_engine` (it registers the Unicode ``lower`` and
+the regex extraction this module uses).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from journey_core import columns as c
+from journey_core.analytics import channels as ch
+from journey_core.analytics.campaign import Filters, Kpis
+from journey_core.analytics.channels import ChannelConfig, ChannelRule
+from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
+from journey_core.errors import InputError
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.engine import SQLITE_LOWER, SQLITE_REGEXP_GROUP
+from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
+from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
+from journey_core.warehouse.sqltypes import Timestamp
+
+__all__ = [
+    "DAY_INDEX",
+    "HOST_PATTERN",
+    "HOUR_INDEX",
+    "TOUCH_COLUMNS",
+    "CampaignFigures",
+    "RecentFigures",
+    "breakdown_statement",
+    "campaign_figures",
+    "channel_columns",
+    "day_bounds",
+    "filtered_people",
+    "fold",
+    "gap_exceeded",
+    "hour_bounds",
+    "hourly_statement",
+    "kpis_statement",
+    "recent_figures",
+    "regex_group",
+    "regex_search",
+    "touch_rows",
+    "touchpoints_statement",
+    "trend_statement",
+]
+
+_SPACE_CLASS: Final = "".join(UNICODE_SPACE)
+#: ``channels._URL_HOST`` for text that is already trimmed, with ``\s`` spelled out as the
+#: literal Unicode whitespace (every regex flavour reads those the same).
+HOST_PATTERN: Final = (
+    r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//(?:[^@/?#]*@)?([^/:?#" + _SPACE_CLASS + "]+)"
+)
+_SECOND_LEVEL: Final = r"([a-z0-9-]+)\.(?:(?:co|com|org|net|ac|gov|edu|ne|or)\.)?[a-z]{2,}$"
+_AFTER_FIRST_LABEL: Final = r"^[^.]+(\..*)$"  # group: "." and the rest (never empty)
+
+
+# --------------------------------------------------------------------------- constructs
+def _arg(compiler: SQLCompiler, element: FunctionElement[Any], index: int, **kw: Any) -> str:
+    return compiler.process(list(element.clauses)[index], **kw)
+
+
+def _bound(compiler: SQLCompiler, value: object, **kw: Any) -> str:
+    return compiler.process(sa.literal(value), **kw)
+
+
+class regex_search(FunctionElement[bool]):
+    """Whether ``value`` contains a match of ``pattern``, ignoring case.
+
+    Arguments: the value, the pattern with a leading ``(?i)`` and the bare pattern (for
+    engines that take the flag apart).
+    """
+
+    type = sa.Boolean()
+    name = "regex_search"
+    inherit_cache = True
+
+
+@compiles(regex_search)
+def _search_default(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"REGEXP_LIKE({_arg(compiler, element, 0, **kw)}, {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "duckdb")
+def _search_duckdb(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"regexp_matches({value}, {pattern})"
+
+
+@compiles(regex_search, "postgresql")
+def _search_postgresql(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(compiler, element, 0, **kw)} ~ {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "sqlite")
+def _search_sqlite(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(compiler, element, 0, **kw)} REGEXP {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "hive")
+def _search_hive(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(compiler, element, 0, **kw)} RLIKE {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "snowflake")
+def _search_snowflake(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    # REGEXP_LIKE matches the whole value there; REGEXP_INSTR searches, 'i' ignores case.
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 2, **kw),
+    )
+    return f"(REGEXP_INSTR({value}, {pattern}, 1, 1, 0, 'i') > 0)"
+
+
+@compiles(regex_search, "bigquery")
+def _search_bigquery(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"REGEXP_CONTAINS({value}, {pattern})"
+
+
+def _search(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[bool]:
+    return regex_search(value, sa.literal("(?i)" + pattern), sa.literal(pattern))
+
+
+class regex_group(FunctionElement[str]):
+    """Group 1 of the first match of ``pattern`` in ``value``; null without a match.
+
+    Only for patterns whose group cannot match empty text (some engines return ``''``).
+    """
+
+    type = sa.String()
+    name = "regex_group"
+    inherit_cache = True
+
+
+@compiles(regex_group)
+def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"regexp_extract({value}, {pattern}, 1)"
+
+
+@compiles(regex_group, "duckdb")
+@compiles(regex_group, "hive")
+def _group_empty_string(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    # regexp_extract gives '' without a match there.
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"nullif(regexp_extract({value}, {pattern}, 1), {_bound(compiler, '', **kw)})"
+
+
+@compiles(regex_group, "postgresql")
+def _group_postgresql(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"substring({value} FROM {pattern})"
+
+
+@compiles(regex_group, "sqlite")
+def _group_sqlite(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"{SQLITE_REGEXP_GROUP}({value}, {pattern})"
+
+
+@compiles(regex_group, "snowflake")
+def _group_snowflake(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"REGEXP_SUBSTR({value}, {pattern}, 1, 1, 'e', 1)"
+
+
+@compiles(regex_group, "bigquery")
+def _group_bigquery(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+    )
+    return f"REGEXP_EXTRACT({value}, {pattern})"
+
+
+def _group(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[str]:
+    return regex_group(value, sa.literal(pattern))
+
+
+class fold(FunctionElement[str]):
+    """``lower(x)`` for all of Unicode where the engine's own folds ASCII only (SQLite)."""
+
+    type = sa.String()
+    name = "fold"
+    inherit_cache = True
+
+
+@compiles(fold)
+def _fold_default(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({_arg(compiler, element, 0, **kw)})"
+
+
+@compiles(fold, "sqlite")
+def _fold_sqlite(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}({_arg(compiler, element, 0, **kw)})"
+
+
+class gap_exceeded(FunctionElement[bool]):
+    """Whether ``later - earlier`` exceeds a gap: arguments earlier, later and the gap in
+    microseconds (a bound integer)."""
+
+    type = sa.Boolean()
+    name = "gap_exceeded"
+    inherit_cache = True
+
+
+def _gap_args(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> tuple[str, str, str]:
+    return (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 1, **kw),
+        _arg(compiler, element, 2, **kw),
+    )
+
+
+@compiles(gap_exceeded)
+def _gap_default(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    # Trino: date_add counts whole milliseconds, so the gap goes in as microseconds / 1000.
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    return f"({later} > date_add('millisecond', {micros} / 1000, {earlier}))"
+
+
+@compiles(gap_exceeded, "duckdb")
+def _gap_duckdb(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    return f"((epoch_us({later}) - epoch_us({earlier})) > {micros})"
+
+
+@compiles(gap_exceeded, "postgresql")
+def _gap_postgresql(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    return f"(({later} - {earlier}) > make_interval(secs => {micros} / 1000000.0))"
+
+
+def _sqlite_micros(value: str, compiler: SQLCompiler, **kw: Any) -> str:
+    # Text 'YYYY-MM-DD HH:MM:SS.ffffff' (native.sortable_time pads the fraction).
+    seconds = f"CAST(strftime({_bound(compiler, '%s', **kw)}, substr({value}, 1, 19)) AS INTEGER)"
+    return f"({seconds} * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
+
+
+@compiles(gap_exceeded, "sqlite")
+def _gap_sqlite(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    diff = f"{_sqlite_micros(later, compiler, **kw)} - {_sqlite_micros(earlier, compiler, **kw)}"
+    return f"(({diff}) > {micros})"
+
+
+@compiles(gap_exceeded, "hive")
+def _gap_hive(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    return f"((unix_micros({later}) - unix_micros({earlier})) > {micros})"
+
+
+@compiles(gap_exceeded, "snowflake")
+def _gap_snowflake(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    return f"({later} > DATEADD(microsecond, {micros}, {earlier}))"
+
+
+@compiles(gap_exceeded, "bigquery")
+def _gap_bigquery(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = _gap_args(element, compiler, **kw)
+    return f"(TIMESTAMP_DIFF({later}, {earlier}, MICROSECOND) > {micros})"
+
+
+# --------------------------------------------------------------------------- channels
+def _lit(value: str) -> sa.ColumnElement[str]:
+    return sa.literal(value, sa.String())
+
+
+def _text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``channels.text_expr``: trimmed of Unicode whitespace, blank as null."""
+    trimmed = trim_space(column)
+    return sa.case((sa.func.length(trimmed) > 0, trimmed), else_=sa.null())
+
+
+def _strip_www(host: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    return sa.case(
+        (sa.func.substr(host, 1, 4) == _lit("www."), sa.func.substr(host, 5)), else_=host
+    )
+
+
+def _host(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """``channels.host_expr``: the lower-case host without ``www.``, null if none."""
+    return _strip_www(fold(_group(_text(column), HOST_PATTERN)))
+
+
+def _lookup(value: sa.ColumnElement[str], categories: dict[str, list[str]]) -> Any:
+    """The source category of ``value`` (``channels._lookup``): one IN list per category."""
+    if not categories:
+        return sa.null()
+    whens = [(value.in_(keys), _lit(cat)) for cat, keys in categories.items()]
+    return sa.case(*whens, else_=sa.null())
+
+
+def _without_first_label(host: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    """``host`` without ``^[^.]+\\.``, unchanged when that does not match."""
+    rest = _group(host, _AFTER_FIRST_LABEL)
+    return sa.case((rest.is_(None), host), else_=sa.func.substr(rest, 2))
+
+
+def _referrer_category(
+    host: sa.ColumnElement[str], parent: sa.ColumnElement[str], cats: dict[str, list[str]]
+) -> Any:
+    """``channels._referrer_category``: the host, a parent domain, or its second-level label.
+
+    ``parent`` is :func:`_without_first_label` of ``host`` (a column, computed once).
+    """
+    grandparent = _without_first_label(parent)
+    return sa.func.coalesce(
+        _lookup(host, cats),
+        sa.case((parent.like(_lit("%.%")), _lookup(parent, cats)), else_=sa.null()),
+        sa.case((grandparent.like(_lit("%.%")), _lookup(grandparent, cats)), else_=sa.null()),
+        _lookup(_group(host, _SECOND_LEVEL), cats),
+    )
+
+
+def _rule_condition(rule: ChannelRule, cols: sa.ColumnCollection[str, Any]) -> Any:
+    """``channels._rule_condition``: every condition of the rule (null counts as false)."""
+    lowered = {"source": cols["_ls"], "medium": cols["_lm"], "campaign": cols["_lc"]}
+    conds: list[sa.ColumnElement[bool]] = []
+    for key, col in lowered.items():
+        values: tuple[str, ...] = getattr(rule, key)
+        if values:
+            conds.append(col.in_([v.lower() for v in values]))
+    if rule.source_category:
+        conds.append(cols["_cat"].in_(list(rule.source_category)))
+    for key, col in lowered.items():
+        pattern: str | None = getattr(rule, f"{key}_regex")
+        if pattern is not None:
+            conds.append(_search(col, pattern))
+    return sa.and_(*conds)
+
+
+_CHANNEL_INPUTS: Final = (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL)
+_ACQUISITION: Final = (c.CHANNEL, c.SOURCE, c.MEDIUM, c.CAMPAIGN)
+_SESSION_DIMENSIONS: Final = (c.SESSION_SOURCE, c.SESSION_MEDIUM, c.SESSION_CAMPAIGN)
+_DIMENSIONS: Final = (c.CHANNEL, *_SESSION_DIMENSIONS)
+DAY_INDEX: Final = "_day_index"
+HOUR_INDEX: Final = "_hour_index"
+
+
+def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
+    """``rows`` with each row's own acquisition, as :func:`.sessions._acquisition` gives it.
+
+    Adds ``_own`` (1 when the row carries its own acquisition: UTM tags or an external
+    referrer, else 0) and ``channel``, ``source``, ``medium``, ``campaign`` (an internal
+    referrer without tags: the *unassigned* channel, ``(not set)`` source and medium).
+    As :func:`.channels.classify` does, each distinct combination of inputs is classified
+    once and joined back (on equalities only, so that engines can hash the join).
+    """
+    inputs = [rows.c[name] for name in _CHANNEL_INPUTS]
+    keys = _stage(sa.select(*inputs).distinct(), "journey_channel_keys")
+    classified = _classified(keys, config)
+    found = classified.c
+    empty = _lit("")
+
+    def same(a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        missing = [sa.case((x.is_(None), sa.literal(1)), else_=sa.literal(0)) for x in (a, b)]
+        return sa.and_(
+            sa.func.coalesce(a, empty) == sa.func.coalesce(b, empty), missing[0] == missing[1]
+        )
+
+    on = sa.and_(*(same(rows.c[name], found[name]) for name in _CHANNEL_INPUTS))
+    return (
+        sa.select(*rows.c, found["_own"], *(found[name] for name in _ACQUISITION))
+        .select_from(rows.join(classified, on))
+        .cte("journey_acquisition")
+    )
+
+
+# Without it, engines that inline a CTE referenced once (PostgreSQL, SQLite, DuckDB) evaluate
+# each stage's expressions again at every reference of a later stage.
+def _stage(stmt: sa.Select[Any], name: str) -> sa.CTE:
+    cte = stmt.cte(name)
+    for dialect in ("postgresql", "sqlite", "duckdb"):
+        cte = cte.prefix_with("MATERIALIZED", dialect=dialect)
+    return cte
+
+
+def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
+    """The classification stages over the distinct inputs ``rows``."""
+    base = rows.c
+    one, zero = sa.literal(1), sa.literal(0)
+    hosts = _stage(
+        sa.select(
+            *base,
+            _text(base[c.UTM_SOURCE]).label("_t_source"),
+            _text(base[c.UTM_MEDIUM]).label("_t_medium"),
+            _text(base[c.UTM_CAMPAIGN]).label("_t_campaign"),
+            _host(base[c.REFERRER]).label("_ref_host"),
+            _host(base[c.PAGE_URL]).label("_page_host"),
+        ),
+        "journey_channel_hosts",
+    )
+    h = hosts.c
+    has_utm = sa.or_(*(h[name].is_not(None) for name in ("_t_source", "_t_medium", "_t_campaign")))
+    ref_host, page_host = h["_ref_host"], h["_page_host"]
+    internal_hosts = [host.lower().removeprefix("www.") for host in config.internal_hosts]
+    external = [
+        ref_host.is_not(None),
+        sa.not_(sa.and_(page_host.is_not(None), ref_host == page_host)),
+    ]
+    if internal_hosts:
+        external.append(ref_host.not_in(internal_hosts))
+    inputs = _stage(
+        sa.select(
+            *(h[col.key] for col in rows.c),
+            h["_t_source"],
+            h["_t_medium"],
+            h["_t_campaign"],
+            sa.case((has_utm, one), else_=zero).label("_utm"),
+            sa.case((sa.and_(*external), ref_host), else_=sa.null()).label("_ext"),
+            sa.case((ref_host.is_not(None), one), else_=zero).label("_has_ref"),
+        ),
+        "journey_channel_inputs",
+    )
+    parent = _without_first_label(inputs.c["_ext"]).label("_parent")
+    stage1 = _stage(sa.select(*inputs.c, parent), "journey_channel_domains")
+    s1 = stage1.c
+    cats: dict[str, list[str]] = {}
+    for key, cat in config.source_categories.items():
+        cats.setdefault(cat, []).append(key)
+    with_utm, ext = s1["_utm"] == 1, s1["_ext"]
+    utm_source = fold(s1["_t_source"])
+    category = sa.case(
+        (
+            with_utm,
+            sa.func.coalesce(_lookup(utm_source, cats), _lookup(_strip_www(utm_source), cats)),
+        ),
+        (ext.is_not(None), _referrer_category(ext, s1["_parent"], cats)),
+        else_=sa.null(),
+    )
+    stage2 = _stage(sa.select(*s1, category.label("_cat")), "journey_channel_category")
+    s2 = stage2.c
+    not_set = _lit(ch.NOT_SET)
+    referral_medium = sa.case(
+        (s2["_cat"] == _lit("search"), _lit("organic")), else_=_lit("referral")
+    )
+    source = sa.case(
+        (s2["_utm"] == 1, sa.func.coalesce(s2["_t_source"], not_set)),
+        (s2["_ext"].is_not(None), s2["_ext"]),
+        else_=_lit(ch.DIRECT_SOURCE),
+    )
+    medium = sa.case(
+        (s2["_utm"] == 1, sa.func.coalesce(s2["_t_medium"], not_set)),
+        (s2["_ext"].is_not(None), referral_medium),
+        else_=_lit(ch.NONE_MEDIUM),
+    )
+    own = sa.or_(s2["_utm"] == 1, s2["_ext"].is_not(None))
+    internal = sa.and_(s2["_utm"] == 0, s2["_ext"].is_(None), s2["_has_ref"] == 1)
+    stage3 = _stage(
+        sa.select(
+            *(s2[col.key] for col in rows.c),
+            sa.case((own, one), else_=zero).label("_own"),
+            sa.case((internal, one), else_=zero).label("_internal"),
+            source.label(c.SOURCE),
+            medium.label(c.MEDIUM),
+            sa.func.coalesce(s2["_t_campaign"], not_set).label(c.CAMPAIGN),
+            s2["_cat"],
+        ),
+        "journey_channel_fields",
+    )
+    s3 = stage3.c
+    lowered = _stage(
+        sa.select(
+            *s3,
+            fold(s3[c.SOURCE]).label("_ls"),
+            fold(s3[c.MEDIUM]).label("_lm"),
+            fold(s3[c.CAMPAIGN]).label("_lc"),
+        ),
+        "journey_channel_lowered",
+    )
+    s4 = lowered.c
+    unassigned = _lit(config.unassigned)
+    if config.rules:
+        whens = [(_rule_condition(rule, s4), _lit(rule.channel)) for rule in config.rules]
+        channel: Any = sa.case(*whens, else_=unassigned)
+    else:
+        channel = unassigned
+    is_internal = s4["_internal"] == 1
+    return sa.select(
+        *(s4[col.key] for col in rows.c),
+        s4["_own"],
+        sa.case((is_internal, unassigned), else_=channel).label(c.CHANNEL),
+        sa.case((is_internal, not_set), else_=s4[c.SOURCE]).label(c.SOURCE),
+        sa.case((is_internal, not_set), else_=s4[c.MEDIUM]).label(c.MEDIUM),
+        s4[c.CAMPAIGN],
+    ).cte("journey_channels")
+
+
+# --------------------------------------------------------------------------- touches
+def _row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+    """A person's rows in time order (``sessions._ORDER``; unique after de-duplication)."""
+    return [
+        cols[c.OCCURRED_AT].asc().nulls_last(),
+        bytewise(cols[c.EVENT_ID]).asc().nulls_last(),
+    ]
+
+
+#: The columns of :func:`touch_rows`.
+TOUCH_COLUMNS: Final[tuple[str, ...]] = (
+    *c.RESULT_COLUMNS,
+    c.SESSION,
+    c.IS_SESSION_START,
+    c.IS_TOUCH,
+    c.CHANNEL,
+    c.SESSION_SOURCE,
+    c.SESSION_MEDIUM,
+    c.SESSION_CAMPAIGN,
+)
+
+
+def touch_rows(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    gap: dt.timedelta = SESSION_GAP,
+) -> sa.CTE:
+    """The journey rows of ``query`` with visits and touches, as ``campaign.with_sessions``.
+
+    Columns :data:`TOUCH_COLUMNS`: ``session`` (1, 2, ... per person), ``is_session_start``
+    and ``is_touch`` (1 or 0), and the channel, source, medium and campaign of each row's
+    touch in force (``session_source`` etc.). A CTE, for the aggregates to group.
+    """
+    cfg = config or ChannelConfig.default()
+    journeys = journey_statement(query, mapping).order_by(None).cte("journey_result")
+    acquired = channel_columns(journeys, cfg).c
+    person = acquired[c.EMAIL]
+    order = _row_order(acquired)
+    previous = sa.func.lag(acquired[c.OCCURRED_AT]).over(partition_by=person, order_by=order)
+    gap_us = sa.literal(int(gap / dt.timedelta(microseconds=1)), sa.BigInteger())
+    with_previous = sa.select(*acquired, previous.label("_previous")).cte("journey_previous")
+    wp = with_previous.c
+    new = sa.or_(
+        wp["_previous"].is_(None), gap_exceeded(wp["_previous"], wp[c.OCCURRED_AT], gap_us)
+    )
+    flagged = sa.select(
+        *(wp[col.key] for col in acquired),
+        sa.case((new, sa.literal(1)), else_=sa.literal(0)).label(c.IS_SESSION_START),
+    ).cte("journey_visit_starts")
+    fl = flagged.c
+    running: dict[str, Any] = {
+        "partition_by": fl[c.EMAIL],
+        "order_by": _row_order(fl),
+        "rows": (None, 0),
+    }
+    acquiring = sa.case(
+        (sa.or_(fl["_own"] == 1, fl[c.IS_SESSION_START] == 1), sa.literal(1)),
+        else_=sa.literal(0),
+    )
+    numbered = sa.select(
+        *fl,
+        sa.func.sum(fl[c.IS_SESSION_START]).over(**running).label(c.SESSION),
+        sa.func.sum(acquiring).over(**running).label("_touch_group"),
+        acquiring.label("_acquiring"),
+    ).cte("journey_visits")
+    nb = numbered.c
+    # Every visit starts with an acquiring row, so a touch group never spans two visits.
+    group = [nb[c.EMAIL], nb["_touch_group"]]
+    in_force = [
+        sa.func.max(sa.case((nb["_acquiring"] == 1, nb[name]), else_=sa.null()))
+        .over(partition_by=group)
+        .label(f"_in_{name}")
+        for name in _ACQUISITION
+    ]
+    forced = sa.select(*nb, *in_force).cte("journey_in_force")
+    fo = forced.c
+    before = [
+        sa.func.lag(fo[f"_in_{name}"])
+        .over(partition_by=fo[c.EMAIL], order_by=_row_order(fo))
+        .label(f"_before_{name}")
+        for name in _ACQUISITION
+    ]
+    with_before = sa.select(*fo, *before).cte("journey_before")
+    wb = with_before.c
+    changed = sa.or_(*(wb[name] != wb[f"_before_{name}"] for name in _ACQUISITION))
+    is_touch = sa.or_(wb[c.IS_SESSION_START] == 1, sa.and_(wb["_own"] == 1, changed))
+    renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
+    return sa.select(
+        *(wb[name] for name in c.RESULT_COLUMNS),
+        wb[c.SESSION],
+        wb[c.IS_SESSION_START],
+        sa.case((is_touch, sa.literal(1)), else_=sa.literal(0)).label(c.IS_TOUCH),
+        *(wb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
+    ).cte("journey_touches")
+
+
+# --------------------------------------------------------------------------- aggregates
+def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
+    """``campaign.filter_people``: every row of the people with a row matching ``filters``."""
+    if not filters.active:
+        return touches
+    t = touches.c
+    wanted = {
+        c.SESSION_CAMPAIGN: filters.campaigns,
+        c.SESSION_SOURCE: filters.sources,
+        c.SESSION_MEDIUM: filters.media,
+        c.CHANNEL: filters.channels,
+        c.EVENT_TYPE: filters.event_types,
+    }
+    matching = [t[name].in_(list(values)) for name, values in wanted.items() if values]
+    people = sa.select(t[c.EMAIL]).where(*matching)
+    return sa.select(*t).where(t[c.EMAIL].in_(people)).cte("journey_filtered")
+
+
+def _time(name: str, value: dt.datetime) -> sa.BindParameter[dt.datetime]:
+    return sa.bindparam(name, value.astimezone(dt.UTC).replace(tzinfo=None), type_=Timestamp())
+
+
+def _conversion(
+    rows: sa.ColumnCollection[str, Any], events: Sequence[str]
+) -> sa.ColumnElement[int]:
+    """1 for a conversion (``sessions.is_conversion``), else 0."""
+    hit = rows[c.EVENT_TYPE].in_(list(events)) if events else sa.false()
+    return sa.case((hit, sa.literal(1)), else_=sa.literal(0))
+
+
+def _revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+    return sa.func.coalesce(rows[c.REVENUE], sa.literal(0.0))
+
+
+def kpis_statement(
+    touches: sa.CTE,
+    *,
+    since: dt.datetime | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> sa.Select[Any]:
+    """ONE row: people, events, sessions, conversions, revenue, newly known (``campaign.kpis``).
+
+    ``newly_known`` is null without ``since``.
+    """
+    t = touches.c
+    if since is None:
+        people: Any = sa.func.count(sa.distinct(t[c.EMAIL]))
+        newly: Any = sa.null()
+    else:
+        active = sa.case((t[c.OCCURRED_AT] >= _time("since", since), t[c.EMAIL]))
+        known = sa.case((t[c.KNOWN_AT] >= _time("known_since", since), t[c.EMAIL]))
+        people, newly = sa.func.count(sa.distinct(active)), sa.func.count(sa.distinct(known))
+    return sa.select(
+        people.label(c.PEOPLE),
+        sa.func.count().label(c.EVENTS),
+        sa.func.coalesce(sa.func.sum(t[c.IS_SESSION_START]), 0).label(c.SESSIONS),
+        sa.func.coalesce(sa.func.sum(_conversion(t, conversion_events)), 0).label(c.CONVERSIONS),
+        sa.func.coalesce(sa.func.sum(_revenue(t)), 0.0).label(c.REVENUE),
+        newly.label(c.NEWLY_KNOWN_PEOPLE),
+    ).select_from(touches)
+
+
+def day_bounds(start: dt.datetime, end: dt.datetime, tz: str) -> list[tuple[dt.date, dt.datetime]]:
+    """Each local day from ``start``'s to ``end``'s with the UTC instant it begins.
+
+    >>> [(d.isoformat(), t.isoformat()) for d, t in day_bounds(
+    ...     dt.datetime(2022, 7, 1, 12, tzinfo=dt.UTC),
+    ...     dt.datetime(2022, 7, 2, 3, tzinfo=dt.UTC), "Asia/Tokyo")]
+    [('2022-07-01', '2022-06-30T15:00:00+00:00'), ('2022-07-02', '2022-07-01T15:00:00+00:00')]
+    """
+    zone = ZoneInfo(tz)
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    days = [first + dt.timedelta(days=i) for i in range((max(first, last) - first).days + 1)]
+    return [(d, dt.datetime.combine(d, dt.time(), zone).astimezone(dt.UTC)) for d in days]
+
+
+def _day_index(
+    at: sa.ColumnElement[Any], bounds: list[tuple[dt.date, dt.datetime]], tag: str
+) -> Any:
+    """The index of the local day ``at`` falls on (bounds computed in Python, bound here)."""
+    whens = [
+        (at < _time(f"{tag}_day_{i}", bounds[i][1]), sa.literal(i - 1))
+        for i in range(1, len(bounds))
+    ]
+    last = sa.literal(len(bounds) - 1)
+    return sa.case(*whens, else_=last) if whens else last
+
+
+def trend_statement(
+    touches: sa.CTE,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: str = "UTC",
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> sa.Select[Any]:
+    """Per local day index (see :func:`day_bounds`): events, people, conversions, newly known.
+
+    Rows only for days with activity or newly known people (``campaign.daily_trend`` adds
+    the empty days).
+    """
+    t = touches.c
+    bounds = day_bounds(start, end, tz)
+    at = t[c.OCCURRED_AT]
+    dated = (
+        sa.select(
+            _day_index(at, bounds, "event").label(DAY_INDEX),
+            t[c.EMAIL],
+            _conversion(t, conversion_events).label(c.CONVERSIONS),
+        )
+        .where(at >= _time("trend_start", start), at <= _time("trend_end", end))
+        .subquery("journey_event_days")
+    )
+    ed = dated.c
+    activity = sa.select(
+        ed[DAY_INDEX],
+        sa.func.count().label(c.EVENTS),
+        sa.func.count(sa.distinct(ed[c.EMAIL])).label(c.PEOPLE),
+        sa.func.sum(ed[c.CONVERSIONS]).label(c.CONVERSIONS),
+        sa.literal(0).label(c.NEWLY_KNOWN_PEOPLE),
+    ).group_by(ed[DAY_INDEX])
+    people = (
+        sa.select(t[c.EMAIL], sa.func.min(t[c.KNOWN_AT]).label(c.KNOWN_AT))
+        .group_by(t[c.EMAIL])
+        .subquery("journey_known")
+    )
+    pk = people.c[c.KNOWN_AT]
+    known_days = (
+        sa.select(_day_index(pk, bounds, "known").label(DAY_INDEX))
+        .where(pk >= _time("known_start", start), pk <= _time("known_end", end))
+        .subquery("journey_known_days")
+    )
+    kd = known_days.c
+    known = sa.select(
+        kd[DAY_INDEX],
+        sa.literal(0).label(c.EVENTS),
+        sa.literal(0).label(c.PEOPLE),
+        sa.literal(0).label(c.CONVERSIONS),
+        sa.func.count().label(c.NEWLY_KNOWN_PEOPLE),
+    ).group_by(kd[DAY_INDEX])
+    both = sa.union_all(activity, known).subquery("journey_days")
+    b = both.c
+    figures = (c.EVENTS, c.PEOPLE, c.CONVERSIONS, c.NEWLY_KNOWN_PEOPLE)
+    return (
+        sa.select(b[DAY_INDEX], *(sa.func.sum(b[name]).label(name) for name in figures))
+        .group_by(b[DAY_INDEX])
+        .order_by(b[DAY_INDEX])
+    )
+
+
+def hour_bounds(
+    start: dt.datetime, end: dt.datetime, tz: str
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Each local hour from ``start`` to ``end``: its naive local label and the UTC instant
+    it begins (``start`` itself for the first). Offsets are whole quarter hours.
+
+    >>> [(h.isoformat(), u.isoformat()) for h, u in hour_bounds(
+    ...     dt.datetime(2022, 7, 1, 12, 10, tzinfo=dt.UTC),
+    ...     dt.datetime(2022, 7, 1, 13, 40, tzinfo=dt.UTC), "Asia/Kolkata")]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('2022-07-01T17:00:00', '2022-07-01T12:10:00+00:00'),
+     ('2022-07-01T18:00:00', '2022-07-01T12:30:00+00:00'),
+     ('2022-07-01T19:00:00', '2022-07-01T13:30:00+00:00')]
+    """
+    zone = ZoneInfo(tz)
+    first = start.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    out = [(first, start.astimezone(dt.UTC))]
+    quarter = dt.timedelta(minutes=15)
+    at = start.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    at = at - dt.timedelta(minutes=at.minute % 15) + quarter
+    while at <= end:
+        local = at.astimezone(zone)
+        if local.minute == 0:
+            out.append((local.replace(tzinfo=None), at))
+        at += quarter
+    return out
+
+
+def hourly_statement(
+    touches: sa.CTE, *, start: dt.datetime, end: dt.datetime, tz: str = "UTC"
+) -> sa.Select[Any]:
+    """``campaign.hourly_by_channel``: events per local hour (an index into the distinct
+    labels of :func:`hour_bounds`) and channel, between ``start`` and ``end``."""
+    t = touches.c
+    bounds = hour_bounds(start, end, tz)
+    labels = list(dict.fromkeys(label for label, _ in bounds))
+    index = {label: i for i, label in enumerate(labels)}
+    at = t[c.OCCURRED_AT]
+    whens = [
+        (at < _time(f"hour_{i}", bounds[i][1]), sa.literal(index[bounds[i - 1][0]]))
+        for i in range(1, len(bounds))
+    ]
+    last = sa.literal(index[bounds[-1][0]])
+    hour = sa.case(*whens, else_=last) if whens else last
+    dated = (
+        sa.select(hour.label(HOUR_INDEX), t[c.CHANNEL])
+        .where(at >= _time("hourly_start", start), at <= _time("hourly_end", end))
+        .subquery("journey_hours")
+    )
+    d = dated.c
+    return (
+        sa.select(d[HOUR_INDEX], d[c.CHANNEL], sa.func.count().label(c.EVENTS))
+        .group_by(d[HOUR_INDEX], d[c.CHANNEL])
+        .order_by(d[HOUR_INDEX], bytewise(d[c.CHANNEL]).asc())
+    )
+
+
+def breakdown_statement(
+    touches: sa.CTE,
+    *,
+    by: str = c.CHANNEL,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    limit: int | None = None,
+    exclude: str | None = None,
+) -> sa.Select[Any]:
+    """``campaign.breakdown``: people, sessions, events, conversions, revenue per ``by``.
+
+    ``exclude`` leaves one value out (the recent page's campaigns without ``(not set)``).
+    """
+    if by not in _DIMENSIONS:
+        msg = f"{by!r} is not a breakdown; use one of {', '.join(_DIMENSIONS)}."
+        raise InputError("by", msg)
+    t = touches.c
+    per_visit = sa.select(
+        t[by],
+        t[c.EMAIL],
+        t[c.SESSION],
+        sa.func.count().label(c.EVENTS),
+        sa.func.sum(_conversion(t, conversion_events)).label(c.CONVERSIONS),
+        sa.func.sum(_revenue(t)).label(c.REVENUE),
+    ).group_by(t[by], t[c.EMAIL], t[c.SESSION])
+    if exclude is not None:
+        per_visit = per_visit.where(t[by] != _lit(exclude))
+    visits = per_visit.subquery("journey_visit_figures")
+    v = visits.c
+    people = sa.func.count(sa.distinct(v[c.EMAIL]))
+    sessions = sa.func.count()
+    stmt = (
+        sa.select(
+            v[by],
+            people.label(c.PEOPLE),
+            sessions.label(c.SESSIONS),
+            sa.func.sum(v[c.EVENTS]).label(c.EVENTS),
+            sa.func.sum(v[c.CONVERSIONS]).label(c.CONVERSIONS),
+            sa.func.sum(v[c.REVENUE]).label(c.REVENUE),
+        )
+        .group_by(v[by])
+        .order_by(people.desc(), sessions.desc(), bytewise(v[by]).asc())
+    )
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+def touchpoints_statement(
+    touches: sa.CTE, *, newly_known_since: dt.datetime | None = None, limit: int | None = 10
+) -> sa.Select[Any]:
+    """``campaign.touchpoints_before_known`` without the share: touches and people per
+    channel/source/medium/campaign, and the ``population`` the share divides by."""
+    t = touches.c
+    considered = (
+        []
+        if newly_known_since is None
+        else [t[c.KNOWN_AT] >= _time("newly_known_since", newly_known_since)]
+    )
+    population = (
+        sa.select(sa.func.count(sa.distinct(t[c.EMAIL]))).where(*considered).scalar_subquery()
+    )
+    keys = [t[name] for name in _DIMENSIONS]
+    people = sa.func.count(sa.distinct(t[c.EMAIL]))
+    touches_n = sa.func.count()
+    stmt = (
+        sa.select(
+            *keys,
+            touches_n.label(c.TOUCHES),
+            people.label(c.PEOPLE),
+            population.label("population"),
+        )
+        .where(*considered, t[c.OCCURRED_AT] < t[c.KNOWN_AT], t[c.IS_TOUCH] == 1)
+        .group_by(*keys)
+        .order_by(people.desc(), touches_n.desc(), *(bytewise(k).asc() for k in keys))
+    )
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+# --------------------------------------------------------------------------- running
+@dataclass(frozen=True, slots=True)
+class CampaignFigures:
+    """The campaign page's figures, as :class:`~journey_core.analytics.campaign.CampaignReport`
+    has them (same types and frames)."""
+
+    kpis: Kpis
+    trend: pl.DataFrame
+    channels: pl.DataFrame
+    campaigns: pl.DataFrame
+    touchpoints: pl.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class RecentFigures:
+    """The recent page's figures, as :class:`~journey_core.analytics.campaign.RecentReport`
+    has them."""
+
+    kpis: Kpis
+    previous: Kpis | None
+    hourly: pl.DataFrame
+    campaigns: pl.DataFrame
+    sources: pl.DataFrame
+
+
+_BREAKDOWN_SCHEMA: Final = {
+    c.PEOPLE: pl.Int64,
+    c.SESSIONS: pl.Int64,
+    c.EVENTS: pl.Int64,
+    c.CONVERSIONS: pl.Int64,
+    c.REVENUE: pl.Float64,
+}
+_TREND_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS, c.NEWLY_KNOWN_PEOPLE)
+
+
+def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    # Through the package face, as native_journeys does (typed WarehouseError on failure).
+    from journey_core.warehouse import reading
+
+    with reading(engine, mapping) as conn:
+        return [tuple(row) for row in conn.execute(stmt).all()]
+
+
+def _kpis(row: tuple[Any, ...]) -> Kpis:
+    people, events, sessions, conversions, revenue, newly = row
+    return Kpis(
+        people=int(people),
+        events=int(events),
+        sessions=int(sessions),
+        conversions=int(conversions),
+        revenue=float(revenue),
+        newly_known=None if newly is None else int(newly),
+    )
+
+
+def _breakdown_frame(rows: list[tuple[Any, ...]], by: str) -> pl.DataFrame:
+    schema = {by: pl.String, **_BREAKDOWN_SCHEMA}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _trend_frame(
+    rows: list[tuple[Any, ...]], start: dt.datetime, end: dt.datetime, tz: str
+) -> pl.DataFrame:
+    days = [d for d, _ in day_bounds(start, end, tz)]
+    counts = {int(r[0]): r[1:] for r in rows}
+    out = [(day, *(int(v or 0) for v in counts.get(i, (0, 0, 0, 0)))) for i, day in enumerate(days)]
+    schema = {c.DAY: pl.Date, **dict.fromkeys(_TREND_FIGURES, pl.Int64)}
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _hourly_frame(
+    rows: list[tuple[Any, ...]], start: dt.datetime, end: dt.datetime, tz: str
+) -> pl.DataFrame:
+    labels = list(dict.fromkeys(label for label, _ in hour_bounds(start, end, tz)))
+    out = [(labels[int(i)], channel, int(n)) for i, channel, n in rows]
+    schema: dict[str, pl.DataType] = {
+        c.HOUR: pl.Datetime("us"),
+        c.CHANNEL: pl.String(),
+        c.EVENTS: pl.Int64(),
+    }
+    return pl.DataFrame(out, schema=schema, orient="row")
+
+
+def _touchpoints_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    schema = {**dict.fromkeys(_DIMENSIONS, pl.String), c.TOUCHES: pl.Int64, c.PEOPLE: pl.Int64}
+    frame = pl.DataFrame([r[:-1] for r in rows], schema=schema, orient="row")
+    population = int(rows[0][-1]) if rows else 0
+    share = pl.col(c.PEOPLE) / population if population else pl.lit(0.0)
+    return frame.with_columns(share.alias(c.SHARE))
+
+
+def campaign_figures(
+    engine: Engine,
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    tz: str | None = None,
+    filters: Filters | None = None,
+    top: int = 10,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> CampaignFigures:
+    """The campaign page's figures in the warehouse, equal to ``campaign.campaign_report``'s
+    for the same rows and ``filters`` (``start``: the campaign start, default
+    ``query.start``; ``end``: default ``query.as_of``; ``tz``: default ``query.timezone``)."""
+    begin = start if start is not None else query.start
+    if begin is None:
+        msg = "campaign_figures needs a campaign start: a query with event_date, or start=."
+        raise InputError("start", msg)
+    until = end if end is not None else query.as_of
+    zone = tz if tz is not None else query.timezone
+    touches = filtered_people(touch_rows(query, mapping, config), filters or Filters())
+    conv = conversion_events
+    stmts = {
+        "kpis": kpis_statement(touches, since=begin, conversion_events=conv),
+        "trend": trend_statement(touches, start=begin, end=until, tz=zone, conversion_events=conv),
+        "channels": breakdown_statement(touches, by=c.CHANNEL, conversion_events=conv),
+        "campaigns": breakdown_statement(
+            touches, by=c.SESSION_CAMPAIGN, limit=top, conversion_events=conv
+        ),
+        "touchpoints": touchpoints_statement(touches, newly_known_since=begin, limit=top),
+    }
+    got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+    return CampaignFigures(
+        kpis=_kpis(got["kpis"][0]),
+        trend=_trend_frame(got["trend"], begin, until, zone),
+        channels=_breakdown_frame(got["channels"], c.CHANNEL),
+        campaigns=_breakdown_frame(got["campaigns"], c.SESSION_CAMPAIGN),
+        touchpoints=_touchpoints_frame(got["touchpoints"]),
+    )
+
+
+def recent_figures(
+    engine: Engine,
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    previous: JourneyQuery | None = None,
+    tz: str | None = None,
+    top: int = 10,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> RecentFigures:
+    """The recent page's KPIs (and those of the ``previous`` query's rows), campaigns and
+    sources in the warehouse, equal to ``campaign.recent_report``'s for the window of
+    ``query`` (``tz``: default ``query.timezone``)."""
+    touches = touch_rows(query, mapping, config)
+    conv = conversion_events
+    kpis = _kpis(_rows(engine, mapping, kpis_statement(touches, conversion_events=conv))[0])
+    before = None
+    if previous is not None:
+        earlier = touch_rows(previous, mapping, config)
+        before = _kpis(_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0])
+    campaigns = breakdown_statement(
+        touches, by=c.SESSION_CAMPAIGN, limit=top, exclude=ch.NOT_SET, conversion_events=conv
+    )
+    sources = breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv)
+    zone = tz if tz is not None else query.timezone
+    start, end = query.window_start, query.as_of
+    hourly = hourly_statement(touches, start=start, end=end, tz=zone)
+    return RecentFigures(
+        kpis=kpis,
+        previous=before,
+        hourly=_hourly_frame(_rows(engine, mapping, hourly), start, end, zone),
+        campaigns=_breakdown_frame(_rows(engine, mapping, campaigns), c.SESSION_CAMPAIGN),
+        sources=_breakdown_frame(_rows(engine, mapping, sources), c.SESSION_SOURCE),
+    )
