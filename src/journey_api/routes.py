@@ -33,7 +33,7 @@ from journey_api.models import ErrorBody, JourneyPage
 from journey_core.config import ENV_API_KEYS, Settings
 from journey_core.errors import InputError
 from journey_core.io import export
-from journey_core.io.privacy import mask_frame
+from journey_core.io.privacy import mask_frame, mask_text
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import (
     Engine,
@@ -436,7 +436,7 @@ def _page_response(
         "returned": rows.height,
         "limit": limit,
         "next_cursor": following.encode(key) if following else None,
-        "message": result.message,
+        "message": mask_text(result.message) if mask and result.message else result.message,
     }
     body = b'{"data":' + _json_rows(rows) + b',"meta":' + json.dumps(meta).encode() + b"}"
     return Response(body, media_type="application/json")

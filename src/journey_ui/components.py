@@ -16,6 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 import streamlit as st
 
@@ -24,7 +25,7 @@ from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
 from journey_core.io.export import to_csv_bytes
-from journey_core.io.privacy import mask_email, mask_frame
+from journey_core.io.privacy import mask_email, mask_frame, mask_text
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog
 from journey_ui.figures import campaign as charts
@@ -175,7 +176,9 @@ def section(title: str, caption: str | None = None) -> None:
 
 
 def chart(fig: go.Figure, *, key: str) -> None:
-    """A Plotly chart at full width."""
+    """A Plotly chart at full width; emails in its labels and hover texts masked if asked."""
+    if masking():
+        fig = pio.from_json(mask_text(fig.to_json()))
     st.plotly_chart(fig, key=key, config=CHART_CONFIG, width="stretch")
 
 
@@ -326,6 +329,11 @@ def masking() -> bool:
 def shown_email(email: str) -> str:
     """``email`` as the user may see it: masked (``j***@example.com``) when masking is on."""
     return mask_email(email) if masking() and email else email
+
+
+def shown_text(text: str) -> str:
+    """``text`` as the user may see it: emails in it masked when masking is on."""
+    return mask_text(text) if masking() else text
 
 
 def masked(frame: pl.DataFrame) -> pl.DataFrame:

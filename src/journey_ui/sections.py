@@ -385,7 +385,7 @@ def campaign_filters(
                     options=choices,
                     key=param.key,
                     persist_state="session",
-                    format_func=charts.event_label if name == "event_type" else str,
+                    format_func=charts.event_label if name == "event_type" else ui.shown_text,
                     placeholder="Any",
                 )
             urlstate.publish(param, values[name])
@@ -405,7 +405,10 @@ def campaign_filters(
         )
         urlstate.publish(STEPS_PARAM, steps)
     shown = {
-        name: [charts.event_label(v) if name == "event_type" else v for v in values[name]]
+        name: [
+            charts.event_label(v) if name == "event_type" else ui.shown_text(v)
+            for v in values[name]
+        ]
         for name, _, _ in FILTERS
     }
     chosen = [
