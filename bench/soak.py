@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))  # for tests.support and bench
 
 from bench.load_api import CAMPAIGN, iso, known_emails, percentile  # noqa: E402
 from tests.support.api_server import DEMO_END, ApiServer  # noqa: E402
-from tests.support.browser import StreamlitServer  # noqa: E402
+from tests.support.browser import StreamlitServer, launch_browser  # noqa: E402
 
 from journey_api.app import PATH  # noqa: E402
 from journey_api.server import is_loopback  # noqa: E402
@@ -56,6 +56,8 @@ AS_OF_VALUES = 10
 PAGES_PER_READ = 5
 TAIL_SECONDS = 20  # the RSS slope is fitted over the last this many seconds
 EMAIL_P99_MS = 500.0
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 FLAT_MB_PER_S = 0.25  # "stops growing": at most 5 MB more over the last 20 s
 
 
@@ -183,6 +185,56 @@ class Client(threading.Thread):
         self.ui.close()
 
 
+class BrowserClient(threading.Thread):
+    """Optional: headless Chromium opening a new dashboard session (tab) after another.
+
+    Each visit is a customer lookup (one of the clients' emails and as_of values) or the
+    recent-activity page, timed from navigation until Streamlit has finished the run.
+    """
+
+    def __init__(self, ui_url: str, shared: Shared, seed: int) -> None:
+        super().__init__(daemon=True)
+        self.ui_url = ui_url
+        self.shared = shared
+        self.rng = random.Random(seed)
+
+    def page_url(self) -> str:
+        as_of = self.rng.choice(self.shared.as_of)
+        if self.rng.random() < 0.5:
+            email = self.rng.choice(self.shared.emails)
+            query = urllib.parse.urlencode({"email": email, "as_of": as_of})
+            return f"{self.ui_url}/customer?{query}"
+        return f"{self.ui_url}/?{urllib.parse.urlencode({'as_of': as_of})}"
+
+    def run(self) -> None:
+        from playwright.sync_api import Error, sync_playwright
+
+        with sync_playwright() as pw:
+            browser = launch_browser(pw)
+            try:
+                while self.shared.take():
+                    context = browser.new_context()
+                    page = context.new_page()
+                    started = time.perf_counter()
+                    try:
+                        page.goto(self.page_url(), timeout=60_000)
+                        page.wait_for_selector('[data-testid="stSidebar"]', timeout=60_000)
+                        page.wait_for_timeout(150)
+                        page.wait_for_selector(READY, timeout=60_000)
+                        failed = page.locator(ERRORS).count() > 0
+                        status = 500 if failed else 200
+                        self.shared.record(
+                            Sample("dashboard_session", status, time.perf_counter() - started)
+                        )
+                    except Error as exc:
+                        with self.shared.lock:
+                            self.shared.failures[f"dashboard_session: {type(exc).__name__}"] += 1
+                    finally:
+                        context.close()
+            finally:
+                browser.close()
+
+
 def group_rss_mb(pgid: int) -> float:
     """VmRSS summed over the processes of process group ``pgid``, in MB (0 if none)."""
     total_kb = 0
@@ -224,7 +276,7 @@ def pid_of(server: ApiServer | StreamlitServer) -> int:
 
 
 def run_clients(
-    shared: Shared, clients: list[Client], pgids: dict[str, int]
+    shared: Shared, clients: list[threading.Thread], pgids: dict[str, int]
 ) -> tuple[float, dict[str, list[tuple[float, float]]]]:
     """Start the clients, sample RSS every second until they finish; (elapsed, samples)."""
     rss: dict[str, list[tuple[float, float]]] = {name: [] for name in pgids}
@@ -313,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--page-share", type=float, default=0.01, help="share of dashboard page loads"
     )
+    parser.add_argument(
+        "--browser",
+        action="store_true",
+        help="also open dashboard sessions in headless Chromium, one after another",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS:
@@ -354,9 +411,11 @@ def main(argv: list[str] | None = None) -> int:
                 as_of=as_of_values(args.as_of_values),
                 page_share=args.page_share,
             )
-            clients = [
+            clients: list[threading.Thread] = [
                 Client(api.port, ui.port, shared, args.seed + i) for i in range(args.clients)
             ]
+            if args.browser:
+                clients.append(BrowserClient(ui.url, shared, args.seed - 1))
             pgids = {"api": pid_of(api), "dashboard": pid_of(ui)}
             load_before = os.getloadavg()[0]
             print(f"soak: {args.clients} clients for {args.seconds:g} s ...")
