@@ -335,6 +335,7 @@ def report(
             f"last {values[-1]:,.0f} MB   slope over the last {TAIL_SECONDS} s "
             f"{per_s:+.2f} MB/s ({len(points)} samples)"
         )
+        print(f"      every 10 s: {' '.join(f'{y:,.0f}' for y in values[::10])} MB")
     email = by_kind.get("email", [])
     p99 = percentile(email, 0.99) * 1000 if email else float("nan")
     print(f"  0 errors: {'met' if errors == 0 else 'MISSED'} ({errors})")
@@ -425,6 +426,12 @@ def main(argv: list[str] | None = None) -> int:
                 shared.stop.set()
             load_after = os.getloadavg()[0]
             _, stderr = api.output()
+            misses = Counter(
+                line.split(" rule=")[1].split()[0]
+                for line in stderr.splitlines()
+                if " cache=miss" in line and " rule=" in line
+            )
+            print(f"soak: warehouse reads by rule: {dict(sorted(misses.items()))}")
             if "Traceback" in stderr:
                 shared.failures["traceback in the API log"] += 1
             if "Traceback" in ui.output()[1]:
