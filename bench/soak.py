@@ -385,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--page-share must be from 0 to 1")
     assert is_loopback(HOST)
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in the background
 
     with tempfile.TemporaryDirectory(prefix="journey-soak-") as tmp:
         url = args.db
@@ -440,4 +441,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("soak: interrupted; both servers stopped", file=sys.stderr)
+        raise SystemExit(130) from None
