@@ -19,7 +19,8 @@ Portable like :mod:`journey_core.warehouse.native`: every value (times, names, p
 day boundaries computed in Python for the time zone) is a bound parameter, every window is
 fully ordered, and what engines spell differently is a small ``@compiles`` construct:
 regex search (:class:`regex_search`) and extraction (:class:`regex_group`), the visit gap
-(:class:`gap_exceeded`) and Unicode lower case (:class:`fold`).
+(:class:`gap_exceeded`); Unicode lower case is
+:class:`~journey_core.warehouse.constructs.unicode_lower`, shared with the statements.
 
 Engine limits: a rule's regular expression is read by each engine's regex flavour (RE2,
 Java, Python, PostgreSQL's ARE), which agree on the built-in rules; SQLite needs an engine
@@ -49,7 +50,8 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.engine import SQLITE_LOWER, SQLITE_REGEXP_GROUP
+from journey_core.warehouse.constructs import unicode_lower
+from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
 from journey_core.warehouse.sqltypes import Timestamp
@@ -66,7 +68,6 @@ __all__ = [
     "channel_columns",
     "day_bounds",
     "filtered_people",
-    "fold",
     "gap_exceeded",
     "hour_bounds",
     "hourly_statement",
@@ -233,24 +234,6 @@ def _group(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[str]:
     return regex_group(value, sa.literal(pattern))
 
 
-class fold(FunctionElement[str]):
-    """``lower(x)`` for all of Unicode where the engine's own folds ASCII only (SQLite)."""
-
-    type = sa.String()
-    name = "fold"
-    inherit_cache = True
-
-
-@compiles(fold)
-def _fold_default(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"lower({_arg(compiler, element, 0, **kw)})"
-
-
-@compiles(fold, "sqlite")
-def _fold_sqlite(element: fold, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"{SQLITE_LOWER}({_arg(compiler, element, 0, **kw)})"
-
-
 class gap_exceeded(FunctionElement[bool]):
     """Whether ``later - earlier`` exceeds a gap: arguments earlier, later and the gap in
     microseconds (a bound integer)."""
@@ -337,7 +320,7 @@ def _strip_www(host: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
 
 def _host(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     """``channels.host_expr``: the lower-case host without ``www.``, null if none."""
-    return _strip_www(fold(_group(_text(column), HOST_PATTERN)))
+    return _strip_www(unicode_lower(_group(_text(column), HOST_PATTERN)))
 
 
 def _lookup(value: sa.ColumnElement[str], categories: dict[str, list[str]]) -> Any:
@@ -477,7 +460,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     for key, cat in config.source_categories.items():
         cats.setdefault(cat, []).append(key)
     with_utm, ext = s1["_utm"] == 1, s1["_ext"]
-    utm_source = fold(s1["_t_source"])
+    utm_source = unicode_lower(s1["_t_source"])
     category = sa.case(
         (
             with_utm,
@@ -520,9 +503,9 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     lowered = _stage(
         sa.select(
             *s3,
-            fold(s3[c.SOURCE]).label("_ls"),
-            fold(s3[c.MEDIUM]).label("_lm"),
-            fold(s3[c.CAMPAIGN]).label("_lc"),
+            unicode_lower(s3[c.SOURCE]).label("_ls"),
+            unicode_lower(s3[c.MEDIUM]).label("_lm"),
+            unicode_lower(s3[c.CAMPAIGN]).label("_lc"),
         ),
         "journey_channel_lowered",
     )
