@@ -3,7 +3,7 @@
 import streamlit as st
 
 from journey_ui import components as ui
-from journey_ui import data, sections, shell
+from journey_ui import data, sections, setting, shell
 
 ctx = shell.context()
 ui.page_header(
@@ -12,15 +12,16 @@ ui.page_header(
     "journey of those who became known since.",
 )
 with ui.guard("campaign influence"):
-    start = sections.start_date_input(ctx)
+    start, end = setting.dates(ctx)
     query = ctx.query(event_date=start)
     key = data.key_of(ctx, query)
     with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
         options = data.campaign_options(*key)
     filters, steps = sections.campaign_filters(ctx, options)
+    shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     ui.permalink(ctx)
     with st.spinner("Computing the campaign figures…", show_time=True):
-        report, message = data.campaign(*key, filters, steps)
+        report, message = data.campaign(*key, filters, steps, end=shared.end_time(ctx.tz))
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",

@@ -217,16 +217,24 @@ def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list
 
 @_cached
 def campaign(
-    _engine: Engine, url: str, key: QueryKey, filters: an.Filters, steps: tuple[str, ...]
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    steps: tuple[str, ...],
+    end: dt.datetime | None = None,
 ) -> tuple[an.CampaignReport, str | None]:
-    """The campaign influence page for one start date, filters and funnel (and its message)."""
+    """The campaign influence page for one start date, filters and funnel (and its message).
+
+    ``end``: the end of the campaign setting's end day (default: the as-of time).
+    """
     query = key.query()
     assert query.start is not None
     loaded = rows(_engine, url, key)
     report = an.campaign_report(
         loaded.rows,
         start=query.start,
-        end=query.as_of,
+        end=end if end is not None else query.as_of,
         filters=filters,
         steps=steps,
         tz=key.timezone,
@@ -315,14 +323,27 @@ def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
 
 @_cached
 def attribution(
-    _engine: Engine, url: str, key: QueryKey, inputs: AttributionInputs
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    inputs: AttributionInputs,
+    filters: an.Filters = an.Filters(),  # noqa: B008 (frozen, hashable)
+    end: dt.datetime | None = None,
 ) -> AttributionView:
-    """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``."""
+    """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``.
+
+    ``filters``: only the people the campaign page's filters keep; ``end``: conversions up to
+    the end of the campaign setting's end day (default: the as-of time).
+    """
     query = key.query()
     assert query.start is not None
     frame, message = journeys(_engine, url, key)
+    if filters.active:
+        kept = an.filter_people(rows(_engine, url, key).rows, filters).get_column(c.EMAIL)
+        frame = frame.filter(pl.col(c.EMAIL).is_in(kept.unique().implode()))
     settings = inputs.settings(channel_config(key))
-    report = attr.analyze(frame, settings=settings, start=query.start, end=query.as_of)
+    until = end if end is not None else query.as_of
+    report = attr.analyze(frame, settings=settings, start=query.start, end=until)
     return AttributionView(report, message, frame.get_column(c.EMAIL).n_unique())
 
 

@@ -506,12 +506,12 @@ def test_pages_follow_the_configured_timezone(
 
 
 def test_attribution_page_is_in_the_navigation(app: Callable[..., AppTest], demo_url: str) -> None:
-    """The Attribution page keeps its own as-of date; the sidebar leaves ``?as_of=`` to it."""
+    """The Attribution page has the sidebar's as-of control; a linked day is its last moment."""
     at = app(demo_url, page="attribution", event_date=CAMPAIGN_DATE, as_of="2022-08-31")
     ok(at)
     assert at.title[0].value == "Attribution"
-    assert at.query_params["as_of"] == "2022-08-31"
-    assert not [t for t in at.toggle if t.key == "as_of.live"]
+    assert at.query_params["as_of"] == "2022-08-31T23:59:59.999999Z"
+    assert at.toggle(key="as_of.live").value is False
 
 
 def test_a_page_runs_only_inside_the_app(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
