@@ -19,7 +19,7 @@ with ui.guard("attribution"):
     with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
         event_types = data.event_types(*key)
         options = data.campaign_options(*key)
-    filters = setting.filters_panel(options)
+    filters = setting.filters_panel(ctx, options)
     shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     model, inputs = sections.model_inputs(event_types)
     ui.permalink(ctx)

@@ -336,7 +336,7 @@ def campaign_filters(
             "Keep people with at least one event matching every filter you set "
             "(campaign, source and medium are those of the visit). Shared with Attribution."
         )
-        filters = setting.filter_inputs(options)
+        filters = setting.filter_inputs(ctx, options)
         event_types = options.get(c.EVENT_TYPE, [])
         step_choices = list(
             dict.fromkeys(

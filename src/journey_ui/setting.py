@@ -1,9 +1,11 @@
 """One campaign setting shared by Campaign influence and Attribution: start, end, as-of, filters.
 
-The start and end dates and the filters are widgets with the same keys on both pages, kept for
-the whole session (``persist_state="session"``) and mirrored in the URL
-(:mod:`journey_ui.urlstate`); the as-of time is the sidebar's (:mod:`journey_ui.shell`). So
-switching between the two pages keeps all four. Out-of-range values from a link are never
+The start and end dates and the filters are widgets with the same keys on both pages, mirrored
+in the URL (:mod:`journey_ui.urlstate`); the as-of time is the sidebar's (:mod:`journey_ui.shell`).
+Streamlit gives a widget on another page a new identity, so each value is also kept in one
+session store: a page whose widgets last saw an older value takes the store's (:func:`_sync`)
+before drawing them, and a link's value (a changed URL) wins over both. So switching between
+the two pages keeps all four. Out-of-range values from a link are never
 replaced silently: each gets a message naming the parameter and what was used instead.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
@@ -28,6 +31,8 @@ START_KEY = "campaign.event_date"
 END_KEY = "campaign.end"
 _END_PICKED = "campaign.end_picked"
 _STORE = "journey.setting"
+_VALUES = "journey.setting.values"
+_SYNCED = "journey.setting.synced"
 
 #: (URL name, column, label) of each filter; the URL name is also the widget key's suffix.
 FILTERS: tuple[tuple[str, str, str], ...] = (
@@ -81,6 +86,22 @@ def remember(setting: CampaignSetting) -> CampaignSetting:
     return setting
 
 
+def _sync(page: str, name: str, key: str) -> None:
+    """Give widget ``key`` the shared value of ``name`` if another page changed it since."""
+    values: dict[str, Any] = st.session_state.setdefault(_VALUES, {})
+    synced: dict[str, Any] = st.session_state.setdefault(_SYNCED, {}).setdefault(page, {})
+    if name in values and (name not in synced or synced[name] != values[name]):
+        if values[name] is not None:
+            st.session_state[key] = values[name]
+        synced[name] = values[name]
+
+
+def _share(page: str, name: str, value: Any) -> None:
+    """Keep ``value`` of ``name`` for the other page (and note that ``page`` has seen it)."""
+    st.session_state.setdefault(_VALUES, {})[name] = value
+    st.session_state.setdefault(_SYNCED, {}).setdefault(page, {})[name] = value
+
+
 def check_dates(
     start: dt.date, end: dt.date | None, day: dt.date
 ) -> tuple[dt.date, InputError | None]:
@@ -125,14 +146,13 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
     shown as a warning saying which end is used instead.
     """
     day = as_of_day(ctx)
-    last = stored()
     state = st.session_state
     start_param = urlstate.date_param(
-        "event_date",
-        START_KEY,
-        default=lambda: last.start if last else day - dt.timedelta(days=DEFAULT_DAYS),
+        "event_date", START_KEY, default=lambda: day - dt.timedelta(days=DEFAULT_DAYS)
     )
     end_param = urlstate.date_param("end", END_KEY, default=lambda: day)
+    _sync(ctx.page, "event_date", START_KEY)
+    _sync(ctx.page, "end", END_KEY)
     urlstate.restore(start_param)
     if st.query_params.get_all("end"):
         urlstate.restore(end_param)
@@ -164,6 +184,8 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
     urlstate.publish(start_param, start)
     end_error = urlstate.url_error(end_param)
     urlstate.publish(end_param, end if state.get(_END_PICKED) else None)
+    _share(ctx.page, "event_date", start)
+    _share(ctx.page, "end", end if state.get(_END_PICKED) else None)
     start_error = urlstate.url_error(start_param)
     if start_error is not None:
         raise start_error
@@ -181,18 +203,16 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
     return start, used
 
 
-def filter_inputs(options: dict[str, list[str]]) -> an.Filters:
+def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
     """One multiselect per filter (in a row), mirrored in the URL; returns the filters.
 
     A value the data of these dates does not have (e.g. from a link) is kept: see
     :func:`unknown_values` and :func:`filters_caption`.
     """
-    last = stored()
     values: dict[str, list[str]] = {}
     for name, _, _ in FILTERS:
         param = FILTER_PARAMS[name]
-        if param.key not in st.session_state and last is not None:
-            st.session_state[param.key] = list(_filter_values(last.filters)[name])
+        _sync(ctx.page, name, param.key)
         urlstate.restore(param)
     cols = st.columns(len(FILTERS))
     for col, (name, column, title) in zip(cols, FILTERS, strict=True):
@@ -210,6 +230,7 @@ def filter_inputs(options: dict[str, list[str]]) -> an.Filters:
                 placeholder="Any",
             )
         urlstate.publish(param, values[name])
+        _share(ctx.page, name, list(values[name]))
     return an.Filters(
         campaigns=tuple(values["campaign"]),
         sources=tuple(values["source"]),
@@ -272,7 +293,7 @@ def filters_caption(filters: an.Filters, options: dict[str, list[str]]) -> None:
         st.caption(":material/filter_alt: People with an event matching " + " · ".join(chosen))
 
 
-def filters_panel(options: dict[str, list[str]]) -> an.Filters:
+def filters_panel(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
     """The filters in an expander of their own (the Attribution page), and their caption."""
     active = any(st.query_params.get_all(name) for name, _, _ in FILTERS) or any(
         st.session_state.get(p.key) for p in FILTER_PARAMS.values()
@@ -282,6 +303,6 @@ def filters_panel(options: dict[str, list[str]]) -> an.Filters:
             "Keep people with at least one event matching every filter you set (campaign, "
             "source and medium are those of the visit). Shared with Campaign influence."
         )
-        filters = filter_inputs(options)
+        filters = filter_inputs(ctx, options)
     filters_caption(filters, options)
     return filters
