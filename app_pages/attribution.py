@@ -30,7 +30,12 @@ with ui.guard("attribution"):
     runlog.note(rows=view.people)
     if view.people == 0:
         ui.empty_state(
-            view.message or "Nobody is in the campaign cohort for these dates.",
+            view.message
+            or (
+                "Nobody matches these filters."
+                if filters.active
+                else "Nobody is in the campaign cohort for these dates."
+            ),
             tips=[
                 "Remove some filters." if filters.active else "Pick an earlier start date.",
                 "Turn Live off in the sidebar and pick a later as-of time.",

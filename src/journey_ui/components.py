@@ -250,10 +250,7 @@ def copy_link_html(query: str) -> str:
     return f"""<div class="journey-copy-link" data-query="{html.escape(query, quote=True)}">
 <button type="button" class="journey-copy-button"
  style="cursor:pointer;border:1px solid rgba(49,51,63,.2);border-radius:.5rem;background:#fff;
- padding:.25rem .75rem;font-size:.875rem;font-family:inherit;color:inherit;display:inline-flex;
- align-items:center;gap:.35rem"><svg aria-hidden="true" width="16" height="16" viewBox="0 0 24 24"
- fill="currentColor"><path d="M16 1H4a2 2 0 0 0-2 2v14h2V3h12V1zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0
- 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11v14z"/></svg>Copy link</button>
+ padding:.25rem .75rem;font-size:.875rem;font-family:inherit;color:inherit">Copy link</button>
 <span class="journey-copy-done" role="status" aria-live="polite"
  style="margin-left:.5rem;font-size:.8rem;color:#177233"></span>
 </div>

@@ -145,6 +145,7 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
     :class:`InputError` naming the field; a malformed end, or an end after the as-of day, is
     shown as a warning saying which end is used instead.
     """
+    ctx.query()  # a malformed or future as-of time is reported first (it sets the defaults)
     day = as_of_day(ctx)
     state = st.session_state
     start_param = urlstate.date_param(
