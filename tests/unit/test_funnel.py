@@ -166,9 +166,9 @@ def test_breakdown_by_first_touch() -> None:
         ev("a@x.io", "2022-07-10 10:00", "view"),
         ev("a@x.io", "2022-07-10 10:05", "cart"),
         # b's first touch is direct; a later ad visit does not change their group
-        ev("b@x.io", "2022-07-10 08:00", "view", **{c.REFERRER: None}),
+        ev("b@x.io", "2022-07-10 08:00", "view", OLD, referrer=None),
         paid("2022-07-12 09:59", **{c.EMAIL: "b@x.io"}),
-        ev("c@x.io", "2022-07-11 08:00", "view", **{c.REFERRER: None}),
+        ev("c@x.io", "2022-07-11 08:00", "view", OLD, referrer=None),
     )
     got = fn.funnel(rows, spec(breakdown=c.CHANNEL))
     assert got.select(c.GROUP, c.STEP, c.PEOPLE).rows() == [
