@@ -58,6 +58,8 @@ __all__ = [
     "REACHED_AT",
     "WHO",
     "FunnelSpec",
+    "assemble",
+    "check_step",
     "default_steps",
     "funnel",
     "people_at",
@@ -302,7 +304,7 @@ def people_at(
     reached the step before but not this one (:data:`DROPPED`), optionally of one
     ``group``: ``email`` and ``reached_at`` (when they reached ``step``, or for those who
     dropped off the step before), sorted by email."""
-    _check_step(spec, step, outcome)
+    check_step(spec, step, outcome)
     times = step_times(frame, spec)
     if group is not None:
         times = times.filter(pl.col(c.GROUP) == group)
@@ -317,7 +319,8 @@ def people_at(
     return picked.sort(c.EMAIL).head(limit)
 
 
-def _check_step(spec: FunnelSpec, step: int, outcome: str) -> None:
+def check_step(spec: FunnelSpec, step: int, outcome: str) -> None:
+    """Raise :class:`InputError` unless ``step`` has ``outcome`` people in ``spec``."""
     if outcome not in OUTCOMES:
         raise InputError("outcome", f"{outcome!r} is not one of {', '.join(OUTCOMES)}.")
     low = 2 if outcome == DROPPED else 1
