@@ -27,6 +27,7 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
+from journey_core.analytics.funnel import FunnelSpec
 from journey_core.config import Settings
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_frame
@@ -39,6 +40,7 @@ from journey_core.warehouse import (
     summarize,
     verify_schema,
 )
+from journey_core.warehouse.funnel import funnel_figures, funnel_people
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog
@@ -217,9 +219,9 @@ def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list
 
 @_cached
 def campaign(
-    _engine: Engine, url: str, key: QueryKey, filters: an.Filters, steps: tuple[str, ...]
+    _engine: Engine, url: str, key: QueryKey, filters: an.Filters
 ) -> tuple[an.CampaignReport, str | None]:
-    """The campaign influence page for one start date, filters and funnel (and its message)."""
+    """The campaign influence page for one start date and filters (and its message)."""
     query = key.query()
     assert query.start is not None
     loaded = rows(_engine, url, key)
@@ -228,7 +230,6 @@ def campaign(
         start=query.start,
         end=query.as_of,
         filters=filters,
-        steps=steps,
         tz=key.timezone,
         preview_rows=PREVIEW_ROWS,
     )
@@ -336,3 +337,33 @@ def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey
         mask_pii=ctx.settings.mask_pii,
     )
     return ctx.engine, ctx.url, key
+
+
+@_cached
+def funnel(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    spec: FunnelSpec,
+    people: tuple[int, str, str | None] | None = None,
+) -> pl.DataFrame:
+    """The funnel of a campaign cohort (``key`` has an event date), computed by the warehouse
+    (:mod:`journey_core.warehouse.funnel`); with ``people`` = (step, outcome, group), the
+    people who reached or dropped off there (at most :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    mapping = verify_schema(_engine, load_mapping(key.mapping))
+    query, config = key.query(), channel_config(key)
+    if people is None:
+        return funnel_figures(_engine, query, mapping, config, spec=spec, filters=filters)
+    step, outcome, group = people
+    return funnel_people(
+        _engine,
+        query,
+        mapping,
+        config,
+        spec=spec,
+        filters=filters,
+        step=step,
+        outcome=outcome,
+        group=group,
+    )

@@ -328,7 +328,6 @@ FILTERS: tuple[tuple[str, str, str], ...] = (
     ("event_type", c.EVENT_TYPE, "Event type"),
 )
 FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _, _ in FILTERS}
-STEPS_PARAM = urlstate.list_param("steps", "campaign.steps", default=an.DEFAULT_FUNNEL_STEPS)
 
 
 def start_date_input(ctx: PageContext) -> dt.date:
@@ -355,18 +354,16 @@ def start_date_input(ctx: PageContext) -> dt.date:
     return picked
 
 
-def campaign_filters(
-    ctx: PageContext, options: dict[str, list[str]]
-) -> tuple[an.Filters, tuple[str, ...]]:
-    """Optional filters and the funnel steps, each mirrored in the URL."""
+def campaign_filters(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
+    """Optional filters, each mirrored in the URL."""
     values: dict[str, list[str]] = {}
-    for param in [*FILTER_PARAMS.values(), STEPS_PARAM]:
+    for param in FILTER_PARAMS.values():
         urlstate.restore(param)
     active = sum(bool(st.session_state.get(p.key)) for p in FILTER_PARAMS.values())
     # Opened at first if the link has filters; afterwards it stays as the user leaves it.
     opened = st.session_state.setdefault("_campaign.filters_opened", active > 0)
     with st.expander(
-        "Filters and funnel steps",
+        "Filters",
         icon=":material/filter_list:",
         expanded=opened,
         key="campaign.filters",
@@ -389,21 +386,6 @@ def campaign_filters(
                     placeholder="Any",
                 )
             urlstate.publish(param, values[name])
-        event_types = options.get(c.EVENT_TYPE, [])
-        step_choices = list(
-            dict.fromkeys(
-                [*an.DEFAULT_FUNNEL_STEPS, *event_types, *st.session_state[STEPS_PARAM.key]]
-            )
-        )
-        steps = st.multiselect(
-            "Funnel steps, in order",
-            options=step_choices,
-            key=STEPS_PARAM.key,
-            persist_state="session",
-            format_func=charts.event_label,
-            help="The order you pick them in is the funnel order.",
-        )
-        urlstate.publish(STEPS_PARAM, steps)
     shown = {
         name: [
             charts.event_label(v) if name == "event_type" else ui.shown_text(v)
@@ -423,9 +405,7 @@ def campaign_filters(
         channels=tuple(values["channel"]),
         event_types=tuple(values["event_type"]),
     )
-    if len(steps) < 2:
-        raise InputError("steps", "pick at least two funnel steps, e.g. page_view then purchase.")
-    return filters, tuple(steps)
+    return filters
 
 
 def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
@@ -497,17 +477,6 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
                 key="campaign.campaigns",
             )
         ui.table(report.campaigns.drop(an.EVENTS), tz=ctx.tz, key="campaign.campaigns.table")
-
-
-def campaign_funnel(report: an.CampaignReport, ctx: PageContext) -> None:
-    """The funnel chart and its table (counts, step conversion, drop-off)."""
-    ui.section(
-        "Funnel",
-        "People who did each step after the previous one, newly known (became known since the "
-        "start date) versus previously known. Labels: people · conversion from the step before.",
-    )
-    ui.chart(charts.funnel_chart(report.funnel), key="campaign.funnel")
-    ui.funnel_table(report.funnel, key="campaign.funnel.table")
 
 
 def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:
