@@ -31,6 +31,7 @@ from journey_ui.shell import PageContext
 __all__ = [
     "BREAKDOWN_LABELS",
     "NO_BREAKDOWN",
+    "PREVIOUS_AT",
     "WHO_LABELS",
     "fmt_duration",
     "funnel_section",
@@ -58,6 +59,7 @@ NO_TIME: Final = "–"
 STEP_COLUMN: Final = "Step"
 GROUP_COLUMN: Final = "Group"
 MEDIAN_COLUMN: Final = "Median time from the step before"
+PREVIOUS_AT: Final = "did_the_step_before_at"
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -85,8 +87,8 @@ def funnel_table(funnel: pl.DataFrame, *, breakdown: bool) -> pl.DataFrame:
         *([pl.col(c.GROUP).alias(GROUP_COLUMN)] if breakdown else []),
         pl.col(c.STEP).replace_strict(names, return_dtype=pl.String).alias(STEP_COLUMN),
         pl.col(c.PEOPLE).alias("People"),
-        pl.col(fn.FROM_START).alias("Of step 1"),
-        pl.col(fn.FROM_PREVIOUS).alias("Of the step before"),
+        (pl.col(fn.FROM_START) * 100).alias("Of step 1"),
+        (pl.col(fn.FROM_PREVIOUS) * 100).alias("Of the step before"),
         pl.col(c.DROP_OFF).alias("Dropped off"),
         pl.col(fn.MEDIAN_SECONDS)
         .map_elements(fmt_duration, return_dtype=pl.String, skip_nulls=False)
@@ -187,10 +189,10 @@ def funnel_section(
         column_config={
             "People": st.column_config.NumberColumn(format="localized"),
             "Of step 1": st.column_config.ProgressColumn(
-                format="percent", min_value=0.0, max_value=1.0
+                format="%.1f%%", min_value=0.0, max_value=100.0
             ),
             "Of the step before": st.column_config.ProgressColumn(
-                format="percent", min_value=0.0, max_value=1.0
+                format="%.1f%%", min_value=0.0, max_value=100.0
             ),
             "Dropped off": st.column_config.NumberColumn(
                 format="localized", help="People of the step before who did not do this step."
@@ -259,8 +261,9 @@ def _people(
         f"{ui.fmt_int(people.height)} by email, with {when}. Select a row to open that "
         "person's customer lookup."
     )
+    shown = people if outcome == fn.REACHED else people.rename({fn.REACHED_AT: PREVIOUS_AT})
     picked_row = ui.table(
-        people,
+        shown,
         tz=ctx.tz,
         key="funnel.people.table",
         height=min(420, 38 + 35 * people.height),

@@ -129,7 +129,7 @@ def test_funnel_chart_one_funnel_with_share_of_step_one() -> None:
     assert [t.type for t in fig.data] == ["funnel"]
     assert list(fig.data[0].x) == [2, 1]
     assert list(fig.data[0].y) == ["1. Page view", "2. Purchase"]
-    assert list(fig.data[0].text) == ["2 · 100.0%", "1 · 50.0%"]
+    assert [t.strip() for t in fig.data[0].text] == ["2 · 100.0%", "1 · 50.0%"]
     assert "Dropped off here: 1" in fig.data[0].hovertext[1]
     assert "Dropped off" not in fig.data[0].hovertext[0]
 

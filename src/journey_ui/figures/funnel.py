@@ -92,7 +92,7 @@ def funnel_chart(
                 y=names,
                 x=[r[c.PEOPLE] for r in rows],
                 marker={"color": color},
-                text=[f"{r[c.PEOPLE]:,} · {pct(r[fn.FROM_START])}" for r in rows],
+                text=[f"   {r[c.PEOPLE]:,} · {pct(r[fn.FROM_START])}" for r in rows],
                 textinfo="text",
                 textposition="outside",
                 textfont={"size": 13},
@@ -104,9 +104,10 @@ def funnel_chart(
         )
         peak = max(int(rows[0][c.PEOPLE]), 1)
         fig.update_xaxes(range=[-peak * 0.8, peak * 0.8], visible=False)
-        fig.update_yaxes(showgrid=False, ticklabelstandoff=8)
+        fig.update_yaxes(showgrid=False, ticklabelstandoff=8, automargin=True)
         _layout(fig, height=90 + 64 * len(names), legend=False)
-        fig.update_layout(funnelgap=0.2)
+        longest = max(len(n) for n in names)
+        fig.update_layout(funnelgap=0.2, margin={"l": 24 + int(7.6 * longest)})
         return fig
     shown = groups[:MAX_GROUPS]
     fig = go.Figure()
