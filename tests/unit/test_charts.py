@@ -148,7 +148,7 @@ def test_funnel_chart_breakdown_bars_in_channel_colours() -> None:
     spec = fn.FunnelSpec(steps=("page_view", "purchase"), breakdown=c.CHANNEL)
     fig = funnel_figs.funnel_chart(fn.funnel(rows, spec), breakdown=c.CHANNEL)
     assert [t.type for t in fig.data] == ["bar", "bar"]
-    assert [t.name for t in fig.data] == ["Paid Search · 1", "Unassigned · 1"]
+    assert [t.name for t in fig.data] == ["Paid Search (1)", "Unassigned (1)"]
     assert list(fig.data[0].y) == [1.0, 1.0]
     assert list(fig.data[1].y) == [1.0, 0.0]
     assert fig.data[0].marker.color == channel_color("Paid Search")

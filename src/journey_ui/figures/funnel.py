@@ -119,7 +119,7 @@ def funnel_chart(
         fig.add_bar(
             x=names,
             y=[r[fn.FROM_START] for r in rows],
-            name=f"{group} · {rows[0][c.PEOPLE]:,}",
+            name=f"{group} ({rows[0][c.PEOPLE]:,})",
             marker={"color": color},
             text=[f"{r[c.PEOPLE]:,}" for r in rows],
             textposition="outside",
@@ -135,5 +135,12 @@ def funnel_chart(
     )
     fig.update_xaxes(showgrid=False)
     _layout(fig, height=420, legend=True)
-    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.06)
+    # Fixed-width legend entries: long group names never run into the next one.
+    longest = max(len(str(t.name)) for t in fig.data)
+    fig.update_layout(
+        barmode="group",
+        bargap=0.25,
+        bargroupgap=0.06,
+        legend={"entrywidth": 40 + 8 * longest, "entrywidthmode": "pixels"},
+    )
     return fig
