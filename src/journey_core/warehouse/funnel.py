@@ -43,7 +43,7 @@ from journey_core.analytics.funnel import (
 )
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, epoch_micros, time_bound
-from journey_core.warehouse.figures import filtered_people, touch_rows
+from journey_core.warehouse.figures import _row_order, _rows, filtered_people, touch_rows
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 
 __all__ = [
@@ -60,17 +60,9 @@ GAP_US: Final = "gap_us"
 _PREV_AT: Final = "_prev_at"
 
 
-def _order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
-    """A person's rows in time order, then by event id (unique after de-duplication)."""
-    return [
-        cols[c.OCCURRED_AT].asc().nulls_last(),
-        bytewise(cols[c.EVENT_ID]).asc().nulls_last(),
-    ]
-
-
 def _first(stmt: sa.Select[Any], cols: sa.ColumnCollection[str, Any], name: str) -> sa.CTE:
     """Each person's first row of ``stmt`` (by :func:`_order`)."""
-    rank = sa.func.row_number().over(partition_by=cols[c.EMAIL], order_by=_order(cols))
+    rank = sa.func.row_number().over(partition_by=cols[c.EMAIL], order_by=_row_order(cols))
     ranked = stmt.add_columns(rank.label("_rank")).subquery(f"{name}_ranked")
     keep = [col for col in ranked.c if col.key != "_rank"]
     return sa.select(*keep).where(ranked.c["_rank"] == 1).cte(name)
@@ -225,14 +217,6 @@ def people_statement(
 
 
 # --------------------------------------------------------------------------- running
-def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    # Through the package face (typed WarehouseError on failure), as the figures do.
-    from journey_core.warehouse import reading
-
-    with reading(engine, mapping) as conn:
-        return [tuple(row) for row in conn.execute(stmt).all()]
-
-
 def _touches(
     query: JourneyQuery,
     mapping: SchemaMapping,
