@@ -27,6 +27,7 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
+from journey_core.analytics.funnel import FunnelSpec
 from journey_core.config import Settings
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_frame
@@ -39,6 +40,7 @@ from journey_core.warehouse import (
     summarize,
     verify_schema,
 )
+from journey_core.warehouse.funnel import funnel_figures, funnel_people
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog
@@ -221,10 +223,9 @@ def campaign(
     url: str,
     key: QueryKey,
     filters: an.Filters,
-    steps: tuple[str, ...],
     end: dt.datetime | None = None,
 ) -> tuple[an.CampaignReport, str | None]:
-    """The campaign influence page for one start date, filters and funnel (and its message).
+    """The campaign influence page for one start date and filters (and its message).
 
     ``end``: the end of the campaign setting's end day (default: the as-of time).
     """
@@ -236,7 +237,6 @@ def campaign(
         start=query.start,
         end=end if end is not None else query.as_of,
         filters=filters,
-        steps=steps,
         tz=key.timezone,
         preview_rows=PREVIEW_ROWS,
     )
@@ -357,3 +357,33 @@ def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey
         mask_pii=ctx.settings.mask_pii,
     )
     return ctx.engine, ctx.url, key
+
+
+@_cached
+def funnel(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    spec: FunnelSpec,
+    people: tuple[int, str, str | None] | None = None,
+) -> pl.DataFrame:
+    """The funnel of a campaign cohort (``key`` has an event date), computed by the warehouse
+    (:mod:`journey_core.warehouse.funnel`); with ``people`` = (step, outcome, group), the
+    people who reached or dropped off there (at most :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    mapping = verify_schema(_engine, load_mapping(key.mapping))
+    query, config = key.query(), channel_config(key)
+    if people is None:
+        return funnel_figures(_engine, query, mapping, config, spec=spec, filters=filters)
+    step, outcome, group = people
+    return funnel_people(
+        _engine,
+        query,
+        mapping,
+        config,
+        spec=spec,
+        filters=filters,
+        step=step,
+        outcome=outcome,
+        group=group,
+    )

@@ -314,20 +314,14 @@ def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageConte
 # --------------------------------------------------------------------------- campaign influence
 
 
-STEPS_PARAM = urlstate.list_param("steps", "campaign.steps", default=an.DEFAULT_FUNNEL_STEPS)
-
-
-def campaign_filters(
-    ctx: PageContext, options: dict[str, list[str]]
-) -> tuple[an.Filters, tuple[str, ...]]:
-    """Optional filters and the funnel steps, each mirrored in the URL."""
-    urlstate.restore(STEPS_PARAM)
+def campaign_filters(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
+    """Optional filters, each mirrored in the URL (shared with Attribution)."""
     active = sum(bool(st.query_params.get_all(name)) for name, _, _ in setting.FILTERS)
     active += sum(bool(st.session_state.get(p.key)) for p in setting.FILTER_PARAMS.values())
     # Opened at first if the link has filters; afterwards it stays as the user leaves it.
     opened = st.session_state.setdefault("_campaign.filters_opened", active > 0)
     with st.expander(
-        "Filters and funnel steps",
+        "Filters",
         icon=":material/filter_list:",
         expanded=opened,
         key="campaign.filters",
@@ -337,25 +331,8 @@ def campaign_filters(
             "(campaign, source and medium are those of the visit). Shared with Attribution."
         )
         filters = setting.filter_inputs(ctx, options)
-        event_types = options.get(c.EVENT_TYPE, [])
-        step_choices = list(
-            dict.fromkeys(
-                [*an.DEFAULT_FUNNEL_STEPS, *event_types, *st.session_state[STEPS_PARAM.key]]
-            )
-        )
-        steps = st.multiselect(
-            "Funnel steps, in order",
-            options=step_choices,
-            key=STEPS_PARAM.key,
-            persist_state="session",
-            format_func=charts.event_label,
-            help="The order you pick them in is the funnel order.",
-        )
-        urlstate.publish(STEPS_PARAM, steps)
     setting.filters_caption(filters, options)
-    if len(steps) < 2:
-        raise InputError("steps", "pick at least two funnel steps, e.g. page_view then purchase.")
-    return filters, tuple(steps)
+    return filters
 
 
 def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
@@ -427,17 +404,6 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
                 key="campaign.campaigns",
             )
         ui.table(report.campaigns.drop(an.EVENTS), tz=ctx.tz, key="campaign.campaigns.table")
-
-
-def campaign_funnel(report: an.CampaignReport, ctx: PageContext) -> None:
-    """The funnel chart and its table (counts, step conversion, drop-off)."""
-    ui.section(
-        "Funnel",
-        "People who did each step after the previous one, newly known (became known since the "
-        "start date) versus previously known. Labels: people · conversion from the step before.",
-    )
-    ui.chart(charts.funnel_chart(report.funnel), key="campaign.funnel")
-    ui.funnel_table(report.funnel, key="campaign.funnel.table")
 
 
 def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:
