@@ -47,6 +47,7 @@ __all__ = [
     "event_span_query",
     "events_query",
     "identity_count_query",
+    "identity_links",
     "journey_count_query",
     "journey_statement",
     "link_groups_query",
@@ -289,27 +290,19 @@ def _asc(column: sa.ColumnElement[Any], *, text: bool = True) -> sa.UnaryExpress
     return (bytewise(column) if text else column).asc().nulls_last()
 
 
-def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa.Select[Any]:
-    """ONE ``SELECT`` returning the rows of :func:`journey_core.rules.journeys` for ``query``.
+def identity_links(
+    mapping: SchemaMapping, *, as_of: dt.datetime
+) -> tuple[sa.CTE, sa.CTE]:
+    """The conformed events and their identification links at or before ``as_of``, as CTEs.
 
-    The warehouse-native route: identification links, each email's ``known_at``,
-    stitching, the rule's window, de-duplication of event ids and ``before_known``, sorted
-    like the oracle. Every time bound is computed in Python and bound (no interval
-    arithmetic in SQL), every ``row_number()`` is fully ordered and NULL order is explicit;
-    what engines spell differently comes from :mod:`~journey_core.warehouse.constructs`.
-
-    Columns are :data:`journey_core.columns.RESULT_COLUMNS`, rows sorted by email,
-    occurred_at and event_id. ``mapping`` supplies the canonical events and identities.
-
-    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
-    >>> stmt = journey_statement(q)
-    >>> [col.name for col in stmt.selected_columns] == list(c.RESULT_COLUMNS)
-    True
-    >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
-    True
+    ``journey_events``: the mapped events with trimmed, lower-cased, validated emails, blank
+    anonymous ids as NULL and times that order as time; ``journey_links``: (anonymous_id,
+    email, linked_at) of every email-carrying event and identities row up to ``as_of``. The
+    one definition of who is linked to whom that :func:`journey_statement` and
+    :mod:`~journey_core.warehouse.search` build on.
     """
     any_id = mapping.identifier != "email"
-    as_of = time_bound("as_of", query.as_of)
+    as_of = time_bound("as_of", as_of)
 
     source = mapping.events_source()
     at = sortable_time(source.c[c.OCCURRED_AT])
@@ -344,6 +337,31 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
             ).where(conformed.c[c.EMAIL].is_not(None), conformed.c[c.LINKED_AT] <= as_of)
         )
     links = sa.union_all(*link_selects).cte("journey_links")
+    return events, links
+
+
+def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa.Select[Any]:
+    """ONE ``SELECT`` returning the rows of :func:`journey_core.rules.journeys` for ``query``.
+
+    The warehouse-native route: identification links, each email's ``known_at``,
+    stitching, the rule's window, de-duplication of event ids and ``before_known``, sorted
+    like the oracle. Every time bound is computed in Python and bound (no interval
+    arithmetic in SQL), every ``row_number()`` is fully ordered and NULL order is explicit;
+    what engines spell differently comes from :mod:`~journey_core.warehouse.constructs`.
+
+    Columns are :data:`journey_core.columns.RESULT_COLUMNS`, rows sorted by email,
+    occurred_at and event_id. ``mapping`` supplies the canonical events and identities.
+
+    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
+    >>> stmt = journey_statement(q)
+    >>> [col.name for col in stmt.selected_columns] == list(c.RESULT_COLUMNS)
+    True
+    >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
+    True
+    """
+    as_of = time_bound("as_of", query.as_of)
+    events, links = identity_links(mapping, as_of=query.as_of)
+    ev = events.c
     ln = links.c
 
     # known_at: the earliest link of each email.
