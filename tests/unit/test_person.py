@@ -201,3 +201,9 @@ def test_timeline_known_line_between_or_on_visits(known: dt.datetime, x: float) 
 def test_timeline_known_before_first_visit_has_no_line() -> None:
     rows = _known(_rows(), T0 - dt.timedelta(days=9))
     assert [s for s in timeline(rows).layout.shapes if s.type == "line"] == []
+
+
+def test_timeline_by_channel_lanes() -> None:
+    fig = timeline(_rows(), lane="channel", tz="UTC")
+    assert list(fig.layout.yaxis.categoryarray) == ["Direct", "Paid Search", "Visits"]
+    assert (2, "Direct", "16") in _texts_at(fig)  # the 16 events of visit 2, one marker

@@ -119,7 +119,8 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
 
     cells = (
         rows.filter(pl.col(lane_col).is_not_null())
-        .group_by(c.SESSION, lane_col, maintain_order=True)
+        .with_columns(pl.col(lane_col).cast(pl.String).alias("what"))
+        .group_by(c.SESSION, "what", maintain_order=True)
         .agg(
             pl.len().alias("n"),
             pl.col(c.OCCURRED_AT).alias("times"),
@@ -128,10 +129,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
             pl.col(c.BEFORE_KNOWN).first(),
             pl.col(c.REVENUE).fill_null(0.0).sum().alias("revenue"),
         )
-        .rename({lane_col: "what"} if lane_col != c.CHANNEL else {})
     )
-    if not by_type:
-        cells = cells.with_columns(pl.col(c.CHANNEL).alias("what"))
 
     fig = go.Figure()
     # The Visits lane: one square per visit, its size the visit's event count.
