@@ -144,11 +144,12 @@ def suggestions(ctx: PageContext, text: str) -> int:
         SUGGESTIONS,
     )
     if searching:
-        head = (
-            f"{found.height} {'person matches' if found.height == 1 else 'people match'} "
-            f"“{ui.plain(text)}”"
-            + (f" (the {SUGGESTIONS} most recently active)" if found.height == SUGGESTIONS else "")
-        )
+        quoted = f"“{ui.plain(text)}”"
+        if found.height == SUGGESTIONS:  # there may be more: say which ones these are
+            head = f"The {SUGGESTIONS} most recently active people matching {quoted}"
+        else:
+            head = f"{found.height} {'person matches' if found.height == 1 else 'people match'} "
+            head += quoted
     else:
         if text:
             st.caption(f"Type at least {MIN_SEARCH} characters to search.")
@@ -283,22 +284,26 @@ def activity_feed(view: data.CustomerView, ctx: PageContext) -> None:
         (pl.col(c.SESSION_SOURCE) + " / " + pl.col(c.SESSION_MEDIUM)).alias("source_medium"),
         pl.col(c.SESSION_CAMPAIGN).alias("campaign"),
         pl.Series("what", [_what(r) for r in feed.iter_rows(named=True)], dtype=pl.String),
+        pl.Series(
+            "revenue",
+            [ui.fmt_money(r) if n else "" for r, n in feed.select(c.REVENUE, pa.ORDERS).rows()],
+            dtype=pl.String,
+        ),
         pl.col(c.LANDING_PAGE).alias("landing"),
-        pl.when(pl.col(pa.ORDERS) > 0).then(pl.col(c.REVENUE)).alias("revenue"),
     )
     config = {
         "when": st.column_config.DatetimeColumn(
-            "When", format="D MMM YYYY, HH:mm", timezone=ctx.tz, width="small"
+            "When", format="D MMM YYYY, HH:mm", timezone=ctx.tz, width=135
         ),
-        "visit": st.column_config.TextColumn("Visit", width=60),
-        "channel": st.column_config.TextColumn("Channel", width="small"),
-        "source_medium": st.column_config.TextColumn("Source / medium", width="small"),
-        "campaign": st.column_config.TextColumn("Campaign", width="small"),
-        "what": st.column_config.TextColumn("What they did", width="medium"),
+        "visit": st.column_config.TextColumn("Visit", width=50),
+        "channel": st.column_config.TextColumn("Channel", width=110),
+        "source_medium": st.column_config.TextColumn("Source / medium", width=150),
+        "campaign": st.column_config.TextColumn("Campaign", width=120),
+        "what": st.column_config.TextColumn("What they did", width=230),
         "landing": st.column_config.LinkColumn(
             "Landing page", display_text=r"^https?://(?:www\.)?(.*)$", width="medium"
         ),
-        "revenue": st.column_config.NumberColumn("Revenue", format="%.2f", width="small"),
+        "revenue": st.column_config.TextColumn("Revenue", width=80),
     }
     st.dataframe(
         table,

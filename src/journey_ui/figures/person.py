@@ -132,7 +132,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
     )
 
     fig = go.Figure()
-    # The Visits lane: one square per visit, its size the visit's event count.
+    # The Visits lane: one square per visit in its channel's colour (details on hover).
     visit_rows = list(sessions.iter_rows(named=True))
     fig.add_trace(
         go.Scatter(
