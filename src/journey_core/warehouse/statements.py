@@ -290,9 +290,7 @@ def _asc(column: sa.ColumnElement[Any], *, text: bool = True) -> sa.UnaryExpress
     return (bytewise(column) if text else column).asc().nulls_last()
 
 
-def identity_links(
-    mapping: SchemaMapping, *, as_of: dt.datetime
-) -> tuple[sa.CTE, sa.CTE]:
+def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CTE, sa.CTE]:
     """The conformed events and their identification links at or before ``as_of``, as CTEs.
 
     ``journey_events``: the mapped events with trimmed, lower-cased, validated emails, blank
@@ -302,7 +300,7 @@ def identity_links(
     :mod:`~journey_core.warehouse.search` build on.
     """
     any_id = mapping.identifier != "email"
-    as_of = time_bound("as_of", as_of)
+    bound = time_bound("as_of", as_of)
 
     source = mapping.events_source()
     at = sortable_time(source.c[c.OCCURRED_AT])
@@ -319,7 +317,7 @@ def identity_links(
     # Identification links at or before as_of: identities rows and email-carrying events.
     link_selects = [
         sa.select(ev[c.ANONYMOUS_ID], ev[c.EMAIL], ev[c.OCCURRED_AT].label(c.LINKED_AT)).where(
-            ev[c.EMAIL].is_not(None), ev[c.OCCURRED_AT] <= as_of
+            ev[c.EMAIL].is_not(None), ev[c.OCCURRED_AT] <= bound
         )
     ]
     ids = mapping.identities_source()
@@ -334,7 +332,7 @@ def identity_links(
         link_selects.append(
             sa.select(
                 conformed.c[c.ANONYMOUS_ID], conformed.c[c.EMAIL], conformed.c[c.LINKED_AT]
-            ).where(conformed.c[c.EMAIL].is_not(None), conformed.c[c.LINKED_AT] <= as_of)
+            ).where(conformed.c[c.EMAIL].is_not(None), conformed.c[c.LINKED_AT] <= bound)
         )
     links = sa.union_all(*link_selects).cte("journey_links")
     return events, links
