@@ -267,7 +267,8 @@ def _what(row: dict[str, Any]) -> str:
 
 
 def activity_feed(view: data.CustomerView, ctx: PageContext) -> None:
-    """The visits, newest first: when, channel, landing page, what they did, revenue."""
+    """The visits, newest first: when, channel, source / medium, what they did, revenue,
+    landing page (the campaign is on the timeline's hover and in the events)."""
     feed = pa.visit_feed(ui.masked(view.rows))  # a landing page may carry an email
     ui.section(
         "Activity",
@@ -282,7 +283,6 @@ def activity_feed(view: data.CustomerView, ctx: PageContext) -> None:
         ).alias("visit"),
         pl.col(c.CHANNEL).alias("channel"),
         (pl.col(c.SESSION_SOURCE) + " / " + pl.col(c.SESSION_MEDIUM)).alias("source_medium"),
-        pl.col(c.SESSION_CAMPAIGN).alias("campaign"),
         pl.Series("what", [_what(r) for r in feed.iter_rows(named=True)], dtype=pl.String),
         pl.Series(
             "revenue",
@@ -293,17 +293,16 @@ def activity_feed(view: data.CustomerView, ctx: PageContext) -> None:
     )
     config = {
         "when": st.column_config.DatetimeColumn(
-            "When", format="D MMM YYYY, HH:mm", timezone=ctx.tz, width=135
+            "When", format="D MMM YYYY, HH:mm", timezone=ctx.tz, width=125
         ),
         "visit": st.column_config.TextColumn("Visit", width=50),
         "channel": st.column_config.TextColumn("Channel", width=110),
         "source_medium": st.column_config.TextColumn("Source / medium", width=150),
-        "campaign": st.column_config.TextColumn("Campaign", width=120),
-        "what": st.column_config.TextColumn("What they did", width=230),
+        "what": st.column_config.TextColumn("What they did", width=210),
         "landing": st.column_config.LinkColumn(
             "Landing page", display_text=r"^https?://(?:www\.)?(.*)$", width="medium"
         ),
-        "revenue": st.column_config.TextColumn("Revenue", width=80),
+        "revenue": st.column_config.TextColumn("Revenue", width=75),
     }
     st.dataframe(
         table,
