@@ -192,7 +192,8 @@ def customer_prompt(ctx: PageContext, text: str = "") -> None:
 
 
 def customer_not_found(message: str, ctx: PageContext, text: str = "") -> None:
-    """Why nothing was found, what to try, and people whose email contains ``text``."""
+    """Why nothing was found, what to try, and people whose email contains ``text``'s name
+    part (not with masking on: the list's heading quotes it)."""
     ui.empty_state(
         message,
         tips=[
@@ -203,8 +204,9 @@ def customer_not_found(message: str, ctx: PageContext, text: str = "") -> None:
             "Find people on the Campaign influence or Recent activity pages and select a row.",
         ],
     )
-    if text:
-        suggestions(ctx, text.split("@")[0] if len(text.split("@")[0]) >= MIN_SEARCH else text)
+    local = text.split("@")[0]
+    if text and not ui.masking():  # the heading quotes the text: never with masking on
+        suggestions(ctx, local if len(local) >= MIN_SEARCH else text)
 
 
 # --------------------------------------------------------------------------- the person

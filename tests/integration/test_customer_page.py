@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from journey_core import columns as c
 from journey_core.analytics import person as pa
 from journey_core.io.privacy import mask_email
+from journey_ui import people
 from tests.integration.test_pages import (
     APP,
     AS_OF,
@@ -140,3 +141,20 @@ def test_masked_search_shows_masked_emails_and_links_by_token(
     assert "person" in at.query_params
     assert "email" not in at.query_params
     assert {m.label for m in at.metric} >= {"Devices", "Visits"}
+
+
+def test_masked_unknown_person_quotes_no_part_of_the_email(
+    app: Callable[..., AppTest], someone: str
+) -> None:
+    local, domain = someone.split("@")
+    unknown = f"{local}@not-{domain}"
+    at = app(mask=True, person=people.remember(unknown))
+    ok(at)
+    assert "No known individual" in displayed(" ".join(i.value for i in at.info))
+    shown = " ".join(
+        [m.value for m in at.markdown]
+        + [x.value for x in at.caption]
+        + [b.label for b in at.button]
+    )
+    assert local not in displayed(shown)
+    assert _suggested(at) == {}
