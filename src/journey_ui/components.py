@@ -437,10 +437,12 @@ def table(
     height: int | Literal["auto"] = "auto",
     pickable: bool = False,
     drop_empty: bool = False,
+    wide: Sequence[str] = (),
 ) -> int | None:
     """A read-only table with friendly headers; returns the picked row when ``pickable``.
 
-    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic).
+    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic);
+    ``wide`` columns get a large width (e.g. a page URL that must stay readable).
     """
     shown = frame.select([name for name in (columns or frame.columns) if name in frame.columns])
     if drop_empty and shown.height:
@@ -449,6 +451,9 @@ def table(
         )
     data = _display(shown)
     config = _column_config(shown, tz)
+    for name in wide:
+        if name in config:
+            config[name]["width"] = "large"
     if not pickable:
         st.dataframe(
             data, column_config=config, hide_index=True, width="stretch", height=height, key=key

@@ -43,6 +43,7 @@ from journey_core.warehouse import (
 from journey_core.warehouse.funnel import funnel_figures, funnel_people
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
+from journey_core.warehouse.search import search_people
 from journey_ui import runlog
 from journey_ui.cache import ByteCache
 from journey_ui.shell import PageContext
@@ -271,6 +272,24 @@ def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
     """The customer lookup of one email."""
     loaded = rows(_engine, url, key)
     return CustomerView(loaded.rows, an.profile(loaded.rows), loaded.message)
+
+
+@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
+def people_search(
+    _engine: Engine, url: str, mapping: str, as_of: dt.datetime, text: str, limit: int
+) -> pl.DataFrame:
+    """Known people matching ``text`` (:func:`~journey_core.warehouse.search.search_people`).
+
+    Served by the warehouse, bounded by ``limit``; empty text lists the most recently active.
+    """
+    found = search_people(
+        _engine,
+        text,
+        as_of=as_of,
+        mapping=verify_schema(_engine, load_mapping(mapping)),
+        limit=limit,
+    )
+    return found
 
 
 # --------------------------------------------------------------------------- attribution

@@ -7,18 +7,15 @@ Pages call these in order; each section reads its figures from a report built by
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
 
 import polars as pl
 import streamlit as st
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
-from journey_core.errors import InputError
-from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
-from journey_ui import data, people, runlog, setting, urlstate
+from journey_ui import runlog, setting
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
@@ -152,163 +149,6 @@ def journeys_table(
             )
             if picked is not None:
                 ui.open_customer(preview.get_column(c.EMAIL)[picked], ctx)
-
-
-# --------------------------------------------------------------------------- customer lookup
-
-EMAIL_PARAM = urlstate.text_param("email", "customer.email")
-LANE_PARAM = urlstate.choice_param(
-    "lane", "customer.lane", choices=("event_type", "channel"), default="event_type"
-)
-
-
-PERSON = "person"  # ?person=<token>: a person link without the email (journey_ui.people)
-
-
-def email_input() -> str:
-    """The email box, mirrored in the URL; returns the email to look up (validated later).
-
-    The URL carries ``?email=``, or with masking on ``?person=<token>`` (never the email).
-    An empty box looks up the person of a ``?person=`` link; typing replaces it.
-    """
-    urlstate.restore(EMAIL_PARAM)
-    value = st.text_input(
-        "Email",
-        key=EMAIL_PARAM.key,
-        persist_state="session",
-        placeholder="name@example.com",
-        help="The email a person identified with (case and spaces are ignored). Press Enter.",
-        max_chars=254,
-    )
-    typed = value.strip()
-    if typed:
-        if ui.masking():
-            urlstate.publish(EMAIL_PARAM, "")
-            st.query_params[PERSON] = people.remember(typed)
-        else:
-            urlstate.publish(EMAIL_PARAM, value)
-            st.query_params.pop(PERSON, None)
-        return typed
-    urlstate.publish(EMAIL_PARAM, "")
-    link = st.query_params.get(PERSON)
-    if not link:
-        return ""
-    email = people.resolve(link)
-    if email is None:
-        raise InputError(
-            PERSON, "this person link has expired (the server restarted); type the email."
-        )
-    st.caption(f":material/link: From a link: {ui.plain(ui.shown_email(email))}")
-    return email
-
-
-def _use_person(email: str) -> None:
-    """A "recently active" button: look ``email`` up (through a person link when masking)."""
-    if ui.masking():
-        st.session_state[EMAIL_PARAM.key] = ""
-        st.query_params[PERSON] = people.remember(email)
-    else:
-        st.session_state[EMAIL_PARAM.key] = email
-
-
-def customer_prompt(ctx: PageContext) -> None:
-    """What to do with an empty email box, with recently active people to try."""
-    st.info(
-        "Enter an email to see that person's last "
-        f"{ctx.settings.lookback_days:g} days: profile, timeline and every event.",
-        icon=":material/person_search:",
-    )
-    try:
-        report, _ = data.recent(*data.key_of(ctx, ctx.query()))
-    except InputError:
-        return
-    suggested = report.people.head(6).get_column(c.EMAIL).to_list()
-    if suggested:
-        st.caption("Recently active customers:")
-        grid = st.columns(3)
-        for index, email in enumerate(suggested):
-            grid[index % 3].button(
-                ui.plain(ui.shown_email(email)),
-                key=f"customer.try.{people.tag(email)}",  # a keyed hash: no email in the DOM
-                on_click=_use_person,
-                args=(email,),
-                type="tertiary",
-                icon=":material/person:",
-            )
-
-
-def customer_not_found(message: str, ctx: PageContext) -> None:
-    """Why nothing was found and what to try."""
-    ui.empty_state(
-        message,
-        tips=[
-            "Check the spelling; the lookup ignores case and surrounding spaces.",
-            "Turn Live off in the sidebar and pick a later as-of time"
-            if ctx.as_of is not None
-            else "People become known when they first identify (sign up, log in, click an email).",
-            "Find people on the Campaign influence or Recent activity pages and select a row.",
-        ],
-    )
-
-
-def lane_choice() -> str:
-    """Timeline lanes: by event type or by channel (mirrored in ``?lane=``)."""
-    urlstate.restore(LANE_PARAM)
-    error = urlstate.url_error(LANE_PARAM)
-    if error is not None:
-        ui.show_error(error)
-        urlstate.clear_error(LANE_PARAM)
-    value = st.segmented_control(
-        "Lanes",
-        options=["event_type", "channel"],
-        format_func=lambda v: "Event type" if v == "event_type" else "Channel",
-        key=LANE_PARAM.key,
-        persist_state="session",
-        label_visibility="collapsed",
-        required=True,
-    )
-    lane = value or "event_type"
-    urlstate.publish(LANE_PARAM, lane)
-    return lane
-
-
-def customer_timeline(view: data.CustomerView, ctx: PageContext) -> None:
-    """The timeline of one person, with a lane switch."""
-    head, switch = st.columns([3, 1], vertical_alignment="bottom")
-    with head:
-        ui.section(
-            "Timeline",
-            "Each marker is an event, coloured by the channel of its visit; ◆ before the person "
-            "became known, ● after. Grey bands and numbered squares are visits (30 minutes of "
-            "inactivity ends one). Hover for UTM tags and pages; drag to zoom.",
-        )
-    with switch:
-        lane = lane_choice()
-    ui.chart(
-        charts.timeline(ui.masked(view.rows), lane=cast("charts.Lane", lane), tz=ctx.tz),
-        key="customer.timeline",
-    )
-
-
-def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageContext) -> None:
-    """Every event of the person, and the CSV of exactly these rows."""
-    ui.section("Events", f"All {ui.fmt_int(view.rows.height)} events in the window, oldest first.")
-    ui.table(
-        view.rows,
-        tz=ctx.tz,
-        key="customer.events",
-        columns=[name for name in ui.EVENT_TABLE_COLUMNS if name != c.EMAIL],
-        height=min(420, 38 + 35 * max(view.rows.height, 1)),
-        drop_empty=True,
-    )
-    ui.download_csv(
-        data=lambda: data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
-        file_name=ui.csv_name(f"email-{ui.shown_email(query.email or '')}", ui.as_of_part(ctx)),
-        rows=view.rows.height,
-        people=1 if view.rows.height else 0,
-        key="customer.csv",
-        what="these events",
-    )
 
 
 # --------------------------------------------------------------------------- campaign influence

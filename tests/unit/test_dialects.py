@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import figures, funnel, statements
+from journey_core.warehouse import figures, funnel, search, statements
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -354,3 +354,43 @@ def test_funnel_statements_compile(dialect_name: str, preset: str) -> None:
         windows = re.findall(r"row_number\(\) OVER \(((?:[^()]|\([^()]*\))*)\)", text, re.I)
         assert windows, name
         assert all("ORDER BY" in w for w in windows), (name, windows)
+
+
+# --------------------------------------------------------------------------- people search
+SEARCH_TEXTS = [
+    pytest.param("O'Brien;--%_", id="wildcards-and-quotes"),
+    pytest.param("", id="empty-lists-people"),
+]
+
+
+@pytest.mark.parametrize("text", SEARCH_TEXTS)
+@pytest.mark.parametrize("preset", ["canonical", "segment", "snowplow"])
+@pytest.mark.parametrize("dialect_name", list(DIALECTS))
+def test_search_statement_compiles(dialect_name: str, preset: str, text: str) -> None:
+    dialect = DIALECTS[dialect_name]()
+    stmt = search.search_statement(text, as_of=AS_OF, mapping=load_mapping(preset), limit=7)
+    compiled = stmt.compile(dialect=dialect)
+    sql = str(compiled)
+    assert sql.lstrip().upper().startswith("WITH")
+    # The typed text is bound, lower-cased, with LIKE's wildcards escaped; never in the SQL.
+    assert "brien" not in sql.lower()
+    assert "2022" not in sql
+    typed = [v for v in compiled.params.values() if isinstance(v, str) and "brien" in v]
+    # BigQuery has no ESCAPE clause: its dialect re-escapes with a backslash.
+    escaped = "o'brien;--\\%\\_" if dialect_name == "bigquery" else "o'brien;--/%/_"
+    assert typed == ([escaped] * 2 if text else [])
+    if text and dialect_name != "bigquery":
+        assert "ESCAPE" in sql.upper()
+    # Bounded: the limit is there, however the dialect spells it.
+    assert "LIMIT" in sql.upper() or "TOP" in sql.upper() or "FETCH" in sql.upper()
+    for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
+        assert word not in sql.upper().split(), word
+
+
+@pytest.mark.parametrize(
+    ("asked", "bound"),
+    [pytest.param(0, 1, id="at-least-one"), pytest.param(10_000, search.MAX_LIMIT, id="capped")],
+)
+def test_search_limit_is_bounded(asked: int, bound: int) -> None:
+    stmt = search.search_statement("ann", as_of=AS_OF, limit=asked)
+    assert stmt.compile().params["limit"] == bound
