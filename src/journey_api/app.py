@@ -29,6 +29,7 @@ from journey_api.routes import (
     require_key,
     router,
 )
+from journey_api.spool import ResultSpool
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
 from journey_core.io.privacy import derive_key, use_secret
@@ -50,6 +51,8 @@ whole result. Timestamps are ISO-8601 with offset.
 
 
 MEGABYTE = 1024 * 1024
+CACHE_ENTRY_SHARE = 0.25
+"""The largest share of the memory cache one result may take; larger ones go to the spool."""
 
 # What a public error body must not show, each with the words it is replaced by.
 _PRIVATE: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -196,8 +199,10 @@ def create_app(
     ``settings.api_keys`` empty means no authentication (and, unless
     ``api_allowed_hosts`` says otherwise, only loopback ``Host`` names are answered). Results
     are kept ``api_cache_seconds`` (0 turns the cache off), at most ``api_cache_mb``
-    megabytes and ``api_cache_rows`` rows; at most ``api_read_slots`` cohort reads and
-    ``api_lookup_slots`` person lookups run at once. ``secret_key`` (if set) becomes the
+    megabytes and ``api_cache_rows`` rows, a result larger than a quarter of that on disk
+    (at most ``api_spool_mb`` megabytes, :mod:`journey_api.spool`); at most
+    ``api_read_slots`` cohort reads and ``api_lookup_slots`` person lookups run at once, each
+    kind on threads of its own (:mod:`journey_api.lanes`). ``secret_key`` (if set) becomes the
     process's secret, which seals cursors and keys log fingerprints.
     """
     use_secret(settings.secret_key)
@@ -215,6 +220,10 @@ def create_app(
             rows=lambda answer: answer.result.events,
             max_bytes=settings.api_cache_mb * MEGABYTE,
             size=lambda answer: int(answer.result.frame.estimated_size()),
+            entry_share=CACHE_ENTRY_SHARE,
+        ),
+        spool=ResultSpool(
+            ttl_seconds=settings.api_cache_seconds, max_bytes=settings.api_spool_mb * MEGABYTE
         ),
         clock=clock,
         cursor_key=derive_key("api-cursor"),
@@ -224,6 +233,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         services.warehouse.dispose()
+        if services.spool is not None:
+            services.spool.close()
 
     # Swagger UI and ReDoc from files in the package (fastapi-offline), not from a CDN:
     # the docs work on a self-hosted machine without internet access.

@@ -35,6 +35,7 @@ ENV_API_CACHE_ROWS = "JOURNEY_API_CACHE_ROWS"
 ENV_API_READ_SLOTS = "JOURNEY_API_READ_SLOTS"
 ENV_API_CACHE_MB = "JOURNEY_API_CACHE_MB"
 ENV_API_LOOKUP_SLOTS = "JOURNEY_API_LOOKUP_SLOTS"
+ENV_API_SPOOL_MB = "JOURNEY_API_SPOOL_MB"
 ENV_API_ALLOWED_HOSTS = "JOURNEY_API_ALLOWED_HOSTS"
 ENV_SECRET_KEY = "JOURNEY_SECRET_KEY"
 ENV_DASHBOARD_CACHE_MB = "JOURNEY_DASHBOARD_CACHE_MB"
@@ -79,6 +80,7 @@ class Settings:
     api_read_slots: int = 4
     api_cache_mb: float = 256.0
     api_lookup_slots: int = 2
+    api_spool_mb: float = 1024.0
     api_allowed_hosts: tuple[str, ...] = ()
     secret_key: str = ""
     dashboard_cache_mb: int = 512
@@ -333,6 +335,14 @@ VARIABLES: tuple[Variable, ...] = (
         _at_least_zero("256"),
     ),
     Variable(
+        ENV_API_SPOOL_MB,
+        "api_spool_mb",
+        "number >= 0",
+        "Most megabytes of disk (a private temporary folder) the API uses to keep results too "
+        "large for its memory cache, so their pages are not read again; 0: not kept.",
+        _at_least_zero("1024"),
+    ),
+    Variable(
         ENV_API_ALLOWED_HOSTS,
         "api_allowed_hosts",
         "comma-separated host names",
@@ -441,6 +451,7 @@ __all__ = [
     "ENV_API_KEYS",
     "ENV_API_LOOKUP_SLOTS",
     "ENV_API_READ_SLOTS",
+    "ENV_API_SPOOL_MB",
     "ENV_CHANNELS_FILE",
     "ENV_DASHBOARD_ALLOWED_HOSTS",
     "ENV_DASHBOARD_CACHE_MB",
