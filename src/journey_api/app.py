@@ -213,6 +213,7 @@ def create_app(
             mapping=load_mapping(settings.mapping) if mapping is None else mapping,
             read_slots=settings.api_read_slots,
             lookup_slots=settings.api_lookup_slots,
+            cohort_processes=settings.api_cohort_processes,
         ),
         cache=ResultCache(
             ttl_seconds=settings.api_cache_seconds,

@@ -86,7 +86,8 @@ class ResultSpool:
     def enabled(self) -> bool:
         return self.ttl_seconds > 0 and self.max_bytes > 0 and math.isfinite(self.ttl_seconds)
 
-    def _new_path(self) -> Path:
+    def new_path(self) -> Path:
+        """A fresh file name in the spool's private folder (made on first use)."""
         with self._lock:
             if self._folder is None:  # private to this user (0700), made on first use
                 self._folder = Path(tempfile.mkdtemp(prefix="journey-api-spool-"))
@@ -106,14 +107,33 @@ class ResultSpool:
         kept (spool off, or the file alone is larger than the spool)."""
         if not self.enabled:
             return False
-        path = self._new_path()
+        path = self.new_path()
         frame.write_parquet(path, compression="lz4", row_group_size=ROW_GROUP_ROWS)
-        size = path.stat().st_size
-        if size > self.max_bytes:
+        kept = self.adopt(
+            key, path, query, events=frame.height, individuals=individuals, message=message
+        )
+        if kept is None:
             path.unlink(missing_ok=True)
-            return False
+        return kept is not None
+
+    def adopt(
+        self,
+        key: str,
+        path: Path,
+        query: JourneyQuery,
+        *,
+        events: int,
+        individuals: int,
+        message: str | None,
+    ) -> SpooledAnswer | None:
+        """Keep the Parquet file ``path`` (from :meth:`new_path`, written by someone else)
+        under ``key``; ``None`` (the file is left alone) if the spool is off or it is too
+        large."""
+        size = path.stat().st_size
+        if not self.enabled or size > self.max_bytes:
+            return None
         entry = SpooledAnswer(
-            path, query, frame.height, individuals, message, size, self._clock() + self.ttl_seconds
+            path, query, events, individuals, message, size, self._clock() + self.ttl_seconds
         )
         with self._lock:
             now = self._clock()
@@ -125,7 +145,7 @@ class ResultSpool:
                 self._drop(next(iter(self._entries)))
             self._entries[key] = entry
             self.bytes += size
-        return True
+        return entry
 
     @contextlib.contextmanager
     def borrow(self, key: str) -> Iterator[SpooledAnswer | None]:

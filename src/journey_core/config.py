@@ -36,6 +36,7 @@ ENV_API_READ_SLOTS = "JOURNEY_API_READ_SLOTS"
 ENV_API_CACHE_MB = "JOURNEY_API_CACHE_MB"
 ENV_API_LOOKUP_SLOTS = "JOURNEY_API_LOOKUP_SLOTS"
 ENV_API_SPOOL_MB = "JOURNEY_API_SPOOL_MB"
+ENV_API_COHORT_PROCESSES = "JOURNEY_API_COHORT_PROCESSES"
 ENV_API_ALLOWED_HOSTS = "JOURNEY_API_ALLOWED_HOSTS"
 ENV_SECRET_KEY = "JOURNEY_SECRET_KEY"
 ENV_DASHBOARD_CACHE_MB = "JOURNEY_DASHBOARD_CACHE_MB"
@@ -81,6 +82,7 @@ class Settings:
     api_cache_mb: float = 256.0
     api_lookup_slots: int = 2
     api_spool_mb: float = 1024.0
+    api_cohort_processes: bool = True
     api_allowed_hosts: tuple[str, ...] = ()
     secret_key: str = ""
     dashboard_cache_mb: int = 512
@@ -343,6 +345,14 @@ VARIABLES: tuple[Variable, ...] = (
         _at_least_zero("1024"),
     ),
     Variable(
+        ENV_API_COHORT_PROCESSES,
+        "api_cohort_processes",
+        "yes/no (1/0)",
+        "Run the API's cohort and campaign reads in worker processes of lower CPU priority, "
+        "so person lookups keep their speed meanwhile; 0: in threads of the API process.",
+        _flag,
+    ),
+    Variable(
         ENV_API_ALLOWED_HOSTS,
         "api_allowed_hosts",
         "comma-separated host names",
@@ -448,6 +458,7 @@ __all__ = [
     "ENV_API_CACHE_MB",
     "ENV_API_CACHE_ROWS",
     "ENV_API_CACHE_SECONDS",
+    "ENV_API_COHORT_PROCESSES",
     "ENV_API_KEYS",
     "ENV_API_LOOKUP_SLOTS",
     "ENV_API_READ_SLOTS",

@@ -225,7 +225,8 @@ def test_a_person_lookup_does_not_wait_for_a_slow_cohort_read(
 
     monkeypatch.setattr(api_routes, "fetch_journeys", slow_cohorts)
     with (
-        client(demo_url, api_read_slots=1, api_cache_seconds=0) as tc,
+        # In threads, where the patched read runs (worker processes: test_api_lanes.py).
+        client(demo_url, api_read_slots=1, api_cache_seconds=0, api_cohort_processes=False) as tc,
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
         tc.get(PATH, params={"email": EMAIL, "as_of": DEMO_AS_OF})  # opens the warehouse
