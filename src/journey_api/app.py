@@ -32,7 +32,7 @@ from journey_api.routes import (
 from journey_api.spool import ResultSpool
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
-from journey_core.io.privacy import derive_key, use_secret
+from journey_core.io.privacy import derive_key, mask_text, use_secret
 from journey_core.warehouse import SchemaMapping, load_mapping
 
 DESCRIPTION = """\
@@ -87,6 +87,35 @@ def public_message(text: str) -> str:
     return re.sub(r" {2,}", " ", text).strip()
 
 
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: str, *, limit: int = EXCERPT_CHARS) -> str:
+    r"""``value`` as an error body may show it: at most ``limit`` characters, escaped
+    (``repr``: quotes, control and invisible characters as escapes), emails masked.
+
+    >>> excerpt("ann@example.com\x00")
+    "'a***@example.com\\x00'"
+    >>> len(excerpt("x" * 5000))
+    42
+    """
+    shown = value if len(value) <= limit else value[: limit - 3] + "..."
+    return mask_text(repr(shown))
+
+
+def input_message(message: str, raw_values: list[str]) -> str:
+    """An input error's message for a response body: a raw value it quotes in full (longer
+    than an excerpt) is cut to :func:`excerpt`; emails are masked.
+
+    >>> input_message("'ann@x.io' is not valid", ["ann@x.io"])
+    "'a***@x.io' is not valid"
+    """
+    for raw in sorted(raw_values, key=len, reverse=True):
+        if len(raw) > EXCERPT_CHARS:
+            message = message.replace(repr(raw), excerpt(raw)).replace(raw, excerpt(raw))
+    return mask_text(message)
+
+
 def _error(
     request: Request, status: int, message: str, parameter: str | None = None
 ) -> JSONResponse:
@@ -115,11 +144,13 @@ def _validation_parameter(exc: RequestValidationError) -> str | None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return _error(request, 400, str(exc), parameter=exc.field)
+        message = input_message(str(exc), list(request.query_params.values()))
+        return _error(request, 400, message, parameter=exc.field)
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(request, exc.status, exc.message, parameter=exc.parameter)
+        message = input_message(exc.message, list(request.query_params.values()))
+        return _error(request, exc.status, message, parameter=exc.parameter)
 
     @app.exception_handler(WarehouseError)
     async def _warehouse(request: Request, exc: WarehouseError) -> JSONResponse:
@@ -232,6 +263,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if services.warehouse.workers is not None:
+            services.warehouse.workers.start()
         yield
         services.warehouse.dispose()
         if services.spool is not None:
@@ -262,4 +295,4 @@ def _to_docs() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
-__all__ = ["DESCRIPTION", "PATH", "create_app", "public_message"]
+__all__ = ["DESCRIPTION", "PATH", "create_app", "excerpt", "input_message", "public_message"]

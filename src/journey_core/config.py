@@ -78,9 +78,9 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     api_cache_seconds: float = 60.0
     api_cache_rows: int = 1_000_000
-    api_read_slots: int = 4
+    api_read_slots: int = 2
     api_cache_mb: float = 256.0
-    api_lookup_slots: int = 2
+    api_lookup_slots: int = 4
     api_spool_mb: float = 1024.0
     api_cohort_processes: bool = True
     api_allowed_hosts: tuple[str, ...] = ()
@@ -316,9 +316,9 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_API_READ_SLOTS,
         "api_read_slots",
         "whole number >= 1",
-        "Most cohort and campaign warehouse reads the API runs at once; other requests wait "
-        "their turn.",
-        _whole(1, "4"),
+        "Most cohort and campaign warehouse reads the API runs at once (each in a worker "
+        "process when `JOURNEY_API_COHORT_PROCESSES` is on); other requests wait their turn.",
+        _whole(1, "2"),
     ),
     Variable(
         ENV_API_LOOKUP_SLOTS,
@@ -326,7 +326,7 @@ VARIABLES: tuple[Variable, ...] = (
         "whole number >= 1",
         "Most person (email) lookups the API runs at once, in slots of their own so they never "
         "wait behind cohort reads.",
-        _whole(1, "2"),
+        _whole(1, "4"),
     ),
     Variable(
         ENV_API_CACHE_MB,

@@ -241,3 +241,29 @@ def test_a_person_lookup_does_not_wait_for_a_slow_cohort_read(
         finally:
             release.set()
         assert cohort.result(timeout=120).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        pytest.param({"email": f"{EMAIL}\x00"}, "email", id="email-with-nul"),
+        pytest.param({"email": f"<b>{EMAIL}</b>" + "x" * 3000}, "email", id="long-email"),
+        pytest.param({"as_of": f"{EMAIL} " + "9" * 5000}, "as_of", id="long-as-of"),
+        pytest.param({"event_date": f"{EMAIL}\u202e"}, "event_date", id="event-date-rtl"),
+    ],
+)
+def test_400_bodies_quote_only_a_short_escaped_masked_excerpt(
+    demo_url: str, params: dict[str, str], parameter: str
+) -> None:
+    with client(demo_url) as tc:
+        response = tc.get(PATH, params=params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["parameter"] == parameter
+    message = error["message"]
+    assert EMAIL not in message
+    assert "a***@example.com" in message
+    assert len(message) < 300
+    assert not any(ch in message for ch in "\x00\u202e")
+    assert "x" * 100 not in message
+    assert "9" * 100 not in message
