@@ -164,7 +164,7 @@ def test_the_reference_lists_every_variable_with_its_default() -> None:
     text = render_markdown()
     rows = [line for line in text.splitlines() if line.startswith("| `JOURNEY_")]
     assert [row.split("`")[1] for row in rows] == [var.name for var in VARIABLES]
-    assert "| `JOURNEY_API_READ_SLOTS` | `4` |" in text
+    assert "| `JOURNEY_API_READ_SLOTS` | `2` |" in text
     assert "| `JOURNEY_MASK_PII` | `0` |" in text
 
 
