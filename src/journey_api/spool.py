@@ -13,6 +13,7 @@ person and the process never holds the whole result again.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import shutil
@@ -91,6 +92,8 @@ class ResultSpool:
         with self._lock:
             if self._folder is None:  # private to this user (0700), made on first use
                 self._folder = Path(tempfile.mkdtemp(prefix="journey-api-spool-"))
+                # Also gone when the process ends without close() (an app never started).
+                atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
             self._serial += 1
             return self._folder / f"{self._serial}.parquet"
 
