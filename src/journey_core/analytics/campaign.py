@@ -371,7 +371,8 @@ def kpi_changes(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
 def previous_period(
     start: dt.datetime, end: dt.datetime, tz: str = "UTC"
 ) -> tuple[dt.datetime, dt.datetime]:
-    """The period before ``[start, end)`` with as many local days: ``(its start, start)``.
+    """The period before the one from ``start`` to ``end`` (its as-of, its last instant),
+    with as many local days: ``(its start, start)``.
 
     Its length is the number of local days from ``start``'s to ``end``'s (a partial last day
     counts as one, as in the daily trend), so both periods start at the same local time.
@@ -383,7 +384,7 @@ def previous_period(
     """
     zone = parse_timezone(tz)
     first = start.astimezone(zone)
-    last = (end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    last = end.astimezone(zone).date()
     days = max((last - first.date()).days, 0) + 1
     begin = dt.datetime.combine(first.date() - dt.timedelta(days=days), first.timetz())
     return begin.astimezone(start.tzinfo or dt.UTC), start
@@ -707,17 +708,18 @@ def trend_by(
 ) -> pl.DataFrame:
     """The daily trend split by ``by``: per local day and value, events, people, conversions.
 
-    The ``top`` values of :func:`breakdown` over ``[start, end]`` keep their name, the rest
-    are summed into :data:`OTHER` (its people: distinct people of those values). One row per
-    day and value, with zeros, values in breakdown order then ``(other)``.
+    The ``top`` values of :func:`breakdown` (the KPI table's first rows) keep their name, the
+    rest are summed into :data:`OTHER` (its people: distinct people of those values). One
+    row per local day from ``start`` to ``end`` and value, with zeros; values in breakdown
+    order, then ``(other)``.
     """
-    rows = with_dimension(_ensure_sessions(frame), by, since=since)
-    rows = rows.filter(
-        pl.col(c.OCCURRED_AT) >= utc_lit(start), pl.col(c.OCCURRED_AT) <= utc_lit(end)
-    )
-    ranked = breakdown(rows, by=by, since=since).get_column(by).to_list()
+    everything = with_dimension(_ensure_sessions(frame), by, since=since)
+    ranked = breakdown(everything, by=by, since=since, limit=top + 1).get_column(by).to_list()
     kept = ranked[:top]
     values = [*kept, *([OTHER] if len(ranked) > top else [])]
+    rows = everything.filter(
+        pl.col(c.OCCURRED_AT) >= utc_lit(start), pl.col(c.OCCURRED_AT) <= utc_lit(end)
+    )
     grouped = rows.with_columns(
         pl.when(pl.col(by).is_in(kept)).then(pl.col(by)).otherwise(pl.lit(OTHER)).alias(by)
     )
