@@ -200,7 +200,7 @@ def test_previous_period_figures_and_relative_change() -> None:
 def journeys() -> pl.DataFrame:
     return result(
         # a: previously known; one google / cpc visit landing on /sale, then a direct visit.
-        click("2022-07-02 10:00", known_at=EARLIER, **{c.PAGE_URL: None}),
+        click("2022-07-02 10:00", known_at=EARLIER, page_url=None),
         view("2022-07-02 10:01", known_at=EARLIER, **{c.PAGE_URL: "https://shop.io/sale"}),
         purchase("2022-07-02 10:05", 10.0, known_at=EARLIER),
         view(
