@@ -73,6 +73,10 @@ def test_conversions_count_only_after_a_matching_touch_within_the_lookback() -> 
     assert got.channels.get_column(c.CONVERSIONS).sum() == 2
     assert got.channels.get_column(c.REVENUE).sum() == 27.5
     assert got.trend.get_column(c.CONVERSIONS).sum() == 1  # d's; a's counted one is in June
+    assert got.people.select(c.EMAIL, c.CONVERSIONS, c.REVENUE).sort(c.EMAIL).rows() == [
+        ("a@x.io", 1, 20.0),
+        ("d@x.io", 1, 7.5),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -129,13 +133,13 @@ def test_the_cohort_is_every_person_in_the_rows_and_exclusions_say_who_is_left_o
         an.Exclusion(
             c.PEOPLE,
             1,
-            "1 of the 3 people have no event since 01 Jul 2022 (they became known since "
+            "1 of the 3 people has no event since 01 Jul 2022 (they became known since "
             "then; their journey is earlier).",
         ),
         an.Exclusion(
             "funnel",
             1,
-            "1 of the 3 people have no page_view event, so the funnel starts without them.",
+            "1 of the 3 people has no page_view event, so the funnel starts without them.",
         ),
     )
 

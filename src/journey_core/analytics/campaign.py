@@ -780,7 +780,8 @@ def people_table(
     """One row per person: known since, first/last event, events, sessions, channels, orders.
 
     With ``since``, ``is_newly_known`` tells whether ``known_at >= since``. Sorted by the
-    latest activity first.
+    latest activity first. Conversions and revenue are scoped when ``frame`` has
+    ``in_scope`` (:func:`with_scope`), as in the key figures.
     """
     rows = _ensure_sessions(frame)
     newly = (
@@ -806,8 +807,8 @@ def people_table(
             pl.col(c.OCCURRED_AT).max().alias(LAST_EVENT),
             pl.len().cast(pl.Int64).alias(EVENTS),
             pl.col(c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
-            is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
-            pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
+            _conversions(rows, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            _revenue(rows).sum().alias(c.REVENUE),
         )
         .join(channels, on=c.EMAIL, how="left")
         .select(
@@ -1001,6 +1002,10 @@ def recent_report(
     )
 
 
+def _have(people: int) -> str:
+    return "has" if people == 1 else "have"
+
+
 @dataclass(frozen=True, slots=True)
 class Exclusion:
     """People of the cohort a figure leaves out, and the sentence the page states."""
@@ -1026,7 +1031,8 @@ def exclusions(
             Exclusion(
                 c.PEOPLE,
                 inactive,
-                f"{inactive:,} of the {cohort:,} people have no event since {start:%d %b %Y} "
+                f"{inactive:,} of the {cohort:,} people {_have(inactive)} no event since "
+                f"{start:%d %b %Y} "
                 "(they became known since then; their journey is earlier).",
             )
         )
@@ -1040,7 +1046,8 @@ def exclusions(
                 Exclusion(
                     "funnel",
                     missing,
-                    f"{missing:,} of the {cohort:,} people have no {step} event, so the "
+                    f"{missing:,} of the {cohort:,} people {_have(missing)} no {step} event, "
+                    "so the "
                     "funnel starts without them.",
                 )
             )
