@@ -485,3 +485,20 @@ def test_scenario_world_on_postgres(pg_url: str) -> None:
         _check_all(engine, events, ids, tokyo)
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_cohort_figures_on_postgres(pg_url: str) -> None:
+    # Scoped conversions, a period end, the previous period and every breakdown, in PostgreSQL.
+    events, ids = scenario(individuals=40)
+    write_tables(pg_url, events=events, identities=ids)
+    engine = create_engine(pg_url)
+    try:
+        query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
+        paid = an.Filters(channels=("Paid Search", "Email"))
+        got = check_campaign(engine, events, ids, query, filters=paid, by=an.DIMENSIONS)
+        assert got.kpis.conversions_any_time is not None
+        end = dt.datetime(2022, 7, 20, tzinfo=dt.UTC)
+        check_campaign(engine, events, ids, query, end=end, by=(c.KNOWN_STATUS,))
+    finally:
+        engine.dispose()
