@@ -17,6 +17,8 @@ from journey_core import columns as c
 from journey_core.analytics import attribution
 from journey_core.analytics import campaign as an
 from journey_core.errors import InputError
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import figures
 from tests.unit.test_analytics import U, result, view
 
 START = U("2022-07-01 00:00")
@@ -286,3 +288,18 @@ def test_trend_split_keeps_the_top_values_and_sums_the_rest_into_other() -> None
 def test_trend_split_without_other_when_every_value_is_kept() -> None:
     got = an.trend_by(journeys(), by=c.KNOWN_STATUS, start=START, end=START, since=START)
     assert got.get_column(c.KNOWN_STATUS).to_list() == [an.PREVIOUSLY_KNOWN, an.NEWLY_KNOWN]
+
+
+def test_period_queries_cut_at_the_end_and_go_back_as_many_days() -> None:
+    query = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
+    tick = dt.timedelta(microseconds=1)
+    # [07-01, 07-11): 10 days, as of just before 07-11; the previous period is [06-21, 07-01).
+    period, before = figures.period_queries(query, end=U("2022-07-11 00:00"))
+    assert period.as_of == U("2022-07-11 00:00") - tick
+    assert (before.event_date, before.as_of) == (dt.date(2022, 6, 21), START - tick)
+    # Up to the as-of (07-31 12:00): 31 days, so the previous period starts on 05-31.
+    period, before = figures.period_queries(query)
+    assert period == query
+    assert before.event_date == dt.date(2022, 5, 31)
+    with pytest.raises(InputError, match="not after the start"):
+        figures.period_queries(query, end=START)
