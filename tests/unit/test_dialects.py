@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from journey_core.analytics.campaign import DIMENSIONS, Filters
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
@@ -278,7 +279,28 @@ def _figure_statements(mapping: SchemaMapping) -> dict[str, Statement]:
             touches, by="session_campaign", limit=10, exclude="(not set)"
         ),
         "touchpoints": figures.touchpoints_statement(touches, newly_known_since=start),
+        **_cohort_statements(query, mapping, config, start),
     }
+
+
+def _cohort_statements(
+    query: JourneyQuery, mapping: SchemaMapping, config: ChannelConfig, start: dt.datetime
+) -> dict[str, Statement]:
+    # Filter values (a campaign name from the data) travel as bound parameters too.
+    filters = Filters(campaigns=("o'brien",), channels=("Paid Search",))
+    scoped = figures.scoped_rows(
+        figures.filtered_people(figures.touch_rows(query, mapping, config), filters), filters
+    )
+    out: dict[str, Statement] = {
+        "kpis-scoped": figures.kpis_statement(scoped, since=start),
+        "trend-scoped": figures.trend_statement(scoped, start=start, end=AS_OF, tz="Asia/Tokyo"),
+    }
+    for by in DIMENSIONS:
+        out[f"breakdown-{by}"] = figures.breakdown_statement(scoped, by=by, since=start, limit=6)
+        out[f"split-{by}"] = figures.trend_by_statement(
+            scoped, by=by, kept=("o'brien", "google / cpc"), start=start, end=AS_OF, since=start
+        )
+    return out
 
 
 @pytest.mark.parametrize("preset", ["canonical", "snowplow"])
