@@ -15,12 +15,12 @@ with ui.guard("campaign influence"):
     start = sections.start_date_input(ctx)
     query = ctx.query(event_date=start)
     key = data.key_of(ctx, query)
-    with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
+    with st.spinner(f"Loading the filters since {start:%d %b %Y}…", show_time=True):
         options = data.campaign_options(*key)
     filters, steps = sections.campaign_filters(ctx, options)
     ui.permalink(ctx)
     with st.spinner("Computing the campaign figures…", show_time=True):
-        report, message = data.campaign(*key, filters, steps)
+        report, message = data.campaign(*key, filters)
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
@@ -32,22 +32,23 @@ with ui.guard("campaign influence"):
         st.stop()
     sections.campaign_kpis(report, start)
     sections.campaign_charts(report, ctx, start)
-    sections.campaign_funnel(report, ctx)
+    sections.campaign_funnel(data.funnel(*key, filters, steps), ctx)
     sections.campaign_touchpoints(report, ctx)
     ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
     sections.journeys_table(
         people=report.people,
+        page_of=lambda page: data.people(*key, filters, page),
         preview=report.preview,
         total_rows=report.total_rows,
         ctx=ctx,
         key="campaign",
     )
     ui.download_csv(
-        data=lambda: data.csv(*key, filters),
+        data=lambda: data.csv_file(*key, filters),
         file_name=ui.csv_name(
             f"event_date-{start}", ui.as_of_part(ctx), "filtered" if filters.active else None
         ),
         rows=report.total_rows,
-        people=report.people.height,
+        people=report.people.total,
         key="campaign.csv",
     )

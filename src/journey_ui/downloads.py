@@ -9,6 +9,7 @@ is dropped from the media store :data:`LIFETIME_SECONDS` after the click.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -60,11 +61,14 @@ def _expire_later(seconds: float) -> None:
     timer.start()
 
 
-def deferred(make: Callable[[], bytes]) -> Callable[[], bytes]:
-    """The ``data=`` of a download button: ``make()`` run on click, while the session may."""
+def deferred(make: Callable[[], bytes | io.RawIOBase]) -> Callable[[], bytes | io.RawIOBase]:
+    """The ``data=`` of a download button: ``make()`` run on click, while the session may.
+
+    ``make`` returns the bytes, or a file to read them from (a CSV written as it was read).
+    """
     grant = _grant()
 
-    def run() -> bytes:
+    def run() -> bytes | io.RawIOBase:
         if not grant.active:
             raise Revoked("this session signed out; sign in again to download")
         data = make()

@@ -340,7 +340,7 @@ def test_ten_as_of_values_stay_under_the_cache_budget(
     budget = 3 * one
     monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=budget))
     for day in range(21, 31):  # ten as-of values of one campaign
-        report, _ = data.campaign(engine, demo_url, key(day), an.Filters(), an.DEFAULT_FUNNEL_STEPS)
+        report, _ = data.campaign(engine, demo_url, key(day), an.Filters())
         assert report.total_rows > 0
         assert data.CACHE.bytes <= budget
     assert 0 < len(data.CACHE) < 20  # rows and reports of the earliest days were dropped

@@ -35,7 +35,7 @@ from journey_core.warehouse.figures import (
     touch_rows,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
-from journey_core.warehouse.read import BATCH_ROWS, read_batches
+from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
 from journey_core.warehouse.statements import _result_order, journey_statement
 
 __all__ = [
@@ -80,6 +80,8 @@ PREVIEW_SCHEMA: Final[dict[str, pl.DataType]] = {
     c.CHANNEL: pl.String(),
 }
 _NEWLY: Final = "_newly"
+_TOTAL: Final = "_total"
+_DIMENSION: Final = "_dimension"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,8 @@ def people_statement(
     offset: int = 0,
 ) -> sa.Select[Any]:
     """``campaign.people_table`` without its channels: one row per person, latest activity
-    first (then email, bytewise), rows ``offset`` to ``offset + limit``.
+    first (then email, bytewise), rows ``offset`` to ``offset + limit``, each with the number
+    of people (``_total``, counted before the limit).
 
     The channels of a page's people come from :func:`_channels_statement`.
     """
@@ -140,6 +143,7 @@ def people_statement(
             sa.func.count(sa.distinct(t[c.SESSION])).label(c.SESSIONS),
             sa.func.sum(_conversion(t, conversion_events)).label(c.CONVERSIONS),
             sa.func.sum(_revenue(t)).label(c.REVENUE),
+            sa.func.count().over().label(_TOTAL),
         )
         .group_by(t[c.EMAIL])
         .order_by(last.desc(), bytewise(t[c.EMAIL]).asc())
@@ -182,20 +186,23 @@ def preview_statement(touches: sa.CTE, *, limit: int = PAGE_ROWS) -> sa.Select[A
     )
 
 
-def options_statement(touches: sa.CTE, column: str, *, limit: int = OPTION_LIMIT) -> Any:
-    """``campaign.filter_options`` of one dimension: its values, most people first."""
-    if column not in FILTER_DIMENSIONS:
-        msg = f"{column!r} is not a filter; use one of {', '.join(FILTER_DIMENSIONS)}."
-        raise ValueError(msg)
+def options_statement(touches: sa.CTE, *, limit: int = OPTION_LIMIT) -> sa.Select[Any]:
+    """``campaign.filter_options``: per filter dimension (``_dimension``), at most ``limit``
+    of its values (``value``) with their people (``people``), as ONE statement."""
     t = touches.c
-    people = sa.func.count(sa.distinct(t[c.EMAIL]))
-    return (
-        sa.select(t[column])
-        .where(t[column].is_not(None))
-        .group_by(t[column])
-        .order_by(people.desc(), bytewise(t[column]).asc())
-        .limit(limit)
-    )
+    parts = []
+    for column in FILTER_DIMENSIONS:
+        people = sa.func.count(sa.distinct(t[c.EMAIL]))
+        top = (
+            sa.select(t[column].label("value"), people.label(c.PEOPLE))
+            .where(t[column].is_not(None))
+            .group_by(t[column])
+            .order_by(people.desc(), bytewise(t[column]).asc())
+            .limit(limit)
+            .subquery(f"journey_options_{column}")
+        )
+        parts.append(sa.select(sa.literal(column).label(_DIMENSION), top.c.value, top.c[c.PEOPLE]))
+    return sa.union_all(*parts).subquery("journey_options").select()
 
 
 def rows_statement(
@@ -219,7 +226,14 @@ def rows_statement(
 def _frame(
     engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
-    return pl.concat(read_batches(engine, stmt, schema=schema, mapping=mapping), rechunk=True)
+    """A bounded result as a frame of ``schema`` (through the cursor: DuckDB's Arrow reader,
+    which :func:`read_batches` uses for large results, is several times slower here)."""
+    with reading(engine, mapping) as conn:
+        result = conn.execute(stmt)
+        names = list(result.keys())
+        rows = [tuple(row) for row in result.all()]
+    raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+    return conform(raw, schema)
 
 
 def people_page(
@@ -240,9 +254,16 @@ def people_page(
     people = people_statement(
         touches, since=since, conversion_events=conversion_events, limit=limit, offset=offset
     )
-    schema = {**PEOPLE_SCHEMA, _NEWLY: pl.Int64()}
+    schema = {**PEOPLE_SCHEMA, _NEWLY: pl.Int64(), _TOTAL: pl.Int64()}
     del schema[c.IS_NEWLY_KNOWN], schema[c.CHANNELS_USED]
     page = _frame(engine, mapping, people, schema)
+    if page.height:
+        total = int(page.get_column(_TOTAL)[0])
+    elif offset:  # past the last page: count them
+        counted = _frame(engine, mapping, people_count_statement(touches), {c.PEOPLE: pl.Int64()})
+        total = int(counted.item() or 0)
+    else:
+        total = 0
     channels = _frame(
         engine,
         mapping,
@@ -260,8 +281,7 @@ def people_page(
         .with_columns(pl.col(c.CHANNELS_USED).fill_null(""))
         .select(list(PEOPLE_SCHEMA))
     )
-    total = _frame(engine, mapping, people_count_statement(touches), {c.PEOPLE: pl.Int64()})
-    return PeoplePage(frame, int(total.item() or 0), offset, limit)
+    return PeoplePage(frame, total, offset, limit)
 
 
 def events_preview(
@@ -288,12 +308,11 @@ def filter_options(
 ) -> dict[str, list[str]]:
     """``campaign.filter_options`` of ``query``'s rows: at most ``limit`` values per filter."""
     touches = touch_rows(query, mapping, config)
+    schema = {_DIMENSION: pl.String(), "value": pl.String(), c.PEOPLE: pl.Int64()}
+    found = _frame(engine, mapping, options_statement(touches, limit=limit), schema)
+    ordered = found.sort([_DIMENSION, c.PEOPLE, "value"], descending=[False, True, False])
     return {
-        column: _frame(
-            engine, mapping, options_statement(touches, column, limit=limit), {column: pl.String()}
-        )
-        .get_column(column)
-        .to_list()
+        column: ordered.filter(pl.col(_DIMENSION) == column).get_column("value").to_list()
         for column in FILTER_DIMENSIONS
     }
 
