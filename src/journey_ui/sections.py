@@ -413,7 +413,8 @@ def campaign_filters(
     ):
         st.caption(
             "Keep people with at least one event matching every filter you set "
-            "(campaign, source and medium are those of the visit)."
+            "(campaign, source and medium are those of the visit). Each list offers up to "
+            f"{wp.OPTION_LIMIT:,} values, those with most people first."
         )
         cols = st.columns(len(FILTERS))
         for col, (name, column, title) in zip(cols, FILTERS, strict=True):

@@ -131,14 +131,15 @@ def people_statement(
             )
         )
     )
-    last = sa.func.max(t[c.OCCURRED_AT])
+    # Ordered by the labels: Spark resolves no aggregate in ORDER BY next to a window.
+    last = sa.func.max(t[c.OCCURRED_AT]).label(c.LAST_EVENT)
     return (
         sa.select(
             t[c.EMAIL],
             known.label(c.KNOWN_AT),
             newly.label(_NEWLY),
             sa.func.min(t[c.OCCURRED_AT]).label(c.FIRST_EVENT),
-            last.label(c.LAST_EVENT),
+            last,
             sa.func.count().label(c.EVENTS),
             sa.func.count(sa.distinct(t[c.SESSION])).label(c.SESSIONS),
             sa.func.sum(_conversion(t, conversion_events)).label(c.CONVERSIONS),
@@ -192,9 +193,9 @@ def options_statement(touches: sa.CTE, *, limit: int = OPTION_LIMIT) -> sa.Selec
     t = touches.c
     parts = []
     for column in FILTER_DIMENSIONS:
-        people = sa.func.count(sa.distinct(t[c.EMAIL]))
+        people = sa.func.count(sa.distinct(t[c.EMAIL])).label(c.PEOPLE)
         top = (
-            sa.select(t[column].label("value"), people.label(c.PEOPLE))
+            sa.select(t[column].label("value"), people)
             .where(t[column].is_not(None))
             .group_by(t[column])
             .order_by(people.desc(), bytewise(t[column]).asc())
