@@ -169,6 +169,6 @@ def test_scenario_world_people_page(world: tuple[sa.Engine, pl.DataFrame, pl.Dat
     engine, events, identities = world
     campaign = JourneyQuery(as_of=END, event_date=CAMPAIGN)
     people = _timed(
-        "people pages", lambda: check_pages(engine, events, identities, campaign, limit=40)
+        "people pages", lambda: check_pages(engine, events, identities, campaign, limit=10)
     )
-    assert people > 40
+    assert people > 10  # two pages at least
