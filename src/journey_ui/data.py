@@ -356,7 +356,9 @@ def csv_file(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> i
 
     Made on click (a download's ``data=``): the rows are read from the warehouse in batches
     and written to a temporary file as they come (masked with ``mask_pii``); the file,
-    already unlinked, is handed over and closes once read.
+    already unlinked, is handed over and closes once read. Streamlit (1.67) reads a handed
+    file into its in-memory media store: the served CSV is held once, as bytes, for
+    ``downloads.LIFETIME_SECONDS``; the rows are held a batch at a time.
     """
     query, mapping, config = route(_engine, key)
     chunks = wp.stream_rows(_engine, query, mapping, config, filters=filters)
