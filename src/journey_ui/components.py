@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -505,7 +506,7 @@ def download_table(frame: pl.DataFrame, name: str, *, file_name: str, key: str) 
 
 def download_csv(
     *,
-    data: Callable[[], bytes] | bytes,
+    data: Callable[[], bytes | io.RawIOBase] | bytes,
     file_name: str,
     rows: int,
     people: int,
@@ -517,7 +518,7 @@ def download_csv(
     Only while the session may see data (:mod:`journey_ui.downloads`).
     """
     runlog.note(rows=rows)
-    make: Callable[[], bytes] = data if callable(data) else (lambda: data)
+    make: Callable[[], bytes | io.RawIOBase] = data if callable(data) else (lambda: data)
     st.download_button(
         f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
         data=downloads.deferred(make),

@@ -12,6 +12,7 @@ never fetched.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -107,12 +108,15 @@ def _serve_once() -> None:
             serve_once(storage)
 
 
-def deferred(make: Callable[[], bytes]) -> Callable[[], bytes]:
-    """The ``data=`` of a download button: ``make()`` run on click, while the session may."""
+def deferred(make: Callable[[], bytes | io.RawIOBase]) -> Callable[[], bytes | io.RawIOBase]:
+    """The ``data=`` of a download button: ``make()`` run on click, while the session may.
+
+    ``make`` returns the bytes, or a file to read them from (a CSV written as it was read).
+    """
     grant = _grant()
     _serve_once()
 
-    def run() -> bytes:
+    def run() -> bytes | io.RawIOBase:
         if not grant.active:
             raise Revoked("this session signed out; sign in again to download")
         data = make()

@@ -1,28 +1,31 @@
 """The sections of each page: inputs bound to the URL, KPIs, charts and tables.
 
-Pages call these in order; each section reads its figures from a report built by
-:mod:`journey_core.analytics.campaign` (cached in :mod:`journey_ui.data`).
+Pages call these in order; each section reads its figures from a view that
+:mod:`journey_ui.data` loads and caches (computed in the warehouse for the Campaign influence
+and Recent activity pages, by :mod:`journey_core.analytics.campaign` for the others).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.warehouse import pages as wp
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
-from journey_ui import runlog, setting
+from journey_ui import data, runlog, setting
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity
 
 
-def recent_kpis(report: an.RecentReport, *, hours: float) -> None:
+def recent_kpis(report: data.RecentView, *, hours: float) -> None:
     """Known people active, events, conversions and revenue, against the window before."""
     now, before = report.kpis, report.previous
     window = f"{hours:g} h"
@@ -57,7 +60,7 @@ def recent_kpis(report: an.RecentReport, *, hours: float) -> None:
     )
 
 
-def recent_charts(report: an.RecentReport, ctx: PageContext) -> None:
+def recent_charts(report: data.RecentView, ctx: PageContext) -> None:
     """Events per hour by channel; top campaigns and sources by visits."""
     ui.section(
         "Events per hour by channel",
@@ -101,16 +104,18 @@ PEOPLE_COLUMNS = (
 
 def journeys_table(
     *,
-    people: pl.DataFrame,
+    people: wp.PeoplePage,
+    page_of: Callable[[int], wp.PeoplePage],
     preview: pl.DataFrame,
     total_rows: int,
     ctx: PageContext,
     key: str,
 ) -> None:
-    """People (pick one to open their customer lookup) and the most recent events."""
+    """People, a page at a time (pick one to open their customer lookup), and the most
+    recent events. ``page_of(i)`` loads page ``i`` (from 0) of the people table."""
     tab_people, tab_events = st.tabs(
         [
-            f":material/group: People ({ui.fmt_int(people.height)})",
+            f":material/group: People ({ui.fmt_int(people.total)})",
             f":material/list: Events ({ui.fmt_int(total_rows)})",
         ],
         key=f"{key}.tab",
@@ -118,17 +123,17 @@ def journeys_table(
     )
     if tab_people.open is not False:
         with tab_people:
-            st.caption("Select a row to open that person's customer lookup.")
+            frame = _people_page(people, page_of, key).frame
             columns = [
                 name
                 for name in PEOPLE_COLUMNS
-                if name != an.IS_NEWLY_KNOWN or people.get_column(name).null_count() == 0
+                if name != an.IS_NEWLY_KNOWN or frame.get_column(name).null_count() == 0
             ]
             picked = ui.table(
-                people, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
+                frame, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
             )
             if picked is not None:
-                ui.open_customer(people.get_column(c.EMAIL)[picked], ctx)
+                ui.open_customer(frame.get_column(c.EMAIL)[picked], ctx)
     if tab_events.open:
         with tab_events:
             shown = min(preview.height, total_rows)
@@ -151,6 +156,41 @@ def journeys_table(
                 ui.open_customer(preview.get_column(c.EMAIL)[picked], ctx)
 
 
+def _people_page(
+    first: wp.PeoplePage, page_of: Callable[[int], wp.PeoplePage], key: str
+) -> wp.PeoplePage:
+    """The page of people picked (the first unless the table has more), and its caption."""
+    pages = max(1, -(-first.total // first.limit))
+    shown = first
+    if pages > 1:
+        left, right = st.columns([1, 4], vertical_alignment="bottom")
+        with left:
+            number = st.number_input(
+                f"Page (of {ui.fmt_int(pages)})",
+                min_value=1,
+                max_value=pages,
+                value=1,
+                step=1,
+                key=f"{key}.people.page",
+            )
+        if number > 1:
+            shown = page_of(int(number) - 1)
+        with right:
+            last = shown.offset + shown.frame.height
+            st.caption(
+                f"Showing people {ui.fmt_int(shown.offset + 1)} to {ui.fmt_int(last)} of "
+                f"{ui.fmt_int(shown.total)} ({ui.fmt_int(shown.limit)} a page, latest activity "
+                "first); the CSV download has everyone. Select a row to open that person's "
+                "customer lookup."
+            )
+    else:
+        st.caption(
+            f"All {ui.fmt_int(shown.total)} people, latest activity first. "
+            "Select a row to open that person's customer lookup."
+        )
+    return shown
+
+
 # --------------------------------------------------------------------------- campaign influence
 
 
@@ -168,23 +208,28 @@ def campaign_filters(ctx: PageContext, options: dict[str, list[str]]) -> an.Filt
     ):
         st.caption(
             "Keep people with at least one event matching every filter you set "
-            "(campaign, source and medium are those of the visit). Shared with Attribution."
+            "(campaign, source and medium are those of the visit). Shared with Attribution. "
+            "Each list offers up to "
+            f"{wp.OPTION_LIMIT:,} values, those with most people first."
         )
         filters = setting.filter_inputs(ctx, options)
     setting.filters_caption(filters, options)
     return filters
 
 
-def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
-    """Active since the date, newly known since the date, events, conversions, revenue."""
+def campaign_kpis(report: data.CampaignView, start: dt.date) -> None:
+    """Everyone in the result, newly known since the date, events, conversions, revenue."""
     k = report.kpis
     since = f"{start:%d %b %Y}"
     ui.kpi_row(
         [
             ui.Kpi(
                 "Known people active",
-                ui.fmt_int(k.people),
-                help=f"Known individuals with at least one event since {since}.",
+                # Everyone in the result (the people table's and the CSV's people): those
+                # active since the date and those who became known since, with no event since.
+                ui.fmt_int(report.people.total),
+                help=f"Known individuals with at least one event since {since}, or who became "
+                f"known since {since}: everyone in the table and the CSV.",
             ),
             ui.Kpi(
                 "Newly known",
@@ -207,7 +252,7 @@ def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
     )
 
 
-def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date) -> None:
+def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:
     """Daily trend; channel and campaign breakdowns."""
     ui.section(
         "Daily trend",
@@ -246,7 +291,7 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
         ui.table(report.campaigns.drop(an.EVENTS), tz=ctx.tz, key="campaign.campaigns.table")
 
 
-def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:
+def campaign_touchpoints(report: data.CampaignView, ctx: PageContext) -> None:
     """The touches that most often came before people became known."""
     ui.section(
         "Touchpoints before becoming known",

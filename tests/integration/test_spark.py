@@ -30,6 +30,7 @@ from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
 from journey_core.warehouse.native import native_journeys
 from tests.integration.test_native import ODD_EVENTS, ODD_IDS, ODD_QUERIES
 from tests.integration.test_sql_figures import check_campaign, check_recent
+from tests.integration.test_sql_pages import check_pages
 from tests.support.scenario import END, scenario
 from tests.support.spark import SparkThriftServer, load_canonical, spark_server
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -178,3 +179,14 @@ def test_scenario_world_cohort_figures(
     )
     assert got.kpis.conversions_any_time is not None
     assert got.previous is not None
+
+
+def test_scenario_world_people_page(world: tuple[sa.Engine, pl.DataFrame, pl.DataFrame]) -> None:
+    # The people table a page at a time, the events preview and the filter options
+    # (journey_core.warehouse.pages) equal the Polars analytics, in Spark.
+    engine, events, identities = world
+    campaign = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    people = _timed(
+        "people pages", lambda: check_pages(engine, events, identities, campaign, limit=10)
+    )
+    assert people > 10  # two pages at least
