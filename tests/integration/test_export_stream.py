@@ -186,7 +186,7 @@ def test_export_of_a_duckdb_file_is_read_in_bounded_batches_and_written_as_read(
     url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
     build_demo(url, individuals=2_000, seed=7, end=dt.datetime(2022, 8, 31, tzinfo=dt.UTC))
     engines: list[sa.Engine] = []
-    real_engine = commands.create_engine
+    real_engine = create_engine
 
     def engine_spy(*args: Any, **kwargs: Any) -> sa.Engine:
         engines.append(real_engine(*args, **kwargs))
