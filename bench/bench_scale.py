@@ -393,8 +393,13 @@ def load_spark(server: Any, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the page
-def measure_page(path: Path, *, cap_mb: float, timeout_s: float) -> dict[str, Any]:
-    """The Campaign influence page in a real dashboard process: seconds and its VmHWM."""
+def measure_page(
+    path: Path, *, cap_mb: float, timeout_s: float, screenshot: Path | None = None
+) -> dict[str, Any]:
+    """The Campaign influence page in a real dashboard process: seconds and its VmHWM.
+
+    With ``screenshot``, the page as it stands at the end is saved there (1440x900).
+    """
     sys.path.insert(0, str(ROOT))
     from playwright.sync_api import sync_playwright
     from tests.support.browser import StreamlitServer, launch_browser
@@ -443,6 +448,8 @@ def measure_page(path: Path, *, cap_mb: float, timeout_s: float) -> dict[str, An
                 )
                 if errors.count():
                     status = "error shown"
+                if screenshot is not None:
+                    page.screenshot(path=str(screenshot), full_page=True)
             except Exception as exc:  # a capped or slow page is a result too
                 status = "stopped at cap" if peak["capped"] else f"failed: {type(exc).__name__}"
             finally:
@@ -711,7 +718,12 @@ def main(argv: list[str] | None = None) -> int:
                 got.pop("stderr")
                 results.record(size, "duckdb", "export", "journey export", **got)
             if "page" in measure:
-                got = measure_page(path, cap_mb=args.page_cap_mb, timeout_s=args.page_timeout_s)
+                got = measure_page(
+                    path,
+                    cap_mb=args.page_cap_mb,
+                    timeout_s=args.page_timeout_s,
+                    screenshot=args.data / f"page-{size}.png",
+                )
                 results.record(size, "duckdb", "page", "dashboard", **got)
     if "postgres" in engines and "figures" in measure:
         pg_sizes = [s for s in sizes if within(s, args.pg_max)]
