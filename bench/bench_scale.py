@@ -319,6 +319,7 @@ def ensure_postgres(server: str, size: str, record: Callable[..., None]) -> str:
         got = journey_cli(
             ["demo", "--db", url, "--events", str(SIZES[size]), "--seed", str(SEED), "--end", END]
         )
+        got.pop("stderr")
         record(size, "postgres", "load", "journey demo", **got)
     return url
 
@@ -481,8 +482,11 @@ class Results:
             self.rows = json.loads(self.path.read_text())
 
     def record(self, size: str, engine: str, what: str, route: str, **values: Any) -> None:
+        """Keep one row (replacing its earlier measurement) and rewrite the RESULTS table."""
         row = {"size": size, "engine": engine, "what": what, "route": route, **values}
         row["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        if self.path.exists():  # another run may have added rows meanwhile: keep them
+            self.rows = {**json.loads(self.path.read_text()), **self.rows}
         self.rows[f"{size}|{engine}|{what}|{route}"] = row
         self.path.write_text(json.dumps(self.rows, indent=1, default=str))
         print(json.dumps(row, default=str), flush=True)
