@@ -43,6 +43,7 @@ from journey_core.warehouse import (
 from journey_core.warehouse.fetch import empty_message
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.native import stream_journeys
+from journey_core.warehouse.read import STREAM_DUCKDB_MEMORY
 
 EXIT_INPUT = 2
 EXIT_WAREHOUSE = 1
@@ -153,7 +154,7 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     out = output_path(args.output, url)
     ensure_warehouse(settings, db_given=bool(args.db))
     mask = args.mask_pii or settings.mask_pii
-    engine = create_engine(url)
+    engine = create_engine(url, duckdb_memory=STREAM_DUCKDB_MEMORY)
     try:
         mapping = verify_schema(engine, mapping)
         # The one statement, read in bounded batches and written as they come.

@@ -13,13 +13,16 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
+from journey_cli import commands
 from journey_cli.commands import main as journey_main
 from journey_core.io import export
 from journey_core.io.demo import build_demo
@@ -28,6 +31,7 @@ from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, write_tables
 from journey_core.warehouse.native import stream_journeys
+from journey_core.warehouse.read import BATCH_ROWS, STREAM_DUCKDB_MEMORY
 from tests.conftest import WarehouseFactory
 from tests.support.postgres import PostgresServer
 from tests.support.scenario import END, queries, scenario
@@ -170,3 +174,55 @@ def test_export_memory_does_not_grow_with_the_result(tmp_path: Path) -> None:
     assert large_rows > 5 * small_rows > 0  # the results differ several-fold ...
     # ... the peaks do not: reading the whole result at once grew it by about 280 MB here.
     assert large - small < 80 * 1024, peaks
+
+
+# --------------------------------------------------------------------------- DuckDB, bounded
+def test_export_of_a_duckdb_file_is_read_in_bounded_batches_and_written_as_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not timed: counts what memory depends on. Every chunk the writer gets has at most
+    # BATCH_ROWS rows, each is written before the next is read, and DuckDB runs the statement
+    # under STREAM_DUCKDB_MEMORY (beyond it, it spills instead of growing with the data).
+    url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
+    build_demo(url, individuals=2_000, seed=7, end=dt.datetime(2022, 8, 31, tzinfo=dt.UTC))
+    engines: list[sa.Engine] = []
+    real_engine = create_engine
+
+    def engine_spy(*args: Any, **kwargs: Any) -> sa.Engine:
+        engines.append(real_engine(*args, **kwargs))
+        return engines[-1]
+
+    heights: list[int] = []
+    written_before_next: list[bool] = []
+    real_write = export.write_chunks
+
+    def write_spy(chunks: Iterable[pl.DataFrame], out: BinaryIO, *, fmt: export.Format) -> None:
+        def watched() -> Iterator[pl.DataFrame]:
+            for chunk in chunks:
+                position = out.tell()
+                heights.append(chunk.height)
+                yield chunk  # the writer writes it, then asks for the next one
+                written_before_next.append(out.tell() > position)
+
+        real_write(watched(), out, fmt=fmt)
+
+    monkeypatch.setattr(commands, "create_engine", engine_spy)
+    monkeypatch.setattr(export, "write_chunks", write_spy)
+    out = tmp_path / "j.csv"
+    argv = ["export", "--db", url, "--as-of", "2022-08-31T00:00:00Z"]
+    assert journey_main([*argv, "--event-date", "2022-06-01", "--output", str(out)]) == 0
+    rows = len(out.read_bytes().splitlines()) - 1
+    assert rows > 2 * BATCH_ROWS  # several batches ...
+    assert sum(heights) == rows
+    assert max(heights) <= BATCH_ROWS  # ... none larger than the bound
+    assert len(heights) >= -(-rows // BATCH_ROWS)
+    assert all(written_before_next)
+    with engines[0].connect() as conn:
+        limit = conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar_one()
+    engines[0].dispose()
+    expected = sa.create_engine("duckdb:///:memory:")
+    with expected.connect() as conn:
+        conn.exec_driver_sql(f"SET memory_limit = '{STREAM_DUCKDB_MEMORY}'")
+        wanted = conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar_one()
+    expected.dispose()
+    assert limit == wanted

@@ -64,10 +64,15 @@ def local_file(url: str | sa.URL) -> Path | None:
     return Path(parsed.database)
 
 
-def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
+def create_engine(
+    url: str | sa.URL, *, read_only: bool = True, duckdb_memory: str | None = None
+) -> Engine:
     """An engine for ``url``: read-only by default, UTC sessions on PostgreSQL.
 
-    Raises :class:`WarehouseError` when the URL is malformed or names a missing file.
+    ``duckdb_memory`` (a read-only DuckDB file only, e.g. ``"256MB"``): DuckDB's
+    ``memory_limit``, beyond which its joins, windows and sorts spill to disk instead of
+    growing with the data (DuckDB's own default is 80% of RAM; one limit per file and
+    process). Raises :class:`WarehouseError` when the URL is malformed or names a missing file.
     """
     try:
         parsed = sa.make_url(url)
@@ -90,7 +95,10 @@ def create_engine(url: str | sa.URL, *, read_only: bool = True) -> Engine:
         )
         raise WarehouseError(msg)
     if backend == "duckdb" and read_only and path is not None:
-        kwargs["connect_args"] = {"read_only": True, "config": DUCKDB_CONFIG}
+        config = dict(DUCKDB_CONFIG)
+        if duckdb_memory is not None:
+            config["memory_limit"] = duckdb_memory
+        kwargs["connect_args"] = {"read_only": True, "config": config}
         # A connection per checkout, closed at check-in: an idle engine holds no lock on the
         # file (a writer elsewhere is never blocked by it), and a file an ETL job replaced
         # (written elsewhere, renamed over this path) is the one the next read opens.

@@ -22,11 +22,24 @@ from journey_core.warehouse.diagnose import explain
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.schema import verify_schema
 
-__all__ = ["BATCH_ROWS", "conform", "read_batches", "read_count", "read_frame", "reading"]
+__all__ = [
+    "BATCH_ROWS",
+    "STREAM_DUCKDB_MEMORY",
+    "conform",
+    "read_batches",
+    "read_count",
+    "read_frame",
+    "reading",
+]
 
 BATCH_ROWS = 10_000
 """Rows per batch of :func:`read_batches`: a batch read through a DB-API cursor is held as
 Python objects (about 2 KB a journey row) before it becomes a frame, 20 MB or so."""
+STREAM_DUCKDB_MEMORY = "256MB"
+"""DuckDB's memory limit for a streamed read of a whole result (``journey export``): the
+statement's joins, windows and final sort spill to disk beyond it, so the reader's peak does
+not grow with the warehouse (bench/RESULTS.md, "Scale"). At 10M events 128MB was too little
+(DuckDB stopped with an out-of-memory error); 256MB exported in 556 MB peak, 2.7 GB without."""
 
 
 @contextmanager
