@@ -50,7 +50,7 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.constructs import unicode_lower
+from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
 from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
@@ -76,6 +76,7 @@ __all__ = [
     "regex_group",
     "regex_search",
     "touch_rows",
+    "touches_of",
     "touchpoints_statement",
     "trend_statement",
 ]
@@ -270,16 +271,10 @@ def _gap_postgresql(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> 
     return f"(({later} - {earlier}) > make_interval(secs => {micros} / 1000000.0))"
 
 
-def _sqlite_micros(value: str, compiler: SQLCompiler, **kw: Any) -> str:
-    # Text 'YYYY-MM-DD HH:MM:SS.ffffff' (native.sortable_time pads the fraction).
-    seconds = f"CAST(strftime({_bound(compiler, '%s', **kw)}, substr({value}, 1, 19)) AS INTEGER)"
-    return f"({seconds} * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
-
-
 @compiles(gap_exceeded, "sqlite")
 def _gap_sqlite(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
     earlier, later, micros = _gap_args(element, compiler, **kw)
-    diff = f"{_sqlite_micros(later, compiler, **kw)} - {_sqlite_micros(earlier, compiler, **kw)}"
+    diff = f"{sqlite_micros(later, compiler, **kw)} - {sqlite_micros(earlier, compiler, **kw)}"
     return f"(({diff}) > {micros})"
 
 
@@ -562,8 +557,23 @@ def touch_rows(
     and ``is_touch`` (1 or 0), and the channel, source, medium and campaign of each row's
     touch in force (``session_source`` etc.). A CTE, for the aggregates to group.
     """
-    cfg = config or ChannelConfig.default()
     journeys = journey_statement(query, mapping).order_by(None).cte("journey_result")
+    return touches_of(journeys, config, gap=gap)
+
+
+def touches_of(
+    journeys: sa.CTE,
+    config: ChannelConfig | None = None,
+    *,
+    gap: dt.timedelta = SESSION_GAP,
+    repeats: bool = False,
+) -> sa.CTE:
+    """:func:`touch_rows` over any journey rows ``journeys`` (a CTE with the result columns).
+
+    With ``repeats`` (``sessions.with_touches(repeats=True)``, as attribution counts them),
+    every row carrying its own acquisition is a touch, even one repeating the one in force.
+    """
+    cfg = config or ChannelConfig.default()
     acquired = channel_columns(journeys, cfg).c
     person = acquired[c.EMAIL]
     order = _row_order(acquired)
@@ -614,7 +624,8 @@ def touch_rows(
     with_before = sa.select(*fo, *before).cte("journey_before")
     wb = with_before.c
     changed = sa.or_(*(wb[name] != wb[f"_before_{name}"] for name in _ACQUISITION))
-    is_touch = sa.or_(wb[c.IS_SESSION_START] == 1, sa.and_(wb["_own"] == 1, changed))
+    own = wb["_own"] == 1
+    is_touch = sa.or_(wb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, changed))
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
     return sa.select(
         *(wb[name] for name in c.RESULT_COLUMNS),
