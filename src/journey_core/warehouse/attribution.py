@@ -63,6 +63,7 @@ __all__ = [
     "PREVIEW_ROWS",
     "AttributionTables",
     "attribution_report",
+    "attribution_statements",
     "attribution_tables",
     "cohort_people_statement",
     "credit_statement",
@@ -324,11 +325,6 @@ def credit_statement(tables: AttributionTables, by: Sequence[str]) -> sa.Select[
         sums.append(sa.func.sum(credit).label(model.value))
         sums.append(sa.func.sum(credit * s[c.REVENUE]).label(f"{model.value}_revenue"))
     return sa.select(*keys, *sums).group_by(*keys)
-
-
-def _groups_statement(tables: AttributionTables, by: Sequence[str]) -> sa.Select[Any]:
-    t = tables.touches.c
-    return sa.select(*(t[name] for name in by)).distinct()
 
 
 # --------------------------------------------------------------------------- paths
@@ -628,30 +624,29 @@ _CONVERSION_SCHEMA: Final = {
 _PATH_SCHEMA: Final = {attr.TOUCHES: pl.UInt32(), c.PATH: _STRING, c.TRANSFORMED_PATH: _STRING}
 
 
-def _credits_frame(
-    engine: Engine, mapping: SchemaMapping, tables: AttributionTables, by: Sequence[str]
-) -> pl.DataFrame:
-    """``attribution.attribute`` of the credits: the sums from SQL, the grid and order of
-    the oracle (every group of the touches for every model)."""
+def _credits_frame(credits: pl.DataFrame, counts: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
+    """``attribution.attribute`` of the credits: the sums from SQL (:func:`credit_statement`
+    per campaign and channel, added up per ``by``), the grid and order of the oracle (every
+    group of the touches, from ``channel_counts``, for every model)."""
     keys = list(by)
-    rows = _rows(engine, mapping, credit_statement(tables, keys))
-    names = [*keys, *(f"{m.value}{part}" for m in Model for part in ("", "_revenue"))]
-    wide = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
     summed = pl.concat(
         [
-            wide.select(
-                *keys,
+            credits.group_by(keys).agg(
                 pl.lit(m.value).alias(c.MODEL),
-                pl.col(m.value).cast(pl.Float64).alias(c.CREDIT),
-                pl.col(f"{m.value}_revenue").cast(pl.Float64).alias(attr.REVENUE_CREDIT),
+                pl.col(m.value).sum().alias(c.CREDIT),
+                pl.col(f"{m.value}_revenue").sum().alias(attr.REVENUE_CREDIT),
             )
             for m in Model
         ]
-    ).with_columns(pl.col(k).cast(pl.String) for k in keys)
-    groups = pl.DataFrame(
-        _rows(engine, mapping, _groups_statement(tables, keys)), schema=keys, orient="row"
-    ).with_columns(pl.col(k).cast(pl.String) for k in keys)
-    return attr.attribute(summed.lazy(), by=keys, touch_rows=groups.lazy())
+    )
+    seen = counts.select(keys).unique()
+    return attr.attribute(summed.lazy(), by=keys, touch_rows=seen.lazy())
+
+
+def _credit_sums(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    parts = [f"{m.value}{part}" for m in Model for part in ("", "_revenue")]
+    schema = {**dict.fromkeys(_BY_CAMPAIGN, _STRING), **dict.fromkeys(parts, _FLOAT)}
+    return pl.DataFrame(rows, schema=schema, orient="row", infer_schema_length=None)
 
 
 def _quantile(points: dict[int, float], people: int, num: int, den: int) -> float:
@@ -737,6 +732,36 @@ def _ttc_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
     )
 
 
+_BY_CHANNEL: Final = (c.CHANNEL,)
+_BY_CAMPAIGN: Final = (c.CAMPAIGN, c.CHANNEL)
+
+
+def attribution_statements(
+    query: JourneyQuery,
+    settings: AttributionSettings,
+    mapping: SchemaMapping = CANONICAL,
+    *,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    preview_rows: int = PREVIEW_ROWS,
+    bins: Sequence[float] = attr.DEFAULT_BINS,
+) -> dict[str, sa.Select[Any]]:
+    """Every statement :func:`attribution_report` sends, by name."""
+    tables = attribution_tables(query, settings, mapping, start=start, end=end)
+    timing = time_statements(tables, bins=bins)
+    pages = _page_statements(tables, preview_rows)
+    return {
+        "people": cohort_people_statement(query, mapping),
+        "totals": _totals_statement(tables),
+        "credits": credit_statement(tables, _BY_CAMPAIGN),
+        "paths": path_statement(tables, limit=preview_rows),
+        "channel_counts": _channel_counts_statement(tables),
+        "histogram": timing["histogram"],
+        "quantiles": timing["quantiles"],
+        **{f"page_{name}": stmt for name, stmt in pages.items()},
+    }
+
+
 def attribution_report(
     engine: Engine,
     query: JourneyQuery,
@@ -751,17 +776,14 @@ def attribution_report(
     """The attribution report of ``query``'s cohort computed in the warehouse, and the
     cohort's people: equal to ``analyze(cohort_rows(...))``'s, person-level tables (and the
     path summary) cut to their first ``preview_rows`` rows."""
-    tables = attribution_tables(query, settings, mapping, start=start, end=end)
-
-    def run(stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-        return _rows(engine, mapping, stmt)
-
-    people = int(run(cohort_people_statement(query, mapping))[0][0] or 0)
-    pages = {name: run(stmt) for name, stmt in _page_statements(tables, preview_rows).items()}
-    converters, conversions, revenue = run(_totals_statement(tables))[0]
+    stmts = attribution_statements(
+        query, settings, mapping, start=start, end=end, preview_rows=preview_rows, bins=bins
+    )
+    got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+    converters, conversions, revenue = got["totals"][0]
     totals = AttributionTotals(int(converters), int(conversions), float(revenue or 0.0))
     paths = pl.DataFrame(
-        run(path_statement(tables, limit=preview_rows)),
+        got["paths"],
         schema={
             c.TRANSFORMED_PATH: _STRING,
             c.CONVERSIONS: _INT,
@@ -774,37 +796,30 @@ def attribution_report(
     path_summary = paths.with_columns(
         pl.col(c.REVENUE).round(9), (pl.col(c.CONVERSIONS) / total).alias(attr.CONVERSION_RATE)
     )
+    count_schema = {name: _STRING for name in (c.CHANNEL, c.CAMPAIGN, c.SOURCE, c.MEDIUM)}
     counts = pl.DataFrame(
-        run(_channel_counts_statement(tables)),
-        schema={
-            c.CHANNEL: _STRING,
-            c.CAMPAIGN: _STRING,
-            c.SOURCE: _STRING,
-            c.MEDIUM: _STRING,
-            attr.TOUCHES: _INT,
-        },
-        orient="row",
+        got["channel_counts"], schema={**count_schema, attr.TOUCHES: _INT}, orient="row"
     ).sort(
         [c.CHANNEL, attr.TOUCHES, c.CAMPAIGN, c.SOURCE, c.MEDIUM],
         descending=[False, True, False, False, False],
     )
-    timing = {name: run(stmt) for name, stmt in time_statements(tables, bins=bins).items()}
+    credits = _credit_sums(got["credits"])
     conv_key = {c.EMAIL: _STRING, c.CONVERSION_ID: _STRING, c.CONVERTED_AT: TS, c.REVENUE: _FLOAT}
     report = AttributionReport(
-        touches=_frame(pages["touches"], _TOUCH_SCHEMA),
-        conversions=_frame(pages["conversions"], _CONVERSION_SCHEMA),
-        by_channel=_credits_frame(engine, mapping, tables, (c.CHANNEL,)),
-        by_campaign=_credits_frame(engine, mapping, tables, (c.CAMPAIGN, c.CHANNEL)),
-        conversion_paths=_frame(pages["conversion_paths"], {**conv_key, **_PATH_SCHEMA}),
+        touches=_frame(got["page_touches"], _TOUCH_SCHEMA),
+        conversions=_frame(got["page_conversions"], _CONVERSION_SCHEMA),
+        by_channel=_credits_frame(credits, counts, _BY_CHANNEL),
+        by_campaign=_credits_frame(credits, counts, _BY_CAMPAIGN),
+        conversion_paths=_frame(got["page_conversion_paths"], {**conv_key, **_PATH_SCHEMA}),
         non_conversion_paths=_frame(
-            pages["non_conversion_paths"],
+            got["page_non_conversion_paths"],
             {c.EMAIL: _STRING, c.LAST_TOUCH_AT: TS, **_PATH_SCHEMA},
         ),
         path_summary=path_summary,
         channel_counts=counts,
-        time_to_convert=_ttc_frame(pages["time_to_convert"]),
-        time_to_convert_summary=_summary_frame(timing["quantiles"]),
-        time_to_convert_histogram=_histogram_frame(timing["histogram"], bins),
+        time_to_convert=_ttc_frame(got["page_time_to_convert"]),
+        time_to_convert_summary=_summary_frame(got["quantiles"]),
+        time_to_convert_histogram=_histogram_frame(got["histogram"], bins),
         totals=totals,
     )
-    return report, people
+    return report, int(got["people"][0][0] or 0)
