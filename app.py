@@ -24,5 +24,6 @@ if ctx is None:
     st.stop()
 data.use_budget(settings)
 ui.sidebar_warehouse(ctx, ui.try_summary(ctx, data.summary))
+ui.permalink(ctx)  # the link as the URL came; the page redraws it once its inputs are read
 with runlog.page_run(page.url_path or "recent"):
     page.run()

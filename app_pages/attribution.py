@@ -4,7 +4,7 @@ import streamlit as st
 
 from journey_ui import attribution as sections
 from journey_ui import components as ui
-from journey_ui import data, runlog, shell
+from journey_ui import data, runlog, setting, shell
 
 ctx = shell.context()
 ui.page_header(
@@ -13,21 +13,33 @@ ui.page_header(
     "six attribution models side by side, the paths people took, and how long they took.",
 )
 with ui.guard("attribution"):
-    start, as_of_day = sections.cohort_inputs(ctx)
-    query = sections.cohort_query(ctx, start, as_of_day)
+    start, end = sections.cohort_inputs(ctx)
+    query = sections.cohort_query(ctx, start)
     key = data.key_of(ctx, query)
     with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
         event_types = data.event_types(*key)
+        options = data.campaign_options(*key)
+    filters = setting.filters_panel(ctx, options)
+    shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     model, inputs = sections.model_inputs(event_types)
-    ui.permalink(ctx, as_of=as_of_day.isoformat())
+    ui.permalink(ctx)
+    until = shared.end_time(ctx.tz)
     with st.spinner("Computing attribution…", show_time=True):
-        view = data.attribution(*key, inputs)
-    sections.caption(ctx, query, inputs)
+        view = data.attribution(*key, inputs, filters, end=until)
+    sections.caption(ctx, query, inputs, until)
     runlog.note(rows=view.people)
     if view.people == 0:
         ui.empty_state(
-            view.message or "Nobody is in the campaign cohort for these dates.",
-            tips=["Pick an earlier campaign start date, or a later as-of day."],
+            view.message
+            or (
+                "Nobody matches these filters."
+                if filters.active
+                else "Nobody is in the campaign cohort for these dates."
+            ),
+            tips=[
+                "Remove some filters." if filters.active else "Pick an earlier start date.",
+                "Turn Live off in the sidebar and pick a later as-of time.",
+            ],
         )
         st.stop()
     sections.kpis(view.report, view.people)

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from journey_ui import components as ui
-from journey_ui import data, sections, shell
+from journey_ui import data, sections, setting, shell
+from journey_ui.funnel import funnel_section
 
 ctx = shell.context()
 ui.page_header(
@@ -12,15 +13,16 @@ ui.page_header(
     "journey of those who became known since.",
 )
 with ui.guard("campaign influence"):
-    start = sections.start_date_input(ctx)
+    start, end = setting.dates(ctx)
     query = ctx.query(event_date=start)
     key = data.key_of(ctx, query)
     with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
         options = data.campaign_options(*key)
-    filters, steps = sections.campaign_filters(ctx, options)
+    filters = sections.campaign_filters(ctx, options)
+    shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     ui.permalink(ctx)
     with st.spinner("Computing the campaign figures…", show_time=True):
-        report, message = data.campaign(*key, filters, steps)
+        report, message = data.campaign(*key, filters, end=shared.end_time(ctx.tz))
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
@@ -32,7 +34,7 @@ with ui.guard("campaign influence"):
         st.stop()
     sections.campaign_kpis(report, start)
     sections.campaign_charts(report, ctx, start)
-    sections.campaign_funnel(report, ctx)
+    funnel_section(ctx, key, filters, options.get("event_type", []))
     sections.campaign_touchpoints(report, ctx)
     ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
     sections.journeys_table(

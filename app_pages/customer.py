@@ -12,11 +12,11 @@ ui.page_header(
 )
 with ui.guard("this customer"):
     email = sections.email_input()
+    ui.permalink(ctx)
     if not email:
         sections.customer_prompt(ctx)
         st.stop()
     query = ctx.query(email=email)
-    ui.permalink(ctx)
     with st.spinner(f"Loading {ui.plain(ui.shown_email(query.email or ''))}…", show_time=True):
         view = data.customer(*data.key_of(ctx, query))
     if view.profile is None:

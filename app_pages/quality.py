@@ -9,6 +9,7 @@ ui.page_header(
     "Rows the tracking got wrong, counted per kind, and what every page and export does with them.",
 )
 with ui.guard("data quality"):
+    ui.permalink(ctx)
     sections.quality_panel(
         data.quality(ctx.engine, ctx.url, ctx.settings.mapping, ctx.query().as_of)
     )

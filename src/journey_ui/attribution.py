@@ -2,9 +2,9 @@
 
 Every figure comes from :mod:`journey_core.analytics.attribution` through the cached loaders of
 :mod:`journey_ui.data`; tables, downloads and errors are the shared :mod:`journey_ui.components`.
-The inputs are bound to the URL (``bind="query-params"``), so a view can be shared as a link.
-The page owns ``?as_of=`` (a day: conversions up to its end), so the sidebar has no as-of
-control here (:data:`journey_ui.shell.PAGES`).
+The model inputs are bound to the URL (``bind="query-params"``), so a view can be shared as a
+link; the cohort (start, end, as-of, filters) is the campaign setting shared with Campaign
+influence (:mod:`journey_ui.setting`), with the sidebar's as-of time.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import streamlit as st
 from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics.attribution import AttributionReport, Model, PathUnit
-from journey_core.rules.query import JourneyQuery, to_utc
+from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import safe_url
 from journey_ui import components as ui
-from journey_ui import data
+from journey_ui import data, setting
 from journey_ui.figures import attribution as charts
 from journey_ui.shell import PageContext
 
@@ -31,49 +31,14 @@ SANKEY_PATHS = 15
 
 
 def cohort_inputs(ctx: PageContext) -> tuple[dt.date, dt.date]:
-    """Campaign start date and as-of day (the campaign cohort: the event_date rule)."""
-    last = data.summary(ctx.engine, ctx.url, ctx.settings.mapping).last_event
-    default_as_of = (last or dt.datetime.now(dt.UTC)).date()
-    left, right = st.columns(2)
-    as_of_day = right.date_input(
-        "As of (end of day, UTC)",
-        value=default_as_of,
-        key="as_of",
-        bind="query-params",
-        help="Conversions up to the end of this day count. Defaults to the last event.",
-    )
-    start = left.date_input(
-        "Campaign start date",
-        value=as_of_day - dt.timedelta(days=30),
-        max_value=as_of_day,
-        key="event_date",
-        bind="query-params",
-        help="Everyone active since this date, or newly known since it, is in the cohort.",
-    )
-    return start, as_of_day
+    """Campaign start and end dates, shared with Campaign influence (:func:`.setting.dates`)."""
+    return setting.dates(ctx)
 
 
-def end_of_day(day: dt.date) -> dt.datetime:
-    """The last microsecond of ``day`` in UTC (the as-of time of an as-of day).
-
-    >>> end_of_day(dt.date(2022, 8, 30)).isoformat()
-    '2022-08-30T23:59:59.999999+00:00'
-    """
-    return to_utc(dt.datetime.combine(day, dt.time(23, 59, 59, 999_999)))
-
-
-def cohort_query(ctx: PageContext, start: dt.date, as_of_day: dt.date) -> JourneyQuery:
-    """The campaign cohort since ``start``, up to the end of ``as_of_day``.
-
-    Built directly, not with :meth:`PageContext.query`: the end of today is a time in the
-    future, which the sidebar's as-of time may not be.
-    """
-    return JourneyQuery(
-        as_of=end_of_day(as_of_day),
-        event_date=start,
-        lookback=dt.timedelta(days=ctx.settings.lookback_days),
-        timezone=ctx.settings.timezone,
-    )
+def cohort_query(ctx: PageContext, start: dt.date) -> JourneyQuery:
+    """The campaign cohort since ``start`` at the sidebar's as-of time (validated: a start after
+    the as-of date, or a future as-of time, is an :class:`InputError` naming the field)."""
+    return ctx.query(event_date=start)
 
 
 def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]:
@@ -144,11 +109,13 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
     )
 
 
-def caption(ctx: PageContext, query: JourneyQuery, inputs: data.AttributionInputs) -> None:
+def caption(
+    ctx: PageContext, query: JourneyQuery, inputs: data.AttributionInputs, end: dt.datetime
+) -> None:
     """What the page is computing, in one line."""
     st.caption(
         f"Campaign cohort since {query.event_date:%d %b %Y}, conversions up to "
-        f"{query.as_of:%d %b %Y} · {inputs.lookback_days}-day lookback · "
+        f"{ui.fmt_time(end, ctx.tz)} {ctx.tz} · {inputs.lookback_days}-day lookback · "
         f"warehouse {safe_url(ctx.url)}"
     )
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -27,7 +26,7 @@ from journey_core.errors import ConfigError, InputError, JourneyError, Warehouse
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame, mask_text
 from journey_core.warehouse import WarehouseSummary
-from journey_ui import downloads, people, runlog
+from journey_ui import downloads, people, runlog, urlstate
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext, format_as_of
 
@@ -40,6 +39,12 @@ FIELD_LABELS = {
     "email": "Email",
     "person": "Person link",
     "event_date": "Campaign start date",
+    "end": "End date",
+    "campaign": "Campaign",
+    "source": "Source",
+    "medium": "Medium",
+    "channel": "Channel",
+    "event_type": "Event type",
     "as_of": "As of",
     "steps": "Funnel steps",
     "timezone": "Timezone",
@@ -137,6 +142,15 @@ def show_error(exc: JourneyError) -> None:
         st.error(plain(str(exc)), icon=":material/error:")
 
 
+def show_warning(note: InputError) -> None:
+    """One ``st.warning`` naming the field of an input that was used differently than asked.
+
+    Plain text (:func:`plain`), like :func:`show_error`: it may quote what a link supplied.
+    """
+    name = FIELD_LABELS.get(note.field, note.field)
+    st.warning(f"**{plain(name)}**: {plain(note.detail)}", icon=":material/warning:")
+
+
 @contextmanager
 def guard(what: str) -> Iterator[None]:
     """Show errors raised while building ``what`` as one clear message."""
@@ -206,26 +220,63 @@ def kpi_row(items: Sequence[Kpi], *, widths: Sequence[float] | None = None) -> N
             )
 
 
-def permalink(ctx: PageContext, *, as_of: str | None = None) -> None:
-    """A link (in the sidebar) that reproduces this exact view, with the as-of time pinned.
+def permalink(ctx: PageContext) -> str:
+    """The sidebar's link to this exact view and its "Copy link" button; returns the query.
 
-    ``as_of`` is the pinned ``?as_of=`` value of a page with its own as-of input (a day on
-    Attribution); by default, the sidebar's as-of time.
+    The link carries the page's own URL parameters only (:func:`.urlstate.link_query`: never
+    another page's, such as a person's ``email`` on the campaign page) and always ``as_of``,
+    resolved to a time even when Live, so it shows the same figures whenever it is opened.
     """
+    params = {name: st.query_params.get_all(name) for name in st.query_params}
+    query = urlstate.link_query(ctx.page, params, format_as_of(ctx.effective_as_of))
     if ctx.link_slot is None:
-        return
-    pairs = [
-        (name, value)
-        for name in st.query_params
-        if name != "as_of"
-        for value in st.query_params.get_all(name)
-    ]
-    pairs.append(("as_of", as_of or format_as_of(ctx.effective_as_of)))
-    ctx.link_slot.markdown(
-        f"[:material/link: Link to this exact view](?{urlencode(pairs)})",
-        help="The current page, inputs and as-of time: copy it to share or bookmark a view "
-        "that will not change as new data arrives.",
-    )
+        return query
+    with ctx.link_slot.container():
+        st.markdown(
+            f"[:material/link: Link to this exact view](?{query})",
+            help="The current page, inputs and as-of time: copy it to share or bookmark a view "
+            "that will not change as new data arrives.",
+        )
+        st.html(copy_link_html(query), unsafe_allow_javascript=True)
+    return query
+
+
+def copy_link_html(query: str) -> str:
+    """A "Copy link" button copying this page's address with ``query``, and its confirmation.
+
+    The query is HTML-escaped into a data attribute (and read back by the script), so nothing
+    from the URL is ever run as code.
+    """
+    return f"""<div class="journey-copy-link" data-query="{html.escape(query, quote=True)}">
+<button type="button" class="journey-copy-button"
+ style="cursor:pointer;border:1px solid rgba(49,51,63,.2);border-radius:.5rem;background:#fff;
+ padding:.25rem .75rem;font-size:.875rem;font-family:inherit;color:inherit">Copy link</button>
+<span class="journey-copy-done" role="status" aria-live="polite"
+ style="margin-left:.5rem;font-size:.8rem;color:#177233"></span>
+</div>
+<script>
+(() => {{
+  for (const box of document.querySelectorAll(".journey-copy-link")) {{
+    if (box.dataset.bound === box.dataset.query) continue;
+    box.dataset.bound = box.dataset.query;
+    const button = box.querySelector("button");
+    const done = box.querySelector(".journey-copy-done");
+    button.onclick = async () => {{
+      const url = new URL("?" + box.dataset.query, window.location.href).href;
+      box.dataset.copied = url;
+      let ok = false;
+      try {{ await navigator.clipboard.writeText(url); ok = true; }} catch (e) {{
+        const area = document.createElement("textarea");
+        area.value = url; document.body.appendChild(area); area.select();
+        try {{ ok = document.execCommand("copy"); }} catch (e2) {{ ok = false; }}
+        area.remove();
+      }}
+      done.textContent = ok ? "Link copied" : "Copy failed: use the link above";
+      setTimeout(() => {{ done.textContent = ""; }}, 4000);
+    }};
+  }}
+}})();
+</script>"""
 
 
 # --------------------------------------------------------------------------- warehouse banner
@@ -267,8 +318,7 @@ def warehouse_banner(ctx: PageContext, summary: WarehouseSummary) -> None:
 def sidebar_warehouse(ctx: PageContext, summary: WarehouseSummary | None) -> None:
     """A one-line reminder of the connected warehouse, at the bottom of the sidebar."""
     with st.sidebar:
-        if ctx.as_of_control:
-            st.divider()
+        st.divider()
         if summary is None:
             st.caption(":material/database: Warehouse unavailable")
             return
@@ -557,43 +607,3 @@ def try_summary(
         return loader(ctx.engine, ctx.url, ctx.settings.mapping)
     except JourneyError:
         return None
-
-
-def funnel_table(funnel: pl.DataFrame, *, key: str) -> None:
-    """The funnel as one row per step: people, step conversion and drop-off per group."""
-    groups = list(dict.fromkeys(funnel.get_column(an.GROUP).to_list()))
-    short = {an.NEWLY_KNOWN: "New", an.PREVIOUSLY_KNOWN: "Prev.", an.ALL_PEOPLE: "All"}
-    wide = funnel.select(an.STEP, c.EVENT_TYPE).unique(an.STEP).sort(an.STEP)
-    config: dict[str, Any] = {
-        an.STEP: st.column_config.NumberColumn("Step", width="small"),
-        c.EVENT_TYPE: st.column_config.Column("Event"),
-    }
-    for group in groups:
-        part = funnel.filter(pl.col(an.GROUP) == group).select(
-            an.STEP,
-            pl.col(an.PEOPLE).alias(f"{group}|people"),
-            pl.col(an.STEP_CONVERSION).alias(f"{group}|rate"),
-            pl.col(an.DROP_OFF).alias(f"{group}|drop"),
-        )
-        wide = wide.join(part, on=an.STEP, how="left")
-        name = short.get(group, group)
-        config[f"{group}|people"] = st.column_config.NumberColumn(
-            f"{name} · people", format="localized", help=f"{group}: people who reached the step."
-        )
-        config[f"{group}|rate"] = st.column_config.NumberColumn(
-            f"{name} · conv.",
-            format="percent",
-            help=f"{group}: share of the previous step's people who did this step.",
-        )
-        config[f"{group}|drop"] = st.column_config.NumberColumn(
-            f"{name} · drop-off",
-            format="localized",
-            help=f"{group}: people of the previous step who did not do this step.",
-        )
-    st.dataframe(
-        _display(wide),
-        column_config=config,
-        hide_index=True,
-        width="stretch",
-        key=key,
-    )

@@ -26,6 +26,7 @@ import streamlit as st
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
+from journey_core.analytics.funnel import FunnelSpec
 from journey_core.config import Settings
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_frame
@@ -41,6 +42,7 @@ from journey_core.warehouse import (
 )
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse.fetch import empty_message
+from journey_core.warehouse.funnel import funnel_figures, funnel_people
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
 from journey_ui import runlog
@@ -219,18 +221,24 @@ def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list
 
 @_cached
 def campaign(
-    _engine: Engine, url: str, key: QueryKey, filters: an.Filters, steps: tuple[str, ...]
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    end: dt.datetime | None = None,
 ) -> tuple[an.CampaignReport, str | None]:
-    """The campaign influence page for one start date, filters and funnel (and its message)."""
+    """The campaign influence page for one start date and filters (and its message).
+
+    ``end``: the end of the campaign setting's end day (default: the as-of time).
+    """
     query = key.query()
     assert query.start is not None
     loaded = rows(_engine, url, key)
     report = an.campaign_report(
         loaded.rows,
         start=query.start,
-        end=query.as_of,
+        end=end if end is not None else query.as_of,
         filters=filters,
-        steps=steps,
         tz=key.timezone,
         preview_rows=PREVIEW_ROWS,
     )
@@ -314,10 +322,19 @@ def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
 
 @_cached
 def attribution(
-    _engine: Engine, url: str, key: QueryKey, inputs: AttributionInputs
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    inputs: AttributionInputs,
+    filters: an.Filters = an.Filters(),  # noqa: B008 (frozen, hashable)
+    end: dt.datetime | None = None,
 ) -> AttributionView:
     """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``,
-    computed by the warehouse (person-level tables: their first :data:`PREVIEW_ROWS` rows)."""
+    computed by the warehouse (person-level tables: their first :data:`PREVIEW_ROWS` rows).
+
+    ``filters``: only the people the campaign page's filters keep; ``end``: conversions up to
+    the end of the campaign setting's end day (default: the as-of time).
+    """
     query = key.query()
     assert query.start is not None
     mapping = verify_schema(_engine, load_mapping(key.mapping))
@@ -328,8 +345,9 @@ def attribution(
         settings,
         mapping,
         start=query.start,
-        end=query.as_of,
+        end=end if end is not None else query.as_of,
         preview_rows=PREVIEW_ROWS,
+        filters=filters,
     )
     message = None if people else empty_message(_engine, query, mapping=mapping)
     return AttributionView(report, message, people)
@@ -345,3 +363,33 @@ def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey
         mask_pii=ctx.settings.mask_pii,
     )
     return ctx.engine, ctx.url, key
+
+
+@_cached
+def funnel(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    spec: FunnelSpec,
+    people: tuple[int, str, str | None] | None = None,
+) -> pl.DataFrame:
+    """The funnel of a campaign cohort (``key`` has an event date), computed by the warehouse
+    (:mod:`journey_core.warehouse.funnel`); with ``people`` = (step, outcome, group), the
+    people who reached or dropped off there (at most :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    mapping = verify_schema(_engine, load_mapping(key.mapping))
+    query, config = key.query(), channel_config(key)
+    if people is None:
+        return funnel_figures(_engine, query, mapping, config, spec=spec, filters=filters)
+    step, outcome, group = people
+    return funnel_people(
+        _engine,
+        query,
+        mapping,
+        config,
+        spec=spec,
+        filters=filters,
+        step=step,
+        outcome=outcome,
+        group=group,
+    )

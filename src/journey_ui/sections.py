@@ -18,7 +18,7 @@ from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
-from journey_ui import data, people, runlog, urlstate
+from journey_ui import data, people, runlog, setting, urlstate
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
@@ -314,118 +314,25 @@ def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageConte
 # --------------------------------------------------------------------------- campaign influence
 
 
-def _default_start(ctx: PageContext) -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return (ctx.effective_as_of.astimezone(ZoneInfo(ctx.tz)) - dt.timedelta(days=30)).date()
-
-
-FILTERS: tuple[tuple[str, str, str], ...] = (
-    ("campaign", c.SESSION_CAMPAIGN, "Campaign"),
-    ("source", c.SESSION_SOURCE, "Source"),
-    ("medium", c.SESSION_MEDIUM, "Medium"),
-    ("channel", c.CHANNEL, "Channel"),
-    ("event_type", c.EVENT_TYPE, "Event type"),
-)
-FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _, _ in FILTERS}
-STEPS_PARAM = urlstate.list_param("steps", "campaign.steps", default=an.DEFAULT_FUNNEL_STEPS)
-
-
-def start_date_input(ctx: PageContext) -> dt.date:
-    """The campaign start date, mirrored in ``?event_date=`` (default: 30 days before as of)."""
-    param = urlstate.date_param(
-        "event_date", "campaign.event_date", default=lambda: _default_start(ctx)
-    )
-    urlstate.restore(param)
-    value = st.columns([1, 3])[0].date_input(
-        "Campaign start date",
-        key=param.key,
-        persist_state="session",
-        format="YYYY-MM-DD",
-        help="People active since this date, plus the earlier journey (up to the lookback) of "
-        "those who became known since.",
-    )
-    picked = value if isinstance(value, dt.date) else None
-    urlstate.publish(param, picked)
-    error = urlstate.url_error(param)
-    if error is not None:
-        raise error
-    if picked is None:
-        raise InputError("event_date", "pick a campaign start date, e.g. the first day it ran.")
-    return picked
-
-
-def campaign_filters(
-    ctx: PageContext, options: dict[str, list[str]]
-) -> tuple[an.Filters, tuple[str, ...]]:
-    """Optional filters and the funnel steps, each mirrored in the URL."""
-    values: dict[str, list[str]] = {}
-    for param in [*FILTER_PARAMS.values(), STEPS_PARAM]:
-        urlstate.restore(param)
-    active = sum(bool(st.session_state.get(p.key)) for p in FILTER_PARAMS.values())
+def campaign_filters(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
+    """Optional filters, each mirrored in the URL (shared with Attribution)."""
+    active = sum(bool(st.query_params.get_all(name)) for name, _, _ in setting.FILTERS)
+    active += sum(bool(st.session_state.get(p.key)) for p in setting.FILTER_PARAMS.values())
     # Opened at first if the link has filters; afterwards it stays as the user leaves it.
     opened = st.session_state.setdefault("_campaign.filters_opened", active > 0)
     with st.expander(
-        "Filters and funnel steps",
+        "Filters",
         icon=":material/filter_list:",
         expanded=opened,
         key="campaign.filters",
     ):
         st.caption(
             "Keep people with at least one event matching every filter you set "
-            "(campaign, source and medium are those of the visit)."
+            "(campaign, source and medium are those of the visit). Shared with Attribution."
         )
-        cols = st.columns(len(FILTERS))
-        for col, (name, column, title) in zip(cols, FILTERS, strict=True):
-            param = FILTER_PARAMS[name]
-            choices = list(dict.fromkeys([*options.get(column, []), *st.session_state[param.key]]))
-            with col:
-                values[name] = st.multiselect(
-                    title,
-                    options=choices,
-                    key=param.key,
-                    persist_state="session",
-                    format_func=charts.event_label if name == "event_type" else ui.shown_text,
-                    placeholder="Any",
-                )
-            urlstate.publish(param, values[name])
-        event_types = options.get(c.EVENT_TYPE, [])
-        step_choices = list(
-            dict.fromkeys(
-                [*an.DEFAULT_FUNNEL_STEPS, *event_types, *st.session_state[STEPS_PARAM.key]]
-            )
-        )
-        steps = st.multiselect(
-            "Funnel steps, in order",
-            options=step_choices,
-            key=STEPS_PARAM.key,
-            persist_state="session",
-            format_func=charts.event_label,
-            help="The order you pick them in is the funnel order.",
-        )
-        urlstate.publish(STEPS_PARAM, steps)
-    shown = {
-        name: [
-            charts.event_label(v) if name == "event_type" else ui.shown_text(v)
-            for v in values[name]
-        ]
-        for name, _, _ in FILTERS
-    }
-    chosen = [
-        f"{title}: {ui.plain(', '.join(shown[name]))}" for name, _, title in FILTERS if shown[name]
-    ]
-    if chosen:
-        st.caption(":material/filter_alt: People with an event matching " + " · ".join(chosen))
-    filters = an.Filters(
-        campaigns=tuple(values["campaign"]),
-        sources=tuple(values["source"]),
-        media=tuple(values["medium"]),
-        channels=tuple(values["channel"]),
-        event_types=tuple(values["event_type"]),
-    )
-    if len(steps) < 2:
-        raise InputError("steps", "pick at least two funnel steps, e.g. page_view then purchase.")
-    return filters, tuple(steps)
+        filters = setting.filter_inputs(ctx, options)
+    setting.filters_caption(filters, options)
+    return filters
 
 
 def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
@@ -497,17 +404,6 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
                 key="campaign.campaigns",
             )
         ui.table(report.campaigns.drop(an.EVENTS), tz=ctx.tz, key="campaign.campaigns.table")
-
-
-def campaign_funnel(report: an.CampaignReport, ctx: PageContext) -> None:
-    """The funnel chart and its table (counts, step conversion, drop-off)."""
-    ui.section(
-        "Funnel",
-        "People who did each step after the previous one, newly known (became known since the "
-        "start date) versus previously known. Labels: people · conversion from the step before.",
-    )
-    ui.chart(charts.funnel_chart(report.funnel), key="campaign.funnel")
-    ui.funnel_table(report.funnel, key="campaign.funnel.table")
 
 
 def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:

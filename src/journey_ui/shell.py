@@ -43,53 +43,28 @@ QUALITY = "quality"
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One page of the app: its script, title, icon, URL path and as-of behaviour.
+    """One page of the app: its script, title, icon and URL path.
 
-    ``as_of_control=False``: the page has an as-of input of its own and owns ``?as_of=``
-    (Attribution: a day, not a time), so the sidebar leaves out its as-of control.
+    Every page has the sidebar's as-of control; the URL parameters it reads are
+    :data:`journey_ui.urlstate.PAGE_PARAMS` of its URL path.
     """
 
     script: str
     title: str
     icon: str
     url_path: str = ""  # "": the home page
-    as_of_control: bool = True
-    params: tuple[str, ...] = ()
-    """URL parameters the page reads besides ``as_of`` (others are dropped: :func:`start`)."""
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """URL parameters the page reads besides ``as_of`` (others are dropped: :func:`start`)."""
+        return urlstate.PAGE_PARAMS.get(self.url_path, ())
 
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/recent.py", "Recent activity", ":material/bolt:"),
-    PageSpec(
-        "app_pages/customer.py",
-        "Customer lookup",
-        ":material/person_search:",
-        "customer",
-        params=("email", "person", "lane"),
-    ),
-    PageSpec(
-        "app_pages/campaign.py",
-        "Campaign influence",
-        ":material/campaign:",
-        "campaign",
-        params=("event_date", "campaign", "source", "medium", "channel", "event_type", "steps"),
-    ),
-    PageSpec(
-        "app_pages/attribution.py",
-        "Attribution",
-        ":material/account_tree:",
-        ATTRIBUTION,
-        as_of_control=False,
-        params=(
-            "event_date",
-            "model",
-            "conversions",
-            "lookback",
-            "half_life",
-            "path_unit",
-            "collapse",
-        ),
-    ),
+    PageSpec("app_pages/customer.py", "Customer lookup", ":material/person_search:", "customer"),
+    PageSpec("app_pages/campaign.py", "Campaign influence", ":material/campaign:", "campaign"),
+    PageSpec("app_pages/attribution.py", "Attribution", ":material/account_tree:", ATTRIBUTION),
     PageSpec("app_pages/quality.py", "Data quality", ":material/rule:", QUALITY),
 )
 #: URL paths of the pages besides the home page (the sign-in page answers on all of them).
@@ -107,7 +82,8 @@ class PageContext:
     as_of: dt.datetime | None
     as_of_error: InputError | None = None
     link_slot: Any = None
-    as_of_control: bool = True
+    page: str = ""
+    """The URL path of the page being shown ("": the home page)."""
 
     @property
     def channels_file(self) -> str:
@@ -156,8 +132,13 @@ class PageContext:
 
 
 def format_as_of(value: dt.datetime) -> str:
-    """The URL form of an as-of time: ISO-8601 in UTC with a ``Z``."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The URL form of an as-of time: ISO-8601 in UTC with a ``Z`` (microseconds if any).
+
+    >>> format_as_of(dt.datetime(2022, 8, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC))
+    '2022-08-30T23:59:59.999999Z'
+    """
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    return value.astimezone(dt.UTC).strftime(fmt)
 
 
 def _floor_minute(value: dt.datetime) -> dt.datetime:
@@ -293,10 +274,7 @@ def settings() -> Settings | None:
 
 
 def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
-    """Set up the app for this run of ``page``; ``None`` (after showing an error) if it cannot run.
-
-    A page whose :class:`PageSpec` has ``as_of_control=False`` gets no sidebar as-of control.
-    """
+    """Set up the app for this run of ``page``; ``None`` (after showing an error) if it can't."""
     try:
         _ensure_demo(settings)
         engine = _engine(settings.database_url)
@@ -317,12 +295,7 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
     now: dt.datetime = st.session_state[_NOW]
     spec = spec_of(page)
     drop_foreign_params(spec)
-    as_of_control = spec.as_of_control
-    if as_of_control:
-        as_of, error = _as_of_control(settings, now)
-    else:
-        as_of, error = None, None
-        st.session_state["journey.link_slot"] = st.sidebar.empty()
+    as_of, error = _as_of_control(settings, now)
     ctx = PageContext(
         settings=settings,
         engine=engine,
@@ -331,7 +304,7 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
         as_of=as_of,
         as_of_error=error,
         link_slot=st.session_state.pop("journey.link_slot", None),
-        as_of_control=as_of_control,
+        page=spec.url_path,
     )
     st.session_state[_CONTEXT] = ctx
     return ctx
@@ -343,8 +316,7 @@ def drop_foreign_params(spec: PageSpec) -> None:
     So the address bar and the permalink of a page never carry another page's inputs, such as
     a person's ``email`` on the campaign page.
     """
-    owned = {"as_of", *spec.params}
-    for name in [name for name in st.query_params if name not in owned]:
+    for name in urlstate.foreign(spec.url_path, list(st.query_params)):
         del st.query_params[name]
 
 

@@ -7,14 +7,19 @@ widget keeps its session value. After the widget is drawn, :func:`publish` write
 back to the URL. A malformed URL value leaves the widget at its fallback and is reported by
 :func:`url_error` (an :class:`~journey_core.errors.InputError` naming the field and the fix)
 until the user picks a new value.
+
+Each page reads only its own parameters (:data:`PAGE_PARAMS`, plus ``as_of`` everywhere):
+:func:`foreign` names the others, dropped when a page opens, and :func:`link_query` builds the
+query string of a page's "Copy link" (always with ``as_of``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -22,6 +27,67 @@ from journey_core.errors import InputError
 from journey_core.rules.query import parse_event_date
 
 T = TypeVar("T")
+
+AS_OF = "as_of"
+#: The campaign setting (:mod:`journey_ui.setting`), shared by Campaign influence and Attribution.
+SETTING_PARAMS: tuple[str, ...] = (
+    "event_date",
+    "end",
+    "campaign",
+    "source",
+    "medium",
+    "channel",
+    "event_type",
+)
+#: The URL parameters each page reads besides ``as_of``, by page URL path ("": the home page).
+PAGE_PARAMS: dict[str, tuple[str, ...]] = {
+    "": (),
+    "customer": ("email", "person", "lane"),
+    "campaign": (*SETTING_PARAMS, "steps"),
+    "attribution": (
+        *SETTING_PARAMS,
+        "model",
+        "conversions",
+        "lookback",
+        "half_life",
+        "path_unit",
+        "collapse",
+    ),
+    "quality": (),
+}
+
+
+def allowed(page: str) -> frozenset[str]:
+    """The parameters a link to ``page`` may carry: its own and ``as_of``.
+
+    >>> sorted(allowed("customer"))
+    ['as_of', 'email', 'lane', 'person']
+    """
+    return frozenset((AS_OF, *PAGE_PARAMS.get(page, ())))
+
+
+def foreign(page: str, names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that ``page`` does not read (another page's parameters).
+
+    >>> foreign("campaign", ["email", "event_date", "as_of", "lane"])
+    ['email', 'lane']
+    """
+    own = allowed(page)
+    return [name for name in names if name not in own]
+
+
+def link_query(page: str, params: Mapping[str, Sequence[str]], as_of: str) -> str:
+    """The query string of a link to ``page``: its own ``params`` and, always, ``as_of``.
+
+    Another page's parameters are left out; ``as_of`` replaces any in ``params``.
+
+    >>> params = {"email": ["a@b.co"], "channel": ["Email", "Paid"]}
+    >>> link_query("campaign", params, "2026-12-04T10:00:00Z")
+    'channel=Email&channel=Paid&as_of=2026-12-04T10%3A00%3A00Z'
+    """
+    own = allowed(page) - {AS_OF}
+    pairs = [(name, value) for name, values in params.items() if name in own for value in values]
+    return urlencode([*pairs, (AS_OF, as_of)])
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
         browser = launch_browser(pw)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 3600})
-            page.goto(app.url + "/attribution?model=Time+decay")
+            # the demo ends on 2022-08-30: pin the shared sidebar as-of to that day (Live is today)
+            page.goto(app.url + "/attribution?model=Time+decay&as_of=2022-08-30")
             page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
             page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
             page.wait_for_timeout(3_000)

@@ -210,7 +210,9 @@ def test_campaign_pick_a_date_and_download(
     open_page(page, f"{server.url}/campaign?as_of={as_of}")
     start = (dt.date.fromisoformat(as_of[:10]) - dt.timedelta(days=14)).isoformat()
     # The date field has one spin button per part; typing the year moves on to month and day.
-    page.locator('[data-testid="stDateInput"] [role="spinbutton"][data-type="year"]').click()
+    page.locator(
+        '[data-testid="stDateInput"] [role="spinbutton"][data-type="year"]'
+    ).first.click()  # the start date (the end date is next to it)
     page.keyboard.type(start.replace("-", ""), delay=50)
     page.keyboard.press("Escape")  # closes the calendar and commits the typed date
     wait_for_location(page, f"event_date={start}")
@@ -277,5 +279,5 @@ def test_attribution_page_in_the_app(
     wait_for_location(page, "/attribution")
     settle(page)
     assert plots(page, 1) >= 1
-    assert page.get_by_role("switch", name="Live (now)").count() == 0  # its own as-of date
+    assert page.get_by_role("switch", name="Live (now)").count() == 1  # the shared sidebar as-of
     shot(page, "attribution_in_app")

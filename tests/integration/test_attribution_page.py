@@ -25,7 +25,8 @@ from journey_core.warehouse import create_engine, fetch_journeys
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAGE = "app_pages/attribution.py"
-# The demo's last event is on 2022-08-30; the page defaults to it and 30 days before.
+# The demo's last event is on 2022-08-30; links pin the sidebar's as-of time to the end of that
+# day (?as_of=2022-08-30), and the start date defaults to 30 days before.
 AS_OF = dt.datetime(2022, 8, 30, 23, 59, 59, 999_999, tzinfo=dt.UTC)
 START = dt.date(2022, 7, 31)
 
@@ -55,9 +56,10 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
 
 def run(**query: str) -> AppTest:
-    """The app, opened on the Attribution page with ``query`` in its URL."""
+    """The app, opened on the Attribution page with ``query`` in its URL (as of AS_OF's day)."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.switch_page(PAGE)
+    query.setdefault("as_of", AS_OF.date().isoformat())
     for key, value in query.items():
         at.query_params[key] = value
     at.run()
@@ -142,7 +144,7 @@ def test_inputs_come_from_the_url(env: str) -> None:
     at = run(event_date="2022-08-20", lookback="7", path_unit="touch", collapse="false")
     assert not at.exception
     assert at.multiselect(key="conversions").value == ["purchase"]
-    assert at.date_input(key="event_date").value == dt.date(2022, 8, 20)
+    assert at.date_input(key="campaign.event_date").value == dt.date(2022, 8, 20)
     assert at.number_input(key="lookback").value == 7
     assert at.toggle(key="collapse").value is False
     paths = at.dataframe[4].value  # paths to conversion
@@ -172,14 +174,14 @@ def test_bad_channel_file_is_a_clear_error(env: str, monkeypatch: pytest.MonkeyP
     assert "JOURNEY_CHANNELS_FILE" in at.error[0].value
 
 
-def test_permalink_pins_the_as_of_day(env: str) -> None:
-    """The sidebar link keeps the inputs and pins the as-of day (by default the last event)."""
+def test_permalink_pins_the_as_of_time(env: str) -> None:
+    """The sidebar link keeps the inputs and pins the as-of time (the end of the linked day)."""
     at = run(model="Linear", lookback="14")
     assert not at.exception
     [link] = [m.value for m in at.sidebar.markdown if "Link to this exact view" in m.value]
     assert "model=Linear" in link
     assert "lookback=14" in link
-    assert f"as_of={AS_OF.date().isoformat()}" in link
+    assert "as_of=2022-08-30T23%3A59%3A59.999999Z" in link
 
 
 def test_unexpected_failure_is_logged_and_shown_without_traceback(

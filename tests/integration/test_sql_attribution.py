@@ -23,6 +23,7 @@ from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.analytics import attribution as attr
+from journey_core.analytics import campaign as an
 from journey_core.analytics.attribution import AttributionReport, AttributionSettings
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
@@ -63,13 +64,24 @@ SETTINGS = [
 
 # --------------------------------------------------------------------------- helpers
 def expected_report(
-    events: pl.DataFrame, ids: pl.DataFrame, query: JourneyQuery, s: AttributionSettings
+    events: pl.DataFrame,
+    ids: pl.DataFrame,
+    query: JourneyQuery,
+    s: AttributionSettings,
+    filters: an.Filters | None = None,
+    end: dt.datetime | None = None,
 ) -> tuple[AttributionReport, int]:
     def rows_of(q: JourneyQuery) -> pl.DataFrame:
         return journeys(events, ids, query=q)
 
     rows, people = attr.cohort_rows(rows_of, query, s.lookback)
-    return attr.analyze(rows, settings=s, start=query.start, end=query.as_of), people
+    if filters is not None and filters.active:
+        visits = an.with_sessions(rows_of(query), channels=s.channels)
+        kept = an.filter_people(visits, filters).get_column(c.EMAIL).unique()
+        rows = rows.filter(pl.col(c.EMAIL).is_in(kept.implode()))
+        people = kept.len()
+    until = end if end is not None else query.as_of
+    return attr.analyze(rows, settings=s, start=query.start, end=until), people
 
 
 def _assert_frame(got: pl.DataFrame, expected: pl.DataFrame, label: str) -> None:
@@ -88,10 +100,14 @@ def check_attribution(
     s: AttributionSettings | None = None,
     *,
     preview_rows: int = 1000,
+    filters: an.Filters | None = None,
+    end: dt.datetime | None = None,
 ) -> AttributionReport:
     s = s or AttributionSettings()
-    expected, people = expected_report(events, ids, query, s)
-    got, got_people = attribution_report(engine, query, s, preview_rows=preview_rows)
+    expected, people = expected_report(events, ids, query, s, filters, end)
+    got, got_people = attribution_report(
+        engine, query, s, preview_rows=preview_rows, filters=filters, end=end
+    )
     label = f"{query!r} {s!r}"
     assert got_people == people, label
     totals = expected.totals
@@ -147,6 +163,26 @@ def test_scenario_world(engine_for: Any, s: AttributionSettings) -> None:
     assert got.totals.conversions > 0
     assert got.path_summary.height > 1
     assert got.by_channel.get_column(c.CONVERSIONS).sum() > 0
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        pytest.param(an.Filters(channels=("Paid Search", "Email")), id="channels"),
+        pytest.param(an.Filters(media=("cpc",), event_types=("page_view",)), id="medium-type"),
+        pytest.param(an.Filters(campaigns=("no such campaign",)), id="nobody"),
+    ],
+)
+def test_campaign_filters_and_end(engine_for: Any, filters: an.Filters) -> None:
+    events, ids = scenario(individuals=40)
+    engine = engine_for(events, ids)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    end = END - dt.timedelta(days=10)
+    got = check_attribution(engine, events, ids, query, filters=filters, end=end)
+    everyone, _ = attribution_report(engine, query, AttributionSettings())
+    assert got.totals.conversions <= everyone.totals.conversions
+    if filters.campaigns:
+        assert got.totals.conversions == 0
 
 
 def test_person_tables_are_a_bounded_page(engine_for: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +23,10 @@ from sqlalchemy.engine import Dialect
 
 from journey_core.analytics.attribution import AttributionSettings, PathUnit
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
+from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
-from journey_core.warehouse import figures, statements
+from journey_core.warehouse import figures, funnel, statements
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -370,3 +372,49 @@ def test_attribution_statements_compile(dialect_name: str, preset: str) -> None:
     everything = "\n".join(texts)
     for spelling in ATTRIBUTION_SPELLINGS[dialect_name]:
         assert spelling in everything, spelling
+
+
+# --------------------------------------------------------------------------- funnel
+# What each dialect spells for constructs.epoch_micros (the funnel's window and step gaps).
+EPOCH_SPELLINGS = {
+    "duckdb": "epoch_us(",
+    "postgresql": "EXTRACT(EPOCH FROM",
+    "sqlite": "strftime(",
+    "hive": "UNIX_MICROS(",
+    "trino": "to_unixtime(",
+    "snowflake": "DATE_PART(epoch_microsecond",
+    "bigquery": "UNIX_MICROS(",
+}
+
+
+@pytest.mark.parametrize("preset", ["canonical", "snowplow"])
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_funnel_statements_compile(dialect_name: str, preset: str) -> None:
+    query = JourneyQuery(as_of=AS_OF, email=EMAIL, event_date=dt.date(2022, 7, 1))
+    touches = figures.touch_rows(query, load_mapping(preset))
+    spec = FunnelSpec(
+        steps=("o'brien", "purchase"),
+        window=dt.timedelta(days=7),
+        since=dt.datetime(2022, 7, 1, tzinfo=dt.UTC),
+        who=NEWLY_KNOWN,
+        breakdown="channel",
+    )
+    statements = {
+        "funnel": funnel.funnel_statement(touches, spec),
+        "reached": funnel.people_statement(touches, spec, step=2, group="o'brien", limit=50),
+        "dropped": funnel.people_statement(touches, spec, step=2, outcome="dropped", limit=50),
+    }
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    for name, stmt in statements.items():
+        compiled = stmt.compile(dialect=dialect)
+        text = str(compiled)
+        assert text.lstrip().upper().startswith("WITH"), name
+        assert "brien" not in text, name  # step names and groups are bound
+        assert "2022" not in text, name  # so are the start and the as-of time
+        assert str(7 * 86_400_000_000) not in text, name  # and the window
+        assert 7 * 86_400_000_000 in compiled.params.values(), name
+        assert EPOCH_SPELLINGS[dialect_name] in text, name
+        # Every row_number() is ordered: each window spells ORDER BY.
+        windows = re.findall(r"row_number\(\) OVER \(((?:[^()]|\([^()]*\))*)\)", text, re.I)
+        assert windows, name
+        assert all("ORDER BY" in w for w in windows), (name, windows)

@@ -44,6 +44,7 @@ from journey_core.analytics.attribution import (
     Model,
     PathUnit,
 )
+from journey_core.analytics.campaign import Filters
 from journey_core.analytics.channels import NOT_SET
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
@@ -54,7 +55,7 @@ from journey_core.warehouse.constructs import (
     ordered_join,
     time_bound,
 )
-from journey_core.warehouse.figures import touches_of
+from journey_core.warehouse.figures import filtered_people, touches_of
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.statements import journey_statement
 
@@ -97,12 +98,9 @@ def _rule_rows(query: JourneyQuery, mapping: SchemaMapping) -> sa.Subquery:
     return journey_statement(query, mapping).order_by(None).subquery("attribution_result")
 
 
-def cohort_people_statement(
-    query: JourneyQuery, mapping: SchemaMapping = CANONICAL
-) -> sa.Select[Any]:
-    """ONE row: the people of ``query``'s rule (the cohort)."""
-    rows = _rule_rows(query, mapping)
-    return sa.select(sa.func.count(sa.distinct(rows.c[c.EMAIL])))
+def cohort_people_statement(tables: AttributionTables) -> sa.Select[Any]:
+    """ONE row: the people of the (filtered) cohort."""
+    return sa.select(sa.func.count(sa.distinct(tables.people.c[c.EMAIL])))
 
 
 def event_types_statement(
@@ -128,9 +126,10 @@ class AttributionTables:
     channel, source, medium, campaign. ``conversions``: email, conversion_id,
     converted_at, revenue, known_at. ``paired``: each conversion with its touches in the
     lookback (or one ``(no touch)`` row), with ``touch_index`` and ``touches`` as in
-    ``attribution._touches_before``.
+    ``attribution._touches_before``. ``people``: the emails of the (filtered) cohort.
     """
 
+    people: sa.Subquery
     touches: sa.CTE
     conversions: sa.CTE
     paired: sa.CTE
@@ -144,27 +143,35 @@ def attribution_tables(
     *,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    filters: Filters | None = None,
 ) -> AttributionTables:
     """The touches, conversions and pairs of ``query``'s cohort, conversions in
-    ``[start, end]`` (default: the query's start and as-of)."""
+    ``[start, end]`` (default: the query's start and as-of); with ``filters``, only the
+    people the campaign page's filters keep (``campaign.filter_people`` over the cohort)."""
     begin = start if start is not None else query.start
     if begin is None:
         msg = "attribution needs a campaign cohort: a query with an event date."
         raise InputError("event_date", msg)
     until = end if end is not None else query.as_of
     wide = journey_statement(attr.lookback_query(query, settings.lookback), mapping)
-    w = wide.order_by(None).subquery("attribution_wide").c
+    wide_rows = wide.order_by(None).cte("attribution_wide")
+    w = wide_rows.c
     assert query.start is not None  # lookback_query checked the event date
     at, known = w[c.OCCURRED_AT], w[c.KNOWN_AT]
-    cohort_start = query.start
+    # The cohort's own rule over the wider rows: rules.admitted(query).
     admitted = sa.or_(
-        at >= time_bound("cohort_start", cohort_start, lower=True),
+        at >= time_bound("cohort_start", query.start, lower=True),
         sa.and_(
-            known >= time_bound("cohort_known_start", cohort_start, lower=True),
+            known >= time_bound("cohort_known_start", query.start, lower=True),
             at >= time_bound("cohort_lookback_start", query.lookback_start, lower=True),
         ),
     )
-    people = sa.select(w[c.EMAIL]).where(admitted)
+    people: sa.Select[Any] = sa.select(w[c.EMAIL]).where(admitted)
+    if filters is not None and filters.active:
+        cohort_rows = sa.select(*w).where(admitted).cte("attribution_cohort_rows")
+        visits = touches_of(cohort_rows, settings.channels, tag="attribution_filter")
+        kept = filtered_people(visits, filters)
+        people = sa.select(kept.c[c.EMAIL])
     rows = (
         sa.select(*w)
         .where(
@@ -177,6 +184,7 @@ def attribution_tables(
     touches = _touches(rows, settings)
     conversions = _conversions(rows, settings, begin)
     return AttributionTables(
+        people=people.subquery("attribution_people"),
         touches=touches,
         conversions=conversions,
         paired=_paired(touches, conversions, settings),
@@ -745,13 +753,14 @@ def attribution_statements(
     end: dt.datetime | None = None,
     preview_rows: int = PREVIEW_ROWS,
     bins: Sequence[float] = attr.DEFAULT_BINS,
+    filters: Filters | None = None,
 ) -> dict[str, sa.Select[Any]]:
     """Every statement :func:`attribution_report` sends, by name."""
-    tables = attribution_tables(query, settings, mapping, start=start, end=end)
+    tables = attribution_tables(query, settings, mapping, start=start, end=end, filters=filters)
     timing = time_statements(tables, bins=bins)
     pages = _page_statements(tables, preview_rows)
     return {
-        "people": cohort_people_statement(query, mapping),
+        "people": cohort_people_statement(tables),
         "totals": _totals_statement(tables),
         "credits": credit_statement(tables, _BY_CAMPAIGN),
         "paths": path_statement(tables, limit=preview_rows),
@@ -772,12 +781,20 @@ def attribution_report(
     end: dt.datetime | None = None,
     preview_rows: int = PREVIEW_ROWS,
     bins: Sequence[float] = attr.DEFAULT_BINS,
+    filters: Filters | None = None,
 ) -> tuple[AttributionReport, int]:
     """The attribution report of ``query``'s cohort computed in the warehouse, and the
     cohort's people: equal to ``analyze(cohort_rows(...))``'s, person-level tables (and the
     path summary) cut to their first ``preview_rows`` rows."""
     stmts = attribution_statements(
-        query, settings, mapping, start=start, end=end, preview_rows=preview_rows, bins=bins
+        query,
+        settings,
+        mapping,
+        start=start,
+        end=end,
+        preview_rows=preview_rows,
+        bins=bins,
+        filters=filters,
     )
     got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
     converters, conversions, revenue = got["totals"][0]
