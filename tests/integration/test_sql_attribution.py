@@ -108,7 +108,7 @@ def check_attribution(
     got, got_people = attribution_report(
         engine, query, s, preview_rows=preview_rows, filters=filters, end=end
     )
-    label = f"{query!r} {s!r}"
+    label = f"{query!r} {s.path_unit} {s.conversion_event_types} {s.lookback} {filters!r}"
     assert got_people == people, label
     totals = expected.totals
     assert got.totals.converters == totals.converters, label

@@ -86,7 +86,8 @@ def _text(value: str) -> sa.ColumnElement[str]:
 
 
 def _float(value: float) -> sa.ColumnElement[float]:
-    return sa.literal(float(value), sa.Float())
+    # Cast: Spark reads a literal like 0.5 (PyHive inlines parameters) as a DECIMAL.
+    return sa.cast(sa.literal(float(value), sa.Double()), sa.Double())
 
 
 def _int(value: int) -> sa.ColumnElement[int]:
