@@ -16,7 +16,7 @@ with ui.guard("campaign influence"):
     start, end = setting.dates(ctx)
     query = ctx.query(event_date=start)
     key = data.key_of(ctx, query)
-    with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
+    with st.spinner(f"Loading the filters since {start:%d %b %Y}…", show_time=True):
         options = data.campaign_options(*key)
     filters = sections.campaign_filters(ctx, options)
     shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
@@ -39,17 +39,18 @@ with ui.guard("campaign influence"):
     ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
     sections.journeys_table(
         people=report.people,
+        page_of=lambda page: data.people(*key, filters, page),
         preview=report.preview,
         total_rows=report.total_rows,
         ctx=ctx,
         key="campaign",
     )
     ui.download_csv(
-        data=lambda: data.csv(*key, filters),
+        data=lambda: data.csv_file(*key, filters),
         file_name=ui.csv_name(
             f"event_date-{start}", ui.as_of_part(ctx), "filtered" if filters.active else None
         ),
         rows=report.total_rows,
-        people=report.people.height,
+        people=report.people.total,
         key="campaign.csv",
     )

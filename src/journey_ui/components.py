@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -437,10 +438,12 @@ def table(
     height: int | Literal["auto"] = "auto",
     pickable: bool = False,
     drop_empty: bool = False,
+    wide: Sequence[str] = (),
 ) -> int | None:
     """A read-only table with friendly headers; returns the picked row when ``pickable``.
 
-    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic).
+    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic);
+    ``wide`` columns get a large width (e.g. a page URL that must stay readable).
     """
     shown = frame.select([name for name in (columns or frame.columns) if name in frame.columns])
     if drop_empty and shown.height:
@@ -449,6 +452,9 @@ def table(
         )
     data = _display(shown)
     config = _column_config(shown, tz)
+    for name in wide:
+        if name in config:
+            config[name]["width"] = "large"
     if not pickable:
         st.dataframe(
             data, column_config=config, hide_index=True, width="stretch", height=height, key=key
@@ -500,7 +506,7 @@ def download_table(frame: pl.DataFrame, name: str, *, file_name: str, key: str) 
 
 def download_csv(
     *,
-    data: Callable[[], bytes] | bytes,
+    data: Callable[[], bytes | io.RawIOBase] | bytes,
     file_name: str,
     rows: int,
     people: int,
@@ -512,7 +518,7 @@ def download_csv(
     Only while the session may see data (:mod:`journey_ui.downloads`).
     """
     runlog.note(rows=rows)
-    make: Callable[[], bytes] = data if callable(data) else (lambda: data)
+    make: Callable[[], bytes | io.RawIOBase] = data if callable(data) else (lambda: data)
     st.download_button(
         f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
         data=downloads.deferred(make),
