@@ -315,16 +315,15 @@ def credit_statement(tables: AttributionTables, by: Sequence[str]) -> sa.Select[
     half_life_us = settings.half_life / dt.timedelta(microseconds=1)
     age = micros_between(p[c.TOUCH_AT], p[c.CONVERTED_AT])
     weight = sa.func.power(_float(2.0), -age / _float(half_life_us))
-    weighted = sa.select(
+    # The weights and their sum per conversion in one projection (Spark got the sum wrong
+    # when it was a window over a column of a stacked subquery).
+    scored = sa.select(
         *p,
         sa.func.coalesce(
             sa.func.max(non_direct).over(partition_by=p[c.CONVERSION_ID]), p[attr.TOUCHES] - 1
         ).label("_last_non_direct"),
         weight.label("_weight"),
-    ).subquery("attribution_weighted")
-    wc = weighted.c
-    scored = sa.select(
-        *wc, sa.func.sum(wc["_weight"]).over(partition_by=wc[c.CONVERSION_ID]).label("_weights")
+        sa.func.sum(weight).over(partition_by=p[c.CONVERSION_ID]).label("_weights"),
     ).subquery("attribution_scored")
     s = scored.c
     keys = [s[name] for name in by]
