@@ -131,14 +131,15 @@ def table(frame: pl.DataFrame, name: str, *, key: str, ctx: PageContext) -> None
 
 def kpis(report: AttributionReport, people: int) -> None:
     """People, converters, conversion rate, conversions, revenue."""
-    converters = report.conversions.get_column(c.EMAIL).n_unique()
+    totals = report.totals
+    converters = totals.converters
     ui.kpi_row(
         [
             ui.Kpi("People in the cohort", ui.fmt_int(people)),
             ui.Kpi("Converted", ui.fmt_int(converters), help="People with a conversion"),
             ui.Kpi("Conversion rate", f"{converters / people:.1%}" if people else "–"),
-            ui.Kpi("Conversions", ui.fmt_int(report.conversions.height)),
-            ui.Kpi("Revenue", ui.fmt_money(float(report.conversions.get_column(c.REVENUE).sum()))),
+            ui.Kpi("Conversions", ui.fmt_int(totals.conversions)),
+            ui.Kpi("Revenue", ui.fmt_money(totals.revenue)),
         ]
     )
 
@@ -174,7 +175,8 @@ def paths_section(report: AttributionReport, ctx: PageContext) -> None:
     ui.section(
         "Paths to conversion",
         f"The {SANKEY_PATHS} most frequent paths, their last {SANKEY_STEPS} steps "
-        "(“…” marks earlier steps left out); every path is in the tables below.",
+        "(“…” marks earlier steps left out); the tables below list the first "
+        f"{data.PREVIEW_ROWS:,} paths.",
     )
     links = attr.sankey_links(report.path_summary, max_steps=SANKEY_STEPS, top_paths=SANKEY_PATHS)
     ui.chart(charts.path_sankey(links), key="chart.sankey")
@@ -197,8 +199,8 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
     ui.section(
         "Time to convert",
         "From each converter's first touch, and from when they became known, to their first "
-        "conversion in the window. First touches are those in the retrieved journeys: events "
-        "since the start date, and earlier ones of people who became known since.",
+        "conversion in the window. The first touch is the earliest in the lookback before "
+        "that conversion, before the start date too.",
     )
     ui.chart(
         charts.time_to_convert_chart(

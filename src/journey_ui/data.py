@@ -33,7 +33,6 @@ from typing import Concatenate, ParamSpec, TypeVar
 import polars as pl
 import streamlit as st
 
-from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
@@ -48,9 +47,11 @@ from journey_core.warehouse import (
     SchemaMapping,
     WarehouseSummary,
     fetch_journeys,
+    reading,
     summarize,
     verify_schema,
 )
+from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.fetch import empty_message
 from journey_core.warehouse.figures import campaign_figures, recent_figures
@@ -441,7 +442,8 @@ class AttributionInputs:
 
 @dataclass(frozen=True)
 class AttributionView:
-    """The attribution report of a cohort, why it is empty, and how many people it has."""
+    """The attribution report of a cohort, why it is empty, and how many people it has
+    (the report's person-level tables are a bounded page; its totals count everyone)."""
 
     report: attr.AttributionReport
     message: str | None
@@ -449,17 +451,13 @@ class AttributionView:
 
 
 @_cached
-def journeys(_engine: Engine, url: str, key: QueryKey) -> tuple[pl.DataFrame, str | None]:
-    """The journey rows of one query as the warehouse returns them, and the empty-result message."""
-    result = fetch(_engine, key)
-    return result.frame, result.message
-
-
-@_cached
 def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
-    """The event types in the journeys of one query (the conversion picker's options)."""
-    frame, _ = journeys(_engine, url, key)
-    return sorted(frame.get_column(c.EVENT_TYPE).drop_nulls().unique().to_list())
+    """The event types in the journeys of one query (the conversion picker's options),
+    from the warehouse, at most :data:`~journey_core.warehouse.attribution.EVENT_TYPE_LIMIT`."""
+    mapping = verify_schema(_engine, load_mapping(key.mapping))
+    with reading(_engine, mapping) as conn:
+        rows = conn.execute(wa.event_types_statement(key.query(), mapping)).all()
+    return [str(row[0]) for row in rows]
 
 
 @_cached
@@ -471,21 +469,28 @@ def attribution(
     filters: an.Filters = an.Filters(),  # noqa: B008 (frozen, hashable)
     end: dt.datetime | None = None,
 ) -> AttributionView:
-    """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``.
+    """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``,
+    computed by the warehouse (person-level tables: their first :data:`PREVIEW_ROWS` rows).
 
     ``filters``: only the people the campaign page's filters keep; ``end``: conversions up to
     the end of the campaign setting's end day (default: the as-of time).
     """
     query = key.query()
     assert query.start is not None
-    frame, message = journeys(_engine, url, key)
-    if filters.active:
-        kept = an.filter_people(rows(_engine, url, key).rows, filters).get_column(c.EMAIL)
-        frame = frame.filter(pl.col(c.EMAIL).is_in(kept.unique().implode()))
+    mapping = verify_schema(_engine, load_mapping(key.mapping))
     settings = inputs.settings(channel_config(key))
-    until = end if end is not None else query.as_of
-    report = attr.analyze(frame, settings=settings, start=query.start, end=until)
-    return AttributionView(report, message, frame.get_column(c.EMAIL).n_unique())
+    report, people = wa.attribution_report(
+        _engine,
+        query,
+        settings,
+        mapping,
+        start=query.start,
+        end=end if end is not None else query.as_of,
+        preview_rows=PREVIEW_ROWS,
+        filters=filters,
+    )
+    message = None if people else empty_message(_engine, query, mapping=mapping)
+    return AttributionView(report, message, people)
 
 
 def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:

@@ -19,6 +19,7 @@ from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import AttributionSettings, Model
 from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import create_engine, fetch_journeys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,10 +67,17 @@ def run(**query: str) -> AppTest:
 
 
 def expected_report(url: str, *, start: dt.date = START) -> a.AttributionReport:
+    """The oracle: ``analyze`` over the cohort with its touches in the lookback before the start."""
     query = JourneyQuery(as_of=AS_OF, event_date=start, lookback=dt.timedelta(days=90))
-    frame = fetch_journeys(create_engine(url), query).frame
+    engine = create_engine(url)
+    settings = AttributionSettings()
+
+    def rows_of(q: JourneyQuery) -> pl.DataFrame:
+        return fetch_journeys(engine, q).frame
+
+    frame, _ = a.cohort_rows(rows_of, query, settings.lookback)
     assert query.start is not None
-    return a.analyze(frame, settings=AttributionSettings(), start=query.start, end=AS_OF)
+    return a.analyze(frame, settings=settings, start=query.start, end=AS_OF)
 
 
 def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
@@ -182,7 +190,8 @@ def test_unexpected_failure_is_logged_and_shown_without_traceback(
     def broken(*args: object, **kwargs: object) -> a.AttributionReport:
         raise RuntimeError("analysis broke")
 
-    monkeypatch.setattr(a, "analyze", broken)
+    # The page's report comes from the warehouse route.
+    monkeypatch.setattr(wa, "attribution_report", broken)
     with caplog.at_level(logging.ERROR, logger="journey_ui"):
         at = run(lookback="11")  # inputs no other test caches
     assert not at.exception

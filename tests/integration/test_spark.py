@@ -29,6 +29,7 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
 from journey_core.warehouse.native import native_journeys
 from tests.integration.test_native import ODD_EVENTS, ODD_IDS, ODD_QUERIES
+from tests.integration.test_sql_attribution import check_attribution
 from tests.integration.test_sql_figures import check_campaign, check_recent
 from tests.integration.test_sql_pages import check_pages
 from tests.support.scenario import END, scenario
@@ -162,6 +163,21 @@ def test_scenario_world_figures(world: tuple[sa.Engine, pl.DataFrame, pl.DataFra
     assert got.channels.height > 1
     recent = JourneyQuery(as_of=END)
     _timed("figures recent", lambda: check_recent(engine, events, identities, recent))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Spark's time-decay credits are not normalised per conversion (they sum above 1); "
+    "touches, conversions and the other five models are equal: a known open bug",
+)
+def test_scenario_world_attribution(world: tuple[sa.Engine, pl.DataFrame, pl.DataFrame]) -> None:
+    # Credits of the six models, paths (ordered concat_ws over array_sort) and time to convert
+    # computed by Spark equal analyze() over the cohort's rows.
+    engine, events, identities = world
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="America/New_York")
+    got = _timed("attribution", lambda: check_attribution(engine, events, identities, query))
+    assert got.totals.conversions > 0
+    assert got.path_summary.height > 1
 
 
 def test_scenario_world_cohort_figures(

@@ -15,6 +15,9 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import AttributionSettings, Model, PathUnit
 from journey_core.errors import InputError
+from journey_core.rules import journeys as rule_journeys
+from journey_core.rules.query import JourneyQuery
+from tests.support.frames import T, events_frame, identities_frame
 
 SITE = "https://shop.example.com"
 UTM = {
@@ -637,3 +640,78 @@ def test_sankey_links_keep_the_top_paths() -> None:
     )
     result = a.sankey_links(summary, top_paths=2)
     assert result.rows() == [("1. Direct", "No conversion", 9), ("1. Email", "Conversion", 1)]
+
+
+# Ann was known (05-01) long before the campaign (07-01): the rule gives her events since the
+# start only, but her Paid Search visit on 06-20 is in the 30-day lookback of her purchase on
+# 07-05 10:00 (the lookback reaches back to 06-05 10:00). Bo becomes known on 07-02; of his
+# anonymous visits, 06-01 (Social) is outside his purchase's lookback (from 06-10 10:00) and
+# 06-15 (Email) inside it.
+LOOKBACK_EVENTS = events_frame(
+    [
+        {
+            c.EVENT_ID: eid,
+            c.ANONYMOUS_ID: anon,
+            c.EMAIL: email,
+            c.OCCURRED_AT: T(at),
+            c.EVENT_TYPE: kind,
+            c.UTM_SOURCE: UTM[utm][0],
+            c.UTM_MEDIUM: UTM[utm][1],
+            c.UTM_CAMPAIGN: UTM[utm][2],
+            c.PAGE_URL: f"{SITE}/p",
+            c.REVENUE: revenue,
+        }
+        for eid, anon, email, at, kind, utm, revenue in [
+            ("a0", None, "ann@x.io", "2022-05-01 00:00:00", "signup", "direct", None),
+            ("a1", None, "ann@x.io", "2022-05-20 10:00:00", "page_view", "email", None),
+            ("a2", None, "ann@x.io", "2022-06-20 10:00:00", "page_view", "paid", None),
+            ("a3", None, "ann@x.io", "2022-07-03 10:00:00", "page_view", "direct", None),
+            ("a4", None, "ann@x.io", "2022-07-05 10:00:00", "purchase", "direct", 50.0),
+            ("b1", "anon-b", None, "2022-06-01 10:00:00", "page_view", "social", None),
+            ("b2", "anon-b", None, "2022-06-15 10:00:00", "page_view", "email", None),
+            ("b3", "anon-b", None, "2022-07-10 10:00:00", "purchase", "direct", 20.0),
+        ]
+    ]
+)
+LOOKBACK_IDS = identities_frame([("anon-b", "bo@x.io", "2022-07-02 00:00:00")])
+LOOKBACK_QUERY = JourneyQuery(as_of=U("2022-07-31T23:59:59"), event_date=dt.date(2022, 7, 1))
+
+
+def test_time_to_convert_from_the_first_touch_in_the_lookback() -> None:
+    def rows_of(query: JourneyQuery) -> pl.DataFrame:
+        return rule_journeys(LOOKBACK_EVENTS, LOOKBACK_IDS, query=query)
+
+    cohort, people = a.cohort_rows(rows_of, LOOKBACK_QUERY, DEFAULT.lookback)
+    assert people == 2
+    start = LOOKBACK_QUERY.start
+    report = a.analyze(cohort, settings=DEFAULT, start=start, end=LOOKBACK_QUERY.as_of)
+    result = report.time_to_convert.select(
+        c.EMAIL, a.FIRST_TOUCH_AT, a.FIRST_TOUCH_CHANNEL, a.DAYS_FROM_FIRST_TOUCH, a.DAYS_FROM_KNOWN
+    )
+    expected = pl.DataFrame(
+        {
+            c.EMAIL: ["ann@x.io", "bo@x.io"],
+            a.FIRST_TOUCH_AT: [U("2022-06-20T10:00"), U("2022-06-15T10:00")],
+            a.FIRST_TOUCH_CHANNEL: ["Paid Search", "Email"],
+            # 06-20 10:00 -> 07-05 10:00 and 06-15 10:00 -> 07-10 10:00
+            a.DAYS_FROM_FIRST_TOUCH: [15.0, 25.0],
+            # 05-01 00:00 -> 07-05 10:00 and 07-02 00:00 -> 07-10 10:00
+            a.DAYS_FROM_KNOWN: [65 + 10 / 24, 8 + 10 / 24],
+        },
+        schema_overrides={a.FIRST_TOUCH_AT: pl.Datetime("us", "UTC")},
+    )
+    assert_frame_equal(result, expected)
+    # The first-touch model credits Ann's purchase to the Paid Search visit before the start.
+    first = report.by_channel.filter(pl.col(c.MODEL) == Model.FIRST_TOUCH.value)
+    credited = dict(first.select(c.CHANNEL, c.CONVERSIONS).iter_rows())
+    # Bo's 06-01 Social visit is a touch (from start - lookback on), outside his lookback.
+    assert credited == {"Paid Search": 1.0, "Email": 1.0, "Direct": 0.0, "Paid Social": 0.0}
+    # Without the lookback rows, Ann's first touch would be her 07-03 visit (2 days).
+    only_cohort = rows_of(LOOKBACK_QUERY)
+    cut = a.analyze(only_cohort, settings=DEFAULT, start=start, end=LOOKBACK_QUERY.as_of)
+    assert cut.time_to_convert.get_column(a.DAYS_FROM_FIRST_TOUCH).to_list()[0] == 2.0
+
+
+def test_lookback_query_needs_an_event_date() -> None:
+    with pytest.raises(InputError, match="event date"):
+        a.lookback_query(JourneyQuery(as_of=U("2022-07-31T00:00")), dt.timedelta(days=30))

@@ -46,7 +46,7 @@ def test_there_are_caches() -> None:
 def test_heavy_loaders_are_bounded_by_bytes() -> None:
     from journey_ui import data
 
-    assert {"data.py:rows", "data.py:journeys", "data.py:campaign"} <= set(byte_cached())
+    assert {"data.py:rows", "data.py:attribution", "data.py:campaign"} <= set(byte_cached())
     assert 0 < data.CACHE.max_bytes < 2**40
     assert data.CACHE.ttl_seconds == data.TTL.total_seconds()
 

@@ -5,7 +5,7 @@ BigQuery and Hive/Spark (the dialect Databricks is reached through) are checked 
 compiling every statement the product sends (every builder of
 :mod:`journey_core.warehouse.statements`, the one-statement rules for every rule included),
 through every preset, and the page figures of
-:mod:`journey_core.warehouse.figures`.
+:mod:`journey_core.warehouse.figures` and :mod:`journey_core.warehouse.attribution`.
 Their dialect packages are dev extras (they install from PyPI); without one, its cases skip.
 """
 
@@ -21,10 +21,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from journey_core.analytics.attribution import AttributionSettings, PathUnit
 from journey_core.analytics.campaign import DIMENSIONS, Filters
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures, funnel, search, statements
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
@@ -330,6 +332,68 @@ def test_figure_day_bounds_are_parameters() -> None:
     # 2022-07-01 09:00 Tokyo .. 2022-08-31 09:00 Tokyo: 62 local days, 61 inner boundaries.
     assert len(bounds) == 61
     assert dt.datetime(2022, 7, 1, 15) in bounds  # local midnight of July 2nd, in UTC
+
+
+# --------------------------------------------------------------------------- attribution
+# What each dialect spells for the ordered path aggregate and the time differences.
+ATTRIBUTION_SPELLINGS = {
+    "duckdb": ("string_agg(", "epoch_us(", "power("),
+    "postgresql": ("string_agg(", "EXTRACT(EPOCH FROM", "power("),
+    "sqlite": ("group_concat(", "strftime(", "ORDER BY conversion_id, email"),
+    "hive": ("array_sort(collect_list(named_struct(", "unix_micros(", "concat_ws("),
+    "trino": ("array_join(array_agg(", "date_diff('millisecond'"),
+    "snowflake": ("LISTAGG(", "DATEDIFF(microsecond"),
+    "bigquery": ("string_agg(", "TIMESTAMP_DIFF("),
+}
+
+
+def _attribution_statements(mapping: SchemaMapping) -> dict[str, Statement]:
+    # Event types, channel names and rule values from a user travel as bound parameters.
+    rule = ChannelRule("o'brien;--", source=("o'brien",))
+    base = ChannelConfig.default()
+    config = ChannelConfig(rules=(rule, *base.rules), source_categories=base.source_categories)
+    query = JourneyQuery(as_of=AS_OF, email=EMAIL, event_date=dt.date(2022, 7, 1))
+    found: dict[str, Statement] = {"event_types": wa.event_types_statement(query, mapping)}
+    settings = AttributionSettings(
+        conversion_event_types=("o'brien",),
+        require_revenue=True,
+        touch_event_types=("o'brien;--",),
+        path_unit=PathUnit.TOUCH,
+        channels=config,
+    )
+    found.update(wa.attribution_statements(query, settings, mapping))
+    return found
+
+
+def test_every_attribution_statement_is_compiled() -> None:
+    names = set(_attribution_statements(load_mapping("canonical")))
+    assert {"event_types", "people", "credits", "paths", "quantiles", "page_touches"} <= names
+    assert len(names) == 13
+
+
+# Each compile is a few hundred milliseconds: the preset matrix runs on Spark's dialect only.
+@pytest.mark.parametrize(
+    ("dialect_name", "preset"),
+    [*((name, "canonical") for name in DIALECTS), ("hive", "snowplow")],
+)
+def test_attribution_statements_compile(dialect_name: str, preset: str) -> None:
+    dialect = DIALECTS[dialect_name]()
+    texts = []
+    for name, stmt in _attribution_statements(load_mapping(preset)).items():
+        compiled = stmt.compile(dialect=dialect)
+        text = str(compiled)
+        texts.append(text)
+        assert text.lstrip().upper().startswith("WITH"), name
+        assert "brien" not in text, name
+        assert "2022" not in text, name
+        assert EMAIL in compiled.params.values(), name
+        if dialect_name not in {"duckdb", "postgresql", "sqlite"}:
+            assert "MATERIALIZED" not in text, name
+        for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
+            assert word not in text.upper().split(), (name, word)
+    everything = "\n".join(texts)
+    for spelling in ATTRIBUTION_SPELLINGS[dialect_name]:
+        assert spelling in everything, spelling
 
 
 # --------------------------------------------------------------------------- funnel

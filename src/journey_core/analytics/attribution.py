@@ -17,15 +17,20 @@ Pure Polars over the rows of :func:`journey_core.rules.journeys` /
 - **Paths** (:func:`conversion_paths`, :func:`non_conversion_paths`, :func:`path_summary`):
   the channel sequence before each conversion, and before the last touch of people who did
   not convert, with repeated channels optionally collapsed.
-- **Time to convert** (:func:`time_to_convert` and its summary and histogram).
+- **Time to convert** (:func:`time_to_convert` and its summary and histogram): from the
+  first touch in the lookback before the first conversion.
+- **The rows to analyse** (:func:`lookback_query`, :func:`cohort_rows`): the people of a
+  campaign cohort with every event of theirs in the lookback before the start date, so
+  that people known before the start keep the touches that led them there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -63,6 +68,7 @@ from journey_core.columns import (
     VALUE,
 )
 from journey_core.errors import InputError
+from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import TS, utc_lit
 
 # Output column names are defined in journey_core.columns and re-exported here.
@@ -102,20 +108,24 @@ __all__ = [
     "VALUE",
     "AttributionReport",
     "AttributionSettings",
+    "AttributionTotals",
     "Model",
     "PathUnit",
     "analyze",
     "attribute",
     "channel_counts",
+    "cohort_rows",
     "conversion_paths",
     "conversions",
     "credits",
+    "lookback_query",
     "non_conversion_paths",
     "path_summary",
     "sankey_links",
     "time_to_convert",
     "time_to_convert_histogram",
     "time_to_convert_summary",
+    "totals",
     "touches",
 ]
 
@@ -690,20 +700,32 @@ def sankey_links(
 # Time to convert
 
 
-def time_to_convert(touch_rows: pl.LazyFrame, conversion_rows: pl.LazyFrame) -> pl.DataFrame:
+def time_to_convert(
+    touch_rows: pl.LazyFrame,
+    conversion_rows: pl.LazyFrame,
+    *,
+    lookback: dt.timedelta | None = None,
+) -> pl.DataFrame:
     """Per converting person: days from first touch and from becoming known to the first
     conversion.
 
-    The first touch is the person's earliest touch at or before that conversion (no lookback
-    limit); ``days_from_known`` is null when the person converted before becoming known (or
-    ``known_at`` is unknown). ``first_touch_channel`` groups the per-channel figures.
+    The first touch is the person's earliest touch at or before that conversion and, with
+    ``lookback`` (:func:`analyze` passes the settings'), at most ``lookback`` before it: the
+    first touch in the lookback, as the attribution models see it. ``days_from_known`` is
+    null when the person converted before becoming known (or ``known_at`` is unknown).
+    ``first_touch_channel`` groups the per-channel figures.
     """
     first_conv = conversion_rows.group_by(c.EMAIL).agg(
         pl.col(c.CONVERTED_AT).min().alias(FIRST_CONVERSION_AT), pl.col(c.KNOWN_AT).min()
     )
+    in_lookback = pl.lit(value=True)
+    if lookback is not None:
+        lookback_us = int(lookback / dt.timedelta(microseconds=1))
+        age = (pl.col(FIRST_CONVERSION_AT) - pl.col(c.TOUCH_AT)).dt.total_microseconds()
+        in_lookback = age <= lookback_us
     first_touch = (
         touch_rows.join(first_conv.select(c.EMAIL, FIRST_CONVERSION_AT), on=c.EMAIL)
-        .filter(pl.col(c.TOUCH_AT) <= pl.col(FIRST_CONVERSION_AT))
+        .filter(pl.col(c.TOUCH_AT) <= pl.col(FIRST_CONVERSION_AT), in_lookback)
         .sort(c.TOUCH_AT, c.EVENT_ID, nulls_last=True)
         .group_by(c.EMAIL)
         .agg(
@@ -838,8 +860,32 @@ def time_to_convert_histogram(
 
 
 @dataclass(frozen=True, slots=True)
+class AttributionTotals:
+    """The conversions of one analysis in numbers: converting people, conversions, revenue."""
+
+    converters: int
+    conversions: int
+    revenue: float
+
+
+def totals(conversion_rows: pl.DataFrame) -> AttributionTotals:
+    """The :class:`AttributionTotals` of :func:`conversions`' rows."""
+    return AttributionTotals(
+        converters=conversion_rows.get_column(c.EMAIL).n_unique(),
+        conversions=conversion_rows.height,
+        revenue=float(conversion_rows.get_column(c.REVENUE).sum()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class AttributionReport:
-    """All the tables of one analysis (each a DataFrame, ready for display and CSV)."""
+    """All the tables of one analysis (each a DataFrame, ready for display and CSV), and
+    its :class:`AttributionTotals`.
+
+    The warehouse route (:func:`journey_core.warehouse.attribution.attribution_report`)
+    returns the person-level tables (``touches``, ``conversions``, both path tables and
+    ``time_to_convert``) as their first rows only, a bounded page; the totals count all.
+    """
 
     touches: pl.DataFrame
     conversions: pl.DataFrame
@@ -852,6 +898,38 @@ class AttributionReport:
     time_to_convert: pl.DataFrame
     time_to_convert_summary: pl.DataFrame
     time_to_convert_histogram: pl.DataFrame
+    totals: AttributionTotals
+
+
+def lookback_query(query: JourneyQuery, lookback: dt.timedelta) -> JourneyQuery:
+    """``query``'s rule from a day more than ``lookback`` before its start date: its rows
+    hold every event of the cohort's people that a lookback from the start can reach.
+
+    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
+    >>> lookback_query(q, dt.timedelta(days=30)).event_date
+    datetime.date(2022, 5, 31)
+    """
+    if query.event_date is None:
+        msg = "attribution needs a campaign cohort: a query with an event date."
+        raise InputError("event_date", msg)
+    days = math.ceil(lookback / dt.timedelta(days=1)) + 1  # +1: a DST day may be 23 hours
+    return dataclasses.replace(query, event_date=query.event_date - dt.timedelta(days=days))
+
+
+def cohort_rows(
+    rows_of: Callable[[JourneyQuery], pl.DataFrame],
+    query: JourneyQuery,
+    lookback: dt.timedelta,
+) -> tuple[pl.DataFrame, int]:
+    """The rows :func:`analyze` takes for the cohort of ``query``, and its number of people.
+
+    ``rows_of`` returns a query's journey rows (``rules.journeys`` or ``fetch_journeys``).
+    The rows are those of :func:`lookback_query` for the people of ``query`` (the cohort):
+    their touches before the start date count when they fall in the lookback.
+    """
+    people = rows_of(query).get_column(c.EMAIL).unique()
+    wide = rows_of(lookback_query(query, lookback))
+    return wide.filter(pl.col(c.EMAIL).is_in(people.implode())), people.len()
 
 
 def analyze(
@@ -867,7 +945,7 @@ def analyze(
     credit_rows = credits(touch_rows, conv_rows, settings=settings).collect().lazy()
     conv_paths = conversion_paths(touch_rows, conv_rows, settings=settings)
     non_paths = non_conversion_paths(touch_rows, conv_rows, settings=settings)
-    ttc = time_to_convert(touch_rows, conv_rows)
+    ttc = time_to_convert(touch_rows, conv_rows, lookback=settings.lookback)
     return AttributionReport(
         touches=touch_rows.collect(),
         conversions=conv_rows.collect(),
@@ -880,4 +958,5 @@ def analyze(
         time_to_convert=ttc,
         time_to_convert_summary=time_to_convert_summary(ttc),
         time_to_convert_histogram=time_to_convert_histogram(ttc),
+        totals=totals(conv_rows.collect()),
     )

@@ -15,7 +15,9 @@ route and the one-statement rules trim, lower-case, validate and compare times a
   compared as integers, never as SQL intervals);
 - :class:`sortable_time` and :func:`time_bound` keep SQLite's text timestamps in time order:
   values are padded to six fraction digits, bounds spelled for their side
-  (:class:`~journey_core.warehouse.sqltypes.Timestamp`).
+  (:class:`~journey_core.warehouse.sqltypes.Timestamp`);
+- :class:`micros_between` is the microseconds from one timestamp to another;
+- :class:`ordered_join` joins a group's strings in a given order (one aggregate).
 """
 
 from __future__ import annotations
@@ -46,9 +48,12 @@ __all__ = [
     "email_pattern",
     "epoch_micros",
     "matches_email",
+    "micros_between",
     "naive_utc",
     "normalized_email",
+    "ordered_join",
     "sortable_time",
+    "sqlite_micros",
     "sqlite_spellings",
     "time_bound",
     "trim_space",
@@ -411,3 +416,130 @@ def _email_matches_sqlite(element: email_matches, compiler: SQLCompiler, **kw: A
         return f"({compiler.process(exact, **kw)})"
     listed: sa.BindParameter[list[str]] = sa.bindparam("email_spellings", spellings, expanding=True)
     return f"({compiler.process(sa.and_(email_key(column).in_(listed), exact), **kw)})"
+
+
+# --------------------------------------------------------------------------- durations
+class micros_between(FunctionElement[int]):
+    """Whole microseconds from ``earlier`` to ``later`` (arguments in that order).
+
+    Exact everywhere but Trino, whose ``date_diff`` counts whole milliseconds.
+    """
+
+    type = sa.BigInteger()
+    name = "micros_between"
+    inherit_cache = True
+
+
+def _two(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+    return _arg(compiler, element, 0, **kw), _arg(compiler, element, 1, **kw)
+
+
+@compiles(micros_between)
+def _micros_default(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = _two(element, compiler, **kw)
+    return f"(date_diff('millisecond', {earlier}, {later}) * 1000)"
+
+
+@compiles(micros_between, "duckdb")
+def _micros_duckdb(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = _two(element, compiler, **kw)
+    return f"(epoch_us({later}) - epoch_us({earlier}))"
+
+
+@compiles(micros_between, "postgresql")
+def _micros_postgresql(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    # EXTRACT gives numeric (exact) since PostgreSQL 14.
+    earlier, later = _two(element, compiler, **kw)
+    return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS BIGINT)"
+
+
+def sqlite_micros(value: str, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite SQL for the microseconds since the epoch of the text timestamp ``value``
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, as :class:`sortable_time` pads it)."""
+    fmt = compiler.process(sa.literal("%s", sa.String()), **kw)
+    seconds = f"CAST(strftime({fmt}, substr({value}, 1, 19)) AS INTEGER)"
+    return f"({seconds} * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
+
+
+@compiles(micros_between, "sqlite")
+def _micros_sqlite(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = _two(element, compiler, **kw)
+    return f"({sqlite_micros(later, compiler, **kw)} - {sqlite_micros(earlier, compiler, **kw)})"
+
+
+@compiles(micros_between, "hive")
+def _micros_hive(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = _two(element, compiler, **kw)
+    return f"(unix_micros({later}) - unix_micros({earlier}))"
+
+
+@compiles(micros_between, "snowflake")
+def _micros_snowflake(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = _two(element, compiler, **kw)
+    return f"DATEDIFF(microsecond, {earlier}, {later})"
+
+
+@compiles(micros_between, "bigquery")
+def _micros_bigquery(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later = _two(element, compiler, **kw)
+    return f"TIMESTAMP_DIFF({later}, {earlier}, MICROSECOND)"
+
+
+# --------------------------------------------------------------------------- ordered text
+class ordered_join(FunctionElement[str]):
+    """An aggregate: the group's ``value`` strings ordered by ``order``, joined by
+    ``separator`` (arguments in that order; ``order`` unique within a group).
+
+    SQLite 3.40 has no ordered ``group_concat``: there the rows must reach the aggregate in
+    order, which :meth:`sqlite_ordered` arranges for the statement that feeds it.
+    """
+
+    type = sa.String()
+    name = "ordered_join"
+    inherit_cache = True
+
+    @staticmethod
+    def sqlite_ordered(stmt: sa.Select[Any], *keys: str) -> sa.Select[Any]:
+        """``stmt`` ordered by its columns ``keys`` on SQLite only (elsewhere unordered).
+
+        ``keys`` are the statement's own column labels (fixed names, never values).
+        """
+        return stmt.suffix_with("ORDER BY " + ", ".join(keys), dialect="sqlite")
+
+
+def _three(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> tuple[str, ...]:
+    return tuple(_arg(compiler, element, i, **kw) for i in range(3))
+
+
+@compiles(ordered_join)
+def _join_default(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
+    value, order, sep = _three(element, compiler, **kw)
+    return f"array_join(array_agg({value} ORDER BY {order}), {sep})"
+
+
+@compiles(ordered_join, "postgresql")
+@compiles(ordered_join, "duckdb")
+@compiles(ordered_join, "bigquery")
+def _join_string_agg(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
+    value, order, sep = _three(element, compiler, **kw)
+    return f"string_agg({value}, {sep} ORDER BY {order})"
+
+
+@compiles(ordered_join, "sqlite")
+def _join_sqlite(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
+    value, _, sep = _three(element, compiler, **kw)
+    return f"group_concat({value}, {sep})"
+
+
+@compiles(ordered_join, "hive")
+def _join_hive(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
+    # Spark: collect_list has no order; array_sort orders the (order, value) structs.
+    value, order, sep = _three(element, compiler, **kw)
+    pairs = f"array_sort(collect_list(named_struct('k', {order}, 'v', {value})))"
+    return f"concat_ws({sep}, transform({pairs}, x -> x.v))"
+
+
+@compiles(ordered_join, "snowflake")
+def _join_snowflake(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
+    value, order, sep = _three(element, compiler, **kw)
+    return f"LISTAGG({value}, {sep}) WITHIN GROUP (ORDER BY {order})"

@@ -52,7 +52,7 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.constructs import unicode_lower
+from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
 from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
@@ -82,6 +82,7 @@ __all__ = [
     "regex_search",
     "scoped_rows",
     "touch_rows",
+    "touches_of",
     "touchpoints_statement",
     "trend_by_statement",
     "trend_statement",
@@ -277,16 +278,10 @@ def _gap_postgresql(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> 
     return f"(({later} - {earlier}) > make_interval(secs => {micros} / 1000000.0))"
 
 
-def _sqlite_micros(value: str, compiler: SQLCompiler, **kw: Any) -> str:
-    # Text 'YYYY-MM-DD HH:MM:SS.ffffff' (native.sortable_time pads the fraction).
-    seconds = f"CAST(strftime({_bound(compiler, '%s', **kw)}, substr({value}, 1, 19)) AS INTEGER)"
-    return f"({seconds} * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
-
-
 @compiles(gap_exceeded, "sqlite")
 def _gap_sqlite(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
     earlier, later, micros = _gap_args(element, compiler, **kw)
-    diff = f"{_sqlite_micros(later, compiler, **kw)} - {_sqlite_micros(earlier, compiler, **kw)}"
+    diff = f"{sqlite_micros(later, compiler, **kw)} - {sqlite_micros(earlier, compiler, **kw)}"
     return f"(({diff}) > {micros})"
 
 
@@ -385,7 +380,7 @@ DAY_INDEX: Final = "_day_index"
 HOUR_INDEX: Final = "_hour_index"
 
 
-def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
+def channel_columns(rows: sa.CTE, config: ChannelConfig, *, tag: str = "journey") -> sa.CTE:
     """``rows`` with each row's own acquisition, as :func:`.sessions._acquisition` gives it.
 
     Adds ``_own`` (1 when the row carries its own acquisition: UTM tags or an external
@@ -395,8 +390,8 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     once and joined back (on equalities only, so that engines can hash the join).
     """
     inputs = [rows.c[name] for name in _CHANNEL_INPUTS]
-    keys = _stage(sa.select(*inputs).distinct(), "journey_channel_keys")
-    classified = _classified(keys, config)
+    keys = _stage(sa.select(*inputs).distinct(), f"{tag}_channel_keys")
+    classified = _classified(keys, config, tag=tag)
     found = classified.c
     empty = _lit("")
 
@@ -410,7 +405,7 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
     return (
         sa.select(*rows.c, found["_own"], *(found[name] for name in _ACQUISITION))
         .select_from(rows.join(classified, on))
-        .cte("journey_acquisition")
+        .cte(f"{tag}_acquisition")
     )
 
 
@@ -423,7 +418,7 @@ def _stage(stmt: sa.Select[Any], name: str) -> sa.CTE:
     return cte
 
 
-def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
+def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
     """The classification stages over the distinct inputs ``rows``."""
     base = rows.c
     one, zero = sa.literal(1), sa.literal(0)
@@ -436,7 +431,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
             _host(base[c.REFERRER]).label("_ref_host"),
             _host(base[c.PAGE_URL]).label("_page_host"),
         ),
-        "journey_channel_hosts",
+        f"{tag}_channel_hosts",
     )
     h = hosts.c
     has_utm = sa.or_(*(h[name].is_not(None) for name in ("_t_source", "_t_medium", "_t_campaign")))
@@ -458,10 +453,10 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
             sa.case((sa.and_(*external), ref_host), else_=sa.null()).label("_ext"),
             sa.case((ref_host.is_not(None), one), else_=zero).label("_has_ref"),
         ),
-        "journey_channel_inputs",
+        f"{tag}_channel_inputs",
     )
     parent = _without_first_label(inputs.c["_ext"]).label("_parent")
-    stage1 = _stage(sa.select(*inputs.c, parent), "journey_channel_domains")
+    stage1 = _stage(sa.select(*inputs.c, parent), f"{tag}_channel_domains")
     s1 = stage1.c
     cats: dict[str, list[str]] = {}
     for key, cat in config.source_categories.items():
@@ -476,7 +471,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
         (ext.is_not(None), _referrer_category(ext, s1["_parent"], cats)),
         else_=sa.null(),
     )
-    stage2 = _stage(sa.select(*s1, category.label("_cat")), "journey_channel_category")
+    stage2 = _stage(sa.select(*s1, category.label("_cat")), f"{tag}_channel_category")
     s2 = stage2.c
     not_set = _lit(ch.NOT_SET)
     referral_medium = sa.case(
@@ -504,7 +499,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
             sa.func.coalesce(s2["_t_campaign"], not_set).label(c.CAMPAIGN),
             s2["_cat"],
         ),
-        "journey_channel_fields",
+        f"{tag}_channel_fields",
     )
     s3 = stage3.c
     lowered = _stage(
@@ -514,7 +509,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
             unicode_lower(s3[c.MEDIUM]).label("_lm"),
             unicode_lower(s3[c.CAMPAIGN]).label("_lc"),
         ),
-        "journey_channel_lowered",
+        f"{tag}_channel_lowered",
     )
     s4 = lowered.c
     unassigned = _lit(config.unassigned)
@@ -531,7 +526,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig) -> sa.CTE:
         sa.case((is_internal, not_set), else_=s4[c.SOURCE]).label(c.SOURCE),
         sa.case((is_internal, not_set), else_=s4[c.MEDIUM]).label(c.MEDIUM),
         s4[c.CAMPAIGN],
-    ).cte("journey_channels")
+    ).cte(f"{tag}_channels")
 
 
 # --------------------------------------------------------------------------- touches
@@ -569,14 +564,31 @@ def touch_rows(
     and ``is_touch`` (1 or 0), and the channel, source, medium and campaign of each row's
     touch in force (``session_source`` etc.). A CTE, for the aggregates to group.
     """
-    cfg = config or ChannelConfig.default()
     journeys = journey_statement(query, mapping).order_by(None).cte("journey_result")
-    acquired = channel_columns(journeys, cfg).c
+    return touches_of(journeys, config, gap=gap)
+
+
+def touches_of(
+    journeys: sa.CTE,
+    config: ChannelConfig | None = None,
+    *,
+    gap: dt.timedelta = SESSION_GAP,
+    repeats: bool = False,
+    tag: str = "journey",
+) -> sa.CTE:
+    """:func:`touch_rows` over any journey rows ``journeys`` (a CTE with the result columns).
+
+    With ``repeats`` (``sessions.with_touches(repeats=True)``, as attribution counts them),
+    every row carrying its own acquisition is a touch, even one repeating the one in force.
+    ``tag`` starts the names of its CTEs (two over different rows can share a statement).
+    """
+    cfg = config or ChannelConfig.default()
+    acquired = channel_columns(journeys, cfg, tag=tag).c
     person = acquired[c.EMAIL]
     order = _row_order(acquired)
     previous = sa.func.lag(acquired[c.OCCURRED_AT]).over(partition_by=person, order_by=order)
     gap_us = sa.literal(int(gap / dt.timedelta(microseconds=1)), sa.BigInteger())
-    with_previous = sa.select(*acquired, previous.label("_previous")).cte("journey_previous")
+    with_previous = sa.select(*acquired, previous.label("_previous")).cte(f"{tag}_previous")
     wp = with_previous.c
     new = sa.or_(
         wp["_previous"].is_(None), gap_exceeded(wp["_previous"], wp[c.OCCURRED_AT], gap_us)
@@ -584,7 +596,7 @@ def touch_rows(
     flagged = sa.select(
         *(wp[col.key] for col in acquired),
         sa.case((new, sa.literal(1)), else_=sa.literal(0)).label(c.IS_SESSION_START),
-    ).cte("journey_visit_starts")
+    ).cte(f"{tag}_visit_starts")
     fl = flagged.c
     running: dict[str, Any] = {
         "partition_by": fl[c.EMAIL],
@@ -600,7 +612,7 @@ def touch_rows(
         sa.func.sum(fl[c.IS_SESSION_START]).over(**running).label(c.SESSION),
         sa.func.sum(acquiring).over(**running).label("_touch_group"),
         acquiring.label("_acquiring"),
-    ).cte("journey_visits")
+    ).cte(f"{tag}_visits")
     nb = numbered.c
     # Every visit starts with an acquiring row, so a touch group never spans two visits.
     group = [nb[c.EMAIL], nb["_touch_group"]]
@@ -610,7 +622,7 @@ def touch_rows(
         .label(f"_in_{name}")
         for name in _ACQUISITION
     ]
-    forced = sa.select(*nb, *in_force).cte("journey_in_force")
+    forced = sa.select(*nb, *in_force).cte(f"{tag}_in_force")
     fo = forced.c
     before = [
         sa.func.lag(fo[f"_in_{name}"])
@@ -618,10 +630,11 @@ def touch_rows(
         .label(f"_before_{name}")
         for name in _ACQUISITION
     ]
-    with_before = sa.select(*fo, *before).cte("journey_before")
+    with_before = sa.select(*fo, *before).cte(f"{tag}_before")
     wb = with_before.c
     changed = sa.or_(*(wb[name] != wb[f"_before_{name}"] for name in _ACQUISITION))
-    is_touch = sa.or_(wb[c.IS_SESSION_START] == 1, sa.and_(wb["_own"] == 1, changed))
+    own = wb["_own"] == 1
+    is_touch = sa.or_(wb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, changed))
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
     return sa.select(
         *(wb[name] for name in c.RESULT_COLUMNS),
@@ -629,7 +642,7 @@ def touch_rows(
         wb[c.IS_SESSION_START],
         sa.case((is_touch, sa.literal(1)), else_=sa.literal(0)).label(c.IS_TOUCH),
         *(wb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
-    ).cte("journey_touches")
+    ).cte(f"{tag}_touches")
 
 
 # --------------------------------------------------------------------------- aggregates
