@@ -160,7 +160,10 @@ def kpis(report: AttributionReport, people: int) -> None:
             ui.Kpi("Converted", ui.fmt_int(converters), help="People with a conversion"),
             ui.Kpi("Conversion rate", fmt.fmt_percent(converters / people if people else None)),
             ui.Kpi("Conversions", ui.fmt_int(report.conversions.height)),
-            ui.Kpi("Revenue", ui.fmt_money(float(report.conversions.get_column(c.REVENUE).sum()))),
+            ui.Kpi(
+                ui.money_label("Revenue"),
+                ui.fmt_amount(float(report.conversions.get_column(c.REVENUE).sum())),
+            ),
         ]
     )
 

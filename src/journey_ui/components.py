@@ -79,6 +79,16 @@ def fmt_money(value: float | None, *, compact: bool = False) -> str:
     return fmt.fmt_money(value, currency(), compact=compact)
 
 
+def fmt_amount(value: float | None, *, compact: bool = False) -> str:
+    """Money without the currency, for a KPI labelled by :func:`money_label`."""
+    return fmt.fmt_amount(value, compact=compact)
+
+
+def money_label(title: str) -> str:
+    """A money KPI's label with this session's currency: ``Revenue (USD)``."""
+    return fmt.money_title(title, currency())
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``1 person``, ``2 people``, ``3 rows``."""
     return f"{n:,} {word if n == 1 else (many or word + 's')}"
@@ -356,8 +366,8 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
             config[name] = st.column_config.ProgressColumn(
                 title, format="percent", min_value=0.0, max_value=1.0
             )
-        elif name == attr.CONVERSION_RATE:
-            config[name] = st.column_config.NumberColumn(title, format="percent")
+        elif name == attr.CONVERSION_RATE:  # percentage points (_display)
+            config[name] = st.column_config.NumberColumn(title, format=fmt.PERCENT_FORMAT)
         elif dtype.is_integer():
             config[name] = st.column_config.NumberColumn(title, format=fmt.COUNT_FORMAT)
         elif dtype.is_float():  # credits, days (display only: downloads keep full precision)
@@ -404,6 +414,8 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
         # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
         pl.col(pl.Boolean).replace_strict({True: "Yes"}, default="", return_dtype=pl.String),
     )
+    if attr.CONVERSION_RATE in out.columns:  # one decimal (format.PERCENT_FORMAT)
+        out = out.with_columns(pl.col(attr.CONVERSION_RATE) * 100)
     if c.EVENT_TYPE in out.columns:
         out = out.with_columns(
             pl.col(c.EVENT_TYPE).replace_strict(
@@ -599,7 +611,7 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
                     "person first identified with this email.",
                 ),
                 Kpi("Orders", fmt_int(profile.orders)),
-                Kpi("Revenue", fmt_money(profile.revenue, compact=True)),
+                Kpi(money_label("Revenue"), fmt_amount(profile.revenue, compact=True)),
             ],
             widths=[1, 1, 1.6, 1, 1.2],
         )

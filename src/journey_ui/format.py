@@ -8,7 +8,8 @@ The rule (also in docs/dashboard.md, "Numbers and currency"):
   ``1,234.5``;
 - **percentages** (rates, shares, changes): one decimal, ``26.0%``, changes signed ``+12.3%``;
 - **money**: two decimals with the currency's ISO code (``JOURNEY_CURRENCY``), ``USD 1,234.57``;
-  a KPI tile may drop the cents from 10,000 up (``compact``): ``USD 254,298``.
+  a KPI tile names the currency in its label (``Revenue (USD)``, :func:`money_title`) and may
+  drop the cents from 10,000 up (``compact``): ``254,298``.
 
 Unknown values are an em dash. The ``*_FORMAT`` constants are the same rule as
 ``st.column_config.NumberColumn`` formats (printf style, ``,`` for thousands). Streamlit-free.
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_CURRENCY",
     "MISSING",
     "PERCENT_FORMAT",
+    "fmt_amount",
     "fmt_change",
     "fmt_credit",
     "fmt_days",
@@ -91,12 +93,21 @@ def fmt_money(
     >>> fmt_money(254298.4, "USD", compact=True), fmt_money(None)
     ('USD 254,298', '—')
     """
+    return MISSING if _unknown(value) else f"{currency} {fmt_amount(value, compact=compact)}"
+
+
+def fmt_amount(value: float | None, *, compact: bool = False) -> str:
+    """Money without its currency, for a KPI tile whose label names it (``Revenue (USD)``).
+
+    >>> fmt_amount(3684.5), fmt_amount(254298.4, compact=True)
+    ('3,684.50', '254,298')
+    """
     if _unknown(value):
         return MISSING
     amount = value or 0.0
     if compact and abs(amount) >= 10_000:
-        return f"{currency} {amount:,.0f}"
-    return f"{currency} {amount:,.2f}"
+        return f"{amount:,.0f}"
+    return f"{amount:,.2f}"
 
 
 def money_format(currency: str = DEFAULT_CURRENCY) -> str:

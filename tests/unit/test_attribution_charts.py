@@ -197,9 +197,9 @@ def test_model_comparison_table_is_formatted_and_colour_coded() -> None:
     headers = list(table.header["values"])
     assert headers[:4] == [
         "<b>Channel</b>",
-        "<b>Last touch</b>",
-        "<b>First touch</b>",
-        "<b>Change vs last touch</b>",
+        "<b>Last<br>touch</b>",
+        "<b>First<br>touch</b>",
+        "<b>vs last<br>touch</b>",
     ]
     cells = list(table.cells["values"])
     # ties on last touch: by name

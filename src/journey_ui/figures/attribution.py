@@ -139,15 +139,33 @@ def model_comparison(
         barmode="group",
         xaxis_title=label(by),
         yaxis_title=fmt.money_title("Revenue", currency) if money else "Conversions (credit)",
-        legend_title="Model",
-        height=420,
+        legend={
+            "title": "Model",
+            "orientation": "h",
+            "y": -0.22,
+            "entrywidth": 175,
+            "entrywidthmode": "pixels",
+        },
+        height=460,
         margin={"t": 60, "b": 40},
     )
     return fig
 
 
+_SANKEY_HEIGHT: Final = 540
+_SANKEY_MARGIN: Final = {"t": 90, "b": 20, "l": 170, "r": 150}
+_SANKEY_PAD: Final = 14
+_SANKEY_THICKNESS: Final = 16
+
+
 def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> go.Figure:
-    """A Sankey of :func:`journey_core.analytics.attribution.sankey_links` (steps → outcome)."""
+    """A Sankey of :func:`journey_core.analytics.attribution.sankey_links` (steps → outcome).
+
+    Nodes sit in fixed columns (step 1, 2, ..., outcome) under column headings; each node's
+    label (channel and paths) is drawn beside it: in the left margin for the first step, in
+    the right margin for the outcomes, and on a white ground left of the node in between, so
+    no label is lost over the flows.
+    """
     if links.height == 0:
         return _empty(title, "No paths in this window.")
     nodes: list[str] = []
@@ -161,14 +179,18 @@ def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> g
     node_colours = [
         OUTCOME_COLORS.get(ch) or (MUTED if ch == OTHER_PATHS else colours[ch]) for ch in channels
     ]
+    xs, ys, columns, values = _sankey_layout(nodes, links)
+    last = max(columns)
     fig = go.Figure(
         go.Sankey(
-            arrangement="snap",
+            arrangement="fixed",
             node={
                 "label": nodes,
+                "x": xs,
+                "y": ys,
                 "color": node_colours,
-                "pad": 14,
-                "thickness": 16,
+                "pad": _SANKEY_PAD,
+                "thickness": _SANKEY_THICKNESS,
                 "hovertemplate": "%{label}: %{value:,} paths<extra></extra>",
             },
             link={
@@ -179,17 +201,95 @@ def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> g
                     fade(node_colours[index[t]] if t in OUTCOME_COLORS else node_colours[index[s]])
                     for s, t in zip(links[a.SOURCE_NODE], links[a.TARGET_NODE], strict=True)
                 ],
-                "hovertemplate": "%{source.label} → %{target.label}: %{value:,}<extra></extra>",
+                "hovertemplate": "%{source.label} → %{target.label}: %{value:,} paths"
+                "<extra></extra>",
             },
+            # the labels are drawn beside the nodes as annotations (below)
+            textfont={"color": "rgba(0,0,0,0)", "size": 1, "shadow": "none"},
         )
     )
+    annotations: list[dict[str, object]] = []
+    for i, name in enumerate(nodes):
+        col = columns[i]
+        text = f"{channels[i] if col < last else name} · {fmt.fmt_int(values[i])}"
+        if col == 0:
+            place = {"x": 0.0, "xanchor": "right", "xshift": -(_SANKEY_THICKNESS + 4)}
+        elif col == last:
+            place = {"x": 1.0, "xanchor": "left", "xshift": _SANKEY_THICKNESS + 4}
+        else:
+            place = {
+                "x": xs[i],
+                "xanchor": "right",
+                "xshift": -(_SANKEY_THICKNESS + 6),
+                "bgcolor": "rgba(255,255,255,0.9)",
+            }
+        annotations.append(
+            {
+                "text": text,
+                "y": 1 - ys[i],
+                "yanchor": "middle",
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 12},
+                **place,
+            }
+        )
+    for col in range(last + 1):
+        heading = "Outcome" if col == last else f"Step {col + 1}"
+        annotations.append(
+            {
+                "text": f"<b>{heading}</b>",
+                "x": 0.001 + 0.998 * col / max(last, 1),
+                "y": 1.0,
+                "yshift": 22,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 12, "color": MUTED},
+            }
+        )
     fig.update_layout(
         title=title,
         font={"family": FONT, "size": 13},
-        height=460,
-        margin={"t": 60, "b": 20, "l": 10, "r": 10},
+        height=_SANKEY_HEIGHT,
+        margin=_SANKEY_MARGIN,
+        annotations=annotations,
     )
     return fig
+
+
+def _sankey_layout(
+    nodes: Sequence[str], links: pl.DataFrame
+) -> tuple[list[float], list[float], list[int], list[int]]:
+    """Each node's x and y (centre, 0..1 from the top), column and value (paths through it)."""
+    into: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for s, t, v in links.select(a.SOURCE_NODE, a.TARGET_NODE, a.VALUE).iter_rows():
+        out[s] = out.get(s, 0) + int(v)
+        into[t] = into.get(t, 0) + int(v)
+    values = [max(into.get(n, 0), out.get(n, 0)) for n in nodes]
+    steps = [_node_order(n)[0] for n in nodes]
+    last = max((st for st in steps if st < 9_999), default=1)
+    columns = [last if st >= 9_999 else st - 1 for st in steps]
+    last = max(columns)
+    plot_height = _SANKEY_HEIGHT - _SANKEY_MARGIN["t"] - _SANKEY_MARGIN["b"]
+    pad = _SANKEY_PAD / plot_height
+    per_column = [[i for i in range(len(nodes)) if columns[i] == col] for col in range(last + 1)]
+    scale = min(
+        (1 - pad * (len(members) - 1)) / max(sum(values[i] for i in members), 1)
+        for members in per_column
+        if members
+    )
+    xs = [0.001 + 0.998 * col / max(last, 1) for col in columns]
+    ys = [0.0] * len(nodes)
+    for members in per_column:
+        cursor = 0.0
+        for i in members:
+            size = values[i] * scale
+            ys[i] = min(max(cursor + size / 2, 0.001), 0.999)
+            cursor += size + pad
+    return xs, ys, columns, values
 
 
 def _node_order(name: str) -> tuple[int, str]:
@@ -239,7 +339,7 @@ def time_to_convert_chart(
         barmode="group",
         xaxis_title="Days to first conversion",
         yaxis_title="People",
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.25, "entrywidth": 0.5, "entrywidthmode": "fraction"},
         height=400,
         margin={"t": 60},
     )
@@ -310,7 +410,7 @@ def model_comparison_table(
     for name in wide.columns[1:]:
         values = wide[name].to_list()
         if name.endswith(CHANGE_SUFFIX):
-            headers.append("Change" + CHANGE_SUFFIX)
+            headers.append("vs last<br>touch")
             cells.append([fmt.fmt_change(v) for v in values])
             fills.append(
                 [
@@ -319,7 +419,7 @@ def model_comparison_table(
                 ]
             )
         else:
-            headers.append(name)
+            headers.append(_wrap(name))
             cells.append([value(v) for v in values])
             fills.append("white")
     # each model's change right after its credit
@@ -334,13 +434,13 @@ def model_comparison_table(
     fills = [fills[i] for i in order]
     fig = go.Figure(
         go.Table(
-            columnwidth=[1.4] + [1.0] * (len(headers) - 1),
+            columnwidth=[1.7] + [1.0] * (len(headers) - 1),
             header={
                 "values": [f"<b>{h}</b>" for h in headers],
                 "align": ["left"] + ["right"] * (len(headers) - 1),
                 "fill_color": GRID,
                 "font": {"family": FONT, "size": 12},
-                "height": 40,
+                "height": 56,
             },
             cells={
                 "values": cells,
@@ -355,10 +455,15 @@ def model_comparison_table(
     fig.update_layout(
         title=title,
         font={"family": FONT, "size": 13},
-        height=110 + 40 + 28 * wide.height,
+        height=80 + 56 + 30 * wide.height,
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     return fig
+
+
+def _wrap(name: str) -> str:
+    """A model's header word by word: ``Position-based`` → ``Position-<br>based``."""
+    return name.replace("-", "-<br>").replace(" ", "<br>")
 
 
 # --------------------------------------------------------------------------- paths
