@@ -245,7 +245,7 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
         ),
         key="chart.ttc",
     )
-    tabs = st.tabs(["Median and p90", "Per person", "Histogram"])
+    tabs = st.tabs(["Median and 90th percentile", "Per person", "Histogram"])
     with tabs[0]:
         table(report.time_to_convert_summary, "time to convert summary", key="ttc-summary", ctx=ctx)
     with tabs[1]:

@@ -339,7 +339,13 @@ def time_to_convert_chart(
         barmode="group",
         xaxis_title="Days to first conversion",
         yaxis_title="People",
-        legend={"orientation": "h", "y": -0.25, "entrywidth": 0.5, "entrywidthmode": "fraction"},
+        legend={
+            "orientation": "h",
+            "y": -0.25,
+            "entrywidth": 0.5,
+            "entrywidthmode": "fraction",
+            "font": {"size": 12},
+        },
         height=400,
         margin={"t": 60},
     )
