@@ -12,6 +12,7 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import Model
 from journey_ui.figures import attribution as charts
+from journey_ui.figures.palette import MUTED
 
 TABLE = pl.DataFrame(
     {
@@ -258,4 +259,32 @@ def test_time_to_convert_chart_says_what_it_measures_from() -> None:
     fig = charts.time_to_convert_chart(hist)
     assert [t.name for t in fig.data] == ["From first touch", "From becoming known"]
     assert "From becoming known" in fig.data[1].hovertemplate
+    assert_no_internal_names(figure_text(fig))
+
+
+def test_sankey_labels_sit_beside_the_nodes_with_their_paths() -> None:
+    links = pl.DataFrame(
+        {
+            a.SOURCE_NODE: ["1. Email", "1. Email", "2. Direct", "1. Other"],
+            a.TARGET_NODE: ["2. Direct", "Conversion", "No conversion", "Conversion"],
+            a.VALUE: [1_200, 30, 1_200, 7],
+        }
+    )
+    fig = charts.path_sankey(links)
+    sankey = fig.data[0]
+    assert sankey.arrangement == "fixed"
+    assert sankey.textfont.color == "rgba(0,0,0,0)"  # drawn as annotations instead
+    notes = {n.text: n for n in fig.layout.annotations}
+    # first step in the left margin, outcomes in the right margin, the middle on white
+    assert notes["Email · 1,230"].xanchor == "right"
+    assert notes["Email · 1,230"].x == 0.0
+    assert notes["Conversion · 37"].xanchor == "left"
+    assert notes["Conversion · 37"].x == 1.0
+    assert notes["Direct · 1,200"].bgcolor == "rgba(255,255,255,0.9)"
+    assert {"<b>Step 1</b>", "<b>Step 2</b>", "<b>Outcome</b>"} <= set(notes)
+    assert sankey.node.color[list(sankey.node.label).index("1. Other")] == MUTED
+    # the nodes of a column are stacked top to bottom, each at its own height
+    ys = [y for label, y in zip(sankey.node.label, sankey.node.y, strict=True) if label[0] == "1"]
+    assert ys == sorted(ys)
+    assert len(set(ys)) == len(ys)
     assert_no_internal_names(figure_text(fig))
