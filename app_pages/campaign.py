@@ -4,6 +4,7 @@ import streamlit as st
 
 from journey_ui import components as ui
 from journey_ui import data, sections, setting, shell
+from journey_ui.funnel import funnel_section
 
 ctx = shell.context()
 ui.page_header(
@@ -15,13 +16,13 @@ with ui.guard("campaign influence"):
     start, end = setting.dates(ctx)
     query = ctx.query(event_date=start)
     key = data.key_of(ctx, query)
-    with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
+    with st.spinner(f"Loading the filters since {start:%d %b %Y}…", show_time=True):
         options = data.campaign_options(*key)
-    filters, steps = sections.campaign_filters(ctx, options)
+    filters = sections.campaign_filters(ctx, options)
     shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     ui.permalink(ctx)
     with st.spinner("Computing the campaign figures…", show_time=True):
-        report, message = data.campaign(*key, filters, steps, end=shared.end_time(ctx.tz))
+        report, message = data.campaign(*key, filters, end=shared.end_time(ctx.tz))
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
@@ -33,22 +34,23 @@ with ui.guard("campaign influence"):
         st.stop()
     sections.campaign_kpis(report, start)
     sections.campaign_charts(report, ctx, start)
-    sections.campaign_funnel(report, ctx)
+    funnel_section(ctx, key, filters, options.get("event_type", []))
     sections.campaign_touchpoints(report, ctx)
     ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
     sections.journeys_table(
         people=report.people,
+        page_of=lambda page: data.people(*key, filters, page),
         preview=report.preview,
         total_rows=report.total_rows,
         ctx=ctx,
         key="campaign",
     )
     ui.download_csv(
-        data=lambda: data.csv(*key, filters),
+        data=lambda: data.csv_file(*key, filters),
         file_name=ui.csv_name(
             f"event_date-{start}", ui.as_of_part(ctx), "filtered" if filters.active else None
         ),
         rows=report.total_rows,
-        people=report.people.height,
+        people=report.people.total,
         key="campaign.csv",
     )

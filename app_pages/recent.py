@@ -33,15 +33,16 @@ with ui.guard("recent activity"):
     ui.section("Journeys", "Everyone active in the window and their events.")
     sections.journeys_table(
         people=report.people,
+        page_of=lambda page: data.people(*key, an.Filters(), page),
         preview=report.preview,
         total_rows=report.total_rows,
         ctx=ctx,
         key="recent",
     )
     ui.download_csv(
-        data=lambda: data.csv(*key, an.Filters()),  # made on click, outside the script run
+        data=lambda: data.csv_file(*key, an.Filters()),  # made on click, outside the script run
         file_name=ui.csv_name("recent", ui.as_of_part(ctx)),
         rows=report.total_rows,
-        people=report.people.height,
+        people=report.people.total,
         key="recent.csv",
     )

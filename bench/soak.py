@@ -116,6 +116,17 @@ class Connection:
         self.conn: http.client.HTTPConnection | None = None
 
     def get(self, path: str) -> tuple[int, bytes]:
+        # A kept-alive connection the server closed while idle (uvicorn closes them after
+        # 5 s) fails at once: reopen and send again, once, as browsers and urllib3 do.
+        reused = self.conn is not None
+        try:
+            return self._get(path)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+            return self._get(path)
+
+    def _get(self, path: str) -> tuple[int, bytes]:
         if self.conn is None:
             self.conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
         try:

@@ -29,9 +29,10 @@ from journey_api.routes import (
     require_key,
     router,
 )
+from journey_api.spool import ResultSpool
 from journey_core.config import Settings
 from journey_core.errors import InputError, JourneyError, WarehouseError
-from journey_core.io.privacy import derive_key, use_secret
+from journey_core.io.privacy import derive_key, mask_text, use_secret
 from journey_core.warehouse import SchemaMapping, load_mapping
 
 DESCRIPTION = """\
@@ -50,6 +51,8 @@ whole result. Timestamps are ISO-8601 with offset.
 
 
 MEGABYTE = 1024 * 1024
+CACHE_ENTRY_SHARE = 0.25
+"""The largest share of the memory cache one result may take; larger ones go to the spool."""
 
 # What a public error body must not show, each with the words it is replaced by.
 _PRIVATE: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -84,6 +87,35 @@ def public_message(text: str) -> str:
     return re.sub(r" {2,}", " ", text).strip()
 
 
+EXCERPT_CHARS = 40
+
+
+def excerpt(value: str, *, limit: int = EXCERPT_CHARS) -> str:
+    r"""``value`` as an error body may show it: at most ``limit`` characters, escaped
+    (``repr``: quotes, control and invisible characters as escapes), emails masked.
+
+    >>> excerpt("ann@example.com\x00")
+    "'a***@example.com\\x00'"
+    >>> len(excerpt("x" * 5000))
+    42
+    """
+    shown = value if len(value) <= limit else value[: limit - 3] + "..."
+    return mask_text(repr(shown))
+
+
+def input_message(message: str, raw_values: list[str]) -> str:
+    """An input error's message for a response body: a raw value it quotes in full (longer
+    than an excerpt) is cut to :func:`excerpt`; emails are masked.
+
+    >>> input_message("'ann@x.io' is not valid", ["ann@x.io"])
+    "'a***@x.io' is not valid"
+    """
+    for raw in sorted(raw_values, key=len, reverse=True):
+        if len(raw) > EXCERPT_CHARS:
+            message = message.replace(repr(raw), excerpt(raw)).replace(raw, excerpt(raw))
+    return mask_text(message)
+
+
 def _error(
     request: Request, status: int, message: str, parameter: str | None = None
 ) -> JSONResponse:
@@ -112,11 +144,13 @@ def _validation_parameter(exc: RequestValidationError) -> str | None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> JSONResponse:
-        return _error(request, 400, str(exc), parameter=exc.field)
+        message = input_message(str(exc), list(request.query_params.values()))
+        return _error(request, 400, message, parameter=exc.field)
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(request, exc.status, exc.message, parameter=exc.parameter)
+        message = input_message(exc.message, list(request.query_params.values()))
+        return _error(request, exc.status, message, parameter=exc.parameter)
 
     @app.exception_handler(WarehouseError)
     async def _warehouse(request: Request, exc: WarehouseError) -> JSONResponse:
@@ -196,8 +230,10 @@ def create_app(
     ``settings.api_keys`` empty means no authentication (and, unless
     ``api_allowed_hosts`` says otherwise, only loopback ``Host`` names are answered). Results
     are kept ``api_cache_seconds`` (0 turns the cache off), at most ``api_cache_mb``
-    megabytes and ``api_cache_rows`` rows; at most ``api_read_slots`` cohort reads and
-    ``api_lookup_slots`` person lookups run at once. ``secret_key`` (if set) becomes the
+    megabytes and ``api_cache_rows`` rows, a result larger than a quarter of that on disk
+    (at most ``api_spool_mb`` megabytes, :mod:`journey_api.spool`); at most
+    ``api_read_slots`` cohort reads and ``api_lookup_slots`` person lookups run at once, each
+    kind on threads of its own (:mod:`journey_api.lanes`). ``secret_key`` (if set) becomes the
     process's secret, which seals cursors and keys log fingerprints.
     """
     use_secret(settings.secret_key)
@@ -208,6 +244,7 @@ def create_app(
             mapping=load_mapping(settings.mapping) if mapping is None else mapping,
             read_slots=settings.api_read_slots,
             lookup_slots=settings.api_lookup_slots,
+            cohort_processes=settings.api_cohort_processes,
         ),
         cache=ResultCache(
             ttl_seconds=settings.api_cache_seconds,
@@ -215,6 +252,10 @@ def create_app(
             rows=lambda answer: answer.result.events,
             max_bytes=settings.api_cache_mb * MEGABYTE,
             size=lambda answer: int(answer.result.frame.estimated_size()),
+            entry_share=CACHE_ENTRY_SHARE,
+        ),
+        spool=ResultSpool(
+            ttl_seconds=settings.api_cache_seconds, max_bytes=settings.api_spool_mb * MEGABYTE
         ),
         clock=clock,
         cursor_key=derive_key("api-cursor"),
@@ -222,8 +263,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if services.warehouse.workers is not None:
+            services.warehouse.workers.start()
         yield
         services.warehouse.dispose()
+        if services.spool is not None:
+            services.spool.close()
 
     # Swagger UI and ReDoc from files in the package (fastapi-offline), not from a CDN:
     # the docs work on a self-hosted machine without internet access.
@@ -250,4 +295,4 @@ def _to_docs() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
-__all__ = ["DESCRIPTION", "PATH", "create_app", "public_message"]
+__all__ = ["DESCRIPTION", "PATH", "create_app", "excerpt", "input_message", "public_message"]

@@ -4,8 +4,9 @@ A client paging through a large result asks the same query (same parameters, ``a
 pinned by the cursor) once per page. The cache keeps recent results for a short time,
 bounded by their total estimated size in bytes (and row count), and lets concurrent requests
 for the same query wait for one computation instead of each reading the warehouse ("single
-flight"). A result larger than the whole cache is not kept, so each of its pages reads the
-warehouse again: such results are better fetched whole with ``format=csv`` or ``ndjson``.
+flight"). :meth:`ResultCache.admits` tells whether a value may be kept: the API keeps a
+result larger than a quarter of the cache on disk instead (:mod:`journey_api.spool`), so one
+large result never pushes every other result out.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class ResultCache(Generic[T]):
     in all (LRU eviction).
 
     ``rows(value)`` and ``size(value)`` (bytes; default: no byte bound) measure a value; a
-    value larger than either bound is not kept. ``ttl_seconds <= 0`` disables caching.
+    value larger than ``entry_share`` of either bound is not kept. ``ttl_seconds <= 0``
+    disables caching.
     """
 
     def __init__(
@@ -46,10 +48,12 @@ class ResultCache(Generic[T]):
         max_bytes: float = math.inf,
         size: Callable[[T], int] = lambda _value: 0,
         clock: Callable[[], float] = time.monotonic,
+        entry_share: float = 1.0,
     ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_rows = max_rows
         self.max_bytes = max_bytes
+        self.entry_share = entry_share
         self._count = rows
         self._size = size
         self._clock = clock
@@ -84,6 +88,25 @@ class ResultCache(Generic[T]):
         finally:
             self._leave(key)
 
+    def admits(self, value: T) -> bool:
+        """Whether :meth:`put` would keep ``value`` (at most ``entry_share`` of each bound)."""
+        return (
+            self.enabled
+            and self._count(value) <= self.max_rows * self.entry_share
+            and self._size(value) <= self.max_bytes * self.entry_share
+        )
+
+    def get(self, key: str) -> T | None:
+        """The live value for ``key``, or ``None`` (counted as a hit or a miss)."""
+        return self._get(key) if self.enabled else None
+
+    def put(self, key: str, value: T) -> bool:
+        """Keep ``value`` under ``key`` if :meth:`admits` it; whether it was kept."""
+        if not self.admits(value):
+            return False
+        self._put(key, value)
+        return True
+
     def _join(self, key: str) -> threading.Lock:
         with self._lock:
             lock, waiting = self._flights.get(key, (threading.Lock(), 0))
@@ -112,7 +135,7 @@ class ResultCache(Generic[T]):
 
     def _put(self, key: str, value: T) -> None:
         rows, size = self._count(value), self._size(value)
-        if rows > self.max_rows or size > self.max_bytes:
+        if rows > self.max_rows * self.entry_share or size > self.max_bytes * self.entry_share:
             return
         with self._lock:
             now = self._clock()

@@ -194,6 +194,21 @@ def after(frame: pl.DataFrame, cursor: Cursor) -> pl.DataFrame:
     return frame.slice(lo + done)
 
 
+def after_expr(cursor: Cursor) -> pl.Expr:
+    """True for the rows that sort after ``cursor``'s key (:func:`after` as a filter).
+
+    Its first term, ``email >= cursor.email``, lets a Parquet scan skip the row groups
+    whose statistics end before the cursor's person.
+    """
+    email, occurred = pl.col(c.EMAIL), pl.col(c.OCCURRED_AT)
+    at = pl.lit(cursor.occurred_at, dtype=_TS)
+    later = occurred > at
+    if cursor.event_id is not None:  # nulls sort last: they follow any id at the same time
+        event_id = pl.col(c.EVENT_ID)
+        later = later | ((occurred == at) & (event_id.is_null() | (event_id > cursor.event_id)))
+    return (email >= cursor.email) & ((email > cursor.email) | later)
+
+
 def page(
     frame: pl.DataFrame, query: JourneyQuery, *, limit: int, cursor: Cursor | None
 ) -> tuple[pl.DataFrame, Cursor | None]:

@@ -16,20 +16,25 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, Protocol, cast
 
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from journey_api import cursor as cursors
 from journey_api.cache import ResultCache
+from journey_api.lanes import Lane
 from journey_api.logs import STATE_LOG, log_email
 from journey_api.models import ErrorBody, JourneyPage
+from journey_api.spool import ROW_GROUP_ROWS, ResultSpool, SpooledAnswer
+from journey_api.workers import CohortWorkers
 from journey_core.config import ENV_API_KEYS, Settings
 from journey_core.errors import InputError
 from journey_core.io import export
@@ -41,6 +46,7 @@ from journey_core.warehouse import (
     SchemaMapping,
     create_engine,
     fetch_journeys,
+    local_file,
     verify_schema,
 )
 from journey_core.warehouse.native import count_journeys, stream_journeys
@@ -50,6 +56,7 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 CHUNK_ROWS = 5_000
 API_KEY_HEADER = "X-API-Key"
+LINGER_SECONDS = 2.0
 
 Format = Literal["json", "csv", "ndjson"]
 MEDIA_TYPES: dict[str, str] = {
@@ -91,6 +98,10 @@ def _iso(value: dt.datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 class Warehouse:
     """One engine per app, created on first use (and retried while creation fails).
 
@@ -99,23 +110,121 @@ class Warehouse:
     rows in memory (about 1 GB at its peak on the 20,000-person demo), so many in parallel
     only thrash or exhaust memory; the others wait their turn. Person lookups (a query with
     an email) are small and fast and have ``lookup_slots`` of their own, so they never queue
-    behind cohort reads.
+    behind cohort reads: each kind has its own :class:`~journey_api.lanes.Lane` of threads
+    (JSON pages) and its own slots (the same bound for CSV and NDJSON streams).
+
+    With ``cohort_processes`` the cohort reads of JSON pages run in worker processes of lower
+    CPU priority (:mod:`journey_api.workers`, shared by the apps of a process) that write
+    their rows to the spool's folder.
+
+    A DuckDB file is opened per read (the engine keeps no connection), which costs about
+    90 ms on the 20,000-person demo, as much as the lookup itself. So while reads run, and
+    for ``linger_seconds`` after the last one, the warehouse keeps one idle connection that
+    holds the database open; then it lets go, so a writer elsewhere waits at most that
+    long. A file replaced since (other inode, size or time) is let go of at the next read.
     """
 
     def __init__(
-        self, url: str, *, mapping: SchemaMapping, read_slots: int, lookup_slots: int = 2
+        self,
+        url: str,
+        *,
+        mapping: SchemaMapping,
+        read_slots: int,
+        lookup_slots: int = 2,
+        linger_seconds: float = LINGER_SECONDS,
+        cohort_processes: bool = False,
     ) -> None:
         self.url = url
         self.mapping = mapping
         self._engine: Engine | None = None
         self._fitted = mapping
         self._lock = threading.Lock()
-        self.slots = threading.BoundedSemaphore(max(1, read_slots))
-        self.lookup_slots = threading.BoundedSemaphore(max(1, lookup_slots))
+        self.read_slots = max(1, read_slots)
+        self.lookup_slot_count = max(1, lookup_slots)
+        self.slots = threading.BoundedSemaphore(self.read_slots)
+        self.lookup_slots = threading.BoundedSemaphore(self.lookup_slot_count)
+        self._lanes: dict[str, Lane[Any]] = {}
+        self.workers = CohortWorkers.shared(self.read_slots) if cohort_processes else None
+        self.linger_seconds = linger_seconds
+        self._warm_lock = threading.Lock()
+        self._busy = 0
+        self._warm: _Closable | None = None
+        self._warm_stamp: tuple[int, int, int] | None = None
+        self._timer: threading.Timer | None = None
+        path = local_file(url) if url.startswith("duckdb") else None
+        self._file = path if linger_seconds > 0 else None
 
     def slots_for(self, query: JourneyQuery) -> threading.BoundedSemaphore:
         """The slots a read of ``query`` waits for: a person's own, or the cohort reads'."""
         return self.lookup_slots if query.email else self.slots
+
+    def lane_for(self, query: JourneyQuery) -> Lane[Any]:
+        """The threads a JSON read of ``query`` runs on: the lookups' or the cohort reads'."""
+        name, workers = (
+            ("lookup", self.lookup_slot_count) if query.email else ("cohort", self.read_slots)
+        )
+        with self._lock:
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = Lane(name, workers)
+            return lane
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        assert self._file is not None
+        try:
+            stat = os.stat(self._file)
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+    def begin_read(self) -> None:
+        """A read starts: keep the DuckDB file open (see the class docstring)."""
+        if self._file is None:
+            return
+        with self._warm_lock:
+            self._busy += 1
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            stamp = self._stamp()
+            if self._warm is not None and stamp != self._warm_stamp:
+                self._let_go()  # the file was replaced: the next reads open the new one
+            elif self._warm is None and self._busy == 1 and stamp is not None:
+                engine, _ = self.connect()
+                try:
+                    self._warm = engine.connect()
+                    self._warm_stamp = stamp
+                except Exception:  # the read itself reports the cause
+                    self._warm = None
+
+    def end_read(self) -> None:
+        """A read ended: let go of the file ``linger_seconds`` after the last one."""
+        if self._file is None:
+            return
+        with self._warm_lock:
+            self._busy -= 1
+            if self._busy == 0 and self._warm is not None:
+                self._timer = threading.Timer(self.linger_seconds, self._idle)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _idle(self) -> None:
+        with self._warm_lock:
+            if self._busy == 0:
+                self._let_go()
+
+    def _let_go(self) -> None:
+        warm, self._warm, self._warm_stamp = self._warm, None, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if warm is not None:
+            warm.close()
+
+    def holds_file(self) -> bool:
+        """Whether an idle connection keeps the DuckDB file open now."""
+        with self._warm_lock:
+            return self._warm is not None
 
     def connect(self) -> tuple[Engine, SchemaMapping]:
         """The engine and the mapping fitted to the warehouse (checked once, on first use)."""
@@ -131,10 +240,15 @@ class Warehouse:
             return self._engine, self._fitted
 
     def dispose(self) -> None:
+        with self._warm_lock:
+            self._let_go()
         with self._lock:
+            lanes, self._lanes = list(self._lanes.values()), {}
             if self._engine is not None:
                 self._engine.dispose()
                 self._engine = None
+        for lane in lanes:
+            lane.shutdown()
 
 
 def _chunks(frame: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
@@ -158,6 +272,24 @@ def _json_rows(frame: pl.DataFrame) -> bytes:
     return export.for_output(frame).write_json().encode("utf-8")
 
 
+class Paged(Protocol):
+    """A result pages are cut from: in memory (:class:`Answer`) or on disk
+    (:class:`~journey_api.spool.SpooledAnswer`)."""
+
+    @property
+    def query(self) -> JourneyQuery: ...
+    @property
+    def events(self) -> int: ...
+    @property
+    def individuals(self) -> int: ...
+    @property
+    def message(self) -> str | None: ...
+
+    def page(
+        self, *, limit: int, after: cursors.Cursor | None
+    ) -> tuple[pl.DataFrame, cursors.Cursor | None]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A result with its count of individuals (computed once, reused by every page)."""
@@ -168,6 +300,24 @@ class Answer:
     @classmethod
     def of(cls, result: JourneyResult) -> Answer:
         return cls(result, result.individuals)
+
+    @property
+    def query(self) -> JourneyQuery:
+        return self.result.query
+
+    @property
+    def events(self) -> int:
+        return self.result.events
+
+    @property
+    def message(self) -> str | None:
+        return self.result.message
+
+    def page(
+        self, *, limit: int, after: cursors.Cursor | None
+    ) -> tuple[pl.DataFrame, cursors.Cursor | None]:
+        """At most ``limit`` rows after ``after``, and the cursor of the next page."""
+        return cursors.page(self.result.frame, self.result.query, limit=limit, cursor=after)
 
 
 Clock = Callable[[], dt.datetime]
@@ -184,6 +334,8 @@ class Services:
     clock: Clock
     cursor_key: bytes
     """Seals the page cursors (derived from ``JOURNEY_SECRET_KEY``, else random per process)."""
+    spool: ResultSpool | None = None
+    """Keeps the results too large for ``cache`` on disk (``None``: not kept)."""
 
 
 def services(request: Request) -> Services:
@@ -204,6 +356,11 @@ def get_warehouse(request: Request) -> Warehouse:
 def get_cache(request: Request) -> AnswerCache:
     """The app's result cache."""
     return services(request).cache
+
+
+def get_spool(request: Request) -> ResultSpool | None:
+    """The app's spool of large results (``None``: none)."""
+    return services(request).spool
 
 
 def get_clock(request: Request) -> Clock:
@@ -258,11 +415,12 @@ _ERROR = {"model": ErrorBody}
         503: {**_ERROR, "description": "The warehouse cannot be reached."},
     },
 )
-def get_customer_journey_details(
+async def get_customer_journey_details(
     request: Request,
     settings: Annotated[Settings, Depends(get_settings)],
     warehouse: Annotated[Warehouse, Depends(get_warehouse)],
     cache: Annotated[AnswerCache, Depends(get_cache)],
+    spool: Annotated[ResultSpool | None, Depends(get_spool)],
     clock: Annotated[Clock, Depends(get_clock)],
     cursor_key: Annotated[bytes, Depends(get_cursor_key)],
     email: Annotated[
@@ -323,13 +481,68 @@ def get_customer_journey_details(
         after.check(query)
     log["rule"] = query.rule.value
     if format != "json":
-        return _streamed_response(warehouse, query, format, mask=settings.mask_pii, log=log)
-    answer, hit = cache.get_or_compute(
-        cursors.query_hash(query), lambda: Answer.of(_fetch(warehouse, query))
+        return await run_in_threadpool(
+            _streamed_response, warehouse, query, format, mask=settings.mask_pii, log=log
+        )
+    key = cursors.query_hash(query)
+
+    def kept_page() -> tuple[Response, int] | None:
+        """The page from the memory cache or the spool (and the result's row count),
+        ``None`` if neither has the result."""
+        answer = cache.get(key)
+        if answer is not None:
+            page = _page_response(answer, limit=limit, after=after, key=cursor_key, mask=mask)
+            return page, answer.events
+        if spool is None:
+            return None
+        with spool.borrow(key) as spooled:
+            if spooled is None:
+                return None
+            page = _page_response(spooled, limit=limit, after=after, key=cursor_key, mask=mask)
+            return page, spooled.events
+
+    mask = settings.mask_pii
+    kept = await run_in_threadpool(kept_page)
+    if kept is not None:
+        log["cache"] = "hit"
+        log["rows"] = kept[1]
+        return kept[0]
+    read, started = await warehouse.lane_for(query).run(
+        key, lambda: _read_and_keep(warehouse, query, key, cache, spool)
     )
-    log["rows"] = answer.result.events
-    log["cache"] = "hit" if hit else "miss"
-    return _page_response(answer, limit=limit, after=after, key=cursor_key, mask=settings.mask_pii)
+    log["rows"] = read.events
+    log["cache"] = "miss" if started else "shared"
+
+    def read_page() -> Response:
+        if spool is None or not isinstance(read, SpooledAnswer):
+            return _page_response(read, limit=limit, after=after, key=cursor_key, mask=mask)
+        with spool.borrow(key) as spooled:  # keeps the file while the page is read
+            paged = spooled or read
+            return _page_response(paged, limit=limit, after=after, key=cursor_key, mask=mask)
+
+    return await run_in_threadpool(read_page)
+
+
+def _read_and_keep(
+    warehouse: Warehouse,
+    query: JourneyQuery,
+    key: str,
+    cache: AnswerCache,
+    spool: ResultSpool | None,
+) -> Paged:
+    """Read ``query`` and keep the result: in memory if the cache admits it, else on disk."""
+    if warehouse.workers is not None and spool is not None and not query.email:
+        return _read_in_worker(warehouse, warehouse.workers, query, key, cache, spool)
+    answer = Answer.of(_fetch(warehouse, query))
+    if not cache.put(key, answer) and spool is not None and cache.enabled:
+        spool.put(
+            key,
+            answer.result.frame,
+            query,
+            individuals=answer.individuals,
+            message=answer.message,
+        )
+    return answer
 
 
 def _streamed_response(
@@ -344,7 +557,11 @@ def _streamed_response(
     try:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            events, individuals = count_journeys(engine, query, mapping=mapping)
+            warehouse.begin_read()
+            try:
+                events, individuals = count_journeys(engine, query, mapping=mapping)
+            finally:
+                warehouse.end_read()
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
     log["rows"] = events
@@ -353,12 +570,14 @@ def _streamed_response(
     def chunks() -> Iterator[pl.DataFrame]:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
+            warehouse.begin_read()
             batches = stream_journeys(engine, query, mapping=mapping, rows=CHUNK_ROWS)
             try:
                 for chunk in batches:
                     yield mask_frame(chunk) if mask else chunk
             finally:
                 batches.close()
+                warehouse.end_read()
 
     pieces = export.csv_pieces if fmt == "csv" else export.ndjson_pieces
     return StreamingResponse(
@@ -399,11 +618,66 @@ def _build_query(
     return query
 
 
+def _read_in_worker(
+    warehouse: Warehouse,
+    workers: CohortWorkers,
+    query: JourneyQuery,
+    key: str,
+    cache: AnswerCache,
+    spool: ResultSpool,
+) -> Paged:
+    """A cohort read in a worker process, its file kept by the spool (or read back)."""
+    path = spool.new_path()
+    try:
+        with warehouse.slots_for(query):
+            _, mapping = warehouse.connect()  # checks the schema once, in this process
+            written = workers.write(
+                warehouse.url, mapping, query, path, row_group_rows=ROW_GROUP_ROWS
+            )
+    except OverflowError:
+        path.unlink(missing_ok=True)
+        raise InputError("as_of", _too_early(_iso(query.as_of))) from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if written.events > cache.max_rows * cache.entry_share:  # too many rows for memory
+        kept = spool.adopt(
+            key,
+            path,
+            query,
+            events=written.events,
+            individuals=written.individuals,
+            message=written.message,
+        )
+        if kept is not None:
+            return kept
+    answer = Answer(
+        JourneyResult(pl.read_parquet(path), query, written.message), written.individuals
+    )
+    if cache.put(key, answer) or (
+        spool.adopt(
+            key,
+            path,
+            query,
+            events=written.events,
+            individuals=written.individuals,
+            message=written.message,
+        )
+        is None
+    ):
+        path.unlink(missing_ok=True)
+    return answer
+
+
 def _fetch(warehouse: Warehouse, query: JourneyQuery) -> JourneyResult:
     try:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            return fetch_journeys(engine, query, mapping=mapping)
+            warehouse.begin_read()
+            try:
+                return fetch_journeys(engine, query, mapping=mapping)
+            finally:
+                warehouse.end_read()
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
 
@@ -425,18 +699,18 @@ def _meta(query: JourneyQuery, *, events: int, individuals: int) -> dict[str, An
 
 
 def _page_response(
-    answer: Answer, *, limit: int, after: cursors.Cursor | None, key: bytes, mask: bool = False
+    answer: Paged, *, limit: int, after: cursors.Cursor | None, key: bytes, mask: bool = False
 ) -> Response:
-    result = answer.result
-    rows, following = cursors.page(result.frame, result.query, limit=limit, cursor=after)
+    rows, following = answer.page(limit=limit, after=after)
     if mask:  # after paging: cursors sort and search by the full email
         rows = mask_frame(rows)
+    message = answer.message
     meta = {
-        **_meta(result.query, events=result.events, individuals=answer.individuals),
+        **_meta(answer.query, events=answer.events, individuals=answer.individuals),
         "returned": rows.height,
         "limit": limit,
         "next_cursor": following.encode(key) if following else None,
-        "message": mask_text(result.message) if mask and result.message else result.message,
+        "message": mask_text(message) if mask and message else message,
     }
     body = b'{"data":' + _json_rows(rows) + b',"meta":' + json.dumps(meta).encode() + b"}"
     return Response(body, media_type="application/json")

@@ -114,6 +114,10 @@ SESSION_SOURCE: Final = "session_source"
 SESSION_MEDIUM: Final = "session_medium"
 SESSION_CAMPAIGN: Final = "session_campaign"
 LANDING_PAGE: Final = "landing_page"
+# campaign breakdowns and scoped conversions (journey_core.analytics.campaign)
+SOURCE_MEDIUM: Final = "source_medium"
+KNOWN_STATUS: Final = "known_status"
+IN_SCOPE: Final = "in_scope"
 
 # Summary columns of the analytics (campaign dashboard and attribution), each defined once.
 PEOPLE: Final = "people"

@@ -35,6 +35,8 @@ ENV_API_CACHE_ROWS = "JOURNEY_API_CACHE_ROWS"
 ENV_API_READ_SLOTS = "JOURNEY_API_READ_SLOTS"
 ENV_API_CACHE_MB = "JOURNEY_API_CACHE_MB"
 ENV_API_LOOKUP_SLOTS = "JOURNEY_API_LOOKUP_SLOTS"
+ENV_API_SPOOL_MB = "JOURNEY_API_SPOOL_MB"
+ENV_API_COHORT_PROCESSES = "JOURNEY_API_COHORT_PROCESSES"
 ENV_API_ALLOWED_HOSTS = "JOURNEY_API_ALLOWED_HOSTS"
 ENV_SECRET_KEY = "JOURNEY_SECRET_KEY"
 ENV_DASHBOARD_CACHE_MB = "JOURNEY_DASHBOARD_CACHE_MB"
@@ -79,9 +81,11 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     api_cache_seconds: float = 60.0
     api_cache_rows: int = 1_000_000
-    api_read_slots: int = 4
+    api_read_slots: int = 2
     api_cache_mb: float = 256.0
-    api_lookup_slots: int = 2
+    api_lookup_slots: int = 4
+    api_spool_mb: float = 1024.0
+    api_cohort_processes: bool = True
     api_allowed_hosts: tuple[str, ...] = ()
     secret_key: str = ""
     dashboard_cache_mb: int = 512
@@ -327,9 +331,9 @@ VARIABLES: tuple[Variable, ...] = (
         ENV_API_READ_SLOTS,
         "api_read_slots",
         "whole number >= 1",
-        "Most cohort and campaign warehouse reads the API runs at once; other requests wait "
-        "their turn.",
-        _whole(1, "4"),
+        "Most cohort and campaign warehouse reads the API runs at once (each in a worker "
+        "process when `JOURNEY_API_COHORT_PROCESSES` is on); other requests wait their turn.",
+        _whole(1, "2"),
     ),
     Variable(
         ENV_API_LOOKUP_SLOTS,
@@ -337,7 +341,7 @@ VARIABLES: tuple[Variable, ...] = (
         "whole number >= 1",
         "Most person (email) lookups the API runs at once, in slots of their own so they never "
         "wait behind cohort reads.",
-        _whole(1, "2"),
+        _whole(1, "4"),
     ),
     Variable(
         ENV_API_CACHE_MB,
@@ -346,6 +350,22 @@ VARIABLES: tuple[Variable, ...] = (
         "Most megabytes (estimated in memory) the API's result cache holds; the least recently "
         "used results go first.",
         _at_least_zero("256"),
+    ),
+    Variable(
+        ENV_API_SPOOL_MB,
+        "api_spool_mb",
+        "number >= 0",
+        "Most megabytes of disk (a private temporary folder) the API uses to keep results too "
+        "large for its memory cache, so their pages are not read again; 0: not kept.",
+        _at_least_zero("1024"),
+    ),
+    Variable(
+        ENV_API_COHORT_PROCESSES,
+        "api_cohort_processes",
+        "yes/no (1/0)",
+        "Run the API's cohort and campaign reads in worker processes of lower CPU priority, "
+        "so person lookups keep their speed meanwhile; 0: in threads of the API process.",
+        _flag,
     ),
     Variable(
         ENV_API_ALLOWED_HOSTS,
@@ -462,9 +482,11 @@ __all__ = [
     "ENV_API_CACHE_MB",
     "ENV_API_CACHE_ROWS",
     "ENV_API_CACHE_SECONDS",
+    "ENV_API_COHORT_PROCESSES",
     "ENV_API_KEYS",
     "ENV_API_LOOKUP_SLOTS",
     "ENV_API_READ_SLOTS",
+    "ENV_API_SPOOL_MB",
     "ENV_CHANNELS_FILE",
     "ENV_CURRENCY",
     "ENV_DASHBOARD_ALLOWED_HOSTS",

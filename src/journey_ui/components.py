@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -455,10 +456,12 @@ def table(
     height: int | Literal["auto"] = "auto",
     pickable: bool = False,
     drop_empty: bool = False,
+    wide: Sequence[str] = (),
 ) -> int | None:
     """A read-only table with friendly headers; returns the picked row when ``pickable``.
 
-    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic).
+    ``drop_empty`` hides columns without any value (e.g. UTM term for untagged traffic);
+    ``wide`` columns get a large width (e.g. a page URL that must stay readable).
     """
     shown = frame.select([name for name in (columns or frame.columns) if name in frame.columns])
     if drop_empty and shown.height:
@@ -467,6 +470,9 @@ def table(
         )
     data = _display(shown)
     config = _column_config(shown, tz)
+    for name in wide:
+        if name in config:
+            config[name]["width"] = "large"
     if not pickable:
         st.dataframe(
             data, column_config=config, hide_index=True, width="stretch", height=height, key=key
@@ -518,7 +524,7 @@ def download_table(frame: pl.DataFrame, name: str, *, file_name: str, key: str) 
 
 def download_csv(
     *,
-    data: Callable[[], bytes] | bytes,
+    data: Callable[[], bytes | io.RawIOBase] | bytes,
     file_name: str,
     rows: int,
     people: int,
@@ -530,7 +536,7 @@ def download_csv(
     Only while the session may see data (:mod:`journey_ui.downloads`).
     """
     runlog.note(rows=rows)
-    make: Callable[[], bytes] = data if callable(data) else (lambda: data)
+    make: Callable[[], bytes | io.RawIOBase] = data if callable(data) else (lambda: data)
     st.download_button(
         f"Download {what} as CSV ({plural(rows, 'row')}, {plural(people, 'person', 'people')})",
         data=downloads.deferred(make),
@@ -625,43 +631,3 @@ def try_summary(
         return loader(ctx.engine, ctx.url, ctx.settings.mapping)
     except JourneyError:
         return None
-
-
-def funnel_table(funnel: pl.DataFrame, *, key: str) -> None:
-    """The funnel as one row per step: people, step conversion and drop-off per group."""
-    groups = list(dict.fromkeys(funnel.get_column(an.GROUP).to_list()))
-    short = {an.NEWLY_KNOWN: "New", an.PREVIOUSLY_KNOWN: "Prev.", an.ALL_PEOPLE: "All"}
-    wide = funnel.select(an.STEP, c.EVENT_TYPE).unique(an.STEP).sort(an.STEP)
-    config: dict[str, Any] = {
-        an.STEP: st.column_config.NumberColumn("Step", width="small"),
-        c.EVENT_TYPE: st.column_config.Column("Event"),
-    }
-    for group in groups:
-        part = funnel.filter(pl.col(an.GROUP) == group).select(
-            an.STEP,
-            pl.col(an.PEOPLE).alias(f"{group}|people"),
-            pl.col(an.STEP_CONVERSION).alias(f"{group}|rate"),
-            pl.col(an.DROP_OFF).alias(f"{group}|drop"),
-        )
-        wide = wide.join(part, on=an.STEP, how="left")
-        name = short.get(group, group)
-        config[f"{group}|people"] = st.column_config.NumberColumn(
-            f"{name} · people", format="localized", help=f"{group}: people who reached the step."
-        )
-        config[f"{group}|rate"] = st.column_config.NumberColumn(
-            f"{name} · conv.",
-            format="percent",
-            help=f"{group}: share of the previous step's people who did this step.",
-        )
-        config[f"{group}|drop"] = st.column_config.NumberColumn(
-            f"{name} · drop-off",
-            format="localized",
-            help=f"{group}: people of the previous step who did not do this step.",
-        )
-    st.dataframe(
-        _display(wide),
-        column_config=config,
-        hide_index=True,
-        width="stretch",
-        key=key,
-    )

@@ -6,16 +6,26 @@ stands in for it in the key. The key also names the schema mapping (``JOURNEY_MA
 the channel file (``JOURNEY_CHANNELS_FILE``), so rows are read and grouped exactly as
 ``journey export`` does, on every page (Attribution included).
 
-The heavy results (journey rows and the reports built from them) are kept in :data:`CACHE`, a
-:class:`~journey_ui.cache.ByteCache` bounded by bytes (``JOURNEY_DASHBOARD_CACHE_MB``, applied
-by :func:`use_budget`); the small ones (warehouse summary, data quality) in ``st.cache_data``.
-CSV downloads are made on click from the cached rows, and not kept.
+The Campaign influence and Recent activity pages take the warehouse route: their figures
+(:func:`~journey_core.warehouse.figures.campaign_figures`,
+:func:`~journey_core.warehouse.figures.recent_figures`), one page of the people table, the
+newest events and the filter options (:mod:`journey_core.warehouse.pages`) are computed in the
+warehouse; the cohort's rows never come across. Their CSV downloads stream the rows into a
+temporary file on click (:func:`csv_file`).
+
+The heavy results are kept in :data:`CACHE`, a :class:`~journey_ui.cache.ByteCache` bounded by
+bytes (``JOURNEY_DASHBOARD_CACHE_MB``, applied by :func:`use_budget`); the small ones
+(warehouse summary, data quality) in ``st.cache_data``. CSV downloads are made on click and not
+kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Concatenate, ParamSpec, TypeVar
@@ -27,26 +37,33 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
+from journey_core.analytics.funnel import FunnelSpec
 from journey_core.config import Settings
-from journey_core.io.export import to_csv_bytes
+from journey_core.io.export import to_csv_bytes, write_chunks
 from journey_core.io.privacy import mask_frame
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import (
     Engine,
     JourneyResult,
+    SchemaMapping,
     WarehouseSummary,
     fetch_journeys,
     summarize,
     verify_schema,
 )
+from journey_core.warehouse import pages as wp
+from journey_core.warehouse.fetch import empty_message
+from journey_core.warehouse.figures import campaign_figures, recent_figures
+from journey_core.warehouse.funnel import funnel_figures, funnel_people
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
+from journey_core.warehouse.search import search_people
 from journey_ui import runlog
 from journey_ui.cache import ByteCache
 from journey_ui.shell import PageContext
 
 TTL = dt.timedelta(minutes=30)
-PREVIEW_ROWS = 1000
+PREVIEW_ROWS = wp.PAGE_ROWS
 MB = 2**20
 #: The heavy loaders' results, shared by every session, bounded by bytes (:func:`use_budget`).
 CACHE = ByteCache(max_bytes=Settings().dashboard_cache_mb * MB, ttl_seconds=TTL.total_seconds())
@@ -191,28 +208,108 @@ def rows(_engine: Engine, url: str, key: QueryKey) -> Loaded:
     return load_rows(_engine, key)
 
 
+def route(engine: Engine, key: QueryKey) -> tuple[JourneyQuery, SchemaMapping, ChannelConfig]:
+    """The query, the checked schema mapping and the channel rules of ``key``."""
+    return key.query(), verify_schema(engine, load_mapping(key.mapping)), channel_config(key)
+
+
+@dataclass(frozen=True)
+class RecentView:
+    """The recent activity page: figures, one page of people and the newest events, all
+    computed in the warehouse (the attributes the sections read, as ``an.RecentReport``)."""
+
+    kpis: an.Kpis
+    previous: an.Kpis | None
+    hourly: pl.DataFrame
+    campaigns: pl.DataFrame
+    sources: pl.DataFrame
+    people: wp.PeoplePage
+    preview: pl.DataFrame
+
+    @property
+    def total_rows(self) -> int:
+        """Events in the window."""
+        return self.kpis.events
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """The campaign influence page (without the funnel, :func:`funnel`): figures, one page
+    of people and the newest events, computed in the warehouse."""
+
+    kpis: an.Kpis
+    trend: pl.DataFrame
+    channels: pl.DataFrame
+    campaigns: pl.DataFrame
+    touchpoints: pl.DataFrame
+    people: wp.PeoplePage
+    preview: pl.DataFrame
+
+    @property
+    def total_rows(self) -> int:
+        """Events of the people kept."""
+        return self.kpis.events
+
+
+def _message(engine: Engine, key: QueryKey, people: int, filters: an.Filters) -> str | None:
+    """Why the result is empty (``None`` when it is not, or only the filters emptied it)."""
+    if people or filters.active:
+        return None
+    query, mapping, _ = route(engine, key)
+    return empty_message(engine, query, mapping=mapping)
+
+
 @_cached
-def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[an.RecentReport, str | None]:
-    """The recent activity page (and why it is empty), with the window before it."""
-    current = rows(_engine, url, key)
-    window = dt.timedelta(hours=key.recent_hours)
-    previous = rows(_engine, url, key.earlier(window))
-    query = key.query()
-    report = an.recent_report(
-        current.rows,
-        previous=previous.rows,
-        start=query.window_start,
-        end=query.as_of,
-        tz=key.timezone,
-        preview_rows=PREVIEW_ROWS,
+def people(
+    _engine: Engine, url: str, key: QueryKey, filters: an.Filters, page: int = 0
+) -> wp.PeoplePage:
+    """Page ``page`` (from 0) of the people table of one query and filters."""
+    query, mapping, config = route(_engine, key)
+    return wp.people_page(
+        _engine,
+        query,
+        mapping,
+        config,
+        since=query.start,
+        filters=filters,
+        limit=wp.PAGE_ROWS,
+        offset=page * wp.PAGE_ROWS,
     )
-    return report, current.message
+
+
+@_cached
+def preview(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> pl.DataFrame:
+    """The :data:`PREVIEW_ROWS` newest events of one query and filters."""
+    query, mapping, config = route(_engine, key)
+    return wp.events_preview(_engine, query, mapping, config, filters=filters, limit=PREVIEW_ROWS)
+
+
+@_cached
+def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[RecentView, str | None]:
+    """The recent activity page (and why it is empty), with the window before it."""
+    query, mapping, config = route(_engine, key)
+    before = key.earlier(dt.timedelta(hours=key.recent_hours)).query()
+    figures = recent_figures(_engine, query, mapping, config, previous=before, tz=key.timezone)
+    everyone = an.Filters()
+    first = people(_engine, url, key, everyone)
+    view = RecentView(
+        kpis=figures.kpis,
+        previous=figures.previous,
+        hourly=figures.hourly,
+        campaigns=figures.campaigns,
+        sources=figures.sources,
+        people=first,
+        preview=preview(_engine, url, key, everyone),
+    )
+    return view, _message(_engine, key, first.total, everyone)
 
 
 @_cached
 def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list[str]]:
-    """The values each campaign filter can take (from the unfiltered result)."""
-    return an.filter_options(rows(_engine, url, key).rows)
+    """The values each campaign filter can take (at most ``OPTION_LIMIT`` each, most people
+    first), from the unfiltered result."""
+    query, mapping, config = route(_engine, key)
+    return wp.filter_options(_engine, query, mapping, config)
 
 
 @_cached
@@ -221,34 +318,60 @@ def campaign(
     url: str,
     key: QueryKey,
     filters: an.Filters,
-    steps: tuple[str, ...],
     end: dt.datetime | None = None,
-) -> tuple[an.CampaignReport, str | None]:
-    """The campaign influence page for one start date, filters and funnel (and its message).
+) -> tuple[CampaignView, str | None]:
+    """The campaign influence page for one start date and filters (and its message).
 
     ``end``: the end of the campaign setting's end day (default: the as-of time).
     """
-    query = key.query()
-    assert query.start is not None
-    loaded = rows(_engine, url, key)
-    report = an.campaign_report(
-        loaded.rows,
-        start=query.start,
-        end=end if end is not None else query.as_of,
-        filters=filters,
-        steps=steps,
-        tz=key.timezone,
-        preview_rows=PREVIEW_ROWS,
+    query, mapping, config = route(_engine, key)
+    figures = campaign_figures(
+        _engine, query, mapping=mapping, config=config, filters=filters, end=end
     )
-    return report, loaded.message
+    first = people(_engine, url, key, filters)
+    view = CampaignView(
+        kpis=figures.kpis,
+        trend=figures.trend,
+        channels=figures.channels,
+        campaigns=figures.campaigns,
+        touchpoints=figures.touchpoints,
+        people=first,
+        preview=preview(_engine, url, key, filters),
+    )
+    return view, _message(_engine, key, first.total, filters)
 
 
-def csv(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> bytes:
-    """CSV bytes of a page's (filtered) journeys; equal to `journey export` unfiltered.
+class _ReadOnce(io.FileIO):
+    """A file that closes itself once read to its end: Streamlit reads a download's file
+    into its media store and does not close it."""
 
-    Made on click (a download's ``data=``) from the cached rows; the bytes are not kept.
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size) or b""
+        if size is None or size < 0 or not data:
+            self.close()
+        return data
+
+
+def csv_file(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> io.RawIOBase:
+    """The CSV of a page's (filtered) journeys, equal to `journey export` unfiltered.
+
+    Made on click (a download's ``data=``): the rows are read from the warehouse in batches
+    and written to a temporary file as they come (masked with ``mask_pii``); the file,
+    already unlinked, is handed over and closes once read. Streamlit (1.67) reads a handed
+    file into its in-memory media store: the served CSV is held once, as bytes, for
+    ``downloads.LIFETIME_SECONDS``; the rows are held a batch at a time.
     """
-    return build_csv(rows(_engine, url, key).rows, filters, mask_pii=key.mask_pii)
+    query, mapping, config = route(_engine, key)
+    chunks = wp.stream_rows(_engine, query, mapping, config, filters=filters)
+    if key.mask_pii:
+        chunks = (mask_frame(chunk) for chunk in chunks)
+    fd, path = tempfile.mkstemp(prefix="journey-", suffix=".csv")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write_chunks(chunks, out, fmt="csv")
+        return _ReadOnce(path, "rb")
+    finally:
+        os.unlink(path)  # the open file stays readable; nothing is left on disk
 
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)
@@ -271,6 +394,24 @@ def customer(_engine: Engine, url: str, key: QueryKey) -> CustomerView:
     """The customer lookup of one email."""
     loaded = rows(_engine, url, key)
     return CustomerView(loaded.rows, an.profile(loaded.rows), loaded.message)
+
+
+@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
+def people_search(
+    _engine: Engine, url: str, mapping: str, as_of: dt.datetime, text: str, limit: int
+) -> pl.DataFrame:
+    """Known people matching ``text`` (:func:`~journey_core.warehouse.search.search_people`).
+
+    Served by the warehouse, bounded by ``limit``; empty text lists the most recently active.
+    """
+    found = search_people(
+        _engine,
+        text,
+        as_of=as_of,
+        mapping=verify_schema(_engine, load_mapping(mapping)),
+        limit=limit,
+    )
+    return found
 
 
 # --------------------------------------------------------------------------- attribution
@@ -357,3 +498,33 @@ def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey
         mask_pii=ctx.settings.mask_pii,
     )
     return ctx.engine, ctx.url, key
+
+
+@_cached
+def funnel(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    spec: FunnelSpec,
+    people: tuple[int, str, str | None] | None = None,
+) -> pl.DataFrame:
+    """The funnel of a campaign cohort (``key`` has an event date), computed by the warehouse
+    (:mod:`journey_core.warehouse.funnel`); with ``people`` = (step, outcome, group), the
+    people who reached or dropped off there (at most :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    mapping = verify_schema(_engine, load_mapping(key.mapping))
+    query, config = key.query(), channel_config(key)
+    if people is None:
+        return funnel_figures(_engine, query, mapping, config, spec=spec, filters=filters)
+    step, outcome, group = people
+    return funnel_people(
+        _engine,
+        query,
+        mapping,
+        config,
+        spec=spec,
+        filters=filters,
+        step=step,
+        outcome=outcome,
+        group=group,
+    )

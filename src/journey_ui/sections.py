@@ -1,31 +1,31 @@
 """The sections of each page: inputs bound to the URL, KPIs, charts and tables.
 
-Pages call these in order; each section reads its figures from a report built by
-:mod:`journey_core.analytics.campaign` (cached in :mod:`journey_ui.data`).
+Pages call these in order; each section reads its figures from a view that
+:mod:`journey_ui.data` loads and caches (computed in the warehouse for the Campaign influence
+and Recent activity pages, by :mod:`journey_core.analytics.campaign` for the others).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
-from journey_core.errors import InputError
-from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import pages as wp
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
-from journey_ui import data, people, runlog, setting, urlstate
+from journey_ui import data, runlog, setting
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity
 
 
-def recent_kpis(report: an.RecentReport, *, hours: float) -> None:
+def recent_kpis(report: data.RecentView, *, hours: float) -> None:
     """Known people active, events, conversions and revenue, against the window before."""
     now, before = report.kpis, report.previous
     window = f"{hours:g} h"
@@ -60,7 +60,7 @@ def recent_kpis(report: an.RecentReport, *, hours: float) -> None:
     )
 
 
-def recent_charts(report: an.RecentReport, ctx: PageContext) -> None:
+def recent_charts(report: data.RecentView, ctx: PageContext) -> None:
     """Events per hour by channel; top campaigns and sources by visits."""
     ui.section(
         "Events per hour by channel",
@@ -104,16 +104,18 @@ PEOPLE_COLUMNS = (
 
 def journeys_table(
     *,
-    people: pl.DataFrame,
+    people: wp.PeoplePage,
+    page_of: Callable[[int], wp.PeoplePage],
     preview: pl.DataFrame,
     total_rows: int,
     ctx: PageContext,
     key: str,
 ) -> None:
-    """People (pick one to open their customer lookup) and the most recent events."""
+    """People, a page at a time (pick one to open their customer lookup), and the most
+    recent events. ``page_of(i)`` loads page ``i`` (from 0) of the people table."""
     tab_people, tab_events = st.tabs(
         [
-            f":material/group: People ({ui.fmt_int(people.height)})",
+            f":material/group: People ({ui.fmt_int(people.total)})",
             f":material/list: Events ({ui.fmt_int(total_rows)})",
         ],
         key=f"{key}.tab",
@@ -121,17 +123,17 @@ def journeys_table(
     )
     if tab_people.open is not False:
         with tab_people:
-            st.caption("Select a row to open that person's customer lookup.")
+            frame = _people_page(people, page_of, key).frame
             columns = [
                 name
                 for name in PEOPLE_COLUMNS
-                if name != an.IS_NEWLY_KNOWN or people.get_column(name).null_count() == 0
+                if name != an.IS_NEWLY_KNOWN or frame.get_column(name).null_count() == 0
             ]
             picked = ui.table(
-                people, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
+                frame, tz=ctx.tz, key=f"{key}.people", columns=columns, height=420, pickable=True
             )
             if picked is not None:
-                ui.open_customer(people.get_column(c.EMAIL)[picked], ctx)
+                ui.open_customer(frame.get_column(c.EMAIL)[picked], ctx)
     if tab_events.open:
         with tab_events:
             shown = min(preview.height, total_rows)
@@ -154,220 +156,80 @@ def journeys_table(
                 ui.open_customer(preview.get_column(c.EMAIL)[picked], ctx)
 
 
-# --------------------------------------------------------------------------- customer lookup
-
-EMAIL_PARAM = urlstate.text_param("email", "customer.email")
-LANE_PARAM = urlstate.choice_param(
-    "lane", "customer.lane", choices=("event_type", "channel"), default="event_type"
-)
-
-
-PERSON = "person"  # ?person=<token>: a person link without the email (journey_ui.people)
-
-
-def email_input() -> str:
-    """The email box, mirrored in the URL; returns the email to look up (validated later).
-
-    The URL carries ``?email=``, or with masking on ``?person=<token>`` (never the email).
-    An empty box looks up the person of a ``?person=`` link; typing replaces it.
-    """
-    urlstate.restore(EMAIL_PARAM)
-    value = st.text_input(
-        "Email",
-        key=EMAIL_PARAM.key,
-        persist_state="session",
-        placeholder="name@example.com",
-        help="The email a person identified with (case and spaces are ignored). Press Enter.",
-        max_chars=254,
-    )
-    typed = value.strip()
-    if typed:
-        if ui.masking():
-            urlstate.publish(EMAIL_PARAM, "")
-            st.query_params[PERSON] = people.remember(typed)
-        else:
-            urlstate.publish(EMAIL_PARAM, value)
-            st.query_params.pop(PERSON, None)
-        return typed
-    urlstate.publish(EMAIL_PARAM, "")
-    link = st.query_params.get(PERSON)
-    if not link:
-        return ""
-    email = people.resolve(link)
-    if email is None:
-        raise InputError(
-            PERSON, "this person link has expired (the server restarted); type the email."
-        )
-    st.caption(f":material/link: From a link: {ui.plain(ui.shown_email(email))}")
-    return email
-
-
-def _use_person(email: str) -> None:
-    """A "recently active" button: look ``email`` up (through a person link when masking)."""
-    if ui.masking():
-        st.session_state[EMAIL_PARAM.key] = ""
-        st.query_params[PERSON] = people.remember(email)
-    else:
-        st.session_state[EMAIL_PARAM.key] = email
-
-
-def customer_prompt(ctx: PageContext) -> None:
-    """What to do with an empty email box, with recently active people to try."""
-    st.info(
-        "Enter an email to see that person's last "
-        f"{ctx.settings.lookback_days:g} days: profile, timeline and every event.",
-        icon=":material/person_search:",
-    )
-    try:
-        report, _ = data.recent(*data.key_of(ctx, ctx.query()))
-    except InputError:
-        return
-    suggested = report.people.head(6).get_column(c.EMAIL).to_list()
-    if suggested:
-        st.caption("Recently active customers:")
-        grid = st.columns(3)
-        for index, email in enumerate(suggested):
-            grid[index % 3].button(
-                ui.plain(ui.shown_email(email)),
-                key=f"customer.try.{people.tag(email)}",  # a keyed hash: no email in the DOM
-                on_click=_use_person,
-                args=(email,),
-                type="tertiary",
-                icon=":material/person:",
+def _people_page(
+    first: wp.PeoplePage, page_of: Callable[[int], wp.PeoplePage], key: str
+) -> wp.PeoplePage:
+    """The page of people picked (the first unless the table has more), and its caption."""
+    pages = max(1, -(-first.total // first.limit))
+    shown = first
+    if pages > 1:
+        left, right = st.columns([1, 4], vertical_alignment="bottom")
+        with left:
+            number = st.number_input(
+                f"Page (of {ui.fmt_int(pages)})",
+                min_value=1,
+                max_value=pages,
+                value=1,
+                step=1,
+                key=f"{key}.people.page",
             )
-
-
-def customer_not_found(message: str, ctx: PageContext) -> None:
-    """Why nothing was found and what to try."""
-    ui.empty_state(
-        message,
-        tips=[
-            "Check the spelling; the lookup ignores case and surrounding spaces.",
-            "Turn Live off in the sidebar and pick a later as-of time"
-            if ctx.as_of is not None
-            else "People become known when they first identify (sign up, log in, click an email).",
-            "Find people on the Campaign influence or Recent activity pages and select a row.",
-        ],
-    )
-
-
-def lane_choice() -> str:
-    """Timeline lanes: by event type or by channel (mirrored in ``?lane=``)."""
-    urlstate.restore(LANE_PARAM)
-    error = urlstate.url_error(LANE_PARAM)
-    if error is not None:
-        ui.show_error(error)
-        urlstate.clear_error(LANE_PARAM)
-    value = st.segmented_control(
-        "Lanes",
-        options=["event_type", "channel"],
-        format_func=lambda v: "Event type" if v == "event_type" else "Channel",
-        key=LANE_PARAM.key,
-        persist_state="session",
-        label_visibility="collapsed",
-        required=True,
-    )
-    lane = value or "event_type"
-    urlstate.publish(LANE_PARAM, lane)
-    return lane
-
-
-def customer_timeline(view: data.CustomerView, ctx: PageContext) -> None:
-    """The timeline of one person, with a lane switch."""
-    head, switch = st.columns([3, 1], vertical_alignment="bottom")
-    with head:
-        ui.section(
-            "Timeline",
-            "Each marker is an event, coloured by the channel of its visit; ◆ before the person "
-            "became known, ● after. Grey bands and numbered squares are visits (30 minutes of "
-            "inactivity ends one). Hover for UTM tags and pages; drag to zoom.",
+        if number > 1:
+            shown = page_of(int(number) - 1)
+        with right:
+            last = shown.offset + shown.frame.height
+            st.caption(
+                f"Showing people {ui.fmt_int(shown.offset + 1)} to {ui.fmt_int(last)} of "
+                f"{ui.fmt_int(shown.total)} ({ui.fmt_int(shown.limit)} a page, latest activity "
+                "first); the CSV download has everyone. Select a row to open that person's "
+                "customer lookup."
+            )
+    else:
+        st.caption(
+            f"All {ui.fmt_int(shown.total)} people, latest activity first. "
+            "Select a row to open that person's customer lookup."
         )
-    with switch:
-        lane = lane_choice()
-    ui.chart(
-        charts.timeline(ui.masked(view.rows), lane=cast("charts.Lane", lane), tz=ctx.tz),
-        key="customer.timeline",
-    )
-
-
-def customer_events(view: data.CustomerView, query: JourneyQuery, ctx: PageContext) -> None:
-    """Every event of the person, and the CSV of exactly these rows."""
-    ui.section("Events", f"All {ui.fmt_int(view.rows.height)} events in the window, oldest first.")
-    ui.table(
-        view.rows,
-        tz=ctx.tz,
-        key="customer.events",
-        columns=[name for name in ui.EVENT_TABLE_COLUMNS if name != c.EMAIL],
-        height=min(420, 38 + 35 * max(view.rows.height, 1)),
-        drop_empty=True,
-    )
-    ui.download_csv(
-        data=lambda: data.build_csv(view.rows, mask_pii=ctx.settings.mask_pii),
-        file_name=ui.csv_name(f"email-{ui.shown_email(query.email or '')}", ui.as_of_part(ctx)),
-        rows=view.rows.height,
-        people=1 if view.rows.height else 0,
-        key="customer.csv",
-        what="these events",
-    )
+    return shown
 
 
 # --------------------------------------------------------------------------- campaign influence
 
 
-STEPS_PARAM = urlstate.list_param("steps", "campaign.steps", default=an.DEFAULT_FUNNEL_STEPS)
-
-
-def campaign_filters(
-    ctx: PageContext, options: dict[str, list[str]]
-) -> tuple[an.Filters, tuple[str, ...]]:
-    """Optional filters and the funnel steps, each mirrored in the URL."""
-    urlstate.restore(STEPS_PARAM)
+def campaign_filters(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
+    """Optional filters, each mirrored in the URL (shared with Attribution)."""
     active = sum(bool(st.query_params.get_all(name)) for name, _, _ in setting.FILTERS)
     active += sum(bool(st.session_state.get(p.key)) for p in setting.FILTER_PARAMS.values())
     # Opened at first if the link has filters; afterwards it stays as the user leaves it.
     opened = st.session_state.setdefault("_campaign.filters_opened", active > 0)
     with st.expander(
-        "Filters and funnel steps",
+        "Filters",
         icon=":material/filter_list:",
         expanded=opened,
         key="campaign.filters",
     ):
         st.caption(
             "Keep people with at least one event matching every filter you set "
-            "(campaign, source and medium are those of the visit). Shared with Attribution."
+            "(campaign, source and medium are those of the visit). Shared with Attribution. "
+            "Each list offers up to "
+            f"{wp.OPTION_LIMIT:,} values, those with most people first."
         )
         filters = setting.filter_inputs(ctx, options)
-        event_types = options.get(c.EVENT_TYPE, [])
-        step_choices = list(
-            dict.fromkeys(
-                [*an.DEFAULT_FUNNEL_STEPS, *event_types, *st.session_state[STEPS_PARAM.key]]
-            )
-        )
-        steps = st.multiselect(
-            "Funnel steps, in order",
-            options=step_choices,
-            key=STEPS_PARAM.key,
-            persist_state="session",
-            format_func=charts.event_label,
-            help="The order you pick them in is the funnel order.",
-        )
-        urlstate.publish(STEPS_PARAM, steps)
     setting.filters_caption(filters, options)
-    if len(steps) < 2:
-        raise InputError("steps", "pick at least two funnel steps, e.g. page_view then purchase.")
-    return filters, tuple(steps)
+    return filters
 
 
-def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
-    """Active since the date, newly known since the date, events, conversions, revenue."""
+def campaign_kpis(report: data.CampaignView, start: dt.date) -> None:
+    """Everyone in the result, newly known since the date, events, conversions, revenue."""
     k = report.kpis
     since = f"{start:%d %b %Y}"
     ui.kpi_row(
         [
             ui.Kpi(
                 "Known people active",
-                ui.fmt_int(k.people),
-                help=f"Known individuals with at least one event since {since}.",
+                # Everyone in the result (the people table's and the CSV's people): those
+                # active since the date and those who became known since, with no event since.
+                ui.fmt_int(report.people.total),
+                help=f"Known individuals with at least one event since {since}, or who became "
+                f"known since {since}: everyone in the table and the CSV.",
             ),
             ui.Kpi(
                 "Newly known",
@@ -390,7 +252,7 @@ def campaign_kpis(report: an.CampaignReport, start: dt.date) -> None:
     )
 
 
-def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date) -> None:
+def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:
     """Daily trend; channel and campaign breakdowns."""
     ui.section(
         "Daily trend",
@@ -429,18 +291,7 @@ def campaign_charts(report: an.CampaignReport, ctx: PageContext, start: dt.date)
         ui.table(report.campaigns.drop(an.EVENTS), tz=ctx.tz, key="campaign.campaigns.table")
 
 
-def campaign_funnel(report: an.CampaignReport, ctx: PageContext) -> None:
-    """The funnel chart and its table (counts, step conversion, drop-off)."""
-    ui.section(
-        "Funnel",
-        "People who did each step after the previous one, newly known (became known since the "
-        "start date) versus previously known. Labels: people · conversion from the step before.",
-    )
-    ui.chart(charts.funnel_chart(report.funnel), key="campaign.funnel")
-    ui.funnel_table(report.funnel, key="campaign.funnel.table")
-
-
-def campaign_touchpoints(report: an.CampaignReport, ctx: PageContext) -> None:
+def campaign_touchpoints(report: data.CampaignView, ctx: PageContext) -> None:
     """The touches that most often came before people became known."""
     ui.section(
         "Touchpoints before becoming known",

@@ -16,6 +16,7 @@ query string of a page's "Copy link" (always with ``as_of``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -24,7 +25,9 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from journey_core.errors import InputError
+from journey_core.io.privacy import EMAIL_IN_TEXT
 from journey_core.rules.query import parse_event_date
+from journey_ui import people
 
 T = TypeVar("T")
 
@@ -105,6 +108,31 @@ class UrlParam(Generic[T]):
         return (self.fallback or self.default)()
 
 
+_HAS_EMAIL = re.compile(EMAIL_IN_TEXT)
+_TOKEN = "~"
+
+
+def _masking() -> bool:
+    from journey_ui.components import masking  # components imports this module
+
+    return masking()
+
+
+def to_url(value: str) -> str:
+    """``value`` as the URL carries it: with masking on, a value containing an email becomes
+    ``~<token>`` (:func:`journey_ui.people.remember`), resolved on this server only."""
+    if _masking() and _HAS_EMAIL.search(value):
+        return _TOKEN + people.remember(value)
+    return value
+
+
+def from_url(raw: str) -> str:
+    """The value :func:`to_url` wrote (a token this server does not know stays as it is)."""
+    if raw.startswith(_TOKEN):
+        return people.resolve(raw[len(_TOKEN) :]) or raw
+    return raw
+
+
 def _applied_key(param: UrlParam[Any]) -> str:
     return f"_url_applied.{param.key}"
 
@@ -120,7 +148,7 @@ def restore(param: UrlParam[T]) -> None:
     if raws and (raws != state.get(_applied_key(param)) or param.key not in state):
         state[_applied_key(param)] = raws
         try:
-            state[param.key] = param.parse(raws)
+            state[param.key] = param.parse([from_url(raw) for raw in raws])
             state.pop(_error_key(param), None)
         except InputError as exc:
             state[_error_key(param)] = exc
@@ -147,7 +175,7 @@ def publish(param: UrlParam[T], value: T) -> None:
         if value == param._fallback():
             return
         state.pop(_error_key(param), None)
-    raws = param.fmt(value)
+    raws = [to_url(raw) for raw in param.fmt(value)]
     if raws != st.query_params.get_all(param.name):
         if raws:
             st.query_params[param.name] = raws if len(raws) > 1 else raws[0]

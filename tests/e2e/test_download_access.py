@@ -102,3 +102,28 @@ def test_downloads_only_for_the_signed_in_session(browser: Browser, tmp_path: Pa
         assert stranger.request.get(address).status == 404
         stranger.context.close()
         page.context.close()
+
+
+def test_a_download_address_answers_once(browser: Browser, tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    build_demo(url, individuals=150, seed=3, end=END)
+    query = JourneyQuery.build(now=dt.datetime.now(dt.UTC), as_of=AS_OF, event_date="2022-08-01")
+    email = fetch_journeys(create_engine(url), query).frame.get_column(c.EMAIL)[0]
+    env = {"JOURNEY_DATABASE_URL": url, "JOURNEY_PASSWORD_HASH": hash_password(PASSWORD)}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        page = new_page(browser)
+        page.goto(f"{app.url}/customer?email={email}&as_of={AS_OF}")
+        settle(page)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Touches before known").first.wait_for()
+        settle(page)
+        stranger = new_page(browser)  # never signed in
+        for _ in range(2):  # each click makes a file its browser fetches once
+            address, body = download(page)
+            assert email.encode() in body
+            # At once, well within LIFETIME_SECONDS: the address no longer answers.
+            assert stranger.request.get(address).status == 404
+            assert page.request.get(address).status == 404
+        stranger.context.close()
+        page.context.close()

@@ -503,7 +503,11 @@ def test_at_most_read_slots_warehouse_reads_run_at_once(
 
     monkeypatch.setattr(api_app, "fetch_journeys", slow)
     with (
-        make_client(demo_url, api_read_slots=2, api_cache_seconds=0) as tc,
+        # In threads, where the patched read runs (worker processes: tests/integration/
+        # test_api_lanes.py).
+        make_client(
+            demo_url, api_read_slots=2, api_cache_seconds=0, api_cohort_processes=False
+        ) as tc,
         ThreadPoolExecutor(max_workers=6) as pool,
     ):
         futures = [

@@ -225,7 +225,8 @@ def test_a_person_lookup_does_not_wait_for_a_slow_cohort_read(
 
     monkeypatch.setattr(api_routes, "fetch_journeys", slow_cohorts)
     with (
-        client(demo_url, api_read_slots=1, api_cache_seconds=0) as tc,
+        # In threads, where the patched read runs (worker processes: test_api_lanes.py).
+        client(demo_url, api_read_slots=1, api_cache_seconds=0, api_cohort_processes=False) as tc,
         ThreadPoolExecutor(max_workers=2) as pool,
     ):
         tc.get(PATH, params={"email": EMAIL, "as_of": DEMO_AS_OF})  # opens the warehouse
@@ -240,3 +241,29 @@ def test_a_person_lookup_does_not_wait_for_a_slow_cohort_read(
         finally:
             release.set()
         assert cohort.result(timeout=120).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        pytest.param({"email": f"{EMAIL}\x00"}, "email", id="email-with-nul"),
+        pytest.param({"email": f"<b>{EMAIL}</b>" + "x" * 3000}, "email", id="long-email"),
+        pytest.param({"as_of": f"{EMAIL} " + "9" * 5000}, "as_of", id="long-as-of"),
+        pytest.param({"event_date": f"{EMAIL}\u202e"}, "event_date", id="event-date-rtl"),
+    ],
+)
+def test_400_bodies_quote_only_a_short_escaped_masked_excerpt(
+    demo_url: str, params: dict[str, str], parameter: str
+) -> None:
+    with client(demo_url) as tc:
+        response = tc.get(PATH, params=params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["parameter"] == parameter
+    message = error["message"]
+    assert EMAIL not in message
+    assert "a***@example.com" in message
+    assert len(message) < 300
+    assert not any(ch in message for ch in "\x00\u202e")
+    assert "x" * 100 not in message
+    assert "9" * 100 not in message

@@ -98,7 +98,10 @@ def received(at: AppTest, downloads: dict[str, Any]) -> list[str]:
             found += leaks(f"{type(node).__name__} {getattr(node, 'key', '')}", str(proto))
     found += leaks("dataframes", all_text(df.value.to_csv() for df in at.dataframe))
     for key, made in downloads.items():
-        found += leaks(f"download {key}", made() if callable(made) else made)
+        payload = made() if callable(made) else made
+        if not isinstance(payload, str | bytes):  # a file (a CSV streamed from the warehouse)
+            payload = payload.read()
+        found += leaks(f"download {key}", payload)
     found += leaks("query params", all_text(f"{k}={at.query_params[k]}" for k in at.query_params))
     found += [f"exception {e.message}" for e in at.exception]
     return found

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from journey_cli.commands import main as journey_cli
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.analytics import funnel as fn
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
@@ -255,12 +256,9 @@ def test_campaign_date_in_url_matches_core(app: Callable[..., AppTest], demo_url
     tables = {df.key: df.value for df in at.dataframe}
     people = tables["campaign.people"]
     assert len(people) == frame[c.EMAIL].n_unique()
-    funnel = an.funnel(frame, since=start)
-    shown = table_with(at, f"{an.NEWLY_KNOWN}|people")
-    assert (
-        shown[f"{an.NEWLY_KNOWN}|people"].tolist()
-        == funnel.filter(pl.col(an.GROUP) == an.NEWLY_KNOWN)[an.PEOPLE].to_list()
-    )
+    spec = fn.FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=start, who=fn.NEWLY_KNOWN)
+    funnel = fn.funnel(an.with_sessions(frame), spec)
+    assert table_with(at, "Step")["People"].tolist() == funnel[an.PEOPLE].to_list()
 
 
 def test_campaign_pick_a_date(app: Callable[..., AppTest], demo_url: str) -> None:
@@ -310,19 +308,18 @@ def test_campaign_filters_restore_from_url(app: Callable[..., AppTest], demo_url
         event_date=CAMPAIGN_DATE,
         as_of=AS_OF,
         channel="Email",
-        steps=["page_view", "purchase"],
     )
     ok(at)
     assert at.multiselect(key="campaign.channel").value == ["Email"]
-    assert at.multiselect(key="campaign.steps").value == ["page_view", "purchase"]
     frame = journeys(demo_url, event_date=CAMPAIGN_DATE)
     kept = an.filter_people(an.with_sessions(frame), an.Filters(channels=("Email",)))
     assert (
         metrics(at)["Known people active"]
         == f"{an.kpis(kept, since=dt.datetime(2022, 8, 1, tzinfo=dt.UTC)).people:,}"
     )
-    funnel = table_with(at, f"{an.NEWLY_KNOWN}|people")
-    assert funnel[c.EVENT_TYPE].tolist() == ["Page view", "Purchase"]
+    at.multiselect(key=f"funnel.steps.{fn.NEWLY_KNOWN}").set_value(["page_view", "purchase"]).run()
+    ok(at)
+    assert table_with(at, "Step")["Step"].tolist() == ["1. Page view", "2. Purchase"]
     # changing a filter updates the URL; clearing it removes the parameter
     at.multiselect(key="campaign.channel").set_value([]).run()
     ok(at)
@@ -340,10 +337,12 @@ def test_campaign_filters_matching_nobody(app: Callable[..., AppTest], demo_url:
 
 
 def test_campaign_needs_two_funnel_steps(app: Callable[..., AppTest], demo_url: str) -> None:
-    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF, steps="purchase")
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    at.multiselect(key=f"funnel.steps.{fn.NEWLY_KNOWN}").set_value(["purchase"]).run()
     text = errors(at)
     assert "**Funnel steps**" in text
     assert "at least two" in text
+    assert charts_count(at) == 3  # the rest of the page stays: trend, channels, campaigns
 
 
 def test_picking_a_person_opens_the_customer_lookup(

@@ -22,6 +22,7 @@ from polars.testing import assert_frame_equal
 
 from journey_cli.commands import main as journey_main
 from journey_core import columns as c
+from journey_core.analytics import campaign as an
 from journey_core.io import export
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
@@ -29,6 +30,7 @@ from journey_core.warehouse import create_engine, fetch_journeys, verify_schema
 from journey_core.warehouse.native import native_journeys
 from tests.integration.test_native import ODD_EVENTS, ODD_IDS, ODD_QUERIES
 from tests.integration.test_sql_figures import check_campaign, check_recent
+from tests.integration.test_sql_pages import check_pages
 from tests.support.scenario import END, scenario
 from tests.support.spark import SparkThriftServer, load_canonical, spark_server
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -160,3 +162,31 @@ def test_scenario_world_figures(world: tuple[sa.Engine, pl.DataFrame, pl.DataFra
     assert got.channels.height > 1
     recent = JourneyQuery(as_of=END)
     _timed("figures recent", lambda: check_recent(engine, events, identities, recent))
+
+
+def test_scenario_world_cohort_figures(
+    world: tuple[sa.Engine, pl.DataFrame, pl.DataFrame],
+) -> None:
+    # Scoped conversions, the previous period and the breakdowns computed by Spark equal the
+    # Polars oracle (analytics.campaign).
+    engine, events, identities = world
+    campaign = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="America/New_York")
+    paid = an.Filters(channels=("Paid Search", "Email"))
+    dims = (c.SOURCE_MEDIUM, c.LANDING_PAGE)  # a concatenation and a first_value window
+    got = _timed(
+        "figures cohort",
+        lambda: check_campaign(engine, events, identities, campaign, filters=paid, by=dims),
+    )
+    assert got.kpis.conversions_any_time is not None
+    assert got.previous is not None
+
+
+def test_scenario_world_people_page(world: tuple[sa.Engine, pl.DataFrame, pl.DataFrame]) -> None:
+    # The people table a page at a time, the events preview and the filter options
+    # (journey_core.warehouse.pages) equal the Polars analytics, in Spark.
+    engine, events, identities = world
+    campaign = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    people = _timed(
+        "people pages", lambda: check_pages(engine, events, identities, campaign, limit=10)
+    )
+    assert people > 10  # two pages at least

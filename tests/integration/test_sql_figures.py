@@ -31,7 +31,9 @@ from journey_core.warehouse import create_engine, write_tables
 from journey_core.warehouse.figures import (
     CampaignFigures,
     RecentFigures,
+    breakdown_figures,
     campaign_figures,
+    period_queries,
     recent_figures,
     touch_rows,
 )
@@ -64,7 +66,18 @@ def _assert_kpis(got: Kpis | None, expected: Kpis | None, label: str) -> None:
         return
     # SQL sums revenue in another order than Polars: only it gets a tolerance.
     assert got.revenue == pytest.approx(expected.revenue, rel=1e-12, abs=1e-9), label
-    same_revenue = Kpis(**{**_fields(got), "revenue": expected.revenue})
+    assert (got.revenue_any_time is None) == (expected.revenue_any_time is None), label
+    if got.revenue_any_time is not None:
+        assert got.revenue_any_time == pytest.approx(
+            expected.revenue_any_time, rel=1e-12, abs=1e-9
+        ), label
+    same_revenue = Kpis(
+        **{
+            **_fields(got),
+            "revenue": expected.revenue,
+            "revenue_any_time": expected.revenue_any_time,
+        }
+    )
     assert same_revenue == expected, label
 
 
@@ -87,17 +100,50 @@ def check_campaign(
     query: JourneyQuery,
     config: ChannelConfig | None = None,
     filters: an.Filters | None = None,
+    *,
+    end: dt.datetime | None = None,
+    by: tuple[str, ...] = (),
 ) -> CampaignFigures:
     assert query.start is not None
-    rows = _sessions(events, ids, query, config)
+    chosen = filters or an.Filters()
+    period, earlier = period_queries(query, end=end)
+    rows = _sessions(events, ids, period, config)
+    before = _sessions(events, ids, earlier, config)
     expected = an.campaign_report(
-        rows, start=query.start, end=query.as_of, tz=query.timezone, filters=filters or an.Filters()
+        rows,
+        start=query.start,
+        end=period.as_of,
+        tz=query.timezone,
+        filters=chosen,
+        previous=before,
     )
-    got = campaign_figures(engine, query, config=config, filters=filters)
-    label = f"{query!r} {filters!r}"
+    got = campaign_figures(engine, query, config=config, filters=filters, end=end, previous=True)
+    label = f"{query!r} {filters!r} end={end}"
     _assert_kpis(got.kpis, expected.kpis, label)
+    _assert_kpis(got.previous, expected.previous, f"{label} previous")
+    assert got.cohort_size == expected.cohort_size == expected.people.height, label
+    assert got.changes == pytest.approx(expected.changes, nan_ok=True), label
+    people_exclusions = [e for e in expected.excluded if e.figure == c.PEOPLE]
+    assert list(got.excluded) == people_exclusions, label
     for name in ("trend", "channels", "campaigns", "touchpoints"):
         _assert_frame(getattr(got, name), getattr(expected, name), f"{label} {name}")
+    cohort = an.with_scope(an.filter_people(rows, chosen), chosen)
+    for dimension in by:
+        split = breakdown_figures(
+            engine, query, config=config, by=dimension, filters=filters, end=end, top=3
+        )
+        table = an.breakdown(cohort, by=dimension, since=query.start)
+        trend = an.trend_by(
+            cohort,
+            by=dimension,
+            start=query.start,
+            end=period.as_of,
+            tz=query.timezone,
+            top=3,
+            since=query.start,
+        )
+        _assert_frame(split.table, table, f"{label} {dimension} table")
+        _assert_frame(split.trend, trend, f"{label} {dimension} trend")
     return got
 
 
@@ -155,7 +201,11 @@ def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
 @pytest.mark.parametrize("kwargs", WORKED_QUERIES)
 def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
-    check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, **kwargs))
+    query = JourneyQuery(as_of=AS_OF, **kwargs)
+    check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, by=an.DIMENSIONS)
+    # A period ending before the as-of: [start, 2022-07-20 00:00 UTC).
+    end = dt.datetime(2022, 7, 20, tzinfo=dt.UTC)
+    check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, end=end, by=(c.CHANNEL,))
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/New_York"])
@@ -249,7 +299,7 @@ def test_filters(engine_for: Any, filters: an.Filters) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
-    got = check_campaign(engine, events, ids, query, filters=filters)
+    got = check_campaign(engine, events, ids, query, filters=filters, by=an.DIMENSIONS)
     everyone = campaign_figures(engine, query)
     if filters.campaigns:
         assert got.kpis.events == 0
@@ -433,5 +483,22 @@ def test_scenario_world_on_postgres(pg_url: str) -> None:
             _check_all(engine, events, ids, query)
         tokyo = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
         _check_all(engine, events, ids, tokyo)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_cohort_figures_on_postgres(pg_url: str) -> None:
+    # Scoped conversions, a period end, the previous period and every breakdown, in PostgreSQL.
+    events, ids = scenario(individuals=40)
+    write_tables(pg_url, events=events, identities=ids)
+    engine = create_engine(pg_url)
+    try:
+        query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
+        paid = an.Filters(channels=("Paid Search", "Email"))
+        got = check_campaign(engine, events, ids, query, filters=paid, by=an.DIMENSIONS)
+        assert got.kpis.conversions_any_time is not None
+        end = dt.datetime(2022, 7, 20, tzinfo=dt.UTC)
+        check_campaign(engine, events, ids, query, end=end, by=(c.KNOWN_STATUS,))
     finally:
         engine.dispose()

@@ -196,7 +196,7 @@ def test_kpis_since_counts_active_and_newly_known() -> None:
     )
     got = an.kpis(rows, since=U("2022-07-03 00:00"))
     assert got == an.Kpis(
-        people=2, events=4, sessions=4, conversions=1, revenue=40.5, newly_known=1
+        people=2, events=4, sessions=4, conversions=1, revenue=40.5, newly_known=1, cohort=3
     )
     assert an.kpis(rows.clear()) == an.Kpis(0, 0, 0, 0, 0.0, None)
 

@@ -11,7 +11,10 @@ import pytest
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.analytics import funnel as fn
 from journey_ui.figures import campaign as charts
+from journey_ui.figures import funnel as funnel_figs
+from journey_ui.figures.palette import channel_color
 from tests.unit.test_analytics import U, paid, result, view
 
 RAW_NAMES = ("utm_source", "utm_medium", "utm_campaign", "occurred_at", "event_type", "known_at")
@@ -112,38 +115,43 @@ def test_timeline_known_before_window_has_no_line() -> None:
     assert not [s for s in fig.layout.shapes if s.type == "line"]
 
 
-def test_funnel_chart_side_by_side_groups() -> None:
-    rows = result(
-        {
-            c.OCCURRED_AT: "2022-07-10 10:00",
-            c.EVENT_TYPE: "page_view",
-            c.KNOWN_AT: "2022-06-01 00:00",
-        },
-        {
-            c.OCCURRED_AT: "2022-07-10 10:00",
-            c.EVENT_TYPE: "page_view",
-            c.EMAIL: "b@x.io",
-            c.KNOWN_AT: "2022-07-09 00:00",
-        },
-        {
-            c.OCCURRED_AT: "2022-07-10 10:05",
-            c.EVENT_TYPE: "purchase",
-            c.EMAIL: "b@x.io",
-            c.KNOWN_AT: "2022-07-09 00:00",
-        },
+def _funnel_rows() -> pl.DataFrame:
+    return result(
+        {c.OCCURRED_AT: "2022-07-10 10:00", c.EVENT_TYPE: "page_view"},
+        {c.OCCURRED_AT: "2022-07-10 10:00", c.EVENT_TYPE: "page_view", c.EMAIL: "b@x.io"},
+        {c.OCCURRED_AT: "2022-07-10 10:05", c.EVENT_TYPE: "purchase", c.EMAIL: "b@x.io"},
     )
-    funnel = an.funnel(rows, steps=["page_view", "purchase"], since=U("2022-07-01 00:00"))
-    fig = charts.funnel_chart(funnel)
-    assert [t.type for t in fig.data] == ["funnel", "funnel"]
-    assert [t.name for t in fig.data] == [an.NEWLY_KNOWN, an.PREVIOUSLY_KNOWN]
-    assert list(fig.data[0].x) == [1, 1]
-    assert list(fig.data[1].x) == [1, 0]
+
+
+def test_funnel_chart_one_funnel_with_share_of_step_one() -> None:
+    funnel = fn.funnel(_funnel_rows(), fn.FunnelSpec(steps=("page_view", "purchase")))
+    fig = funnel_figs.funnel_chart(funnel)
+    assert [t.type for t in fig.data] == ["funnel"]
+    assert list(fig.data[0].x) == [2, 1]
     assert list(fig.data[0].y) == ["1. Page view", "2. Purchase"]
-    assert fig.data[0].text[1].strip() == "1 · 100%"
-    assert fig.data[1].text[1].strip() == "0 · 0%"
-    assert "Drop-off: 1" in fig.data[1].hovertext[1]
-    titles = [a.text for a in fig.layout.annotations]
-    assert titles == ["<b>Newly known</b> · 1 people", "<b>Previously known</b> · 1 people"]
+    assert [t.strip() for t in fig.data[0].text] == ["2 · 100.0%", "1 · 50.0%"]
+    assert "Dropped off here: 1" in fig.data[0].hovertext[1]
+    assert "Dropped off" not in fig.data[0].hovertext[0]
+
+
+def test_funnel_chart_breakdown_bars_in_channel_colours() -> None:
+    rows = _funnel_rows().with_columns(
+        pl.when(pl.col(c.EMAIL) == "b@x.io")
+        .then(pl.lit("google"))
+        .otherwise(pl.lit(None))
+        .alias(c.UTM_SOURCE),
+        pl.when(pl.col(c.EMAIL) == "b@x.io")
+        .then(pl.lit("cpc"))
+        .otherwise(pl.lit(None))
+        .alias(c.UTM_MEDIUM),
+    )
+    spec = fn.FunnelSpec(steps=("page_view", "purchase"), breakdown=c.CHANNEL)
+    fig = funnel_figs.funnel_chart(fn.funnel(rows, spec), breakdown=c.CHANNEL)
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    assert [t.name for t in fig.data] == ["Paid Search (1)", "Unassigned (1)"]
+    assert list(fig.data[0].y) == [1.0, 1.0]
+    assert list(fig.data[1].y) == [1.0, 0.0]
+    assert fig.data[0].marker.color == channel_color("Paid Search")
 
 
 def test_daily_trend_chart_has_events_and_newly_known_on_two_axes() -> None:
@@ -216,7 +224,7 @@ def test_breakdown_chart_leaves_room_for_long_labels() -> None:
     "build",
     [
         pytest.param(lambda: charts.timeline(journey().clear()), id="timeline"),
-        pytest.param(lambda: charts.funnel_chart(pl.DataFrame()), id="funnel"),
+        pytest.param(lambda: funnel_figs.funnel_chart(pl.DataFrame()), id="funnel"),
         pytest.param(lambda: charts.hourly_chart(pl.DataFrame()), id="hourly"),
         pytest.param(lambda: charts.daily_trend_chart(pl.DataFrame()), id="trend"),
         pytest.param(lambda: charts.breakdown_chart(pl.DataFrame(), by=c.CHANNEL), id="breakdown"),
@@ -235,7 +243,7 @@ def test_figures_show_friendly_names_only() -> None:
     figures = [
         charts.timeline(rows),
         charts.timeline(rows, lane="channel"),
-        charts.funnel_chart(an.funnel(rows, since=U("2022-07-01 00:00"))),
+        funnel_figs.funnel_chart(fn.funnel(rows, fn.FunnelSpec(steps=("page_view", "purchase")))),
         charts.hourly_chart(
             an.hourly_by_channel(rows, start=U("2022-07-01 00:00"), end=U("2022-07-09 00:00"))
         ),

@@ -39,6 +39,8 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_API_READ_SLOTS": "2",
         "JOURNEY_API_LOOKUP_SLOTS": "3",
         "JOURNEY_API_CACHE_MB": "0.5",
+        "JOURNEY_API_SPOOL_MB": "12.5",
+        "JOURNEY_API_COHORT_PROCESSES": "0",
         "JOURNEY_API_ALLOWED_HOSTS": " API.example.com, *.corp.io ",
         "JOURNEY_SECRET_KEY": " s3cret ",
         "JOURNEY_DASHBOARD_CACHE_MB": "64",
@@ -62,6 +64,8 @@ def test_every_variable_sets_its_field() -> None:
         api_read_slots=2,
         api_lookup_slots=3,
         api_cache_mb=0.5,
+        api_spool_mb=12.5,
+        api_cohort_processes=False,
         api_allowed_hosts=("api.example.com", "*.corp.io"),
         secret_key="s3cret",
         dashboard_cache_mb=64,
@@ -165,7 +169,7 @@ def test_the_reference_lists_every_variable_with_its_default() -> None:
     text = render_markdown()
     rows = [line for line in text.splitlines() if line.startswith("| `JOURNEY_")]
     assert [row.split("`")[1] for row in rows] == [var.name for var in VARIABLES]
-    assert "| `JOURNEY_API_READ_SLOTS` | `4` |" in text
+    assert "| `JOURNEY_API_READ_SLOTS` | `2` |" in text
     assert "| `JOURNEY_MASK_PII` | `0` |" in text
 
 

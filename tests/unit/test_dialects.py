@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,9 +21,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from journey_core.analytics.campaign import DIMENSIONS, Filters
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
+from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import figures, statements
+from journey_core.warehouse import figures, funnel, search, statements
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -276,7 +279,28 @@ def _figure_statements(mapping: SchemaMapping) -> dict[str, Statement]:
             touches, by="session_campaign", limit=10, exclude="(not set)"
         ),
         "touchpoints": figures.touchpoints_statement(touches, newly_known_since=start),
+        **_cohort_statements(query, mapping, config, start),
     }
+
+
+def _cohort_statements(
+    query: JourneyQuery, mapping: SchemaMapping, config: ChannelConfig, start: dt.datetime
+) -> dict[str, Statement]:
+    # Filter values (a campaign name from the data) travel as bound parameters too.
+    filters = Filters(campaigns=("o'brien",), channels=("Paid Search",))
+    scoped = figures.scoped_rows(
+        figures.filtered_people(figures.touch_rows(query, mapping, config), filters), filters
+    )
+    out: dict[str, Statement] = {
+        "kpis-scoped": figures.kpis_statement(scoped, since=start),
+        "trend-scoped": figures.trend_statement(scoped, start=start, end=AS_OF, tz="Asia/Tokyo"),
+    }
+    for by in DIMENSIONS:
+        out[f"breakdown-{by}"] = figures.breakdown_statement(scoped, by=by, since=start, limit=6)
+        out[f"split-{by}"] = figures.trend_by_statement(
+            scoped, by=by, kept=("o'brien", "google / cpc"), start=start, end=AS_OF, since=start
+        )
+    return out
 
 
 @pytest.mark.parametrize("preset", ["canonical", "snowplow"])
@@ -306,3 +330,89 @@ def test_figure_day_bounds_are_parameters() -> None:
     # 2022-07-01 09:00 Tokyo .. 2022-08-31 09:00 Tokyo: 62 local days, 61 inner boundaries.
     assert len(bounds) == 61
     assert dt.datetime(2022, 7, 1, 15) in bounds  # local midnight of July 2nd, in UTC
+
+
+# --------------------------------------------------------------------------- funnel
+# What each dialect spells for constructs.epoch_micros (the funnel's window and step gaps).
+EPOCH_SPELLINGS = {
+    "duckdb": "epoch_us(",
+    "postgresql": "EXTRACT(EPOCH FROM",
+    "sqlite": "strftime(",
+    "hive": "UNIX_MICROS(",
+    "trino": "to_unixtime(",
+    "snowflake": "DATE_PART(epoch_microsecond",
+    "bigquery": "UNIX_MICROS(",
+}
+
+
+@pytest.mark.parametrize("preset", ["canonical", "snowplow"])
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_funnel_statements_compile(dialect_name: str, preset: str) -> None:
+    query = JourneyQuery(as_of=AS_OF, email=EMAIL, event_date=dt.date(2022, 7, 1))
+    touches = figures.touch_rows(query, load_mapping(preset))
+    spec = FunnelSpec(
+        steps=("o'brien", "purchase"),
+        window=dt.timedelta(days=7),
+        since=dt.datetime(2022, 7, 1, tzinfo=dt.UTC),
+        who=NEWLY_KNOWN,
+        breakdown="channel",
+    )
+    statements = {
+        "funnel": funnel.funnel_statement(touches, spec),
+        "reached": funnel.people_statement(touches, spec, step=2, group="o'brien", limit=50),
+        "dropped": funnel.people_statement(touches, spec, step=2, outcome="dropped", limit=50),
+    }
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    for name, stmt in statements.items():
+        compiled = stmt.compile(dialect=dialect)
+        text = str(compiled)
+        assert text.lstrip().upper().startswith("WITH"), name
+        assert "brien" not in text, name  # step names and groups are bound
+        assert "2022" not in text, name  # so are the start and the as-of time
+        assert str(7 * 86_400_000_000) not in text, name  # and the window
+        assert 7 * 86_400_000_000 in compiled.params.values(), name
+        assert EPOCH_SPELLINGS[dialect_name] in text, name
+        # Every row_number() is ordered: each window spells ORDER BY.
+        windows = re.findall(r"row_number\(\) OVER \(((?:[^()]|\([^()]*\))*)\)", text, re.I)
+        assert windows, name
+        assert all("ORDER BY" in w for w in windows), (name, windows)
+
+
+# --------------------------------------------------------------------------- people search
+SEARCH_TEXTS = [
+    pytest.param("O'Brien;--%_", id="wildcards-and-quotes"),
+    pytest.param("", id="empty-lists-people"),
+]
+
+
+@pytest.mark.parametrize("text", SEARCH_TEXTS)
+@pytest.mark.parametrize("preset", ["canonical", "segment", "snowplow"])
+@pytest.mark.parametrize("dialect_name", list(DIALECTS))
+def test_search_statement_compiles(dialect_name: str, preset: str, text: str) -> None:
+    dialect = DIALECTS[dialect_name]()
+    stmt = search.search_statement(text, as_of=AS_OF, mapping=load_mapping(preset), limit=7)
+    compiled = stmt.compile(dialect=dialect)
+    sql = str(compiled)
+    assert sql.lstrip().upper().startswith("WITH")
+    # The typed text is bound, lower-cased, with LIKE's wildcards escaped; never in the SQL.
+    assert "brien" not in sql.lower()
+    assert "2022" not in sql
+    typed = [v for v in compiled.params.values() if isinstance(v, str) and "brien" in v]
+    # BigQuery has no ESCAPE clause: its dialect re-escapes with a backslash.
+    escaped = "o'brien;--\\%\\_" if dialect_name == "bigquery" else "o'brien;--/%/_"
+    assert typed == ([escaped] * 2 if text else [])
+    if text and dialect_name != "bigquery":
+        assert "ESCAPE" in sql.upper()
+    # Bounded: the limit is there, however the dialect spells it.
+    assert "LIMIT" in sql.upper() or "TOP" in sql.upper() or "FETCH" in sql.upper()
+    for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
+        assert word not in sql.upper().split(), word
+
+
+@pytest.mark.parametrize(
+    ("asked", "bound"),
+    [pytest.param(0, 1, id="at-least-one"), pytest.param(10_000, search.MAX_LIMIT, id="capped")],
+)
+def test_search_limit_is_bounded(asked: int, bound: int) -> None:
+    stmt = search.search_statement("ann", as_of=AS_OF, limit=asked)
+    assert stmt.compile().params["limit"] == bound

@@ -13,6 +13,18 @@ Definitions the pages rely on:
   latest touch; conversions are events of ``conversion_events``, default ``purchase``).
 - **Newly known** (given ``since``): ``known_at >= since``; everyone else in the rows is
   **previously known**.
+- **The campaign cohort**: the people the ``event_date`` rule returns for the page's inputs
+  (start, as-of), after the filters (:func:`filter_people`). Every campaign figure counts these
+  people (:attr:`Kpis.cohort`, :attr:`CampaignReport.cohort_size`); a figure that leaves some
+  of them out says how many and why (:attr:`CampaignReport.excluded`).
+- **Scoped conversions**: with a campaign, source, medium or channel filter, a conversion (and
+  an event's revenue) counts only when the person had a matching touch at or before it, at
+  most ``lookback`` earlier (default :data:`CONVERSION_LOOKBACK`, the attribution lookback);
+  :attr:`Kpis.conversions_any_time` and :attr:`Kpis.revenue_any_time` keep every conversion.
+- **Period**: the figures cover ``[start, end)``: the rows of the ``event_date`` rule with the
+  as-of just before ``end`` (``end`` defaults to the as-of, then everything up to it counts).
+  The **previous period** is the same number of local days just before ``start``
+  (:func:`previous_period`), computed with the same definitions from its own rows.
 """
 
 from __future__ import annotations
@@ -65,8 +77,10 @@ __all__ = [
     "CHANNELS_USED",
     "CONVERSIONS",
     "CONVERSION_EVENTS",
+    "CONVERSION_LOOKBACK",
     "DAY",
     "DEFAULT_FUNNEL_STEPS",
+    "DIMENSIONS",
     "DIRECT_MEDIUM",
     "DIRECT_SOURCE",
     "DROP_OFF",
@@ -81,6 +95,7 @@ __all__ = [
     "NEWLY_KNOWN_PEOPLE",
     "NOT_SET",
     "NO_CAMPAIGN",
+    "OTHER",
     "OVERALL_RATE",
     "PEOPLE",
     "PREVIOUSLY_KNOWN",
@@ -88,11 +103,13 @@ __all__ = [
     "SESSION_COLUMNS",
     "SESSION_GAP",
     "SHARE",
+    "SOURCE_MEDIUM_SEPARATOR",
     "STEP",
     "STEP_CONVERSION",
     "TOUCHES",
     "VALUE",
     "CampaignReport",
+    "Exclusion",
     "Filters",
     "Kpis",
     "Profile",
@@ -100,18 +117,24 @@ __all__ = [
     "breakdown",
     "campaign_report",
     "daily_trend",
+    "exclusions",
     "filter_options",
     "filter_people",
     "funnel",
     "hourly_by_channel",
     "journey_rows",
+    "kpi_changes",
     "kpis",
     "people_table",
+    "previous_period",
     "profile",
     "recent_report",
     "relative_change",
     "session_summary",
     "touchpoints_before_known",
+    "trend_by",
+    "with_dimension",
+    "with_scope",
     "with_sessions",
 ]
 
@@ -141,6 +164,23 @@ BREAKDOWN_DIMENSIONS: Final[tuple[str, ...]] = (
     c.SESSION_MEDIUM,
     c.SESSION_CAMPAIGN,
 )
+#: Everything :func:`breakdown` and :func:`trend_by` can split by: the visit's channel,
+#: source, medium, campaign, source / medium as one pair ("google / cpc", as GA4 shows it),
+#: the visit's landing page (its first page URL), the device (anonymous id) and whether the
+#: person is newly or previously known (needs ``since``).
+DIMENSIONS: Final[tuple[str, ...]] = (
+    *BREAKDOWN_DIMENSIONS,
+    c.SOURCE_MEDIUM,
+    c.LANDING_PAGE,
+    c.ANONYMOUS_ID,
+    c.KNOWN_STATUS,
+)
+SOURCE_MEDIUM_SEPARATOR: Final = " / "
+#: The value the smaller groups of a split trend are summed into.
+OTHER: Final = "(other)"
+#: How long after a matching touch a conversion still counts for a filter: the attribution
+#: lookback (``AttributionSettings.lookback``'s default).
+CONVERSION_LOOKBACK: Final = dt.timedelta(days=30)
 
 
 # --------------------------------------------------------------------------- sessions
@@ -209,7 +249,13 @@ def session_summary(frame: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True, slots=True)
 class Kpis:
-    """Headline figures of a set of journey rows."""
+    """Headline figures of a set of journey rows.
+
+    ``cohort`` (with ``since``): every person in the rows, the campaign cohort; ``people``:
+    those of them with an event at or after ``since``. ``conversions_any_time`` and
+    ``revenue_any_time`` are set only when ``conversions``/``revenue`` are scoped to a filter
+    (see the module docstring); they then count every conversion of the cohort.
+    """
 
     people: int
     events: int
@@ -217,6 +263,13 @@ class Kpis:
     conversions: int
     revenue: float
     newly_known: int | None = None
+    cohort: int | None = None
+    conversions_any_time: int | None = None
+    revenue_any_time: float | None = None
+
+
+def _scope() -> pl.Expr:
+    return pl.col(c.IN_SCOPE).fill_null(value=False)
 
 
 def kpis(
@@ -227,8 +280,10 @@ def kpis(
 ) -> Kpis:
     """People, events, sessions, conversions and revenue of ``frame``.
 
-    With ``since``, ``people`` counts those with an event at or after it and ``newly_known``
-    those whose ``known_at`` is at or after it; the other figures cover every row.
+    With ``since``, ``cohort`` counts everyone in ``frame``, ``people`` those with an event at
+    or after it and ``newly_known`` those whose ``known_at`` is at or after it; the other
+    figures cover every row. When ``frame`` has an ``in_scope`` column (:func:`with_scope`),
+    conversions and revenue count only its rows, and the ``*_any_time`` figures every row.
 
     >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["x", "purchase", "x"],
     ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
@@ -236,11 +291,23 @@ def kpis(
     ...     "revenue": [None, 10.0, None]}).with_columns(pl.lit(None, pl.String).alias(n)
     ...     for n in ("utm_source", "utm_medium", "utm_campaign", "referrer", "page_url"))
     >>> k = kpis(rows, since=dt.datetime(2022, 7, 2, tzinfo=dt.UTC))
-    >>> (k.people, k.events, k.sessions, k.conversions, k.revenue, k.newly_known)
-    (2, 3, 3, 1, 10.0, 0)
+    >>> (k.cohort, k.people, k.events, k.sessions, k.conversions, k.revenue, k.newly_known)
+    (2, 2, 3, 3, 1, 10.0, 0)
     """
+    scoped = c.IN_SCOPE in frame.columns
     if frame.is_empty():
-        return Kpis(0, 0, 0, 0, 0.0, 0 if since is not None else None)
+        zero = 0 if since is not None else None
+        return Kpis(
+            0,
+            0,
+            0,
+            0,
+            0.0,
+            zero,
+            cohort=zero,
+            conversions_any_time=0 if scoped else None,
+            revenue_any_time=0.0 if scoped else None,
+        )
     active = frame if since is None else frame.filter(pl.col(c.OCCURRED_AT) >= utc_lit(since))
     sessions = (
         frame.select(pl.struct(c.EMAIL, c.SESSION).n_unique()).item()
@@ -250,13 +317,26 @@ def kpis(
     newly = None
     if since is not None:
         newly = frame.filter(pl.col(c.KNOWN_AT) >= utc_lit(since)).get_column(c.EMAIL).n_unique()
+    conversions = int(frame.select(is_conversion(conversion_events).sum()).item())
+    revenue = float(frame.get_column(c.REVENUE).fill_null(0.0).sum())
+    figures = frame.select(
+        (is_conversion(conversion_events) & _scope()).sum().alias(CONVERSIONS)
+        if scoped
+        else pl.lit(conversions).alias(CONVERSIONS),
+        pl.when(_scope()).then(pl.col(c.REVENUE)).fill_null(0.0).sum().alias(c.REVENUE)
+        if scoped
+        else pl.lit(revenue).alias(c.REVENUE),
+    )
     return Kpis(
         people=active.get_column(c.EMAIL).n_unique(),
         events=frame.height,
         sessions=int(sessions),
-        conversions=int(frame.select(is_conversion(conversion_events).sum()).item()),
-        revenue=float(frame.get_column(c.REVENUE).fill_null(0.0).sum()),
+        conversions=int(figures.item(0, CONVERSIONS)),
+        revenue=float(figures.item(0, c.REVENUE)),
         newly_known=newly,
+        cohort=frame.get_column(c.EMAIL).n_unique() if since is not None else None,
+        conversions_any_time=conversions if scoped else None,
+        revenue_any_time=revenue if scoped else None,
     )
 
 
@@ -269,6 +349,45 @@ def relative_change(current: float, previous: float | None) -> float | None:
     if previous is None or previous == 0:
         return None
     return (current - previous) / previous
+
+
+def kpi_changes(now: Kpis, before: Kpis | None) -> dict[str, float | None]:
+    """The relative change (:func:`relative_change`) of every figure ``now`` and ``before``
+    both have; ``None`` where there is nothing to compare with.
+
+    >>> kpi_changes(Kpis(12, 30, 10, 3, 75.0, 4), Kpis(10, 40, 10, 0, 50.0, 5))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'people': 0.2, 'events': -0.25, 'sessions': 0.0, 'conversions': None, 'revenue': 0.5,
+     'newly_known': -0.2, 'cohort': None, 'conversions_any_time': None, 'revenue_any_time': None}
+    """
+    out: dict[str, float | None] = {}
+    for name in Kpis.__slots__:
+        value = getattr(now, name)
+        previous = None if before is None else getattr(before, name)
+        out[name] = None if value is None else relative_change(value, previous)
+    return out
+
+
+def previous_period(
+    start: dt.datetime, end: dt.datetime, tz: str = "UTC"
+) -> tuple[dt.datetime, dt.datetime]:
+    """The period before the one from ``start`` to ``end`` (its as-of, its last instant),
+    with as many local days: ``(its start, start)``.
+
+    Its length is the number of local days from ``start``'s to ``end``'s (a partial last day
+    counts as one, as in the daily trend), so both periods start at the same local time.
+
+    >>> utc = dt.UTC
+    >>> [t.isoformat() for t in previous_period(dt.datetime(2022, 7, 1, tzinfo=utc),
+    ...     dt.datetime(2022, 7, 10, 12, tzinfo=utc))]
+    ['2022-06-21T00:00:00+00:00', '2022-07-01T00:00:00+00:00']
+    """
+    zone = parse_timezone(tz)
+    first = start.astimezone(zone)
+    last = end.astimezone(zone).date()
+    days = max((last - first.date()).days, 0) + 1
+    begin = dt.datetime.combine(first.date() - dt.timedelta(days=days), first.timetz())
+    return begin.astimezone(start.tzinfo or dt.UTC), start
 
 
 # --------------------------------------------------------------------------- profile
@@ -438,7 +557,7 @@ def daily_trend(
     """Per local day from ``start`` to ``end``: events, active people, conversions, newly known.
 
     ``newly_known`` counts people whose ``known_at`` falls on that day. Days without
-    activity appear with zeros.
+    activity appear with zeros. Conversions are scoped when ``frame`` has ``in_scope``.
     """
     first_day = start.astimezone(parse_timezone(tz)).date()
     last_day = end.astimezone(parse_timezone(tz)).date()
@@ -449,7 +568,7 @@ def daily_trend(
     activity = window.group_by(_local(c.OCCURRED_AT, tz).dt.date().alias(DAY)).agg(
         pl.len().cast(pl.Int64).alias(EVENTS),
         pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
-        is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+        _conversions(frame, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
     )
     known = (
         frame.select(c.EMAIL, c.KNOWN_AT)
@@ -489,34 +608,137 @@ def hourly_by_channel(
 # --------------------------------------------------------------------------- breakdowns
 
 
+def _conversions(frame: pl.DataFrame, events: Sequence[str]) -> pl.Expr:
+    """The conversions the figures count: scoped ones when ``frame`` has ``in_scope``."""
+    hit = is_conversion(events)
+    return hit & _scope() if c.IN_SCOPE in frame.columns else hit
+
+
+def _revenue(frame: pl.DataFrame) -> pl.Expr:
+    revenue = pl.col(c.REVENUE)
+    if c.IN_SCOPE in frame.columns:
+        revenue = pl.when(_scope()).then(revenue)
+    return revenue.fill_null(0.0)
+
+
+def with_dimension(
+    frame: pl.DataFrame, by: str, *, since: dt.datetime | None = None
+) -> pl.DataFrame:
+    """``frame`` (with sessions) with the column ``by`` of :data:`DIMENSIONS` (null as
+    ``(not set)``): ``source_medium`` ("google / cpc"), ``landing_page`` (the visit's first
+    page URL), ``anonymous_id`` (the device) or ``known_status`` (``Newly known`` when
+    ``known_at >= since``, else ``Previously known``).
+
+    >>> rows = pl.DataFrame({"email": ["a", "a"], "event_id": ["1", "2"],
+    ...     "occurred_at": [dt.datetime(2022, 7, 1, 10, m, tzinfo=dt.UTC) for m in (0, 5)],
+    ...     "utm_source": ["google", None], "utm_medium": ["cpc", None],
+    ...     "page_url": [None, "https://s.io/p"]})
+    >>> with_dimension(with_sessions(rows), "source_medium")["source_medium"].to_list()
+    ['google / cpc', 'google / cpc']
+    >>> with_dimension(with_sessions(rows), "landing_page")["landing_page"].to_list()
+    ['https://s.io/p', 'https://s.io/p']
+    """
+    if by not in DIMENSIONS:
+        msg = f"{by!r} is not a breakdown; use one of {', '.join(DIMENSIONS)}."
+        raise InputError("by", msg)
+    rows = _ensure_sessions(frame)
+    if by in BREAKDOWN_DIMENSIONS:
+        return rows
+    if by == c.SOURCE_MEDIUM:
+        value = pl.concat_str(
+            pl.col(c.SESSION_SOURCE), pl.lit(SOURCE_MEDIUM_SEPARATOR), pl.col(c.SESSION_MEDIUM)
+        )
+    elif by == c.LANDING_PAGE:
+        page = pl.col(c.PAGE_URL)
+        value = page.filter(page.is_not_null()).first().over(c.EMAIL, c.SESSION)
+    elif by == c.ANONYMOUS_ID:
+        value = pl.col(c.ANONYMOUS_ID)
+    else:
+        if since is None:
+            msg = "newly vs previously known needs the campaign start (since=)."
+            raise InputError("by", msg)
+        value = (
+            pl.when(pl.col(c.KNOWN_AT) >= utc_lit(since))
+            .then(pl.lit(NEWLY_KNOWN))
+            .otherwise(pl.lit(PREVIOUSLY_KNOWN))
+        )
+    return rows.with_columns(value.fill_null(NOT_SET).alias(by))
+
+
 def breakdown(
     frame: pl.DataFrame,
     *,
     by: str = c.CHANNEL,
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
     limit: int | None = None,
+    since: dt.datetime | None = None,
 ) -> pl.DataFrame:
-    """People, sessions, events, conversions and revenue per session channel/source/medium/campaign.
+    """People, sessions, events, conversions and revenue per value of ``by``
+    (:data:`DIMENSIONS`, see :func:`with_dimension`).
 
     Events count toward the session they belong to, so a purchase in a session that began
     with a paid-search click counts for Paid Search. Sorted by people, then sessions.
+    Conversions and revenue are scoped when ``frame`` has ``in_scope`` (:func:`with_scope`).
     """
-    if by not in BREAKDOWN_DIMENSIONS:
-        msg = f"{by!r} is not a breakdown; use one of {', '.join(BREAKDOWN_DIMENSIONS)}."
-        raise InputError("by", msg)
-    rows = _ensure_sessions(frame)
+    rows = with_dimension(frame, by, since=since)
     out = (
         rows.group_by(by)
         .agg(
             pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
             pl.struct(c.EMAIL, c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
             pl.len().cast(pl.Int64).alias(EVENTS),
-            is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
-            pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
+            _conversions(rows, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            _revenue(rows).sum().alias(c.REVENUE),
         )
         .sort([PEOPLE, SESSIONS, by], descending=[True, True, False])
     )
     return out.head(limit) if limit is not None else out
+
+
+def trend_by(
+    frame: pl.DataFrame,
+    *,
+    by: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: str = "UTC",
+    top: int = 5,
+    since: dt.datetime | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> pl.DataFrame:
+    """The daily trend split by ``by``: per local day and value, events, people, conversions.
+
+    The ``top`` values of :func:`breakdown` (the KPI table's first rows) keep their name, the
+    rest are summed into :data:`OTHER` (its people: distinct people of those values). One
+    row per local day from ``start`` to ``end`` and value, with zeros; values in breakdown
+    order, then ``(other)``.
+    """
+    everything = with_dimension(_ensure_sessions(frame), by, since=since)
+    ranked = breakdown(everything, by=by, since=since, limit=top + 1).get_column(by).to_list()
+    kept = ranked[:top]
+    values = [*kept, *([OTHER] if len(ranked) > top else [])]
+    rows = everything.filter(
+        pl.col(c.OCCURRED_AT) >= utc_lit(start), pl.col(c.OCCURRED_AT) <= utc_lit(end)
+    )
+    grouped = rows.with_columns(
+        pl.when(pl.col(by).is_in(kept)).then(pl.col(by)).otherwise(pl.lit(OTHER)).alias(by)
+    )
+    first_day = start.astimezone(parse_timezone(tz)).date()
+    last_day = max(first_day, end.astimezone(parse_timezone(tz)).date())
+    grid = pl.DataFrame({DAY: pl.date_range(first_day, last_day, "1d", eager=True)}).join(
+        pl.DataFrame({by: values}, schema={by: pl.String}), how="cross"
+    )
+    activity = grouped.group_by(_local(c.OCCURRED_AT, tz).dt.date().alias(DAY), by).agg(
+        pl.len().cast(pl.Int64).alias(EVENTS),
+        pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
+        _conversions(grouped, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+    )
+    order = {v: i for i, v in enumerate(values)}
+    return (
+        grid.join(activity, on=[DAY, by], how="left")
+        .with_columns(pl.col(EVENTS, PEOPLE, CONVERSIONS).fill_null(0))
+        .sort(DAY, pl.col(by).replace_strict(order, return_dtype=pl.Int64))
+    )
 
 
 def touchpoints_before_known(
@@ -558,7 +780,8 @@ def people_table(
     """One row per person: known since, first/last event, events, sessions, channels, orders.
 
     With ``since``, ``is_newly_known`` tells whether ``known_at >= since``. Sorted by the
-    latest activity first.
+    latest activity first. Conversions and revenue are scoped when ``frame`` has
+    ``in_scope`` (:func:`with_scope`), as in the key figures.
     """
     rows = _ensure_sessions(frame)
     newly = (
@@ -584,8 +807,8 @@ def people_table(
             pl.col(c.OCCURRED_AT).max().alias(LAST_EVENT),
             pl.len().cast(pl.Int64).alias(EVENTS),
             pl.col(c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
-            is_conversion(conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
-            pl.col(c.REVENUE).fill_null(0.0).sum().alias(c.REVENUE),
+            _conversions(rows, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
+            _revenue(rows).sum().alias(c.REVENUE),
         )
         .join(channels, on=c.EMAIL, how="left")
         .select(
@@ -635,10 +858,28 @@ class Filters:
             c.EVENT_TYPE: self.event_types,
         }
 
+    @property
+    def scoped(self) -> bool:
+        """Whether a campaign, source, medium or channel filter is set (conversions are then
+        scoped to the matching touches, see :func:`with_scope`)."""
+        return any(self.touch_pairs().values())
+
+    def touch_pairs(self) -> dict[str, tuple[str, ...]]:
+        """The filters a touch can match: campaign, source, medium and channel."""
+        return {k: v for k, v in self._pairs().items() if k != c.EVENT_TYPE}
+
     def predicate(self) -> pl.Expr:
         """The row predicate: every non-empty filter matches."""
         expr = pl.lit(True)
         for column, values in self._pairs().items():
+            if values:
+                expr = expr & pl.col(column).is_in(list(values))
+        return expr
+
+    def touch_predicate(self) -> pl.Expr:
+        """Whether a row's touch in force matches every non-empty touch filter."""
+        expr = pl.lit(True)
+        for column, values in self.touch_pairs().items():
             if values:
                 expr = expr & pl.col(column).is_in(list(values))
         return expr
@@ -660,6 +901,35 @@ def filter_people(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
     rows = _ensure_sessions(frame)
     keep = rows.filter(filters.predicate()).get_column(c.EMAIL).unique()
     return rows.filter(pl.col(c.EMAIL).is_in(keep.implode()))
+
+
+def with_scope(
+    frame: pl.DataFrame, filters: Filters, *, lookback: dt.timedelta = CONVERSION_LOOKBACK
+) -> pl.DataFrame:
+    """``frame`` (with sessions) with ``in_scope``: whether the row's person had a touch
+    matching the campaign/source/medium/channel ``filters`` at or before the row, at most
+    ``lookback`` earlier. Without such a filter, ``frame`` is returned unchanged.
+
+    >>> t = [dt.datetime(2022, 7, d, 10, tzinfo=dt.UTC) for d in (1, 2, 20)]
+    >>> rows = pl.DataFrame({"email": ["a"] * 3, "event_id": ["1", "2", "3"],
+    ...     "occurred_at": t, "utm_source": [None, "google", None],
+    ...     "utm_medium": [None, "cpc", None], "utm_campaign": [None, "x", None]})
+    >>> scoped = with_scope(with_sessions(rows), Filters(campaigns=("x",)),
+    ...     lookback=dt.timedelta(days=10))
+    >>> scoped["in_scope"].to_list()
+    [False, True, False]
+    """
+    if not filters.scoped:
+        return frame
+    rows = _ensure_sessions(frame)
+    at = pl.col(c.OCCURRED_AT)
+    touched = pl.when(pl.col(c.IS_TOUCH) & filters.touch_predicate()).then(at)
+    latest = touched.forward_fill().over(c.EMAIL, order_by=[c.OCCURRED_AT, c.EVENT_ID])
+    lookback_us = int(lookback / dt.timedelta(microseconds=1))
+    within = (at - latest).dt.total_microseconds() <= lookback_us
+    return rows.with_columns(
+        (latest.is_not_null() & within).fill_null(value=False).alias(c.IN_SCOPE)
+    )
 
 
 def journey_rows(frame: pl.DataFrame) -> pl.DataFrame:
@@ -732,9 +1002,65 @@ def recent_report(
     )
 
 
+def _have(people: int) -> str:
+    return "has" if people == 1 else "have"
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """People of the cohort a figure leaves out, and the sentence the page states."""
+
+    figure: str
+    people: int
+    message: str
+
+
+def exclusions(
+    kpis: Kpis, *, start: dt.datetime, funnel: pl.DataFrame | None = None
+) -> tuple[Exclusion, ...]:
+    """What each campaign figure leaves out of the cohort (only figures that do).
+
+    ``people`` (active since ``start``) leaves out those with no event since then; the
+    funnel (its ``All people`` first step) those without that step's event.
+    """
+    cohort = kpis.cohort or 0
+    out: list[Exclusion] = []
+    inactive = cohort - kpis.people
+    if inactive > 0:
+        out.append(
+            Exclusion(
+                c.PEOPLE,
+                inactive,
+                f"{inactive:,} of the {cohort:,} people {_have(inactive)} no event since "
+                f"{start:%d %b %Y} "
+                "(they became known since then; their journey is earlier).",
+            )
+        )
+    if funnel is not None and funnel.height:
+        first = funnel.filter(pl.col(STEP) == 1, pl.col(GROUP) == ALL_PEOPLE)
+        reached = int(first.item(0, PEOPLE)) if first.height else 0
+        missing = cohort - reached
+        if missing > 0:
+            step = str(first.item(0, c.EVENT_TYPE)) if first.height else "first step"
+            out.append(
+                Exclusion(
+                    "funnel",
+                    missing,
+                    f"{missing:,} of the {cohort:,} people {_have(missing)} no {step} event, "
+                    "so the "
+                    "funnel starts without them.",
+                )
+            )
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignReport:
-    """Everything the campaign influence page shows, from one result and its filters."""
+    """Everything the campaign influence page shows, from one result and its filters.
+
+    ``previous``: the same figures over the previous period (:func:`previous_period`), when
+    its rows were given; ``excluded``: what a figure leaves out of the cohort.
+    """
 
     kpis: Kpis
     trend: pl.DataFrame
@@ -745,6 +1071,23 @@ class CampaignReport:
     people: pl.DataFrame
     preview: pl.DataFrame
     total_rows: int
+    previous: Kpis | None = None
+    excluded: tuple[Exclusion, ...] = ()
+
+    @property
+    def cohort_size(self) -> int:
+        """The people of the campaign cohort (the people table's rows)."""
+        return self.kpis.cohort or 0
+
+    @property
+    def changes(self) -> dict[str, float | None]:
+        """Each key figure's relative change against the previous period."""
+        return kpi_changes(self.kpis, self.previous)
+
+
+def _cohort_rows(frame: pl.DataFrame, filters: Filters, lookback: dt.timedelta) -> pl.DataFrame:
+    """The filtered cohort's rows, with ``in_scope`` when a touch filter is set."""
+    return with_scope(filter_people(_ensure_sessions(frame), filters), filters, lookback=lookback)
 
 
 def campaign_report(
@@ -758,24 +1101,39 @@ def campaign_report(
     preview_rows: int = 1000,
     top: int = 10,
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    previous: pl.DataFrame | None = None,
+    lookback: dt.timedelta = CONVERSION_LOOKBACK,
 ) -> CampaignReport:
-    """The campaign influence page: ``start`` is the campaign start, ``end`` the as-of time.
+    """The campaign influence page: ``start`` is the campaign start, ``end`` the period's end
+    (the as-of time of ``frame``'s rows).
 
-    Everything is computed on the people the filters keep.
+    Everything is computed on the cohort: the people the filters keep (see the module
+    docstring); with a touch filter, conversions and revenue are scoped (``lookback``).
+    ``previous``: the rows of the previous period (the ``event_date`` rule for
+    :func:`previous_period`'s start, as of just before ``start``), for :attr:`previous`.
     """
-    rows = filter_people(_ensure_sessions(frame), filters)
+    rows = _cohort_rows(frame, filters, lookback)
+    figures = kpis(rows, since=start, conversion_events=conversion_events)
+    before = None
+    if previous is not None:
+        earlier = _cohort_rows(previous, filters, lookback)
+        since, _ = previous_period(start, end, tz)
+        before = kpis(earlier, since=since, conversion_events=conversion_events)
+    steps_table = funnel(rows, steps=steps, since=start)
     return CampaignReport(
-        kpis=kpis(rows, since=start, conversion_events=conversion_events),
+        kpis=figures,
         trend=daily_trend(rows, start=start, end=end, tz=tz, conversion_events=conversion_events),
         channels=breakdown(rows, by=c.CHANNEL, conversion_events=conversion_events),
         campaigns=breakdown(
             rows, by=c.SESSION_CAMPAIGN, conversion_events=conversion_events, limit=top
         ),
-        funnel=funnel(rows, steps=steps, since=start),
+        funnel=steps_table,
         touchpoints=touchpoints_before_known(rows, newly_known_since=start, limit=top),
         people=people_table(rows, since=start, conversion_events=conversion_events),
-        preview=_preview(rows, preview_rows),
+        preview=_preview(rows.drop(c.IN_SCOPE, strict=False), preview_rows),
         total_rows=rows.height,
+        previous=before,
+        excluded=exclusions(figures, start=start, funnel=steps_table),
     )
 
 

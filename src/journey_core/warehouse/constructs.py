@@ -11,6 +11,8 @@ route and the one-statement rules trim, lower-case, validate and compare times a
 - :func:`normalized_email` is :func:`journey_core.rules.normalized_email` in SQL;
 - :class:`email_matches` is one person's lookup, index-friendly (``lower(trim(email))``);
 - :class:`bytewise` orders text by its bytes, as Polars orders strings;
+- :class:`epoch_micros` is a timestamp as whole microseconds since 1970 (time differences
+  compared as integers, never as SQL intervals);
 - :class:`sortable_time` and :func:`time_bound` keep SQLite's text timestamps in time order:
   values are padded to six fraction digits, bounds spelled for their side
   (:class:`~journey_core.warehouse.sqltypes.Timestamp`).
@@ -42,6 +44,7 @@ __all__ = [
     "email_key",
     "email_matches",
     "email_pattern",
+    "epoch_micros",
     "matches_email",
     "naive_utc",
     "normalized_email",
@@ -234,6 +237,55 @@ def _lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> 
 @compiles(unicode_lower, "sqlite")
 def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{SQLITE_LOWER}({_arg(compiler, element, 0, **kw)})"
+
+
+class epoch_micros(FunctionElement[int]):
+    """A (naive UTC) timestamp as whole microseconds since 1970-01-01, a BIGINT.
+
+    Differences of two are exact durations, compared with bound integers: the portable
+    spelling of window arithmetic (no SQL interval arithmetic in shared statements).
+    """
+
+    type = sa.BigInteger()
+    name = "epoch_micros"
+    inherit_cache = True
+
+
+@compiles(epoch_micros)
+def _epoch_default(element: epoch_micros, compiler: SQLCompiler, **kw: Any) -> str:
+    # Trino: to_unixtime gives seconds as a double (exact to the microsecond until 2255).
+    return f"CAST(round(to_unixtime({_arg(compiler, element, 0, **kw)}) * 1000000) AS BIGINT)"
+
+
+@compiles(epoch_micros, "duckdb")
+def _epoch_duckdb(element: epoch_micros, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"epoch_us({_arg(compiler, element, 0, **kw)})"
+
+
+@compiles(epoch_micros, "postgresql")
+def _epoch_postgresql(element: epoch_micros, compiler: SQLCompiler, **kw: Any) -> str:
+    # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14.
+    return f"CAST(EXTRACT(EPOCH FROM {_arg(compiler, element, 0, **kw)}) * 1000000 AS BIGINT)"
+
+
+@compiles(epoch_micros, "sqlite")
+def _epoch_sqlite(element: epoch_micros, compiler: SQLCompiler, **kw: Any) -> str:
+    # Text 'YYYY-MM-DD HH:MM:SS.ffffff' (sortable_time pads the fraction).
+    value = _arg(compiler, element, 0, **kw)
+    fmt = compiler.process(sa.literal("%s", sa.String()), **kw)
+    seconds = f"CAST(strftime({fmt}, substr({value}, 1, 19)) AS INTEGER)"
+    return f"({seconds} * 1000000 + CAST(substr({value}, 21, 6) AS INTEGER))"
+
+
+@compiles(epoch_micros, "hive")
+@compiles(epoch_micros, "bigquery")
+def _epoch_unix_micros(element: epoch_micros, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"UNIX_MICROS({_arg(compiler, element, 0, **kw)})"
+
+
+@compiles(epoch_micros, "snowflake")
+def _epoch_snowflake(element: epoch_micros, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"DATE_PART(epoch_microsecond, {_arg(compiler, element, 0, **kw)})"
 
 
 def normalized_email(

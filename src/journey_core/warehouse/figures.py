@@ -30,9 +30,10 @@ the regex extraction this module uses).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -44,8 +45,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core import columns as c
+from journey_core.analytics import campaign as an
 from journey_core.analytics import channels as ch
-from journey_core.analytics.campaign import Filters, Kpis
+from journey_core.analytics.campaign import Exclusion, Filters, Kpis
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
@@ -61,8 +63,10 @@ __all__ = [
     "HOST_PATTERN",
     "HOUR_INDEX",
     "TOUCH_COLUMNS",
+    "BreakdownFigures",
     "CampaignFigures",
     "RecentFigures",
+    "breakdown_figures",
     "breakdown_statement",
     "campaign_figures",
     "channel_columns",
@@ -72,11 +76,14 @@ __all__ = [
     "hour_bounds",
     "hourly_statement",
     "kpis_statement",
+    "period_queries",
     "recent_figures",
     "regex_group",
     "regex_search",
+    "scoped_rows",
     "touch_rows",
     "touchpoints_statement",
+    "trend_by_statement",
     "trend_statement",
 ]
 
@@ -643,6 +650,35 @@ def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
     return sa.select(*t).where(t[c.EMAIL].in_(people)).cte("journey_filtered")
 
 
+def scoped_rows(
+    touches: sa.CTE, filters: Filters, *, lookback: dt.timedelta = an.CONVERSION_LOOKBACK
+) -> sa.CTE:
+    """``campaign.with_scope``: the rows with ``in_scope`` (1 or 0), whether the person had a
+    touch matching the campaign/source/medium/channel ``filters`` at or before the row, at
+    most ``lookback`` earlier; ``touches`` itself without such a filter."""
+    if not filters.scoped:
+        return touches
+    t = touches.c
+    matching = [
+        t[name].in_(list(values)) for name, values in filters.touch_pairs().items() if values
+    ]
+    touch_at = sa.case((sa.and_(t[c.IS_TOUCH] == 1, *matching), t[c.OCCURRED_AT]), else_=sa.null())
+    latest = sa.func.max(touch_at).over(
+        partition_by=t[c.EMAIL], order_by=_row_order(t), rows=(None, 0)
+    )
+    with_latest = sa.select(*t, latest.label("_latest_touch")).cte("journey_latest_touch")
+    w = with_latest.c
+    lookback_us = sa.literal(int(lookback / dt.timedelta(microseconds=1)), sa.BigInteger())
+    within = sa.and_(
+        w["_latest_touch"].is_not(None),
+        sa.not_(gap_exceeded(w["_latest_touch"], w[c.OCCURRED_AT], lookback_us)),
+    )
+    return sa.select(
+        *(w[col.key] for col in t),
+        sa.case((within, sa.literal(1)), else_=sa.literal(0)).label(c.IN_SCOPE),
+    ).cte("journey_scoped")
+
+
 def _time(name: str, value: dt.datetime) -> sa.BindParameter[dt.datetime]:
     return sa.bindparam(name, value.astimezone(dt.UTC).replace(tzinfo=None), type_=Timestamp())
 
@@ -659,31 +695,60 @@ def _revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
     return sa.func.coalesce(rows[c.REVENUE], sa.literal(0.0))
 
 
+def _counted_conversion(
+    rows: sa.ColumnCollection[str, Any], events: Sequence[str]
+) -> sa.ColumnElement[int]:
+    """The conversions the figures count: only rows ``in_scope`` when the rows have it."""
+    if c.IN_SCOPE not in rows:
+        return _conversion(rows, events)
+    return sa.case((rows[c.IN_SCOPE] == 1, _conversion(rows, events)), else_=sa.literal(0))
+
+
+def _counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+    if c.IN_SCOPE not in rows:
+        return _revenue(rows)
+    return sa.case((rows[c.IN_SCOPE] == 1, _revenue(rows)), else_=sa.literal(0.0))
+
+
 def kpis_statement(
     touches: sa.CTE,
     *,
     since: dt.datetime | None = None,
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
 ) -> sa.Select[Any]:
-    """ONE row: people, events, sessions, conversions, revenue, newly known (``campaign.kpis``).
+    """ONE row: people, events, sessions, conversions, revenue, newly known, cohort,
+    conversions and revenue any time (``campaign.kpis``).
 
-    ``newly_known`` is null without ``since``.
+    ``newly_known`` and ``cohort`` are null without ``since``; the any-time figures are null
+    unless the rows carry ``in_scope`` (:func:`scoped_rows`), which then scopes the others.
     """
     t = touches.c
     if since is None:
         people: Any = sa.func.count(sa.distinct(t[c.EMAIL]))
         newly: Any = sa.null()
+        cohort: Any = sa.null()
     else:
         active = sa.case((t[c.OCCURRED_AT] >= _time("since", since), t[c.EMAIL]))
         known = sa.case((t[c.KNOWN_AT] >= _time("known_since", since), t[c.EMAIL]))
         people, newly = sa.func.count(sa.distinct(active)), sa.func.count(sa.distinct(known))
+        cohort = sa.func.count(sa.distinct(t[c.EMAIL]))
+    any_conversions: Any = sa.null()
+    any_revenue: Any = sa.null()
+    if c.IN_SCOPE in t:
+        any_conversions = sa.func.coalesce(sa.func.sum(_conversion(t, conversion_events)), 0)
+        any_revenue = sa.func.coalesce(sa.func.sum(_revenue(t)), 0.0)
     return sa.select(
         people.label(c.PEOPLE),
         sa.func.count().label(c.EVENTS),
         sa.func.coalesce(sa.func.sum(t[c.IS_SESSION_START]), 0).label(c.SESSIONS),
-        sa.func.coalesce(sa.func.sum(_conversion(t, conversion_events)), 0).label(c.CONVERSIONS),
-        sa.func.coalesce(sa.func.sum(_revenue(t)), 0.0).label(c.REVENUE),
+        sa.func.coalesce(sa.func.sum(_counted_conversion(t, conversion_events)), 0).label(
+            c.CONVERSIONS
+        ),
+        sa.func.coalesce(sa.func.sum(_counted_revenue(t)), 0.0).label(c.REVENUE),
         newly.label(c.NEWLY_KNOWN_PEOPLE),
+        cohort.label("cohort"),
+        any_conversions.label("conversions_any_time"),
+        any_revenue.label("revenue_any_time"),
     ).select_from(touches)
 
 
@@ -733,7 +798,7 @@ def trend_statement(
         sa.select(
             _day_index(at, bounds, "event").label(DAY_INDEX),
             t[c.EMAIL],
-            _conversion(t, conversion_events).label(c.CONVERSIONS),
+            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("trend_start", start), at <= _time("trend_end", end))
         .subquery("journey_event_days")
@@ -832,6 +897,47 @@ def hourly_statement(
     )
 
 
+def _dimension(
+    t: sa.ColumnCollection[str, Any], by: str, since: dt.datetime | None
+) -> sa.ColumnElement[Any]:
+    """``campaign.with_dimension``'s column ``by`` over touch rows (null as ``(not set)``)."""
+    not_set = _lit(ch.NOT_SET)
+    if by == c.SOURCE_MEDIUM:
+        pair = t[c.SESSION_SOURCE].concat(_lit(an.SOURCE_MEDIUM_SEPARATOR))
+        return sa.func.coalesce(pair.concat(t[c.SESSION_MEDIUM]), not_set)
+    if by == c.LANDING_PAGE:
+        page = t[c.PAGE_URL]
+        first = sa.func.first_value(page).over(
+            partition_by=[t[c.EMAIL], t[c.SESSION]],
+            order_by=[
+                sa.case((page.is_(None), sa.literal(1)), else_=sa.literal(0)).asc(),
+                *_row_order(t),
+            ],
+            rows=(None, None),
+        )
+        return sa.func.coalesce(first, not_set)
+    if by == c.ANONYMOUS_ID:
+        return sa.func.coalesce(t[c.ANONYMOUS_ID], not_set)
+    if since is None:
+        raise InputError("by", "newly vs previously known needs the campaign start (since=).")
+    newly = t[c.KNOWN_AT] >= _time("status_since", since)
+    return sa.case((newly, _lit(an.NEWLY_KNOWN)), else_=_lit(an.PREVIOUSLY_KNOWN))
+
+
+def _with_dimension(
+    touches: sa.CTE, by: str, since: dt.datetime | None
+) -> sa.ColumnCollection[str, Any]:
+    """The columns of ``touches`` plus ``by`` (a subquery when ``by`` is computed)."""
+    if by not in an.DIMENSIONS:
+        msg = f"{by!r} is not a breakdown; use one of {', '.join(an.DIMENSIONS)}."
+        raise InputError("by", msg)
+    if by in _DIMENSIONS:
+        return touches.c
+    t = touches.c
+    kept = [col for col in t if col.key != by]  # anonymous_id is replaced, null as (not set)
+    return sa.select(*kept, _dimension(t, by, since).label(by)).subquery("journey_dimension").c
+
+
 def breakdown_statement(
     touches: sa.CTE,
     *,
@@ -839,22 +945,22 @@ def breakdown_statement(
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
     limit: int | None = None,
     exclude: str | None = None,
+    since: dt.datetime | None = None,
 ) -> sa.Select[Any]:
-    """``campaign.breakdown``: people, sessions, events, conversions, revenue per ``by``.
+    """``campaign.breakdown``: people, sessions, events, conversions, revenue per ``by``
+    (any of ``campaign.DIMENSIONS``; ``known_status`` needs ``since``).
 
     ``exclude`` leaves one value out (the recent page's campaigns without ``(not set)``).
+    Conversions and revenue are scoped when the rows carry ``in_scope``.
     """
-    if by not in _DIMENSIONS:
-        msg = f"{by!r} is not a breakdown; use one of {', '.join(_DIMENSIONS)}."
-        raise InputError("by", msg)
-    t = touches.c
+    t = _with_dimension(touches, by, since)
     per_visit = sa.select(
         t[by],
         t[c.EMAIL],
         t[c.SESSION],
         sa.func.count().label(c.EVENTS),
-        sa.func.sum(_conversion(t, conversion_events)).label(c.CONVERSIONS),
-        sa.func.sum(_revenue(t)).label(c.REVENUE),
+        sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+        sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
     ).group_by(t[by], t[c.EMAIL], t[c.SESSION])
     if exclude is not None:
         per_visit = per_visit.where(t[by] != _lit(exclude))
@@ -875,6 +981,48 @@ def breakdown_statement(
         .order_by(people.desc(), sessions.desc(), bytewise(v[by]).asc())
     )
     return stmt.limit(limit) if limit is not None else stmt
+
+
+def trend_by_statement(
+    touches: sa.CTE,
+    *,
+    by: str,
+    kept: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    tz: str = "UTC",
+    since: dt.datetime | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+) -> sa.Select[Any]:
+    """``campaign.trend_by``: per local day index and value of ``by`` (the ``kept`` values,
+    bound, or ``(other)``), events, people and conversions; only days with activity."""
+    t = _with_dimension(touches, by, since)
+    bounds = day_bounds(start, end, tz)
+    at = t[c.OCCURRED_AT]
+    other = _lit(an.OTHER)
+    value: Any = sa.case((t[by].in_(list(kept)), t[by]), else_=other) if kept else other
+    dated = (
+        sa.select(
+            _day_index(at, bounds, "split").label(DAY_INDEX),
+            value.label(by),
+            t[c.EMAIL],
+            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+        )
+        .where(at >= _time("split_start", start), at <= _time("split_end", end))
+        .subquery("journey_split_days")
+    )
+    d = dated.c
+    return (
+        sa.select(
+            d[DAY_INDEX],
+            d[by],
+            sa.func.count().label(c.EVENTS),
+            sa.func.count(sa.distinct(d[c.EMAIL])).label(c.PEOPLE),
+            sa.func.sum(d[c.CONVERSIONS]).label(c.CONVERSIONS),
+        )
+        .group_by(d[DAY_INDEX], d[by])
+        .order_by(d[DAY_INDEX], bytewise(d[by]).asc())
+    )
 
 
 def touchpoints_statement(
@@ -912,13 +1060,35 @@ def touchpoints_statement(
 @dataclass(frozen=True, slots=True)
 class CampaignFigures:
     """The campaign page's figures, as :class:`~journey_core.analytics.campaign.CampaignReport`
-    has them (same types and frames)."""
+    has them (same types and frames): ``previous`` over the previous period when asked for,
+    ``excluded`` what a figure leaves out of the cohort."""
 
     kpis: Kpis
     trend: pl.DataFrame
     channels: pl.DataFrame
     campaigns: pl.DataFrame
     touchpoints: pl.DataFrame
+    previous: Kpis | None = None
+    excluded: tuple[Exclusion, ...] = field(default_factory=tuple)
+
+    @property
+    def cohort_size(self) -> int:
+        """The people of the campaign cohort."""
+        return self.kpis.cohort or 0
+
+    @property
+    def changes(self) -> dict[str, float | None]:
+        """Each key figure's relative change against the previous period."""
+        return an.kpi_changes(self.kpis, self.previous)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownFigures:
+    """One breakdown of the campaign cohort: the KPI table (``campaign.breakdown``) and the
+    daily trend split by the same dimension (``campaign.trend_by``)."""
+
+    table: pl.DataFrame
+    trend: pl.DataFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -941,6 +1111,7 @@ _BREAKDOWN_SCHEMA: Final = {
     c.REVENUE: pl.Float64,
 }
 _TREND_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS, c.NEWLY_KNOWN_PEOPLE)
+_SPLIT_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS)
 
 
 def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
@@ -952,7 +1123,7 @@ def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[
 
 
 def _kpis(row: tuple[Any, ...]) -> Kpis:
-    people, events, sessions, conversions, revenue, newly = row
+    people, events, sessions, conversions, revenue, newly, cohort, any_conv, any_rev = row
     return Kpis(
         people=int(people),
         events=int(events),
@@ -960,6 +1131,9 @@ def _kpis(row: tuple[Any, ...]) -> Kpis:
         conversions=int(conversions),
         revenue=float(revenue),
         newly_known=None if newly is None else int(newly),
+        cohort=None if cohort is None else int(cohort),
+        conversions_any_time=None if any_conv is None else int(any_conv),
+        revenue_any_time=None if any_rev is None else float(any_rev),
     )
 
 
@@ -999,6 +1173,43 @@ def _touchpoints_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
     return frame.with_columns(share.alias(c.SHARE))
 
 
+def period_queries(
+    query: JourneyQuery, *, end: dt.datetime | None = None
+) -> tuple[JourneyQuery, JourneyQuery]:
+    """The queries of the period ``[query.start, end)`` and of the previous period.
+
+    The period's is ``query`` as of just before ``end`` (``query`` itself when ``end`` is
+    None or not before its as-of); the previous period's is the ``event_date`` rule from
+    ``campaign.previous_period``'s start, as of just before ``query.start``.
+    """
+    start = query.start
+    if start is None:
+        msg = "a period needs a campaign start: a query with event_date."
+        raise InputError("start", msg)
+    tick = dt.timedelta(microseconds=1)
+    period = query
+    if end is not None and end <= query.as_of:
+        if end <= start:
+            msg = f"the end {end.isoformat()} is not after the start {start.isoformat()}."
+            raise InputError("end", msg)
+        period = dataclasses.replace(query, as_of=end - tick)
+    begin, _ = an.previous_period(start, period.as_of, query.timezone)
+    local = begin.astimezone(ZoneInfo(query.timezone)).date()
+    return period, dataclasses.replace(query, as_of=start - tick, event_date=local)
+
+
+def _campaign_touches(
+    query: JourneyQuery,
+    mapping: SchemaMapping,
+    config: ChannelConfig | None,
+    filters: Filters,
+    lookback: dt.timedelta,
+) -> sa.CTE:
+    """The cohort's touch rows: filtered people, scoped when a touch filter is set."""
+    touches = filtered_people(touch_rows(query, mapping, config), filters)
+    return scoped_rows(touches, filters, lookback=lookback)
+
+
 def campaign_figures(
     engine: Engine,
     query: JourneyQuery,
@@ -1011,17 +1222,26 @@ def campaign_figures(
     filters: Filters | None = None,
     top: int = 10,
     conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    previous: bool = False,
+    lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
 ) -> CampaignFigures:
     """The campaign page's figures in the warehouse, equal to ``campaign.campaign_report``'s
     for the same rows and ``filters`` (``start``: the campaign start, default
-    ``query.start``; ``end``: default ``query.as_of``; ``tz``: default ``query.timezone``)."""
+    ``query.start``; ``end``: default ``query.as_of``; ``tz``: default ``query.timezone``).
+
+    With an ``end`` before the as-of, the rows are the period's (:func:`period_queries`);
+    with ``previous``, the key figures of the previous period too; conversions are scoped
+    to a touch filter within ``lookback``.
+    """
     begin = start if start is not None else query.start
     if begin is None:
         msg = "campaign_figures needs a campaign start: a query with event_date, or start=."
         raise InputError("start", msg)
-    until = end if end is not None else query.as_of
+    period, earlier = period_queries(query, end=end) if query.start is not None else (query, None)
+    until = end if end is not None and query.start is None else period.as_of
     zone = tz if tz is not None else query.timezone
-    touches = filtered_people(touch_rows(query, mapping, config), filters or Filters())
+    chosen = filters or Filters()
+    touches = _campaign_touches(period, mapping, config, chosen, lookback)
     conv = conversion_events
     stmts = {
         "kpis": kpis_statement(touches, since=begin, conversion_events=conv),
@@ -1033,12 +1253,78 @@ def campaign_figures(
         "touchpoints": touchpoints_statement(touches, newly_known_since=begin, limit=top),
     }
     got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+    before = None
+    if previous and earlier is not None and earlier.start is not None:
+        prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
+        stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
+        before = _kpis(_rows(engine, mapping, stmt)[0])
+    figures = _kpis(got["kpis"][0])
     return CampaignFigures(
-        kpis=_kpis(got["kpis"][0]),
+        kpis=figures,
         trend=_trend_frame(got["trend"], begin, until, zone),
         channels=_breakdown_frame(got["channels"], c.CHANNEL),
         campaigns=_breakdown_frame(got["campaigns"], c.SESSION_CAMPAIGN),
         touchpoints=_touchpoints_frame(got["touchpoints"]),
+        previous=before,
+        excluded=an.exclusions(figures, start=begin),
+    )
+
+
+def breakdown_figures(
+    engine: Engine,
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    by: str,
+    end: dt.datetime | None = None,
+    tz: str | None = None,
+    filters: Filters | None = None,
+    top: int = 5,
+    limit: int | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
+) -> BreakdownFigures:
+    """One breakdown of the campaign cohort in the warehouse, equal to ``campaign.breakdown``
+    (the first ``limit`` rows) and ``campaign.trend_by`` (``top`` values and ``(other)``)."""
+    start = query.start
+    if start is None:
+        msg = "breakdown_figures needs a campaign start: a query with event_date."
+        raise InputError("start", msg)
+    period, _ = period_queries(query, end=end)
+    until = period.as_of
+    zone = tz if tz is not None else query.timezone
+    touches = _campaign_touches(period, mapping, config, filters or Filters(), lookback)
+    conv = conversion_events
+    ranked = _rows(
+        engine,
+        mapping,
+        breakdown_statement(touches, by=by, since=start, limit=top + 1, conversion_events=conv),
+    )
+    kept = [str(r[0]) for r in ranked[:top]]
+    values = [*kept, *([an.OTHER] if len(ranked) > top else [])]
+    table = breakdown_statement(touches, by=by, since=start, limit=limit, conversion_events=conv)
+    split = trend_by_statement(
+        touches,
+        by=by,
+        kept=kept,
+        start=start,
+        end=until,
+        tz=zone,
+        since=start,
+        conversion_events=conv,
+    )
+    counts = {(int(r[0]), str(r[1])): r[2:] for r in _rows(engine, mapping, split)}
+    days = [d for d, _ in day_bounds(start, until, zone)]
+    out = [
+        (day, value, *(int(n or 0) for n in counts.get((i, value), (0, 0, 0))))
+        for i, day in enumerate(days)
+        for value in values
+    ]
+    schema = {c.DAY: pl.Date, by: pl.String, **dict.fromkeys(_SPLIT_FIGURES, pl.Int64)}
+    return BreakdownFigures(
+        table=_breakdown_frame(_rows(engine, mapping, table), by),
+        trend=pl.DataFrame(out, schema=schema, orient="row"),
     )
 
 

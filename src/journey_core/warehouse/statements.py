@@ -47,6 +47,7 @@ __all__ = [
     "event_span_query",
     "events_query",
     "identity_count_query",
+    "identity_links",
     "journey_count_query",
     "journey_statement",
     "link_groups_query",
@@ -289,6 +290,54 @@ def _asc(column: sa.ColumnElement[Any], *, text: bool = True) -> sa.UnaryExpress
     return (bytewise(column) if text else column).asc().nulls_last()
 
 
+def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CTE, sa.CTE]:
+    """The conformed events and their identification links at or before ``as_of``, as CTEs.
+
+    ``journey_events``: the mapped events with trimmed, lower-cased, validated emails, blank
+    anonymous ids as NULL and times that order as time; ``journey_links``: (anonymous_id,
+    email, linked_at) of every email-carrying event and identities row up to ``as_of``. The
+    one definition of who is linked to whom that :func:`journey_statement` and
+    :mod:`~journey_core.warehouse.search` build on.
+    """
+    any_id = mapping.identifier != "email"
+    bound = time_bound("as_of", as_of)
+
+    source = mapping.events_source()
+    at = sortable_time(source.c[c.OCCURRED_AT])
+    events = (
+        sa.select(
+            *(source.c[name] for name in c.EVENT_COLUMNS if name not in _DERIVED),
+            at.label(c.OCCURRED_AT),
+            blank_to_null(source.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
+            normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
+        )
+    ).cte("journey_events")
+    ev = events.c
+
+    # Identification links at or before as_of: identities rows and email-carrying events.
+    link_selects = [
+        sa.select(ev[c.ANONYMOUS_ID], ev[c.EMAIL], ev[c.OCCURRED_AT].label(c.LINKED_AT)).where(
+            ev[c.EMAIL].is_not(None), ev[c.OCCURRED_AT] <= bound
+        )
+    ]
+    ids = mapping.identities_source()
+    if ids is not None:
+        email = normalized_email(ids.c[c.EMAIL], any_identifier=any_id)
+        linked_at = sortable_time(ids.c[c.IDENTIFIED_AT])
+        conformed = sa.select(
+            blank_to_null(ids.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
+            email.label(c.EMAIL),
+            linked_at.label(c.LINKED_AT),
+        ).subquery("journey_identities")
+        link_selects.append(
+            sa.select(
+                conformed.c[c.ANONYMOUS_ID], conformed.c[c.EMAIL], conformed.c[c.LINKED_AT]
+            ).where(conformed.c[c.EMAIL].is_not(None), conformed.c[c.LINKED_AT] <= bound)
+        )
+    links = sa.union_all(*link_selects).cte("journey_links")
+    return events, links
+
+
 def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa.Select[Any]:
     """ONE ``SELECT`` returning the rows of :func:`journey_core.rules.journeys` for ``query``.
 
@@ -308,42 +357,9 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
     True
     """
-    any_id = mapping.identifier != "email"
     as_of = time_bound("as_of", query.as_of)
-
-    source = mapping.events_source()
-    at = sortable_time(source.c[c.OCCURRED_AT])
-    events = (
-        sa.select(
-            *(source.c[name] for name in c.EVENT_COLUMNS if name not in _DERIVED),
-            at.label(c.OCCURRED_AT),
-            blank_to_null(source.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
-            normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
-        )
-    ).cte("journey_events")
+    events, links = identity_links(mapping, as_of=query.as_of)
     ev = events.c
-
-    # Identification links at or before as_of: identities rows and email-carrying events.
-    link_selects = [
-        sa.select(ev[c.ANONYMOUS_ID], ev[c.EMAIL], ev[c.OCCURRED_AT].label(c.LINKED_AT)).where(
-            ev[c.EMAIL].is_not(None), ev[c.OCCURRED_AT] <= as_of
-        )
-    ]
-    ids = mapping.identities_source()
-    if ids is not None:
-        email = normalized_email(ids.c[c.EMAIL], any_identifier=any_id)
-        linked_at = sortable_time(ids.c[c.IDENTIFIED_AT])
-        conformed = sa.select(
-            blank_to_null(ids.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
-            email.label(c.EMAIL),
-            linked_at.label(c.LINKED_AT),
-        ).subquery("journey_identities")
-        link_selects.append(
-            sa.select(
-                conformed.c[c.ANONYMOUS_ID], conformed.c[c.EMAIL], conformed.c[c.LINKED_AT]
-            ).where(conformed.c[c.EMAIL].is_not(None), conformed.c[c.LINKED_AT] <= as_of)
-        )
-    links = sa.union_all(*link_selects).cte("journey_links")
     ln = links.c
 
     # known_at: the earliest link of each email.

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
-from plotly.subplots import make_subplots
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
@@ -32,7 +31,6 @@ from journey_ui.figures.palette import (
     LABELS,
     MUTED,
     NEWLY_COLOR,
-    PREVIOUSLY_COLOR,
     SURFACE,
     SURFACE_ALT,
     channel_color,
@@ -349,83 +347,6 @@ def _short(url: str | None, limit: int = 90) -> str:
     return url if len(url) <= limit else url[: limit - 1] + "…"
 
 
-# --------------------------------------------------------------------------- funnel
-
-
-def funnel_chart(funnel: pl.DataFrame) -> go.Figure:
-    """The funnel of :func:`journey_core.analytics.funnel`: newly vs previously known side by side.
-
-    One funnel per group, each on its own scale so both read well when one group is much
-    larger; labels show people and the conversion from the previous step in that group.
-    Without a split (no ``since``), one funnel for everyone.
-    """
-    if funnel.is_empty():
-        return empty_figure("Pick at least one funnel step.")
-    groups = funnel.get_column(an.GROUP).unique().to_list()
-    shown = [an.NEWLY_KNOWN, an.PREVIOUSLY_KNOWN] if an.NEWLY_KNOWN in groups else [an.ALL_PEOPLE]
-    colors = {
-        an.NEWLY_KNOWN: NEWLY_COLOR,
-        an.PREVIOUSLY_KNOWN: PREVIOUSLY_COLOR,
-        an.ALL_PEOPLE: NEWLY_COLOR,
-    }
-    first = funnel.filter(pl.col(an.STEP) == 1)
-    titles = [
-        f"<b>{group}</b> · {first.filter(pl.col(an.GROUP) == group).get_column(an.PEOPLE).sum():,}"
-        " people"
-        for group in shown
-    ]
-    fig = make_subplots(
-        rows=1, cols=len(shown), shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=titles
-    )
-    steps = funnel.filter(pl.col(an.GROUP) == shown[0]).sort(an.STEP)
-    names = [f"{s}. {event_label(e)}" for s, e in steps.select(an.STEP, c.EVENT_TYPE).iter_rows()]
-    for col, group in enumerate(shown, start=1):
-        part = funnel.filter(pl.col(an.GROUP) == group).sort(an.STEP)
-        people = part.get_column(an.PEOPLE).to_list()
-        text = [
-            f"  {n:,}" if step == 1 or rate is None else f"  {n:,} · {_pct(rate)}"
-            for step, n, rate in part.select(an.STEP, an.PEOPLE, an.STEP_CONVERSION).iter_rows()
-        ]
-        hover = [
-            f"<b>{name}</b> · {group}<br>People: {n:,}<br>Step conversion: {_pct(rate, 1)}"
-            f"<br>Drop-off: {drop:,}<br>Of step 1: {_pct(overall, 1)}"
-            for name, n, rate, drop, overall in zip(
-                names,
-                people,
-                part.get_column(an.STEP_CONVERSION).to_list(),
-                part.get_column(an.DROP_OFF).to_list(),
-                part.get_column(an.OVERALL_RATE).to_list(),
-                strict=True,
-            )
-        ]
-        fig.add_trace(
-            go.Funnel(
-                y=names,
-                x=people,
-                name=group,
-                marker={"color": colors[group]},
-                text=text,
-                textinfo="text",
-                textposition="outside",
-                textfont={"size": 12},
-                hovertext=hover,
-                hoverinfo="text",
-                connector={"line": {"color": GRID, "width": 1}, "fillcolor": SURFACE},
-                cliponaxis=False,
-            ),
-            row=1,
-            col=col,
-        )
-        peak = max(max(people), 1)
-        # Room on both sides for labels next to the narrowest bars.
-        fig.update_xaxes(range=[-peak * 0.85, peak * 0.85], visible=False, row=1, col=col)
-    _base_layout(fig, height=110 + 62 * len(names), legend=False)
-    fig.update_layout(funnelgap=0.18, margin={"t": 36, "l": _label_margin(names)})
-    fig.update_yaxes(showgrid=False, automargin=False, ticklabelstandoff=6)
-    fig.update_annotations(font={"size": 13})
-    return fig
-
-
 # --------------------------------------------------------------------------- trends
 
 
@@ -562,7 +483,6 @@ __all__ = [
     "daily_trend_chart",
     "empty_figure",
     "event_label",
-    "funnel_chart",
     "hourly_chart",
     "label",
     "timeline",

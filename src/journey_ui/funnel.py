@@ -1,0 +1,273 @@
+"""The Funnel section of Campaign influence: steps, window, breakdown, chart, table, people.
+
+Figures come from :func:`journey_ui.data.funnel` (computed by the warehouse,
+:mod:`journey_core.warehouse.funnel`); the chart from :mod:`journey_ui.figures.funnel`.
+Picking a step lists the people who reached it or dropped off there; picking a person opens
+their Customer lookup through the usual person link (``?person=`` when emails are masked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Final
+
+import polars as pl
+import streamlit as st
+
+from journey_core import columns as c
+from journey_core.analytics import campaign as an
+from journey_core.analytics import funnel as fn
+from journey_core.analytics.funnel import FunnelSpec
+from journey_core.errors import InputError
+from journey_core.warehouse import Engine
+from journey_ui import components as ui
+from journey_ui import data
+from journey_ui.data import QueryKey
+from journey_ui.figures import funnel as figs
+from journey_ui.figures.palette import event_label
+from journey_ui.shell import PageContext
+
+__all__ = [
+    "BREAKDOWN_LABELS",
+    "NO_BREAKDOWN",
+    "PREVIOUS_AT",
+    "WHO_LABELS",
+    "fmt_duration",
+    "funnel_section",
+    "funnel_table",
+]
+
+WHO_LABELS: Final[dict[str, str]] = {
+    fn.NEWLY_KNOWN: "Newly known",
+    fn.PREVIOUSLY_KNOWN: "Previously known",
+    fn.ALL_PEOPLE: "Everyone",
+}
+NO_BREAKDOWN: Final = "No breakdown"
+BREAKDOWN_LABELS: Final[dict[str, str]] = {
+    NO_BREAKDOWN: NO_BREAKDOWN,
+    c.CHANNEL: "Channel of first touch",
+    c.SESSION_CAMPAIGN: "Campaign of first touch",
+}
+OUTCOME_LABELS: Final[dict[str, str]] = {
+    fn.REACHED: "Reached this step",
+    fn.DROPPED: "Dropped off here",
+}
+ALL_GROUPS: Final = "All groups"
+NO_TIME: Final = "–"
+
+STEP_COLUMN: Final = "Step"
+GROUP_COLUMN: Final = "Group"
+MEDIAN_COLUMN: Final = "Median time from the step before"
+PREVIOUS_AT: Final = "did_the_step_before_at"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A median time between steps as people read it; ``–`` when there is none.
+
+    >>> [fmt_duration(s) for s in (None, 42, 150, 7_200, 5.5 * 86_400)]
+    ['–', '42 s', '2.5 min', '2.0 h', '5.5 d']
+    """
+    if seconds is None:
+        return NO_TIME
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3_600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86_400:
+        return f"{seconds / 3_600:.1f} h"
+    return f"{seconds / 86_400:.1f} d"
+
+
+def funnel_table(funnel: pl.DataFrame, *, breakdown: bool) -> pl.DataFrame:
+    """The funnel as people read it: step names, counts, shares, drop-off and median time,
+    never an empty cell (``–`` where there is no step before, or nobody to measure)."""
+    names = dict(enumerate(figs.step_names(funnel), start=1))
+    shown = funnel.select(
+        *([pl.col(c.GROUP).alias(GROUP_COLUMN)] if breakdown else []),
+        pl.col(c.STEP).replace_strict(names, return_dtype=pl.String).alias(STEP_COLUMN),
+        pl.col(c.PEOPLE).alias("People"),
+        (pl.col(fn.FROM_START) * 100).alias("Of step 1"),
+        (pl.col(fn.FROM_PREVIOUS) * 100).alias("Of the step before"),
+        pl.col(c.DROP_OFF).alias("Dropped off"),
+        pl.col(fn.MEDIAN_SECONDS)
+        .map_elements(fmt_duration, return_dtype=pl.String, skip_nulls=False)
+        .alias(MEDIAN_COLUMN),
+    )
+    return shown
+
+
+def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int, str | None]:
+    cols = st.columns([2, 4, 1.3, 2])
+    with cols[0]:
+        who = st.radio(
+            "People",
+            options=list(WHO_LABELS),
+            format_func=WHO_LABELS.__getitem__,
+            key="funnel.who",
+            horizontal=True,
+            help="Newly known: became known since the start date. Previously known: known "
+            "before it (they signed up earlier, so their default funnel has no Sign-up step).",
+        )
+    defaults = fn.default_steps(who)
+    with cols[1]:
+        steps = st.multiselect(
+            "Steps, in order",
+            options=list(dict.fromkeys([*defaults, *event_types])),
+            default=list(defaults),
+            key=f"funnel.steps.{who}",
+            format_func=event_label,
+            help="The order you pick them in is the funnel order. Each step must happen after "
+            "the step before.",
+        )
+    with cols[2]:
+        days = st.number_input(
+            "Window (days)",
+            min_value=1,
+            max_value=365,
+            value=fn.DEFAULT_WINDOW.days,
+            step=1,
+            key="funnel.window",
+            help="Every step must happen within this many days of the person's step 1.",
+        )
+    with cols[3]:
+        picked = st.selectbox(
+            "Breakdown",
+            options=list(BREAKDOWN_LABELS),
+            format_func=BREAKDOWN_LABELS.__getitem__,
+            key="funnel.breakdown",
+            help="Split people by the channel or campaign of their first touch.",
+        )
+    breakdown = None if picked == NO_BREAKDOWN else picked
+    return who, tuple(steps), int(days), breakdown
+
+
+def funnel_section(
+    ctx: PageContext,
+    key: tuple[Engine, str, QueryKey],
+    filters: an.Filters,
+    event_types: Sequence[str],
+) -> None:
+    """The Funnel section (the campaign page's ``key`` and filters; ``event_types``: the
+    step picker's options)."""
+    ui.section(
+        "Funnel",
+        "People who did each step in order, within the conversion window from their first "
+        "step since the start date. Pick a step below the table to see who reached it or "
+        "dropped off there.",
+    )
+    who, steps, days, breakdown = _inputs(event_types)
+    since = key[2].query().start
+    try:
+        spec = FunnelSpec(
+            steps=steps,
+            window=dt.timedelta(days=days),
+            since=since,
+            who=who,
+            breakdown=breakdown,
+        )
+    except InputError as exc:  # shown here; the rest of the page stays
+        ui.show_error(exc)
+        return
+    with st.spinner("Computing the funnel…", show_time=True):
+        funnel = data.funnel(*key, filters, spec)
+    first = int(funnel.filter(pl.col(c.STEP) == 1).get_column(c.PEOPLE).sum())
+    last = int(funnel.filter(pl.col(c.STEP) == len(steps)).get_column(c.PEOPLE).sum())
+    who_text = WHO_LABELS[who].lower() if who != fn.ALL_PEOPLE else ""
+    st.markdown(
+        f"**{ui.fmt_int(first)}** {who_text} people did *{event_label(steps[0])}* since the "
+        f"start date; **{ui.fmt_int(last)}** ({figs.pct(last / first if first else 0.0)}) "
+        f"reached *{event_label(steps[-1])}* within {ui.plural(days, 'day')}."
+    )
+    ui.chart(figs.funnel_chart(funnel, who=who, breakdown=breakdown), key="funnel.chart")
+    table = funnel_table(funnel, breakdown=breakdown is not None)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        key="funnel.table",
+        column_config={
+            "People": st.column_config.NumberColumn(format="localized"),
+            "Of step 1": st.column_config.ProgressColumn(
+                format="%.1f%%", min_value=0.0, max_value=100.0
+            ),
+            "Of the step before": st.column_config.ProgressColumn(
+                format="%.1f%%", min_value=0.0, max_value=100.0
+            ),
+            "Dropped off": st.column_config.NumberColumn(
+                format="localized", help="People of the step before who did not do this step."
+            ),
+            MEDIAN_COLUMN: st.column_config.TextColumn(
+                help="Median time from the step before among those who did both; – at step 1 "
+                "(no step before) and where nobody reached the step."
+            ),
+        },
+    )
+    _people(ctx, key, filters, spec, funnel)
+
+
+def _people(
+    ctx: PageContext,
+    key: tuple[Engine, str, QueryKey],
+    filters: an.Filters,
+    spec: FunnelSpec,
+    funnel: pl.DataFrame,
+) -> None:
+    """Pick a step (and group, outcome): list its people; pick one to open their lookup."""
+    names = figs.step_names(funnel) if funnel.height else []
+    cols = st.columns([3, 2, 2])
+    with cols[0]:
+        step = st.selectbox(
+            "People at step",
+            options=list(range(1, len(spec.steps) + 1)),
+            format_func=lambda k: names[k - 1] if names else str(k),
+            index=None,
+            placeholder="Pick a step…",
+            key="funnel.people.step",
+        )
+    with cols[1]:
+        outcome = st.radio(
+            "Who",
+            options=list(OUTCOME_LABELS),
+            format_func=OUTCOME_LABELS.__getitem__,
+            key="funnel.people.outcome",
+            horizontal=True,
+        )
+    group: str | None = None
+    if spec.breakdown is not None:
+        groups = funnel.get_column(c.GROUP).unique(maintain_order=True).to_list()
+        with cols[2]:
+            picked = st.selectbox("Group", options=[ALL_GROUPS, *groups], key="funnel.people.group")
+        group = None if picked == ALL_GROUPS else picked
+    if step is None:
+        return
+    if outcome == fn.DROPPED and step == 1:
+        st.info("Nobody drops off at step 1: it is where the funnel starts. Pick a later step.")
+        return
+    people = data.funnel(*key, filters, spec, (step, outcome, group))
+    row = funnel.filter(
+        pl.col(c.STEP) == step, *([pl.col(c.GROUP) == group] if group is not None else [])
+    )
+    total = int(
+        row.get_column(c.DROP_OFF if outcome == fn.DROPPED else c.PEOPLE).sum() if row.height else 0
+    )
+    what = "reached" if outcome == fn.REACHED else "dropped off at"
+    when = "when they reached it" if outcome == fn.REACHED else "when they did the step before"
+    if people.is_empty():
+        st.caption(f"Nobody {what} {names[step - 1]}.")
+        return
+    st.caption(
+        f"{ui.plural(total, 'person', 'people')} {what} {names[step - 1]}; the first "
+        f"{ui.fmt_int(people.height)} by email, with {when}. Select a row to open that "
+        "person's customer lookup."
+    )
+    shown = people if outcome == fn.REACHED else people.rename({fn.REACHED_AT: PREVIOUS_AT})
+    picked_row = ui.table(
+        shown,
+        tz=ctx.tz,
+        key="funnel.people.table",
+        height=min(420, 38 + 35 * people.height),
+        pickable=True,
+    )
+    if picked_row is not None:
+        ui.open_customer(people.get_column(c.EMAIL)[picked_row], ctx)
