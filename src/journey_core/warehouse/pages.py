@@ -29,9 +29,10 @@ from journey_core.rules.identity import RESULT_SCHEMA, TS
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, time_bound
 from journey_core.warehouse.figures import (
-    _conversion,  # the one SQL definition of a conversion (figures.kpis_statement's)
-    _revenue,
+    _counted_conversion,  # the one SQL definition of a counted conversion (the key figures')
+    _counted_revenue,
     filtered_people,
+    scoped_rows,
     touch_rows,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
@@ -142,8 +143,8 @@ def people_statement(
             last,
             sa.func.count().label(c.EVENTS),
             sa.func.count(sa.distinct(t[c.SESSION])).label(c.SESSIONS),
-            sa.func.sum(_conversion(t, conversion_events)).label(c.CONVERSIONS),
-            sa.func.sum(_revenue(t)).label(c.REVENUE),
+            sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+            sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
             sa.func.count().over().label(_TOTAL),
         )
         .group_by(t[c.EMAIL])
@@ -251,7 +252,8 @@ def people_page(
 ) -> PeoplePage:
     """Rows ``offset`` to ``offset + limit`` of ``campaign.people_table`` over the rows of
     ``query`` kept by ``filters``, and the number of people, computed in the warehouse."""
-    touches = _touches(query, mapping, config, filters)
+    # Conversions scoped to the filter's touches, as the key figures count them.
+    touches = scoped_rows(_touches(query, mapping, config, filters), filters or Filters())
     people = people_statement(
         touches, since=since, conversion_events=conversion_events, limit=limit, offset=offset
     )
