@@ -42,6 +42,9 @@ ENV_SECRET_KEY = "JOURNEY_SECRET_KEY"
 ENV_DASHBOARD_CACHE_MB = "JOURNEY_DASHBOARD_CACHE_MB"
 ENV_DASHBOARD_PUBLIC = "JOURNEY_DASHBOARD_PUBLIC"
 ENV_DASHBOARD_ALLOWED_HOSTS = "JOURNEY_DASHBOARD_ALLOWED_HOSTS"
+ENV_CURRENCY = "JOURNEY_CURRENCY"
+#: The currency of revenue when ``JOURNEY_CURRENCY`` is unset.
+DEFAULT_CURRENCY = "USD"
 #: Host names the dashboard answers by default (``server.allowedHosts``): loopback only.
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
@@ -88,6 +91,7 @@ class Settings:
     dashboard_cache_mb: int = 512
     dashboard_public: bool = False
     dashboard_allowed_hosts: tuple[str, ...] = ()
+    currency: str = DEFAULT_CURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +134,17 @@ def _timezone(name: str, raw: str) -> str:
         msg = f"{name}={raw!r} is not an IANA timezone; use e.g. UTC or Europe/Berlin."
         raise ConfigError(msg) from None
     return tz
+
+
+def _currency(name: str, raw: str) -> str:
+    """An ISO 4217 code (three letters, any case): ``eur`` -> ``EUR``."""
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        msg = (
+            f"{name}={raw!r} is not an ISO 4217 currency code; use three letters, e.g. USD or EUR."
+        )
+        raise ConfigError(msg)
+    return code
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -396,6 +411,14 @@ VARIABLES: tuple[Variable, ...] = (
         lambda _name, raw: parse_hosts(raw),
         shown_default="localhost, 127.0.0.1, ::1",
     ),
+    Variable(
+        ENV_CURRENCY,
+        "currency",
+        "ISO 4217 code",
+        "The currency of the warehouse's revenue (e.g. `EUR`), shown with every revenue figure "
+        "on every page; it labels amounts, it does not convert them.",
+        _currency,
+    ),
 )
 
 
@@ -452,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
+    "DEFAULT_CURRENCY",
     "DEFAULT_DATABASE_URL",
     "DEFAULT_DB_PATH",
     "ENV_API_ALLOWED_HOSTS",
@@ -464,6 +488,7 @@ __all__ = [
     "ENV_API_READ_SLOTS",
     "ENV_API_SPOOL_MB",
     "ENV_CHANNELS_FILE",
+    "ENV_CURRENCY",
     "ENV_DASHBOARD_ALLOWED_HOSTS",
     "ENV_DASHBOARD_CACHE_MB",
     "ENV_DASHBOARD_PUBLIC",

@@ -21,7 +21,9 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import safe_url
 from journey_ui import components as ui
 from journey_ui import data, setting
+from journey_ui import format as fmt
 from journey_ui.figures import attribution as charts
+from journey_ui.figures.palette import MEASURE_LABELS
 from journey_ui.shell import PageContext
 
 SANKEY_STEPS = 3
@@ -123,9 +125,29 @@ def caption(
 # --------------------------------------------------------------------------- sections
 
 
+def shown(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with human values: model names (``last_non_direct`` → ``Last non-direct
+    touch``) and what a time is measured from; headers come from the palette's labels."""
+    out = frame
+    if c.MODEL in out.columns:
+        out = out.with_columns(
+            pl.col(c.MODEL).replace_strict(
+                {m.value: m.label for m in Model}, default=pl.col(c.MODEL), return_dtype=pl.String
+            )
+        )
+    if attr.MEASURE in out.columns:
+        out = out.with_columns(
+            pl.col(attr.MEASURE).replace_strict(
+                MEASURE_LABELS, default=pl.col(attr.MEASURE), return_dtype=pl.String
+            )
+        )
+    return out
+
+
 def table(frame: pl.DataFrame, name: str, *, key: str, ctx: PageContext) -> None:
-    """A table and the CSV download of exactly that table."""
-    ui.table(frame, tz=ctx.tz, key=f"table.{key}")
+    """A table with human labels and the CSV download of exactly that table's data (machine
+    column names and values, for spreadsheets and scripts; see docs/attribution.md)."""
+    ui.table(shown(frame), tz=ctx.tz, key=f"table.{key}")
     ui.download_table(frame, name, file_name=f"attribution-{key}.csv", key=f"download.{key}")
 
 
@@ -137,9 +159,9 @@ def kpis(report: AttributionReport, people: int) -> None:
         [
             ui.Kpi("People in the cohort", ui.fmt_int(people)),
             ui.Kpi("Converted", ui.fmt_int(converters), help="People with a conversion"),
-            ui.Kpi("Conversion rate", f"{converters / people:.1%}" if people else "–"),
+            ui.Kpi("Conversion rate", fmt.fmt_percent(converters / people if people else None)),
             ui.Kpi("Conversions", ui.fmt_int(totals.conversions)),
-            ui.Kpi("Revenue", ui.fmt_money(totals.revenue)),
+            ui.Kpi(ui.money_label("Revenue"), ui.fmt_amount(totals.revenue)),
         ]
     )
 
@@ -155,9 +177,20 @@ def credit_section(report: AttributionReport, model: Model, ctx: PageContext) ->
         format_func=str.capitalize,
         key="metric",
     )
+    currency = ui.currency()
     ui.chart(
-        charts.model_comparison(report.by_channel, metric=str(metric), highlight=model),
+        charts.model_comparison(
+            report.by_channel, metric=str(metric), highlight=model, currency=currency
+        ),
         key="chart.models",
+    )
+    st.caption(
+        "Each model's credit per channel and its change against Last touch (the last click): "
+        "green where the model credits the channel more, red where less."
+    )
+    ui.chart(
+        charts.model_comparison_table(report.by_channel, metric=str(metric), currency=currency),
+        key="chart.model-table",
     )
     by_channel = report.by_channel.filter(pl.col(c.MODEL) == model.value)
     by_campaign = report.by_campaign.filter(pl.col(c.MODEL) == model.value)
@@ -174,11 +207,15 @@ def paths_section(report: AttributionReport, ctx: PageContext) -> None:
     """The Sankey of paths and the path summary."""
     ui.section(
         "Paths to conversion",
-        f"The {SANKEY_PATHS} most frequent paths, their last {SANKEY_STEPS} steps "
-        "(“…” marks earlier steps left out); the tables below list the first "
-        f"{data.PREVIEW_ROWS:,} paths.",
+        f"{charts.paths_note(report.path_summary.height, SANKEY_PATHS)}".replace(
+            f" of {ui.fmt_int(data.PREVIEW_ROWS)} paths",
+            f" of the {ui.fmt_int(data.PREVIEW_ROWS)} most frequent paths",
+        )
+        + f" Each path shows its last {SANKEY_STEPS} steps (“…” marks earlier steps left out); "
+        f"the tables below list the first {data.PREVIEW_ROWS:,} paths.",
     )
-    links = attr.sankey_links(report.path_summary, max_steps=SANKEY_STEPS, top_paths=SANKEY_PATHS)
+    grouped = charts.top_paths(report.path_summary, SANKEY_PATHS)
+    links = attr.sankey_links(grouped, max_steps=SANKEY_STEPS)
     ui.chart(charts.path_sankey(links), key="chart.sankey")
     tabs = st.tabs(["Path summary", "Paths to conversion", "Paths without conversion"])
     with tabs[0]:
@@ -198,9 +235,10 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
     """Time to first conversion: chart, median/p90 per channel, and per person."""
     ui.section(
         "Time to convert",
-        "From each converter's first touch, and from when they became known, to their first "
-        "conversion in the window. The first touch is the earliest in the lookback before "
-        "that conversion, before the start date too.",
+        "Days from each converter's first touch, and from when they became known, to their "
+        "first conversion in the window. “From first touch”: the earliest touch in the lookback "
+        "before that conversion, before the start date too. “From becoming known”: the time "
+        "they first gave their email.",
     )
     ui.chart(
         charts.time_to_convert_chart(
@@ -208,7 +246,7 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
         ),
         key="chart.ttc",
     )
-    tabs = st.tabs(["Median and p90", "Per person", "Histogram"])
+    tabs = st.tabs(["Median and 90th percentile", "Per person", "Histogram"])
     with tabs[0]:
         table(report.time_to_convert_summary, "time to convert summary", key="ttc-summary", ctx=ctx)
     with tabs[1]:

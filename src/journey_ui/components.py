@@ -28,12 +28,15 @@ from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame, mask_text
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog, urlstate
+from journey_ui import format as fmt
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext, format_as_of
 
 log = logging.getLogger("journey_ui")
 
 CUSTOMER_PAGE = "app_pages/customer.py"
+#: Session key of the currency (``JOURNEY_CURRENCY``), set by :func:`.shell.start`.
+CURRENCY_KEY = "journey.currency"
 CAMPAIGN_PAGE = "app_pages/campaign.py"
 
 FIELD_LABELS = {
@@ -62,18 +65,29 @@ CHART_CONFIG: dict[str, Any] = {
 # --------------------------------------------------------------------------- formatting
 
 
+def currency() -> str:
+    """The currency of revenue in this session (``JOURNEY_CURRENCY``; set by the shell)."""
+    return str(st.session_state.get(CURRENCY_KEY, fmt.DEFAULT_CURRENCY))
+
+
 def fmt_int(value: int | None) -> str:
-    """``12,345``; an em dash for unknown."""
-    return "—" if value is None else f"{value:,}"
+    """``12,345``; an em dash for unknown (:func:`.format.fmt_int`)."""
+    return fmt.fmt_int(value)
 
 
 def fmt_money(value: float | None, *, compact: bool = False) -> str:
-    """``12,345.67`` (``254,298`` when ``compact`` and large); an em dash for unknown."""
-    if value is None:
-        return "—"
-    if compact and abs(value) >= 10_000:
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+    """``USD 12,345.67`` in this session's currency (:func:`.format.fmt_money`)."""
+    return fmt.fmt_money(value, currency(), compact=compact)
+
+
+def fmt_amount(value: float | None, *, compact: bool = False) -> str:
+    """Money without the currency, for a KPI labelled by :func:`money_label`."""
+    return fmt.fmt_amount(value, compact=compact)
+
+
+def money_label(title: str) -> str:
+    """A money KPI's label with this session's currency: ``Revenue (USD)``."""
+    return fmt.money_title(title, currency())
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -103,9 +117,9 @@ def fmt_age(delta: dt.timedelta) -> str:
 
 
 def fmt_change(current: float, previous: float | None) -> str | None:
-    """``+12%`` against the previous value (from :func:`analytics.relative_change`)."""
+    """``+12.3%`` against the previous value (from :func:`analytics.relative_change`)."""
     change = an.relative_change(current, previous)
-    return None if change is None else f"{change:+.0%}"
+    return None if change is None else fmt.fmt_change(change)
 
 
 # --------------------------------------------------------------------------- errors
@@ -337,26 +351,28 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
     for name, dtype in frame.schema.items():
         title = charts.label(name)
         if isinstance(dtype, pl.Datetime):
-            fmt = "D MMM YYYY, HH:mm:ss" if name == c.OCCURRED_AT else "D MMM YYYY, HH:mm"
-            config[name] = st.column_config.DatetimeColumn(title, format=fmt, timezone=tz)
+            shape = "D MMM YYYY, HH:mm:ss" if name == c.OCCURRED_AT else "D MMM YYYY, HH:mm"
+            config[name] = st.column_config.DatetimeColumn(title, format=shape, timezone=tz)
         elif name in (c.EMAIL, c.UTM_CAMPAIGN):
             config[name] = st.column_config.Column(title, width="medium")
         elif name in (c.PAGE_URL, c.REFERRER):
             config[name] = st.column_config.LinkColumn(
                 title, display_text=r"^https?://(?:www\.)?(.*)$", width="medium"
             )
-        elif name == c.REVENUE:
-            config[name] = st.column_config.NumberColumn(title, format="accounting")
+        elif name in (c.REVENUE, c.REVENUE_CREDIT):
+            config[name] = st.column_config.NumberColumn(
+                fmt.money_title(title, currency()), format=fmt.money_format(currency())
+            )
         elif name in (an.SHARE, an.STEP_CONVERSION, an.OVERALL_RATE):
             config[name] = st.column_config.ProgressColumn(
                 title, format="percent", min_value=0.0, max_value=1.0
             )
-        elif name == attr.CONVERSION_RATE:
-            config[name] = st.column_config.NumberColumn(title, format="percent")
+        elif name == attr.CONVERSION_RATE:  # percentage points (_display)
+            config[name] = st.column_config.NumberColumn(title, format=fmt.PERCENT_FORMAT)
         elif dtype.is_integer():
-            config[name] = st.column_config.NumberColumn(title, format="localized")
-        elif dtype.is_float():  # display only: downloads keep full precision
-            config[name] = st.column_config.NumberColumn(title, format="%.2f")
+            config[name] = st.column_config.NumberColumn(title, format=fmt.COUNT_FORMAT)
+        elif dtype.is_float():  # credits, days (display only: downloads keep full precision)
+            config[name] = st.column_config.NumberColumn(title, format=fmt.CREDIT_FORMAT)
         elif dtype == pl.Boolean:
             config[name] = st.column_config.Column(title)
         else:
@@ -399,6 +415,8 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
         # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
         pl.col(pl.Boolean).replace_strict({True: "Yes"}, default="", return_dtype=pl.String),
     )
+    if attr.CONVERSION_RATE in out.columns:  # one decimal (format.PERCENT_FORMAT)
+        out = out.with_columns(pl.col(attr.CONVERSION_RATE) * 100)
     if c.EVENT_TYPE in out.columns:
         out = out.with_columns(
             pl.col(c.EVENT_TYPE).replace_strict(
@@ -599,7 +617,7 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
                     "person first identified with this email.",
                 ),
                 Kpi("Orders", fmt_int(profile.orders)),
-                Kpi("Revenue", fmt_money(profile.revenue, compact=True)),
+                Kpi(money_label("Revenue"), fmt_amount(profile.revenue, compact=True)),
             ],
             widths=[1, 1, 1.6, 1, 1.2],
         )

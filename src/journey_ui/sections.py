@@ -51,8 +51,8 @@ def recent_kpis(report: data.RecentView, *, hours: float) -> None:
                 "Purchase events.",
             ),
             ui.Kpi(
-                "Revenue",
-                ui.fmt_money(now.revenue, compact=True),
+                ui.money_label("Revenue"),
+                ui.fmt_amount(now.revenue, compact=True),
                 ui.fmt_change(now.revenue, before.revenue if before else None),
                 "Sum of the revenue of the events.",
             ),
@@ -244,8 +244,8 @@ def campaign_kpis(report: data.CampaignView, start: dt.date) -> None:
             ),
             ui.Kpi("Conversions", ui.fmt_int(k.conversions), help="Purchase events."),
             ui.Kpi(
-                "Revenue",
-                ui.fmt_money(k.revenue, compact=True),
+                ui.money_label("Revenue"),
+                ui.fmt_amount(k.revenue, compact=True),
                 help="Sum of the revenue of the events.",
             ),
         ]

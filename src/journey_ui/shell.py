@@ -290,6 +290,7 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
         )
         return None
     st.session_state["journey.mask_pii"] = settings.mask_pii  # components.masking()
+    st.session_state["journey.currency"] = settings.currency  # components.currency()
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]

@@ -23,17 +23,20 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
     ):
         browser = launch_browser(pw)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 3600})
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
             # the demo ends on 2022-08-30: pin the shared sidebar as-of to that day (Live is today)
             page.goto(app.url + "/attribution?model=Time+decay&as_of=2022-08-30")
             page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
-            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+            page.locator(".js-plotly-plot").nth(3).wait_for(timeout=30_000)
             page.wait_for_timeout(3_000)
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "attribution.png"), full_page=True)
             assert page.locator("[data-testid=stException]").count() == 0
-            assert page.locator(".js-plotly-plot").count() == 3
+            # model bars, model comparison table, Sankey, time to convert
+            assert page.locator(".js-plotly-plot").count() == 4
             assert page.locator("g.sankey").count() == 1
             assert page.get_by_text("Time decay: per channel").count() == 1
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "attribution.png"))
+            assert page.get_by_text("Top 15 of", exact=False).count() == 1
+            assert page.locator("g.table").count() == 1  # the model comparison table
         finally:
             browser.close()

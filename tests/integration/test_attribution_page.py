@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -87,7 +88,7 @@ def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
     report = expected_report(env)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Conversions"] == f"{report.conversions.height:,}"
-    assert metrics["Revenue"] == f"{report.conversions[c.REVENUE].sum():,.2f}"
+    assert metrics["Revenue (USD)"] == f"{report.conversions[c.REVENUE].sum():,.2f}"
     assert metrics["Converted"] == f"{report.conversions[c.EMAIL].n_unique():,}"
     assert [s.value for s in at.selectbox] == [Model.LAST_NON_DIRECT]
     assert [d.value for d in at.date_input] == [START, AS_OF.date()]
@@ -136,8 +137,8 @@ def test_model_picker_switches_the_tables(env: str) -> None:
     at = run()
     at.selectbox(key="model").set_value(Model.FIRST_TOUCH).run()
     assert not at.exception
-    assert set(at.dataframe[0].value[c.MODEL]) == {"first_touch"}
-    assert set(at.dataframe[1].value[c.MODEL]) == {"first_touch"}
+    assert set(at.dataframe[0].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
+    assert set(at.dataframe[1].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
 
 
 def test_inputs_come_from_the_url(env: str) -> None:
@@ -198,3 +199,41 @@ def test_unexpected_failure_is_logged_and_shown_without_traceback(
     assert "Something went wrong while showing attribution" in at.error[0].value
     assert "analysis broke" not in at.error[0].value
     assert [r.exc_info[1] for r in caplog.records if r.exc_info], caplog.text
+
+
+#: Names of the code people must never read on the page.
+INTERNAL_NAMES = (
+    "transformed_path",
+    "non_conversions",
+    "conversion_rate",
+    "last_non_direct",
+    "last_touch",
+    "first_touch",
+    "time_decay",
+    "position_based",
+    "median_days",
+    "p90_days",
+    "days_from",
+    "add_to_cart",
+    "revenue_credit",
+)
+
+
+def test_no_internal_name_in_any_element_text(env: str) -> None:
+    """Titles, captions, KPIs, tabs, table headers and cells, chart labels: human names only."""
+    at = run()
+    assert not at.exception
+    texts: list[str] = [e.value for e in (*at.markdown, *at.caption, *at.subheader)]
+    texts += [f"{m.label} {m.value}" for m in at.metric]
+    texts += [t.label for t in at.tabs]
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        for name in frame.value.columns:  # every column has a human header
+            assert config.get(name, {}).get("label"), name
+        texts += [str(spec.get("label", "")) for spec in config.values()]
+        texts += [str(v) for name in frame.value.columns for v in frame.value[name].tolist()]
+    texts += [chart.proto.spec for chart in at.get("plotly_chart")]
+    text = "\n".join(texts)
+    found = [name for name in INTERNAL_NAMES if name in text]
+    assert not found, found
+    assert "Revenue (USD)" in [m.label for m in at.metric]

@@ -109,7 +109,7 @@ def test_recent_default_view(app: Callable[..., AppTest], live_url: str) -> None
     at = app(live_url)
     ok(at)
     assert at.title[0].value == "Recent activity"
-    assert {"Known people active", "Events", "Conversions", "Revenue"} <= set(metrics(at))
+    assert {"Known people active", "Events", "Conversions", "Revenue (USD)"} <= set(metrics(at))
     assert int(metrics(at)["Events"].replace(",", "")) > 0
     assert charts_count(at) == 3  # per hour by channel, top campaigns, top sources
     banner = " ".join(m.value for m in at.markdown)
@@ -129,7 +129,7 @@ def test_recent_as_of_in_url_matches_core(app: Callable[..., AppTest], demo_url:
     assert got["Known people active"] == f"{people:,}"
     assert got["Events"] == f"{frame.height:,}"
     assert got["Conversions"] == f"{frame.filter(pl.col(c.EVENT_TYPE) == 'purchase').height:,}"
-    assert got["Revenue"] == fmt(float(frame[c.REVENUE].fill_null(0).sum()))
+    assert got["Revenue (USD)"] == fmt(float(frame[c.REVENUE].fill_null(0).sum()))
     assert at.toggle(key="as_of.live").value is False
     assert at.query_params["as_of"] == AS_OF
     label = at.download_button[0].label
@@ -235,7 +235,7 @@ def test_campaign_default_view(app: Callable[..., AppTest], live_url: str) -> No
     assert isinstance(picked, dt.date)
     assert picked in {expected, expected + dt.timedelta(days=1)}
     assert at.query_params["event_date"] == picked.isoformat()
-    assert {"Known people active", "Newly known", "Events", "Conversions", "Revenue"} <= set(
+    assert {"Known people active", "Newly known", "Events", "Conversions", "Revenue (USD)"} <= set(
         metrics(at)
     )
     assert charts_count(at) == 4  # trend, channels, campaigns, funnel
@@ -252,7 +252,7 @@ def test_campaign_date_in_url_matches_core(app: Callable[..., AppTest], demo_url
     assert got["Newly known"] == f"{k.newly_known:,}"
     assert got["Events"] == f"{k.events:,}"
     assert got["Conversions"] == f"{k.conversions:,}"
-    assert got["Revenue"] == fmt(k.revenue)
+    assert got["Revenue (USD)"] == fmt(k.revenue)
     tables = {df.key: df.value for df in at.dataframe}
     people = tables["campaign.people"]
     assert len(people) == frame[c.EMAIL].n_unique()

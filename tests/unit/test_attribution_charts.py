@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
+import plotly.graph_objects as go
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import Model
 from journey_ui.figures import attribution as charts
+from journey_ui.figures.palette import MUTED
 
 TABLE = pl.DataFrame(
     {
@@ -34,7 +39,7 @@ def test_model_comparison_by_revenue() -> None:
     fig = charts.model_comparison(TABLE, metric=c.REVENUE)
     assert list(fig.data[1].x) == ["Email", "Direct"]
     assert list(fig.data[1].y) == [7.5, 2.5]
-    assert fig.layout.yaxis.title.text == "Revenue"
+    assert fig.layout.yaxis.title.text == "Revenue (USD)"
 
 
 EMPTY_SUMMARY = pl.DataFrame(
@@ -97,7 +102,189 @@ def test_time_to_convert_chart_names_median_and_p90() -> None:
     )
     fig = charts.time_to_convert_chart(hist, summary)
     assert [t.name for t in fig.data] == [
-        "from first touch (median 0.5 d, p90 1.0 d)",
-        "from becoming known (median 2.2 d, p90 4.0 d)",
+        "From first touch (median 0.5 days, 90th percentile 1.0 day)",
+        "From becoming known (median 2.2 days, 90th percentile 4.0 days)",
     ]
     assert list(fig.data[1].y) == [0, 3]
+
+
+# --------------------------------------------------------------------------- human labels
+
+#: Names people must never read on the page (column, model and event names of the code).
+INTERNAL = (
+    "transformed_path",
+    "non_conversions",
+    "last_non_direct",
+    "last_touch",
+    "first_touch",
+    "time_decay",
+    "position_based",
+    "median_days",
+    "p90_days",
+    "add_to_cart",
+    "from first touch",
+    "from becoming known",
+)
+
+
+def figure_text(fig: go.Figure) -> str:
+    """Every string a figure can show: titles, names, labels, cells, hover templates."""
+    return json.dumps(fig.to_plotly_json(), default=str)
+
+
+def assert_no_internal_names(text: str) -> None:
+    found = [name for name in INTERNAL if name in text]
+    assert not found, found
+
+
+COMPARISON = pl.DataFrame(
+    {
+        c.MODEL: [m.value for m in Model for _ in range(2)],
+        c.CHANNEL: ["Email", "Direct"] * len(Model),
+        c.CONVERSIONS: [4.0, 6.0, 5.0, 5.0, 6.0, 4.0, 4.5, 5.5, 4.5, 5.5, 4.0, 6.0],
+        c.REVENUE: [
+            400.0,
+            600.0,
+            500.0,
+            500.0,
+            1234.5,
+            400.0,
+            450.0,
+            550.0,
+            450.0,
+            550.0,
+            400.0,
+            600.0,
+        ],
+    }
+)
+
+
+def test_model_change_table_compares_every_model_with_last_touch() -> None:
+    got = charts.model_change_table(COMPARISON)
+    expected = pl.DataFrame(
+        {
+            c.CHANNEL: ["Direct", "Email"],
+            "Last touch": [5.0, 5.0],
+            "First touch": [6.0, 4.0],
+            "Last non-direct touch": [4.0, 6.0],
+            "Linear": [5.5, 4.5],
+            "Time decay": [5.5, 4.5],
+            "Position-based": [6.0, 4.0],
+            "First touch vs last touch": [0.2, -0.2],
+            "Last non-direct touch vs last touch": [-0.2, 0.2],
+            "Linear vs last touch": [0.1, -0.1],
+            "Time decay vs last touch": [0.1, -0.1],
+            "Position-based vs last touch": [0.2, -0.2],
+        }
+    )
+    assert_frame_equal(got, expected, check_exact=False)
+
+
+def test_model_change_is_null_where_last_touch_credits_nothing() -> None:
+    table = pl.DataFrame(
+        {
+            c.MODEL: ["last_touch", "linear"],
+            c.CHANNEL: ["Email", "Email"],
+            c.CONVERSIONS: [0.0, 2.0],
+        }
+    )
+    assert charts.model_change_table(table)["Linear vs last touch"].to_list() == [None]
+
+
+def test_model_comparison_table_is_formatted_and_colour_coded() -> None:
+    fig = charts.model_comparison_table(COMPARISON)
+    table = fig.data[0]
+    headers = list(table.header["values"])
+    assert headers[:4] == [
+        "<b>Channel</b>",
+        "<b>Last<br>touch</b>",
+        "<b>First<br>touch</b>",
+        "<b>vs last<br>touch</b>",
+    ]
+    cells = list(table.cells["values"])
+    # ties on last touch: by name
+    assert list(cells[0]) == ["Direct", "Email"]
+    assert list(cells[1]) == ["5.0", "5.0"]
+    assert list(cells[2]) == ["6.0", "4.0"]
+    assert list(cells[3]) == ["+20.0%", "-20.0%"]
+    assert list(table.cells["fill"]["color"][3]) == [charts.GAIN_COLOR, charts.LOSS_COLOR]
+    assert_no_internal_names(figure_text(fig))
+
+
+def test_model_comparison_table_shows_revenue_with_the_currency() -> None:
+    fig = charts.model_comparison_table(COMPARISON, metric=c.REVENUE, currency="EUR")
+    cells = list(fig.data[0].cells["values"])
+    assert list(cells[1]) == ["EUR 500.00", "EUR 500.00"]
+    assert "EUR 1,234.50" in list(cells[4])
+    assert "revenue" in fig.layout.title.text
+
+
+def test_model_bars_hover_is_formatted_with_human_names() -> None:
+    fig = charts.model_comparison(COMPARISON, metric=c.REVENUE, currency="GBP")
+    assert fig.layout.yaxis.title.text == "Revenue (GBP)"
+    assert "GBP %{y:,.2f}" in fig.data[0].hovertemplate
+    assert "%{y:,.1f} conversions" in charts.model_comparison(COMPARISON).data[0].hovertemplate
+    assert_no_internal_names(figure_text(fig))
+
+
+def test_top_paths_group_the_rest_as_other() -> None:
+    summary = pl.DataFrame(
+        {
+            c.TRANSFORMED_PATH: ["Email", "Direct", "Referral", "Direct > Email"],
+            c.CONVERSIONS: [3, 5, 0, 1],
+            c.NON_CONVERSIONS: [1, 1, 4, 2],
+        }
+    )
+    expected = pl.DataFrame(
+        {
+            c.TRANSFORMED_PATH: ["Direct", "Email", "Other"],
+            c.CONVERSIONS: [5, 3, 1],
+            c.NON_CONVERSIONS: [1, 1, 6],
+        }
+    )
+    assert_frame_equal(charts.top_paths(summary, 2), expected)
+    assert charts.top_paths(summary, 9).height == 4
+    assert charts.paths_note(4, 2) == "Top 2 of 4 paths shown; the rest grouped as Other."
+
+
+def test_time_to_convert_chart_says_what_it_measures_from() -> None:
+    hist = pl.DataFrame(
+        {
+            a.MEASURE: [a.FROM_FIRST_TOUCH, a.FROM_KNOWN],
+            a.BIN: ["< 1 day", "< 1 day"],
+            a.PEOPLE: [2, 1],
+        }
+    )
+    fig = charts.time_to_convert_chart(hist)
+    assert [t.name for t in fig.data] == ["From first touch", "From becoming known"]
+    assert "From becoming known" in fig.data[1].hovertemplate
+    assert_no_internal_names(figure_text(fig))
+
+
+def test_sankey_labels_sit_beside_the_nodes_with_their_paths() -> None:
+    links = pl.DataFrame(
+        {
+            a.SOURCE_NODE: ["1. Email", "1. Email", "2. Direct", "1. Other"],
+            a.TARGET_NODE: ["2. Direct", "Conversion", "No conversion", "Conversion"],
+            a.VALUE: [1_200, 30, 1_200, 7],
+        }
+    )
+    fig = charts.path_sankey(links)
+    sankey = fig.data[0]
+    assert sankey.arrangement == "fixed"
+    assert sankey.textfont.color == "rgba(0,0,0,0)"  # drawn as annotations instead
+    notes = {n.text: n for n in fig.layout.annotations}
+    # first step in the left margin, outcomes in the right margin, the middle on white
+    assert notes["Email · 1,230"].xanchor == "right"
+    assert notes["Email · 1,230"].x == 0.0
+    assert notes["Conversion · 37"].xanchor == "left"
+    assert notes["Conversion · 37"].x == 1.0
+    assert notes["Direct · 1,200"].bgcolor == "rgba(255,255,255,0.9)"
+    assert {"<b>Step 1</b>", "<b>Step 2</b>", "<b>Outcome</b>"} <= set(notes)
+    assert sankey.node.color[list(sankey.node.label).index("1. Other")] == MUTED
+    # the nodes of a column are stacked top to bottom, each at its own height
+    ys = [y for label, y in zip(sankey.node.label, sankey.node.y, strict=True) if label[0] == "1"]
+    assert ys == sorted(ys)
+    assert len(set(ys)) == len(ys)
+    assert_no_internal_names(figure_text(fig))

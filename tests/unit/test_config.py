@@ -46,6 +46,7 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_DASHBOARD_CACHE_MB": "64",
         "JOURNEY_DASHBOARD_PUBLIC": "1",
         "JOURNEY_DASHBOARD_ALLOWED_HOSTS": "journeys.example.com, *.corp.example",
+        "JOURNEY_CURRENCY": " eur ",
     }
     assert Settings.from_env(env) == Settings(
         database_url="postgresql://u@db/w",
@@ -70,6 +71,7 @@ def test_every_variable_sets_its_field() -> None:
         dashboard_cache_mb=64,
         dashboard_public=True,
         dashboard_allowed_hosts=("journeys.example.com", "*.corp.example"),
+        currency="EUR",
     )
     assert set(env) == {var.name for var in VARIABLES}
 
@@ -117,6 +119,9 @@ def test_every_variable_the_product_names_is_a_setting() -> None:
         pytest.param("JOURNEY_API_CACHE_MB", "-1", id="cache-mb-negative"),
         pytest.param("JOURNEY_API_ALLOWED_HOSTS", "*", id="hosts-any"),
         pytest.param("JOURNEY_API_ALLOWED_HOSTS", "a.io, http://b.io/", id="hosts-url"),
+        pytest.param("JOURNEY_CURRENCY", "dollars", id="currency-word"),
+        pytest.param("JOURNEY_CURRENCY", "$", id="currency-symbol"),
+        pytest.param("JOURNEY_CURRENCY", "E1R", id="currency-digit"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_the_fix(name: str, raw: str) -> None:
@@ -172,3 +177,8 @@ def test_main_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
     assert config.main(["--markdown"]) == 0
     assert capsys.readouterr().out == render_markdown()
     assert config.main([]) == 2
+
+
+def test_currency_defaults_to_usd_and_is_upper_cased() -> None:
+    assert Settings.from_env({}).currency == "USD"
+    assert Settings.from_env({"JOURNEY_CURRENCY": "gbp"}).currency == "GBP"

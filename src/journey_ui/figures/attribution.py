@@ -17,9 +17,13 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import Model
+from journey_core.config import DEFAULT_CURRENCY
+from journey_ui import format as fmt
 from journey_ui.figures.palette import (
     FONT,
+    GRID,
     MEASURE_COLORS,
+    MEASURE_LABELS,
     MUTED,
     OUTCOME_COLORS,
     SERIES_COLORS,
@@ -30,6 +34,29 @@ from journey_ui.figures.palette import (
 
 #: Re-exported from the palette: the outcome nodes of the path Sankey.
 OUTCOME_COLOURS: Final = OUTCOME_COLORS
+#: The model the comparison table measures changes against (GA4 compares with last click).
+BASELINE: Final = Model.LAST_TOUCH
+#: Where the paths beyond the top ones are grouped in the Sankey.
+OTHER_PATHS: Final = "Other"
+#: Change colours of the model comparison: more credit than last touch, less.
+GAIN_COLOR: Final = "#DCFCE7"
+LOSS_COLOR: Final = "#FEE2E2"
+#: Column names of :func:`model_change_table` (the baseline's credit and the change against it).
+CHANGE_SUFFIX: Final = " vs last touch"
+
+
+def model_label(model: str) -> str:
+    """A model's name for people (``last_non_direct`` → ``Last non-direct touch``).
+
+    >>> model_label("last_non_direct"), model_label("custom")
+    ('Last non-direct touch', 'custom')
+    """
+    return Model(model).label if model in set(Model) else model
+
+
+def measure_label(measure: str) -> str:
+    """What a time-to-convert measure counts from (``from first touch`` → ``From first touch``)."""
+    return MEASURE_LABELS.get(measure, measure)
 
 
 def _empty(title: str, message: str) -> go.Figure:
@@ -71,12 +98,16 @@ def model_comparison(
     metric: str = c.CONVERSIONS,
     highlight: Model | str | None = None,
     top: int = 12,
+    currency: str = DEFAULT_CURRENCY,
 ) -> go.Figure:
     """Grouped bars: for each ``by`` value (x), one bar per model (``metric`` on y).
 
     ``table`` is :func:`.attribution.attribute`'s output. The ``top`` groups by
     total ``metric`` are shown; ``highlight`` keeps one model opaque and fades the others.
+    Revenue is in ``currency`` (axis title and hover text).
     """
+    money = metric in (c.REVENUE, c.REVENUE_CREDIT)
+    value_fmt = f"{currency} %{{y:,.2f}}" if money else "%{y:,.1f} conversions"
     title = "Attributed " + ("revenue" if metric == c.REVENUE else "conversions") + " by model"
     if table.height == 0 or table[metric].sum() == 0:
         return _empty(title, "No conversions in this window.")
@@ -93,30 +124,48 @@ def model_comparison(
     for i, model in enumerate(models):
         rows = table.filter(pl.col(c.MODEL) == model)
         values = dict(zip(rows[by].to_list(), rows[metric].to_list(), strict=True))
-        model_name = Model(model).label if model in set(Model) else model
+        model_name = model_label(model)
         fig.add_bar(
             name=model_name,
             x=order,
             y=[values.get(g, 0.0) for g in order],
             marker_color=SERIES_COLORS[i % len(SERIES_COLORS)],
             opacity=1.0 if chosen in (None, model) else 0.35,
-            hovertemplate=f"{model_name}<br>%{{x}}: %{{y:,.2f}}<extra></extra>",
+            hovertemplate=f"<b>{model_name}</b><br>%{{x}}: {value_fmt}<extra></extra>",
         )
     fig.update_layout(
         title=title,
         font={"family": FONT, "size": 13},
         barmode="group",
         xaxis_title=label(by),
-        yaxis_title="Revenue" if metric == c.REVENUE else "Conversions (credit)",
-        legend_title="Model",
-        height=420,
+        yaxis_title=fmt.money_title("Revenue", currency) if money else "Conversions (credit)",
+        legend={
+            "title": "Model",
+            "orientation": "h",
+            "y": -0.22,
+            "entrywidth": 175,
+            "entrywidthmode": "pixels",
+        },
+        height=460,
         margin={"t": 60, "b": 40},
     )
     return fig
 
 
+_SANKEY_HEIGHT: Final = 540
+_SANKEY_MARGIN: Final = {"t": 90, "b": 20, "l": 170, "r": 150}
+_SANKEY_PAD: Final = 14
+_SANKEY_THICKNESS: Final = 16
+
+
 def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> go.Figure:
-    """A Sankey of :func:`journey_core.analytics.attribution.sankey_links` (steps → outcome)."""
+    """A Sankey of :func:`journey_core.analytics.attribution.sankey_links` (steps → outcome).
+
+    Nodes sit in fixed columns (step 1, 2, ..., outcome) under column headings; each node's
+    label (channel and paths) is drawn beside it: in the left margin for the first step, in
+    the right margin for the outcomes, and on a white ground left of the node in between, so
+    no label is lost over the flows.
+    """
     if links.height == 0:
         return _empty(title, "No paths in this window.")
     nodes: list[str] = []
@@ -127,15 +176,21 @@ def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> g
     index = {n: i for i, n in enumerate(nodes)}
     channels = [_channel_of(n) for n in nodes]
     colours = channel_colours([ch for ch in dict.fromkeys(channels) if ch not in OUTCOME_COLORS])
-    node_colours = [OUTCOME_COLORS.get(ch) or colours[ch] for ch in channels]
+    node_colours = [
+        OUTCOME_COLORS.get(ch) or (MUTED if ch == OTHER_PATHS else colours[ch]) for ch in channels
+    ]
+    xs, ys, columns, values = _sankey_layout(nodes, links)
+    last = max(columns)
     fig = go.Figure(
         go.Sankey(
-            arrangement="snap",
+            arrangement="fixed",
             node={
                 "label": nodes,
+                "x": xs,
+                "y": ys,
                 "color": node_colours,
-                "pad": 14,
-                "thickness": 16,
+                "pad": _SANKEY_PAD,
+                "thickness": _SANKEY_THICKNESS,
                 "hovertemplate": "%{label}: %{value:,} paths<extra></extra>",
             },
             link={
@@ -146,17 +201,95 @@ def path_sankey(links: pl.DataFrame, *, title: str = "Paths to conversion") -> g
                     fade(node_colours[index[t]] if t in OUTCOME_COLORS else node_colours[index[s]])
                     for s, t in zip(links[a.SOURCE_NODE], links[a.TARGET_NODE], strict=True)
                 ],
-                "hovertemplate": "%{source.label} → %{target.label}: %{value:,}<extra></extra>",
+                "hovertemplate": "%{source.label} → %{target.label}: %{value:,} paths"
+                "<extra></extra>",
             },
+            # the labels are drawn beside the nodes as annotations (below)
+            textfont={"color": "rgba(0,0,0,0)", "size": 1, "shadow": "none"},
         )
     )
+    annotations: list[dict[str, object]] = []
+    for i, name in enumerate(nodes):
+        col = columns[i]
+        text = f"{channels[i] if col < last else name} · {fmt.fmt_int(values[i])}"
+        if col == 0:
+            place = {"x": 0.0, "xanchor": "right", "xshift": -(_SANKEY_THICKNESS + 4)}
+        elif col == last:
+            place = {"x": 1.0, "xanchor": "left", "xshift": _SANKEY_THICKNESS + 4}
+        else:
+            place = {
+                "x": xs[i],
+                "xanchor": "right",
+                "xshift": -(_SANKEY_THICKNESS + 6),
+                "bgcolor": "rgba(255,255,255,0.9)",
+            }
+        annotations.append(
+            {
+                "text": text,
+                "y": 1 - ys[i],
+                "yanchor": "middle",
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 12},
+                **place,
+            }
+        )
+    for col in range(last + 1):
+        heading = "Outcome" if col == last else f"Step {col + 1}"
+        annotations.append(
+            {
+                "text": f"<b>{heading}</b>",
+                "x": 0.001 + 0.998 * col / max(last, 1),
+                "y": 1.0,
+                "yshift": 22,
+                "xref": "paper",
+                "yref": "paper",
+                "showarrow": False,
+                "font": {"size": 12, "color": MUTED},
+            }
+        )
     fig.update_layout(
         title=title,
         font={"family": FONT, "size": 13},
-        height=460,
-        margin={"t": 60, "b": 20, "l": 10, "r": 10},
+        height=_SANKEY_HEIGHT,
+        margin=_SANKEY_MARGIN,
+        annotations=annotations,
     )
     return fig
+
+
+def _sankey_layout(
+    nodes: Sequence[str], links: pl.DataFrame
+) -> tuple[list[float], list[float], list[int], list[int]]:
+    """Each node's x and y (centre, 0..1 from the top), column and value (paths through it)."""
+    into: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for s, t, v in links.select(a.SOURCE_NODE, a.TARGET_NODE, a.VALUE).iter_rows():
+        out[s] = out.get(s, 0) + int(v)
+        into[t] = into.get(t, 0) + int(v)
+    values = [max(into.get(n, 0), out.get(n, 0)) for n in nodes]
+    steps = [_node_order(n)[0] for n in nodes]
+    last = max((st for st in steps if st < 9_999), default=1)
+    columns = [last if st >= 9_999 else st - 1 for st in steps]
+    last = max(columns)
+    plot_height = _SANKEY_HEIGHT - _SANKEY_MARGIN["t"] - _SANKEY_MARGIN["b"]
+    pad = _SANKEY_PAD / plot_height
+    per_column = [[i for i in range(len(nodes)) if columns[i] == col] for col in range(last + 1)]
+    scale = min(
+        (1 - pad * (len(members) - 1)) / max(sum(values[i] for i in members), 1)
+        for members in per_column
+        if members
+    )
+    xs = [0.001 + 0.998 * col / max(last, 1) for col in columns]
+    ys = [0.0] * len(nodes)
+    for members in per_column:
+        cursor = 0.0
+        for i in members:
+            size = values[i] * scale
+            ys[i] = min(max(cursor + size / 2, 0.001), 0.999)
+            cursor += size + pad
+    return xs, ys, columns, values
 
 
 def _node_order(name: str) -> tuple[int, str]:
@@ -186,18 +319,19 @@ def time_to_convert_chart(
     fig = go.Figure()
     for measure in (a.FROM_FIRST_TOUCH, a.FROM_KNOWN):
         rows = histogram.filter(pl.col(a.MEASURE) == measure)
-        name = measure
+        name = measure_label(measure)
         if summary is not None:
             cohort = summary.filter((pl.col(a.MEASURE) == measure) & (pl.col(a.GROUP) == a.ALL))
             if cohort.height:
                 med, p90 = cohort.row(0, named=True)[a.MEDIAN_DAYS], cohort[a.P90_DAYS][0]
-                name = f"{measure} (median {med:.1f} d, p90 {p90:.1f} d)"
+                name += f" (median {fmt.fmt_days(med)}, 90th percentile {fmt.fmt_days(p90)})"
         fig.add_bar(
             name=name,
             x=rows[a.BIN].to_list(),
             y=rows[a.PEOPLE].to_list(),
             marker_color=MEASURE_COLORS[measure],
-            hovertemplate="%{x}: %{y:,} people<extra></extra>",
+            hovertemplate=f"<b>{measure_label(measure)}</b><br>%{{x}}: %{{y:,}} people"
+            "<extra></extra>",
         )
     fig.update_layout(
         title=title,
@@ -205,8 +339,172 @@ def time_to_convert_chart(
         barmode="group",
         xaxis_title="Days to first conversion",
         yaxis_title="People",
-        legend={"orientation": "h", "y": -0.25},
+        legend={
+            "orientation": "h",
+            "y": -0.25,
+            "entrywidth": 0.5,
+            "entrywidthmode": "fraction",
+            "font": {"size": 12},
+        },
         height=400,
         margin={"t": 60},
     )
     return fig
+
+
+# --------------------------------------------------------------------------- model comparison
+
+
+def model_change_table(
+    table: pl.DataFrame,
+    *,
+    metric: str = c.CONVERSIONS,
+    by: str = c.CHANNEL,
+    baseline: Model = BASELINE,
+) -> pl.DataFrame:
+    """One row per ``by`` value, one ``metric`` column per model (named by its label), and for
+    every other model its relative change against ``baseline`` (``"<label> vs last touch"``,
+    a ratio; null where the baseline credited nothing). Rows by the baseline's credit, largest
+    first; ``table`` is :func:`.attribution.attribute`'s output.
+
+    >>> t = pl.DataFrame({"channel": ["Email", "Email"], "model": ["last_touch", "linear"],
+    ...                   "conversions": [4.0, 5.0]})
+    >>> model_change_table(t).row(0)
+    ('Email', 4.0, 5.0, 0.25)
+    """
+    models = [m for m in Model if m.value in set(table[c.MODEL].to_list())]
+    ordered = [baseline, *(m for m in models if m != baseline)] if baseline in models else models
+    wide = (
+        table.select(by, c.MODEL, metric)
+        .group_by(by, c.MODEL)
+        .agg(pl.col(metric).sum())
+        .pivot(on=c.MODEL, index=by, values=metric)
+    )
+    for m in ordered:
+        if m.value not in wide.columns:
+            wide = wide.with_columns(pl.lit(0.0).alias(m.value))
+    wide = wide.with_columns(pl.col(m.value).fill_null(0.0) for m in ordered)
+    base = pl.col(baseline.value)
+    changes = [
+        pl.when(base > 0).then(pl.col(m.value) / base - 1).alias(m.label + CHANGE_SUFFIX)
+        for m in ordered
+        if m != baseline and baseline in ordered
+    ]
+    return wide.sort([ordered[0].value, by], descending=[True, False]).select(
+        by, *(pl.col(m.value).alias(m.label) for m in ordered), *changes
+    )
+
+
+def model_comparison_table(
+    table: pl.DataFrame,
+    *,
+    metric: str = c.CONVERSIONS,
+    by: str = c.CHANNEL,
+    currency: str = DEFAULT_CURRENCY,
+) -> go.Figure:
+    """GA4's model comparison: ``by`` x model credit, each model's change against last touch
+    beside it, green where a model credits more, red where less (formatted, human labels)."""
+    title = "Model comparison: " + ("revenue" if metric == c.REVENUE else "conversions")
+    if table.height == 0:
+        return _empty(title, "No conversions in this window.")
+    wide = model_change_table(table, metric=metric, by=by)
+    money = metric in (c.REVENUE, c.REVENUE_CREDIT)
+    value = (lambda v: fmt.fmt_money(v, currency)) if money else fmt.fmt_credit
+    headers: list[str] = [label(by)]
+    cells: list[list[str]] = [[str(v) for v in wide[by].to_list()]]
+    fills: list[list[str] | str] = ["white"]
+    for name in wide.columns[1:]:
+        values = wide[name].to_list()
+        if name.endswith(CHANGE_SUFFIX):
+            headers.append("vs last<br>touch")
+            cells.append([fmt.fmt_change(v) for v in values])
+            fills.append(
+                [
+                    "white" if v is None or abs(v) < 0.0005 else GAIN_COLOR if v > 0 else LOSS_COLOR
+                    for v in values
+                ]
+            )
+        else:
+            headers.append(_wrap(name))
+            cells.append([value(v) for v in values])
+            fills.append("white")
+    # each model's change right after its credit
+    order = [0, 1]
+    for i, name in enumerate(wide.columns[2:], start=2):
+        if not name.endswith(CHANGE_SUFFIX):
+            order.append(i)
+            change = wide.columns.index(name + CHANGE_SUFFIX)
+            order.append(change)
+    headers = [headers[i] for i in order]
+    cells = [cells[i] for i in order]
+    fills = [fills[i] for i in order]
+    fig = go.Figure(
+        go.Table(
+            columnwidth=[1.7] + [1.0] * (len(headers) - 1),
+            header={
+                "values": [f"<b>{h}</b>" for h in headers],
+                "align": ["left"] + ["right"] * (len(headers) - 1),
+                "fill_color": GRID,
+                "font": {"family": FONT, "size": 12},
+                "height": 56,
+            },
+            cells={
+                "values": cells,
+                "align": ["left"] + ["right"] * (len(headers) - 1),
+                "fill_color": fills,
+                "font": {"family": FONT, "size": 13},
+                "line_color": GRID,
+                "height": 28,
+            },
+        )
+    )
+    fig.update_layout(
+        title=title,
+        font={"family": FONT, "size": 13},
+        height=80 + 56 + 30 * wide.height,
+        margin={"t": 50, "b": 10, "l": 10, "r": 10},
+    )
+    return fig
+
+
+def _wrap(name: str) -> str:
+    """A model's header word by word: ``Position-based`` → ``Position-<br>based``."""
+    return name.replace("-", "-<br>").replace(" ", "<br>")
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def top_paths(summary: pl.DataFrame, top: int) -> pl.DataFrame:
+    """The ``top`` most frequent paths of a path summary (conversions, then all paths), the rest
+    summed into one ``Other`` path (columns: path, conversions, non-conversions).
+
+    >>> s = pl.DataFrame({"transformed_path": ["Email", "Direct", "Referral"],
+    ...                   "conversions": [3, 2, 1], "non_conversions": [1, 1, 1]})
+    >>> top_paths(s, 1)["transformed_path"].to_list()
+    ['Email', 'Other']
+    """
+    ranked = summary.select(c.TRANSFORMED_PATH, c.CONVERSIONS, c.NON_CONVERSIONS).sort(
+        [c.CONVERSIONS, pl.col(c.CONVERSIONS) + pl.col(c.NON_CONVERSIONS), c.TRANSFORMED_PATH],
+        descending=[True, True, False],
+    )
+    head, rest = ranked.head(top), ranked.slice(top)
+    if rest.height == 0:
+        return head
+    other = rest.select(
+        pl.lit(OTHER_PATHS).alias(c.TRANSFORMED_PATH),
+        pl.col(c.CONVERSIONS).sum(),
+        pl.col(c.NON_CONVERSIONS).sum(),
+    )
+    return pl.concat([head, other.cast(head.schema)])
+
+
+def paths_note(total: int, top: int) -> str:
+    """What the Sankey shows, in words.
+
+    >>> paths_note(120, 15), paths_note(9, 15)
+    ('Top 15 of 120 paths shown; the rest grouped as Other.', 'All 9 paths shown.')
+    """
+    if total <= top:
+        return f"All {fmt.fmt_int(total)} paths shown."
+    return f"Top {top} of {fmt.fmt_int(total)} paths shown; the rest grouped as {OTHER_PATHS}."

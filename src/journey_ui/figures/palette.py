@@ -37,6 +37,7 @@ __all__ = [
     "KNOWN_LINE",
     "LABELS",
     "MEASURE_COLORS",
+    "MEASURE_LABELS",
     "MUTED",
     "NEWLY_COLOR",
     "NO_TOUCH_COLOR",
@@ -158,8 +159,23 @@ LABELS: Final[dict[str, str]] = {
     c.TRANSFORMED_PATH: "Path (repeats collapsed)",
     c.CONVERSION_RATE: "Conversion rate",
     c.REVENUE_CREDIT: "Revenue credit",
-    c.MEDIAN_DAYS: "Median days",
-    c.P90_DAYS: "90th percentile days",
+    c.MEDIAN_DAYS: "Median (days)",
+    c.P90_DAYS: "90th percentile (days)",
+    c.FIRST_TOUCH_AT: "First touch",
+    c.FIRST_CONVERSION_AT: "First conversion",
+    c.FIRST_TOUCH_CHANNEL: "First-touch channel",
+    c.DAYS_FROM_FIRST_TOUCH: "Days from first touch",
+    c.DAYS_FROM_KNOWN: "Days from becoming known",
+    c.MEASURE: "Measured from",
+    c.BIN: "Days to convert",
+    c.BIN_START: "From day",
+    c.BIN_END: "Before day",
+    c.TOUCH_INDEX: "Touch number",
+}
+#: The time-to-convert measures as people read them (what the time is measured from).
+MEASURE_LABELS: Final[dict[str, str]] = {
+    FROM_FIRST_TOUCH: "From first touch",
+    FROM_KNOWN: "From becoming known",
 }
 
 EVENT_LABELS: Final[dict[str, str]] = {
