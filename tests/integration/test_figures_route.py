@@ -2,9 +2,9 @@
 
 Recent activity, Campaign influence (its Funnel section included, with and without a
 campaign filter and an end day) and Attribution are rendered (AppTest) on the same small
-demo once on the warehouse route and once on the Polars route; every metric, table, caption
-and tab label shown is identical (floats to 1e-12: sums in another order). Each run forbids the other route's figure code, so the
-route named is the one that ran.
+demo once on the warehouse route and once on the Polars route; every metric, table, chart,
+caption and tab label shown is identical (floats to 1e-12: sums in another order). Each run
+forbids the other route's figure code, so the route named is the one that ran.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from streamlit.testing.v1 import AppTest
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
+from journey_core.warehouse import attribution as wa
+from journey_core.warehouse import pages as wp
 from journey_ui import data
 from journey_ui.cache import ByteCache
 from tests.integration.test_pages import AS_OF, CAMPAIGN_DATE, app, ok
@@ -53,10 +55,10 @@ FORBIDDEN: dict[str, list[tuple[Any, str]]] = {
         (data, "campaign_figures"),
         (data, "recent_figures"),
         (data, "funnel_figures"),
-        (data.wa, "attribution_report"),
-        (data.wp, "people_page"),
-        (data.wp, "events_preview"),
-        (data.wp, "filter_options"),
+        (wa, "attribution_report"),
+        (wp, "people_page"),
+        (wp, "events_preview"),
+        (wp, "filter_options"),
     ],
     data.WAREHOUSE: [
         (an, "campaign_report"),
