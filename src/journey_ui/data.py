@@ -314,11 +314,11 @@ def people(
     _engine: Engine, url: str, key: QueryKey, filters: an.Filters, page: int = 0
 ) -> wp.PeoplePage:
     """Page ``page`` (from 0) of the people table of one query and filters."""
-    query, mapping, config = route(_engine, key)
     if key.polars:
         table = people_table(_engine, url, key, filters)
         offset = page * wp.PAGE_ROWS
         return wp.PeoplePage(table.slice(offset, wp.PAGE_ROWS), table.height, offset, wp.PAGE_ROWS)
+    query, mapping, config = route(_engine, key)
     return wp.people_page(
         _engine,
         query,
@@ -545,7 +545,7 @@ class AttributionView:
 @_cached
 def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
     """The event types in the journeys of one query (the conversion picker's options),
-    from the warehouse, at most :data:`~journey_core.warehouse.attribution.EVENT_TYPE_LIMIT`."""
+    in byte order, at most :data:`~journey_core.warehouse.attribution.EVENT_TYPE_LIMIT`."""
     if key.polars:
         kinds = rows(_engine, url, key).rows.get_column(c.EVENT_TYPE).drop_nulls().unique()
         return kinds.sort().head(wa.EVENT_TYPE_LIMIT).to_list()
@@ -565,7 +565,7 @@ def attribution(
     end: dt.datetime | None = None,
 ) -> AttributionView:
     """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``,
-    computed by the warehouse (person-level tables: their first :data:`PREVIEW_ROWS` rows).
+    on the key's route (person-level tables: their first :data:`PREVIEW_ROWS` rows).
 
     ``filters``: only the people the campaign page's filters keep; ``end``: conversions up to
     the end of the campaign setting's end day (default: the as-of time).
@@ -656,9 +656,10 @@ def funnel(
     spec: FunnelSpec,
     people: tuple[int, str, str | None] | None = None,
 ) -> pl.DataFrame:
-    """The funnel of a campaign cohort (``key`` has an event date), computed by the warehouse
-    (:mod:`journey_core.warehouse.funnel`); with ``people`` = (step, outcome, group), the
-    people who reached or dropped off there (at most :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    """The funnel of a campaign cohort (``key`` has an event date), on the key's route
+    (:mod:`journey_core.warehouse.funnel` or :mod:`journey_core.analytics.funnel`); with
+    ``people`` = (step, outcome, group), the people who reached or dropped off there (at most
+    :data:`.funnel.PEOPLE_LIMIT`, by email)."""
     if key.polars:
         cohort = an.filter_people(rows(_engine, url, key).rows, filters)
         if people is None:
