@@ -9,6 +9,7 @@ forbids the other route's figure code, so the route named is the one that ran.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Callable
@@ -20,10 +21,12 @@ from streamlit.testing.v1 import AppTest
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
+from journey_core.io.demo import build_demo
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import pages as wp
 from journey_ui import data
 from journey_ui.cache import ByteCache
+from tests.conftest import DEMO_END
 from tests.integration.test_pages import AS_OF, CAMPAIGN_DATE, app, ok
 
 __all__ = ["app"]  # the fixture, used by name below
@@ -143,6 +146,31 @@ def test_both_routes_show_the_same_page(
     assert warehouse["tables"]
     assert warehouse["charts"]
     assert _differences(polars, warehouse) == []
+
+
+@pytest.fixture(scope="module")
+def sqlite_demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The small seeded demo as a SQLite file (the other embedded engine)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite-demo') / 'demo.sqlite'}"
+    build_demo(url, individuals=300, seed=7, end=dt.datetime.fromisoformat(DEMO_END))
+    return url
+
+
+@pytest.mark.parametrize(
+    ("page", "params"),
+    [
+        pytest.param("campaign", {"event_date": CAMPAIGN_DATE, "as_of": AS_OF}, id="campaign"),
+        pytest.param("attribution", {"as_of": ATTRIBUTION_AS_OF}, id="attribution"),
+    ],
+)
+def test_both_routes_show_the_same_page_on_sqlite(
+    app: Callable[..., AppTest],
+    sqlite_demo_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    page: str,
+    params: dict[str, str],
+) -> None:
+    test_both_routes_show_the_same_page(app, sqlite_demo_url, monkeypatch, page, params)
 
 
 def test_auto_takes_polars_on_the_demo_file(
