@@ -45,6 +45,10 @@ ENV_DASHBOARD_ALLOWED_HOSTS = "JOURNEY_DASHBOARD_ALLOWED_HOSTS"
 ENV_CURRENCY = "JOURNEY_CURRENCY"
 #: The currency of revenue when ``JOURNEY_CURRENCY`` is unset.
 DEFAULT_CURRENCY = "USD"
+ENV_FIGURES_ROUTE = "JOURNEY_FIGURES_ROUTE"
+#: Where the dashboard computes its figures: chosen per engine, in the warehouse (SQL), or
+#: from the cohort's rows with the Polars analytics (``journey_ui.data.choose_route``).
+FIGURES_ROUTES: tuple[str, ...] = ("auto", "warehouse", "polars")
 #: Host names the dashboard answers by default (``server.allowedHosts``): loopback only.
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
@@ -92,6 +96,7 @@ class Settings:
     dashboard_public: bool = False
     dashboard_allowed_hosts: tuple[str, ...] = ()
     currency: str = DEFAULT_CURRENCY
+    figures_route: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +159,14 @@ def _flag(name: str, raw: str) -> bool:
     if value in _FALSE:
         return False
     msg = f"{name}={raw!r} is not a yes/no setting; use 1 to turn it on or 0 to turn it off."
+    raise ConfigError(msg)
+
+
+def _route(name: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value in FIGURES_ROUTES:
+        return value
+    msg = f"{name}={raw!r} is not a figures route; use one of {', '.join(FIGURES_ROUTES)}."
     raise ConfigError(msg)
 
 
@@ -419,6 +432,16 @@ VARIABLES: tuple[Variable, ...] = (
         "on every page; it labels amounts, it does not convert them.",
         _currency,
     ),
+    Variable(
+        ENV_FIGURES_ROUTE,
+        "figures_route",
+        "auto, warehouse or polars",
+        "Where the dashboard computes its figures: `warehouse` runs them as SQL in the "
+        "warehouse; `polars` reads the cohort's rows once and computes them with the Polars "
+        "analytics; `auto` takes `polars` for the embedded DuckDB and SQLite files (measured "
+        "faster there) and `warehouse` for every server warehouse. Both give the same figures.",
+        _route,
+    ),
 )
 
 
@@ -493,6 +516,7 @@ __all__ = [
     "ENV_DASHBOARD_CACHE_MB",
     "ENV_DASHBOARD_PUBLIC",
     "ENV_DATABASE_URL",
+    "ENV_FIGURES_ROUTE",
     "ENV_LOOKBACK_DAYS",
     "ENV_MAPPING",
     "ENV_MASK_PII",
@@ -500,6 +524,7 @@ __all__ = [
     "ENV_RECENT_HOURS",
     "ENV_SECRET_KEY",
     "ENV_TIMEZONE",
+    "FIGURES_ROUTES",
     "LOOPBACK_HOSTS",
     "MAX_LOOKBACK_DAYS",
     "MAX_RECENT_HOURS",

@@ -6,12 +6,16 @@ stands in for it in the key. The key also names the schema mapping (``JOURNEY_MA
 the channel file (``JOURNEY_CHANNELS_FILE``), so rows are read and grouped exactly as
 ``journey export`` does, on every page (Attribution included).
 
-The Campaign influence and Recent activity pages take the warehouse route: their figures
+Each page's figures take one of two routes (:func:`choose_route`, ``JOURNEY_FIGURES_ROUTE``),
+named in the key (:attr:`QueryKey.route`); the pages do not know which ran, both give the
+same views. On the warehouse route, the Campaign influence and Recent activity figures
 (:func:`~journey_core.warehouse.figures.campaign_figures`,
 :func:`~journey_core.warehouse.figures.recent_figures`), one page of the people table, the
 newest events and the filter options (:mod:`journey_core.warehouse.pages`) are computed in the
-warehouse; the cohort's rows never come across. Their CSV downloads stream the rows into a
-temporary file on click (:func:`csv_file`).
+warehouse; the cohort's rows never come across. On the Polars route the cohort's rows are
+read once (:func:`rows`, cached) and the same views are computed with the Polars analytics
+(:mod:`journey_core.analytics`). On both, CSV downloads stream the rows into a temporary
+file on click (:func:`csv_file`).
 
 The heavy results are kept in :data:`CACHE`, a :class:`~journey_ui.cache.ByteCache` bounded by
 bytes (``JOURNEY_DASHBOARD_CACHE_MB``, applied by :func:`use_budget`); the small ones
@@ -33,8 +37,10 @@ from typing import Concatenate, ParamSpec, TypeVar
 import polars as pl
 import streamlit as st
 
+from journey_core import columns as c
 from journey_core.analytics import attribution as attr
 from journey_core.analytics import campaign as an
+from journey_core.analytics import funnel as fn
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.analytics.funnel import FunnelSpec
 from journey_core.config import Settings
@@ -52,9 +58,10 @@ from journey_core.warehouse import (
     verify_schema,
 )
 from journey_core.warehouse import attribution as wa
+from journey_core.warehouse import figures as wf
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.fetch import empty_message
-from journey_core.warehouse.figures import campaign_figures, recent_figures
+from journey_core.warehouse.figures import campaign_figures, period_queries, recent_figures
 from journey_core.warehouse.funnel import funnel_figures, funnel_people
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.quality import data_quality
@@ -69,6 +76,12 @@ MB = 2**20
 #: The heavy loaders' results, shared by every session, bounded by bytes (:func:`use_budget`).
 CACHE = ByteCache(max_bytes=Settings().dashboard_cache_mb * MB, ttl_seconds=TTL.total_seconds())
 
+#: The two figure routes (``JOURNEY_FIGURES_ROUTE`` also takes ``auto``: :func:`choose_route`).
+WAREHOUSE = "warehouse"
+POLARS = "polars"
+#: SQLAlchemy dialects of the embedded files, where the Polars route was measured faster.
+EMBEDDED_DIALECTS = frozenset({"duckdb", "sqlite"})
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -78,6 +91,23 @@ def use_budget(settings: Settings) -> None:
     budget = settings.dashboard_cache_mb * MB
     if budget != CACHE.max_bytes:
         CACHE.resize(budget)
+
+
+def choose_route(dialect_name: str, setting: str = "auto") -> str:
+    """The figure route for a warehouse of ``dialect_name`` and ``JOURNEY_FIGURES_ROUTE``.
+
+    ``auto`` takes :data:`POLARS` for the embedded files (DuckDB, SQLite): measured at 1M
+    events on the DuckDB file (bench/RESULTS.md, "Scale"), the warehouse route took ~12 s for
+    the campaign figures, reading the cohort's rows and computing them in Polars ~1-2 s.
+    Every server or distributed warehouse (PostgreSQL, Spark, Trino, Snowflake, BigQuery,
+    Databricks, any other) takes :data:`WAREHOUSE`: its rows stay where they are.
+
+    >>> choose_route("duckdb"), choose_route("postgresql"), choose_route("sqlite", "warehouse")
+    ('polars', 'warehouse', 'warehouse')
+    """
+    if setting in (WAREHOUSE, POLARS):
+        return setting
+    return POLARS if dialect_name in EMBEDDED_DIALECTS else WAREHOUSE
 
 
 def _cached(
@@ -106,6 +136,7 @@ class QueryKey:
     mapping: str = "canonical"
     channels: str = ""
     mask_pii: bool = False
+    route: str = WAREHOUSE
 
     @classmethod
     def of(
@@ -115,10 +146,12 @@ class QueryKey:
         mapping: str = "canonical",
         channels: str = "",
         mask_pii: bool = False,
+        route: str = WAREHOUSE,
     ) -> QueryKey:
         """The key of ``query`` on the warehouse shape ``mapping``, grouped by ``channels``.
 
-        ``mask_pii`` (``JOURNEY_MASK_PII``) masks the emails of CSV downloads.
+        ``mask_pii`` (``JOURNEY_MASK_PII``) masks the emails of CSV downloads; ``route``
+        (:data:`WAREHOUSE` or :data:`POLARS`) is where the figures are computed.
         """
         return cls(
             as_of=query.as_of,
@@ -130,6 +163,7 @@ class QueryKey:
             mapping=mapping,
             channels=channels,
             mask_pii=mask_pii,
+            route=route,
         )
 
     def query(self) -> JourneyQuery:
@@ -146,6 +180,21 @@ class QueryKey:
     def earlier(self, delta: dt.timedelta) -> QueryKey:
         """The same query, ``delta`` earlier."""
         return replace(self, as_of=self.as_of - delta)
+
+    def of_query(self, query: JourneyQuery) -> QueryKey:
+        """The key of ``query`` with this key's mapping, channels, masking and route."""
+        return QueryKey.of(
+            query,
+            mapping=self.mapping,
+            channels=self.channels,
+            mask_pii=self.mask_pii,
+            route=self.route,
+        )
+
+    @property
+    def polars(self) -> bool:
+        """Whether the figures take the Polars route (else the warehouse's)."""
+        return self.route == POLARS
 
 
 @dataclass(frozen=True)
@@ -265,6 +314,10 @@ def people(
     _engine: Engine, url: str, key: QueryKey, filters: an.Filters, page: int = 0
 ) -> wp.PeoplePage:
     """Page ``page`` (from 0) of the people table of one query and filters."""
+    if key.polars:
+        table = people_table(_engine, url, key, filters)
+        offset = page * wp.PAGE_ROWS
+        return wp.PeoplePage(table.slice(offset, wp.PAGE_ROWS), table.height, offset, wp.PAGE_ROWS)
     query, mapping, config = route(_engine, key)
     return wp.people_page(
         _engine,
@@ -279,8 +332,19 @@ def people(
 
 
 @_cached
+def people_table(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> pl.DataFrame:
+    """The whole people table of one query and filters, from its rows (the Polars route):
+    conversions scoped to a touch filter, as the key figures count them."""
+    cohort = an.filter_people(rows(_engine, url, key).rows, filters)
+    return an.people_table(an.with_scope(cohort, filters), since=key.query().start)
+
+
+@_cached
 def preview(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> pl.DataFrame:
     """The :data:`PREVIEW_ROWS` newest events of one query and filters."""
+    if key.polars:
+        cohort = an.filter_people(rows(_engine, url, key).rows, filters)
+        return an.newest(cohort, PREVIEW_ROWS).select(list(wp.PREVIEW_SCHEMA))
     query, mapping, config = route(_engine, key)
     return wp.events_preview(_engine, query, mapping, config, filters=filters, limit=PREVIEW_ROWS)
 
@@ -289,8 +353,20 @@ def preview(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> pl
 def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[RecentView, str | None]:
     """The recent activity page (and why it is empty), with the window before it."""
     query, mapping, config = route(_engine, key)
-    before = key.earlier(dt.timedelta(hours=key.recent_hours)).query()
-    figures = recent_figures(_engine, query, mapping, config, previous=before, tz=key.timezone)
+    earlier = key.earlier(dt.timedelta(hours=key.recent_hours))
+    figures: wf.RecentFigures | an.RecentReport
+    if key.polars:
+        figures = an.recent_report(
+            rows(_engine, url, key).rows,
+            previous=rows(_engine, url, earlier).rows,
+            start=query.window_start,
+            end=query.as_of,
+            tz=key.timezone,
+            preview_rows=0,  # the preview is :func:`preview`'s
+        )
+    else:
+        before = earlier.query()
+        figures = recent_figures(_engine, query, mapping, config, previous=before, tz=key.timezone)
     everyone = an.Filters()
     first = people(_engine, url, key, everyone)
     view = RecentView(
@@ -309,6 +385,9 @@ def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[RecentView, str | 
 def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list[str]]:
     """The values each campaign filter can take (at most ``OPTION_LIMIT`` each, most people
     first), from the unfiltered result."""
+    if key.polars:
+        found = an.filter_options(rows(_engine, url, key).rows)
+        return {column: values[: wp.OPTION_LIMIT] for column, values in found.items()}
     query, mapping, config = route(_engine, key)
     return wp.filter_options(_engine, query, mapping, config)
 
@@ -326,9 +405,22 @@ def campaign(
     ``end``: the end of the campaign setting's end day (default: the as-of time).
     """
     query, mapping, config = route(_engine, key)
-    figures = campaign_figures(
-        _engine, query, mapping=mapping, config=config, filters=filters, end=end
-    )
+    figures: wf.CampaignFigures | an.CampaignReport
+    if key.polars:
+        assert query.start is not None
+        period, _ = period_queries(query, end=end)
+        figures = an.campaign_report(
+            rows(_engine, url, key.of_query(period)).rows,
+            start=query.start,
+            end=period.as_of,
+            filters=filters,
+            tz=key.timezone,
+            preview_rows=0,  # the preview is :func:`preview`'s
+        )
+    else:
+        figures = campaign_figures(
+            _engine, query, mapping=mapping, config=config, filters=filters, end=end
+        )
     first = people(_engine, url, key, filters)
     view = CampaignView(
         kpis=figures.kpis,
@@ -453,11 +545,14 @@ class AttributionView:
 @_cached
 def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
     """The event types in the journeys of one query (the conversion picker's options),
-    from the warehouse, at most :data:`~journey_core.warehouse.attribution.EVENT_TYPE_LIMIT`."""
+    in byte order, at most :data:`~journey_core.warehouse.attribution.EVENT_TYPE_LIMIT`."""
+    if key.polars:
+        kinds = rows(_engine, url, key).rows.get_column(c.EVENT_TYPE).drop_nulls().unique()
+        return kinds.sort().head(wa.EVENT_TYPE_LIMIT).to_list()
     mapping = verify_schema(_engine, load_mapping(key.mapping))
     with reading(_engine, mapping) as conn:
-        rows = conn.execute(wa.event_types_statement(key.query(), mapping)).all()
-    return [str(row[0]) for row in rows]
+        found = conn.execute(wa.event_types_statement(key.query(), mapping)).all()
+    return [str(row[0]) for row in found]
 
 
 @_cached
@@ -470,7 +565,7 @@ def attribution(
     end: dt.datetime | None = None,
 ) -> AttributionView:
     """The attribution report of a campaign cohort (``key`` has an event date) and ``inputs``,
-    computed by the warehouse (person-level tables: their first :data:`PREVIEW_ROWS` rows).
+    on the key's route (person-level tables: their first :data:`PREVIEW_ROWS` rows).
 
     ``filters``: only the people the campaign page's filters keep; ``end``: conversions up to
     the end of the campaign setting's end day (default: the as-of time).
@@ -479,6 +574,10 @@ def attribution(
     assert query.start is not None
     mapping = verify_schema(_engine, load_mapping(key.mapping))
     settings = inputs.settings(channel_config(key))
+    if key.polars:
+        report, people = _attribution_polars(_engine, url, key, settings, filters, end)
+        message = None if people else empty_message(_engine, query, mapping=mapping)
+        return AttributionView(report, message, people)
     report, people = wa.attribution_report(
         _engine,
         query,
@@ -493,6 +592,48 @@ def attribution(
     return AttributionView(report, message, people)
 
 
+@_cached
+def journeys(_engine: Engine, url: str, key: QueryKey) -> pl.DataFrame:
+    """The journey rows of one query as the warehouse returns them (the Polars route)."""
+    return fetch(_engine, key).frame
+
+
+#: The person-level tables of an attribution report the page shows a first page of.
+PAGED_TABLES = (
+    "touches",
+    "conversions",
+    "conversion_paths",
+    "non_conversion_paths",
+    "path_summary",
+    "time_to_convert",
+)
+
+
+def _attribution_polars(
+    engine: Engine,
+    url: str,
+    key: QueryKey,
+    settings: attr.AttributionSettings,
+    filters: an.Filters,
+    end: dt.datetime | None,
+) -> tuple[attr.AttributionReport, int]:
+    """The attribution report and the cohort's people from the cohort's rows, as
+    :func:`~journey_core.warehouse.attribution.attribution_report` returns them."""
+    query = key.query()
+    frame, people = attr.cohort_rows(
+        lambda q: journeys(engine, url, key.of_query(q)), query, settings.lookback
+    )
+    if filters.active:
+        kept = an.filter_people(rows(engine, url, key).rows, filters).get_column(c.EMAIL)
+        kept = kept.unique()
+        frame = frame.filter(pl.col(c.EMAIL).is_in(kept.implode()))
+        people = kept.len()
+    until = end if end is not None else query.as_of
+    report = attr.analyze(frame, settings=settings, start=query.start, end=until)
+    cut = {name: getattr(report, name).head(PREVIEW_ROWS) for name in PAGED_TABLES}
+    return replace(report, **cut), people
+
+
 def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey]:
     """The first three arguments of every cached loader (and the rule for the run's log line)."""
     runlog.note(rule=query.rule.value, email=query.email)
@@ -501,6 +642,7 @@ def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey
         mapping=ctx.settings.mapping,
         channels=ctx.channels_file,
         mask_pii=ctx.settings.mask_pii,
+        route=choose_route(ctx.engine.dialect.name, ctx.settings.figures_route),
     )
     return ctx.engine, ctx.url, key
 
@@ -514,9 +656,16 @@ def funnel(
     spec: FunnelSpec,
     people: tuple[int, str, str | None] | None = None,
 ) -> pl.DataFrame:
-    """The funnel of a campaign cohort (``key`` has an event date), computed by the warehouse
-    (:mod:`journey_core.warehouse.funnel`); with ``people`` = (step, outcome, group), the
-    people who reached or dropped off there (at most :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    """The funnel of a campaign cohort (``key`` has an event date), on the key's route
+    (:mod:`journey_core.warehouse.funnel` or :mod:`journey_core.analytics.funnel`); with
+    ``people`` = (step, outcome, group), the people who reached or dropped off there (at most
+    :data:`.funnel.PEOPLE_LIMIT`, by email)."""
+    if key.polars:
+        cohort = an.filter_people(rows(_engine, url, key).rows, filters)
+        if people is None:
+            return fn.funnel(cohort, spec)
+        step, outcome, group = people
+        return fn.people_at(cohort, spec, step=step, outcome=outcome, group=group)
     mapping = verify_schema(_engine, load_mapping(key.mapping))
     query, config = key.query(), channel_config(key)
     if people is None:

@@ -171,7 +171,7 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
                 # Markdown, which busy cold sessions rendered late: issue 14, finding 11).
                 main = page.locator('[data-testid="stMain"]').inner_text()
                 assert expected in main, main[:400]
-                assert page.get_by_label("Email", exact=True).input_value() == expected
+                assert page.get_by_label("Find a person", exact=True).input_value() == expected
             else:
                 day = dt.date.fromisoformat(expected)
                 caption = f"Events per day since {day:%d %b %Y}"

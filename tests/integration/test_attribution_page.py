@@ -185,16 +185,30 @@ def test_permalink_pins_the_as_of_time(env: str) -> None:
     assert "as_of=2022-08-30T23%3A59%3A59.999999Z" in link
 
 
+@pytest.mark.parametrize(
+    ("route", "owner", "name", "lookback"),
+    [
+        pytest.param("warehouse", wa, "attribution_report", "11", id="warehouse"),
+        pytest.param("polars", a, "analyze", "12", id="polars"),
+    ],
+)
 def test_unexpected_failure_is_logged_and_shown_without_traceback(
-    env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    route: str,
+    owner: object,
+    name: str,
+    lookback: str,
 ) -> None:
     def broken(*args: object, **kwargs: object) -> a.AttributionReport:
         raise RuntimeError("analysis broke")
 
-    # The page's report comes from the warehouse route.
-    monkeypatch.setattr(wa, "attribution_report", broken)
+    # The page's report comes from the route named (JOURNEY_FIGURES_ROUTE).
+    monkeypatch.setenv("JOURNEY_FIGURES_ROUTE", route)
+    monkeypatch.setattr(owner, name, broken)
     with caplog.at_level(logging.ERROR, logger="journey_ui"):
-        at = run(lookback="11")  # inputs no other test caches
+        at = run(lookback=lookback)  # inputs no other test caches
     assert not at.exception
     assert "Something went wrong while showing attribution" in at.error[0].value
     assert "analysis broke" not in at.error[0].value

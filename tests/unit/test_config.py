@@ -47,6 +47,7 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_DASHBOARD_PUBLIC": "1",
         "JOURNEY_DASHBOARD_ALLOWED_HOSTS": "journeys.example.com, *.corp.example",
         "JOURNEY_CURRENCY": " eur ",
+        "JOURNEY_FIGURES_ROUTE": " Polars ",
     }
     assert Settings.from_env(env) == Settings(
         database_url="postgresql://u@db/w",
@@ -72,6 +73,7 @@ def test_every_variable_sets_its_field() -> None:
         dashboard_public=True,
         dashboard_allowed_hosts=("journeys.example.com", "*.corp.example"),
         currency="EUR",
+        figures_route="polars",
     )
     assert set(env) == {var.name for var in VARIABLES}
 
@@ -122,6 +124,8 @@ def test_every_variable_the_product_names_is_a_setting() -> None:
         pytest.param("JOURNEY_CURRENCY", "dollars", id="currency-word"),
         pytest.param("JOURNEY_CURRENCY", "$", id="currency-symbol"),
         pytest.param("JOURNEY_CURRENCY", "E1R", id="currency-digit"),
+        pytest.param("JOURNEY_FIGURES_ROUTE", "fastest", id="route-unknown"),
+        pytest.param("JOURNEY_FIGURES_ROUTE", "sql", id="route-sql"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_the_fix(name: str, raw: str) -> None:
@@ -131,6 +135,24 @@ def test_a_bad_value_is_one_line_naming_the_variable_and_the_fix(name: str, raw:
     assert message.startswith(f"{name}={raw!r} is not ")
     assert "\n" not in message
     assert re.search(r"; (unset it or )?use ", message), message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("auto", "auto", id="auto"),
+        pytest.param("WAREHOUSE", "warehouse", id="warehouse-any-case"),
+        pytest.param(" polars ", "polars", id="polars-spaces"),
+    ],
+)
+def test_figures_route_takes_the_three_values(raw: str, expected: str) -> None:
+    assert Settings().figures_route == "auto"
+    assert Settings.from_env({"JOURNEY_FIGURES_ROUTE": raw}).figures_route == expected
+
+
+def test_a_bad_figures_route_lists_the_allowed_values() -> None:
+    with pytest.raises(ConfigError, match=r"JOURNEY_FIGURES_ROUTE='x'.*auto, warehouse, polars"):
+        Settings.from_env({"JOURNEY_FIGURES_ROUTE": "x"})
 
 
 @pytest.mark.parametrize(

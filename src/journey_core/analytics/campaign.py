@@ -125,6 +125,7 @@ __all__ = [
     "journey_rows",
     "kpi_changes",
     "kpis",
+    "newest",
     "people_table",
     "previous_period",
     "profile",
@@ -997,7 +998,7 @@ def recent_report(
             rows, by=c.SESSION_SOURCE, conversion_events=conversion_events, limit=top
         ),
         people=people_table(rows, conversion_events=conversion_events),
-        preview=_preview(rows, preview_rows),
+        preview=newest(rows, preview_rows),
         total_rows=rows.height,
     )
 
@@ -1130,13 +1131,13 @@ def campaign_report(
         funnel=steps_table,
         touchpoints=touchpoints_before_known(rows, newly_known_since=start, limit=top),
         people=people_table(rows, since=start, conversion_events=conversion_events),
-        preview=_preview(rows.drop(c.IN_SCOPE, strict=False), preview_rows),
+        preview=newest(rows.drop(c.IN_SCOPE, strict=False), preview_rows),
         total_rows=rows.height,
         previous=before,
         excluded=exclusions(figures, start=start, funnel=steps_table),
     )
 
 
-def _preview(rows: pl.DataFrame, n: int) -> pl.DataFrame:
-    """The ``n`` most recent rows, newest first."""
+def newest(rows: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The ``n`` most recent rows, newest first (then by email and event id, descending)."""
     return rows.sort([c.OCCURRED_AT, c.EMAIL, c.EVENT_ID], descending=True).head(n)
