@@ -412,7 +412,12 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig, *, tag: str = "journey"
 # Without it, engines that inline a CTE referenced once (PostgreSQL, SQLite, DuckDB) evaluate
 # each stage's expressions again at every reference of a later stage.
 def _stage(stmt: sa.Select[Any], name: str) -> sa.CTE:
-    cte = stmt.cte(name)
+    return _materialized(stmt.cte(name))
+
+
+def _materialized(cte: sa.CTE) -> sa.CTE:
+    """``cte`` evaluated once per statement however often it is referenced (a hint where
+    the engine takes one: others evaluate a CTE once anyway or ignore the question)."""
     for dialect in ("postgresql", "sqlite", "duckdb"):
         cte = cte.prefix_with("MATERIALIZED", dialect=dialect)
     return cte
@@ -1135,6 +1140,61 @@ def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[
         return [tuple(row) for row in conn.execute(stmt).all()]
 
 
+#: The kind of each column of a statement given to :func:`combined`: an integer, a
+#: floating-point number or text (a combined statement has a column of each kind per slot).
+_KPIS: Final = "iiiifiiif"
+_TREND: Final = "iiiii"
+_BREAKDOWN: Final = "siiiif"
+_TOUCHPOINTS: Final = "ssssiii"
+_HOURLY: Final = "isi"
+
+
+def combined(parts: Sequence[tuple[sa.Select[Any], str]]) -> sa.Select[Any]:
+    """ONE statement returning the rows of every ``(statement, kinds)`` in ``parts``.
+
+    Each row is ``(part, row, *slots)``: the part's index, the row's rank in the part's own
+    order, and the part's columns in slots by kind (``kinds``: ``i``, ``f`` or ``s`` per
+    column), the other slots null. The parts share their CTEs (hint them materialized), so
+    the rule and its touches run once instead of once per figure; :func:`split` reads the
+    rows back. The statements' bound parameters must have distinct names.
+    """
+    width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
+    selects = []
+    for index, (stmt, kinds) in enumerate(parts):
+        rank = sa.func.row_number().over(order_by=stmt._order_by_clauses or None)
+        sub = stmt.add_columns(rank.label("_row")).subquery(f"journey_part_{index}")
+        cols = list(sub.c)
+        slots: dict[str, list[Any]] = {kind: [] for kind in "ifs"}
+        for col, kind in zip(cols, kinds, strict=False):
+            slots[kind].append(col)
+        padded = [
+            (slots[kind] + [sa.null()] * width[kind])[i].label(f"_{kind}{i}")
+            for kind in "ifs"
+            for i in range(width[kind])
+        ]
+        selects.append(sa.select(sa.literal(index).label("_part"), cols[-1], *padded))
+    both = sa.union_all(*selects).subquery("journey_parts")
+    return sa.select(*both.c).order_by(both.c["_part"], both.c["_row"])
+
+
+def split(
+    rows: Sequence[tuple[Any, ...]], parts: Sequence[tuple[sa.Select[Any], str]]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each part of a :func:`combined` statement, in the part's own order."""
+    width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
+    offset = {"i": 2, "f": 2 + width["i"], "s": 2 + width["i"] + width["f"]}
+    out: list[list[tuple[Any, ...]]] = [[] for _ in parts]
+    for row in sorted(rows, key=lambda r: (int(r[0]), int(r[1]))):
+        kinds = parts[int(row[0])][1]
+        seen = dict.fromkeys("ifs", 0)
+        values = []
+        for kind in kinds:
+            values.append(row[offset[kind] + seen[kind]])
+            seen[kind] += 1
+        out[int(row[0])].append(tuple(values))
+    return out
+
+
 def _kpis(row: tuple[Any, ...]) -> Kpis:
     people, events, sessions, conversions, revenue, newly, cohort, any_conv, any_rev = row
     return Kpis(
@@ -1219,8 +1279,9 @@ def _campaign_touches(
     lookback: dt.timedelta,
 ) -> sa.CTE:
     """The cohort's touch rows: filtered people, scoped when a touch filter is set."""
-    touches = filtered_people(touch_rows(query, mapping, config), filters)
-    return scoped_rows(touches, filters, lookback=lookback)
+    rows = touch_rows(query, mapping, config)
+    touches = filtered_people(_materialized(rows) if filters.active else rows, filters)
+    return _materialized(scoped_rows(touches, filters, lookback=lookback))
 
 
 def campaign_figures(
@@ -1256,16 +1317,21 @@ def campaign_figures(
     chosen = filters or Filters()
     touches = _campaign_touches(period, mapping, config, chosen, lookback)
     conv = conversion_events
-    stmts = {
-        "kpis": kpis_statement(touches, since=begin, conversion_events=conv),
-        "trend": trend_statement(touches, start=begin, end=until, tz=zone, conversion_events=conv),
-        "channels": breakdown_statement(touches, by=c.CHANNEL, conversion_events=conv),
-        "campaigns": breakdown_statement(
-            touches, by=c.SESSION_CAMPAIGN, limit=top, conversion_events=conv
+    parts = [
+        (kpis_statement(touches, since=begin, conversion_events=conv), _KPIS),
+        (
+            trend_statement(touches, start=begin, end=until, tz=zone, conversion_events=conv),
+            _TREND,
         ),
-        "touchpoints": touchpoints_statement(touches, newly_known_since=begin, limit=top),
-    }
-    got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+        (breakdown_statement(touches, by=c.CHANNEL, conversion_events=conv), _BREAKDOWN),
+        (
+            breakdown_statement(touches, by=c.SESSION_CAMPAIGN, limit=top, conversion_events=conv),
+            _BREAKDOWN,
+        ),
+        (touchpoints_statement(touches, newly_known_since=begin, limit=top), _TOUCHPOINTS),
+    ]
+    names = ("kpis", "trend", "channels", "campaigns", "touchpoints")
+    got = dict(zip(names, split(_rows(engine, mapping, combined(parts)), parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
         prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
