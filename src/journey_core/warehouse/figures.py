@@ -70,6 +70,7 @@ __all__ = [
     "breakdown_statement",
     "campaign_figures",
     "channel_columns",
+    "combined",
     "day_bounds",
     "filtered_people",
     "gap_exceeded",
@@ -81,6 +82,7 @@ __all__ = [
     "regex_group",
     "regex_search",
     "scoped_rows",
+    "split",
     "touch_rows",
     "touches_of",
     "touchpoints_statement",
@@ -1421,24 +1423,31 @@ def recent_figures(
     """The recent page's KPIs (and those of the ``previous`` query's rows), campaigns and
     sources in the warehouse, equal to ``campaign.recent_report``'s for the window of
     ``query`` (``tz``: default ``query.timezone``)."""
-    touches = touch_rows(query, mapping, config)
+    touches = _materialized(touch_rows(query, mapping, config))
     conv = conversion_events
-    kpis = _kpis(_rows(engine, mapping, kpis_statement(touches, conversion_events=conv))[0])
     before = None
     if previous is not None:
         earlier = touch_rows(previous, mapping, config)
         before = _kpis(_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0])
+    zone = tz if tz is not None else query.timezone
+    start, end = query.window_start, query.as_of
     campaigns = breakdown_statement(
         touches, by=c.SESSION_CAMPAIGN, limit=top, exclude=ch.NOT_SET, conversion_events=conv
     )
-    sources = breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv)
-    zone = tz if tz is not None else query.timezone
-    start, end = query.window_start, query.as_of
-    hourly = hourly_statement(touches, start=start, end=end, tz=zone)
+    parts = [
+        (kpis_statement(touches, conversion_events=conv), _KPIS),
+        (hourly_statement(touches, start=start, end=end, tz=zone), _HOURLY),
+        (campaigns, _BREAKDOWN),
+        (
+            breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv),
+            _BREAKDOWN,
+        ),
+    ]
+    kpis, hourly, by_campaign, by_source = split(_rows(engine, mapping, combined(parts)), parts)
     return RecentFigures(
-        kpis=kpis,
+        kpis=_kpis(kpis[0]),
         previous=before,
-        hourly=_hourly_frame(_rows(engine, mapping, hourly), start, end, zone),
-        campaigns=_breakdown_frame(_rows(engine, mapping, campaigns), c.SESSION_CAMPAIGN),
-        sources=_breakdown_frame(_rows(engine, mapping, sources), c.SESSION_SOURCE),
+        hourly=_hourly_frame(hourly, start, end, zone),
+        campaigns=_breakdown_frame(by_campaign, c.SESSION_CAMPAIGN),
+        sources=_breakdown_frame(by_source, c.SESSION_SOURCE),
     )
