@@ -1163,7 +1163,10 @@ def combined(parts: Sequence[tuple[sa.Select[Any], str]]) -> sa.Select[Any]:
     width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
     selects = []
     for index, (stmt, kinds) in enumerate(parts):
-        rank = sa.func.row_number().over(order_by=stmt._order_by_clauses or None)
+        order = stmt._order_by_clauses
+        # Spark and Hive refuse row_number() without an ORDER BY; such a part's rows are
+        # in no particular order anyway.
+        rank = sa.func.row_number().over(order_by=order) if order else sa.literal(0)
         sub = stmt.add_columns(rank.label("_row")).subquery(f"journey_part_{index}")
         cols = list(sub.c)
         slots: dict[str, list[Any]] = {kind: [] for kind in "ifs"}
