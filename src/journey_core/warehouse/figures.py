@@ -1200,6 +1200,20 @@ def split(
     return out
 
 
+#: Engines that take the MATERIALIZED hint, so that :func:`combined` evaluates the shared
+#: touch rows once; the others (Spark among them) run each part as its own statement.
+_COMBINING: Final = frozenset({"duckdb", "postgresql", "sqlite"})
+
+
+def _parts(
+    engine: Engine, mapping: SchemaMapping, parts: Sequence[tuple[sa.Select[Any], str]]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
+    if engine.dialect.name in _COMBINING:
+        return split(_rows(engine, mapping, combined(parts)), parts)
+    return [_rows(engine, mapping, stmt) for stmt, _ in parts]
+
+
 def _kpis(row: tuple[Any, ...]) -> Kpis:
     people, events, sessions, conversions, revenue, newly, cohort, any_conv, any_rev = row
     return Kpis(
@@ -1336,7 +1350,7 @@ def campaign_figures(
         (touchpoints_statement(touches, newly_known_since=begin, limit=top), _TOUCHPOINTS),
     ]
     names = ("kpis", "trend", "channels", "campaigns", "touchpoints")
-    got = dict(zip(names, split(_rows(engine, mapping, combined(parts)), parts), strict=True))
+    got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
         prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
@@ -1446,7 +1460,7 @@ def recent_figures(
             _BREAKDOWN,
         ),
     ]
-    kpis, hourly, by_campaign, by_source = split(_rows(engine, mapping, combined(parts)), parts)
+    kpis, hourly, by_campaign, by_source = _parts(engine, mapping, parts)
     return RecentFigures(
         kpis=_kpis(kpis[0]),
         previous=before,
