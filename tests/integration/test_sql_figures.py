@@ -32,10 +32,17 @@ from journey_core.warehouse.figures import (
     CampaignFigures,
     RecentFigures,
     breakdown_figures,
+    breakdown_statement,
     campaign_figures,
+    combined,
+    hourly_statement,
+    kpis_statement,
     period_queries,
     recent_figures,
+    split,
     touch_rows,
+    touchpoints_statement,
+    trend_statement,
 )
 from tests.conftest import WarehouseFactory
 from tests.support.frames import events_frame, identities_frame
@@ -248,6 +255,36 @@ def test_worked_example_figures_are_not_vacuous(engine_for: Any) -> None:
     assert got.trend.get_column(c.EVENTS).sum() > 0
     # Ben's anonymous ad click before he became known is a touchpoint.
     assert got.touchpoints.height > 0
+
+
+def test_combined_statement_returns_each_part(engine_for: Any) -> None:
+    """ONE combined statement gives each statement's own rows, in its own order."""
+    events, ids = scenario(individuals=30)
+    engine = engine_for(events, ids)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    t = touch_rows(query)
+    start = query.start
+    assert start is not None
+    parts = [
+        (kpis_statement(t, since=start), "iiiifiiif"),
+        (trend_statement(t, start=start, end=END), "iiiii"),
+        (hourly_statement(t, start=END - dt.timedelta(days=2), end=END), "isi"),
+        (breakdown_statement(t, by=c.SESSION_SOURCE, limit=3), "siiiif"),
+        (breakdown_statement(t, by=c.CHANNEL, exclude="Direct"), "siiiif"),
+        (touchpoints_statement(t, newly_known_since=start, limit=4), "ssssiii"),
+    ]
+    with engine.connect() as conn:
+        expected = [[tuple(r) for r in conn.execute(stmt).all()] for stmt, _ in parts]
+        got = split([tuple(r) for r in conn.execute(combined(parts)).all()], parts)
+    assert all(expected), "every part has rows"
+
+    def rounded(parts: list[list[tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+        # A sum of floats may add up in another order in another statement.
+        return [
+            [tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in p] for p in parts
+        ]
+
+    assert rounded(got) == rounded(expected)
 
 
 def test_touch_rows_equal_with_sessions(engine_for: Any) -> None:

@@ -281,6 +281,12 @@ def _figure_statements(mapping: SchemaMapping) -> dict[str, Statement]:
             touches, by="session_campaign", limit=10, exclude="(not set)"
         ),
         "touchpoints": figures.touchpoints_statement(touches, newly_known_since=start),
+        "combined": figures.combined(
+            [
+                (figures.kpis_statement(touches, since=start), "iiiifiiif"),
+                (figures.breakdown_statement(touches, limit=3), "siiiif"),
+            ]
+        ),
         **_cohort_statements(query, mapping, config, start),
     }
 

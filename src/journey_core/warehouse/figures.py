@@ -70,6 +70,7 @@ __all__ = [
     "breakdown_statement",
     "campaign_figures",
     "channel_columns",
+    "combined",
     "day_bounds",
     "filtered_people",
     "gap_exceeded",
@@ -81,6 +82,7 @@ __all__ = [
     "regex_group",
     "regex_search",
     "scoped_rows",
+    "split",
     "touch_rows",
     "touches_of",
     "touchpoints_statement",
@@ -412,7 +414,12 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig, *, tag: str = "journey"
 # Without it, engines that inline a CTE referenced once (PostgreSQL, SQLite, DuckDB) evaluate
 # each stage's expressions again at every reference of a later stage.
 def _stage(stmt: sa.Select[Any], name: str) -> sa.CTE:
-    cte = stmt.cte(name)
+    return _materialized(stmt.cte(name))
+
+
+def _materialized(cte: sa.CTE) -> sa.CTE:
+    """``cte`` evaluated once per statement however often it is referenced (a hint where
+    the engine takes one: others evaluate a CTE once anyway or ignore the question)."""
     for dialect in ("postgresql", "sqlite", "duckdb"):
         cte = cte.prefix_with("MATERIALIZED", dialect=dialect)
     return cte
@@ -1135,6 +1142,78 @@ def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[
         return [tuple(row) for row in conn.execute(stmt).all()]
 
 
+#: The kind of each column of a statement given to :func:`combined`: an integer, a
+#: floating-point number or text (a combined statement has a column of each kind per slot).
+_KPIS: Final = "iiiifiiif"
+_TREND: Final = "iiiii"
+_BREAKDOWN: Final = "siiiif"
+_TOUCHPOINTS: Final = "ssssiii"
+_HOURLY: Final = "isi"
+
+
+def combined(parts: Sequence[tuple[sa.Select[Any], str]]) -> sa.Select[Any]:
+    """ONE statement returning the rows of every ``(statement, kinds)`` in ``parts``.
+
+    Each row is ``(part, row, *slots)``: the part's index, the row's rank in the part's own
+    order, and the part's columns in slots by kind (``kinds``: ``i``, ``f`` or ``s`` per
+    column), the other slots null. The parts share their CTEs (hint them materialized), so
+    the rule and its touches run once instead of once per figure; :func:`split` reads the
+    rows back. The statements' bound parameters must have distinct names.
+    """
+    width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
+    selects = []
+    for index, (stmt, kinds) in enumerate(parts):
+        order = stmt._order_by_clauses
+        # Spark and Hive refuse row_number() without an ORDER BY; such a part's rows are
+        # in no particular order anyway.
+        rank = sa.func.row_number().over(order_by=order) if order else sa.literal(0)
+        sub = stmt.add_columns(rank.label("_row")).subquery(f"journey_part_{index}")
+        cols = list(sub.c)
+        slots: dict[str, list[Any]] = {kind: [] for kind in "ifs"}
+        for col, kind in zip(cols, kinds, strict=False):
+            slots[kind].append(col)
+        padded = [
+            (slots[kind] + [sa.null()] * width[kind])[i].label(f"_{kind}{i}")
+            for kind in "ifs"
+            for i in range(width[kind])
+        ]
+        selects.append(sa.select(sa.literal(index).label("_part"), cols[-1], *padded))
+    both = sa.union_all(*selects).subquery("journey_parts")
+    return sa.select(*both.c).order_by(both.c["_part"], both.c["_row"])
+
+
+def split(
+    rows: Sequence[tuple[Any, ...]], parts: Sequence[tuple[sa.Select[Any], str]]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each part of a :func:`combined` statement, in the part's own order."""
+    width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
+    offset = {"i": 2, "f": 2 + width["i"], "s": 2 + width["i"] + width["f"]}
+    out: list[list[tuple[Any, ...]]] = [[] for _ in parts]
+    for row in sorted(rows, key=lambda r: (int(r[0]), int(r[1]))):
+        kinds = parts[int(row[0])][1]
+        seen = dict.fromkeys("ifs", 0)
+        values = []
+        for kind in kinds:
+            values.append(row[offset[kind] + seen[kind]])
+            seen[kind] += 1
+        out[int(row[0])].append(tuple(values))
+    return out
+
+
+#: Engines that take the MATERIALIZED hint, so that :func:`combined` evaluates the shared
+#: touch rows once; the others (Spark among them) run each part as its own statement.
+_COMBINING: Final = frozenset({"duckdb", "postgresql", "sqlite"})
+
+
+def _parts(
+    engine: Engine, mapping: SchemaMapping, parts: Sequence[tuple[sa.Select[Any], str]]
+) -> list[list[tuple[Any, ...]]]:
+    """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
+    if engine.dialect.name in _COMBINING:
+        return split(_rows(engine, mapping, combined(parts)), parts)
+    return [_rows(engine, mapping, stmt) for stmt, _ in parts]
+
+
 def _kpis(row: tuple[Any, ...]) -> Kpis:
     people, events, sessions, conversions, revenue, newly, cohort, any_conv, any_rev = row
     return Kpis(
@@ -1219,8 +1298,9 @@ def _campaign_touches(
     lookback: dt.timedelta,
 ) -> sa.CTE:
     """The cohort's touch rows: filtered people, scoped when a touch filter is set."""
-    touches = filtered_people(touch_rows(query, mapping, config), filters)
-    return scoped_rows(touches, filters, lookback=lookback)
+    rows = touch_rows(query, mapping, config)
+    touches = filtered_people(_materialized(rows) if filters.active else rows, filters)
+    return _materialized(scoped_rows(touches, filters, lookback=lookback))
 
 
 def campaign_figures(
@@ -1256,16 +1336,21 @@ def campaign_figures(
     chosen = filters or Filters()
     touches = _campaign_touches(period, mapping, config, chosen, lookback)
     conv = conversion_events
-    stmts = {
-        "kpis": kpis_statement(touches, since=begin, conversion_events=conv),
-        "trend": trend_statement(touches, start=begin, end=until, tz=zone, conversion_events=conv),
-        "channels": breakdown_statement(touches, by=c.CHANNEL, conversion_events=conv),
-        "campaigns": breakdown_statement(
-            touches, by=c.SESSION_CAMPAIGN, limit=top, conversion_events=conv
+    parts = [
+        (kpis_statement(touches, since=begin, conversion_events=conv), _KPIS),
+        (
+            trend_statement(touches, start=begin, end=until, tz=zone, conversion_events=conv),
+            _TREND,
         ),
-        "touchpoints": touchpoints_statement(touches, newly_known_since=begin, limit=top),
-    }
-    got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+        (breakdown_statement(touches, by=c.CHANNEL, conversion_events=conv), _BREAKDOWN),
+        (
+            breakdown_statement(touches, by=c.SESSION_CAMPAIGN, limit=top, conversion_events=conv),
+            _BREAKDOWN,
+        ),
+        (touchpoints_statement(touches, newly_known_since=begin, limit=top), _TOUCHPOINTS),
+    ]
+    names = ("kpis", "trend", "channels", "campaigns", "touchpoints")
+    got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
         prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
@@ -1355,24 +1440,31 @@ def recent_figures(
     """The recent page's KPIs (and those of the ``previous`` query's rows), campaigns and
     sources in the warehouse, equal to ``campaign.recent_report``'s for the window of
     ``query`` (``tz``: default ``query.timezone``)."""
-    touches = touch_rows(query, mapping, config)
+    touches = _materialized(touch_rows(query, mapping, config))
     conv = conversion_events
-    kpis = _kpis(_rows(engine, mapping, kpis_statement(touches, conversion_events=conv))[0])
     before = None
     if previous is not None:
         earlier = touch_rows(previous, mapping, config)
         before = _kpis(_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0])
+    zone = tz if tz is not None else query.timezone
+    start, end = query.window_start, query.as_of
     campaigns = breakdown_statement(
         touches, by=c.SESSION_CAMPAIGN, limit=top, exclude=ch.NOT_SET, conversion_events=conv
     )
-    sources = breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv)
-    zone = tz if tz is not None else query.timezone
-    start, end = query.window_start, query.as_of
-    hourly = hourly_statement(touches, start=start, end=end, tz=zone)
+    parts = [
+        (kpis_statement(touches, conversion_events=conv), _KPIS),
+        (hourly_statement(touches, start=start, end=end, tz=zone), _HOURLY),
+        (campaigns, _BREAKDOWN),
+        (
+            breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv),
+            _BREAKDOWN,
+        ),
+    ]
+    kpis, hourly, by_campaign, by_source = _parts(engine, mapping, parts)
     return RecentFigures(
-        kpis=kpis,
+        kpis=_kpis(kpis[0]),
         previous=before,
-        hourly=_hourly_frame(_rows(engine, mapping, hourly), start, end, zone),
-        campaigns=_breakdown_frame(_rows(engine, mapping, campaigns), c.SESSION_CAMPAIGN),
-        sources=_breakdown_frame(_rows(engine, mapping, sources), c.SESSION_SOURCE),
+        hourly=_hourly_frame(hourly, start, end, zone),
+        campaigns=_breakdown_frame(by_campaign, c.SESSION_CAMPAIGN),
+        sources=_breakdown_frame(by_source, c.SESSION_SOURCE),
     )
