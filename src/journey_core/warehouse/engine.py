@@ -95,10 +95,10 @@ def create_engine(
         )
         raise WarehouseError(msg)
     if backend == "duckdb" and read_only and path is not None:
-        config = dict(DUCKDB_CONFIG)
-        if duckdb_memory is not None:
-            config["memory_limit"] = duckdb_memory
-        kwargs["connect_args"] = {"read_only": True, "config": config}
+        # The memory limit is SET on each connection, not passed as its configuration: DuckDB
+        # refuses a second connection to one file with a different configuration (an export
+        # run in a process that already reads the file, e.g. the API's, would fail).
+        kwargs["connect_args"] = {"read_only": True, "config": dict(DUCKDB_CONFIG)}
         # A connection per checkout, closed at check-in: an idle engine holds no lock on the
         # file (a writer elsewhere is never blocked by it), and a file an ETL job replaced
         # (written elsewhere, renamed over this path) is the one the next read opens.
@@ -118,6 +118,13 @@ def create_engine(
         raise WarehouseError(msg) from None
     if backend == "duckdb":
         quote_duckdb_keywords(engine)
+        if duckdb_memory is not None and read_only and path is not None:
+            limit = duckdb_memory
+
+            @sa.event.listens_for(engine, "connect")
+            def _memory_limit(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.execute("SET memory_limit = ?", [limit])  # bound, as every value
+
     if backend == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
