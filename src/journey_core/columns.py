@@ -135,8 +135,6 @@ LAST_EVENT: Final = "last_event"
 CHANNELS_USED: Final = "channels"
 # funnel
 STEP: Final = "step"
-STEP_CONVERSION: Final = "step_conversion"
-OVERALL_RATE: Final = "overall_conversion"
 DROP_OFF: Final = "drop_off"
 # attribution: credits, paths, time to convert, Sankey links
 TOUCH_INDEX: Final = "touch_index"

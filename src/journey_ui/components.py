@@ -363,7 +363,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
             config[name] = st.column_config.NumberColumn(
                 fmt.money_title(title, currency()), format=fmt.money_format(currency())
             )
-        elif name in (an.SHARE, an.STEP_CONVERSION, an.OVERALL_RATE):
+        elif name == an.SHARE:
             config[name] = st.column_config.ProgressColumn(
                 title, format="percent", min_value=0.0, max_value=1.0
             )
