@@ -52,7 +52,6 @@ EVENT_COLUMNS: Final[tuple[str, ...]] = (
     REVENUE,
 )
 IDENTITY_COLUMNS: Final[tuple[str, ...]] = (ANONYMOUS_ID, EMAIL, IDENTIFIED_AT)
-LINK_COLUMNS: Final[tuple[str, ...]] = (ANONYMOUS_ID, EMAIL, LINKED_AT)
 
 # A journey result row: one event attributed to one known individual.
 RESULT_COLUMNS: Final[tuple[str, ...]] = (

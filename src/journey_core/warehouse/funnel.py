@@ -57,7 +57,6 @@ __all__ = [
 
 #: Microseconds from the step before (null at step 1), a column of :func:`step_ctes`.
 GAP_US: Final = "gap_us"
-_PREV_AT: Final = "_prev_at"
 
 
 def _first(stmt: sa.Select[Any], cols: sa.ColumnCollection[str, Any], name: str) -> sa.CTE:
