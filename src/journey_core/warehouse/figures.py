@@ -56,6 +56,7 @@ from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
 from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
+from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
@@ -71,6 +72,8 @@ __all__ = [
     "campaign_figures",
     "channel_columns",
     "combined",
+    "counted_conversion",
+    "counted_revenue",
     "day_bounds",
     "filtered_people",
     "gap_exceeded",
@@ -81,6 +84,7 @@ __all__ = [
     "recent_figures",
     "regex_group",
     "regex_search",
+    "row_order",
     "scoped_rows",
     "split",
     "touch_rows",
@@ -537,7 +541,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
 
 
 # --------------------------------------------------------------------------- touches
-def _row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+def row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
     """A person's rows in time order (``sessions._ORDER``; unique after de-duplication)."""
     return [
         cols[c.OCCURRED_AT].asc().nulls_last(),
@@ -592,7 +596,7 @@ def touches_of(
     cfg = config or ChannelConfig.default()
     acquired = channel_columns(journeys, cfg, tag=tag).c
     person = acquired[c.EMAIL]
-    order = _row_order(acquired)
+    order = row_order(acquired)
     previous = sa.func.lag(acquired[c.OCCURRED_AT]).over(partition_by=person, order_by=order)
     gap_us = sa.literal(int(gap / dt.timedelta(microseconds=1)), sa.BigInteger())
     with_previous = sa.select(*acquired, previous.label("_previous")).cte(f"{tag}_previous")
@@ -607,7 +611,7 @@ def touches_of(
     fl = flagged.c
     running: dict[str, Any] = {
         "partition_by": fl[c.EMAIL],
-        "order_by": _row_order(fl),
+        "order_by": row_order(fl),
         "rows": (None, 0),
     }
     acquiring = sa.case(
@@ -633,7 +637,7 @@ def touches_of(
     fo = forced.c
     before = [
         sa.func.lag(fo[f"_in_{name}"])
-        .over(partition_by=fo[c.EMAIL], order_by=_row_order(fo))
+        .over(partition_by=fo[c.EMAIL], order_by=row_order(fo))
         .label(f"_before_{name}")
         for name in _ACQUISITION
     ]
@@ -684,7 +688,7 @@ def scoped_rows(
     ]
     touch_at = sa.case((sa.and_(t[c.IS_TOUCH] == 1, *matching), t[c.OCCURRED_AT]), else_=sa.null())
     latest = sa.func.max(touch_at).over(
-        partition_by=t[c.EMAIL], order_by=_row_order(t), rows=(None, 0)
+        partition_by=t[c.EMAIL], order_by=row_order(t), rows=(None, 0)
     )
     with_latest = sa.select(*t, latest.label("_latest_touch")).cte("journey_latest_touch")
     w = with_latest.c
@@ -715,7 +719,7 @@ def _revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
     return sa.func.coalesce(rows[c.REVENUE], sa.literal(0.0))
 
 
-def _counted_conversion(
+def counted_conversion(
     rows: sa.ColumnCollection[str, Any], events: Sequence[str]
 ) -> sa.ColumnElement[int]:
     """The conversions the figures count: only rows ``in_scope`` when the rows have it."""
@@ -724,7 +728,8 @@ def _counted_conversion(
     return sa.case((rows[c.IN_SCOPE] == 1, _conversion(rows, events)), else_=sa.literal(0))
 
 
-def _counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+def counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+    """The revenue the figures count: only rows ``in_scope`` when the rows have it."""
     if c.IN_SCOPE not in rows:
         return _revenue(rows)
     return sa.case((rows[c.IN_SCOPE] == 1, _revenue(rows)), else_=sa.literal(0.0))
@@ -761,10 +766,10 @@ def kpis_statement(
         people.label(c.PEOPLE),
         sa.func.count().label(c.EVENTS),
         sa.func.coalesce(sa.func.sum(t[c.IS_SESSION_START]), 0).label(c.SESSIONS),
-        sa.func.coalesce(sa.func.sum(_counted_conversion(t, conversion_events)), 0).label(
+        sa.func.coalesce(sa.func.sum(counted_conversion(t, conversion_events)), 0).label(
             c.CONVERSIONS
         ),
-        sa.func.coalesce(sa.func.sum(_counted_revenue(t)), 0.0).label(c.REVENUE),
+        sa.func.coalesce(sa.func.sum(counted_revenue(t)), 0.0).label(c.REVENUE),
         newly.label(c.NEWLY_KNOWN_PEOPLE),
         cohort.label("cohort"),
         any_conversions.label("conversions_any_time"),
@@ -818,7 +823,7 @@ def trend_statement(
         sa.select(
             _day_index(at, bounds, "event").label(DAY_INDEX),
             t[c.EMAIL],
-            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+            counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("trend_start", start), at <= _time("trend_end", end))
         .subquery("journey_event_days")
@@ -931,7 +936,7 @@ def _dimension(
             partition_by=[t[c.EMAIL], t[c.SESSION]],
             order_by=[
                 sa.case((page.is_(None), sa.literal(1)), else_=sa.literal(0)).asc(),
-                *_row_order(t),
+                *row_order(t),
             ],
             rows=(None, None),
         )
@@ -979,8 +984,8 @@ def breakdown_statement(
         t[c.EMAIL],
         t[c.SESSION],
         sa.func.count().label(c.EVENTS),
-        sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-        sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
+        sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+        sa.func.sum(counted_revenue(t)).label(c.REVENUE),
     ).group_by(t[by], t[c.EMAIL], t[c.SESSION])
     if exclude is not None:
         per_visit = per_visit.where(t[by] != _lit(exclude))
@@ -1026,7 +1031,7 @@ def trend_by_statement(
             _day_index(at, bounds, "split").label(DAY_INDEX),
             value.label(by),
             t[c.EMAIL],
-            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+            counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("split_start", start), at <= _time("split_end", end))
         .subquery("journey_split_days")
@@ -1134,14 +1139,6 @@ _TREND_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS, c.NEWLY_KNOWN_PEOPLE
 _SPLIT_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS)
 
 
-def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    # Through the package face, as native_journeys does (typed WarehouseError on failure).
-    from journey_core.warehouse import reading
-
-    with reading(engine, mapping) as conn:
-        return [tuple(row) for row in conn.execute(stmt).all()]
-
-
 #: The kind of each column of a statement given to :func:`combined`: an integer, a
 #: floating-point number or text (a combined statement has a column of each kind per slot).
 _KPIS: Final = "iiiifiiif"
@@ -1210,8 +1207,8 @@ def _parts(
 ) -> list[list[tuple[Any, ...]]]:
     """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
     if engine.dialect.name in _COMBINING:
-        return split(_rows(engine, mapping, combined(parts)), parts)
-    return [_rows(engine, mapping, stmt) for stmt, _ in parts]
+        return split(read_rows(engine, mapping, combined(parts)), parts)
+    return [read_rows(engine, mapping, stmt) for stmt, _ in parts]
 
 
 def _kpis(row: tuple[Any, ...]) -> Kpis:
@@ -1355,7 +1352,7 @@ def campaign_figures(
     if previous and earlier is not None and earlier.start is not None:
         prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
-        before = _kpis(_rows(engine, mapping, stmt)[0])
+        before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
     return CampaignFigures(
         kpis=figures,
@@ -1394,7 +1391,7 @@ def breakdown_figures(
     zone = tz if tz is not None else query.timezone
     touches = _campaign_touches(period, mapping, config, filters or Filters(), lookback)
     conv = conversion_events
-    ranked = _rows(
+    ranked = read_rows(
         engine,
         mapping,
         breakdown_statement(touches, by=by, since=start, limit=top + 1, conversion_events=conv),
@@ -1412,7 +1409,7 @@ def breakdown_figures(
         since=start,
         conversion_events=conv,
     )
-    counts = {(int(r[0]), str(r[1])): r[2:] for r in _rows(engine, mapping, split)}
+    counts = {(int(r[0]), str(r[1])): r[2:] for r in read_rows(engine, mapping, split)}
     days = [d for d, _ in day_bounds(start, until, zone)]
     out = [
         (day, value, *(int(n or 0) for n in counts.get((i, value), (0, 0, 0))))
@@ -1421,7 +1418,7 @@ def breakdown_figures(
     ]
     schema = {c.DAY: pl.Date, by: pl.String, **dict.fromkeys(_SPLIT_FIGURES, pl.Int64)}
     return BreakdownFigures(
-        table=_breakdown_frame(_rows(engine, mapping, table), by),
+        table=_breakdown_frame(read_rows(engine, mapping, table), by),
         trend=pl.DataFrame(out, schema=schema, orient="row"),
     )
 
@@ -1445,7 +1442,9 @@ def recent_figures(
     before = None
     if previous is not None:
         earlier = touch_rows(previous, mapping, config)
-        before = _kpis(_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0])
+        before = _kpis(
+            read_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0]
+        )
     zone = tz if tz is not None else query.timezone
     start, end = query.window_start, query.as_of
     campaigns = breakdown_statement(

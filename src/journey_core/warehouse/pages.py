@@ -29,15 +29,15 @@ from journey_core.rules.identity import RESULT_SCHEMA, TS
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, time_bound
 from journey_core.warehouse.figures import (
-    _counted_conversion,  # the one SQL definition of a counted conversion (the key figures')
-    _counted_revenue,
+    counted_conversion,
+    counted_revenue,
     filtered_people,
     scoped_rows,
     touch_rows,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
-from journey_core.warehouse.statements import _result_order, journey_statement
+from journey_core.warehouse.statements import journey_statement, result_order
 
 __all__ = [
     "OPTION_LIMIT",
@@ -143,8 +143,8 @@ def people_statement(
             last,
             sa.func.count().label(c.EVENTS),
             sa.func.count(sa.distinct(t[c.SESSION])).label(c.SESSIONS),
-            sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-            sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
+            sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+            sa.func.sum(counted_revenue(t)).label(c.REVENUE),
             sa.func.count().over().label(_TOTAL),
         )
         .group_by(t[c.EMAIL])
@@ -221,7 +221,7 @@ def rows_statement(
     if filters is None or not filters.active:
         return journey_statement(query, mapping)
     t = _touches(query, mapping, config, filters).c
-    return sa.select(*(t[name] for name in c.RESULT_COLUMNS)).order_by(*_result_order(t))
+    return sa.select(*(t[name] for name in c.RESULT_COLUMNS)).order_by(*result_order(t))
 
 
 # --------------------------------------------------------------------------- running
