@@ -17,10 +17,9 @@ and :mod:`journey_core.analytics.campaign` (the figures). Here the same rules ar
 
 Portable like :mod:`journey_core.warehouse.native`: every value (times, names, patterns,
 day boundaries computed in Python for the time zone) is a bound parameter, every window is
-fully ordered, and what engines spell differently is a small ``@compiles`` construct:
-regex search (:class:`regex_search`) and extraction (:class:`regex_group`), the visit gap
-(:class:`gap_exceeded`); Unicode lower case is
-:class:`~journey_core.warehouse.constructs.unicode_lower`, shared with the statements.
+fully ordered, and what engines spell differently is a small ``@compiles`` construct of
+:mod:`journey_core.warehouse.constructs` (regex search and extraction, the visit gap, Unicode
+lower case), shared with the statements.
 
 Engine limits: a rule's regular expression is read by each engine's regex flavour (RE2,
 Java, Python, PostgreSQL's ARE), which agree on the built-in rules; SQLite needs an engine
@@ -40,9 +39,6 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
@@ -52,8 +48,12 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
-from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
+from journey_core.warehouse.constructs import (
+    gap_exceeded,
+    regex_group,
+    regex_search,
+    unicode_lower,
+)
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
 from journey_core.warehouse.read import read_rows
@@ -76,14 +76,11 @@ __all__ = [
     "counted_revenue",
     "day_bounds",
     "filtered_people",
-    "gap_exceeded",
     "hour_bounds",
     "hourly_statement",
     "kpis_statement",
     "period_queries",
     "recent_figures",
-    "regex_group",
-    "regex_search",
     "row_order",
     "scoped_rows",
     "split",
@@ -104,209 +101,13 @@ _SECOND_LEVEL: Final = r"([a-z0-9-]+)\.(?:(?:co|com|org|net|ac|gov|edu|ne|or)\.)
 _AFTER_FIRST_LABEL: Final = r"^[^.]+(\..*)$"  # group: "." and the rest (never empty)
 
 
-# --------------------------------------------------------------------------- constructs
-def _arg(compiler: SQLCompiler, element: FunctionElement[Any], index: int, **kw: Any) -> str:
-    return compiler.process(list(element.clauses)[index], **kw)
-
-
-def _bound(compiler: SQLCompiler, value: object, **kw: Any) -> str:
-    return compiler.process(sa.literal(value), **kw)
-
-
-class regex_search(FunctionElement[bool]):
-    """Whether ``value`` contains a match of ``pattern``, ignoring case.
-
-    Arguments: the value, the pattern with a leading ``(?i)`` and the bare pattern (for
-    engines that take the flag apart).
-    """
-
-    type = sa.Boolean()
-    name = "regex_search"
-    inherit_cache = True
-
-
-@compiles(regex_search)
-def _search_default(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"REGEXP_LIKE({_arg(compiler, element, 0, **kw)}, {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "duckdb")
-def _search_duckdb(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"regexp_matches({value}, {pattern})"
-
-
-@compiles(regex_search, "postgresql")
-def _search_postgresql(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} ~ {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "sqlite")
-def _search_sqlite(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} REGEXP {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "hive")
-def _search_hive(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} RLIKE {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "snowflake")
-def _search_snowflake(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    # REGEXP_LIKE matches the whole value there; REGEXP_INSTR searches, 'i' ignores case.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 2, **kw),
-    )
-    return f"(REGEXP_INSTR({value}, {pattern}, 1, 1, 0, 'i') > 0)"
-
-
-@compiles(regex_search, "bigquery")
-def _search_bigquery(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_CONTAINS({value}, {pattern})"
-
-
+# --------------------------------------------------------------------------- regex
 def _search(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[bool]:
     return regex_search(value, sa.literal("(?i)" + pattern), sa.literal(pattern))
 
 
-class regex_group(FunctionElement[str]):
-    """Group 1 of the first match of ``pattern`` in ``value``; null without a match.
-
-    Only for patterns whose group cannot match empty text (some engines return ``''``).
-    """
-
-    type = sa.String()
-    name = "regex_group"
-    inherit_cache = True
-
-
-@compiles(regex_group)
-def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"regexp_extract({value}, {pattern}, 1)"
-
-
-@compiles(regex_group, "duckdb")
-@compiles(regex_group, "hive")
-def _group_empty_string(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    # regexp_extract gives '' without a match there.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"nullif(regexp_extract({value}, {pattern}, 1), {_bound(compiler, '', **kw)})"
-
-
-@compiles(regex_group, "postgresql")
-def _group_postgresql(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"substring({value} FROM {pattern})"
-
-
-@compiles(regex_group, "sqlite")
-def _group_sqlite(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"{SQLITE_REGEXP_GROUP}({value}, {pattern})"
-
-
-@compiles(regex_group, "snowflake")
-def _group_snowflake(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_SUBSTR({value}, {pattern}, 1, 1, 'e', 1)"
-
-
-@compiles(regex_group, "bigquery")
-def _group_bigquery(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_EXTRACT({value}, {pattern})"
-
-
 def _group(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[str]:
     return regex_group(value, sa.literal(pattern))
-
-
-class gap_exceeded(FunctionElement[bool]):
-    """Whether ``later - earlier`` exceeds a gap: arguments earlier, later and the gap in
-    microseconds (a bound integer)."""
-
-    type = sa.Boolean()
-    name = "gap_exceeded"
-    inherit_cache = True
-
-
-def _gap_args(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> tuple[str, str, str]:
-    return (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-        _arg(compiler, element, 2, **kw),
-    )
-
-
-@compiles(gap_exceeded)
-def _gap_default(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    # Trino: date_add counts whole milliseconds, so the gap goes in as microseconds / 1000.
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"({later} > date_add('millisecond', {micros} / 1000, {earlier}))"
-
-
-@compiles(gap_exceeded, "duckdb")
-def _gap_duckdb(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"((epoch_us({later}) - epoch_us({earlier})) > {micros})"
-
-
-@compiles(gap_exceeded, "postgresql")
-def _gap_postgresql(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"(({later} - {earlier}) > make_interval(secs => {micros} / 1000000.0))"
-
-
-@compiles(gap_exceeded, "sqlite")
-def _gap_sqlite(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    diff = f"{sqlite_micros(later, compiler, **kw)} - {sqlite_micros(earlier, compiler, **kw)}"
-    return f"(({diff}) > {micros})"
-
-
-@compiles(gap_exceeded, "hive")
-def _gap_hive(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"((unix_micros({later}) - unix_micros({earlier})) > {micros})"
-
-
-@compiles(gap_exceeded, "snowflake")
-def _gap_snowflake(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"({later} > DATEADD(microsecond, {micros}, {earlier}))"
-
-
-@compiles(gap_exceeded, "bigquery")
-def _gap_bigquery(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"(TIMESTAMP_DIFF({later}, {earlier}, MICROSECOND) > {micros})"
 
 
 # --------------------------------------------------------------------------- channels
