@@ -511,10 +511,7 @@ def _search_default(element: regex_search, compiler: SQLCompiler, **kw: Any) -> 
 
 @compiles(regex_search, "duckdb")
 def _search_duckdb(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"regexp_matches({value}, {pattern})"
 
 
@@ -545,10 +542,7 @@ def _search_snowflake(element: regex_search, compiler: SQLCompiler, **kw: Any) -
 
 @compiles(regex_search, "bigquery")
 def _search_bigquery(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"REGEXP_CONTAINS({value}, {pattern})"
 
 
@@ -565,10 +559,7 @@ class regex_group(FunctionElement[str]):
 
 @compiles(regex_group)
 def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"regexp_extract({value}, {pattern}, 1)"
 
 
@@ -576,47 +567,32 @@ def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> st
 @compiles(regex_group, "hive")
 def _group_empty_string(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
     # regexp_extract gives '' without a match there.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     empty = compiler.process(sa.literal(""), **kw)
     return f"nullif(regexp_extract({value}, {pattern}, 1), {empty})"
 
 
 @compiles(regex_group, "postgresql")
 def _group_postgresql(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"substring({value} FROM {pattern})"
 
 
 @compiles(regex_group, "sqlite")
 def _group_sqlite(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"{SQLITE_REGEXP_GROUP}({value}, {pattern})"
 
 
 @compiles(regex_group, "snowflake")
 def _group_snowflake(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"REGEXP_SUBSTR({value}, {pattern}, 1, 1, 'e', 1)"
 
 
 @compiles(regex_group, "bigquery")
 def _group_bigquery(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
+    value, pattern = _two(element, compiler, **kw)
     return f"REGEXP_EXTRACT({value}, {pattern})"
 
 

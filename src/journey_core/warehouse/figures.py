@@ -71,6 +71,7 @@ __all__ = [
     "breakdown_statement",
     "campaign_figures",
     "channel_columns",
+    "cohort_touches",
     "combined",
     "counted_conversion",
     "counted_revenue",
@@ -473,6 +474,16 @@ def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
     matching = [t[name].in_(list(values)) for name, values in wanted.items() if values]
     people = sa.select(t[c.EMAIL]).where(*matching)
     return sa.select(*t).where(t[c.EMAIL].in_(people)).cte("journey_filtered")
+
+
+def cohort_touches(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    filters: Filters | None = None,
+) -> sa.CTE:
+    """:func:`touch_rows` of ``query`` for the people ``filters`` keep (:func:`filtered_people`)."""
+    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
 
 
 def scoped_rows(

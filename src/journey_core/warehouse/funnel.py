@@ -43,7 +43,7 @@ from journey_core.analytics.funnel import (
 )
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, epoch_micros, time_bound
-from journey_core.warehouse.figures import filtered_people, row_order, touch_rows
+from journey_core.warehouse.figures import cohort_touches, row_order
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import read_rows
 
@@ -217,15 +217,6 @@ def people_statement(
 
 
 # --------------------------------------------------------------------------- running
-def _touches(
-    query: JourneyQuery,
-    mapping: SchemaMapping,
-    config: ChannelConfig | None,
-    filters: Filters | None,
-) -> sa.CTE:
-    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
-
-
 def funnel_figures(
     engine: Engine,
     query: JourneyQuery,
@@ -238,7 +229,7 @@ def funnel_figures(
     """The funnel of ``query``'s rows (kept by ``filters``), computed by the warehouse:
     equal to ``analytics.funnel.funnel`` on the same rows."""
     rows = read_rows(
-        engine, mapping, funnel_statement(_touches(query, mapping, config, filters), spec)
+        engine, mapping, funnel_statement(cohort_touches(query, mapping, config, filters), spec)
     )
     counts = pl.DataFrame(
         [(g, int(k), int(n), None if m is None else float(m) / 1_000_000) for g, k, n, m in rows],
@@ -268,7 +259,7 @@ def funnel_people(
 ) -> pl.DataFrame:
     """Up to ``limit`` people who reached (or dropped off at) ``step``, by email: equal to
     ``analytics.funnel.people_at`` on the same rows."""
-    touches = _touches(query, mapping, config, filters)
+    touches = cohort_touches(query, mapping, config, filters)
     stmt = people_statement(touches, spec, step=step, outcome=outcome, group=group, limit=limit)
     rows = read_rows(engine, mapping, stmt)
     frame = pl.DataFrame(

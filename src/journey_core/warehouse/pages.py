@@ -29,9 +29,9 @@ from journey_core.rules.identity import RESULT_SCHEMA, TS
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, time_bound
 from journey_core.warehouse.figures import (
+    cohort_touches,
     counted_conversion,
     counted_revenue,
-    filtered_people,
     scoped_rows,
     touch_rows,
 )
@@ -94,15 +94,6 @@ class PeoplePage:
     total: int
     offset: int
     limit: int
-
-
-def _touches(
-    query: JourneyQuery,
-    mapping: SchemaMapping,
-    config: ChannelConfig | None,
-    filters: Filters | None,
-) -> sa.CTE:
-    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
 
 
 # --------------------------------------------------------------------------- statements
@@ -220,7 +211,7 @@ def rows_statement(
     """
     if filters is None or not filters.active:
         return journey_statement(query, mapping)
-    t = _touches(query, mapping, config, filters).c
+    t = cohort_touches(query, mapping, config, filters).c
     return sa.select(*(t[name] for name in c.RESULT_COLUMNS)).order_by(*result_order(t))
 
 
@@ -253,7 +244,7 @@ def people_page(
     """Rows ``offset`` to ``offset + limit`` of ``campaign.people_table`` over the rows of
     ``query`` kept by ``filters``, and the number of people, computed in the warehouse."""
     # Conversions scoped to the filter's touches, as the key figures count them.
-    touches = scoped_rows(_touches(query, mapping, config, filters), filters or Filters())
+    touches = scoped_rows(cohort_touches(query, mapping, config, filters), filters or Filters())
     people = people_statement(
         touches, since=since, conversion_events=conversion_events, limit=limit, offset=offset
     )
@@ -297,7 +288,7 @@ def events_preview(
     limit: int = PAGE_ROWS,
 ) -> pl.DataFrame:
     """The ``limit`` newest rows of ``query`` kept by ``filters`` (:data:`PREVIEW_SCHEMA`)."""
-    touches = _touches(query, mapping, config, filters)
+    touches = cohort_touches(query, mapping, config, filters)
     return _frame(engine, mapping, preview_statement(touches, limit=limit), PREVIEW_SCHEMA)
 
 
