@@ -212,7 +212,7 @@ class Loaded:
 
 def channel_config(key: QueryKey) -> ChannelConfig:
     """The channel rules of ``key``: its channel file, else the built-in defaults."""
-    return ChannelConfig.from_toml(key.channels) if key.channels else ChannelConfig.default()
+    return ChannelConfig.from_file(key.channels)
 
 
 def fetch(engine: Engine, key: QueryKey) -> JourneyResult:

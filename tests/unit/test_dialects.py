@@ -28,6 +28,7 @@ from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures, funnel, search, statements
+from journey_core.warehouse.constructs import gap_exceeded, micros_between
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -247,14 +248,15 @@ def test_segment_reads_pages_and_tracks_as_one_union() -> None:
 
 # --------------------------------------------------------------------------- page figures
 FIGURE_DIALECTS = {**DIALECTS, "hive": _dialect("pyhive.sqlalchemy_hive", "HiveDialect")}
-# What each dialect's @compiles constructs of journey_core.warehouse.figures spell.
+# What each dialect spells for the @compiles constructs the figures use (regex search, visit
+# gap, regex group; journey_core.warehouse.constructs).
 FIGURE_SPELLINGS = {
     "duckdb": ("regexp_matches(", "epoch_us(", "nullif(regexp_extract(", "AS MATERIALIZED"),
-    "postgresql": (" ~ ", "make_interval(", "substring(", "AS MATERIALIZED"),
+    "postgresql": (" ~ ", "EXTRACT(EPOCH FROM (", "substring(", "AS MATERIALIZED"),
     "sqlite": ("REGEXP", "strftime(", "journey_regexp_group(", "journey_lower("),
     "hive": ("RLIKE", "unix_micros(", "nullif(regexp_extract("),
     "trino": ("REGEXP_LIKE(", "date_add('millisecond'", "regexp_extract("),
-    "snowflake": ("REGEXP_INSTR(", "DATEADD(microsecond", "REGEXP_SUBSTR("),
+    "snowflake": ("REGEXP_INSTR(", "DATEDIFF(microsecond", "REGEXP_SUBSTR("),
     "bigquery": ("REGEXP_CONTAINS(", "TIMESTAMP_DIFF(", "REGEXP_EXTRACT("),
 }
 
@@ -328,6 +330,20 @@ def test_figure_statements_compile(dialect_name: str, preset: str) -> None:
             assert "MATERIALIZED" not in text, name
         for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
             assert word not in text.upper().split(), (name, word)
+
+
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_gap_exceeded_is_micros_between_but_on_trino(dialect_name: str) -> None:
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    t = sa.table("t", sa.column("a", sa.DateTime()), sa.column("b", sa.DateTime()))
+    gap = sa.literal(1_800_000_000, sa.BigInteger())
+    got = str(sa.select(gap_exceeded(t.c.a, t.c.b, gap)).compile(dialect=dialect))
+    if dialect_name == "trino":  # date_diff counts whole milliseconds there
+        assert "date_add('millisecond'" in got
+        return
+    between = str(sa.select(micros_between(t.c.a, t.c.b) > gap).compile(dialect=dialect))
+    expression = between.split("SELECT ", 1)[1].rsplit(" AS ", 1)[0]
+    assert f"({expression})" in got
 
 
 def test_figure_day_bounds_are_parameters() -> None:

@@ -57,6 +57,7 @@ from journey_core.warehouse.constructs import (
 )
 from journey_core.warehouse.figures import filtered_people, touches_of
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
+from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.statements import journey_statement
 
 __all__ = [
@@ -596,13 +597,6 @@ def _channel_counts_statement(tables: AttributionTables) -> sa.Select[Any]:
 
 
 # --------------------------------------------------------------------------- running
-def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    from journey_core.warehouse import reading
-
-    with reading(engine, mapping) as conn:
-        return [tuple(row) for row in conn.execute(stmt).all()]
-
-
 def _frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
     from journey_core.warehouse.read import conform
 
@@ -796,7 +790,7 @@ def attribution_report(
         bins=bins,
         filters=filters,
     )
-    got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+    got = {name: read_rows(engine, mapping, stmt) for name, stmt in stmts.items()}
     converters, conversions, revenue = got["totals"][0]
     totals = AttributionTotals(int(converters), int(conversions), float(revenue or 0.0))
     paths = pl.DataFrame(

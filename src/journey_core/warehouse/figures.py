@@ -17,10 +17,9 @@ and :mod:`journey_core.analytics.campaign` (the figures). Here the same rules ar
 
 Portable like :mod:`journey_core.warehouse.native`: every value (times, names, patterns,
 day boundaries computed in Python for the time zone) is a bound parameter, every window is
-fully ordered, and what engines spell differently is a small ``@compiles`` construct:
-regex search (:class:`regex_search`) and extraction (:class:`regex_group`), the visit gap
-(:class:`gap_exceeded`); Unicode lower case is
-:class:`~journey_core.warehouse.constructs.unicode_lower`, shared with the statements.
+fully ordered, and what engines spell differently is a small ``@compiles`` construct of
+:mod:`journey_core.warehouse.constructs` (regex search and extraction, the visit gap, Unicode
+lower case), shared with the statements.
 
 Engine limits: a rule's regular expression is read by each engine's regex flavour (RE2,
 Java, Python, PostgreSQL's ARE), which agree on the built-in rules; SQLite needs an engine
@@ -40,9 +39,6 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
@@ -52,10 +48,15 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
-from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
+from journey_core.warehouse.constructs import (
+    gap_exceeded,
+    regex_group,
+    regex_search,
+    unicode_lower,
+)
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
+from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
@@ -70,17 +71,18 @@ __all__ = [
     "breakdown_statement",
     "campaign_figures",
     "channel_columns",
+    "cohort_touches",
     "combined",
+    "counted_conversion",
+    "counted_revenue",
     "day_bounds",
     "filtered_people",
-    "gap_exceeded",
     "hour_bounds",
     "hourly_statement",
     "kpis_statement",
     "period_queries",
     "recent_figures",
-    "regex_group",
-    "regex_search",
+    "row_order",
     "scoped_rows",
     "split",
     "touch_rows",
@@ -100,209 +102,13 @@ _SECOND_LEVEL: Final = r"([a-z0-9-]+)\.(?:(?:co|com|org|net|ac|gov|edu|ne|or)\.)
 _AFTER_FIRST_LABEL: Final = r"^[^.]+(\..*)$"  # group: "." and the rest (never empty)
 
 
-# --------------------------------------------------------------------------- constructs
-def _arg(compiler: SQLCompiler, element: FunctionElement[Any], index: int, **kw: Any) -> str:
-    return compiler.process(list(element.clauses)[index], **kw)
-
-
-def _bound(compiler: SQLCompiler, value: object, **kw: Any) -> str:
-    return compiler.process(sa.literal(value), **kw)
-
-
-class regex_search(FunctionElement[bool]):
-    """Whether ``value`` contains a match of ``pattern``, ignoring case.
-
-    Arguments: the value, the pattern with a leading ``(?i)`` and the bare pattern (for
-    engines that take the flag apart).
-    """
-
-    type = sa.Boolean()
-    name = "regex_search"
-    inherit_cache = True
-
-
-@compiles(regex_search)
-def _search_default(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"REGEXP_LIKE({_arg(compiler, element, 0, **kw)}, {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "duckdb")
-def _search_duckdb(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"regexp_matches({value}, {pattern})"
-
-
-@compiles(regex_search, "postgresql")
-def _search_postgresql(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} ~ {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "sqlite")
-def _search_sqlite(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} REGEXP {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "hive")
-def _search_hive(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} RLIKE {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "snowflake")
-def _search_snowflake(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    # REGEXP_LIKE matches the whole value there; REGEXP_INSTR searches, 'i' ignores case.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 2, **kw),
-    )
-    return f"(REGEXP_INSTR({value}, {pattern}, 1, 1, 0, 'i') > 0)"
-
-
-@compiles(regex_search, "bigquery")
-def _search_bigquery(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_CONTAINS({value}, {pattern})"
-
-
+# --------------------------------------------------------------------------- regex
 def _search(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[bool]:
     return regex_search(value, sa.literal("(?i)" + pattern), sa.literal(pattern))
 
 
-class regex_group(FunctionElement[str]):
-    """Group 1 of the first match of ``pattern`` in ``value``; null without a match.
-
-    Only for patterns whose group cannot match empty text (some engines return ``''``).
-    """
-
-    type = sa.String()
-    name = "regex_group"
-    inherit_cache = True
-
-
-@compiles(regex_group)
-def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"regexp_extract({value}, {pattern}, 1)"
-
-
-@compiles(regex_group, "duckdb")
-@compiles(regex_group, "hive")
-def _group_empty_string(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    # regexp_extract gives '' without a match there.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"nullif(regexp_extract({value}, {pattern}, 1), {_bound(compiler, '', **kw)})"
-
-
-@compiles(regex_group, "postgresql")
-def _group_postgresql(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"substring({value} FROM {pattern})"
-
-
-@compiles(regex_group, "sqlite")
-def _group_sqlite(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"{SQLITE_REGEXP_GROUP}({value}, {pattern})"
-
-
-@compiles(regex_group, "snowflake")
-def _group_snowflake(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_SUBSTR({value}, {pattern}, 1, 1, 'e', 1)"
-
-
-@compiles(regex_group, "bigquery")
-def _group_bigquery(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_EXTRACT({value}, {pattern})"
-
-
 def _group(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[str]:
     return regex_group(value, sa.literal(pattern))
-
-
-class gap_exceeded(FunctionElement[bool]):
-    """Whether ``later - earlier`` exceeds a gap: arguments earlier, later and the gap in
-    microseconds (a bound integer)."""
-
-    type = sa.Boolean()
-    name = "gap_exceeded"
-    inherit_cache = True
-
-
-def _gap_args(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> tuple[str, str, str]:
-    return (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-        _arg(compiler, element, 2, **kw),
-    )
-
-
-@compiles(gap_exceeded)
-def _gap_default(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    # Trino: date_add counts whole milliseconds, so the gap goes in as microseconds / 1000.
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"({later} > date_add('millisecond', {micros} / 1000, {earlier}))"
-
-
-@compiles(gap_exceeded, "duckdb")
-def _gap_duckdb(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"((epoch_us({later}) - epoch_us({earlier})) > {micros})"
-
-
-@compiles(gap_exceeded, "postgresql")
-def _gap_postgresql(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"(({later} - {earlier}) > make_interval(secs => {micros} / 1000000.0))"
-
-
-@compiles(gap_exceeded, "sqlite")
-def _gap_sqlite(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    diff = f"{sqlite_micros(later, compiler, **kw)} - {sqlite_micros(earlier, compiler, **kw)}"
-    return f"(({diff}) > {micros})"
-
-
-@compiles(gap_exceeded, "hive")
-def _gap_hive(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"((unix_micros({later}) - unix_micros({earlier})) > {micros})"
-
-
-@compiles(gap_exceeded, "snowflake")
-def _gap_snowflake(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"({later} > DATEADD(microsecond, {micros}, {earlier}))"
-
-
-@compiles(gap_exceeded, "bigquery")
-def _gap_bigquery(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"(TIMESTAMP_DIFF({later}, {earlier}, MICROSECOND) > {micros})"
 
 
 # --------------------------------------------------------------------------- channels
@@ -537,7 +343,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
 
 
 # --------------------------------------------------------------------------- touches
-def _row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+def row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
     """A person's rows in time order (``sessions._ORDER``; unique after de-duplication)."""
     return [
         cols[c.OCCURRED_AT].asc().nulls_last(),
@@ -592,7 +398,7 @@ def touches_of(
     cfg = config or ChannelConfig.default()
     acquired = channel_columns(journeys, cfg, tag=tag).c
     person = acquired[c.EMAIL]
-    order = _row_order(acquired)
+    order = row_order(acquired)
     previous = sa.func.lag(acquired[c.OCCURRED_AT]).over(partition_by=person, order_by=order)
     gap_us = sa.literal(int(gap / dt.timedelta(microseconds=1)), sa.BigInteger())
     with_previous = sa.select(*acquired, previous.label("_previous")).cte(f"{tag}_previous")
@@ -607,7 +413,7 @@ def touches_of(
     fl = flagged.c
     running: dict[str, Any] = {
         "partition_by": fl[c.EMAIL],
-        "order_by": _row_order(fl),
+        "order_by": row_order(fl),
         "rows": (None, 0),
     }
     acquiring = sa.case(
@@ -633,7 +439,7 @@ def touches_of(
     fo = forced.c
     before = [
         sa.func.lag(fo[f"_in_{name}"])
-        .over(partition_by=fo[c.EMAIL], order_by=_row_order(fo))
+        .over(partition_by=fo[c.EMAIL], order_by=row_order(fo))
         .label(f"_before_{name}")
         for name in _ACQUISITION
     ]
@@ -670,6 +476,16 @@ def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
     return sa.select(*t).where(t[c.EMAIL].in_(people)).cte("journey_filtered")
 
 
+def cohort_touches(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    filters: Filters | None = None,
+) -> sa.CTE:
+    """:func:`touch_rows` of ``query`` for the people ``filters`` keep (:func:`filtered_people`)."""
+    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
+
+
 def scoped_rows(
     touches: sa.CTE, filters: Filters, *, lookback: dt.timedelta = an.CONVERSION_LOOKBACK
 ) -> sa.CTE:
@@ -684,7 +500,7 @@ def scoped_rows(
     ]
     touch_at = sa.case((sa.and_(t[c.IS_TOUCH] == 1, *matching), t[c.OCCURRED_AT]), else_=sa.null())
     latest = sa.func.max(touch_at).over(
-        partition_by=t[c.EMAIL], order_by=_row_order(t), rows=(None, 0)
+        partition_by=t[c.EMAIL], order_by=row_order(t), rows=(None, 0)
     )
     with_latest = sa.select(*t, latest.label("_latest_touch")).cte("journey_latest_touch")
     w = with_latest.c
@@ -715,7 +531,7 @@ def _revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
     return sa.func.coalesce(rows[c.REVENUE], sa.literal(0.0))
 
 
-def _counted_conversion(
+def counted_conversion(
     rows: sa.ColumnCollection[str, Any], events: Sequence[str]
 ) -> sa.ColumnElement[int]:
     """The conversions the figures count: only rows ``in_scope`` when the rows have it."""
@@ -724,7 +540,8 @@ def _counted_conversion(
     return sa.case((rows[c.IN_SCOPE] == 1, _conversion(rows, events)), else_=sa.literal(0))
 
 
-def _counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+def counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+    """The revenue the figures count: only rows ``in_scope`` when the rows have it."""
     if c.IN_SCOPE not in rows:
         return _revenue(rows)
     return sa.case((rows[c.IN_SCOPE] == 1, _revenue(rows)), else_=sa.literal(0.0))
@@ -761,10 +578,10 @@ def kpis_statement(
         people.label(c.PEOPLE),
         sa.func.count().label(c.EVENTS),
         sa.func.coalesce(sa.func.sum(t[c.IS_SESSION_START]), 0).label(c.SESSIONS),
-        sa.func.coalesce(sa.func.sum(_counted_conversion(t, conversion_events)), 0).label(
+        sa.func.coalesce(sa.func.sum(counted_conversion(t, conversion_events)), 0).label(
             c.CONVERSIONS
         ),
-        sa.func.coalesce(sa.func.sum(_counted_revenue(t)), 0.0).label(c.REVENUE),
+        sa.func.coalesce(sa.func.sum(counted_revenue(t)), 0.0).label(c.REVENUE),
         newly.label(c.NEWLY_KNOWN_PEOPLE),
         cohort.label("cohort"),
         any_conversions.label("conversions_any_time"),
@@ -818,7 +635,7 @@ def trend_statement(
         sa.select(
             _day_index(at, bounds, "event").label(DAY_INDEX),
             t[c.EMAIL],
-            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+            counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("trend_start", start), at <= _time("trend_end", end))
         .subquery("journey_event_days")
@@ -931,7 +748,7 @@ def _dimension(
             partition_by=[t[c.EMAIL], t[c.SESSION]],
             order_by=[
                 sa.case((page.is_(None), sa.literal(1)), else_=sa.literal(0)).asc(),
-                *_row_order(t),
+                *row_order(t),
             ],
             rows=(None, None),
         )
@@ -979,8 +796,8 @@ def breakdown_statement(
         t[c.EMAIL],
         t[c.SESSION],
         sa.func.count().label(c.EVENTS),
-        sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-        sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
+        sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+        sa.func.sum(counted_revenue(t)).label(c.REVENUE),
     ).group_by(t[by], t[c.EMAIL], t[c.SESSION])
     if exclude is not None:
         per_visit = per_visit.where(t[by] != _lit(exclude))
@@ -1026,7 +843,7 @@ def trend_by_statement(
             _day_index(at, bounds, "split").label(DAY_INDEX),
             value.label(by),
             t[c.EMAIL],
-            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+            counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("split_start", start), at <= _time("split_end", end))
         .subquery("journey_split_days")
@@ -1134,14 +951,6 @@ _TREND_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS, c.NEWLY_KNOWN_PEOPLE
 _SPLIT_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS)
 
 
-def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    # Through the package face, as native_journeys does (typed WarehouseError on failure).
-    from journey_core.warehouse import reading
-
-    with reading(engine, mapping) as conn:
-        return [tuple(row) for row in conn.execute(stmt).all()]
-
-
 #: The kind of each column of a statement given to :func:`combined`: an integer, a
 #: floating-point number or text (a combined statement has a column of each kind per slot).
 _KPIS: Final = "iiiifiiif"
@@ -1210,8 +1019,8 @@ def _parts(
 ) -> list[list[tuple[Any, ...]]]:
     """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
     if engine.dialect.name in _COMBINING:
-        return split(_rows(engine, mapping, combined(parts)), parts)
-    return [_rows(engine, mapping, stmt) for stmt, _ in parts]
+        return split(read_rows(engine, mapping, combined(parts)), parts)
+    return [read_rows(engine, mapping, stmt) for stmt, _ in parts]
 
 
 def _kpis(row: tuple[Any, ...]) -> Kpis:
@@ -1355,7 +1164,7 @@ def campaign_figures(
     if previous and earlier is not None and earlier.start is not None:
         prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
-        before = _kpis(_rows(engine, mapping, stmt)[0])
+        before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
     return CampaignFigures(
         kpis=figures,
@@ -1394,7 +1203,7 @@ def breakdown_figures(
     zone = tz if tz is not None else query.timezone
     touches = _campaign_touches(period, mapping, config, filters or Filters(), lookback)
     conv = conversion_events
-    ranked = _rows(
+    ranked = read_rows(
         engine,
         mapping,
         breakdown_statement(touches, by=by, since=start, limit=top + 1, conversion_events=conv),
@@ -1412,7 +1221,7 @@ def breakdown_figures(
         since=start,
         conversion_events=conv,
     )
-    counts = {(int(r[0]), str(r[1])): r[2:] for r in _rows(engine, mapping, split)}
+    counts = {(int(r[0]), str(r[1])): r[2:] for r in read_rows(engine, mapping, split)}
     days = [d for d, _ in day_bounds(start, until, zone)]
     out = [
         (day, value, *(int(n or 0) for n in counts.get((i, value), (0, 0, 0))))
@@ -1421,7 +1230,7 @@ def breakdown_figures(
     ]
     schema = {c.DAY: pl.Date, by: pl.String, **dict.fromkeys(_SPLIT_FIGURES, pl.Int64)}
     return BreakdownFigures(
-        table=_breakdown_frame(_rows(engine, mapping, table), by),
+        table=_breakdown_frame(read_rows(engine, mapping, table), by),
         trend=pl.DataFrame(out, schema=schema, orient="row"),
     )
 
@@ -1445,7 +1254,9 @@ def recent_figures(
     before = None
     if previous is not None:
         earlier = touch_rows(previous, mapping, config)
-        before = _kpis(_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0])
+        before = _kpis(
+            read_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0]
+        )
     zone = tz if tz is not None else query.timezone
     start, end = query.window_start, query.as_of
     campaigns = breakdown_statement(

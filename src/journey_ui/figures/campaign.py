@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -19,27 +18,20 @@ from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.timeutil import parse_timezone
 from journey_ui.figures.palette import (
-    ACTIVE,
     CHANNEL_COLORS,
     EVENT_LABELS,
-    EVENT_ORDER,
     EVENTS_COLOR,
     EXTRA_COLORS,
     FONT,
     GRID,
-    KNOWN_LINE,
     LABELS,
     MUTED,
     NEWLY_COLOR,
-    SURFACE,
-    SURFACE_ALT,
     channel_color,
     event_label,
     label,
     ordered_channels,
 )
-
-Lane = Literal["event_type", "channel"]
 
 
 def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
@@ -87,264 +79,6 @@ def empty_figure(message: str, *, height: int = 220) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _base_layout(fig, height=height, legend=False)
-
-
-def _local_naive(series: pl.Series, tz: str) -> list[dt.datetime]:
-    """Datetimes in ``tz`` without tzinfo: Plotly draws them as wall-clock times."""
-    return series.dt.convert_time_zone(tz).dt.replace_time_zone(None).to_list()
-
-
-def _fmt_time(value: dt.datetime, tz: str) -> str:
-    return value.astimezone(parse_timezone(tz)).strftime("%d %b %Y %H:%M")
-
-
-# --------------------------------------------------------------------------- timeline
-
-
-def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC") -> go.Figure:
-    """One individual's journey over time.
-
-    One lane per event type (or per channel), markers coloured by the visit's channel, hover
-    with the UTM tags, page and referrer; visits (sessions) drawn as shaded bands with their
-    number in a top "Visits" lane, and a red line where the person became known.
-    """
-    if frame.is_empty():
-        return empty_figure("No events to show for this person in the window.")
-    rows = an.with_sessions(frame) if c.CHANNEL not in frame.columns else frame
-    sessions = an.session_summary(rows)
-    lane_col = c.EVENT_TYPE if lane == "event_type" else c.CHANNEL
-    if lane == "event_type":
-        present = rows.get_column(c.EVENT_TYPE).drop_nulls().unique().to_list()
-        order = [e for e in EVENT_ORDER if e in present] + sorted(set(present) - set(EVENT_ORDER))
-        lanes = [event_label(e) for e in order]
-        lane_of = {e: event_label(e) for e in order}
-    else:
-        lanes = ordered_channels(rows.get_column(c.CHANNEL).unique().to_list())
-        lane_of = {name: name for name in lanes}
-    visits_lane = "Visits"
-    category_order = [visits_lane, *lanes]
-
-    fig = go.Figure()
-    # Visits: shaded bands (drawn below) and one numbered marker per visit.
-    first = rows.get_column(c.OCCURRED_AT).min()
-    last = rows.get_column(c.OCCURRED_AT).max()
-    assert isinstance(first, dt.datetime)
-    assert isinstance(last, dt.datetime)
-    span = max(last - first, dt.timedelta(hours=1))
-    min_width = span / 250
-    starts = _local_naive(sessions.get_column(c.SESSION_START), tz)
-    ends = _local_naive(sessions.get_column(c.SESSION_END), tz)
-    for index, (s0, s1) in enumerate(zip(starts, ends, strict=True)):
-        if s1 - s0 < min_width:
-            mid = s0 + (s1 - s0) / 2
-            s0, s1 = mid - min_width / 2, mid + min_width / 2
-        fig.add_shape(
-            type="rect",
-            xref="x",
-            yref="paper",
-            x0=s0,
-            x1=s1,
-            y0=0,
-            y1=1,
-            fillcolor=SURFACE if index % 2 == 0 else SURFACE_ALT,
-            line={"width": 0},
-            layer="below",
-        )
-    visit_hover = [
-        f"<b>Visit {n}</b><br>{_fmt_time(start, tz)} · {events} event{'s' if events != 1 else ''}"
-        f" · {_duration(end - start)}<br>Channel: {chan}<br>Source / medium: {src} / {med}"
-        f"<br>Campaign: {camp}<br>Landing page: {land or '—'}"
-        for n, start, end, events, chan, src, med, camp, land in sessions.select(
-            c.SESSION,
-            c.SESSION_START,
-            c.SESSION_END,
-            an.EVENTS,
-            c.CHANNEL,
-            c.SESSION_SOURCE,
-            c.SESSION_MEDIUM,
-            c.SESSION_CAMPAIGN,
-            c.LANDING_PAGE,
-        ).iter_rows()
-    ]
-    fig.add_trace(
-        go.Scatter(
-            x=starts,
-            y=[visits_lane] * sessions.height,
-            mode="markers+text",
-            text=[str(n) for n in sessions.get_column(c.SESSION).to_list()],
-            textposition="top center",
-            textfont={"size": 10, "color": MUTED},
-            marker={
-                "symbol": "square",
-                "size": 11,
-                "color": [channel_color(x) for x in sessions.get_column(c.CHANNEL).to_list()],
-                "line": {"width": 0},
-            },
-            hovertext=visit_hover,
-            hoverinfo="text",
-            showlegend=False,
-            name="Visits",
-            cliponaxis=False,
-        )
-    )
-    # Events: one trace per channel, so the legend explains the colours.
-    for channel in ordered_channels(rows.get_column(c.CHANNEL).unique().to_list()):
-        part = rows.filter(pl.col(c.CHANNEL) == channel)
-        # A legend entry with a plain circle (the events mix circles and diamonds).
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=channel,
-                legendgroup=channel,
-                marker={"size": 10, "color": channel_color(channel), "symbol": "circle"},
-                hoverinfo="skip",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=_local_naive(part.get_column(c.OCCURRED_AT), tz),
-                y=[lane_of.get(v, str(v)) for v in part.get_column(lane_col).to_list()],
-                mode="markers",
-                name=channel,
-                legendgroup=channel,
-                showlegend=False,
-                marker={
-                    "size": 10,
-                    "color": channel_color(channel),
-                    "line": {"width": 1, "color": "white"},
-                    "symbol": [
-                        "diamond" if before else "circle"
-                        for before in part.get_column(c.BEFORE_KNOWN).to_list()
-                    ],
-                },
-                hovertext=[_event_hover(r, tz) for r in part.iter_rows(named=True)],
-                hoverinfo="text",
-            )
-        )
-    height = 158 + 44 * len(category_order)
-    plot_height = height - 64 - 70
-    known_at = rows.get_column(c.KNOWN_AT)[0]
-    if isinstance(known_at, dt.datetime) and first - span / 20 <= known_at <= last + span / 20:
-        x_known = known_at.astimezone(parse_timezone(tz)).replace(tzinfo=None)
-        fig.add_shape(
-            type="line",
-            xref="x",
-            yref="paper",
-            x0=x_known,
-            x1=x_known,
-            y0=0,
-            y1=1 + 26 / plot_height,  # up to its label, above the zoom buttons
-            line={"color": KNOWN_LINE, "width": 2, "dash": "dash"},
-        )
-        # Above the zoom buttons' row, on the side of the line with more room.
-        right_half = known_at - first > span / 2
-        fig.add_annotation(
-            x=x_known,
-            y=1,
-            xref="x",
-            yref="paper",
-            text=f"Became known · {_fmt_time(known_at, tz)}",
-            showarrow=False,
-            xanchor="right" if right_half else "left",
-            yanchor="bottom",
-            xshift=-4 if right_half else 4,
-            yshift=26,
-            font={"color": KNOWN_LINE, "size": 12},
-            bgcolor="rgba(255,255,255,0.85)",
-        )
-    _base_layout(fig, height=height)
-    fig.update_layout(
-        legend={
-            "y": -44 / plot_height,
-            "yanchor": "top",
-            "x": 0,
-            "xanchor": "left",
-            "title": {"text": "Visit channel:  ", "side": "left"},
-        },
-        margin={"t": 64, "b": 70, "l": _label_margin(category_order)},
-        hovermode="closest",
-    )
-    fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=list(reversed(category_order)),
-        range=[-0.6, len(category_order) - 0.4],
-        showgrid=True,
-        fixedrange=True,
-        automargin=False,
-        ticklabelstandoff=6,
-    )
-    fig.update_xaxes(
-        type="date",
-        tickformat="%d %b",
-        hoverformat="%d %b %Y %H:%M",
-        automargin=False,
-        rangeselector={
-            "buttons": [
-                {"count": 1, "label": "1 day", "step": "day", "stepmode": "backward"},
-                {"count": 7, "label": "7 days", "step": "day", "stepmode": "backward"},
-                {"count": 30, "label": "30 days", "step": "day", "stepmode": "backward"},
-                {"step": "all", "label": "All"},
-            ],
-            "x": 1,
-            "xanchor": "right",
-            "y": 1.0,
-            "yanchor": "bottom",
-            "font": {"size": 11},
-            "bgcolor": SURFACE,
-            "activecolor": ACTIVE,
-        },
-    )
-    return fig
-
-
-def _pct(value: float | None, digits: int = 0) -> str:
-    """``42%``; ``<1%`` for small non-zero shares; an em dash when undefined."""
-    if value is None:
-        return "—"
-    if 0 < value < 0.01 and digits == 0:
-        return "<1%"
-    return f"{value:.{digits}%}"
-
-
-def _duration(value: dt.timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
-
-
-def _event_hover(row: dict[str, Any], tz: str) -> str:
-    lines = [
-        f"<b>{event_label(row[c.EVENT_TYPE])}</b> · {_fmt_time(row[c.OCCURRED_AT], tz)}",
-        f"Visit {row[c.SESSION]} · {row[c.CHANNEL]}"
-        + (" · before known" if row[c.BEFORE_KNOWN] else ""),
-    ]
-    tags = [
-        (label(name), row[name])
-        for name in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.UTM_CONTENT, c.UTM_TERM)
-        if row.get(name)
-    ]
-    if tags:
-        lines.append("<br>".join(f"{k}: {v}" for k, v in tags))
-    lines.append(f"Page: {_short(row[c.PAGE_URL])}")
-    if row.get(c.REFERRER):
-        lines.append(f"Referrer: {_short(row[c.REFERRER])}")
-    if row.get(c.REVENUE) is not None:
-        lines.append(f"Revenue: {row[c.REVENUE]:,.2f}")
-    if row.get(c.ANONYMOUS_ID):
-        lines.append(f"Device: {row[c.ANONYMOUS_ID]}")
-    return "<br>".join(lines)
-
-
-def _short(url: str | None, limit: int = 90) -> str:
-    if not url:
-        return "—"
-    return url if len(url) <= limit else url[: limit - 1] + "…"
 
 
 # --------------------------------------------------------------------------- trends
@@ -539,5 +273,4 @@ __all__ = [
     "hourly_chart",
     "label",
     "partial_hours",
-    "timeline",
 ]
