@@ -73,7 +73,7 @@ def test_previously_known_have_no_sign_up_step(app: Callable[..., AppTest], demo
 def test_window_and_breakdown(app: Callable[..., AppTest], demo_url: str) -> None:
     at = campaign(app, demo_url)
     at.number_input(key="funnel.window").set_value(2).run()
-    at.selectbox(key="funnel.breakdown").set_value(c.CHANNEL).run()
+    at.selectbox(key="campaign.breakdown").set_value(c.CHANNEL).run()  # the page's one picker
     ok(at)
     spec = fn.FunnelSpec(
         steps=fn.NEWLY_KNOWN_STEPS,
