@@ -374,7 +374,11 @@ def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -
                 help="The revenue of every purchase of these people in the period.",
             ),
         ]
-    ui.kpi_row(items)
+    if scoped:  # two rows, so that every label and figure reads in full
+        ui.kpi_row(items[:3])
+        ui.kpi_row(items[3:], widths=[1.4, 1.4, 1, 1])
+    else:
+        ui.kpi_row(items)
     notes = []
     if dates is not None:
         notes.append(
@@ -389,10 +393,14 @@ def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -
 def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:
     """Daily trend (split by the breakdown picked, with its table); channel and campaign
     breakdowns."""
-    until = ui.fmt_time(report.period_end, ctx.tz) if report.period_end else None
+    until = (
+        report.period_end.astimezone(parse_timezone(ctx.tz)).strftime("%H:%M")
+        if report.period_end
+        else None
+    )
     partial = (
-        f" The last day, {report.partial_day:%d %b}, is partial: counted up to {until} (the "
-        "as-of time), so it is drawn hatched."
+        f" The last day, {report.partial_day:%d %b}, is partial: counted up to {until} {ctx.tz} "
+        "(the as-of time), so it is drawn hatched and its line dotted."
         if report.partial_day is not None
         else ""
     )

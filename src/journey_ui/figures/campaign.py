@@ -31,6 +31,7 @@ from journey_ui.figures.palette import (
     LABELS,
     MUTED,
     NEWLY_COLOR,
+    SERIES_COLORS,
     SURFACE,
     SURFACE_ALT,
     channel_color,
@@ -482,7 +483,7 @@ def split_trend_chart(
         color = (
             channel_color(str(name))
             if by == c.CHANNEL
-            else (MUTED if name == an.OTHER else EXTRA_COLORS[index % len(EXTRA_COLORS)])
+            else (MUTED if name == an.OTHER else SERIES_COLORS[index % len(SERIES_COLORS)])
         )
         shown = str(name)
         fig.add_trace(
@@ -513,7 +514,9 @@ def split_trend_chart(
         _mark_partial(fig, partial, until=until)
     _base_layout(fig, height=360)
     _legend_room(fig)
-    fig.update_layout(barmode="stack", bargap=0.15, hovermode="x unified")
+    fig.update_layout(
+        barmode="stack", bargap=0.15, hovermode="x unified", legend={"traceorder": "normal"}
+    )
     fig.update_xaxes(type="date", tickformat="%d %b")
     fig.update_yaxes(
         title={"text": label(value), "font": {"size": 12, "color": MUTED}}, tickformat=",d"
