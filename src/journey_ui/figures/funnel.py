@@ -141,5 +141,8 @@ def funnel_chart(
         bargap=0.25,
         bargroupgap=0.06,
         legend={"entrywidth": 40 + 8 * longest, "entrywidthmode": "pixels"},
+        # With many groups the bars are narrow: counts share one size that fits a bar, and
+        # are left to the hover text rather than run into each other ("2,7992,203").
+        uniformtext={"minsize": 9, "mode": "hide"},
     )
     return fig
