@@ -418,6 +418,67 @@ def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list
 
 
 @_cached
+def campaign_figures_of(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    end: dt.datetime | None = None,
+) -> wf.CampaignFigures | an.CampaignReport:
+    """The campaign figures of one start date, end and filters, with the previous period's
+    key figures, on the key's route."""
+    query, mapping, config = route(_engine, key)
+    assert query.start is not None
+    if not key.polars:
+        return campaign_figures(
+            _engine, query, mapping=mapping, config=config, filters=filters, end=end, previous=True
+        )
+    period, earlier = period_queries(query, end=end)
+    return an.campaign_report(
+        rows(_engine, url, key.of_query(period)).rows,
+        start=query.start,
+        end=period.as_of,
+        filters=filters,
+        tz=key.timezone,
+        preview_rows=0,  # the preview is :func:`preview`'s
+        previous=rows(_engine, url, key.of_query(earlier)).rows,
+    )
+
+
+@_cached
+def campaign_breakdown(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    end: dt.datetime | None,
+    by: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One breakdown of the campaign cohort: its table and the daily trend split by it
+    (the :data:`SPLIT_TOP` values with most people, the rest as ``(other)``)."""
+    query, mapping, config = route(_engine, key)
+    assert query.start is not None
+    if not key.polars:
+        got = wf.breakdown_figures(
+            _engine, query, mapping, config, by=by, end=end, filters=filters, top=SPLIT_TOP
+        )
+        return got.table, got.trend
+    period, _ = period_queries(query, end=end)
+    now = rows(_engine, url, key.of_query(period)).rows
+    cohort = an.with_scope(an.filter_people(now, filters), filters)
+    table = an.breakdown(cohort, by=by, since=query.start)
+    split = an.trend_by(
+        cohort,
+        by=by,
+        start=query.start,
+        end=period.as_of,
+        tz=key.timezone,
+        top=SPLIT_TOP,
+        since=query.start,
+    )
+    return table, split
+
+
 def campaign(
     _engine: Engine,
     url: str,
@@ -427,60 +488,22 @@ def campaign(
     by: str | None = None,
 ) -> tuple[CampaignView, str | None]:
     """The campaign influence page for one start date and filters (and its message), with
-    the previous period's key figures and, with ``by``, one breakdown: all in this one
-    (cached) call, so no widget adds a round trip of its own.
+    the previous period's key figures and, with ``by``, one breakdown: all in this one call,
+    each part cached on its own (:func:`campaign_figures_of`, :func:`campaign_breakdown`), so
+    picking a breakdown computes only the breakdown and no widget adds a round trip.
 
     ``end``: the end of the campaign setting's end day (default: the as-of time); ``by``:
     one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
     """
-    query, mapping, config = route(_engine, key)
+    query = key.query()
     assert query.start is not None
-    start = query.start
     period, earlier = period_queries(query, end=end)
-    figures: wf.CampaignFigures | an.CampaignReport
-    table: pl.DataFrame | None = None
-    split: pl.DataFrame | None = None
-    if key.polars:
-        now = rows(_engine, url, key.of_query(period)).rows
-        figures = an.campaign_report(
-            now,
-            start=start,
-            end=period.as_of,
-            filters=filters,
-            tz=key.timezone,
-            preview_rows=0,  # the preview is :func:`preview`'s
-            previous=rows(_engine, url, key.of_query(earlier)).rows,
-        )
-        if by is not None:
-            cohort = an.with_scope(an.filter_people(now, filters), filters)
-            table = an.breakdown(cohort, by=by, since=start)
-            split = an.trend_by(
-                cohort,
-                by=by,
-                start=start,
-                end=period.as_of,
-                tz=key.timezone,
-                top=SPLIT_TOP,
-                since=start,
-            )
-    else:
-        figures = campaign_figures(
-            _engine, query, mapping=mapping, config=config, filters=filters, end=end, previous=True
-        )
-        if by is not None:
-            got = wf.breakdown_figures(
-                _engine,
-                query,
-                mapping,
-                config,
-                by=by,
-                end=end,
-                filters=filters,
-                top=SPLIT_TOP,
-            )
-            table, split = got.table, got.trend
-    first = people(_engine, url, key, filters)
     assert earlier.start is not None
+    figures = campaign_figures_of(_engine, url, key, filters, end)
+    table, split = (None, None)
+    if by is not None:
+        table, split = campaign_breakdown(_engine, url, key, filters, end, by)
+    first = people(_engine, url, key, filters)
     view = CampaignView(
         kpis=figures.kpis,
         trend=figures.trend,
@@ -490,7 +513,7 @@ def campaign(
         people=first,
         preview=preview(_engine, url, key, filters),
         previous=figures.previous,
-        previous_period=(earlier.start, start),
+        previous_period=(earlier.start, query.start),
         period_end=period.as_of,
         # The people figure's only: the funnel states its own (its steps are the user's).
         excluded=tuple(e for e in figures.excluded if e.figure == c.PEOPLE),
