@@ -120,7 +120,7 @@ def _who_changed() -> None:
 def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int]:
     urlstate.restore(WHO_PARAM)
     urlstate.restore(WINDOW_PARAM)
-    cols = st.columns([3.2, 5, 1.3])
+    cols = st.columns([3.8, 5, 1.3])
     with cols[0]:
         who = st.radio(
             "People",

@@ -376,7 +376,7 @@ def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -
         ]
     if scoped:  # two rows, so that every label and figure reads in full
         ui.kpi_row(items[:3])
-        ui.kpi_row(items[3:], widths=[1.25, 1.35, 0.95, 1.05])  # fits each label at 1440 px
+        ui.kpi_row(items[3:], widths=[262, 278, 186, 206])  # each label in full at 1440 px
     else:
         ui.kpi_row(items)
     notes = []

@@ -363,6 +363,16 @@ def _legend_room(fig: go.Figure) -> None:
     fig.update_layout(legend={"entrywidth": LEGEND_ENTRY_WIDTH, "entrywidthmode": "pixels"})
 
 
+def _legend_name(value: str, limit: int = 40) -> str:
+    """A legend entry: a URL without its scheme, cut to ``limit`` characters.
+
+    >>> _legend_name("https://shop.example.com/products/sneakers-and-more", 30)
+    'shop.example.com/products/sne…'
+    """
+    text = value.removeprefix("https://").removeprefix("http://")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _mark_partial(fig: go.Figure, day: dt.date, *, until: str | None = None) -> None:
     """A note above the partial last day (its figures stop at the as-of time)."""
     text = PARTIAL_NOTE if until is None else f"{PARTIAL_NOTE} (to {until})"
@@ -490,7 +500,7 @@ def split_trend_chart(
             go.Bar(
                 x=days,
                 y=part.get_column(value).to_list(),
-                name=shown if len(shown) <= 40 else shown[:39] + "…",
+                name=_legend_name(shown),
                 marker={
                     "color": [fade(color, 0.45) if d == partial else color for d in days],
                     "pattern": {"shape": ["/" if d == partial else "" for d in days]},
@@ -513,9 +523,16 @@ def split_trend_chart(
     if partial is not None:
         _mark_partial(fig, partial, until=until)
     _base_layout(fig, height=360)
-    _legend_room(fig)
+    longest = max(len(str(trace.name)) for trace in fig.data)
     fig.update_layout(
-        barmode="stack", bargap=0.15, hovermode="x unified", legend={"traceorder": "normal"}
+        legend={
+            "entrywidth": max(LEGEND_ENTRY_WIDTH, 40 + 7 * longest),
+            "entrywidthmode": "pixels",
+            "traceorder": "normal",
+        },
+        barmode="stack",
+        bargap=0.15,
+        hovermode="x unified",
     )
     fig.update_xaxes(type="date", tickformat="%d %b")
     fig.update_yaxes(
