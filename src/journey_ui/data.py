@@ -479,6 +479,7 @@ def campaign_breakdown(
     return table, split
 
 
+@_cached
 def campaign(
     _engine: Engine,
     url: str,
@@ -488,9 +489,10 @@ def campaign(
     by: str | None = None,
 ) -> tuple[CampaignView, str | None]:
     """The campaign influence page for one start date and filters (and its message), with
-    the previous period's key figures and, with ``by``, one breakdown: all in this one call,
-    each part cached on its own (:func:`campaign_figures_of`, :func:`campaign_breakdown`), so
-    picking a breakdown computes only the breakdown and no widget adds a round trip.
+    the previous period's key figures and, with ``by``, one breakdown: all in this one
+    (cached) call, each part also cached on its own (:func:`campaign_figures_of`,
+    :func:`campaign_breakdown`), so picking a breakdown computes only the breakdown and no
+    widget adds a round trip.
 
     ``end``: the end of the campaign setting's end day (default: the as-of time); ``by``:
     one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
