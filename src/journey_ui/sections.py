@@ -26,6 +26,11 @@ from journey_ui.shell import PageContext
 # --------------------------------------------------------------------------- recent activity
 
 
+def _versus(change: str | None, period: str) -> str | None:
+    """A KPI's change with what it is against: ``+1.2% vs previous 24 h``."""
+    return None if change is None else f"{change} vs previous {period}"
+
+
 def recent_kpis(report: data.RecentView, *, hours: float) -> None:
     """Known people active, events, conversions and revenue, against the window before."""
     now, before = report.kpis, report.previous
@@ -35,39 +40,46 @@ def recent_kpis(report: data.RecentView, *, hours: float) -> None:
             ui.Kpi(
                 "Known people active",
                 ui.fmt_int(now.people),
-                ui.fmt_change(now.people, before.people if before else None),
+                _versus(ui.fmt_change(now.people, before.people if before else None), window),
                 f"Known individuals with at least one event in the last {window}; the change is "
                 f"against the {window} before.",
             ),
             ui.Kpi(
                 "Events",
                 ui.fmt_int(now.events),
-                ui.fmt_change(now.events, before.events if before else None),
+                _versus(ui.fmt_change(now.events, before.events if before else None), window),
                 f"Events of known individuals in the last {window}.",
             ),
             ui.Kpi(
                 "Conversions",
                 ui.fmt_int(now.conversions),
-                ui.fmt_change(now.conversions, before.conversions if before else None),
+                _versus(
+                    ui.fmt_change(now.conversions, before.conversions if before else None), window
+                ),
                 "Purchase events.",
             ),
             ui.Kpi(
                 ui.money_label("Revenue"),
                 ui.fmt_amount(now.revenue, compact=True),
-                ui.fmt_change(now.revenue, before.revenue if before else None),
+                _versus(ui.fmt_change(now.revenue, before.revenue if before else None), window),
                 "Sum of the revenue of the events.",
             ),
         ]
     )
 
 
-def recent_charts(report: data.RecentView, ctx: PageContext) -> None:
-    """Events per hour by channel; top campaigns and sources by visits."""
+def recent_charts(
+    report: data.RecentView, ctx: PageContext, *, start: dt.datetime, end: dt.datetime
+) -> None:
+    """Events per hour by channel; top campaigns and source / medium pairs by visits."""
     ui.section(
         "Events per hour by channel",
-        "Each event counts for the channel of the visit it belongs to.",
+        "Each event counts for the channel of the visit it belongs to. Hours the window "
+        "covers only in part (its first and last) are drawn lighter.",
     )
-    ui.chart(charts.hourly_chart(report.hourly, tz=ctx.tz), key="recent.hourly")
+    ui.chart(
+        charts.hourly_chart(report.hourly, tz=ctx.tz, start=start, end=end), key="recent.hourly"
+    )
     left, right = st.columns(2, gap="large")
     with left:
         ui.section("Top campaigns", "Visits that came from each campaign (UTM campaign).")
@@ -79,9 +91,13 @@ def recent_charts(report: data.RecentView, ctx: PageContext) -> None:
                 key="recent.campaigns",
             )
     with right:
-        ui.section("Top sources", "Visits per source: UTM source, else the referring site.")
+        ui.section(
+            "Top source / medium",
+            "Visits per source and medium, as GA4 shows them: the UTM source and medium, else "
+            "the referring site and its kind, or (direct) / (none).",
+        )
         ui.chart(
-            charts.breakdown_chart(report.sources, by=c.SESSION_SOURCE, value=an.SESSIONS),
+            charts.breakdown_chart(report.sources, by=c.SOURCE_MEDIUM, value=an.SESSIONS),
             key="recent.sources",
         )
 

@@ -193,6 +193,36 @@ def test_hourly_chart_stacks_channels_in_legend_order() -> None:
 
 
 @pytest.mark.parametrize(
+    ("start", "end", "tz", "expected"),
+    [
+        pytest.param(
+            "2022-07-01 10:41", "2022-07-02 10:41", "UTC", [(1, 10), (2, 10)], id="inside-hours"
+        ),
+        pytest.param("2022-07-01 10:00", "2022-07-02 10:00", "UTC", [(2, 10)], id="on-the-hour"),
+        pytest.param(
+            "2022-07-01 10:41", "2022-07-02 10:41", "Asia/Kolkata", [(1, 16), (2, 16)], id="tz"
+        ),
+    ],
+)
+def test_partial_hours(start: str, end: str, tz: str, expected: list[tuple[int, int]]) -> None:
+    got = charts.partial_hours(U(start), U(end), tz)
+    assert sorted(got) == [dt.datetime(2022, 7, day, hour) for day, hour in expected]
+
+
+def test_hourly_chart_draws_partial_hours_lighter_and_says_so() -> None:
+    # The window 10:41 -> 12:41: 10:00 and 12:00 are partial, 11:00 is whole.
+    hours = [dt.datetime(2022, 7, 2, h) for h in (10, 11, 12)]
+    hourly = pl.DataFrame({an.HOUR: hours, c.CHANNEL: ["Email"] * 3, an.EVENTS: [1, 5, 2]})
+    fig = charts.hourly_chart(hourly, start=U("2022-07-02 10:41"), end=U("2022-07-02 12:41"))
+    (bars,) = fig.data
+    assert list(bars.marker.opacity) == [0.4, 1.0, 0.4]
+    assert list(bars.customdata) == [" (partial hour)", "", " (partial hour)"]
+    assert "%{customdata}" in bars.hovertemplate
+    # Without the window nothing is marked.
+    assert charts.hourly_chart(hourly).data[0].marker.opacity == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
     ("by", "value"),
     [
         pytest.param(c.CHANNEL, an.PEOPLE, id="channels"),

@@ -1010,9 +1010,7 @@ def recent_report(
         ),
         hourly=hourly_by_channel(rows, start=start, end=end, tz=tz),
         campaigns=campaigns,
-        sources=breakdown(
-            rows, by=c.SESSION_SOURCE, conversion_events=conversion_events, limit=top
-        ),
+        sources=breakdown(rows, by=c.SOURCE_MEDIUM, conversion_events=conversion_events, limit=top),
         people=people_table(rows, conversion_events=conversion_events),
         preview=newest(rows, preview_rows),
         total_rows=rows.height,

@@ -1456,7 +1456,7 @@ def recent_figures(
         (hourly_statement(touches, start=start, end=end, tz=zone), _HOURLY),
         (campaigns, _BREAKDOWN),
         (
-            breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv),
+            breakdown_statement(touches, by=c.SOURCE_MEDIUM, limit=top, conversion_events=conv),
             _BREAKDOWN,
         ),
     ]
@@ -1466,5 +1466,5 @@ def recent_figures(
         previous=before,
         hourly=_hourly_frame(hourly, start, end, zone),
         campaigns=_breakdown_frame(by_campaign, c.SESSION_CAMPAIGN),
-        sources=_breakdown_frame(by_source, c.SESSION_SOURCE),
+        sources=_breakdown_frame(by_source, c.SOURCE_MEDIUM),
     )

@@ -541,24 +541,77 @@ def split_trend_chart(
     return fig
 
 
-def hourly_chart(hourly: pl.DataFrame, *, tz: str = "UTC") -> go.Figure:
-    """Events per hour, stacked by channel (from :func:`analytics.hourly_by_channel`)."""
+def partial_hours(start: dt.datetime, end: dt.datetime, tz: str = "UTC") -> set[dt.datetime]:
+    """The local hours (naive, as :func:`analytics.hourly_by_channel` has them) that the
+    window ``start``..``end`` covers only in part: its first hour unless the window starts on
+    the hour, and the hour of ``end`` (the window stops inside it).
+
+    >>> utc = dt.UTC
+    >>> sorted(partial_hours(dt.datetime(2026, 1, 1, 0, 41, tzinfo=utc),
+    ...                      dt.datetime(2026, 1, 2, 0, 41, tzinfo=utc)))
+    [datetime.datetime(2026, 1, 1, 0, 0), datetime.datetime(2026, 1, 2, 0, 0)]
+    """
+    zone = parse_timezone(tz)
+
+    def hour(value: dt.datetime) -> dt.datetime:
+        return value.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+
+    first, last = hour(start), hour(end)
+    out = {last}
+    if start.astimezone(zone).replace(tzinfo=None) != first:
+        out.add(first)
+    return out
+
+
+def hourly_chart(
+    hourly: pl.DataFrame,
+    *,
+    tz: str = "UTC",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> go.Figure:
+    """Events per hour, stacked by channel (from :func:`analytics.hourly_by_channel`).
+
+    With the window's ``start`` and ``end``, the hours it covers only in part
+    (:func:`partial_hours`) are drawn lighter and say so in their hover: a short first or last
+    bar is not a dip in activity.
+    """
     if hourly.is_empty():
         return empty_figure("No events in the window.")
+    partial = partial_hours(start, end, tz) if start is not None and end is not None else set()
     fig = go.Figure()
-    for channel in ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list()):
+    channels = ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list())
+    for channel in channels:
         part = hourly.filter(pl.col(c.CHANNEL) == channel)
+        hours = part.get_column(an.HOUR).to_list()
         fig.add_trace(
             go.Bar(
-                x=part.get_column(an.HOUR).to_list(),
+                x=hours,
                 y=part.get_column(an.EVENTS).to_list(),
                 name=channel,
-                marker={"color": channel_color(channel)},
-                hovertemplate=f"%{{x|%d %b %H:00}}<br>{channel}: %{{y:,}} events<extra></extra>",
+                marker={
+                    "color": channel_color(channel),
+                    "opacity": [0.4 if h in partial else 1.0 for h in hours],
+                },
+                customdata=[" (partial hour)" if h in partial else "" for h in hours],
+                hovertemplate=(
+                    f"%{{x|%d %b %H:00}}%{{customdata}}<br>{channel}: %{{y:,}} events"
+                    "<extra></extra>"
+                ),
             )
         )
     _base_layout(fig, height=360)
-    fig.update_layout(barmode="stack", bargap=0.1, legend={"traceorder": "normal"})
+    # Fixed-width legend entries: a long channel name is never cut by the next one.
+    longest = max((len(name) for name in channels), default=0)
+    fig.update_layout(
+        barmode="stack",
+        bargap=0.1,
+        legend={
+            "traceorder": "normal",
+            "entrywidth": 40 + 8 * longest,
+            "entrywidthmode": "pixels",
+        },
+    )
     fig.update_xaxes(
         type="date",
         tickformat="%H:00<br>%d %b",
@@ -632,6 +685,7 @@ __all__ = [
     "event_label",
     "hourly_chart",
     "label",
+    "partial_hours",
     "split_trend_chart",
     "timeline",
 ]
