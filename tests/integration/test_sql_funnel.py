@@ -57,9 +57,14 @@ def specs(since: dt.datetime | None) -> list[FunnelSpec]:
             window=dt.timedelta(hours=2),
             breakdown=c.SESSION_CAMPAIGN,
         ),
+        # The campaign page's other breakdowns (issue 13): computed dimensions.
+        FunnelSpec(steps=("page_view", "purchase"), breakdown=c.SOURCE_MEDIUM),
+        FunnelSpec(steps=("page_view", "purchase"), breakdown=c.LANDING_PAGE),
+        FunnelSpec(steps=("page_view", "signup", "purchase"), breakdown=c.ANONYMOUS_ID),
     ]
     if since is not None:
         out += [
+            FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=since, breakdown=c.KNOWN_STATUS),
             FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=since, who=fn.NEWLY_KNOWN),
             FunnelSpec(
                 steps=fn.PREVIOUSLY_KNOWN_STEPS,
@@ -146,7 +151,9 @@ random_specs = st.builds(
     # 29 min, 30 min and 61 min: the random times sit on these bounds +/- 1 microsecond.
     window=st.sampled_from([dt.timedelta(minutes=m) for m in (29, 30, 61)] + [fn.DEFAULT_WINDOW]),
     since=st.sampled_from([None, dt.datetime(2022, 8, 30, 23, 1, tzinfo=dt.UTC)]),
-    breakdown=st.sampled_from([None, c.CHANNEL, c.SESSION_CAMPAIGN]),
+    breakdown=st.sampled_from(
+        [None, c.CHANNEL, c.SESSION_CAMPAIGN, c.SOURCE_MEDIUM, c.LANDING_PAGE, c.ANONYMOUS_ID]
+    ),
 )
 
 

@@ -262,6 +262,41 @@ def test_breakdown_by_first_touch() -> None:
     ]
 
 
+def test_breakdown_by_source_medium_landing_page_and_known_status() -> None:
+    rows = result(
+        paid(
+            "2022-07-10 09:59", **{c.EMAIL: "a@x.io", c.PAGE_URL: "https://s.io/sale"}, known_at=NEW
+        ),
+        ev("a@x.io", "2022-07-10 10:00", "view", NEW),
+        ev("a@x.io", "2022-07-10 10:05", "cart", NEW),
+        ev("b@x.io", "2022-07-10 08:00", "view", OLD, referrer=None, page_url="https://s.io/"),
+        ev("b@x.io", "2022-07-10 08:10", "cart", OLD, referrer=None),
+        ev("c@x.io", "2022-07-11 08:00", "view", OLD, referrer=None, page_url="https://s.io/"),
+    )
+    firsts = pl.col(c.STEP) == 1
+    pairs = fn.funnel(rows, spec(breakdown=c.SOURCE_MEDIUM)).filter(firsts)
+    assert pairs.select(c.GROUP, c.PEOPLE).rows() == [
+        ("(direct) / (none)", 2),
+        ("google / cpc", 1),
+    ]
+    pages = fn.funnel(rows, spec(breakdown=c.LANDING_PAGE)).filter(pl.col(c.STEP) == 2)
+    assert pages.select(c.GROUP, c.PEOPLE).rows() == [
+        ("https://s.io/", 1),
+        ("https://s.io/sale", 1),
+    ]
+    status = fn.funnel(rows, spec(breakdown=c.KNOWN_STATUS, since=SINCE))
+    assert status.select(c.GROUP, c.STEP, c.PEOPLE).rows() == [
+        (fn.PREVIOUSLY_KNOWN, 1, 2),
+        (fn.PREVIOUSLY_KNOWN, 2, 1),
+        (fn.PREVIOUSLY_KNOWN, 3, 0),
+        (fn.NEWLY_KNOWN, 1, 1),
+        (fn.NEWLY_KNOWN, 2, 1),
+        (fn.NEWLY_KNOWN, 3, 0),
+    ]
+    with pytest.raises(InputError, match="start date"):
+        spec(breakdown=c.KNOWN_STATUS)
+
+
 def test_people_reached_and_dropped_sorted_and_bounded() -> None:
     rows = result(
         ev("zed@x.io", "2022-07-10 10:00", "view"),

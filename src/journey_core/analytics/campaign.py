@@ -118,6 +118,7 @@ __all__ = [
     "kpi_changes",
     "kpis",
     "newest",
+    "partial_day",
     "people_table",
     "previous_period",
     "profile",
@@ -379,6 +380,21 @@ def previous_period(
     days = max((last - first.date()).days, 0) + 1
     begin = dt.datetime.combine(first.date() - dt.timedelta(days=days), first.timetz())
     return begin.astimezone(start.tzinfo or dt.UTC), start
+
+
+def partial_day(end: dt.datetime, tz: str = "UTC") -> dt.date | None:
+    """The local day of ``end`` (a period's last instant) when the period stops before that
+    day ends: its figures cover only part of it. ``None`` when ``end`` is the day's last
+    microsecond (a whole day).
+
+    >>> partial_day(dt.datetime(2022, 8, 31, 10, 30, tzinfo=dt.UTC))
+    datetime.date(2022, 8, 31)
+    >>> partial_day(dt.datetime(2022, 8, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)) is None
+    True
+    """
+    local = end.astimezone(parse_timezone(tz))
+    after = (end + dt.timedelta(microseconds=1)).astimezone(parse_timezone(tz))
+    return None if after.date() != local.date() else local.date()
 
 
 # --------------------------------------------------------------------------- profile

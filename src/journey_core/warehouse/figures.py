@@ -90,6 +90,7 @@ __all__ = [
     "touchpoints_statement",
     "trend_by_statement",
     "trend_statement",
+    "with_dimension",
 ]
 
 _SPACE_CLASS: Final = "".join(UNICODE_SPACE)
@@ -761,7 +762,7 @@ def _dimension(
     return sa.case((newly, _lit(an.NEWLY_KNOWN)), else_=_lit(an.PREVIOUSLY_KNOWN))
 
 
-def _with_dimension(
+def with_dimension(
     touches: sa.CTE, by: str, since: dt.datetime | None
 ) -> sa.ColumnCollection[str, Any]:
     """The columns of ``touches`` plus ``by`` (a subquery when ``by`` is computed)."""
@@ -790,7 +791,7 @@ def breakdown_statement(
     ``exclude`` leaves one value out (the recent page's campaigns without ``(not set)``).
     Conversions and revenue are scoped when the rows carry ``in_scope``.
     """
-    t = _with_dimension(touches, by, since)
+    t = with_dimension(touches, by, since)
     per_visit = sa.select(
         t[by],
         t[c.EMAIL],
@@ -833,7 +834,7 @@ def trend_by_statement(
 ) -> sa.Select[Any]:
     """``campaign.trend_by``: per local day index and value of ``by`` (the ``kept`` values,
     bound, or ``(other)``), events, people and conversions; only days with activity."""
-    t = _with_dimension(touches, by, since)
+    t = with_dimension(touches, by, since)
     bounds = day_bounds(start, end, tz)
     at = t[c.OCCURRED_AT]
     other = _lit(an.OTHER)

@@ -43,7 +43,7 @@ from journey_core.analytics.funnel import (
 )
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, epoch_micros, time_bound
-from journey_core.warehouse.figures import cohort_touches, row_order
+from journey_core.warehouse.figures import cohort_touches, row_order, with_dimension
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import read_rows
 
@@ -70,8 +70,11 @@ def _first(stmt: sa.Select[Any], cols: sa.ColumnCollection[str, Any], name: str)
 
 def _people(touches: sa.CTE, spec: FunnelSpec) -> sa.CTE:
     """Each person's group (the breakdown of their first touch), of those ``spec.who`` keeps."""
-    t = touches.c
-    group: Any = sa.literal(ALL_PEOPLE) if spec.breakdown is None else t[spec.breakdown]
+    t: sa.ColumnCollection[str, Any] = touches.c
+    group: Any = sa.literal(ALL_PEOPLE)
+    if spec.breakdown is not None:
+        t = with_dimension(touches, spec.breakdown, spec.since)
+        group = t[spec.breakdown]
     touched = sa.select(t[c.EMAIL], t[c.OCCURRED_AT], t[c.EVENT_ID], group.label(c.GROUP))
     touched = touched.add_columns(t[c.KNOWN_AT]).where(t[c.IS_TOUCH] == 1)
     first = _first(touched, t, "funnel_first_touch")

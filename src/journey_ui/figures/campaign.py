@@ -27,11 +27,14 @@ from journey_ui.figures.palette import (
     LABELS,
     MUTED,
     NEWLY_COLOR,
+    SERIES_COLORS,
     channel_color,
     event_label,
+    fade,
     label,
     ordered_channels,
 )
+from journey_ui.format import DEFAULT_CURRENCY, fmt_money
 
 
 def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
@@ -84,25 +87,75 @@ def empty_figure(message: str, *, height: int = 220) -> go.Figure:
 # --------------------------------------------------------------------------- trends
 
 
-def daily_trend_chart(trend: pl.DataFrame) -> go.Figure:
-    """Events per day (bars, left axis) and newly known people per day (line, right axis)."""
+#: Room for each legend entry (px): Plotly measures legend text before the web font loads,
+#: then clips it ("Newly known peop"); a fixed width per entry never clips.
+LEGEND_ENTRY_WIDTH = 190
+PARTIAL_NOTE = "partial day"
+
+
+def _legend_room(fig: go.Figure) -> None:
+    fig.update_layout(legend={"entrywidth": LEGEND_ENTRY_WIDTH, "entrywidthmode": "pixels"})
+
+
+def _legend_name(value: str, limit: int = 40) -> str:
+    """A legend entry: a URL without its scheme, cut to ``limit`` characters.
+
+    >>> _legend_name("https://shop.example.com/products/sneakers-and-more", 30)
+    'shop.example.com/products/sne…'
+    """
+    text = value.removeprefix("https://").removeprefix("http://")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mark_partial(fig: go.Figure, day: dt.date, *, until: str | None = None) -> None:
+    """A note above the partial last day (its figures stop at the as-of time)."""
+    text = PARTIAL_NOTE if until is None else f"{PARTIAL_NOTE} (to {until})"
+    fig.add_annotation(
+        x=day,
+        y=1,
+        xref="x",
+        yref="paper",
+        yanchor="bottom",
+        xanchor="right",
+        text=text,
+        showarrow=False,
+        font={"size": 11, "color": MUTED},
+    )
+
+
+def daily_trend_chart(
+    trend: pl.DataFrame, *, partial: dt.date | None = None, until: str | None = None
+) -> go.Figure:
+    """Events per day (bars, left axis) and newly known people per day (line, right axis).
+
+    ``partial``: the last day when it is partial (the period stops at the as-of time
+    ``until``): its bar is hatched and faded and its point joined by a dotted line, so a
+    low partial day does not read as a drop.
+    """
     if trend.is_empty():
         return empty_figure("No days in the window.")
     days = trend.get_column(an.DAY).to_list()
+    is_partial = [day == partial for day in days]
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
             x=days,
             y=trend.get_column(an.EVENTS).to_list(),
             name="Events",
-            marker={"color": EVENTS_COLOR},
-            hovertemplate="%{x|%a %d %b %Y}<br>Events: %{y:,}<extra></extra>",
+            marker={
+                "color": [fade(EVENTS_COLOR, 0.45) if p else EVENTS_COLOR for p in is_partial],
+                "pattern": {"shape": ["/" if p else "" for p in is_partial], "solidity": 0.3},
+            },
+            customdata=[" (partial day)" if p else "" for p in is_partial],
+            hovertemplate="%{x|%a %d %b %Y}%{customdata}<br>Events: %{y:,}<extra></extra>",
         )
     )
+    newly = trend.get_column(an.NEWLY_KNOWN_PEOPLE).to_list()
+    whole = len(days) - 1 if partial is not None and days[-1] == partial else len(days)
     fig.add_trace(
         go.Scatter(
-            x=days,
-            y=trend.get_column(an.NEWLY_KNOWN_PEOPLE).to_list(),
+            x=days[:whole],
+            y=newly[:whole],
             name="Newly known people",
             mode="lines+markers",
             yaxis="y2",
@@ -111,7 +164,23 @@ def daily_trend_chart(trend: pl.DataFrame) -> go.Figure:
             hovertemplate="%{x|%a %d %b %Y}<br>Newly known: %{y:,}<extra></extra>",
         )
     )
+    if whole < len(days):
+        fig.add_trace(
+            go.Scatter(
+                x=days[max(whole - 1, 0) :],
+                y=newly[max(whole - 1, 0) :],
+                name="Newly known (partial day)",
+                mode="lines+markers",
+                yaxis="y2",
+                line={"color": NEWLY_COLOR, "width": 2, "dash": "dot"},
+                marker={"size": 5, "symbol": "circle-open"},
+                hovertemplate="%{x|%a %d %b %Y}<br>Newly known: %{y:,}<extra></extra>",
+                showlegend=False,
+            )
+        )
+        _mark_partial(fig, days[-1], until=until)
     _base_layout(fig, height=340)
+    _legend_room(fig)
     fig.update_layout(
         yaxis={
             "title": {"text": "Events", "font": {"color": MUTED, "size": 12}},
@@ -134,6 +203,75 @@ def daily_trend_chart(trend: pl.DataFrame) -> go.Figure:
         hovermode="x unified",
     )
     fig.update_xaxes(type="date", tickformat="%d %b")
+    return fig
+
+
+def split_trend_chart(
+    split: pl.DataFrame,
+    *,
+    by: str,
+    value: str = an.EVENTS,
+    partial: dt.date | None = None,
+    until: str | None = None,
+) -> go.Figure:
+    """The daily trend split by ``by`` (:func:`analytics.trend_by`): ``value`` per day,
+    stacked by value of ``by`` (its top values and ``(other)``), the partial last day hatched.
+    """
+    if split.is_empty():
+        return empty_figure("No days in the window.")
+    values = split.get_column(by).unique(maintain_order=True).to_list()
+    fig = go.Figure()
+    for index, name in enumerate(values):
+        part = split.filter(pl.col(by) == name)
+        days = part.get_column(an.DAY).to_list()
+        color = (
+            channel_color(str(name))
+            if by == c.CHANNEL
+            else (MUTED if name == an.OTHER else SERIES_COLORS[index % len(SERIES_COLORS)])
+        )
+        shown = str(name)
+        fig.add_trace(
+            go.Bar(
+                x=days,
+                y=part.get_column(value).to_list(),
+                name=_legend_name(shown),
+                marker={
+                    "color": [fade(color, 0.45) if d == partial else color for d in days],
+                    "pattern": {"shape": ["/" if d == partial else "" for d in days]},
+                },
+                customdata=[
+                    [p, k, " (partial day)" if d == partial else ""]
+                    for p, k, d in zip(
+                        part.get_column(an.PEOPLE).to_list(),
+                        part.get_column(an.CONVERSIONS).to_list(),
+                        days,
+                        strict=True,
+                    )
+                ],
+                hovertext=[shown] * part.height,
+                hovertemplate="%{hovertext}%{customdata[2]}: %{y:,} "
+                + label(value).lower()
+                + " · %{customdata[0]:,} people · %{customdata[1]:,} conversions<extra></extra>",
+            )
+        )
+    if partial is not None:
+        _mark_partial(fig, partial, until=until)
+    _base_layout(fig, height=360)
+    longest = max(len(str(trace.name)) for trace in fig.data)
+    fig.update_layout(
+        legend={
+            "entrywidth": max(LEGEND_ENTRY_WIDTH, 40 + 7 * longest),
+            "entrywidthmode": "pixels",
+            "traceorder": "normal",
+        },
+        barmode="stack",
+        bargap=0.15,
+        hovermode="x unified",
+    )
+    fig.update_xaxes(type="date", tickformat="%d %b")
+    fig.update_yaxes(
+        title={"text": label(value), "font": {"size": 12, "color": MUTED}}, tickformat=",d"
+    )
     return fig
 
 
@@ -223,11 +361,17 @@ def hourly_chart(
 
 
 def breakdown_chart(
-    table: pl.DataFrame, *, by: str, value: str = an.PEOPLE, limit: int = 10
+    table: pl.DataFrame,
+    *,
+    by: str,
+    value: str = an.PEOPLE,
+    limit: int = 10,
+    currency: str = DEFAULT_CURRENCY,
 ) -> go.Figure:
     """Horizontal bars of ``value`` per ``by`` (a breakdown from :func:`analytics.breakdown`).
 
     Channels take their own colours; other dimensions one colour. The largest bar is on top.
+    Revenue is in ``currency`` (axis title, bar text and hover text).
     """
     if table.is_empty():
         return empty_figure("Nothing to break down.")
@@ -235,25 +379,28 @@ def breakdown_chart(
     names = [str(v) for v in top.get_column(by).to_list()]
     values = top.get_column(value).to_list()
     colors = [channel_color(n) for n in names] if by == c.CHANNEL else NEWLY_COLOR
-    fmt = ",.0f" if value != c.REVENUE else ",.2f"
+    money = value == c.REVENUE
+    fmt = ",.0f" if not money else ",.2f"
+    unit = f"{currency} " if money else ""
     fig = go.Figure(
         go.Bar(
             x=values,
             y=names,
             orientation="h",
             marker={"color": colors},
-            text=[format(v, fmt) for v in values],
+            text=[fmt_money(v, currency) if money else format(v, fmt) for v in values],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate=f"%{{y}}<br>{label(value)}: %{{x:{fmt}}}<extra></extra>",
+            hovertemplate=f"%{{y}}<br>{label(value)}: {unit}%{{x:{fmt}}}<extra></extra>",
         )
     )
     _base_layout(fig, height=90 + 32 * max(limit, len(names)), legend=False)
     fig.update_layout(margin={"l": _label_margin(names)})
     fig.update_yaxes(autorange="reversed", showgrid=False, automargin=False, ticklabelstandoff=6)
     peak = max(max(values), 1) if values else 1
+    title = f"{label(value)} ({currency})" if money else label(value)
     fig.update_xaxes(
-        title={"text": label(value), "font": {"size": 12, "color": MUTED}},
+        title={"text": title, "font": {"size": 12, "color": MUTED}},
         range=[0, peak * 1.18],
         tickformat=",.0f" if value != c.REVENUE else ",.2f",
     )
@@ -273,4 +420,5 @@ __all__ = [
     "hourly_chart",
     "label",
     "partial_hours",
+    "split_trend_chart",
 ]
