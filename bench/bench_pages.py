@@ -11,12 +11,18 @@ The first visit fills the cache (cold); the next visits open fresh browser sessi
 URL (warm cache; the target is under 2 s). It also times a filter change on the campaign page,
 and the campaign CSV download while the page stays usable (a rerun measured during the
 download). Prints the figures; asserts nothing.
+
+Where the time goes: beside each browser visit it reports the browser's main-thread busy time
+(Chrome's ``TaskDuration``: parsing, layout, Plotly drawing), and, in process, how long each
+page's script run takes once the cache is warm (``AppTest``: wall and CPU seconds), so a slow
+page on a loaded machine can be told apart from a slow loader.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import statistics
 import sys
@@ -58,23 +64,110 @@ def interactive(page: Any, charts: int, timeout_ms: float = 120_000) -> None:
         raise RuntimeError(msg)
 
 
-def visit(context: Any, url: str, charts: int) -> float:
-    """Seconds from navigation to interactive, in a new tab (a new Streamlit session)."""
+def visit(
+    context: Any, url: str, charts: int, shown: str = '[data-testid="stSidebar"]'
+) -> tuple[float, float]:
+    """Seconds from navigation to interactive, in a new tab (a new Streamlit session), and
+    the seconds the browser's main thread was busy meanwhile (``TaskDuration``)."""
     page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
     try:
         start = time.perf_counter()
         page.goto(url)
-        page.wait_for_selector('[data-testid="stSidebar"]', timeout=120_000)
+        page.wait_for_selector(shown, timeout=120_000)
         interactive(page, charts)
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        metrics = cdp.send("Performance.getMetrics")["metrics"]
+        busy = next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+        return elapsed, float(busy)
     finally:
         page.close()
+
+
+def script_runs(url: str, pages: list[tuple[str, str, int]], runs: int) -> None:
+    """Each page's script run in process (``AppTest``), after one run that fills the cache:
+    the server's share of a warm visit, without the browser and the network."""
+    from urllib.parse import parse_qsl
+
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["JOURNEY_DATABASE_URL"] = url
+    # AppTest runs the script outside a server: Streamlit warns about it on every run.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
+        logging.ERROR
+    )
+    files = {
+        "Recent activity": "recent",
+        "Customer lookup": "customer",
+        "Campaign influence": "campaign",
+        "Attribution": "attribution",
+        "Data quality": "quality",
+    }
+
+    def once(name: str, path: str) -> tuple[float, float]:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.switch_page(f"app_pages/{files[name]}.py")
+        for key, value in parse_qsl(path.partition("?")[2]):
+            at.query_params[key] = value
+        wall, cpu = time.perf_counter(), time.process_time()
+        at.run()
+        if at.exception:
+            raise RuntimeError(f"{name}: {at.exception[0].message}")
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    print()
+    print(f"{'script run (in process)':<24}{'cold s':>8}{'warm wall s':>13}{'warm cpu s':>12}")
+    for name, path, _ in pages:
+        cold, _ = once(name, path)
+        warm = [once(name, path) for _ in range(runs)]
+        wall = statistics.median(w for w, _ in warm)
+        cpu = statistics.median(c for _, c in warm)
+        print(f"{name:<24}{cold:>8.2f}{wall:>13.2f}{cpu:>12.2f}", flush=True)
+
+
+BARE_APP = """
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("Bare page")
+st.plotly_chart(go.Figure(go.Bar(x=[1, 2, 3], y=[3, 1, 2])))
+"""
+
+
+def bare_page(browser: Any, runs: int) -> None:
+    """The same visit to a bare Streamlit page with one Plotly chart: what the browser and
+    Streamlit cost on this machine now, whatever the app does (a calibration for the load)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "bare.py").write_text(BARE_APP)
+        with StreamlitServer("bare.py", cwd=folder, timeout=120) as app:
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            title = "h1:has-text('Bare page')"  # a single page has no sidebar
+            visit(context, app.url, 1, title)
+            warm = [visit(context, app.url, 1, title) for _ in range(runs)]
+            context.close()
+    times = [seconds for seconds, _ in warm]
+    busy = statistics.median(b for _, b in warm)
+    print(
+        f"{'bare page, one chart':<22}{'':>9}{statistics.median(times):>16.2f}"
+        f"{max(times):>13.2f}{busy:>17.2f}",
+        flush=True,
+    )
 
 
 def navigate(context: Any, base: str, pages: list[tuple[str, str, int]], runs: int) -> None:
     """Within one session: click each page in the sidebar and time it (warm cache)."""
     page = context.new_page()
     page.set_default_timeout(120_000)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+
+    def busy() -> float:
+        metrics = cdp.send("Performance.getMetrics")["metrics"]
+        return float(next(m["value"] for m in metrics if m["name"] == "TaskDuration"))
+
     # One session: open the customer link, then move around with the sidebar (each page keeps
     # its inputs; the campaign page starts 30 days before the as-of time).
     customer = next(path for name, path, _ in pages if name == "Customer lookup")
@@ -85,17 +178,20 @@ def navigate(context: Any, base: str, pages: list[tuple[str, str, int]], runs: i
         page.wait_for_timeout(100)
         interactive(page, charts)
     times: dict[str, list[float]] = {name: [] for name, _, _ in pages}
+    busy_times: dict[str, list[float]] = {name: [] for name, _, _ in pages}
     for _ in range(runs):
         for name, _, charts in pages:
-            start = time.perf_counter()
+            start, was_busy = time.perf_counter(), busy()
             page.get_by_role("link", name=name).click()
             page.wait_for_timeout(100)
             interactive(page, charts)
             times[name].append(time.perf_counter() - start)
+            busy_times[name].append(busy() - was_busy)
     print()
-    print(f"{'sidebar click to page':<22}{'median s':>9}{'max s':>9}")
+    print(f"{'sidebar click to page':<22}{'median s':>9}{'max s':>9}{'browser busy s':>17}")
     for name, values in times.items():
-        print(f"{name:<22}{statistics.median(values):>9.2f}{max(values):>9.2f}")
+        spent = statistics.median(busy_times[name])
+        print(f"{name:<22}{statistics.median(values):>9.2f}{max(values):>9.2f}{spent:>17.2f}")
     page.close()
 
 
@@ -121,6 +217,8 @@ def main() -> int:
         ("Recent activity", f"?as_of={stamp}", 3),
         ("Customer lookup", f"customer?email={email}&as_of={stamp}", 1),
         ("Campaign influence", f"campaign?event_date={start}&as_of={stamp}", 4),
+        ("Attribution", f"attribution?event_date={start}&as_of={stamp}", 4),
+        ("Data quality", f"quality?as_of={stamp}", 0),
     ]
     env = {"JOURNEY_DATABASE_URL": url}
     from playwright.sync_api import sync_playwright
@@ -130,17 +228,26 @@ def main() -> int:
     with StreamlitServer(cwd=ROOT, env=env, timeout=120) as app, sync_playwright() as pw:
         browser = launch_browser(pw)
         context = browser.new_context(viewport={"width": 1440, "height": 900})
-        print(f"{'new tab (session)':<22}{'cold s':>9}{'warm median s':>16}{'warm max s':>13}")
+        print(
+            f"{'new tab (session)':<22}{'cold s':>9}{'warm median s':>16}{'warm max s':>13}"
+            f"{'browser busy s':>17}"
+        )
         for name, path, charts in pages:
-            cold = visit(context, f"{app.url}/{path}", charts)
+            cold, _ = visit(context, f"{app.url}/{path}", charts)
             warm = [visit(context, f"{app.url}/{path}", charts) for _ in range(args.runs)]
+            times = [seconds for seconds, _ in warm]
+            busy = statistics.median(b for _, b in warm)
             print(
-                f"{name:<22}{cold:>9.2f}{statistics.median(warm):>16.2f}{max(warm):>13.2f}",
+                f"{name:<22}{cold:>9.2f}{statistics.median(times):>16.2f}{max(times):>13.2f}"
+                f"{busy:>17.2f}",
                 flush=True,
             )
+        bare_page(browser, args.runs)
         navigate(context, app.url, pages, args.runs)
-        campaign_interactions(browser, f"{app.url}/{pages[2][1]}")
+        campaign = next(path for name, path, _ in pages if name == "Campaign influence")
+        campaign_interactions(browser, f"{app.url}/{campaign}")
         browser.close()
+    script_runs(url, pages, args.runs)
     print(f"\nload average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
@@ -164,8 +271,9 @@ def campaign_interactions(browser: Any, url: str) -> None:
     page.goto(url)
     interactive(page, 4)
     channel = page.get_by_role("combobox", name="Channel")
+    expander = page.locator('[data-testid="stExpander"] summary').filter(has_text="Filters")
     for _ in range(5):  # open the filters (a click during a late rerun can be lost)
-        page.get_by_text("Filters and funnel steps").click()
+        expander.first.click()
         try:
             channel.wait_for(timeout=5_000)
             break

@@ -127,6 +127,24 @@ def test_hourly_chart_stacks_channels_in_legend_order() -> None:
     assert list(fig.data[1].y) == [3, 1]
 
 
+def test_hourly_chart_ticks_whole_hours_and_events_for_a_lone_hour() -> None:
+    # Seen on Recent activity with one active hour: the bar filled the chart and the ticks
+    # read "08:00, 08:00, 09:00" and "2, 2, 1, 1".
+    hourly = pl.DataFrame(
+        {an.HOUR: [dt.datetime(2022, 8, 12, 9)], c.CHANNEL: ["Direct"], an.EVENTS: [2]}
+    )
+    fig = charts.hourly_chart(hourly)
+    assert fig.data[0].width == pytest.approx(0.9 * charts.HOUR_MS)
+    assert list(fig.layout.xaxis.range) == [
+        dt.datetime(2022, 8, 12, 9),
+        dt.datetime(2022, 8, 12, 15),
+    ]
+    assert fig.layout.xaxis.dtick == charts.HOUR_MS
+    assert fig.layout.yaxis.dtick == 1
+    busy = hourly.with_columns(pl.lit(40).alias(an.EVENTS))
+    assert charts.hourly_chart(busy).layout.yaxis.dtick is None
+
+
 @pytest.mark.parametrize(
     ("start", "end", "tz", "expected"),
     [

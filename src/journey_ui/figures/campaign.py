@@ -206,6 +206,18 @@ def daily_trend_chart(
     return fig
 
 
+#: One hour in milliseconds (Plotly's unit for widths and ticks on a date axis).
+HOUR_MS = 3_600_000
+#: The hourly chart shows at least this much time, however few hours have events.
+HOURLY_MIN_SPAN = dt.timedelta(hours=6)
+#: Below this many events, a count axis ticks every whole event.
+SMALL_COUNTS = 6
+
+
+def _small(top: object) -> bool:
+    return isinstance(top, int | float) and top < SMALL_COUNTS
+
+
 def split_trend_chart(
     split: pl.DataFrame,
     *,
@@ -346,13 +358,27 @@ def hourly_chart(
             "entrywidthmode": "pixels",
         },
     )
+    # Each bar is one hour wide (a lone hour must not fill the chart), the axis spans at least
+    # HOURLY_MIN_SPAN, and ticks fall on whole hours and whole events: never "08:00, 08:00"
+    # or "2, 2, 1, 1" (half-hour and half-event ticks printed rounded).
+    fig.update_traces(width=HOUR_MS * 0.9, offset=0)
+    first, last = hourly.get_column(an.HOUR).min(), hourly.get_column(an.HOUR).max()
+    assert isinstance(first, dt.datetime)
+    assert isinstance(last, dt.datetime)
+    axis_end = max(last + dt.timedelta(hours=1), first + HOURLY_MIN_SPAN)
+    per_hour = hourly.group_by(an.HOUR).agg(pl.col(an.EVENTS).sum()).get_column(an.EVENTS)
     fig.update_xaxes(
         type="date",
+        range=[first, axis_end],
+        dtick=HOUR_MS * max(1, round((axis_end - first) / dt.timedelta(hours=8))),
         tickformat="%H:00<br>%d %b",
         title={"text": f"Hour ({tz})", "font": {"size": 12, "color": MUTED}},
     )
     fig.update_yaxes(
-        title={"text": "Events", "font": {"size": 12, "color": MUTED}}, tickformat=",d"
+        title={"text": "Events", "font": {"size": 12, "color": MUTED}},
+        tickformat=",d",
+        rangemode="tozero",
+        dtick=1 if _small(per_hour.max()) else None,
     )
     return fig
 
