@@ -165,11 +165,6 @@ def test_scenario_world_figures(world: tuple[sa.Engine, pl.DataFrame, pl.DataFra
     _timed("figures recent", lambda: check_recent(engine, events, identities, recent))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Spark's time-decay credits are not normalised per conversion (they sum above 1); "
-    "touches, conversions and the other five models are equal: a known open bug",
-)
 def test_scenario_world_attribution(world: tuple[sa.Engine, pl.DataFrame, pl.DataFrame]) -> None:
     # Credits of the six models, paths (ordered concat_ws over array_sort) and time to convert
     # computed by Spark equal analyze() over the cohort's rows.
