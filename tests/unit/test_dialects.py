@@ -555,3 +555,21 @@ def test_credit_divisions_compile_without_decimal(dialect_name: str) -> None:
     text = str(stmt.compile(dialect=DIALECTS[dialect_name]()))
     assert " / " in text
     assert not re.search(r"AS (DECIMAL|NUMERIC)\b", text), text
+
+
+def test_combined_ranks_outside_the_grouped_parts() -> None:
+    """Spark resolves no aggregate in a window's ORDER BY: :func:`figures.combined` ranks
+    each part's rows over its sort keys as columns, outside the part's GROUP BY."""
+    touches = figures.touch_rows(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)))
+    parts = [
+        (figures.kpis_statement(touches), "iiiifiiif"),
+        (figures.breakdown_statement(touches, limit=3), "siiiif"),
+        (figures.touchpoints_statement(touches, limit=4), "ssssiii"),
+    ]
+    text = str(figures.combined(parts).compile(dialect=DIALECTS["hive"]()))
+    windows = re.findall(r"row_number\(\) OVER \(ORDER BY ([^)]*)\)", text)
+    assert len(windows) == 2  # the ordered parts; the KPIs' one row is not ranked
+    for keys in windows:
+        assert "(" not in keys, keys  # plain columns: no count(...), no sum(...)
+        assert "_k0" in keys, keys
+    assert text.count(" LIMIT ") == 2  # each part keeps its own limit
