@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -39,6 +39,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
@@ -961,23 +963,62 @@ _TOUCHPOINTS: Final = "ssssiii"
 _HOURLY: Final = "isi"
 
 
+def _sort_key(clause: Any) -> tuple[Any, list[Callable[[Any], Any]]]:
+    """An ORDER BY clause as its expression and its modifiers (``desc``, ``nulls_last``...),
+    innermost first."""
+    modifiers: list[Callable[[Any], Any]] = []
+    while isinstance(clause, UnaryExpression) and clause.modifier is not None:
+        modifiers.append(_MODIFIERS[clause.modifier])
+        clause = clause.element
+    return clause, modifiers[::-1]
+
+
+_MODIFIERS: Final[dict[Any, Callable[[Any], Any]]] = {
+    operators.asc_op: sa.asc,
+    operators.desc_op: sa.desc,
+    operators.nulls_first_op: sa.nulls_first,
+    operators.nulls_last_op: sa.nulls_last,
+}
+
+
+def _ranked(stmt: sa.Select[Any], index: int) -> sa.Subquery:
+    """``stmt`` (its order and limit kept) with ``_row``: the row's rank in that order.
+
+    The rank is a ``row_number()`` over the statement's sort keys, taken outside it (each
+    key a column ``_k<n>`` of the statement): Spark resolves no aggregate of a grouped
+    statement inside a window's ORDER BY.
+    """
+    order = list(stmt._order_by_clauses)
+    if not order:  # rows in no particular order: Spark refuses row_number() without one
+        return stmt.add_columns(sa.literal(0).label("_row")).subquery(f"journey_part_{index}")
+    keys = [_sort_key(clause) for clause in order]
+    inner = stmt.add_columns(*(key.label(f"_k{n}") for n, (key, _) in enumerate(keys)))
+    sub = inner.subquery(f"journey_sorted_{index}")
+    outer_order = []
+    for n, (_, modifiers) in enumerate(keys):
+        clause: Any = sub.c[f"_k{n}"]
+        for modifier in modifiers:
+            clause = modifier(clause)
+        outer_order.append(clause)
+    width = len(stmt.selected_columns)
+    rank = sa.func.row_number().over(order_by=outer_order).label("_row")
+    return sa.select(*list(sub.c)[:width], rank).subquery(f"journey_part_{index}")
+
+
 def combined(parts: Sequence[tuple[sa.Select[Any], str]]) -> sa.Select[Any]:
     """ONE statement returning the rows of every ``(statement, kinds)`` in ``parts``.
 
     Each row is ``(part, row, *slots)``: the part's index, the row's rank in the part's own
     order, and the part's columns in slots by kind (``kinds``: ``i``, ``f`` or ``s`` per
-    column), the other slots null. The parts share their CTEs (hint them materialized), so
-    the rule and its touches run once instead of once per figure; :func:`split` reads the
-    rows back. The statements' bound parameters must have distinct names.
+    column), the other slots null. The parts share their CTEs (hinted materialized where
+    the engine takes the hint), so the rule and its touches are written once instead of
+    once per figure; :func:`split` reads the rows back. The statements' bound parameters
+    must have distinct names.
     """
     width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
     selects = []
     for index, (stmt, kinds) in enumerate(parts):
-        order = stmt._order_by_clauses
-        # Spark and Hive refuse row_number() without an ORDER BY; such a part's rows are
-        # in no particular order anyway.
-        rank = sa.func.row_number().over(order_by=order) if order else sa.literal(0)
-        sub = stmt.add_columns(rank.label("_row")).subquery(f"journey_part_{index}")
+        sub = _ranked(stmt, index)
         cols = list(sub.c)
         slots: dict[str, list[Any]] = {kind: [] for kind in "ifs"}
         for col, kind in zip(cols, kinds, strict=False):
@@ -1010,18 +1051,16 @@ def split(
     return out
 
 
-#: Engines that take the MATERIALIZED hint, so that :func:`combined` evaluates the shared
-#: touch rows once; the others (Spark among them) run each part as its own statement.
-_COMBINING: Final = frozenset({"duckdb", "postgresql", "sqlite"})
-
-
 def _parts(
     engine: Engine, mapping: SchemaMapping, parts: Sequence[tuple[sa.Select[Any], str]]
 ) -> list[list[tuple[Any, ...]]]:
-    """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
-    if engine.dialect.name in _COMBINING:
-        return split(read_rows(engine, mapping, combined(parts)), parts)
-    return [read_rows(engine, mapping, stmt) for stmt, _ in parts]
+    """The rows of each part, from ONE :func:`combined` statement on every engine.
+
+    DuckDB, PostgreSQL and SQLite evaluate the MATERIALIZED touch rows once; Spark inlines
+    the shared CTE into each part but reuses the shuffles the parts have in common, and one
+    statement is one round trip.
+    """
+    return split(read_rows(engine, mapping, combined(parts)), parts)
 
 
 def _kpis(row: tuple[Any, ...]) -> Kpis:
