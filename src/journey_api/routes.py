@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -46,9 +45,9 @@ from journey_core.warehouse import (
     SchemaMapping,
     create_engine,
     fetch_journeys,
-    local_file,
     verify_schema,
 )
+from journey_core.warehouse.filepool import IDLE_SECONDS, FilePool
 from journey_core.warehouse.native import count_journeys, stream_journeys
 
 PATH = "/api/v1/customer-journey-details"
@@ -56,7 +55,6 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 CHUNK_ROWS = 5_000
 API_KEY_HEADER = "X-API-Key"
-LINGER_SECONDS = 2.0
 
 Format = Literal["json", "csv", "ndjson"]
 MEDIA_TYPES: dict[str, str] = {
@@ -117,11 +115,9 @@ class Warehouse:
     CPU priority (:mod:`journey_api.workers`, shared by the apps of a process) that write
     their rows to the spool's folder.
 
-    A DuckDB file is opened per read (the engine keeps no connection), which costs about
-    90 ms on the 20,000-person demo, as much as the lookup itself. So while reads run, and
-    for ``linger_seconds`` after the last one, the warehouse keeps one idle connection that
-    holds the database open; then it lets go, so a writer elsewhere waits at most that
-    long. A file replaced since (other inode, size or time) is let go of at the next read.
+    The engine pools a DuckDB file's connections for ``idle_seconds`` after the last read
+    (:class:`~journey_core.warehouse.filepool.FilePool`): a lookup does not open the file
+    again, a writer elsewhere waits at most that long, and a replaced file is opened anew.
     """
 
     def __init__(
@@ -131,7 +127,7 @@ class Warehouse:
         mapping: SchemaMapping,
         read_slots: int,
         lookup_slots: int = 2,
-        linger_seconds: float = LINGER_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
         cohort_processes: bool = False,
     ) -> None:
         self.url = url
@@ -145,14 +141,7 @@ class Warehouse:
         self.lookup_slots = threading.BoundedSemaphore(self.lookup_slot_count)
         self._lanes: dict[str, Lane[Any]] = {}
         self.workers = CohortWorkers.shared(self.read_slots) if cohort_processes else None
-        self.linger_seconds = linger_seconds
-        self._warm_lock = threading.Lock()
-        self._busy = 0
-        self._warm: _Closable | None = None
-        self._warm_stamp: tuple[int, int, int] | None = None
-        self._timer: threading.Timer | None = None
-        path = local_file(url) if url.startswith("duckdb") else None
-        self._file = path if linger_seconds > 0 else None
+        self.idle_seconds = idle_seconds
 
     def slots_for(self, query: JourneyQuery) -> threading.BoundedSemaphore:
         """The slots a read of ``query`` waits for: a person's own, or the cohort reads'."""
@@ -169,68 +158,17 @@ class Warehouse:
                 lane = self._lanes[name] = Lane(name, workers)
             return lane
 
-    def _stamp(self) -> tuple[int, int, int] | None:
-        assert self._file is not None
-        try:
-            stat = os.stat(self._file)
-        except OSError:
-            return None
-        return stat.st_ino, stat.st_size, stat.st_mtime_ns
-
-    def begin_read(self) -> None:
-        """A read starts: keep the DuckDB file open (see the class docstring)."""
-        if self._file is None:
-            return
-        with self._warm_lock:
-            self._busy += 1
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            stamp = self._stamp()
-            if self._warm is not None and stamp != self._warm_stamp:
-                self._let_go()  # the file was replaced: the next reads open the new one
-            elif self._warm is None and self._busy == 1 and stamp is not None:
-                engine, _ = self.connect()
-                try:
-                    self._warm = engine.connect()
-                    self._warm_stamp = stamp
-                except Exception:  # the read itself reports the cause
-                    self._warm = None
-
-    def end_read(self) -> None:
-        """A read ended: let go of the file ``linger_seconds`` after the last one."""
-        if self._file is None:
-            return
-        with self._warm_lock:
-            self._busy -= 1
-            if self._busy == 0 and self._warm is not None:
-                self._timer = threading.Timer(self.linger_seconds, self._idle)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _idle(self) -> None:
-        with self._warm_lock:
-            if self._busy == 0:
-                self._let_go()
-
-    def _let_go(self) -> None:
-        warm, self._warm, self._warm_stamp = self._warm, None, None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if warm is not None:
-            warm.close()
-
     def holds_file(self) -> bool:
-        """Whether an idle connection keeps the DuckDB file open now."""
-        with self._warm_lock:
-            return self._warm is not None
+        """Whether a connection (in use or idle) keeps the DuckDB file open now."""
+        with self._lock:
+            engine = self._engine
+        return engine is not None and isinstance(engine.pool, FilePool) and engine.pool.open() > 0
 
     def connect(self) -> tuple[Engine, SchemaMapping]:
         """The engine and the mapping fitted to the warehouse (checked once, on first use)."""
         with self._lock:
             if self._engine is None:
-                engine = create_engine(self.url)
+                engine = create_engine(self.url, idle_seconds=self.idle_seconds)
                 try:
                     self._fitted = verify_schema(engine, self.mapping)
                 except BaseException:
@@ -240,8 +178,6 @@ class Warehouse:
             return self._engine, self._fitted
 
     def dispose(self) -> None:
-        with self._warm_lock:
-            self._let_go()
         with self._lock:
             lanes, self._lanes = list(self._lanes.values()), {}
             if self._engine is not None:
@@ -557,11 +493,7 @@ def _streamed_response(
     try:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            warehouse.begin_read()
-            try:
-                events, individuals = count_journeys(engine, query, mapping=mapping)
-            finally:
-                warehouse.end_read()
+            events, individuals = count_journeys(engine, query, mapping=mapping)
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
     log["rows"] = events
@@ -570,14 +502,12 @@ def _streamed_response(
     def chunks() -> Iterator[pl.DataFrame]:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            warehouse.begin_read()
             batches = stream_journeys(engine, query, mapping=mapping, rows=CHUNK_ROWS)
             try:
                 for chunk in batches:
                     yield mask_frame(chunk) if mask else chunk
             finally:
                 batches.close()
-                warehouse.end_read()
 
     pieces = export.csv_pieces if fmt == "csv" else export.ndjson_pieces
     return StreamingResponse(
@@ -673,11 +603,7 @@ def _fetch(warehouse: Warehouse, query: JourneyQuery) -> JourneyResult:
     try:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            warehouse.begin_read()
-            try:
-                return fetch_journeys(engine, query, mapping=mapping)
-            finally:
-                warehouse.end_read()
+            return fetch_journeys(engine, query, mapping=mapping)
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
 
