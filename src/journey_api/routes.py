@@ -17,10 +17,12 @@ import datetime as dt
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, Protocol, cast
 
+import anyio
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -109,7 +111,9 @@ class Warehouse:
     only thrash or exhaust memory; the others wait their turn. Person lookups (a query with
     an email) are small and fast and have ``lookup_slots`` of their own, so they never queue
     behind cohort reads: each kind has its own :class:`~journey_api.lanes.Lane` of threads
-    (JSON pages) and its own slots (the same bound for CSV and NDJSON streams).
+    (JSON pages) and its own slots (the same bound for CSV and NDJSON streams). A cohort's
+    pages, once read, are cut and encoded on at most ``read_slots`` threads at once
+    (:attr:`page_limiter`), so many paging clients cannot crowd out the lookups either.
 
     With ``cohort_processes`` the cohort reads of JSON pages run in worker processes of lower
     CPU priority (:mod:`journey_api.workers`, shared by the apps of a process) that write
@@ -141,6 +145,8 @@ class Warehouse:
         self.lookup_slots = threading.BoundedSemaphore(self.lookup_slot_count)
         self._lanes: dict[str, Lane[Any]] = {}
         self.workers = CohortWorkers.shared(self.read_slots) if cohort_processes else None
+        self.page_limiter = anyio.CapacityLimiter(self.read_slots)
+        """At most ``read_slots`` threads cut and encode cohort pages at once."""
         self.idle_seconds = idle_seconds
 
     def slots_for(self, query: JourneyQuery) -> threading.BoundedSemaphore:
@@ -438,14 +444,27 @@ async def get_customer_journey_details(
             return page, spooled.events
 
     mask = settings.mask_pii
-    kept = await run_in_threadpool(kept_page)
+    # A cohort's page is cut (from memory or the spool) and encoded on at most read_slots
+    # threads at once, so paging clients cannot take the CPU a person's lookup needs.
+    pages = None if query.email else warehouse.page_limiter
+    kept = await anyio.to_thread.run_sync(kept_page, limiter=pages)
     if kept is not None:
         log["cache"] = "hit"
         log["rows"] = kept[1]
         return kept[0]
-    read, started = await warehouse.lane_for(query).run(
-        key, lambda: _read_and_keep(warehouse, query, key, cache, spool)
-    )
+    queued = time.perf_counter()
+
+    def read_and_keep() -> Paged:
+        # How long the read waited for a thread of its lane, and how long it took: the log
+        # tells queueing from work (bench/soak.py sums them up).
+        began = time.perf_counter()
+        log["queued_ms"] = f"{(began - queued) * 1000:.1f}"
+        try:
+            return _read_and_keep(warehouse, query, key, cache, spool)
+        finally:
+            log["read_ms"] = f"{(time.perf_counter() - began) * 1000:.1f}"
+
+    read, started = await warehouse.lane_for(query).run(key, read_and_keep)
     log["rows"] = read.events
     log["cache"] = "miss" if started else "shared"
 
@@ -456,7 +475,7 @@ async def get_customer_journey_details(
             paged = spooled or read
             return _page_response(paged, limit=limit, after=after, key=cursor_key, mask=mask)
 
-    return await run_in_threadpool(read_page)
+    return await anyio.to_thread.run_sync(read_page, limiter=pages)
 
 
 def _read_and_keep(
