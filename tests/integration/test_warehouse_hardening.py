@@ -267,3 +267,15 @@ def test_a_replaced_file_is_opened_once_its_old_reads_end(tmp_path: Path) -> Non
     assert counts == [CAMPAIGN_EVENTS.height]
     assert summarize(engine).events == CAMPAIGN_EVENTS.height
     engine.dispose()
+
+
+def test_a_writer_in_the_same_process_gets_the_file_a_reader_pooled(tmp_path: Path) -> None:
+    path = tmp_path / "rewrite.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS)
+    engine = create_engine(f"duckdb:///{path}", idle_seconds=600)
+    assert summarize(engine).events == CAMPAIGN_EVENTS.height
+    assert _pool(engine).open() == 1
+    # DuckDB refuses a read-write connection to a file this process holds read-only.
+    _write_duckdb(path, CAMPAIGN_EVENTS.head(2))
+    assert summarize(engine).events == 2  # the file changed: read through a new connection
+    engine.dispose()

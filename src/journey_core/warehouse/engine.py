@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from journey_core.config import ENV_DATABASE_URL as ENV_URL
 from journey_core.errors import WarehouseError
-from journey_core.warehouse.filepool import IDLE_SECONDS, FilePool
+from journey_core.warehouse.filepool import IDLE_SECONDS, FilePool, release
 
 __all__ = [
     "DUCKDB_CONFIG",
@@ -111,6 +111,8 @@ def create_engine(
         kwargs["poolclass"] = FilePool
         kwargs["file_path"] = path
         kwargs["idle_seconds"] = idle_seconds
+    if backend == "duckdb" and not read_only and path is not None:
+        release(path)  # this process's idle read-only connections would refuse the writer
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")

@@ -25,13 +25,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
-__all__ = ["DRAIN_SECONDS", "IDLE_SECONDS", "FilePool", "Stamp", "file_stamp"]
+__all__ = ["DRAIN_SECONDS", "IDLE_SECONDS", "FilePool", "Stamp", "file_stamp", "release"]
 
 IDLE_SECONDS = 2.0
 """How long an idle connection keeps the file open (and a writer waiting) after a read."""
@@ -42,6 +43,20 @@ MAX_IDLE = 8
 
 Stamp = tuple[int, int, int]
 _STAMP = "journey_file_stamp"
+_POOLS: weakref.WeakSet[FilePool] = weakref.WeakSet()
+_POOLS_LOCK = threading.Lock()
+
+
+def release(path: Path) -> int:
+    """Close this process's idle pooled connections to the DuckDB file ``path``; how many.
+
+    A writer in the same process needs this: DuckDB refuses a read-write connection to a file
+    the process still has open read-only (``different configuration``).
+    """
+    target = os.path.abspath(path)
+    with _POOLS_LOCK:
+        pools = [pool for pool in _POOLS if os.path.abspath(pool.path) == target]
+    return sum(pool.close_idle() for pool in pools)
 
 
 def file_stamp(path: Path) -> Stamp | None:
@@ -90,6 +105,8 @@ class FilePool(Pool):
         self._timer: threading.Timer | None = None
         self.opened = 0
         """Connections opened so far (a reused one counts once)."""
+        with _POOLS_LOCK:
+            _POOLS.add(self)
 
     # ------------------------------------------------------------ the Pool interface
 
