@@ -279,3 +279,17 @@ def test_a_writer_in_the_same_process_gets_the_file_a_reader_pooled(tmp_path: Pa
     _write_duckdb(path, CAMPAIGN_EVENTS.head(2))
     assert summarize(engine).events == 2  # the file changed: read through a new connection
     engine.dispose()
+
+
+def test_a_disposed_engine_keeps_its_connection_setup(tmp_path: Path) -> None:
+    path = tmp_path / "setup.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS)
+    engine = create_engine(f"duckdb:///{path}", duckdb_memory="100MB")
+    limits = []
+    for _ in range(2):
+        with engine.connect() as conn:
+            limits.append(conn.exec_driver_sql("select current_setting('memory_limit')").scalar())
+        engine.dispose()  # a new pool: the engine's connect listeners must come along
+    assert isinstance(engine.pool, FilePool)
+    assert limits[0] == limits[1]
+    assert "MiB" in str(limits[0])  # 100MB (95.3 MiB), not DuckDB's default of 80% of RAM

@@ -181,7 +181,19 @@ class FilePool(Pool):
             record.close()
 
     def recreate(self) -> FilePool:
+        # As SQLAlchemy's own pools do: the same events (the engine's connect listeners, e.g.
+        # DuckDB's memory limit) and dialect, so Engine.dispose() loses none of them.
         self.logger.info("Pool recreating")
+        kw = {
+            **self._kw,
+            "recycle": self._recycle,
+            "echo": self.echo,
+            "logging_name": self._orig_logging_name,
+            "reset_on_return": self._reset_on_return,
+            "pre_ping": self._pre_ping,
+            "_dispatch": self.dispatch,
+            "dialect": self._dialect,
+        }
         return self.__class__(
             self._creator,
             file_path=self.path,
@@ -189,7 +201,7 @@ class FilePool(Pool):
             drain_seconds=self.drain_seconds,
             max_idle=self.max_idle,
             clock=self._clock,
-            **self._kw,
+            **kw,
         )
 
     # ------------------------------------------------------------------ the rest
