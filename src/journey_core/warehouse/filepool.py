@@ -22,6 +22,7 @@ seconds:
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -45,6 +46,21 @@ Stamp = tuple[int, int, int]
 _STAMP = "journey_file_stamp"
 _POOLS: weakref.WeakSet[FilePool] = weakref.WeakSet()
 _POOLS_LOCK = threading.Lock()
+
+
+def _close_all() -> None:
+    """At exit, before daemon threads stop: no reaper may close a DuckDB connection while the
+    interpreter shuts down (its thread would be stopped inside DuckDB, which aborts the process)."""
+    global _EXITING
+    _EXITING = True
+    with _POOLS_LOCK:
+        pools = list(_POOLS)
+    for pool in pools:
+        pool.dispose()
+
+
+_EXITING = False
+atexit.register(_close_all)
 
 
 def release(path: Path) -> int:
@@ -125,7 +141,8 @@ class FilePool(Pool):
             record.close()  # a replaced file's connection
         if reused is not None:
             return reused
-        self._wait_for_old_reads(stamp)
+        if stamp is not None:  # a missing file: opening it fails at once, no need to wait
+            self._wait_for_old_reads(stamp)
         return self._create_connection()
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
@@ -247,6 +264,8 @@ class FilePool(Pool):
         self._timer.start()
 
     def _reap(self) -> None:
+        if _EXITING:
+            return
         with self._changed:
             self._timer = None
         self.close_idle(older_than=self.idle_seconds)
