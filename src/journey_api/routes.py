@@ -16,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, Protocol, cast
 
+import anyio
 import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -46,9 +47,9 @@ from journey_core.warehouse import (
     SchemaMapping,
     create_engine,
     fetch_journeys,
-    local_file,
     verify_schema,
 )
+from journey_core.warehouse.filepool import IDLE_SECONDS, FilePool
 from journey_core.warehouse.native import count_journeys, stream_journeys
 
 PATH = "/api/v1/customer-journey-details"
@@ -56,7 +57,6 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 CHUNK_ROWS = 5_000
 API_KEY_HEADER = "X-API-Key"
-LINGER_SECONDS = 2.0
 
 Format = Literal["json", "csv", "ndjson"]
 MEDIA_TYPES: dict[str, str] = {
@@ -111,17 +111,17 @@ class Warehouse:
     only thrash or exhaust memory; the others wait their turn. Person lookups (a query with
     an email) are small and fast and have ``lookup_slots`` of their own, so they never queue
     behind cohort reads: each kind has its own :class:`~journey_api.lanes.Lane` of threads
-    (JSON pages) and its own slots (the same bound for CSV and NDJSON streams).
+    (JSON pages) and its own slots (the same bound for CSV and NDJSON streams). A cohort's
+    pages, once read, are cut and encoded on at most ``read_slots`` threads at once
+    (:attr:`page_limiter`), so many paging clients cannot crowd out the lookups either.
 
     With ``cohort_processes`` the cohort reads of JSON pages run in worker processes of lower
     CPU priority (:mod:`journey_api.workers`, shared by the apps of a process) that write
     their rows to the spool's folder.
 
-    A DuckDB file is opened per read (the engine keeps no connection), which costs about
-    90 ms on the 20,000-person demo, as much as the lookup itself. So while reads run, and
-    for ``linger_seconds`` after the last one, the warehouse keeps one idle connection that
-    holds the database open; then it lets go, so a writer elsewhere waits at most that
-    long. A file replaced since (other inode, size or time) is let go of at the next read.
+    The engine pools a DuckDB file's connections for ``idle_seconds`` after the last read
+    (:class:`~journey_core.warehouse.filepool.FilePool`): a lookup does not open the file
+    again, a writer elsewhere waits at most that long, and a replaced file is opened anew.
     """
 
     def __init__(
@@ -131,7 +131,7 @@ class Warehouse:
         mapping: SchemaMapping,
         read_slots: int,
         lookup_slots: int = 2,
-        linger_seconds: float = LINGER_SECONDS,
+        idle_seconds: float = IDLE_SECONDS,
         cohort_processes: bool = False,
     ) -> None:
         self.url = url
@@ -145,14 +145,9 @@ class Warehouse:
         self.lookup_slots = threading.BoundedSemaphore(self.lookup_slot_count)
         self._lanes: dict[str, Lane[Any]] = {}
         self.workers = CohortWorkers.shared(self.read_slots) if cohort_processes else None
-        self.linger_seconds = linger_seconds
-        self._warm_lock = threading.Lock()
-        self._busy = 0
-        self._warm: _Closable | None = None
-        self._warm_stamp: tuple[int, int, int] | None = None
-        self._timer: threading.Timer | None = None
-        path = local_file(url) if url.startswith("duckdb") else None
-        self._file = path if linger_seconds > 0 else None
+        self.page_limiter = anyio.CapacityLimiter(self.read_slots)
+        """At most ``read_slots`` threads cut and encode cohort pages at once."""
+        self.idle_seconds = idle_seconds
 
     def slots_for(self, query: JourneyQuery) -> threading.BoundedSemaphore:
         """The slots a read of ``query`` waits for: a person's own, or the cohort reads'."""
@@ -169,68 +164,17 @@ class Warehouse:
                 lane = self._lanes[name] = Lane(name, workers)
             return lane
 
-    def _stamp(self) -> tuple[int, int, int] | None:
-        assert self._file is not None
-        try:
-            stat = os.stat(self._file)
-        except OSError:
-            return None
-        return stat.st_ino, stat.st_size, stat.st_mtime_ns
-
-    def begin_read(self) -> None:
-        """A read starts: keep the DuckDB file open (see the class docstring)."""
-        if self._file is None:
-            return
-        with self._warm_lock:
-            self._busy += 1
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            stamp = self._stamp()
-            if self._warm is not None and stamp != self._warm_stamp:
-                self._let_go()  # the file was replaced: the next reads open the new one
-            elif self._warm is None and self._busy == 1 and stamp is not None:
-                engine, _ = self.connect()
-                try:
-                    self._warm = engine.connect()
-                    self._warm_stamp = stamp
-                except Exception:  # the read itself reports the cause
-                    self._warm = None
-
-    def end_read(self) -> None:
-        """A read ended: let go of the file ``linger_seconds`` after the last one."""
-        if self._file is None:
-            return
-        with self._warm_lock:
-            self._busy -= 1
-            if self._busy == 0 and self._warm is not None:
-                self._timer = threading.Timer(self.linger_seconds, self._idle)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _idle(self) -> None:
-        with self._warm_lock:
-            if self._busy == 0:
-                self._let_go()
-
-    def _let_go(self) -> None:
-        warm, self._warm, self._warm_stamp = self._warm, None, None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if warm is not None:
-            warm.close()
-
     def holds_file(self) -> bool:
-        """Whether an idle connection keeps the DuckDB file open now."""
-        with self._warm_lock:
-            return self._warm is not None
+        """Whether a connection (in use or idle) keeps the DuckDB file open now."""
+        with self._lock:
+            engine = self._engine
+        return engine is not None and isinstance(engine.pool, FilePool) and engine.pool.open() > 0
 
     def connect(self) -> tuple[Engine, SchemaMapping]:
         """The engine and the mapping fitted to the warehouse (checked once, on first use)."""
         with self._lock:
             if self._engine is None:
-                engine = create_engine(self.url)
+                engine = create_engine(self.url, idle_seconds=self.idle_seconds)
                 try:
                     self._fitted = verify_schema(engine, self.mapping)
                 except BaseException:
@@ -240,8 +184,6 @@ class Warehouse:
             return self._engine, self._fitted
 
     def dispose(self) -> None:
-        with self._warm_lock:
-            self._let_go()
         with self._lock:
             lanes, self._lanes = list(self._lanes.values()), {}
             if self._engine is not None:
@@ -502,14 +444,27 @@ async def get_customer_journey_details(
             return page, spooled.events
 
     mask = settings.mask_pii
-    kept = await run_in_threadpool(kept_page)
+    # A cohort's page is cut (from memory or the spool) and encoded on at most read_slots
+    # threads at once, so paging clients cannot take the CPU a person's lookup needs.
+    pages = None if query.email else warehouse.page_limiter
+    kept = await anyio.to_thread.run_sync(kept_page, limiter=pages)
     if kept is not None:
         log["cache"] = "hit"
         log["rows"] = kept[1]
         return kept[0]
-    read, started = await warehouse.lane_for(query).run(
-        key, lambda: _read_and_keep(warehouse, query, key, cache, spool)
-    )
+    queued = time.perf_counter()
+
+    def read_and_keep() -> Paged:
+        # How long the read waited for a thread of its lane, and how long it took: the log
+        # tells queueing from work (bench/soak.py sums them up).
+        began = time.perf_counter()
+        log["queued_ms"] = f"{(began - queued) * 1000:.1f}"
+        try:
+            return _read_and_keep(warehouse, query, key, cache, spool)
+        finally:
+            log["read_ms"] = f"{(time.perf_counter() - began) * 1000:.1f}"
+
+    read, started = await warehouse.lane_for(query).run(key, read_and_keep)
     log["rows"] = read.events
     log["cache"] = "miss" if started else "shared"
 
@@ -520,7 +475,7 @@ async def get_customer_journey_details(
             paged = spooled or read
             return _page_response(paged, limit=limit, after=after, key=cursor_key, mask=mask)
 
-    return await run_in_threadpool(read_page)
+    return await anyio.to_thread.run_sync(read_page, limiter=pages)
 
 
 def _read_and_keep(
@@ -557,11 +512,7 @@ def _streamed_response(
     try:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            warehouse.begin_read()
-            try:
-                events, individuals = count_journeys(engine, query, mapping=mapping)
-            finally:
-                warehouse.end_read()
+            events, individuals = count_journeys(engine, query, mapping=mapping)
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
     log["rows"] = events
@@ -570,14 +521,12 @@ def _streamed_response(
     def chunks() -> Iterator[pl.DataFrame]:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            warehouse.begin_read()
             batches = stream_journeys(engine, query, mapping=mapping, rows=CHUNK_ROWS)
             try:
                 for chunk in batches:
                     yield mask_frame(chunk) if mask else chunk
             finally:
                 batches.close()
-                warehouse.end_read()
 
     pieces = export.csv_pieces if fmt == "csv" else export.ndjson_pieces
     return StreamingResponse(
@@ -673,11 +622,7 @@ def _fetch(warehouse: Warehouse, query: JourneyQuery) -> JourneyResult:
     try:
         with warehouse.slots_for(query):
             engine, mapping = warehouse.connect()
-            warehouse.begin_read()
-            try:
-                return fetch_journeys(engine, query, mapping=mapping)
-            finally:
-                warehouse.end_read()
+            return fetch_journeys(engine, query, mapping=mapping)
     except OverflowError:
         raise InputError("as_of", _too_early(_iso(query.as_of))) from None
 

@@ -212,7 +212,7 @@ def test_an_error_in_a_worker_read_is_one_error_body(tmp_path: Path) -> None:
 def test_the_duckdb_file_is_held_while_busy_and_let_go_after(tmp_path: Path) -> None:
     url = build_demo_warehouse(tmp_path)
     warehouse = api_routes.Warehouse(
-        url, mapping=load_mapping("canonical"), read_slots=1, linger_seconds=0.3
+        url, mapping=load_mapping("canonical"), read_slots=1, idle_seconds=0.3
     )
     query = api_routes._build_query(
         Settings(database_url=url),

@@ -1,4 +1,5 @@
-"""Warehouses with awkward names and values: reserved words, dotted schemas (issue 14)."""
+"""Warehouses with awkward names and values: reserved words, dotted schemas; a DuckDB file
+replaced or written while it is read (issue 14)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +27,7 @@ from journey_core.warehouse import (
     verify_schema,
     write_tables,
 )
+from journey_core.warehouse.filepool import FilePool
 from tests.conftest import WarehouseFactory
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
 
@@ -158,21 +161,135 @@ def test_duckdb_file_replaced_under_a_live_engine_is_reread(tmp_path: Path) -> N
     engine.dispose()
 
 
+# A writer that retries while a reader holds the file, for at most 60 s (not a timing test:
+# it only has to get through once the reader's idle connection is closed).
+PATIENT_WRITER = """
+import sys, time, duckdb
+deadline = time.monotonic() + 60
+while True:
+    try:
+        con = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+con.execute("delete from events")
+con.close()
+"""
+
+
+def _pool(engine: sa.Engine) -> FilePool:
+    assert isinstance(engine.pool, FilePool)
+    return engine.pool
+
+
 def test_idle_duckdb_engine_does_not_block_a_writer(tmp_path: Path) -> None:
     path = tmp_path / "shared.duckdb"
     _write_duckdb(path, CAMPAIGN_EVENTS)
-    engine = create_engine(f"duckdb:///{path}")
+    engine = create_engine(f"duckdb:///{path}", idle_seconds=0.2)
     assert summarize(engine).events == CAMPAIGN_EVENTS.height  # the engine has been used
-    writer = (
-        "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-        "con.execute('delete from events'); con.close()"
-    )
     proc = subprocess.run(
-        [sys.executable, "-c", writer, str(path)],
+        [sys.executable, "-c", PATIENT_WRITER, str(path)],
         capture_output=True,
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()
+    assert _pool(engine).open() == 0  # the idle connection was closed, the writer got through
     assert summarize(engine).events == 0
     engine.dispose()
+
+
+def test_duckdb_connections_are_reused_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "reused.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS)
+    engine = create_engine(f"duckdb:///{path}", idle_seconds=600)
+    query = JourneyQuery(as_of=AS_OF, email="ann@example.com")
+    first = fetch_journeys(engine, query).frame
+    for _ in range(5):
+        assert_frame_equal(fetch_journeys(engine, query).frame, first)
+        assert summarize(engine).events == CAMPAIGN_EVENTS.height
+    pool = _pool(engine)
+    assert pool.opened == 1  # one connection served every read
+    assert (pool.idle(), pool.open()) == (1, 1)
+    assert pool.close_idle(older_than=0) == 1
+    assert pool.open() == 0  # nothing holds the file
+    assert summarize(engine).events == CAMPAIGN_EVENTS.height
+    assert pool.opened == 2
+    engine.dispose()
+    assert pool.open() == 0
+
+
+def test_idle_connections_close_after_the_idle_time_only(tmp_path: Path) -> None:
+    path = tmp_path / "clock.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS.head(3))
+    now = [0.0]
+    engine = sa.create_engine(
+        f"duckdb:///{path}",
+        connect_args={"read_only": True},
+        poolclass=FilePool,
+        file_path=path,
+        idle_seconds=600,
+        clock=lambda: now[0],
+    )
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from events")).scalar_one() == 3
+    pool = _pool(engine)
+    now[0] = 599.0
+    assert pool.close_idle(older_than=pool.idle_seconds) == 0
+    assert pool.open() == 1
+    now[0] = 600.0
+    assert pool.close_idle(older_than=pool.idle_seconds) == 1
+    assert pool.open() == 0
+    engine.dispose()
+
+
+def test_a_replaced_file_is_opened_once_its_old_reads_end(tmp_path: Path) -> None:
+    path = tmp_path / "swap.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS.head(3))
+    engine = create_engine(f"duckdb:///{path}", idle_seconds=600)
+    assert summarize(engine).events == 3  # one idle connection to the old file
+    old_read = engine.connect()  # a read of the old file still under way
+    assert old_read.execute(sa.text("select count(*) from events")).scalar_one() == 3
+    fresh = tmp_path / "fresh.duckdb"
+    _write_duckdb(fresh, CAMPAIGN_EVENTS)
+    os.replace(fresh, path)
+    counts: list[int] = []
+    reader = threading.Thread(target=lambda: counts.append(summarize(engine).events))
+    reader.start()
+    reader.join(timeout=0.5)
+    # DuckDB would hand a connection opened now the old database (the one old_read shares),
+    # so the new read waits for the old one to end.
+    assert not counts
+    old_read.close()
+    reader.join(timeout=60)
+    assert counts == [CAMPAIGN_EVENTS.height]
+    assert summarize(engine).events == CAMPAIGN_EVENTS.height
+    engine.dispose()
+
+
+def test_a_writer_in_the_same_process_gets_the_file_a_reader_pooled(tmp_path: Path) -> None:
+    path = tmp_path / "rewrite.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS)
+    engine = create_engine(f"duckdb:///{path}", idle_seconds=600)
+    assert summarize(engine).events == CAMPAIGN_EVENTS.height
+    assert _pool(engine).open() == 1
+    # DuckDB refuses a read-write connection to a file this process holds read-only.
+    _write_duckdb(path, CAMPAIGN_EVENTS.head(2))
+    assert summarize(engine).events == 2  # the file changed: read through a new connection
+    engine.dispose()
+
+
+def test_a_disposed_engine_keeps_its_connection_setup(tmp_path: Path) -> None:
+    path = tmp_path / "setup.duckdb"
+    _write_duckdb(path, CAMPAIGN_EVENTS)
+    engine = create_engine(f"duckdb:///{path}", duckdb_memory="100MB")
+    limits = []
+    for _ in range(2):
+        with engine.connect() as conn:
+            limits.append(conn.exec_driver_sql("select current_setting('memory_limit')").scalar())
+        engine.dispose()  # a new pool: the engine's connect listeners must come along
+    assert isinstance(engine.pool, FilePool)
+    assert limits[0] == limits[1]
+    assert "MiB" in str(limits[0])  # 100MB (95.3 MiB), not DuckDB's default of 80% of RAM

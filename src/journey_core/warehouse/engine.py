@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from journey_core.config import ENV_DATABASE_URL as ENV_URL
 from journey_core.errors import WarehouseError
+from journey_core.warehouse.filepool import IDLE_SECONDS, FilePool, release
 
 __all__ = [
     "DUCKDB_CONFIG",
@@ -65,14 +66,20 @@ def local_file(url: str | sa.URL) -> Path | None:
 
 
 def create_engine(
-    url: str | sa.URL, *, read_only: bool = True, duckdb_memory: str | None = None
+    url: str | sa.URL,
+    *,
+    read_only: bool = True,
+    duckdb_memory: str | None = None,
+    idle_seconds: float = IDLE_SECONDS,
 ) -> Engine:
     """An engine for ``url``: read-only by default, UTC sessions on PostgreSQL.
 
     ``duckdb_memory`` (a read-only DuckDB file only, e.g. ``"256MB"``): DuckDB's
     ``memory_limit``, beyond which its joins, windows and sorts spill to disk instead of
     growing with the data (DuckDB's own default is 80% of RAM; one limit per file and
-    process). Raises :class:`WarehouseError` when the URL is malformed or names a missing file.
+    process). A read-only DuckDB file's connections are pooled (:class:`FilePool`): reused
+    while the file is unchanged, closed after ``idle_seconds`` idle. Raises
+    :class:`WarehouseError` when the URL is malformed or names a missing file.
     """
     try:
         parsed = sa.make_url(url)
@@ -99,10 +106,13 @@ def create_engine(
         # refuses a second connection to one file with a different configuration (an export
         # run in a process that already reads the file, e.g. the API's, would fail).
         kwargs["connect_args"] = {"read_only": True, "config": dict(DUCKDB_CONFIG)}
-        # A connection per checkout, closed at check-in: an idle engine holds no lock on the
-        # file (a writer elsewhere is never blocked by it), and a file an ETL job replaced
-        # (written elsewhere, renamed over this path) is the one the next read opens.
-        kwargs["poolclass"] = sa.pool.NullPool
+        # Reused while busy, closed when idle (a writer elsewhere waits at most idle_seconds),
+        # and never reused once an ETL job replaced the file (filepool.py).
+        kwargs["poolclass"] = FilePool
+        kwargs["file_path"] = path
+        kwargs["idle_seconds"] = idle_seconds
+    if backend == "duckdb" and not read_only and path is not None:
+        release(path)  # this process's idle read-only connections would refuse the writer
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
