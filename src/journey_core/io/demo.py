@@ -497,10 +497,9 @@ class _Buckets:
         if (name, bucket) not in self.streams:
             return self.empty[name]
         path = self._path(name, bucket)
-        with pa.ipc.open_stream(path) as reader:
-            parked = pl.DataFrame(reader.read_all())
+        parked = pl.read_ipc_stream(path).sort(*order, maintain_order=True)
         path.unlink()
-        return parked.sort(*order, maintain_order=True)
+        return parked
 
 
 def chunks_in_time_order(
