@@ -196,6 +196,10 @@ def _write_duckdb(
             written = _append_chunks(conn, md.tables, chunks)
         else:
             written = _stage_and_sort(conn, md, chunks)
+        # An ART index must fit in memory while DuckDB builds it (about 15-20 bytes a row:
+        # anonymous_id needs 100-200 MB at 10M events, so 256 MB fails at 100M): the
+        # index build alone runs under DuckDB's default limit.
+        conn.execute(sa.text("RESET memory_limit"))
         for table in md.sorted_tables:
             for index in table.indexes:
                 if index.name in LOOKUP_INDEXES:
