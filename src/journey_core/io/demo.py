@@ -540,7 +540,7 @@ def chunks_in_time_order(
             generated += chunk[0].height
             if sum(ev.height for ev, _ in held) >= _SPILL_EVENTS:
                 park_held()
-            progress(f"{generated:,} events generated", 0.6 * min(generated / expected, 0.99))
+            progress(f"{generated:,} events generated", 0.5 * min(generated / expected, 0.99))
         park_held()
         parked.close()
         handed = 0
@@ -552,7 +552,7 @@ def chunks_in_time_order(
                 yield piece, identities
                 identities = identities.clear()
                 handed += piece.height
-                progress(f"{handed:,} events written", 0.6 + 0.35 * handed / max(generated, 1))
+                progress(f"{handed:,} events written", 0.5 + 0.45 * handed / max(generated, 1))
 
 
 def build_demo(
