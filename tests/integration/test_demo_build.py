@@ -23,9 +23,12 @@ PEAK_MB_BOUND = 800  # the whole demo used to be in memory: 1.4 GB at 2M events
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of 40 people and slices of 60 sessions: many chunks from a small demo."""
+    """Blocks of 40 people, slices of 60 sessions and time buckets of about 1,000 events
+    (held 500 at a time): many chunks from a small demo."""
     monkeypatch.setattr(demo, "BLOCK", 40)
     monkeypatch.setattr(demo, "_SESSION_SLICE", 60)
+    monkeypatch.setattr(demo, "BUCKET_EVENTS", 1_000)
+    monkeypatch.setattr(demo, "_SPILL_EVENTS", 500)
 
 
 def _table(url: str, name: str) -> pl.DataFrame:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.io import demo
-from journey_core.io.demo import generate, generate_chunks, individuals_for_events
+from journey_core.io.demo import (
+    bucket_edges,
+    chunks_in_time_order,
+    generate,
+    generate_chunks,
+    individuals_for_events,
+)
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 
@@ -87,3 +95,36 @@ def test_the_first_block_is_the_smaller_demo() -> None:
 )
 def test_individuals_for_events(events: int, individuals: int) -> None:
     assert individuals_for_events(events) == individuals
+
+
+@pytest.mark.usefixtures("small_blocks")
+def test_chunks_in_time_order_are_the_whole_demo_sorted_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo, "BUCKET_EVENTS", 1_000)  # about six buckets
+    monkeypatch.setattr(demo, "_SPILL_EVENTS", 700)
+    monkeypatch.setattr(demo, "_HAND_ROWS", 400)
+    steps: list[str] = []
+    chunks = list(
+        chunks_in_time_order(
+            individuals=130, seed=3, end=END, spill=tmp_path, progress=lambda s, _: steps.append(s)
+        )
+    )
+    events, identities = generate(individuals=130, seed=3, end=END)
+    assert_frame_equal(pl.concat([ev for ev, _ in chunks]), events)  # sorted across chunks
+    assert_frame_equal(pl.concat([ids for _, ids in chunks]), identities)
+    assert len(chunks) > 6
+    assert max(ev.height for ev, _ in chunks) <= 400
+    assert steps[-1] == f"{events.height:,} events written"
+    assert f"{events.height:,} events generated" in steps
+    assert list(tmp_path.iterdir()) == []  # the parked rows are gone
+
+
+@pytest.mark.parametrize("buckets", [pytest.param(1, id="one"), pytest.param(200, id="200")])
+def test_bucket_edges_start_at_the_span_and_increase(buckets: int) -> None:
+    edges = bucket_edges(END, buckets)
+    start = np.datetime64(END.replace(tzinfo=None) - dt.timedelta(days=demo.SPAN_DAYS), "us")
+    assert edges.size == buckets
+    assert edges[0] == start.astype(np.int64)
+    assert (np.diff(edges) > 0).all()
+    assert edges[-1] < np.datetime64(END.replace(tzinfo=None), "us").astype(np.int64)

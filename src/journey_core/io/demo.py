@@ -10,21 +10,29 @@ rows), each from its own random stream derived from ``(seed, block index)``, and
 block by block, so memory stays bounded however large the demo. Block 0 uses ``seed``
 itself: a demo of at most 20,000 people is the same as before blocks existed, and the first
 20,000 people of a larger demo are the default demo.
+
+Every block spans the whole 180 days, so :func:`build_demo` puts the rows in time order on
+the way: as they are generated it parks them in time buckets of about :data:`BUCKET_EVENTS`
+events (Arrow files in a temporary directory), then sorts and writes one bucket at a time.
+The warehouse gets the rows in time order without one sort of the whole table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from journey_core import columns as c
 from journey_core.rules.query import to_utc
-from journey_core.warehouse.engine import safe_url
+from journey_core.warehouse.engine import local_file, safe_url
 from journey_core.warehouse.write import Chunk, write_chunks
 
 Progress = Callable[[str, float], None]
@@ -36,7 +44,13 @@ BLOCK = 20_000
 EVENTS_PER_INDIVIDUAL = 48
 """About how many events the demo writes per person (960,530 for the default 20,000)."""
 _SESSION_SLICE = 25_000  # sessions turned into events at a time, within a block
+BUCKET_EVENTS = 500_000
+"""About how many events :func:`build_demo` sorts and writes at a time (one time bucket)."""
+_SPILL_EVENTS = 500_000  # generated events held before they are parked in their buckets
+_HAND_ROWS = 122_880  # sorted events handed to the writer at a time (a DuckDB row group)
+_LZ4 = pa.ipc.IpcWriteOptions(compression="lz4")
 SPAN_DAYS = 180
+_RECENCY = 1.6  # session ages follow power(_RECENCY): recent days hold more sessions
 SITE = "https://shop.example.com"
 
 # channel -> (weight before known, weight after known, [(source, medium, campaign, referrer)])
@@ -171,7 +185,7 @@ def _block(
     n_total = person.size
 
     # Session start times, more recent sessions being more likely; sorted within person.
-    age = (rng.power(1.6, size=n_total) * span_us).astype(np.int64)
+    age = (rng.power(_RECENCY, size=n_total) * span_us).astype(np.int64)
     start = np.asarray(end_us - (span_us - age).astype("timedelta64[us]"))
     order = np.lexsort((start, person))
     person, start = person[order], start[order]
@@ -427,6 +441,120 @@ def _identities(
     return pl.concat([ids, shared]).sort(c.IDENTIFIED_AT, c.ANONYMOUS_ID)
 
 
+def bucket_edges(end: dt.datetime, buckets: int) -> np.ndarray:
+    """The first microsecond (naive UTC) of each of ``buckets`` time buckets of the span.
+
+    Bucket ``k`` holds the times from ``edges[k]`` up to the next edge; the edges follow
+    the demo's recency, so the buckets hold about as many events each.
+
+    >>> edges = bucket_edges(dt.datetime(2022, 8, 31), 3)
+    >>> [str(day)[:10] for day in edges.astype("datetime64[us]")]
+    ['2022-03-04', '2022-06-02', '2022-07-21']
+    """
+    end_us = np.datetime64(to_utc(end).replace(tzinfo=None), "us").astype(np.int64)
+    span_us = SPAN_DAYS * 86_400 * 1_000_000
+    quantiles = (np.arange(buckets) / buckets) ** (1 / _RECENCY)
+    return (end_us - span_us + np.round(quantiles * span_us)).astype(np.int64)
+
+
+@dataclass
+class _Buckets:
+    """Rows parked on disk by time bucket: one Arrow IPC stream (LZ4) per bucket and table.
+
+    A stream keeps nothing in memory for what it has written (a Parquet writer keeps each
+    row group's metadata until it closes: about 12 kB a write, 1 GB at 100M events).
+    """
+
+    directory: Path
+    edges: np.ndarray
+    streams: dict[tuple[str, int], pa.ipc.RecordBatchStreamWriter] = field(default_factory=dict)
+    empty: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    def _path(self, name: str, bucket: int) -> Path:
+        return self.directory / f"{name}-{bucket:06d}.arrows"
+
+    def park(self, name: str, frame: pl.DataFrame, time_column: str) -> None:
+        """Append the rows of ``frame`` to the buckets of their ``time_column``."""
+        self.empty.setdefault(name, frame.clear())
+        if frame.is_empty():
+            return
+        at = frame[time_column].dt.epoch("us").to_numpy()
+        bucket = np.clip(np.searchsorted(self.edges, at, side="right") - 1, 0, None)
+        parts = frame.with_columns(_bucket=pl.Series(bucket)).partition_by("_bucket")
+        for part in parts:
+            key = (name, int(part["_bucket"][0]))
+            table = part.drop("_bucket").to_arrow()
+            if key not in self.streams:
+                self.streams[key] = pa.ipc.new_stream(self._path(*key), table.schema, options=_LZ4)
+            self.streams[key].write_table(table)
+
+    def close(self) -> None:
+        for stream in self.streams.values():
+            stream.close()
+
+    def take(self, name: str, bucket: int, order: tuple[str, ...]) -> pl.DataFrame:
+        """The rows of one bucket, sorted by ``order``; the file goes."""
+        if (name, bucket) not in self.streams:
+            return self.empty[name]
+        path = self._path(name, bucket)
+        parked = pl.read_ipc_stream(path).sort(*order, maintain_order=True)
+        path.unlink()
+        return parked
+
+
+def chunks_in_time_order(
+    *,
+    individuals: int = DEFAULT_INDIVIDUALS,
+    seed: int = 7,
+    end: dt.datetime,
+    spill: Path | None = None,
+    progress: Progress = _noop,
+) -> Iterator[Chunk]:
+    """The rows of :func:`generate_chunks` as chunks in time order, across chunks too.
+
+    Generates everything first, parking the rows in time buckets under a temporary
+    directory in ``spill`` (the system's by default), then yields one sorted bucket at a
+    time, in slices: events by ``occurred_at, event_id``, identities by ``identified_at,
+    anonymous_id`` (a bucket's all with its first slice). ``progress`` hears how many
+    events are generated, then how many are handed on.
+
+    >>> chunks = chunks_in_time_order(individuals=30, seed=1, end=dt.datetime(2022, 8, 31))
+    >>> events, identities = generate(individuals=30, seed=1, end=dt.datetime(2022, 8, 31))
+    >>> [ev.equals(events) and ids.equals(identities) for ev, ids in chunks]
+    [True]
+    """
+    expected = individuals * EVENTS_PER_INDIVIDUAL
+    buckets = max(1, math.ceil(expected / BUCKET_EVENTS))
+    with tempfile.TemporaryDirectory(prefix="journey-demo-", dir=spill) as tmp:
+        parked = _Buckets(Path(tmp), bucket_edges(end, buckets))
+        generated, held = 0, list[Chunk]()
+
+        def park_held() -> None:
+            for events, identities in held:
+                parked.park(c.EVENTS, events, c.OCCURRED_AT)
+                parked.park(c.IDENTITIES, identities, c.IDENTIFIED_AT)
+            held.clear()
+
+        for chunk in generate_chunks(individuals=individuals, seed=seed, end=end):
+            held.append(chunk)
+            generated += chunk[0].height
+            if sum(ev.height for ev, _ in held) >= _SPILL_EVENTS:
+                park_held()
+            progress(f"{generated:,} events generated", 0.5 * min(generated / expected, 0.99))
+        park_held()
+        parked.close()
+        handed = 0
+        for bucket in range(buckets):
+            events = parked.take(c.EVENTS, bucket, (c.OCCURRED_AT, c.EVENT_ID))
+            identities = parked.take(c.IDENTITIES, bucket, (c.IDENTIFIED_AT, c.ANONYMOUS_ID))
+            # In slices, so that the writer's copies stay small; the identities come first.
+            for piece in events.iter_slices(_HAND_ROWS) if events.height else [events]:
+                yield piece, identities
+                identities = identities.clear()
+                handed += piece.height
+                progress(f"{handed:,} events written", 0.5 + 0.45 * handed / max(generated, 1))
+
+
 def build_demo(
     url: str,
     *,
@@ -437,19 +565,23 @@ def build_demo(
 ) -> DemoStats:
     """Generate the demo and write it to ``url`` (DuckDB, SQLite or PostgreSQL), replacing it.
 
-    Generates and writes one block of people at a time, so memory stays bounded;
-    ``progress`` hears after each block how many events are written so far.
+    Generates the rows in blocks, parks them in time buckets on disk (beside a DuckDB file,
+    else in the system's temporary directory), then writes one sorted bucket at a time, so
+    memory stays bounded and the tables are in time order with no sort of the whole table;
+    ``progress`` hears how many events are generated, then written.
     """
     progress("generating events", 0.0)
+    path = local_file(url)
 
     def chunks() -> Iterator[Chunk]:
-        written, expected = 0, individuals * EVENTS_PER_INDIVIDUAL
-        for chunk in generate_chunks(individuals=individuals, seed=seed, end=end):
-            yield chunk  # the writer asks for the next one once this one is written
-            written += chunk[0].height
-            progress(f"{written:,} events written", 0.8 * min(written / expected, 0.99))
-        progress("sorting and indexing", 0.8)
+        spill = path.parent if path is not None else None
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
+        yield from chunks_in_time_order(
+            individuals=individuals, seed=seed, end=end, spill=spill, progress=progress
+        )
+        progress("building the lookup indexes", 0.95)
 
-    written = write_chunks(url, chunks())
+    written = write_chunks(url, chunks(), ordered=True)
     progress("done", 1.0)
     return DemoStats(safe_url(url), written.events, written.identities, individuals)

@@ -3,12 +3,14 @@
 The only place the product writes to a database (``journey demo`` and the test harnesses).
 Rows arrive in chunks and are appended one chunk at a time (DuckDB from Arrow, PostgreSQL
 by ``COPY``, any other database by ``executemany``), so memory does not grow with the
-warehouse; the indexes and statistics are built once, after the last chunk.
+warehouse; the indexes and statistics are built once, after the last chunk. Chunks that come
+in time order already (``ordered=True``, as ``journey demo`` sends them) go straight into
+DuckDB's tables; others are staged and copied once in time order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
@@ -102,11 +104,14 @@ def write_tables(url: str, *, events: pl.DataFrame, identities: pl.DataFrame) ->
     write_chunks(url, [(events, identities)])
 
 
-def write_chunks(url: str, chunks: Iterable[Chunk]) -> Written:
+def write_chunks(url: str, chunks: Iterable[Chunk], *, ordered: bool = False) -> Written:
     """Replace the ``events`` and ``identities`` tables at ``url`` with the rows of ``chunks``.
 
     Reads one chunk at a time, appends it and lets it go; builds the indexes (and on
-    PostgreSQL the statistics) once at the end. DuckDB keeps the events in time order.
+    PostgreSQL the statistics) once at the end. DuckDB keeps the events in time order:
+    with ``ordered`` the chunks already come in it (events by ``occurred_at, event_id``,
+    identities by ``identified_at, anonymous_id``, across chunks too) and are appended as
+    they are; without it they are staged and copied once, sorted.
     """
     path = local_file(url)
     if path is not None:
@@ -117,7 +122,7 @@ def write_chunks(url: str, chunks: Iterable[Chunk]) -> Written:
     try:
         with engine.connect() as conn:
             if backend == "duckdb":
-                return _write_duckdb(conn, md, chunks)
+                return _write_duckdb(conn, md, chunks, ordered=ordered)
             return _write_other(conn, md, chunks, postgres=backend == "postgresql")
     except sa.exc.SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
@@ -178,25 +183,39 @@ def _copy(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
             )
 
 
-def _write_duckdb(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk]) -> Written:
-    """Chunks into staging tables, then one copy in time order, then the lookup indexes."""
+def _write_duckdb(
+    conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk], *, ordered: bool
+) -> Written:
+    """Chunks appended in time order (staged and sorted first unless ``ordered``), then the
+    lookup indexes."""
     # DuckDB sorts larger than memory by spilling to disk: bound it, then give it back.
     conn.execute(sa.text("SET memory_limit = '256MB'"))
     try:
-        return _stage_and_sort(conn, md, chunks)
+        if ordered:
+            _replace_tables(conn, md.sorted_tables)
+            written = _append_chunks(conn, md.tables, chunks)
+        else:
+            written = _stage_and_sort(conn, md, chunks)
+        # An ART index must fit in memory while DuckDB builds it (about 15-20 bytes a row:
+        # anonymous_id needs 100-200 MB at 10M events, so 256 MB fails at 100M): the
+        # index build alone runs under DuckDB's default limit.
+        conn.execute(sa.text("RESET memory_limit"))
+        for table in md.sorted_tables:
+            for index in table.indexes:
+                if index.name in LOOKUP_INDEXES:
+                    index.create(conn)
+        conn.commit()
+        return written
     finally:
         conn.execute(sa.text("RESET memory_limit"))
 
 
-def _stage_and_sort(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk]) -> Written:
+def _append_chunks(
+    conn: sa.Connection, tables: Mapping[str, sa.Table], chunks: Iterable[Chunk]
+) -> Written:
+    """Append each chunk's events and identities to ``tables`` (DuckDB, from Arrow)."""
     duck = conn.connection.driver_connection
     assert duck is not None
-    stage_md = sa.MetaData()
-    stages = {
-        table.name: table.to_metadata(stage_md, name=_STAGE_PREFIX + table.name)
-        for table in md.sorted_tables
-    }
-    _replace_tables(conn, stages.values())
     counts = {c.EVENTS: 0, c.IDENTITIES: 0}
     for events, identities in chunks:
         for name, frame in ((c.EVENTS, events), (c.IDENTITIES, identities)):
@@ -204,11 +223,22 @@ def _stage_and_sort(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk
             source = sa.table(_INCOMING, *(sa.column(col) for col in frame.columns))
             duck.register(_INCOMING, arrow)
             try:
-                conn.execute(stages[name].insert().from_select(frame.columns, sa.select(source)))
+                conn.execute(tables[name].insert().from_select(frame.columns, sa.select(source)))
             finally:
                 duck.unregister(_INCOMING)
             counts[name] += frame.height
         conn.commit()
+    return Written(counts[c.EVENTS], counts[c.IDENTITIES])
+
+
+def _stage_and_sort(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk]) -> Written:
+    stage_md = sa.MetaData()
+    stages = {
+        table.name: table.to_metadata(stage_md, name=_STAGE_PREFIX + table.name)
+        for table in md.sorted_tables
+    }
+    _replace_tables(conn, stages.values())
+    written = _append_chunks(conn, stages, chunks)
     order = {c.EVENTS: (c.OCCURRED_AT, c.EVENT_ID), c.IDENTITIES: (c.IDENTIFIED_AT, c.ANONYMOUS_ID)}
     for table in md.sorted_tables:
         stage = stages[table.name]
@@ -217,8 +247,5 @@ def _stage_and_sort(conn: sa.Connection, md: sa.MetaData, chunks: Iterable[Chunk
         rows = sa.select(stage).order_by(*(stage.c[col] for col in order[table.name]))
         conn.execute(table.insert().from_select(list(stage.c.keys()), rows))
         conn.execute(sa.schema.DropTable(stage))
-        for index in table.indexes:
-            if index.name in LOOKUP_INDEXES:
-                index.create(conn)
     conn.commit()
-    return Written(counts[c.EVENTS], counts[c.IDENTITIES])
+    return written
