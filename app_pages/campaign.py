@@ -20,9 +20,11 @@ with ui.guard("campaign influence"):
         options = data.campaign_options(*key)
     filters = sections.campaign_filters(ctx, options)
     shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
+    headline = st.container()  # the key figures, above the breakdown picker
+    by = sections.breakdown_picker()
     ui.permalink(ctx)
     with st.spinner("Computing the campaign figures…", show_time=True):
-        report, message = data.campaign(*key, filters, end=shared.end_time(ctx.tz))
+        report, message = data.campaign(*key, filters, end=shared.end_time(ctx.tz), by=by)
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
@@ -32,9 +34,19 @@ with ui.guard("campaign influence"):
             ],
         )
         st.stop()
-    sections.campaign_kpis(report, start)
+    with headline:
+        sections.campaign_kpis(report, ctx, start)
     sections.campaign_charts(report, ctx, start)
-    funnel_section(ctx, key, filters, options.get("event_type", []))
+    funnel_section(
+        ctx,
+        key,
+        filters,
+        options.get("event_type", []),
+        by=by,
+        cohort=report.kpis,
+        cohort_size=report.cohort,
+    )
+    ui.permalink(ctx)  # again, with the funnel's inputs
     sections.campaign_touchpoints(report, ctx)
     ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
     sections.journeys_table(

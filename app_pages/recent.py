@@ -29,7 +29,7 @@ with ui.guard("recent activity"):
         )
         st.stop()
     sections.recent_kpis(report, hours=hours)
-    sections.recent_charts(report, ctx)
+    sections.recent_charts(report, ctx, start=query.window_start, end=query.as_of)
     ui.section("Journeys", "Everyone active in the window and their events.")
     sections.journeys_table(
         people=report.people,

@@ -52,7 +52,6 @@ EVENT_COLUMNS: Final[tuple[str, ...]] = (
     REVENUE,
 )
 IDENTITY_COLUMNS: Final[tuple[str, ...]] = (ANONYMOUS_ID, EMAIL, IDENTIFIED_AT)
-LINK_COLUMNS: Final[tuple[str, ...]] = (ANONYMOUS_ID, EMAIL, LINKED_AT)
 
 # A journey result row: one event attributed to one known individual.
 RESULT_COLUMNS: Final[tuple[str, ...]] = (
@@ -135,8 +134,6 @@ LAST_EVENT: Final = "last_event"
 CHANNELS_USED: Final = "channels"
 # funnel
 STEP: Final = "step"
-STEP_CONVERSION: Final = "step_conversion"
-OVERALL_RATE: Final = "overall_conversion"
 DROP_OFF: Final = "drop_off"
 # attribution: credits, paths, time to convert, Sankey links
 TOUCH_INDEX: Final = "touch_index"

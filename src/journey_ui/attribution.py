@@ -2,9 +2,10 @@
 
 Every figure comes from :mod:`journey_core.analytics.attribution` through the cached loaders of
 :mod:`journey_ui.data`; tables, downloads and errors are the shared :mod:`journey_ui.components`.
-The model inputs are bound to the URL (``bind="query-params"``), so a view can be shared as a
-link; the cohort (start, end, as-of, filters) is the campaign setting shared with Campaign
-influence (:mod:`journey_ui.setting`), with the sidebar's as-of time.
+The model inputs are bound to the URL (``bind="query-params"``; the conversion events through
+:mod:`journey_ui.urlstate`, as they are shown by label), so a view can be shared as a link;
+the cohort (start, end, as-of, filters) is the campaign setting shared with Campaign influence
+(:mod:`journey_ui.setting`), with the sidebar's as-of time.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from journey_core.analytics.attribution import AttributionReport, Model, PathUni
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import safe_url
 from journey_ui import components as ui
-from journey_ui import data, setting
+from journey_ui import data, setting, urlstate
 from journey_ui import format as fmt
 from journey_ui.figures import attribution as charts
-from journey_ui.figures.palette import MEASURE_LABELS
+from journey_ui.figures.palette import MEASURE_LABELS, event_label
 from journey_ui.shell import PageContext
 
 SANKEY_STEPS = 3
@@ -57,14 +58,19 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
         "In the URL the model is its name, e.g. ?model=Linear.",
     )
     default_types = [t for t in ("purchase",) if t in event_types] or event_types[:1]
+    # Shown by label ("Purchase"), in the URL by name (?conversions=purchase): restored and
+    # published by hand, as a format_func breaks bind="query-params"'s restore.
+    in_url = urlstate.list_param("conversions", "conversions", default=default_types)
+    urlstate.restore(in_url)
+    chosen = list(st.session_state[in_url.key])
     conversion_types = cols[1].multiselect(
         "Conversion events",
-        options=event_types,
-        default=default_types,
-        key="conversions",
-        bind="query-params",
+        options=list(dict.fromkeys([*event_types, *chosen])),
+        format_func=event_label,
+        key=in_url.key,
         help="Events of these types are conversions (their revenue is attributed).",
     )
+    urlstate.publish(in_url, list(conversion_types))
     lookback = cols[2].number_input(
         "Lookback (days)",
         min_value=1,

@@ -30,14 +30,11 @@ from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog, urlstate
 from journey_ui import format as fmt
 from journey_ui.figures import campaign as charts
-from journey_ui.shell import PageContext, format_as_of
+from journey_ui.shell import CURRENCY_KEY, MASK_PII_KEY, PageContext, format_as_of
 
 log = logging.getLogger("journey_ui")
 
 CUSTOMER_PAGE = "app_pages/customer.py"
-#: Session key of the currency (``JOURNEY_CURRENCY``), set by :func:`.shell.start`.
-CURRENCY_KEY = "journey.currency"
-CAMPAIGN_PAGE = "app_pages/campaign.py"
 
 FIELD_LABELS = {
     "email": "Email",
@@ -51,6 +48,9 @@ FIELD_LABELS = {
     "event_type": "Event type",
     "as_of": "As of",
     "steps": "Funnel steps",
+    "who": "Funnel people",
+    "window": "Funnel window",
+    "breakdown": "Break down by",
     "timezone": "Timezone",
     "lookback": "Lookback",
     "recent_window": "Recent window",
@@ -363,7 +363,7 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
             config[name] = st.column_config.NumberColumn(
                 fmt.money_title(title, currency()), format=fmt.money_format(currency())
             )
-        elif name in (an.SHARE, an.STEP_CONVERSION, an.OVERALL_RATE):
+        elif name == an.SHARE:
             config[name] = st.column_config.ProgressColumn(
                 title, format="percent", min_value=0.0, max_value=1.0
             )
@@ -380,17 +380,10 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
     return config
 
 
-_MASK_PII = "journey.mask_pii"
-
-
-def set_masking(on: bool) -> None:
-    """Mask emails in everything this session shows (``JOURNEY_MASK_PII``; set by the shell)."""
-    st.session_state[_MASK_PII] = on
-
-
 def masking() -> bool:
-    """Whether emails are shown masked in this session."""
-    return bool(st.session_state.get(_MASK_PII, False))
+    """Whether emails are shown masked in this session (``JOURNEY_MASK_PII``; set by the
+    shell)."""
+    return bool(st.session_state.get(MASK_PII_KEY, False))
 
 
 def shown_email(email: str) -> str:

@@ -351,7 +351,10 @@ def customer_timeline(view: data.CustomerView, ctx: PageContext) -> None:
         lane = lane_choice()
     ui.chart(
         person_charts.timeline(
-            ui.masked(view.rows), lane=cast("person_charts.Lane", lane), tz=ctx.tz
+            ui.masked(view.rows),
+            lane=cast("person_charts.Lane", lane),
+            tz=ctx.tz,
+            currency=ui.currency(),
         ),
         key="customer.timeline",
     )

@@ -212,7 +212,7 @@ class Loaded:
 
 def channel_config(key: QueryKey) -> ChannelConfig:
     """The channel rules of ``key``: its channel file, else the built-in defaults."""
-    return ChannelConfig.from_toml(key.channels) if key.channels else ChannelConfig.default()
+    return ChannelConfig.from_file(key.channels)
 
 
 def fetch(engine: Engine, key: QueryKey) -> JourneyResult:
@@ -282,10 +282,21 @@ class RecentView:
         return self.kpis.events
 
 
+#: The values a split trend keeps by name (the rest are summed into ``(other)``).
+SPLIT_TOP = 5
+
+
 @dataclass(frozen=True)
 class CampaignView:
     """The campaign influence page (without the funnel, :func:`funnel`): figures, one page
-    of people and the newest events, computed in the warehouse."""
+    of people and the newest events, computed on the key's route.
+
+    ``previous``: the key figures of the previous period ``previous_period`` (start, end:
+    the campaign start), as many days just before; ``excluded``: the people a figure leaves
+    out of the cohort; ``by``: the breakdown picked, with its table (``breakdown``) and the
+    daily trend split by it (``split``); ``partial_day``: the trend's last day when the
+    period stops before it ends (the as-of day, counted up to ``period_end``).
+    """
 
     kpis: an.Kpis
     trend: pl.DataFrame
@@ -294,11 +305,25 @@ class CampaignView:
     touchpoints: pl.DataFrame
     people: wp.PeoplePage
     preview: pl.DataFrame
+    previous: an.Kpis | None = None
+    previous_period: tuple[dt.datetime, dt.datetime] | None = None
+    period_end: dt.datetime | None = None
+    excluded: tuple[an.Exclusion, ...] = ()
+    by: str | None = None
+    breakdown: pl.DataFrame | None = None
+    split: pl.DataFrame | None = None
+    partial_day: dt.date | None = None
 
     @property
     def total_rows(self) -> int:
         """Events of the people kept."""
         return self.kpis.events
+
+    @property
+    def cohort(self) -> int:
+        """The people of the campaign cohort: everyone in the table, the CSV and the funnel's
+        population (the key figure "Known people active")."""
+        return self.people.total
 
 
 def _message(engine: Engine, key: QueryKey, people: int, filters: an.Filters) -> str | None:
@@ -393,34 +418,93 @@ def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list
 
 
 @_cached
+def campaign_figures_of(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    end: dt.datetime | None = None,
+) -> wf.CampaignFigures | an.CampaignReport:
+    """The campaign figures of one start date, end and filters, with the previous period's
+    key figures, on the key's route."""
+    query, mapping, config = route(_engine, key)
+    assert query.start is not None
+    if not key.polars:
+        return campaign_figures(
+            _engine, query, mapping=mapping, config=config, filters=filters, end=end, previous=True
+        )
+    period, earlier = period_queries(query, end=end)
+    return an.campaign_report(
+        rows(_engine, url, key.of_query(period)).rows,
+        start=query.start,
+        end=period.as_of,
+        filters=filters,
+        tz=key.timezone,
+        preview_rows=0,  # the preview is :func:`preview`'s
+        previous=rows(_engine, url, key.of_query(earlier)).rows,
+    )
+
+
+@_cached
+def campaign_breakdown(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    end: dt.datetime | None,
+    by: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One breakdown of the campaign cohort: its table and the daily trend split by it
+    (the :data:`SPLIT_TOP` values with most people, the rest as ``(other)``)."""
+    query, mapping, config = route(_engine, key)
+    assert query.start is not None
+    if not key.polars:
+        got = wf.breakdown_figures(
+            _engine, query, mapping, config, by=by, end=end, filters=filters, top=SPLIT_TOP
+        )
+        return got.table, got.trend
+    period, _ = period_queries(query, end=end)
+    now = rows(_engine, url, key.of_query(period)).rows
+    cohort = an.with_scope(an.filter_people(now, filters), filters)
+    table = an.breakdown(cohort, by=by, since=query.start)
+    split = an.trend_by(
+        cohort,
+        by=by,
+        start=query.start,
+        end=period.as_of,
+        tz=key.timezone,
+        top=SPLIT_TOP,
+        since=query.start,
+    )
+    return table, split
+
+
+@_cached
 def campaign(
     _engine: Engine,
     url: str,
     key: QueryKey,
     filters: an.Filters,
     end: dt.datetime | None = None,
+    by: str | None = None,
 ) -> tuple[CampaignView, str | None]:
-    """The campaign influence page for one start date and filters (and its message).
+    """The campaign influence page for one start date and filters (and its message), with
+    the previous period's key figures and, with ``by``, one breakdown: all in this one
+    (cached) call, each part also cached on its own (:func:`campaign_figures_of`,
+    :func:`campaign_breakdown`), so picking a breakdown computes only the breakdown and no
+    widget adds a round trip.
 
-    ``end``: the end of the campaign setting's end day (default: the as-of time).
+    ``end``: the end of the campaign setting's end day (default: the as-of time); ``by``:
+    one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
     """
-    query, mapping, config = route(_engine, key)
-    figures: wf.CampaignFigures | an.CampaignReport
-    if key.polars:
-        assert query.start is not None
-        period, _ = period_queries(query, end=end)
-        figures = an.campaign_report(
-            rows(_engine, url, key.of_query(period)).rows,
-            start=query.start,
-            end=period.as_of,
-            filters=filters,
-            tz=key.timezone,
-            preview_rows=0,  # the preview is :func:`preview`'s
-        )
-    else:
-        figures = campaign_figures(
-            _engine, query, mapping=mapping, config=config, filters=filters, end=end
-        )
+    query = key.query()
+    assert query.start is not None
+    period, earlier = period_queries(query, end=end)
+    assert earlier.start is not None
+    figures = campaign_figures_of(_engine, url, key, filters, end)
+    table, split = (None, None)
+    if by is not None:
+        table, split = campaign_breakdown(_engine, url, key, filters, end, by)
     first = people(_engine, url, key, filters)
     view = CampaignView(
         kpis=figures.kpis,
@@ -430,6 +514,15 @@ def campaign(
         touchpoints=figures.touchpoints,
         people=first,
         preview=preview(_engine, url, key, filters),
+        previous=figures.previous,
+        previous_period=(earlier.start, query.start),
+        period_end=period.as_of,
+        # The people figure's only: the funnel states its own (its steps are the user's).
+        excluded=tuple(e for e in figures.excluded if e.figure == c.PEOPLE),
+        by=by,
+        breakdown=table,
+        split=split,
+        partial_day=an.partial_day(period.as_of, key.timezone),
     )
     return view, _message(_engine, key, first.total, filters)
 

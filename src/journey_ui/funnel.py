@@ -22,32 +22,28 @@ from journey_core.analytics.funnel import FunnelSpec
 from journey_core.errors import InputError
 from journey_core.warehouse import Engine
 from journey_ui import components as ui
-from journey_ui import data
+from journey_ui import data, urlstate
 from journey_ui.data import QueryKey
 from journey_ui.figures import funnel as figs
 from journey_ui.figures.palette import event_label
 from journey_ui.shell import PageContext
 
 __all__ = [
-    "BREAKDOWN_LABELS",
-    "NO_BREAKDOWN",
     "PREVIOUS_AT",
     "WHO_LABELS",
+    "WHO_PARAM",
+    "WINDOW_PARAM",
+    "excluded_note",
     "fmt_duration",
     "funnel_section",
     "funnel_table",
+    "steps_param",
 ]
 
 WHO_LABELS: Final[dict[str, str]] = {
     fn.NEWLY_KNOWN: "Newly known",
     fn.PREVIOUSLY_KNOWN: "Previously known",
     fn.ALL_PEOPLE: "Everyone",
-}
-NO_BREAKDOWN: Final = "No breakdown"
-BREAKDOWN_LABELS: Final[dict[str, str]] = {
-    NO_BREAKDOWN: NO_BREAKDOWN,
-    c.CHANNEL: "Channel of first touch",
-    c.SESSION_CAMPAIGN: "Campaign of first touch",
 }
 OUTCOME_LABELS: Final[dict[str, str]] = {
     fn.REACHED: "Reached this step",
@@ -97,49 +93,75 @@ def funnel_table(funnel: pl.DataFrame, *, breakdown: bool) -> pl.DataFrame:
     return shown
 
 
-def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int, str | None]:
-    cols = st.columns([2, 4, 1.3, 2])
+#: The funnel's inputs in the URL (``?who=previously&steps=page_view&steps=purchase&window=7``),
+#: so a copied link restores the funnel; its breakdown is the page's (``?breakdown=``).
+WHO_PARAM = urlstate.named_param(
+    "who",
+    "funnel.who",
+    names={"newly": fn.NEWLY_KNOWN, "previously": fn.PREVIOUSLY_KNOWN, "all": fn.ALL_PEOPLE},
+    default=fn.NEWLY_KNOWN,
+)
+WINDOW_PARAM = urlstate.int_param(
+    "window", "funnel.window", default=fn.DEFAULT_WINDOW.days, low=1, high=365
+)
+
+
+def steps_param(who: str) -> urlstate.UrlParam[list[str]]:
+    """The steps of ``who``'s funnel in the URL (``?steps=`` repeated, in order)."""
+    return urlstate.list_param("steps", f"funnel.steps.{who}", default=fn.default_steps(who))
+
+
+def _who_changed() -> None:
+    # The steps in the URL were the other group's: each group starts from its own.
+    if "steps" in st.query_params:
+        del st.query_params["steps"]
+
+
+def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int]:
+    urlstate.restore(WHO_PARAM)
+    urlstate.restore(WINDOW_PARAM)
+    cols = st.columns([3.8, 5, 1.3])
     with cols[0]:
         who = st.radio(
             "People",
             options=list(WHO_LABELS),
             format_func=WHO_LABELS.__getitem__,
-            key="funnel.who",
+            key=WHO_PARAM.key,
             horizontal=True,
+            on_change=_who_changed,
             help="Newly known: became known since the start date. Previously known: known "
             "before it (they signed up earlier, so their default funnel has no Sign-up step).",
         )
+    urlstate.publish(WHO_PARAM, who)
     defaults = fn.default_steps(who)
+    steps_in_url = steps_param(who)
+    urlstate.restore(steps_in_url)
+    chosen = list(st.session_state[steps_in_url.key])
     with cols[1]:
         steps = st.multiselect(
             "Steps, in order",
-            options=list(dict.fromkeys([*defaults, *event_types])),
-            default=list(defaults),
-            key=f"funnel.steps.{who}",
+            options=list(dict.fromkeys([*defaults, *event_types, *chosen])),
+            key=steps_in_url.key,
             format_func=event_label,
             help="The order you pick them in is the funnel order. Each step must happen after "
             "the step before.",
         )
+    urlstate.publish(steps_in_url, list(steps))
     with cols[2]:
         days = st.number_input(
             "Window (days)",
             min_value=1,
             max_value=365,
-            value=fn.DEFAULT_WINDOW.days,
             step=1,
-            key="funnel.window",
+            key=WINDOW_PARAM.key,
             help="Every step must happen within this many days of the person's step 1.",
         )
-    with cols[3]:
-        picked = st.selectbox(
-            "Breakdown",
-            options=list(BREAKDOWN_LABELS),
-            format_func=BREAKDOWN_LABELS.__getitem__,
-            key="funnel.breakdown",
-            help="Split people by the channel or campaign of their first touch.",
-        )
-    breakdown = None if picked == NO_BREAKDOWN else picked
-    return who, tuple(steps), int(days), breakdown
+    urlstate.publish(WINDOW_PARAM, int(days))
+    for param in (WHO_PARAM, WINDOW_PARAM):
+        error = urlstate.url_error(param)
+        if error is not None:
+            ui.show_warning(error)
+    return who, tuple(steps), int(days)
 
 
 def funnel_section(
@@ -147,16 +169,24 @@ def funnel_section(
     key: tuple[Engine, str, QueryKey],
     filters: an.Filters,
     event_types: Sequence[str],
+    *,
+    by: str | None = None,
+    cohort: an.Kpis | None = None,
+    cohort_size: int | None = None,
 ) -> None:
     """The Funnel section (the campaign page's ``key`` and filters; ``event_types``: the
-    step picker's options)."""
+    step picker's options; ``by``: the page's breakdown, of each person's first touch).
+
+    ``cohort`` (the key figures) and ``cohort_size`` (everyone in the table) let the section
+    say how many people of the cohort the funnel leaves out, and why.
+    """
     ui.section(
         "Funnel",
         "People who did each step in order, within the conversion window from their first "
         "step since the start date. Pick a step below the table to see who reached it or "
         "dropped off there.",
     )
-    who, steps, days, breakdown = _inputs(event_types)
+    who, steps, days = _inputs(event_types)
     since = key[2].query().start
     try:
         spec = FunnelSpec(
@@ -164,7 +194,7 @@ def funnel_section(
             window=dt.timedelta(days=days),
             since=since,
             who=who,
-            breakdown=breakdown,
+            breakdown=by,
         )
     except InputError as exc:  # shown here; the rest of the page stays
         ui.show_error(exc)
@@ -179,8 +209,11 @@ def funnel_section(
         f"start date; **{ui.fmt_int(last)}** ({figs.pct(last / first if first else 0.0)}) "
         f"reached *{event_label(steps[-1])}* within {ui.plural(days, 'day')}."
     )
-    ui.chart(figs.funnel_chart(funnel, who=who, breakdown=breakdown), key="funnel.chart")
-    table = funnel_table(funnel, breakdown=breakdown is not None)
+    note = excluded_note(who, steps[0], first, cohort=cohort, cohort_size=cohort_size)
+    if note:
+        st.caption(note)
+    ui.chart(figs.funnel_chart(funnel, who=who, breakdown=by), key="funnel.chart")
+    table = funnel_table(funnel, breakdown=by is not None)
     st.dataframe(
         table,
         hide_index=True,
@@ -204,6 +237,37 @@ def funnel_section(
         },
     )
     _people(ctx, key, filters, spec, funnel)
+
+
+def excluded_note(
+    who: str,
+    step: str,
+    first: int,
+    *,
+    cohort: an.Kpis | None,
+    cohort_size: int | None,
+) -> str:
+    """Who of the cohort the funnel leaves out: the people of the group picked (``who``)
+    without a ``step`` event since the start date (``first``: those with one).
+
+    >>> k = an.Kpis(10, 50, 12, 3, 9.0, newly_known=4)
+    >>> excluded_note("Newly known", "page_view", 3, cohort=k, cohort_size=11)[:50]
+    '1 of the 4 newly known people did no Page view sin'
+    >>> excluded_note("All people", "page_view", 11, cohort=k, cohort_size=11)
+    ''
+    """
+    if cohort is None or cohort_size is None:
+        return ""
+    newly = cohort.newly_known or 0
+    group = {fn.NEWLY_KNOWN: newly, fn.PREVIOUSLY_KNOWN: cohort_size - newly}.get(who, cohort_size)
+    missing = group - first
+    if missing <= 0:
+        return ""
+    whom = "people" if who == fn.ALL_PEOPLE else f"{WHO_LABELS[who].lower()} people"
+    return (
+        f"{ui.fmt_int(missing)} of the {ui.fmt_int(group)} {whom} did no {event_label(step)} "
+        "since the start date, so the funnel starts without them."
+    )
 
 
 def _people(

@@ -15,14 +15,20 @@ import streamlit as st
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.timeutil import parse_timezone
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
-from journey_ui import data, runlog, setting
+from journey_ui import data, runlog, setting, urlstate
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity
+
+
+def _versus(change: str | None, period: str) -> str | None:
+    """A KPI's change with what it is against: ``+1.2% vs previous 24 h``."""
+    return None if change is None else f"{change} vs previous {period}"
 
 
 def recent_kpis(report: data.RecentView, *, hours: float) -> None:
@@ -34,39 +40,46 @@ def recent_kpis(report: data.RecentView, *, hours: float) -> None:
             ui.Kpi(
                 "Known people active",
                 ui.fmt_int(now.people),
-                ui.fmt_change(now.people, before.people if before else None),
+                _versus(ui.fmt_change(now.people, before.people if before else None), window),
                 f"Known individuals with at least one event in the last {window}; the change is "
                 f"against the {window} before.",
             ),
             ui.Kpi(
                 "Events",
                 ui.fmt_int(now.events),
-                ui.fmt_change(now.events, before.events if before else None),
+                _versus(ui.fmt_change(now.events, before.events if before else None), window),
                 f"Events of known individuals in the last {window}.",
             ),
             ui.Kpi(
                 "Conversions",
                 ui.fmt_int(now.conversions),
-                ui.fmt_change(now.conversions, before.conversions if before else None),
+                _versus(
+                    ui.fmt_change(now.conversions, before.conversions if before else None), window
+                ),
                 "Purchase events.",
             ),
             ui.Kpi(
                 ui.money_label("Revenue"),
                 ui.fmt_amount(now.revenue, compact=True),
-                ui.fmt_change(now.revenue, before.revenue if before else None),
+                _versus(ui.fmt_change(now.revenue, before.revenue if before else None), window),
                 "Sum of the revenue of the events.",
             ),
         ]
     )
 
 
-def recent_charts(report: data.RecentView, ctx: PageContext) -> None:
-    """Events per hour by channel; top campaigns and sources by visits."""
+def recent_charts(
+    report: data.RecentView, ctx: PageContext, *, start: dt.datetime, end: dt.datetime
+) -> None:
+    """Events per hour by channel; top campaigns and source / medium pairs by visits."""
     ui.section(
         "Events per hour by channel",
-        "Each event counts for the channel of the visit it belongs to.",
+        "Each event counts for the channel of the visit it belongs to. Hours the window "
+        "covers only in part (its first and last) are drawn lighter.",
     )
-    ui.chart(charts.hourly_chart(report.hourly, tz=ctx.tz), key="recent.hourly")
+    ui.chart(
+        charts.hourly_chart(report.hourly, tz=ctx.tz, start=start, end=end), key="recent.hourly"
+    )
     left, right = st.columns(2, gap="large")
     with left:
         ui.section("Top campaigns", "Visits that came from each campaign (UTM campaign).")
@@ -78,9 +91,13 @@ def recent_charts(report: data.RecentView, ctx: PageContext) -> None:
                 key="recent.campaigns",
             )
     with right:
-        ui.section("Top sources", "Visits per source: UTM source, else the referring site.")
+        ui.section(
+            "Top source / medium",
+            "Visits per source and medium, as GA4 shows them: the UTM source and medium, else "
+            "the referring site and its kind, or (direct) / (none).",
+        )
         ui.chart(
-            charts.breakdown_chart(report.sources, by=c.SESSION_SOURCE, value=an.SESSIONS),
+            charts.breakdown_chart(report.sources, by=c.SOURCE_MEDIUM, value=an.SESSIONS),
             key="recent.sources",
         )
 
@@ -217,48 +234,223 @@ def campaign_filters(ctx: PageContext, options: dict[str, list[str]]) -> an.Filt
     return filters
 
 
-def campaign_kpis(report: data.CampaignView, start: dt.date) -> None:
-    """Everyone in the result, newly known since the date, events, conversions, revenue."""
-    k = report.kpis
+NO_BREAKDOWN = "No breakdown"
+#: The breakdown picker's choices: URL name -> the dimension (``campaign.DIMENSIONS``).
+BREAKDOWNS: dict[str, str] = {
+    "channel": c.CHANNEL,
+    "source_medium": c.SOURCE_MEDIUM,
+    "campaign": c.SESSION_CAMPAIGN,
+    "landing_page": c.LANDING_PAGE,
+    "device": c.ANONYMOUS_ID,
+    "known": c.KNOWN_STATUS,
+}
+BREAKDOWN_LABELS: dict[str, str] = {
+    NO_BREAKDOWN: NO_BREAKDOWN,
+    c.CHANNEL: "Channel",
+    c.SOURCE_MEDIUM: "Source / medium",
+    c.SESSION_CAMPAIGN: "Campaign",
+    c.LANDING_PAGE: "Landing page",
+    c.ANONYMOUS_ID: "Device",
+    c.KNOWN_STATUS: "Newly vs previously known",
+}
+BREAKDOWN_PARAM = urlstate.named_param(
+    "breakdown", "campaign.breakdown", names=BREAKDOWNS, default=NO_BREAKDOWN
+)
+
+
+def breakdown_picker() -> str | None:
+    """The one breakdown of the page (trend, table and funnel), in the URL (``?breakdown=``);
+    returns the dimension, ``None`` for no breakdown."""
+    urlstate.restore(BREAKDOWN_PARAM)
+    left, _ = st.columns([1, 3])
+    with left:
+        picked = st.selectbox(
+            "Break down by",
+            options=list(BREAKDOWN_LABELS),
+            format_func=BREAKDOWN_LABELS.__getitem__,
+            key=BREAKDOWN_PARAM.key,
+            help="Splits the daily trend, adds a table of the key figures per value and splits "
+            "the funnel (by each person's first touch). Channel, source / medium, campaign and "
+            "landing page are the visit's; device is the anonymous id.",
+        )
+    urlstate.publish(BREAKDOWN_PARAM, picked)
+    error = urlstate.url_error(BREAKDOWN_PARAM)
+    if error is not None:
+        ui.show_warning(error)
+    return None if picked == NO_BREAKDOWN else picked
+
+
+def _local_day(at: dt.datetime, tz: str) -> dt.date:
+    return at.astimezone(parse_timezone(tz)).date()
+
+
+def period_text(period: tuple[dt.datetime, dt.datetime], tz: str) -> str:
+    """The days of ``period`` ``[start, end)`` as people read them: ``02 Jul – 31 Jul 2022``.
+
+    >>> utc = dt.UTC
+    >>> period_text((dt.datetime(2022, 7, 2, tzinfo=utc), dt.datetime(2022, 8, 1, tzinfo=utc)),
+    ...     "UTC")
+    '02 Jul – 31 Jul 2022'
+    """
+    first = _local_day(period[0], tz)
+    last = _local_day(period[1] - dt.timedelta(microseconds=1), tz)
+    if first == last:
+        return f"{first:%d %b %Y}"
+    return f"{first:%d %b}{'' if first.year == last.year else f' {first.year}'} – {last:%d %b %Y}"
+
+
+def _change(now: float | None, before: float | None) -> str | None:
+    return None if now is None else ui.fmt_change(now, before)
+
+
+def _before(value: str, previous: float | None, dates: str | None) -> str:
+    if dates is None:
+        return ""
+    if previous is None:
+        return f" Previous period ({dates}): no figure."
+    return f" Previous period ({dates}): {value}."
+
+
+def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:
+    """The key figures of the cohort against the previous period of the same length (its
+    dates in each help and the caption); with a campaign/channel/source/medium filter,
+    conversions and revenue after a matching touch, with the any-time figures beside them;
+    then what a figure leaves out of the cohort."""
+    k, before = report.kpis, report.previous
     since = f"{start:%d %b %Y}"
-    ui.kpi_row(
-        [
+    dates = period_text(report.previous_period, ctx.tz) if report.previous_period else None
+    prev = before if before is not None else an.Kpis(0, 0, 0, 0, 0.0)
+    has = before is not None
+    scoped = k.conversions_any_time is not None
+    lookback = f"{an.CONVERSION_LOOKBACK.days} days"
+    items = [
+        ui.Kpi(
+            "Known people active",
+            # Everyone in the result (the people table's, the CSV's and the funnel's people):
+            # those active since the date and those who became known since, with no event since.
+            ui.fmt_int(report.cohort),
+            _change(report.cohort, prev.cohort if has else None),
+            help=f"Known individuals with at least one event since {since}, or who became "
+            f"known since {since}: everyone in the table, the CSV and the funnel."
+            + _before(ui.fmt_int(prev.cohort), prev.cohort if has else None, dates),
+        ),
+        ui.Kpi(
+            "Newly known",
+            ui.fmt_int(k.newly_known),
+            _change(k.newly_known, prev.newly_known if has else None),
+            help=f"People who became known (first identified) on or after {since}."
+            + _before(ui.fmt_int(prev.newly_known), prev.newly_known if has else None, dates),
+        ),
+        ui.Kpi(
+            "Events",
+            ui.fmt_int(k.events),
+            _change(k.events, prev.events if has else None),
+            help="Every event in these journeys, including the earlier journey of the newly "
+            "known people." + _before(ui.fmt_int(prev.events), prev.events if has else None, dates),
+        ),
+        ui.Kpi(
+            "Conversions after a matching touch" if scoped else "Conversions",
+            ui.fmt_int(k.conversions),
+            _change(k.conversions, prev.conversions if has else None),
+            help=(
+                f"Purchases at most {lookback} after the person's touch (visit) matching the "
+                "campaign, source, medium or channel filter. Purchases before that touch are "
+                "not counted here; they are in the any-time figure."
+                if scoped
+                else "Purchase events."
+            )
+            + _before(ui.fmt_int(prev.conversions), prev.conversions if has else None, dates),
+        ),
+        ui.Kpi(
+            ui.money_label("Revenue after a matching touch" if scoped else "Revenue"),
+            ui.fmt_amount(k.revenue, compact=True),
+            _change(k.revenue, prev.revenue if has else None),
+            help=(
+                f"Revenue of the purchases at most {lookback} after a matching touch."
+                if scoped
+                else "Sum of the revenue of the events."
+            )
+            + _before(ui.fmt_money(prev.revenue), prev.revenue if has else None, dates),
+        ),
+    ]
+    if scoped:
+        any_conv, any_rev = k.conversions_any_time, k.revenue_any_time
+        items += [
             ui.Kpi(
-                "Known people active",
-                # Everyone in the result (the people table's and the CSV's people): those
-                # active since the date and those who became known since, with no event since.
-                ui.fmt_int(report.people.total),
-                help=f"Known individuals with at least one event since {since}, or who became "
-                f"known since {since}: everyone in the table and the CSV.",
+                "Conversions, any time",
+                ui.fmt_int(any_conv),
+                _change(any_conv or 0, prev.conversions_any_time if has else None),
+                help="Every purchase of these people in the period, also those before their "
+                "matching touch or longer after it.",
             ),
             ui.Kpi(
-                "Newly known",
-                ui.fmt_int(k.newly_known),
-                help=f"People who became known (first identified) on or after {since}.",
-            ),
-            ui.Kpi(
-                "Events",
-                ui.fmt_int(k.events),
-                help="Every event in these journeys, including the earlier journey of the newly "
-                "known people.",
-            ),
-            ui.Kpi("Conversions", ui.fmt_int(k.conversions), help="Purchase events."),
-            ui.Kpi(
-                ui.money_label("Revenue"),
-                ui.fmt_amount(k.revenue, compact=True),
-                help="Sum of the revenue of the events.",
+                ui.money_label("Revenue, any time"),
+                ui.fmt_amount(any_rev, compact=True),
+                _change(any_rev or 0.0, prev.revenue_any_time if has else None),
+                help="The revenue of every purchase of these people in the period.",
             ),
         ]
-    )
+    if scoped:  # two rows, so that every label and figure reads in full
+        ui.kpi_row(items[:3])
+        ui.kpi_row(items[3:], widths=[262, 278, 186, 206])  # each label in full at 1440 px
+    else:
+        ui.kpi_row(items)
+    notes = []
+    if dates is not None:
+        notes.append(
+            f"Changes are against the previous period of the same length, {dates}"
+            + ("." if has else " (no figures for it).")
+        )
+    notes += [e.message for e in report.excluded]
+    if notes:
+        st.caption(" ".join(notes))
 
 
 def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:
-    """Daily trend; channel and campaign breakdowns."""
-    ui.section(
-        "Daily trend",
-        f"Events per day since {start:%d %b %Y} and the people who became known each day.",
+    """Daily trend (split by the breakdown picked, with its table); channel and campaign
+    breakdowns."""
+    until = (
+        report.period_end.astimezone(parse_timezone(ctx.tz)).strftime("%H:%M")
+        if report.period_end
+        else None
     )
-    ui.chart(charts.daily_trend_chart(report.trend), key="campaign.trend")
+    split = report.by is not None and report.split is not None
+    partial = (
+        f" The last day, {report.partial_day:%d %b}, is partial: counted up to {until} {ctx.tz} "
+        "(the as-of time), so "
+        + ("its bars are hatched." if split else "its bar is hatched and its line dotted.")
+        if report.partial_day is not None
+        else ""
+    )
+    if report.by is not None and report.split is not None and report.breakdown is not None:
+        name = BREAKDOWN_LABELS[report.by]
+        ui.section(
+            f"Daily trend by {name.lower()}",
+            f"Events per day since {start:%d %b %Y}, per {name.lower()} (the "
+            f"{data.SPLIT_TOP} with most people; the rest as {an.OTHER})." + partial,
+        )
+        ui.chart(
+            charts.split_trend_chart(
+                report.split, by=report.by, partial=report.partial_day, until=until
+            ),
+            key="campaign.trend",
+        )
+        ui.section(
+            f"Key figures by {name.lower()}",
+            "People, visits, events, conversions and revenue per value, most people first "
+            "(a person with visits of several values counts in each).",
+        )
+        ui.table(report.breakdown, tz=ctx.tz, key="campaign.breakdown.table")
+    else:
+        ui.section(
+            "Daily trend",
+            f"Events per day since {start:%d %b %Y} and the people who became known each day."
+            + partial,
+        )
+        ui.chart(
+            charts.daily_trend_chart(report.trend, partial=report.partial_day, until=until),
+            key="campaign.trend",
+        )
     left, right = st.columns(2, gap="large")
     with left:
         ui.section(

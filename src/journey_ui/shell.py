@@ -31,12 +31,15 @@ log = logging.getLogger("journey_ui")
 
 _CONTEXT = "journey.context"
 _NOW = "journey.now"
+#: Session keys of the settings the pages read (:func:`.components.currency`,
+#: :func:`.components.masking`), set by :func:`start`.
+CURRENCY_KEY = "journey.currency"
+MASK_PII_KEY = "journey.mask_pii"
 AS_OF_LIVE = "as_of.live"
 AS_OF_VALUE = "as_of.value"
 AS_OF_EXACT = "as_of.exact"
 _BUILD_LOCK = threading.Lock()
 
-DEMO_BADGE = "embedded demo warehouse"
 ATTRIBUTION = "attribution"
 QUALITY = "quality"
 
@@ -289,8 +292,8 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
             f"{ENV_DATABASE_URL} to your warehouse."
         )
         return None
-    st.session_state["journey.mask_pii"] = settings.mask_pii  # components.masking()
-    st.session_state["journey.currency"] = settings.currency  # components.currency()
+    st.session_state[MASK_PII_KEY] = settings.mask_pii
+    st.session_state[CURRENCY_KEY] = settings.currency
     if _NOW not in st.session_state:
         st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
     now: dt.datetime = st.session_state[_NOW]

@@ -46,7 +46,7 @@ SETTING_PARAMS: tuple[str, ...] = (
 PAGE_PARAMS: dict[str, tuple[str, ...]] = {
     "": (),
     "customer": ("email", "person", "lane"),
-    "campaign": (*SETTING_PARAMS, "steps"),
+    "campaign": (*SETTING_PARAMS, "breakdown", "who", "steps", "window"),
     "attribution": (
         *SETTING_PARAMS,
         "model",
@@ -248,5 +248,58 @@ def choice_param(name: str, key: str, *, choices: Sequence[str], default: str) -
         key=key,
         parse=parse,
         fmt=lambda value: [] if value == default else [value],
+        default=lambda: default,
+    )
+
+
+def int_param(name: str, key: str, *, default: int, low: int, high: int) -> UrlParam[int]:
+    """A whole number from ``low`` to ``high``; anything else is reported and the default used.
+
+    >>> window = int_param("window", "funnel.window", default=30, low=1, high=365)
+    >>> window.parse(["7"]), window.fmt(7), window.fmt(30)
+    (7, ['7'], [])
+    >>> window.parse(["400"])
+    Traceback (most recent call last):
+    journey_core.errors.InputError: window: '400' is not a whole number from 1 to 365; ...
+    """
+
+    def parse(raws: list[str]) -> int:
+        value = raws[-1].strip()
+        if not value.isdigit() or not low <= int(value) <= high:
+            msg = f"{raws[-1]!r} is not a whole number from {low} to {high}; using {default}."
+            raise InputError(name, msg)
+        return int(value)
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=parse,
+        fmt=lambda value: [] if value == default else [str(int(value))],
+        default=lambda: default,
+    )
+
+
+def named_param(name: str, key: str, *, names: Mapping[str, T], default: T) -> UrlParam[T]:
+    """One of ``names``' values, written in the URL as its short name (``?who=previously``);
+    an unknown name is reported and the default used.
+
+    >>> who = named_param("who", "funnel.who", names={"newly": "Newly known"}, default="x")
+    >>> who.parse(["newly"]), who.fmt("Newly known"), who.fmt("x")
+    ('Newly known', ['newly'], [])
+    """
+    by_value = {value: short for short, value in names.items()}
+
+    def parse(raws: list[str]) -> T:
+        value = raws[-1]
+        if value not in names:
+            msg = f"{value!r} is not one of {', '.join(names)}; pick one of those."
+            raise InputError(name, msg)
+        return names[value]
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=parse,
+        fmt=lambda value: [] if value == default or value not in by_value else [by_value[value]],
         default=lambda: default,
     )

@@ -161,6 +161,21 @@ def test_conversion_events_from_the_url(env: str) -> None:
     assert signups != f"{report.conversions.height:,}"  # purchases are not counted
 
 
+def test_conversion_picker_shows_labels_and_keeps_names_in_the_url(env: str) -> None:
+    """Labels ("Sign-up"), not raw event names, in the picker; names in the link (issue 13)."""
+    at = run(conversions="signup")
+    assert not at.exception
+    picker = at.multiselect(key="conversions")
+    assert picker.value == ["signup"]
+    assert "Purchase" in picker.options
+    assert "purchase" not in picker.options
+    picker.set_value(["purchase", "signup"]).run()
+    assert not at.exception
+    assert at.query_params["conversions"] == ["purchase", "signup"]
+    at.multiselect(key="conversions").set_value(["purchase"]).run()
+    assert "conversions" not in at.query_params  # the default makes no parameter
+
+
 def test_empty_cohort_says_so(env: str) -> None:
     at = run(as_of="2021-01-31", event_date="2021-01-01")
     assert not at.exception

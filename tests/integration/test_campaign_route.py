@@ -8,6 +8,7 @@ the CSV streams into a file. Here: the page against the rule, the oracle and `jo
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,20 +20,26 @@ from streamlit.testing.v1 import AppTest
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.analytics import funnel as fn
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
+from journey_core.warehouse.figures import period_queries
 from journey_core.warehouse.native import count_journeys
-from journey_ui import data
+from journey_ui import data, sections
 from journey_ui.cache import ByteCache
+from journey_ui.format import fmt_change
 from tests.integration.test_pages import (
     AS_OF,
+    AS_OF_DT,
     CAMPAIGN_DATE,
     app,
     cli_export,
+    fmt,
     journeys,
     metrics,
     ok,
+    table_with,
 )
 
 __all__ = ["app"]  # the fixture, used by name below
@@ -142,3 +149,146 @@ def test_people_table_pages(
     shown = {df.key: df.value for df in at.dataframe}["campaign.people"]
     assert shown[c.EMAIL].tolist() == frame[c.EMAIL].slice(40, 40).to_list()
     assert f"Showing people 41 to 80 of {frame.height:,}" in " ".join(x.value for x in at.caption)
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def _oracle(url: str, filters: an.Filters) -> an.CampaignReport:
+    """The page's figures by the Polars oracle: the period up to the as-of time and the
+    previous period of as many days, with the page's filters."""
+    engine = create_engine(url)
+    key = _key(event_date=CAMPAIGN_DATE)
+    period, earlier = period_queries(key.query(), end=key.as_of)
+    return an.campaign_report(
+        data.load_rows(engine, key.of_query(period)).rows,
+        start=START,
+        end=period.as_of,
+        filters=filters,
+        previous=data.load_rows(engine, key.of_query(earlier)).rows,
+    )
+
+
+def _deltas(at: AppTest) -> dict[str, str | None]:
+    return {m.label: m.delta for m in at.metric}
+
+
+def test_every_key_figure_is_compared_with_the_previous_period(
+    app: Callable[..., AppTest], demo_url: str
+) -> None:
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    ok(at)
+    expected = _oracle(demo_url, an.Filters())
+    now, before = expected.kpis, expected.previous
+    assert before is not None
+    pairs = {
+        "Known people active": (now.cohort, before.cohort),
+        "Newly known": (now.newly_known, before.newly_known),
+        "Events": (now.events, before.events),
+        "Conversions": (now.conversions, before.conversions),
+        "Revenue (USD)": (now.revenue, before.revenue),
+    }
+    shown = _deltas(at)
+    assert set(shown) == set(pairs)  # no any-time figures without a filter
+    for name, (value, previous) in pairs.items():
+        change = an.relative_change(float(value or 0), previous)
+        assert shown[name] == (None if change is None else fmt_change(change)), name
+    assert sum(delta is not None for delta in shown.values()) >= 4  # not vacuous
+    # One cohort: the key figure is the table's and the CSV's people.
+    assert metrics(at)["Known people active"] == f"{now.cohort:,}" == f"{expected.cohort_size:,}"
+    captions = " ".join(x.value for x in at.caption)
+    # 01 Aug to 30 Aug (the as-of time is midnight of 31 Aug): 30 days, so 02 Jul to 31 Jul.
+    assert "previous period of the same length, 02 Jul – 31 Jul 2022" in captions
+    helps = {m.label: m.help for m in at.metric}
+    assert f"Previous period (02 Jul – 31 Jul 2022): {before.events:,}." in helps["Events"]
+
+
+def test_a_touch_filter_shows_scoped_conversions_beside_the_any_time_ones(
+    app: Callable[..., AppTest], demo_url: str
+) -> None:
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF, channel="Email")
+    ok(at)
+    k = _oracle(demo_url, an.Filters(channels=("Email",))).kpis
+    assert k.conversions_any_time is not None
+    assert k.revenue_any_time is not None
+    assert k.conversions < k.conversions_any_time  # some purchases came before the touch
+    got = metrics(at)
+    assert "Conversions" not in got
+    assert got["Conversions after a matching touch"] == f"{k.conversions:,}"
+    assert got["Conversions, any time"] == f"{k.conversions_any_time:,}"
+    assert got["Revenue after a matching touch (USD)"] == fmt(k.revenue)
+    assert got["Revenue, any time (USD)"] == fmt(k.revenue_any_time)
+    helps = {m.label: m.help for m in at.metric}
+    assert "30 days after the person's touch" in helps["Conversions after a matching touch"]
+    # An event-type filter alone scopes nothing: the figures stay plain.
+    plain = app(
+        demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF, event_type="purchase"
+    )
+    ok(plain)
+    assert {"Conversions", "Revenue (USD)"} <= set(metrics(plain))
+    assert "Conversions, any time" not in metrics(plain)
+
+
+def test_the_page_states_who_a_figure_leaves_out(
+    app: Callable[..., AppTest], demo_url: str
+) -> None:
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    ok(at)
+    expected = _oracle(demo_url, an.Filters())
+    newly = expected.kpis.newly_known or 0
+    spec = fn.FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=START, who=fn.NEWLY_KNOWN)
+    rows = an.with_sessions(journeys(demo_url, event_date=CAMPAIGN_DATE))
+    first = int(fn.funnel(rows, spec).filter(pl.col(c.STEP) == 1)[c.PEOPLE].sum())
+    captions = " ".join(x.value for x in at.caption)
+    for exclusion in expected.excluded:
+        if exclusion.figure == c.PEOPLE:
+            assert exclusion.message in captions
+    missing = newly - first
+    note = f"{missing:,} of the {newly:,} newly known people did no Page view since the start"
+    assert (note in captions) == (missing > 0)
+
+
+@pytest.mark.parametrize("dimension", [c.SOURCE_MEDIUM, c.KNOWN_STATUS])
+def test_the_breakdown_picker_drives_trend_table_and_funnel(
+    app: Callable[..., AppTest], demo_url: str, dimension: str
+) -> None:
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    ok(at)
+    at.selectbox(key="campaign.breakdown").set_value(dimension).run()
+    ok(at)
+    short = {v: k for k, v in sections.BREAKDOWNS.items()}[dimension]
+    assert at.query_params["breakdown"] == short
+    rows = an.with_sessions(journeys(demo_url, event_date=CAMPAIGN_DATE))
+    table = table_with(at, dimension)  # the key figures per value
+    expected = an.breakdown(rows, by=dimension, since=START)
+    assert table[dimension].tolist() == expected[dimension].to_list()
+    assert table[an.PEOPLE].tolist() == expected[an.PEOPLE].to_list()
+    split = an.trend_by(
+        rows, by=dimension, start=START, end=AS_OF_DT, since=START, top=data.SPLIT_TOP
+    )
+    trend = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [trace["name"] for trace in trend["data"]]
+    assert names == split[dimension].unique(maintain_order=True).to_list()
+    assert len(names) > 1
+    spec = fn.FunnelSpec(
+        steps=fn.NEWLY_KNOWN_STEPS, since=START, who=fn.NEWLY_KNOWN, breakdown=dimension
+    )
+    funnel = fn.funnel(rows, spec)
+    groups = table_with(at, "Step")
+    assert groups["Group"].tolist() == funnel[c.GROUP].to_list()
+    assert groups["People"].tolist() == funnel[c.PEOPLE].to_list()
+
+
+def test_the_breakdown_comes_back_from_a_link(app: Callable[..., AppTest], demo_url: str) -> None:
+    at = app(
+        demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF, breakdown="landing_page"
+    )
+    ok(at)
+    assert at.selectbox(key="campaign.breakdown").value == c.LANDING_PAGE
+    assert any(c.LANDING_PAGE in df.value.columns for df in at.dataframe)
+    bad = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF, breakdown="week")
+    ok(bad)
+    assert bad.selectbox(key="campaign.breakdown").value == sections.NO_BREAKDOWN
+    warning = " ".join(w.value for w in bad.warning)
+    assert "Break down by" in warning
+    assert "week" in warning

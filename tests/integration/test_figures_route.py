@@ -1,8 +1,9 @@
 """Both figure routes show the same pages (issue 12, ``JOURNEY_FIGURES_ROUTE``).
 
 Recent activity, Campaign influence (its Funnel section included, with and without a
-campaign filter and an end day) and Attribution are rendered (AppTest) on the same small
-demo once on the warehouse route and once on the Polars route; every metric, table, chart,
+campaign filter and an end day, with a breakdown and the funnel's inputs from the URL) and
+Attribution are rendered (AppTest) on the same small demo once on the warehouse route and
+once on the Polars route; every metric, table, chart,
 caption and tab label shown is identical (floats to 1e-12: sums in another order). Each run
 forbids the other route's figure code, so the route named is the one that ran.
 """
@@ -44,6 +45,23 @@ PAGES = [
             "as_of": AS_OF,
         },
         id="campaign-filtered-end",
+    ),
+    pytest.param(
+        "campaign",
+        {"event_date": CAMPAIGN_DATE, "as_of": AS_OF, "breakdown": "source_medium"},
+        id="campaign-breakdown",
+    ),
+    pytest.param(
+        "campaign",
+        {
+            "event_date": CAMPAIGN_DATE,
+            "as_of": AS_OF,
+            "channel": "Email",
+            "breakdown": "known",
+            "who": "all",
+            "window": "7",
+        },
+        id="campaign-filtered-breakdown-funnel",
     ),
     pytest.param("attribution", {"as_of": ATTRIBUTION_AS_OF}, id="attribution"),
     pytest.param(

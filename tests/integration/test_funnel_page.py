@@ -73,7 +73,7 @@ def test_previously_known_have_no_sign_up_step(app: Callable[..., AppTest], demo
 def test_window_and_breakdown(app: Callable[..., AppTest], demo_url: str) -> None:
     at = campaign(app, demo_url)
     at.number_input(key="funnel.window").set_value(2).run()
-    at.selectbox(key="funnel.breakdown").set_value(c.CHANNEL).run()
+    at.selectbox(key="campaign.breakdown").set_value(c.CHANNEL).run()  # the page's one picker
     ok(at)
     spec = fn.FunnelSpec(
         steps=fn.NEWLY_KNOWN_STEPS,
@@ -109,3 +109,66 @@ def test_dropping_off_at_step_one_is_explained(app: Callable[..., AppTest], demo
     at.selectbox(key="funnel.people.step").set_value(1).run()
     ok(at)
     assert any("Nobody drops off at step 1" in i.value for i in at.info)
+
+
+def test_a_link_restores_the_funnel(app: Callable[..., AppTest], demo_url: str) -> None:
+    """Who, steps and window come from the URL (and the breakdown is the page's)."""
+    at = app(
+        demo_url,
+        page="campaign",
+        event_date=CAMPAIGN_DATE,
+        as_of=AS_OF,
+        who="previously",
+        steps=["page_view", "purchase"],
+        window="7",
+        breakdown="channel",
+    )
+    ok(at)
+    assert at.radio(key="funnel.who").value == fn.PREVIOUSLY_KNOWN
+    assert at.multiselect(key=f"funnel.steps.{fn.PREVIOUSLY_KNOWN}").value == [
+        "page_view",
+        "purchase",
+    ]
+    assert at.number_input(key="funnel.window").value == 7
+    spec = fn.FunnelSpec(
+        steps=("page_view", "purchase"),
+        window=dt.timedelta(days=7),
+        since=START,
+        who=fn.PREVIOUSLY_KNOWN,
+        breakdown=c.CHANNEL,
+    )
+    expected = fn.funnel(rows(demo_url), spec)
+    table = table_with(at, "Step")
+    assert table["Group"].tolist() == expected[c.GROUP].to_list()
+    assert table["People"].tolist() == expected[c.PEOPLE].to_list()
+    assert expected[c.PEOPLE].sum() > 0
+
+
+def test_the_funnel_inputs_go_to_the_url(app: Callable[..., AppTest], demo_url: str) -> None:
+    at = campaign(app, demo_url)
+    for name in ("who", "steps", "window"):
+        assert name not in at.query_params  # the defaults make no parameter
+    at.number_input(key="funnel.window").set_value(3).run()
+    at.multiselect(key=f"funnel.steps.{fn.NEWLY_KNOWN}").set_value(["page_view", "purchase"]).run()
+    ok(at)
+    assert at.query_params["window"] == "3"
+    assert at.query_params["steps"] == ["page_view", "purchase"]
+    # Another group starts from its own default steps: the URL's were the other group's.
+    at.radio(key="funnel.who").set_value(fn.PREVIOUSLY_KNOWN).run()
+    ok(at)
+    assert at.query_params["who"] == "previously"
+    assert "steps" not in at.query_params
+    assert table_with(at, "Step")["Step"].tolist() == [
+        "1. Page view",
+        "2. Add to cart",
+        "3. Purchase",
+    ]
+
+
+def test_a_bad_window_in_a_link_is_named(app: Callable[..., AppTest], demo_url: str) -> None:
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF, window="400")
+    ok(at)
+    assert at.number_input(key="funnel.window").value == fn.DEFAULT_WINDOW.days
+    warning = " ".join(w.value for w in at.warning)
+    assert "Funnel window" in warning
+    assert "400" in warning

@@ -111,7 +111,11 @@ def test_recent_default_view(app: Callable[..., AppTest], live_url: str) -> None
     assert at.title[0].value == "Recent activity"
     assert {"Known people active", "Events", "Conversions", "Revenue (USD)"} <= set(metrics(at))
     assert int(metrics(at)["Events"].replace(",", "")) > 0
-    assert charts_count(at) == 3  # per hour by channel, top campaigns, top sources
+    assert charts_count(at) == 3  # per hour by channel, top campaigns, top source / medium
+    deltas = [m.delta for m in at.metric if m.delta]
+    assert deltas
+    assert all(d.endswith(" vs previous 24 h") for d in deltas), deltas
+    assert "Top source / medium" in [s.value for s in at.subheader]
     banner = " ".join(m.value for m in at.markdown)
     assert "Connected to the warehouse" in banner
     assert "events" in banner

@@ -6,6 +6,7 @@ import polars as pl
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.analytics import funnel as fn
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from tests.support.frames import U
@@ -29,8 +30,9 @@ def test_reports_agree_with_their_parts(demo_url: str) -> None:
         == frame.filter(pl.col(c.OCCURRED_AT) >= query.start).height
     )
     assert int(report.channels[an.EVENTS].sum()) == frame.height
-    newly = report.funnel.filter(pl.col(an.GROUP) == an.NEWLY_KNOWN, pl.col(an.STEP) == 1)
-    assert int(newly[an.PEOPLE].item()) <= (report.kpis.newly_known or 0)
+    spec = fn.FunnelSpec(since=query.start, who=fn.NEWLY_KNOWN)
+    newly = fn.funnel(frame, spec).filter(pl.col(c.STEP) == 1)
+    assert int(newly[c.PEOPLE].item()) <= (report.kpis.newly_known or 0)
     recent_q = JourneyQuery.build(now=U("2022-08-31 00:00"), as_of="2022-08-31T00:00:00Z")
     recent = fetch_journeys(engine, recent_q).frame
     rr = an.recent_report(recent, start=recent_q.window_start, end=recent_q.as_of, previous=recent)

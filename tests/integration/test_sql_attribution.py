@@ -11,15 +11,13 @@ to convert as SQL over the rule's statement; these tests compare its report with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.analytics import attribution as attr
@@ -27,15 +25,26 @@ from journey_core.analytics import campaign as an
 from journey_core.analytics.attribution import AttributionReport, AttributionSettings
 from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, write_tables
+from journey_core.warehouse import write_tables
 from journey_core.warehouse.attribution import attribution_report
-from tests.conftest import WarehouseFactory
-from tests.integration.test_sql_figures import random_events, random_ids
 from tests.support.frames import events_frame, identities_frame
-from tests.support.postgres import PostgresServer
+from tests.support.oracle import (
+    RANDOM_AS_OF,
+    EngineFor,
+    assert_frame,
+    engine_for,
+    pg_url,
+    random_events,
+    random_ids,
+    random_world,
+    world_settings,
+    written,
+)
 from tests.support.scenario import END, scenario
 from tests.unit.test_attribution import LOOKBACK_EVENTS, LOOKBACK_IDS, LOOKBACK_QUERY
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
+
+__all__ = ["engine_for", "pg_url"]  # the fixtures, used by name below
 
 CAMPAIGN = dt.date(2022, 7, 1)
 #: The person-level tables: the warehouse returns their first rows only.
@@ -84,14 +93,6 @@ def expected_report(
     return attr.analyze(rows, settings=s, start=query.start, end=until), people
 
 
-def _assert_frame(got: pl.DataFrame, expected: pl.DataFrame, label: str) -> None:
-    try:
-        # check_exact=False relaxes the float columns (credits, revenue, days) only.
-        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
-    except AssertionError as exc:
-        raise AssertionError(f"{label}: {exc}\ngot:\n{got}\nexpected:\n{expected}") from None
-
-
 def check_attribution(
     engine: sa.Engine,
     events: pl.DataFrame,
@@ -120,22 +121,8 @@ def check_attribution(
         want = getattr(expected, name)
         if name in (*PAGED, "path_summary"):
             want = want.head(preview_rows)
-        _assert_frame(getattr(got, name), want, f"{label} {name}")
+        assert_frame(getattr(got, name), want, f"{label} {name}")
     return got
-
-
-@pytest.fixture
-def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
-    engines: list[sa.Engine] = []
-
-    def make(events: pl.DataFrame, ids: pl.DataFrame) -> sa.Engine:
-        engine = create_engine(warehouse(events, ids))
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- DuckDB, SQLite
@@ -148,14 +135,14 @@ def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
         pytest.param({"email": "cara@example.com"}, id="nobody"),
     ],
 )
-def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
+def test_worked_example(engine_for: EngineFor, kwargs: dict[str, Any]) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     query = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN, **kwargs)
     check_attribution(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query)
 
 
 @pytest.mark.parametrize("s", SETTINGS)
-def test_scenario_world(engine_for: Any, s: AttributionSettings) -> None:
+def test_scenario_world(engine_for: EngineFor, s: AttributionSettings) -> None:
     events, ids = scenario(individuals=60)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="America/New_York")
@@ -173,7 +160,7 @@ def test_scenario_world(engine_for: Any, s: AttributionSettings) -> None:
         pytest.param(an.Filters(campaigns=("no such campaign",)), id="nobody"),
     ],
 )
-def test_campaign_filters_and_end(engine_for: Any, filters: an.Filters) -> None:
+def test_campaign_filters_and_end(engine_for: EngineFor, filters: an.Filters) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -185,7 +172,7 @@ def test_campaign_filters_and_end(engine_for: Any, filters: an.Filters) -> None:
         assert got.totals.conversions == 0
 
 
-def test_person_tables_are_a_bounded_page(engine_for: Any) -> None:
+def test_person_tables_are_a_bounded_page(engine_for: EngineFor) -> None:
     events, ids = scenario(individuals=60)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -196,7 +183,7 @@ def test_person_tables_are_a_bounded_page(engine_for: Any) -> None:
     assert got.totals.conversions > 3  # the totals count every conversion
 
 
-def test_time_to_convert_from_the_first_touch_in_the_lookback(engine_for: Any) -> None:
+def test_time_to_convert_from_the_first_touch_in_the_lookback(engine_for: EngineFor) -> None:
     engine = engine_for(LOOKBACK_EVENTS, LOOKBACK_IDS)
     got = check_attribution(engine, LOOKBACK_EVENTS, LOOKBACK_IDS, LOOKBACK_QUERY)
     assert got.time_to_convert.get_column(attr.DAYS_FROM_FIRST_TOUCH).to_list() == [15.0, 25.0]
@@ -204,7 +191,7 @@ def test_time_to_convert_from_the_first_touch_in_the_lookback(engine_for: Any) -
     assert summary.get_column(attr.MEDIAN_DAYS).to_list() == pytest.approx([20.0, 36.5 + 10 / 24])
 
 
-def test_lookback_bound_is_inclusive_to_the_microsecond(engine_for: Any) -> None:
+def test_lookback_bound_is_inclusive_to_the_microsecond(engine_for: EngineFor) -> None:
     # Touches exactly 30 days and 30 days + 1 us before the purchase.
     buy = dt.datetime(2022, 7, 20, 12)
     us = dt.timedelta(microseconds=1)
@@ -240,56 +227,31 @@ def test_lookback_bound_is_inclusive_to_the_microsecond(engine_for: Any) -> None
 
 
 # --------------------------------------------------------------------------- random worlds
-RANDOM_AS_OF = dt.datetime(2022, 8, 31, 12, tzinfo=dt.UTC)
-
-
 @given(events=random_events, identities=random_ids, day=st.sampled_from([30, 31]))
-@settings(
-    max_examples=10,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@world_settings(10)
 def test_random_worlds_on_duckdb(
     tmp_path_factory: pytest.TempPathFactory,
     events: list[dict[str, Any]],
     identities: list[tuple[str, str, dt.datetime]],
     day: int,
 ) -> None:
-    ev = events_frame(events)
-    ids = identities_frame([(a, e, t.isoformat(" ")) for a, e, t in identities])
-    url = f"duckdb:///{tmp_path_factory.mktemp('attribution') / 'w.duckdb'}"
-    write_tables(url, events=ev, identities=ids)
-    engine = create_engine(url)
     s = AttributionSettings.build(
         conversion_event_types="purchase, signup", lookback_days=1 / 48, half_life_days=0.01
     )
-    try:
+    with random_world(tmp_path_factory, events, identities) as (engine, ev, ids):
         start = dt.date(2022, 8, day)
         query = JourneyQuery(as_of=RANDOM_AS_OF, event_date=start, timezone="America/New_York")
         check_attribution(engine, ev, ids, query, s)
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with PostgresServer() as pg:
-        pg.execute_admin("CREATE DATABASE attribution")
-        yield pg.url(dbname="attribution")
-
-
 @pytest.mark.postgres
 def test_scenario_world_on_postgres(pg_url: str) -> None:
     events, ids = scenario(individuals=60)
-    write_tables(pg_url, events=events, identities=ids)
-    engine = create_engine(pg_url)
-    try:
+    with written(pg_url, events, ids) as engine:
         query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
         check_attribution(engine, events, ids, query)
         check_attribution(engine, events, ids, query, AttributionSettings.build(path_unit="touch"))
         worked = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
         write_tables(pg_url, events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
         check_attribution(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, worked)
-    finally:
-        engine.dispose()

@@ -10,24 +10,20 @@ channel file and random worlds; and once on a local Spark (marker ``spark``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.analytics.campaign import Kpis
 from journey_core.analytics.channels import ChannelConfig
-from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, write_tables
 from journey_core.warehouse.figures import (
     CampaignFigures,
     RecentFigures,
@@ -44,11 +40,24 @@ from journey_core.warehouse.figures import (
     touchpoints_statement,
     trend_statement,
 )
-from tests.conftest import WarehouseFactory
 from tests.support.frames import events_frame, identities_frame
-from tests.support.postgres import PostgresServer
+from tests.support.oracle import (
+    RANDOM_AS_OF,
+    EngineFor,
+    assert_frame,
+    engine_for,
+    oracle_rows,
+    pg_url,
+    random_events,
+    random_ids,
+    random_world,
+    world_settings,
+    written,
+)
 from tests.support.scenario import END, queries, scenario
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
+
+__all__ = ["engine_for", "pg_url"]  # the fixtures, used by name below
 
 CAMPAIGN = dt.date(2022, 7, 1)
 WORKED_QUERIES = [
@@ -61,12 +70,6 @@ WORKED_QUERIES = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _sessions(
-    events: pl.DataFrame, ids: pl.DataFrame, query: JourneyQuery, config: ChannelConfig | None
-) -> pl.DataFrame:
-    return an.with_sessions(journeys(events, ids, query=query), channels=config)
-
-
 def _assert_kpis(got: Kpis | None, expected: Kpis | None, label: str) -> None:
     assert (got is None) == (expected is None), label
     if got is None or expected is None:
@@ -92,14 +95,6 @@ def _fields(k: Kpis) -> dict[str, Any]:
     return {name: getattr(k, name) for name in Kpis.__slots__}
 
 
-def _assert_frame(got: pl.DataFrame, expected: pl.DataFrame, label: str) -> None:
-    try:
-        # check_exact=False relaxes the float (revenue, share) columns only.
-        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
-    except AssertionError as exc:
-        raise AssertionError(f"{label}: {exc}\ngot:\n{got}\nexpected:\n{expected}") from None
-
-
 def check_campaign(
     engine: sa.Engine,
     events: pl.DataFrame,
@@ -114,8 +109,8 @@ def check_campaign(
     assert query.start is not None
     chosen = filters or an.Filters()
     period, earlier = period_queries(query, end=end)
-    rows = _sessions(events, ids, period, config)
-    before = _sessions(events, ids, earlier, config)
+    rows = oracle_rows(events, ids, period, config)
+    before = oracle_rows(events, ids, earlier, config)
     expected = an.campaign_report(
         rows,
         start=query.start,
@@ -133,7 +128,7 @@ def check_campaign(
     people_exclusions = [e for e in expected.excluded if e.figure == c.PEOPLE]
     assert list(got.excluded) == people_exclusions, label
     for name in ("trend", "channels", "campaigns", "touchpoints"):
-        _assert_frame(getattr(got, name), getattr(expected, name), f"{label} {name}")
+        assert_frame(getattr(got, name), getattr(expected, name), f"{label} {name}")
     cohort = an.with_scope(an.filter_people(rows, chosen), chosen)
     for dimension in by:
         split = breakdown_figures(
@@ -149,8 +144,8 @@ def check_campaign(
             top=3,
             since=query.start,
         )
-        _assert_frame(split.table, table, f"{label} {dimension} table")
-        _assert_frame(split.trend, trend, f"{label} {dimension} trend")
+        assert_frame(split.table, table, f"{label} {dimension} table")
+        assert_frame(split.trend, trend, f"{label} {dimension} trend")
     return got
 
 
@@ -162,8 +157,8 @@ def check_recent(
     config: ChannelConfig | None = None,
 ) -> RecentFigures:
     earlier = JourneyQuery(as_of=query.as_of - query.recent_window)
-    rows = _sessions(events, ids, query, config)
-    before = _sessions(events, ids, earlier, config)
+    rows = oracle_rows(events, ids, query, config)
+    before = oracle_rows(events, ids, earlier, config)
     expected = an.recent_report(
         rows, previous=before, start=query.window_start, end=query.as_of, tz=query.timezone
     )
@@ -171,9 +166,9 @@ def check_recent(
     label = repr(query)
     _assert_kpis(got.kpis, expected.kpis, label)
     _assert_kpis(got.previous, expected.previous, f"{label} previous")
-    _assert_frame(got.hourly, expected.hourly, f"{label} hourly")
-    _assert_frame(got.campaigns, expected.campaigns, f"{label} campaigns")
-    _assert_frame(got.sources, expected.sources, f"{label} sources")
+    assert_frame(got.hourly, expected.hourly, f"{label} hourly")
+    assert_frame(got.campaigns, expected.campaigns, f"{label} campaigns")
+    assert_frame(got.sources, expected.sources, f"{label} sources")
     return got
 
 
@@ -190,23 +185,9 @@ def _check_all(
         check_recent(engine, events, ids, query, config)
 
 
-@pytest.fixture
-def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
-    engines: list[sa.Engine] = []
-
-    def make(events: pl.DataFrame, ids: pl.DataFrame) -> sa.Engine:
-        engine = create_engine(warehouse(events, ids))
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
-
-
 # --------------------------------------------------------------------------- DuckDB, SQLite
 @pytest.mark.parametrize("kwargs", WORKED_QUERIES)
-def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
+def test_worked_example(engine_for: EngineFor, kwargs: dict[str, Any]) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     query = JourneyQuery(as_of=AS_OF, **kwargs)
     check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, by=an.DIMENSIONS)
@@ -216,7 +197,7 @@ def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/New_York"])
-def test_worked_example_recent(engine_for: Any, tz: str) -> None:
+def test_worked_example_recent(engine_for: EngineFor, tz: str) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     got = check_recent(
         engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, timezone=tz)
@@ -225,7 +206,7 @@ def test_worked_example_recent(engine_for: Any, tz: str) -> None:
     assert got.hourly.height > 0
 
 
-def test_recent_hours_across_a_dst_change(engine_for: Any) -> None:
+def test_recent_hours_across_a_dst_change(engine_for: EngineFor) -> None:
     # New York falls back at 2022-11-06 06:00 UTC: local 01:00-02:00 happens twice.
     t0 = dt.datetime(2022, 11, 6, 4, 50)
     events = events_frame(
@@ -246,7 +227,7 @@ def test_recent_hours_across_a_dst_change(engine_for: Any) -> None:
     assert got.hourly.get_column(c.EVENTS).sum() == 10
 
 
-def test_worked_example_figures_are_not_vacuous(engine_for: Any) -> None:
+def test_worked_example_figures_are_not_vacuous(engine_for: EngineFor) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     got = campaign_figures(engine, JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN))
     assert got.kpis.people > 0
@@ -257,7 +238,7 @@ def test_worked_example_figures_are_not_vacuous(engine_for: Any) -> None:
     assert got.touchpoints.height > 0
 
 
-def test_combined_statement_returns_each_part(engine_for: Any) -> None:
+def test_combined_statement_returns_each_part(engine_for: EngineFor) -> None:
     """ONE combined statement gives each statement's own rows, in its own order."""
     events, ids = scenario(individuals=30)
     engine = engine_for(events, ids)
@@ -287,7 +268,7 @@ def test_combined_statement_returns_each_part(engine_for: Any) -> None:
     assert rounded(got) == rounded(expected)
 
 
-def test_touch_rows_equal_with_sessions(engine_for: Any) -> None:
+def test_touch_rows_equal_with_sessions(engine_for: EngineFor) -> None:
     events, ids = scenario(individuals=30)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -299,16 +280,16 @@ def test_touch_rows_equal_with_sessions(engine_for: Any) -> None:
     schema = {name: pl.Int64 if name in {c.SESSION, c.IS_TOUCH} else pl.String for name in columns}
     got = pl.DataFrame([tuple(r) for r in got_rows], schema=schema, orient="row").sort(keys)
     expected = (
-        _sessions(events, ids, query, None)
+        oracle_rows(events, ids, query, None)
         .select(columns)
         .with_columns(pl.col(c.IS_TOUCH).cast(pl.Int64))
         .sort(keys)
     )
     assert expected.height > 100
-    _assert_frame(got, expected, "touch rows")
+    assert_frame(got, expected, "touch rows")
 
 
-def test_scenario_world(engine_for: Any) -> None:
+def test_scenario_world(engine_for: EngineFor) -> None:
     events, ids = scenario(individuals=60)
     engine = engine_for(events, ids)
     for query in queries(ids):
@@ -332,7 +313,7 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-def test_filters(engine_for: Any, filters: an.Filters) -> None:
+def test_filters(engine_for: EngineFor, filters: an.Filters) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -361,7 +342,7 @@ medium = ["Email"]
 """
 
 
-def test_custom_channel_file(engine_for: Any, tmp_path: Path) -> None:
+def test_custom_channel_file(engine_for: EngineFor, tmp_path: Path) -> None:
     path = tmp_path / "channels.toml"
     path.write_text(CUSTOM_CHANNELS, encoding="utf-8")
     config = ChannelConfig.from_toml(path)
@@ -403,62 +384,6 @@ def test_custom_channel_file(engine_for: Any, tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- random worlds
-BASE = dt.datetime(2022, 8, 30, 23, 0)
-US = dt.timedelta(microseconds=1)
-GAP = dt.timedelta(minutes=30)
-# Gaps on the visit bound +/- 1 microsecond, around midnight in several zones.
-MINUTE_OFFSETS = [dt.timedelta(minutes=m) for m in (0, 1, 29, 31, 61, 62, 120, 300, 600)]
-TIMES = sorted(
-    {BASE + o + k for o in MINUTE_OFFSETS for k in (-US, dt.timedelta(0), US)}
-    | {BASE + GAP, BASE + GAP + US, BASE + 2 * GAP + US}
-)
-RANDOM_AS_OF = dt.datetime(2022, 8, 31, 12, tzinfo=dt.UTC)
-
-random_events = st.lists(
-    st.fixed_dictionaries(
-        {
-            c.EVENT_ID: st.sampled_from([f"e{i}" for i in range(16)]),
-            c.OCCURRED_AT: st.sampled_from(TIMES),
-            c.ANONYMOUS_ID: st.sampled_from(["a1", "a2", "a3", None]),
-            c.EMAIL: st.sampled_from([None, None, "ann@x.io", "bob@x.io", " Cy@X.io"]),
-            c.EVENT_TYPE: st.sampled_from(["page_view", "purchase", "signup", None]),
-            c.UTM_SOURCE: st.sampled_from(
-                [None, None, "google", "Google ", "facebook", "www.bing.com", "email", " ", "ig"]
-            ),
-            c.UTM_MEDIUM: st.sampled_from([None, None, "cpc", "CPC", "email", "social", "paid_x"]),
-            c.UTM_CAMPAIGN: st.sampled_from([None, None, "brand", "Cross-Network", "summer shop"]),
-            c.REFERRER: st.sampled_from(
-                [
-                    *(None, None, "https://www.google.com/search", "https://shop.example/p"),
-                    *("https://m.facebook.com/", "android-app://com.google.android.gm/"),
-                    *("https://news.ycombinator.com/", "//u@b.co.uk/x", "t.co/abc"),
-                    *(
-                        "https://sub.mail.yahoo.co.jp/",
-                        "HTTPS://WWW.Shop.Example",
-                        "https://a b.c/",
-                    ),
-                    *(" https://www.youtube.com/watch ", "https://.lonely.dot/", "http://x.y"),
-                ]
-            ),
-            c.PAGE_URL: st.sampled_from(
-                [None, "https://shop.example/", "https://www.shop.example/"]
-            ),
-            c.REVENUE: st.sampled_from([None, 0.0, 10.5, 3.25, 0.1]),
-        }
-    ),
-    max_size=14,
-    # Distinct ids: rules.journeys keeps an arbitrary one of duplicate ids that tie on every
-    # result key (journey_statement a fixed one), and duplicates are test_native's subject.
-    unique_by=lambda row: row[c.EVENT_ID],
-)
-random_ids = st.lists(
-    st.tuples(
-        st.sampled_from(["a1", "a2", "a3"]),
-        st.sampled_from(["ann@x.io", "bob@x.io", "dee@x.io"]),
-        st.sampled_from(TIMES),
-    ),
-    max_size=4,
-)
 random_queries = st.builds(
     lambda event_date, tz: JourneyQuery(as_of=RANDOM_AS_OF, event_date=event_date, timezone=tz),
     event_date=st.sampled_from([None, dt.date(2022, 8, 30), dt.date(2022, 8, 31)]),
@@ -467,75 +392,45 @@ random_queries = st.builds(
 
 
 @given(events=random_events, identities=random_ids, query=random_queries)
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@world_settings(40)
 def test_random_worlds_on_duckdb(
     tmp_path_factory: pytest.TempPathFactory,
     events: list[dict[str, Any]],
     identities: list[tuple[str, str, dt.datetime]],
     query: JourneyQuery,
 ) -> None:
-    ev = events_frame(events)
-    ids = identities_frame([(a, e, t.isoformat(" ")) for a, e, t in identities])
-    url = f"duckdb:///{tmp_path_factory.mktemp('figures') / 'w.duckdb'}"
-    write_tables(url, events=ev, identities=ids)
-    engine = create_engine(url)
-    try:
+    with random_world(tmp_path_factory, events, identities) as (engine, ev, ids):
         _check_all(engine, ev, ids, query)
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with PostgresServer() as pg:
-        pg.execute_admin("CREATE DATABASE figures")
-        yield pg.url(dbname="figures")
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("kwargs", WORKED_QUERIES)
 def test_worked_example_on_postgres(pg_url: str, kwargs: dict[str, Any]) -> None:
-    write_tables(pg_url, events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
-    engine = create_engine(pg_url)
-    try:
+    with written(pg_url, CAMPAIGN_EVENTS, CAMPAIGN_IDS) as engine:
         query = JourneyQuery(as_of=AS_OF, **kwargs)
         check_campaign(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query)
         check_recent(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF))
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.postgres
 def test_scenario_world_on_postgres(pg_url: str) -> None:
     events, ids = scenario(individuals=60)
-    write_tables(pg_url, events=events, identities=ids)
-    engine = create_engine(pg_url)
-    try:
+    with written(pg_url, events, ids) as engine:
         for query in queries(ids):
             _check_all(engine, events, ids, query)
         tokyo = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
         _check_all(engine, events, ids, tokyo)
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.postgres
 def test_cohort_figures_on_postgres(pg_url: str) -> None:
     # Scoped conversions, a period end, the previous period and every breakdown, in PostgreSQL.
     events, ids = scenario(individuals=40)
-    write_tables(pg_url, events=events, identities=ids)
-    engine = create_engine(pg_url)
-    try:
+    with written(pg_url, events, ids) as engine:
         query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
         paid = an.Filters(channels=("Paid Search", "Email"))
         got = check_campaign(engine, events, ids, query, filters=paid, by=an.DIMENSIONS)
         assert got.kpis.conversions_any_time is not None
         end = dt.datetime(2022, 7, 20, tzinfo=dt.UTC)
         check_campaign(engine, events, ids, query, end=end, by=(c.KNOWN_STATUS,))
-    finally:
-        engine.dispose()

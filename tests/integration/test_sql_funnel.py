@@ -9,32 +9,39 @@ window's bound +/- 1 microsecond, and once on a local Spark (marker ``spark``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
 from journey_core.analytics.funnel import FunnelSpec
-from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, write_tables
+from journey_core.warehouse import create_engine
 from journey_core.warehouse.funnel import funnel_figures, funnel_people
-from tests.conftest import WarehouseFactory
-from tests.integration.test_sql_figures import random_events, random_ids
-from tests.support.postgres import PostgresServer
+from tests.support.oracle import (
+    RANDOM_AS_OF,
+    EngineFor,
+    assert_frame,
+    engine_for,
+    oracle_rows,
+    pg_url,
+    random_events,
+    random_ids,
+    random_world,
+    world_settings,
+    written,
+)
 from tests.support.scenario import END, scenario
 from tests.support.spark import SparkThriftServer, load_canonical, spark_server
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
 
-__all__ = ["spark_server"]  # the session fixture, used by name below
+__all__ = ["engine_for", "pg_url", "spark_server"]  # the fixtures, used by name below
 
 CAMPAIGN = dt.date(2022, 7, 1)
 SINCE = dt.datetime(2022, 7, 1, tzinfo=dt.UTC)
@@ -50,9 +57,14 @@ def specs(since: dt.datetime | None) -> list[FunnelSpec]:
             window=dt.timedelta(hours=2),
             breakdown=c.SESSION_CAMPAIGN,
         ),
+        # The campaign page's other breakdowns (issue 13): computed dimensions.
+        FunnelSpec(steps=("page_view", "purchase"), breakdown=c.SOURCE_MEDIUM),
+        FunnelSpec(steps=("page_view", "purchase"), breakdown=c.LANDING_PAGE),
+        FunnelSpec(steps=("page_view", "signup", "purchase"), breakdown=c.ANONYMOUS_ID),
     ]
     if since is not None:
         out += [
+            FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=since, breakdown=c.KNOWN_STATUS),
             FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=since, who=fn.NEWLY_KNOWN),
             FunnelSpec(
                 steps=fn.PREVIOUSLY_KNOWN_STEPS,
@@ -62,14 +74,6 @@ def specs(since: dt.datetime | None) -> list[FunnelSpec]:
             ),
         ]
     return out
-
-
-def _assert_frame(got: pl.DataFrame, expected: pl.DataFrame, label: str) -> None:
-    try:
-        # Medians are means of two integers divided by 10^6 on both routes.
-        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
-    except AssertionError as exc:
-        raise AssertionError(f"{label}: {exc}\ngot:\n{got}\nexpected:\n{expected}") from None
 
 
 def check_funnel(
@@ -82,13 +86,12 @@ def check_funnel(
     *,
     people: int = 4,
 ) -> pl.DataFrame:
-    rows = an.filter_people(
-        an.with_sessions(journeys(events, ids, query=query)), filters or an.Filters()
-    )
+    rows = oracle_rows(events, ids, query, filters=filters)
     expected = fn.funnel(rows, spec)
     got = funnel_figures(engine, query, spec=spec, filters=filters)
     label = f"{query!r} {spec!r}"
-    _assert_frame(got, expected, label)
+    # Medians are means of two integers divided by 10^6 on both routes.
+    assert_frame(got, expected, label)
     groups = expected.get_column(c.GROUP).unique(maintain_order=True).to_list()
     last = len(spec.steps)
     cases: list[dict[str, Any]] = [
@@ -100,33 +103,19 @@ def check_funnel(
     for kwargs in cases:
         got_people = funnel_people(engine, query, spec=spec, filters=filters, limit=7, **kwargs)
         oracle = fn.people_at(rows, spec, limit=7, **kwargs)
-        _assert_frame(got_people, oracle, f"{label} people {kwargs}")
+        assert_frame(got_people, oracle, f"{label} people {kwargs}")
     return got
 
 
-@pytest.fixture
-def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
-    engines: list[sa.Engine] = []
-
-    def make(events: pl.DataFrame, ids: pl.DataFrame) -> sa.Engine:
-        engine = create_engine(warehouse(events, ids))
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
-
-
 # --------------------------------------------------------------------------- DuckDB, SQLite
-def test_worked_example(engine_for: Any) -> None:
+def test_worked_example(engine_for: EngineFor) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     query = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
     for spec in specs(SINCE):
         check_funnel(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, spec)
 
 
-def test_scenario_world(engine_for: Any) -> None:
+def test_scenario_world(engine_for: EngineFor) -> None:
     events, ids = scenario(individuals=60)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -144,7 +133,7 @@ def test_scenario_world(engine_for: Any) -> None:
         pytest.param(an.Filters(campaigns=("no such campaign",)), id="nobody"),
     ],
 )
-def test_filters_keep_the_same_people(engine_for: Any, filters: an.Filters) -> None:
+def test_filters_keep_the_same_people(engine_for: EngineFor, filters: an.Filters) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -154,7 +143,6 @@ def test_filters_keep_the_same_people(engine_for: Any, filters: an.Filters) -> N
 
 
 # --------------------------------------------------------------------------- random worlds
-RANDOM_AS_OF = dt.datetime(2022, 8, 31, 12, tzinfo=dt.UTC)
 random_specs = st.builds(
     FunnelSpec,
     steps=st.lists(
@@ -163,55 +151,33 @@ random_specs = st.builds(
     # 29 min, 30 min and 61 min: the random times sit on these bounds +/- 1 microsecond.
     window=st.sampled_from([dt.timedelta(minutes=m) for m in (29, 30, 61)] + [fn.DEFAULT_WINDOW]),
     since=st.sampled_from([None, dt.datetime(2022, 8, 30, 23, 1, tzinfo=dt.UTC)]),
-    breakdown=st.sampled_from([None, c.CHANNEL, c.SESSION_CAMPAIGN]),
+    breakdown=st.sampled_from(
+        [None, c.CHANNEL, c.SESSION_CAMPAIGN, c.SOURCE_MEDIUM, c.LANDING_PAGE, c.ANONYMOUS_ID]
+    ),
 )
 
 
 @given(events=random_events, identities=random_ids, spec=random_specs)
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@world_settings(20)
 def test_random_worlds_on_duckdb(
     tmp_path_factory: pytest.TempPathFactory,
     events: list[dict[str, Any]],
     identities: list[tuple[str, str, dt.datetime]],
     spec: FunnelSpec,
 ) -> None:
-    from tests.support.frames import events_frame, identities_frame
-
-    ev = events_frame(events)
-    ids = identities_frame([(a, e, t.isoformat(" ")) for a, e, t in identities])
-    url = f"duckdb:///{tmp_path_factory.mktemp('funnel') / 'w.duckdb'}"
-    write_tables(url, events=ev, identities=ids)
-    engine = create_engine(url)
-    try:
+    with random_world(tmp_path_factory, events, identities) as (engine, ev, ids):
         query = JourneyQuery(as_of=RANDOM_AS_OF, event_date=dt.date(2022, 8, 30))
         check_funnel(engine, ev, ids, query, spec, people=1)
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with PostgresServer() as pg:
-        pg.execute_admin("CREATE DATABASE funnel")
-        yield pg.url(dbname="funnel")
-
-
 @pytest.mark.postgres
 def test_scenario_world_on_postgres(pg_url: str) -> None:
     events, ids = scenario(individuals=60)
-    write_tables(pg_url, events=events, identities=ids)
-    engine = create_engine(pg_url)
-    try:
+    with written(pg_url, events, ids) as engine:
         query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
         for spec in specs(SINCE):
             check_funnel(engine, events, ids, query, spec)
-    finally:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- Spark

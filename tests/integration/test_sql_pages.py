@@ -9,21 +9,17 @@ PostgreSQL (marker ``postgres``); the Spark test is in ``test_spark.py``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.io.export import csv_pieces, to_csv_bytes
-from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, write_tables
 from journey_core.warehouse.figures import campaign_figures
 from journey_core.warehouse.native import count_journeys
 from journey_core.warehouse.pages import (
@@ -33,11 +29,12 @@ from journey_core.warehouse.pages import (
     people_page,
     stream_rows,
 )
-from tests.conftest import WarehouseFactory
 from tests.support.frames import T, events_frame, identities_frame
-from tests.support.postgres import PostgresServer
+from tests.support.oracle import EngineFor, assert_frame, engine_for, oracle_rows, pg_url, written
 from tests.support.scenario import END, scenario
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
+
+__all__ = ["engine_for", "pg_url"]  # the fixtures, used by name below
 
 CAMPAIGN = dt.date(2022, 7, 1)
 FILTERS = [
@@ -46,20 +43,6 @@ FILTERS = [
     pytest.param(an.Filters(media=("cpc",), event_types=("page_view",)), id="medium-and-type"),
     pytest.param(an.Filters(campaigns=("no such campaign",)), id="nobody"),
 ]
-
-
-def _rows(
-    events: pl.DataFrame, ids: pl.DataFrame, query: JourneyQuery, filters: an.Filters
-) -> pl.DataFrame:
-    rows = an.with_sessions(journeys(events, ids, query=query))
-    return an.filter_people(rows, filters)
-
-
-def _assert_frame(got: pl.DataFrame, expected: pl.DataFrame, label: str) -> None:
-    try:
-        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-12, abs_tol=1e-9)
-    except AssertionError as exc:
-        raise AssertionError(f"{label}: {exc}\ngot:\n{got}\nexpected:\n{expected}") from None
 
 
 def check_pages(
@@ -73,7 +56,7 @@ def check_pages(
 ) -> int:
     """Every page of the people table, the preview and the options equal the oracle's;
     returns the number of people."""
-    rows = _rows(events, ids, query, filters)
+    rows = oracle_rows(events, ids, query, filters=filters)
     since = query.start
     # Conversions scoped to the filter's touches, as the key figures count them.
     expected = an.people_table(an.with_scope(rows, filters), since=since)
@@ -82,32 +65,18 @@ def check_pages(
     while True:
         page = people_page(engine, query, since=since, filters=filters, limit=limit, offset=offset)
         assert page.total == expected.height, label
-        _assert_frame(page.frame, expected.slice(offset, limit), f"{label} page {offset}")
+        assert_frame(page.frame, expected.slice(offset, limit), f"{label} page {offset}")
         offset += limit
         if offset >= page.total:
             break
     preview = events_preview(engine, query, filters=filters, limit=limit)
     wanted = an.recent_report(rows, start=query.window_start, end=query.as_of, preview_rows=limit)
-    _assert_frame(preview, wanted.preview.select(list(PREVIEW_SCHEMA)), f"{label} preview")
+    assert_frame(preview, wanted.preview.select(list(PREVIEW_SCHEMA)), f"{label} preview")
     if not filters.active:
         assert filter_options(engine, query, limit=3) == {
             k: v[:3] for k, v in an.filter_options(rows).items()
         }, label
     return expected.height
-
-
-@pytest.fixture
-def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
-    engines: list[sa.Engine] = []
-
-    def make(events: pl.DataFrame, ids: pl.DataFrame) -> sa.Engine:
-        engine = create_engine(warehouse(events, ids))
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- DuckDB, SQLite
@@ -119,13 +88,13 @@ def engine_for(warehouse: WarehouseFactory) -> Iterator[Any]:
         pytest.param({"email": "ben@example.com", "event_date": CAMPAIGN}, id="both-ben"),
     ],
 )
-def test_worked_example(engine_for: Any, kwargs: dict[str, Any]) -> None:
+def test_worked_example(engine_for: EngineFor, kwargs: dict[str, Any]) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     check_pages(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, JourneyQuery(as_of=AS_OF, **kwargs))
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-def test_scenario_world_pages(engine_for: Any, filters: an.Filters) -> None:
+def test_scenario_world_pages(engine_for: EngineFor, filters: an.Filters) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
@@ -133,7 +102,7 @@ def test_scenario_world_pages(engine_for: Any, filters: an.Filters) -> None:
     assert people == 0 if filters.campaigns else people > 5  # several pages
 
 
-def test_options_are_bounded(engine_for: Any) -> None:
+def test_options_are_bounded(engine_for: EngineFor) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     got = filter_options(engine, JourneyQuery(as_of=END, event_date=CAMPAIGN), limit=2)
@@ -142,18 +111,18 @@ def test_options_are_bounded(engine_for: Any) -> None:
 
 
 @pytest.mark.parametrize("filters", FILTERS)
-def test_streamed_csv_equals_the_polars_csv(engine_for: Any, filters: an.Filters) -> None:
+def test_streamed_csv_equals_the_polars_csv(engine_for: EngineFor, filters: an.Filters) -> None:
     events, ids = scenario(individuals=40)
     engine = engine_for(events, ids)
     query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
-    expected = to_csv_bytes(an.journey_rows(_rows(events, ids, query, filters)))
+    expected = to_csv_bytes(an.journey_rows(oracle_rows(events, ids, query, filters=filters)))
     got = b"".join(csv_pieces(stream_rows(engine, query, filters=filters, rows=50)))
     assert got == expected
     assert got.count(b"\n") > 1 or filters.campaigns
 
 
 # --------------------------------------------------------------------------- one count
-def test_known_people_active_is_everyone_in_the_result(engine_for: Any) -> None:
+def test_known_people_active_is_everyone_in_the_result(engine_for: EngineFor) -> None:
     """The issue's 133,372 vs 133,382: a person who became known after the start through a
     link, with no event since, is in the rule's result, the table and the CSV."""
     events = events_frame(
@@ -174,7 +143,7 @@ def test_known_people_active_is_everyone_in_the_result(engine_for: Any) -> None:
     assert campaign_figures(engine, query).kpis.people == 1
 
 
-def test_config_reaches_the_channels(engine_for: Any) -> None:
+def test_config_reaches_the_channels(engine_for: EngineFor) -> None:
     engine = engine_for(CAMPAIGN_EVENTS, CAMPAIGN_IDS)
     query = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
     renamed = ChannelConfig.default()
@@ -183,24 +152,13 @@ def test_config_reaches_the_channels(engine_for: Any) -> None:
 
 
 # --------------------------------------------------------------------------- PostgreSQL
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with PostgresServer() as pg:
-        pg.execute_admin("CREATE DATABASE pages")
-        yield pg.url(dbname="pages")
-
-
 @pytest.mark.postgres
 def test_pages_on_postgres(pg_url: str) -> None:
     events, ids = scenario(individuals=40)
-    write_tables(pg_url, events=events, identities=ids)
-    engine = create_engine(pg_url)
-    try:
+    with written(pg_url, events, ids) as engine:
         for filters in (an.Filters(), an.Filters(channels=("Paid Search", "Email"))):
             check_pages(engine, events, ids, JourneyQuery(as_of=END, event_date=CAMPAIGN), filters)
         check_pages(engine, events, ids, JourneyQuery(as_of=END))
         query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
-        expected = to_csv_bytes(an.journey_rows(_rows(events, ids, query, an.Filters())))
+        expected = to_csv_bytes(an.journey_rows(oracle_rows(events, ids, query)))
         assert b"".join(csv_pieces(stream_rows(engine, query, rows=100))) == expected
-    finally:
-        engine.dispose()

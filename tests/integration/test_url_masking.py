@@ -10,9 +10,9 @@ VALUES = ["spring-sale", "promo ann.110@example.com"]
 def _page(mask: bool) -> None:
     import streamlit as st
 
-    from journey_ui import components, urlstate
+    from journey_ui import shell, urlstate
 
-    components.set_masking(bool(st.session_state.get("test.mask", mask)))
+    st.session_state[shell.MASK_PII_KEY] = bool(st.session_state.get("test.mask", mask))
     param = urlstate.list_param("campaign", "campaign.campaign")
     urlstate.restore(param)
     st.session_state["test.seen"] = list(st.session_state[param.key])

@@ -12,7 +12,7 @@ from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import Model
 from journey_ui.figures import attribution as charts
-from journey_ui.figures.palette import MUTED
+from journey_ui.figures.palette import MUTED, OUTCOME_COLORS
 
 TABLE = pl.DataFrame(
     {
@@ -80,7 +80,7 @@ def test_sankey_nodes_are_ordered_by_step_with_outcomes_last() -> None:
     assert list(sankey.link.value) == [3, 3, 4]
     # the same channel keeps one colour at every step
     assert sankey.node.color[0] == sankey.node.color[2]
-    assert sankey.node.color[3] == charts.OUTCOME_COLOURS[a.CONVERTED]
+    assert sankey.node.color[3] == OUTCOME_COLORS[a.CONVERTED]
 
 
 def test_time_to_convert_chart_names_median_and_p90() -> None:

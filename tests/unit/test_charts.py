@@ -14,6 +14,7 @@ from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
 from journey_ui.figures import campaign as charts
 from journey_ui.figures import funnel as funnel_figs
+from journey_ui.figures import person as person_charts
 from journey_ui.figures.palette import channel_color
 from tests.unit.test_analytics import U, paid, result, view
 
@@ -47,72 +48,6 @@ def journey() -> pl.DataFrame:
             c.REFERRER: None,
         },
     )
-
-
-def _texts(fig: go.Figure) -> str:
-    return json.dumps(fig.to_plotly_json(), default=str)
-
-
-def test_timeline_lanes_colours_and_hover() -> None:
-    fig = charts.timeline(journey(), lane="event_type", tz="UTC")
-    events = [t for t in fig.data if t.showlegend is False and t.name != "Visits"]
-    legend = [t for t in fig.data if t.showlegend is not False]
-    assert [t.name for t in legend] == ["Paid Search", "Organic Search", "Direct"]
-    colours = {t.name: t.marker.color for t in events}
-    assert colours == {name: charts.CHANNEL_COLORS[name] for name in colours}
-    lanes = set()
-    for trace in events:
-        lanes.update(trace.y)
-    assert lanes == {"Ad click", "Page view", "Sign-up", "Purchase"}
-    assert list(fig.layout.yaxis.categoryarray) == [
-        "Purchase",
-        "Sign-up",
-        "Page view",
-        "Ad click",
-        "Visits",
-    ]
-    hover = " ".join(h for t in events for h in t.hovertext)
-    assert "UTM source: google" in hover
-    assert "UTM campaign: brand" in hover
-    assert "UTM term: sneakers" in hover
-    assert "Page: https://shop.io/sale?utm_source=google" in hover
-    assert "Revenue: 49.90" in hover
-    # diamonds before known, circles after
-    paid_trace = next(t for t in events if t.name == "Paid Search")
-    assert set(paid_trace.marker.symbol) == {"diamond", "circle"}
-
-
-def test_timeline_marks_known_at_and_groups_visits() -> None:
-    frame = journey()
-    fig = charts.timeline(frame, tz="UTC")
-    lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert len(lines) == 1
-    assert lines[0].x0 == dt.datetime(2022, 7, 5, 10, 0)
-    assert any("Became known" in a.text for a in fig.layout.annotations)
-    bands = [s for s in fig.layout.shapes if s.type == "rect"]
-    sessions = an.session_summary(an.with_sessions(frame))
-    assert len(bands) == sessions.height == 3
-    visits = next(t for t in fig.data if t.name == "Visits")
-    assert list(visits.text) == ["1", "2", "3"]
-    assert "Campaign: brand" in visits.hovertext[1]
-
-
-def test_timeline_by_channel_and_timezone() -> None:
-    fig = charts.timeline(journey(), lane="channel", tz="Europe/Berlin")
-    assert list(fig.layout.yaxis.categoryarray) == [
-        "Direct",
-        "Organic Search",
-        "Paid Search",
-        "Visits",
-    ]
-    first = min(x for t in fig.data if t.name != "Visits" for x in t.x if x is not None)
-    assert first == dt.datetime(2022, 7, 1, 11, 0)  # 09:00 UTC is 11:00 in Berlin
-
-
-def test_timeline_known_before_window_has_no_line() -> None:
-    frame = journey().with_columns(pl.lit(U("2021-01-01 00:00")).alias(c.KNOWN_AT))
-    fig = charts.timeline(frame)
-    assert not [s for s in fig.layout.shapes if s.type == "line"]
 
 
 def _funnel_rows() -> pl.DataFrame:
@@ -211,6 +146,36 @@ def test_hourly_chart_ticks_whole_hours_and_events_for_a_lone_hour() -> None:
 
 
 @pytest.mark.parametrize(
+    ("start", "end", "tz", "expected"),
+    [
+        pytest.param(
+            "2022-07-01 10:41", "2022-07-02 10:41", "UTC", [(1, 10), (2, 10)], id="inside-hours"
+        ),
+        pytest.param("2022-07-01 10:00", "2022-07-02 10:00", "UTC", [(2, 10)], id="on-the-hour"),
+        pytest.param(
+            "2022-07-01 10:41", "2022-07-02 10:41", "Asia/Kolkata", [(1, 16), (2, 16)], id="tz"
+        ),
+    ],
+)
+def test_partial_hours(start: str, end: str, tz: str, expected: list[tuple[int, int]]) -> None:
+    got = charts.partial_hours(U(start), U(end), tz)
+    assert sorted(got) == [dt.datetime(2022, 7, day, hour) for day, hour in expected]
+
+
+def test_hourly_chart_draws_partial_hours_lighter_and_says_so() -> None:
+    # The window 10:41 -> 12:41: 10:00 and 12:00 are partial, 11:00 is whole.
+    hours = [dt.datetime(2022, 7, 2, h) for h in (10, 11, 12)]
+    hourly = pl.DataFrame({an.HOUR: hours, c.CHANNEL: ["Email"] * 3, an.EVENTS: [1, 5, 2]})
+    fig = charts.hourly_chart(hourly, start=U("2022-07-02 10:41"), end=U("2022-07-02 12:41"))
+    (bars,) = fig.data
+    assert list(bars.marker.opacity) == [0.4, 1.0, 0.4]
+    assert list(bars.customdata) == [" (partial hour)", "", " (partial hour)"]
+    assert "%{customdata}" in bars.hovertemplate
+    # Without the window nothing is marked.
+    assert charts.hourly_chart(hourly).data[0].marker.opacity == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
     ("by", "value"),
     [
         pytest.param(c.CHANNEL, an.PEOPLE, id="channels"),
@@ -241,7 +206,7 @@ def test_breakdown_chart_leaves_room_for_long_labels() -> None:
 @pytest.mark.parametrize(
     "build",
     [
-        pytest.param(lambda: charts.timeline(journey().clear()), id="timeline"),
+        pytest.param(lambda: person_charts.timeline(journey().clear()), id="timeline"),
         pytest.param(lambda: funnel_figs.funnel_chart(pl.DataFrame()), id="funnel"),
         pytest.param(lambda: charts.hourly_chart(pl.DataFrame()), id="hourly"),
         pytest.param(lambda: charts.daily_trend_chart(pl.DataFrame()), id="trend"),
@@ -259,8 +224,8 @@ def test_empty_inputs_explain_themselves(build: object) -> None:
 def test_figures_show_friendly_names_only() -> None:
     rows = an.with_sessions(journey())
     figures = [
-        charts.timeline(rows),
-        charts.timeline(rows, lane="channel"),
+        person_charts.timeline(rows),
+        person_charts.timeline(rows, lane="channel"),
         funnel_figs.funnel_chart(fn.funnel(rows, fn.FunnelSpec(steps=("page_view", "purchase")))),
         charts.hourly_chart(
             an.hourly_by_channel(rows, start=U("2022-07-01 00:00"), end=U("2022-07-09 00:00"))

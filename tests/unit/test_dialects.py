@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import operators
 
 from journey_core.analytics.attribution import AttributionSettings, PathUnit
 from journey_core.analytics.campaign import DIMENSIONS, Filters
@@ -27,7 +28,8 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
-from journey_core.warehouse import figures, funnel, search, statements
+from journey_core.warehouse import figures, funnel, pages, search, statements
+from journey_core.warehouse.constructs import gap_exceeded, micros_between
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -247,14 +249,15 @@ def test_segment_reads_pages_and_tracks_as_one_union() -> None:
 
 # --------------------------------------------------------------------------- page figures
 FIGURE_DIALECTS = {**DIALECTS, "hive": _dialect("pyhive.sqlalchemy_hive", "HiveDialect")}
-# What each dialect's @compiles constructs of journey_core.warehouse.figures spell.
+# What each dialect spells for the @compiles constructs the figures use (regex search, visit
+# gap, regex group; journey_core.warehouse.constructs).
 FIGURE_SPELLINGS = {
     "duckdb": ("regexp_matches(", "epoch_us(", "nullif(regexp_extract(", "AS MATERIALIZED"),
-    "postgresql": (" ~ ", "make_interval(", "substring(", "AS MATERIALIZED"),
+    "postgresql": (" ~ ", "EXTRACT(EPOCH FROM (", "substring(", "AS MATERIALIZED"),
     "sqlite": ("REGEXP", "strftime(", "journey_regexp_group(", "journey_lower("),
     "hive": ("RLIKE", "unix_micros(", "nullif(regexp_extract("),
     "trino": ("REGEXP_LIKE(", "date_add('millisecond'", "regexp_extract("),
-    "snowflake": ("REGEXP_INSTR(", "DATEADD(microsecond", "REGEXP_SUBSTR("),
+    "snowflake": ("REGEXP_INSTR(", "DATEDIFF(microsecond", "REGEXP_SUBSTR("),
     "bigquery": ("REGEXP_CONTAINS(", "TIMESTAMP_DIFF(", "REGEXP_EXTRACT("),
 }
 
@@ -328,6 +331,20 @@ def test_figure_statements_compile(dialect_name: str, preset: str) -> None:
             assert "MATERIALIZED" not in text, name
         for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
             assert word not in text.upper().split(), (name, word)
+
+
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_gap_exceeded_is_micros_between_but_on_trino(dialect_name: str) -> None:
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    t = sa.table("t", sa.column("a", sa.DateTime()), sa.column("b", sa.DateTime()))
+    gap = sa.literal(1_800_000_000, sa.BigInteger())
+    got = str(sa.select(gap_exceeded(t.c.a, t.c.b, gap)).compile(dialect=dialect))
+    if dialect_name == "trino":  # date_diff counts whole milliseconds there
+        assert "date_add('millisecond'" in got
+        return
+    between = str(sa.select(micros_between(t.c.a, t.c.b) > gap).compile(dialect=dialect))
+    expression = between.split("SELECT ", 1)[1].rsplit(" AS ", 1)[0]
+    assert f"({expression})" in got
 
 
 def test_figure_day_bounds_are_parameters() -> None:
@@ -486,3 +503,89 @@ def test_search_statement_compiles(dialect_name: str, preset: str, text: str) ->
 def test_search_limit_is_bounded(asked: int, bound: int) -> None:
     stmt = search.search_statement("ann", as_of=AS_OF, limit=asked)
     assert stmt.compile().params["limit"] == bound
+
+
+# --------------------------------------------------------------------------- divisions
+def _every_statement() -> dict[str, Statement]:
+    """Every statement the product sends (canonical mapping), by name."""
+    mapping = load_mapping("canonical")
+    query = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
+    touches = figures.touch_rows(query, mapping)
+    spec = FunnelSpec(steps=("page_view", "purchase"), window=dt.timedelta(days=7))
+    found: dict[str, Statement] = {
+        **_statements("canonical"),
+        **{f"figure-{k}": v for k, v in _figure_statements(mapping).items()},
+        **{f"attribution-{k}": v for k, v in _attribution_statements(mapping).items()},
+        "funnel": funnel.funnel_statement(touches, spec),
+        "funnel-people": funnel.people_statement(touches, spec, step=2, limit=5),
+        "people": pages.people_statement(touches),
+        "people-count": pages.people_count_statement(touches),
+        "preview": pages.preview_statement(touches),
+        "options": pages.options_statement(touches),
+        "search": search.search_statement("ann", as_of=AS_OF, mapping=mapping),
+    }
+    for s in (AttributionSettings(), AttributionSettings.build(path_unit="touch")):
+        found.update(
+            {
+                f"attribution-default-{k}": v
+                for k, v in wa.attribution_statements(query, s, mapping).items()
+            }
+        )
+    return found
+
+
+def _divisions(stmt: Statement) -> list[sa.BinaryExpression[Any]]:
+    """The true divisions anywhere in ``stmt`` (each shared CTE walked once)."""
+    seen: set[int] = set()
+    todo: list[Any] = [stmt]
+    found: list[sa.BinaryExpression[Any]] = []
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, sa.BinaryExpression) and node.operator is operators.truediv:
+            found.append(node)
+        todo.extend(node.get_children())
+    return found
+
+
+def test_every_sql_division_divides_by_a_double() -> None:
+    """SQLAlchemy casts an untyped or integer divisor to a bare DECIMAL (scale 0 on Spark,
+    Trino and Snowflake: 2.27 became 2, and Spark's time-decay credits summed above 1).
+    Every divisor the product sends is a floating-point type, so it is cast to DOUBLE."""
+    checked = 0
+    for name, stmt in _every_statement().items():
+        for division in _divisions(stmt):
+            checked += 1
+            divisor = division.right.type
+            assert isinstance(divisor, sa.Float), (name, str(division), divisor)
+    assert checked >= 6  # the credits' and the time to convert's divisions at least
+
+
+@pytest.mark.parametrize("dialect_name", ["hive", "trino", "postgresql"])
+def test_credit_divisions_compile_without_decimal(dialect_name: str) -> None:
+    settings = AttributionSettings()
+    query = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
+    stmt = wa.attribution_statements(query, settings)["credits"]
+    text = str(stmt.compile(dialect=DIALECTS[dialect_name]()))
+    assert " / " in text
+    assert not re.search(r"AS (DECIMAL|NUMERIC)\b", text), text
+
+
+def test_combined_ranks_outside_the_grouped_parts() -> None:
+    """Spark resolves no aggregate in a window's ORDER BY: :func:`figures.combined` ranks
+    each part's rows over its sort keys as columns, outside the part's GROUP BY."""
+    touches = figures.touch_rows(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)))
+    parts = [
+        (figures.kpis_statement(touches), "iiiifiiif"),
+        (figures.breakdown_statement(touches, limit=3), "siiiif"),
+        (figures.touchpoints_statement(touches, limit=4), "ssssiii"),
+    ]
+    text = str(figures.combined(parts).compile(dialect=DIALECTS["hive"]()))
+    windows = re.findall(r"row_number\(\) OVER \(ORDER BY ([^)]*)\)", text)
+    assert len(windows) == 2  # the ordered parts; the KPIs' one row is not ranked
+    for keys in windows:
+        assert "(" not in keys, keys  # plain columns: no count(...), no sum(...)
+        assert "_k0" in keys, keys
+    assert text.count(" LIMIT ") == 2  # each part keeps its own limit

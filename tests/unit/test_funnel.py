@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
@@ -160,6 +162,80 @@ def test_newly_and_previously_known_and_their_default_steps() -> None:
     assert counts(rows, fn.FunnelSpec(steps=newly.steps, since=SINCE)) == [2, 1, 1]
 
 
+@pytest.mark.parametrize(
+    ("who", "people", "drop_off"),
+    [
+        pytest.param(fn.NEWLY_KNOWN, [2, 1, 0], [0, 1, 1], id="newly-known"),
+        pytest.param(fn.PREVIOUSLY_KNOWN, [1, 1, 1], [0, 0, 0], id="previously-known"),
+        pytest.param(fn.ALL_PEOPLE, [3, 2, 1], [0, 1, 1], id="everyone"),
+    ],
+)
+def test_who_splits_newly_and_previously_known(
+    who: str, people: list[int], drop_off: list[int]
+) -> None:
+    rows = result(
+        # a: previously known, does all three in order
+        ev("a@x.io", "2022-07-10 10:00", "view"),
+        ev("a@x.io", "2022-07-10 10:05", "cart"),
+        ev("a@x.io", "2022-07-10 10:10", "buy"),
+        # b: newly known, buys before viewing: reaches only step 1
+        ev("b@x.io", "2022-07-10 09:00", "buy", "2022-07-09 00:00"),
+        ev("b@x.io", "2022-07-10 09:30", "view", "2022-07-09 00:00"),
+        # c: newly known, view then cart
+        ev("c@x.io", "2022-07-11 09:00", "view", "2022-07-11 00:00"),
+        ev("c@x.io", "2022-07-11 09:01", "cart", "2022-07-11 00:00"),
+        # d: newly known, never views
+        ev("d@x.io", "2022-07-11 09:00", "cart", "2022-07-11 00:00"),
+    )
+    got = fn.funnel(rows, spec(since=U("2022-07-05 00:00"), who=who))
+    assert got.get_column(c.PEOPLE).to_list() == people
+    assert got.get_column(c.DROP_OFF).to_list() == drop_off
+
+
+def test_a_step_nobody_reached_drops_everyone_of_the_step_before() -> None:
+    got = fn.funnel(result(ev("a@x.io", "2022-07-10 10:00", "view")), spec())
+    assert got.get_column(c.PEOPLE).to_list() == [1, 0, 0]
+    assert got.get_column(fn.FROM_PREVIOUS).to_list() == [1.0, 0.0, 0.0]
+    assert got.get_column(c.DROP_OFF).to_list() == [0, 1, 0]
+
+
+KNOWN = {
+    "a@x.io": "2022-06-01 00:00",
+    "b@x.io": "2022-07-03 00:00",
+    "c@x.io": "2022-07-01 00:00",
+    "d@x.io": "2022-07-04 00:00",
+}
+journeys = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(KNOWN)),
+        st.integers(min_value=0, max_value=50),
+        st.sampled_from(["view", "cart", "buy", "other"]),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(events=journeys)
+def test_funnel_invariants(events: list[tuple[str, int, str]]) -> None:
+    """Counts never grow along the funnel; newly and previously known add up to everyone;
+    step 1 is everyone who viewed since the start."""
+    base = U("2022-07-05 00:00")
+    rows = result(
+        *(
+            ev(e, (base + dt.timedelta(minutes=m)).isoformat()[:19], t, KNOWN[e])
+            for e, m, t in events
+        )
+    )
+    split = {who: counts(rows, spec(since=U("2022-07-02 00:00"), who=who)) for who in fn.WHO}
+    for people in split.values():
+        assert people == sorted(people, reverse=True)
+    both = [n + p for n, p in zip(split[fn.NEWLY_KNOWN], split[fn.PREVIOUSLY_KNOWN], strict=True)]
+    assert both == split[fn.ALL_PEOPLE]
+    assert split[fn.ALL_PEOPLE][0] == len({e for e, _, t in events if t == "view"})
+
+
 def test_breakdown_by_first_touch() -> None:
     rows = result(
         paid("2022-07-10 09:59", **{c.EMAIL: "a@x.io"}),
@@ -184,6 +260,41 @@ def test_breakdown_by_first_touch() -> None:
         ("(not set)", 2),
         ("brand", 1),
     ]
+
+
+def test_breakdown_by_source_medium_landing_page_and_known_status() -> None:
+    rows = result(
+        paid(
+            "2022-07-10 09:59", **{c.EMAIL: "a@x.io", c.PAGE_URL: "https://s.io/sale"}, known_at=NEW
+        ),
+        ev("a@x.io", "2022-07-10 10:00", "view", NEW),
+        ev("a@x.io", "2022-07-10 10:05", "cart", NEW),
+        ev("b@x.io", "2022-07-10 08:00", "view", OLD, referrer=None, page_url="https://s.io/"),
+        ev("b@x.io", "2022-07-10 08:10", "cart", OLD, referrer=None),
+        ev("c@x.io", "2022-07-11 08:00", "view", OLD, referrer=None, page_url="https://s.io/"),
+    )
+    firsts = pl.col(c.STEP) == 1
+    pairs = fn.funnel(rows, spec(breakdown=c.SOURCE_MEDIUM)).filter(firsts)
+    assert pairs.select(c.GROUP, c.PEOPLE).rows() == [
+        ("(direct) / (none)", 2),
+        ("google / cpc", 1),
+    ]
+    pages = fn.funnel(rows, spec(breakdown=c.LANDING_PAGE)).filter(pl.col(c.STEP) == 2)
+    assert pages.select(c.GROUP, c.PEOPLE).rows() == [
+        ("https://s.io/", 1),
+        ("https://s.io/sale", 1),
+    ]
+    status = fn.funnel(rows, spec(breakdown=c.KNOWN_STATUS, since=SINCE))
+    assert status.select(c.GROUP, c.STEP, c.PEOPLE).rows() == [
+        (fn.PREVIOUSLY_KNOWN, 1, 2),
+        (fn.PREVIOUSLY_KNOWN, 2, 1),
+        (fn.PREVIOUSLY_KNOWN, 3, 0),
+        (fn.NEWLY_KNOWN, 1, 1),
+        (fn.NEWLY_KNOWN, 2, 1),
+        (fn.NEWLY_KNOWN, 3, 0),
+    ]
+    with pytest.raises(InputError, match="start date"):
+        spec(breakdown=c.KNOWN_STATUS)
 
 
 def test_people_reached_and_dropped_sorted_and_bounded() -> None:

@@ -45,7 +45,7 @@ def test_outcomes_and_no_touch_do_not_look_like_a_channel() -> None:
 
 def test_one_set_of_labels() -> None:
     assert campaign_charts.label is palette.label
-    assert palette.label(c.STEP_CONVERSION) == "Step conversion"
+    assert palette.label(c.DROP_OFF) == "Drop-off"
     assert palette.label(c.CONVERSION_RATE) == "Conversion rate"
     fig = attribution_charts.model_comparison(
         pl.DataFrame(

@@ -159,7 +159,7 @@ def test_timeline_cells_are_one_marker_each_with_their_size() -> None:
     assert (1, "Page view", "3") in _texts_at(fig)
     hover = " ".join(h for t in fig.data for h in t.hovertext)
     assert "Visit 2 · Page view × 13" in hover
-    assert "Revenue: 63.28" in hover
+    assert "Revenue: USD 63.28" in hover  # in the currency (JOURNEY_CURRENCY), issue 13
     assert list(fig.layout.xaxis.tickvals) == [1, 2]
     assert [t.split("<br>")[0] for t in fig.layout.xaxis.ticktext] == ["1", "2"]
 

@@ -227,7 +227,7 @@ def test_no_name_has_two_values() -> None:
             if name in seen:
                 assert seen[name][1] == value, f"{name} is {seen[name]} and {module.__name__}"
             seen[name] = (module.__name__, value)
-    assert not hasattr(an, "CONVERSION_RATE")  # the funnel's rate is STEP_CONVERSION
+    assert not hasattr(an, "CONVERSION_RATE")  # attribution's rate, not the campaign's
 
 
 def test_utc_literals_take_naive_times_as_utc() -> None:

@@ -50,7 +50,6 @@ from journey_core.columns import (
     CHANNELS_USED,
     CONVERSIONS,
     DAY,
-    DROP_OFF,
     EVENTS,
     FIRST_EVENT,
     GROUP,
@@ -58,12 +57,10 @@ from journey_core.columns import (
     IS_NEWLY_KNOWN,
     LAST_EVENT,
     NEWLY_KNOWN_PEOPLE,
-    OVERALL_RATE,
     PEOPLE,
     SESSIONS,
     SHARE,
     STEP,
-    STEP_CONVERSION,
     TOUCHES,
     VALUE,
 )
@@ -79,11 +76,9 @@ __all__ = [
     "CONVERSION_EVENTS",
     "CONVERSION_LOOKBACK",
     "DAY",
-    "DEFAULT_FUNNEL_STEPS",
     "DIMENSIONS",
     "DIRECT_MEDIUM",
     "DIRECT_SOURCE",
-    "DROP_OFF",
     "EVENTS",
     "FILTER_DIMENSIONS",
     "FIRST_EVENT",
@@ -96,7 +91,6 @@ __all__ = [
     "NOT_SET",
     "NO_CAMPAIGN",
     "OTHER",
-    "OVERALL_RATE",
     "PEOPLE",
     "PREVIOUSLY_KNOWN",
     "SESSIONS",
@@ -105,7 +99,6 @@ __all__ = [
     "SHARE",
     "SOURCE_MEDIUM_SEPARATOR",
     "STEP",
-    "STEP_CONVERSION",
     "TOUCHES",
     "VALUE",
     "CampaignReport",
@@ -120,12 +113,12 @@ __all__ = [
     "exclusions",
     "filter_options",
     "filter_people",
-    "funnel",
     "hourly_by_channel",
     "journey_rows",
     "kpi_changes",
     "kpis",
     "newest",
+    "partial_day",
     "people_table",
     "previous_period",
     "profile",
@@ -138,8 +131,6 @@ __all__ = [
     "with_scope",
     "with_sessions",
 ]
-
-DEFAULT_FUNNEL_STEPS: Final[tuple[str, ...]] = ("page_view", "signup", "add_to_cart", "purchase")
 
 NEWLY_KNOWN: Final = "Newly known"
 PREVIOUSLY_KNOWN: Final = "Previously known"
@@ -391,6 +382,21 @@ def previous_period(
     return begin.astimezone(start.tzinfo or dt.UTC), start
 
 
+def partial_day(end: dt.datetime, tz: str = "UTC") -> dt.date | None:
+    """The local day of ``end`` (a period's last instant) when the period stops before that
+    day ends: its figures cover only part of it. ``None`` when ``end`` is the day's last
+    microsecond (a whole day).
+
+    >>> partial_day(dt.datetime(2022, 8, 31, 10, 30, tzinfo=dt.UTC))
+    datetime.date(2022, 8, 31)
+    >>> partial_day(dt.datetime(2022, 8, 30, 23, 59, 59, 999999, tzinfo=dt.UTC)) is None
+    True
+    """
+    local = end.astimezone(parse_timezone(tz))
+    after = (end + dt.timedelta(microseconds=1)).astimezone(parse_timezone(tz))
+    return None if after.date() != local.date() else local.date()
+
+
 # --------------------------------------------------------------------------- profile
 
 
@@ -451,93 +457,6 @@ def profile(
         orders=int(rows.select(is_conversion(conversion_events).sum()).item()),
         revenue=float(rows.get_column(c.REVENUE).fill_null(0.0).sum()),
     )
-
-
-# --------------------------------------------------------------------------- funnel
-
-
-def funnel(
-    frame: pl.DataFrame,
-    *,
-    steps: Sequence[str] = DEFAULT_FUNNEL_STEPS,
-    since: dt.datetime | None = None,
-) -> pl.DataFrame:
-    """An ordered funnel: how many people did each step after the previous one.
-
-    A person reaches step *k* when they have events of steps 1..k at non-decreasing times
-    (the earliest qualifying event of each step is used). One row per step and group:
-    ``Newly known`` / ``Previously known`` when ``since`` is given, and ``All people``
-    always; with ``people``, ``step_conversion`` (share of the previous step's people in the
-    same group; 1.0 at step 1; null when the previous step has nobody), ``overall_conversion``
-    (share of step 1; null when step 1 has nobody) and ``drop_off`` (people lost since the
-    previous step).
-
-    >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["view", "buy", "view"],
-    ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
-    ...     "known_at": [dt.datetime(2022, 6, 1, tzinfo=dt.UTC)] * 3})
-    >>> funnel(rows, steps=["view", "buy"]).select("step", "people", "drop_off").rows()
-    [(1, 2, 0), (2, 1, 1)]
-    """
-    steps = list(steps)
-    if not steps:
-        raise InputError("steps", "pick at least one funnel step, e.g. page_view.")
-    if len(set(steps)) != len(steps):
-        msg = f"{', '.join(steps)} repeats a step; list each event type once."
-        raise InputError("steps", msg)
-    groups = [ALL_PEOPLE] if since is None else [NEWLY_KNOWN, PREVIOUSLY_KNOWN, ALL_PEOPLE]
-    people = frame.select(c.EMAIL, c.KNOWN_AT).unique(c.EMAIL)
-    if since is None:
-        people = people.with_columns(pl.lit(ALL_PEOPLE).alias(GROUP))
-    else:
-        people = people.with_columns(
-            pl.when(pl.col(c.KNOWN_AT) >= utc_lit(since))
-            .then(pl.lit(NEWLY_KNOWN))
-            .otherwise(pl.lit(PREVIOUSLY_KNOWN))
-            .alias(GROUP)
-        )
-    events = frame.select(c.EMAIL, c.EVENT_TYPE, c.OCCURRED_AT).filter(
-        pl.col(c.EVENT_TYPE).is_in(steps)
-    )
-    counts: list[pl.DataFrame] = []
-    reached: pl.DataFrame | None = None
-    for index, step in enumerate(steps, start=1):
-        of_step = events.filter(pl.col(c.EVENT_TYPE) == step)
-        if reached is not None:
-            of_step = of_step.join(reached, on=c.EMAIL, how="inner").filter(
-                pl.col(c.OCCURRED_AT) >= pl.col("_t")
-            )
-        reached = of_step.group_by(c.EMAIL).agg(pl.col(c.OCCURRED_AT).min().alias("_t"))
-        per_group = (
-            reached.join(people, on=c.EMAIL, how="left")
-            .group_by(GROUP)
-            .agg(pl.len().cast(pl.Int64).alias(PEOPLE))
-        )
-        total = pl.DataFrame({GROUP: [ALL_PEOPLE], PEOPLE: [reached.height]})
-        if since is not None:
-            per_group = pl.concat([per_group, total.cast({PEOPLE: pl.Int64})])
-        counts.append(per_group.with_columns(pl.lit(index).alias(STEP)))
-    grid = pl.DataFrame(
-        {
-            STEP: [i for i in range(1, len(steps) + 1) for _ in groups],
-            c.EVENT_TYPE: [s for s in steps for _ in groups],
-            GROUP: groups * len(steps),
-        }
-    )
-    joined = grid.join(
-        pl.concat(counts, how="vertical_relaxed"), on=[STEP, GROUP], how="left"
-    ).with_columns(pl.col(PEOPLE).fill_null(0).cast(pl.Int64))
-    prev = pl.col(PEOPLE).shift(1).over(GROUP, order_by=STEP)
-    first = pl.col(PEOPLE).first().over(GROUP, order_by=STEP)
-    return joined.with_columns(
-        pl.when(pl.col(STEP) == 1)
-        .then(pl.lit(1.0))
-        .when(prev > 0)
-        .then(pl.col(PEOPLE) / prev)
-        .otherwise(pl.lit(None, pl.Float64))
-        .alias(STEP_CONVERSION),
-        pl.when(first > 0).then(pl.col(PEOPLE) / first).alias(OVERALL_RATE),
-        (prev.fill_null(pl.col(PEOPLE)) - pl.col(PEOPLE)).alias(DROP_OFF),
-    ).sort(STEP, pl.col(GROUP).replace_strict({g: i for i, g in enumerate(groups)}))
 
 
 # --------------------------------------------------------------------------- trends
@@ -994,9 +913,7 @@ def recent_report(
         ),
         hourly=hourly_by_channel(rows, start=start, end=end, tz=tz),
         campaigns=campaigns,
-        sources=breakdown(
-            rows, by=c.SESSION_SOURCE, conversion_events=conversion_events, limit=top
-        ),
+        sources=breakdown(rows, by=c.SOURCE_MEDIUM, conversion_events=conversion_events, limit=top),
         people=people_table(rows, conversion_events=conversion_events),
         preview=newest(rows, preview_rows),
         total_rows=rows.height,
@@ -1022,7 +939,8 @@ def exclusions(
     """What each campaign figure leaves out of the cohort (only figures that do).
 
     ``people`` (active since ``start``) leaves out those with no event since then; the
-    funnel (its ``All people`` first step) those without that step's event.
+    ``funnel`` (:func:`journey_core.analytics.funnel.funnel` of the cohort since ``start``)
+    those with no event of its first step since then (its step 1, every group).
     """
     cohort = kpis.cohort or 0
     out: list[Exclusion] = []
@@ -1038,18 +956,16 @@ def exclusions(
             )
         )
     if funnel is not None and funnel.height:
-        first = funnel.filter(pl.col(STEP) == 1, pl.col(GROUP) == ALL_PEOPLE)
-        reached = int(first.item(0, PEOPLE)) if first.height else 0
-        missing = cohort - reached
+        first = funnel.filter(pl.col(STEP) == 1)
+        missing = cohort - int(first.get_column(PEOPLE).sum())
         if missing > 0:
-            step = str(first.item(0, c.EVENT_TYPE)) if first.height else "first step"
+            step = str(first.item(0, c.EVENT_TYPE))
             out.append(
                 Exclusion(
                     "funnel",
                     missing,
-                    f"{missing:,} of the {cohort:,} people {_have(missing)} no {step} event, "
-                    "so the "
-                    "funnel starts without them.",
+                    f"{missing:,} of the {cohort:,} people {_have(missing)} no {step} event "
+                    f"since {start:%d %b %Y}, so the funnel starts without them.",
                 )
             )
     return tuple(out)
@@ -1067,7 +983,6 @@ class CampaignReport:
     trend: pl.DataFrame
     channels: pl.DataFrame
     campaigns: pl.DataFrame
-    funnel: pl.DataFrame
     touchpoints: pl.DataFrame
     people: pl.DataFrame
     preview: pl.DataFrame
@@ -1097,7 +1012,7 @@ def campaign_report(
     start: dt.datetime,
     end: dt.datetime,
     filters: Filters = Filters(),
-    steps: Sequence[str] = DEFAULT_FUNNEL_STEPS,
+    steps: Sequence[str] | None = None,
     tz: str = "UTC",
     preview_rows: int = 1000,
     top: int = 10,
@@ -1112,7 +1027,11 @@ def campaign_report(
     docstring); with a touch filter, conversions and revenue are scoped (``lookback``).
     ``previous``: the rows of the previous period (the ``event_date`` rule for
     :func:`previous_period`'s start, as of just before ``start``), for :attr:`previous`.
+    ``steps``: the funnel whose first step says who it leaves out (default: the funnel
+    section's, :data:`journey_core.analytics.funnel.NEWLY_KNOWN_STEPS`).
     """
+    from journey_core.analytics import funnel as fn  # funnel imports this module
+
     rows = _cohort_rows(frame, filters, lookback)
     figures = kpis(rows, since=start, conversion_events=conversion_events)
     before = None
@@ -1120,7 +1039,7 @@ def campaign_report(
         earlier = _cohort_rows(previous, filters, lookback)
         since, _ = previous_period(start, end, tz)
         before = kpis(earlier, since=since, conversion_events=conversion_events)
-    steps_table = funnel(rows, steps=steps, since=start)
+    spec = fn.FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS if steps is None else tuple(steps), since=start)
     return CampaignReport(
         kpis=figures,
         trend=daily_trend(rows, start=start, end=end, tz=tz, conversion_events=conversion_events),
@@ -1128,13 +1047,12 @@ def campaign_report(
         campaigns=breakdown(
             rows, by=c.SESSION_CAMPAIGN, conversion_events=conversion_events, limit=top
         ),
-        funnel=steps_table,
         touchpoints=touchpoints_before_known(rows, newly_known_since=start, limit=top),
         people=people_table(rows, since=start, conversion_events=conversion_events),
         preview=newest(rows.drop(c.IN_SCOPE, strict=False), preview_rows),
         total_rows=rows.height,
         previous=before,
-        excluded=exclusions(figures, start=start, funnel=steps_table),
+        excluded=exclusions(figures, start=start, funnel=fn.funnel(rows, spec)),
     )
 
 

@@ -156,7 +156,6 @@ _HAS_UTM = "_ch_has_utm"
 _EXT = "_ch_external_referrer"
 _CAT = "_ch_source_category"
 _LS, _LM, _LC = "_ch_source_l", "_ch_medium_l", "_ch_campaign_l"
-_WORK = (_HAS_UTM, _EXT, _CAT, _LS, _LM, _LC)
 _INPUTS = (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL)
 
 

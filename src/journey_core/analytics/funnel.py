@@ -13,8 +13,10 @@ Definitions (one :class:`FunnelSpec`):
   event many times counts once per step.
 - **Who**: :data:`NEWLY_KNOWN` people (``known_at >= since``), :data:`PREVIOUSLY_KNOWN`
   people (the others) or :data:`ALL_PEOPLE`.
-- **Breakdown** (optional, :data:`BREAKDOWNS`): the channel or campaign of the person's first
-  touch in the rows (:func:`journey_core.analytics.sessions.with_touches` defines touches).
+- **Breakdown** (optional, :data:`BREAKDOWNS`, the campaign page's dimensions): the channel,
+  source, medium, source / medium, campaign, landing page or device of the person's first
+  touch in the rows (:func:`journey_core.analytics.sessions.with_touches` defines touches),
+  or whether they are newly or previously known (needs ``since``).
 - Per group and step: ``people``, ``from_start`` (share of step 1), ``from_previous``
   (share of the step before; 1.0 at step 1), ``drop_off`` (people of the step before who
   did not reach this one) and ``median_seconds`` (median time from the step before, null at
@@ -32,8 +34,10 @@ import polars as pl
 from journey_core import columns as c
 from journey_core.analytics.campaign import (
     ALL_PEOPLE,
+    DIMENSIONS,
     NEWLY_KNOWN,
     PREVIOUSLY_KNOWN,
+    with_dimension,
     with_sessions,
 )
 from journey_core.errors import InputError
@@ -72,7 +76,8 @@ NEWLY_KNOWN_STEPS: Final[tuple[str, ...]] = ("page_view", "signup", "purchase")
 PREVIOUSLY_KNOWN_STEPS: Final[tuple[str, ...]] = ("page_view", "add_to_cart", "purchase")
 DEFAULT_WINDOW: Final = dt.timedelta(days=30)
 WHO: Final[tuple[str, ...]] = (NEWLY_KNOWN, PREVIOUSLY_KNOWN, ALL_PEOPLE)
-BREAKDOWNS: Final[tuple[str, ...]] = (c.CHANNEL, c.SESSION_CAMPAIGN)
+#: What a funnel splits by: every breakdown of the campaign page (``campaign.DIMENSIONS``).
+BREAKDOWNS: Final[tuple[str, ...]] = DIMENSIONS
 REACHED: Final = "reached"
 DROPPED: Final = "dropped"
 OUTCOMES: Final[tuple[str, ...]] = (REACHED, DROPPED)
@@ -133,6 +138,9 @@ class FunnelSpec:
         if self.breakdown is not None and self.breakdown not in BREAKDOWNS:
             msg = f"{self.breakdown!r} is not a funnel breakdown; use one of {BREAKDOWNS}."
             raise InputError("breakdown", msg)
+        if self.breakdown == c.KNOWN_STATUS and self.since is None:
+            msg = "newly vs previously known needs a start date (since) to tell them apart."
+            raise InputError("breakdown", msg)
 
     @property
     def window_us(self) -> int:
@@ -148,7 +156,10 @@ def step_times(frame: pl.DataFrame, spec: FunnelSpec) -> pl.DataFrame:
     """One row per person who reached step 1: ``email``, ``group`` and ``at_1`` .. ``at_n``
     (when they reached each step; null after the last step they reached), sorted by email."""
     rows = frame if c.IS_TOUCH in frame.columns else with_sessions(frame)
-    group = pl.lit(ALL_PEOPLE) if spec.breakdown is None else pl.col(spec.breakdown)
+    group = pl.lit(ALL_PEOPLE)
+    if spec.breakdown is not None:
+        rows = with_dimension(rows, spec.breakdown, since=spec.since)
+        group = pl.col(spec.breakdown)
     people = (
         rows.sort(c.EMAIL, c.OCCURRED_AT, c.EVENT_ID, nulls_last=True)
         .filter(pl.col(c.IS_TOUCH))

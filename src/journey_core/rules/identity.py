@@ -159,10 +159,11 @@ def stitch_owners(
     events: pl.LazyFrame, owners: pl.LazyFrame, *, any_identifier: bool = False
 ) -> pl.LazyFrame:
     """:func:`stitch` with the owners (:func:`anonymous_owners` of the links) given."""
-    return _stitch_conformed(conform_events(events, any_identifier=any_identifier), owners)
+    return stitch_conformed(conform_events(events, any_identifier=any_identifier), owners)
 
 
-def _stitch_conformed(events: pl.LazyFrame, owners: pl.LazyFrame) -> pl.LazyFrame:
+def stitch_conformed(events: pl.LazyFrame, owners: pl.LazyFrame) -> pl.LazyFrame:
+    """:func:`stitch_owners` of events already through :func:`conform_events`."""
     owners = owners.select(c.ANONYMOUS_ID, pl.col(c.EMAIL).alias("_owner"))
     return (
         events.join(owners, on=c.ANONYMOUS_ID, how="left", nulls_equal=False)

@@ -6,11 +6,11 @@ import polars as pl
 
 from journey_core import columns as c
 from journey_core.rules.identity import (
-    _stitch_conformed,
     anonymous_owners,
     build_links,
     conform_events,
     known_individuals,
+    stitch_conformed,
 )
 from journey_core.rules.query import JourneyQuery, Rule
 from journey_core.timeutil import utc_lit
@@ -107,7 +107,7 @@ def chosen_events(
     the rows completely and nothing needs deduplicating, which makes a much smaller sort.
     """
     admitted_rows = (
-        _stitch_conformed(conformed.select(ROW, *_WHO_WHEN), owners)
+        stitch_conformed(conformed.select(ROW, *_WHO_WHEN), owners)
         .join(people, on=c.EMAIL, how="inner")
         .filter(admitted(query))
         .select(ROW, c.EMAIL, c.KNOWN_AT, c.OCCURRED_AT)

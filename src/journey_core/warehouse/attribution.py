@@ -57,6 +57,7 @@ from journey_core.warehouse.constructs import (
 )
 from journey_core.warehouse.figures import filtered_people, touches_of
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
+from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.statements import journey_statement
 
 __all__ = [
@@ -92,6 +93,19 @@ def _float(value: float) -> sa.ColumnElement[float]:
 
 def _int(value: int) -> sa.ColumnElement[int]:
     return sa.literal(int(value), sa.BigInteger())
+
+
+def _ratio(numerator: Any, denominator: Any) -> sa.ColumnElement[float]:
+    """``numerator / denominator`` in floating point on every dialect.
+
+    SQLAlchemy casts an untyped (or integer) divisor to a bare ``DECIMAL``: scale 0 on Spark,
+    Trino and Snowflake, so a divisor of 2.27 became 2 and Spark's time-decay credits summed
+    above 1. A DOUBLE divisor is cast to DOUBLE instead (tests/unit/test_dialects.py checks
+    every division the product sends).
+    """
+    # Typed DOUBLE, not cast: SQLAlchemy casts it where the dialect needs it.
+    divisor: sa.ColumnElement[float] = sa.type_coerce(denominator, sa.Double())
+    return sa.type_coerce(numerator / divisor, sa.Double())
 
 
 # --------------------------------------------------------------------------- rows
@@ -289,9 +303,9 @@ def _credit(model: Model, p: Any, settings: AttributionSettings) -> Any:
     if model is Model.LAST_NON_DIRECT:
         return sa.case((i == p["_last_non_direct"], one), else_=zero)
     if model is Model.LINEAR:
-        return one / n
+        return _ratio(one, n)
     if model is Model.TIME_DECAY:
-        return p["_weight"] / p["_weights"]
+        return _ratio(p["_weight"], p["_weights"])
     first, last = settings.first_weight, settings.last_weight
     return sa.case(
         (n == 1, one),
@@ -301,7 +315,7 @@ def _credit(model: Model, p: Any, settings: AttributionSettings) -> Any:
         ),
         (i == 0, _float(first)),
         (i == n - 1, _float(last)),
-        else_=_float(1.0 - first - last) / (n - 2),
+        else_=_ratio(_float(1.0 - first - last), n - 2),
     )
 
 
@@ -314,9 +328,10 @@ def credit_statement(tables: AttributionTables, by: Sequence[str]) -> sa.Select[
     non_direct = sa.case((p[c.CHANNEL].not_in(direct), p[attr.TOUCH_INDEX]), else_=sa.null())
     half_life_us = settings.half_life / dt.timedelta(microseconds=1)
     age = micros_between(p[c.TOUCH_AT], p[c.CONVERTED_AT])
-    weight = sa.func.power(_float(2.0), -age / _float(half_life_us))
-    # The weights and their sum per conversion in one projection (Spark got the sum wrong
-    # when it was a window over a column of a stacked subquery).
+    weight: sa.ColumnElement[float] = sa.func.power(
+        _float(2.0), _ratio(-age, _float(half_life_us)), type_=sa.Double()
+    )
+    # The weights and their sum per conversion in one projection.
     scored = sa.select(
         *p,
         sa.func.coalesce(
@@ -485,7 +500,7 @@ def _long_days(ttc: sa.Subquery) -> sa.Subquery:
         sa.select(
             _text(label).label(attr.MEASURE),
             x[attr.FIRST_TOUCH_CHANNEL].label(c.CHANNEL),
-            (x[column] / day).label("days"),
+            _ratio(x[column], day).label("days"),
         ).where(x[column].is_not(None))
         for label, column in ((attr.FROM_FIRST_TOUCH, "_first_us"), (attr.FROM_KNOWN, "_known_us"))
     ]
@@ -596,13 +611,6 @@ def _channel_counts_statement(tables: AttributionTables) -> sa.Select[Any]:
 
 
 # --------------------------------------------------------------------------- running
-def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    from journey_core.warehouse import reading
-
-    with reading(engine, mapping) as conn:
-        return [tuple(row) for row in conn.execute(stmt).all()]
-
-
 def _frame(rows: list[tuple[Any, ...]], schema: dict[str, Any]) -> pl.DataFrame:
     from journey_core.warehouse.read import conform
 
@@ -796,7 +804,7 @@ def attribution_report(
         bins=bins,
         filters=filters,
     )
-    got = {name: _rows(engine, mapping, stmt) for name, stmt in stmts.items()}
+    got = {name: read_rows(engine, mapping, stmt) for name, stmt in stmts.items()}
     converters, conversions, revenue = got["totals"][0]
     totals = AttributionTotals(int(converters), int(conversions), float(revenue or 0.0))
     paths = pl.DataFrame(

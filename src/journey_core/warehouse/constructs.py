@@ -16,7 +16,10 @@ route and the one-statement rules trim, lower-case, validate and compare times a
 - :class:`sortable_time` and :func:`time_bound` keep SQLite's text timestamps in time order:
   values are padded to six fraction digits, bounds spelled for their side
   (:class:`~journey_core.warehouse.sqltypes.Timestamp`);
-- :class:`micros_between` is the microseconds from one timestamp to another;
+- :class:`micros_between` is the microseconds from one timestamp to another, and
+  :class:`gap_exceeded` whether they are more than a gap apart;
+- :class:`regex_search` and :class:`regex_group` search text with a regular expression and
+  extract its first group;
 - :class:`ordered_join` joins a group's strings in a given order (one aggregate).
 """
 
@@ -34,7 +37,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core.rules.query import MAX_EMAIL_LENGTH
-from journey_core.warehouse.engine import SQLITE_LOWER
+from journey_core.warehouse.engine import SQLITE_LOWER, SQLITE_REGEXP_GROUP
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
@@ -47,11 +50,14 @@ __all__ = [
     "email_matches",
     "email_pattern",
     "epoch_micros",
+    "gap_exceeded",
     "matches_email",
     "micros_between",
     "naive_utc",
     "normalized_email",
     "ordered_join",
+    "regex_group",
+    "regex_search",
     "sortable_time",
     "sqlite_micros",
     "sqlite_spellings",
@@ -483,6 +489,139 @@ def _micros_snowflake(element: micros_between, compiler: SQLCompiler, **kw: Any)
 def _micros_bigquery(element: micros_between, compiler: SQLCompiler, **kw: Any) -> str:
     earlier, later = _two(element, compiler, **kw)
     return f"TIMESTAMP_DIFF({later}, {earlier}, MICROSECOND)"
+
+
+# --------------------------------------------------------------------------- regular expressions
+class regex_search(FunctionElement[bool]):
+    """Whether ``value`` contains a match of ``pattern``, ignoring case.
+
+    Arguments: the value, the pattern with a leading ``(?i)`` and the bare pattern (for
+    engines that take the flag apart).
+    """
+
+    type = sa.Boolean()
+    name = "regex_search"
+    inherit_cache = True
+
+
+@compiles(regex_search)
+def _search_default(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"REGEXP_LIKE({_arg(compiler, element, 0, **kw)}, {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "duckdb")
+def _search_duckdb(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"regexp_matches({value}, {pattern})"
+
+
+@compiles(regex_search, "postgresql")
+def _search_postgresql(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(compiler, element, 0, **kw)} ~ {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "sqlite")
+def _search_sqlite(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(compiler, element, 0, **kw)} REGEXP {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "hive")
+def _search_hive(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(compiler, element, 0, **kw)} RLIKE {_arg(compiler, element, 1, **kw)})"
+
+
+@compiles(regex_search, "snowflake")
+def _search_snowflake(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    # REGEXP_LIKE matches the whole value there; REGEXP_INSTR searches, 'i' ignores case.
+    value, pattern = (
+        _arg(compiler, element, 0, **kw),
+        _arg(compiler, element, 2, **kw),
+    )
+    return f"(REGEXP_INSTR({value}, {pattern}, 1, 1, 0, 'i') > 0)"
+
+
+@compiles(regex_search, "bigquery")
+def _search_bigquery(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"REGEXP_CONTAINS({value}, {pattern})"
+
+
+class regex_group(FunctionElement[str]):
+    """Group 1 of the first match of ``pattern`` in ``value``; null without a match.
+
+    Only for patterns whose group cannot match empty text (some engines return ``''``).
+    """
+
+    type = sa.String()
+    name = "regex_group"
+    inherit_cache = True
+
+
+@compiles(regex_group)
+def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"regexp_extract({value}, {pattern}, 1)"
+
+
+@compiles(regex_group, "duckdb")
+@compiles(regex_group, "hive")
+def _group_empty_string(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    # regexp_extract gives '' without a match there.
+    value, pattern = _two(element, compiler, **kw)
+    empty = compiler.process(sa.literal(""), **kw)
+    return f"nullif(regexp_extract({value}, {pattern}, 1), {empty})"
+
+
+@compiles(regex_group, "postgresql")
+def _group_postgresql(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"substring({value} FROM {pattern})"
+
+
+@compiles(regex_group, "sqlite")
+def _group_sqlite(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"{SQLITE_REGEXP_GROUP}({value}, {pattern})"
+
+
+@compiles(regex_group, "snowflake")
+def _group_snowflake(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"REGEXP_SUBSTR({value}, {pattern}, 1, 1, 'e', 1)"
+
+
+@compiles(regex_group, "bigquery")
+def _group_bigquery(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
+    value, pattern = _two(element, compiler, **kw)
+    return f"REGEXP_EXTRACT({value}, {pattern})"
+
+
+class gap_exceeded(FunctionElement[bool]):
+    """Whether more than ``micros`` microseconds pass from ``earlier`` to ``later``
+    (arguments earlier, later, micros: a bound integer): :class:`micros_between` compared
+    with ``micros``, except on Trino, whose ``date_diff`` counts whole milliseconds."""
+
+    type = sa.Boolean()
+    name = "gap_exceeded"
+    inherit_cache = True
+
+
+@compiles(gap_exceeded)
+def _gap_default(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    # Trino: date_add counts whole milliseconds, so the gap goes in as microseconds / 1000.
+    earlier, later, micros = (_arg(compiler, element, i, **kw) for i in range(3))
+    return f"({later} > date_add('millisecond', {micros} / 1000, {earlier}))"
+
+
+@compiles(gap_exceeded, "duckdb")
+@compiles(gap_exceeded, "postgresql")
+@compiles(gap_exceeded, "sqlite")
+@compiles(gap_exceeded, "hive")
+@compiles(gap_exceeded, "snowflake")
+@compiles(gap_exceeded, "bigquery")
+def _gap_micros(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
+    earlier, later, micros = element.clauses
+    return f"({compiler.process(micros_between(earlier, later) > micros, **kw)})"
 
 
 # --------------------------------------------------------------------------- ordered text

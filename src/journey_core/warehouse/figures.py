@@ -17,10 +17,9 @@ and :mod:`journey_core.analytics.campaign` (the figures). Here the same rules ar
 
 Portable like :mod:`journey_core.warehouse.native`: every value (times, names, patterns,
 day boundaries computed in Python for the time zone) is a bound parameter, every window is
-fully ordered, and what engines spell differently is a small ``@compiles`` construct:
-regex search (:class:`regex_search`) and extraction (:class:`regex_group`), the visit gap
-(:class:`gap_exceeded`); Unicode lower case is
-:class:`~journey_core.warehouse.constructs.unicode_lower`, shared with the statements.
+fully ordered, and what engines spell differently is a small ``@compiles`` construct of
+:mod:`journey_core.warehouse.constructs` (regex search and extraction, the visit gap, Unicode
+lower case), shared with the statements.
 
 Engine limits: a rule's regular expression is read by each engine's regex flavour (RE2,
 Java, Python, PostgreSQL's ARE), which agree on the built-in rules; SQLite needs an engine
@@ -32,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -40,9 +39,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
@@ -52,10 +50,15 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
-from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
+from journey_core.warehouse.constructs import (
+    gap_exceeded,
+    regex_group,
+    regex_search,
+    unicode_lower,
+)
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
+from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
@@ -70,17 +73,18 @@ __all__ = [
     "breakdown_statement",
     "campaign_figures",
     "channel_columns",
+    "cohort_touches",
     "combined",
+    "counted_conversion",
+    "counted_revenue",
     "day_bounds",
     "filtered_people",
-    "gap_exceeded",
     "hour_bounds",
     "hourly_statement",
     "kpis_statement",
     "period_queries",
     "recent_figures",
-    "regex_group",
-    "regex_search",
+    "row_order",
     "scoped_rows",
     "split",
     "touch_rows",
@@ -88,6 +92,7 @@ __all__ = [
     "touchpoints_statement",
     "trend_by_statement",
     "trend_statement",
+    "with_dimension",
 ]
 
 _SPACE_CLASS: Final = "".join(UNICODE_SPACE)
@@ -100,209 +105,13 @@ _SECOND_LEVEL: Final = r"([a-z0-9-]+)\.(?:(?:co|com|org|net|ac|gov|edu|ne|or)\.)
 _AFTER_FIRST_LABEL: Final = r"^[^.]+(\..*)$"  # group: "." and the rest (never empty)
 
 
-# --------------------------------------------------------------------------- constructs
-def _arg(compiler: SQLCompiler, element: FunctionElement[Any], index: int, **kw: Any) -> str:
-    return compiler.process(list(element.clauses)[index], **kw)
-
-
-def _bound(compiler: SQLCompiler, value: object, **kw: Any) -> str:
-    return compiler.process(sa.literal(value), **kw)
-
-
-class regex_search(FunctionElement[bool]):
-    """Whether ``value`` contains a match of ``pattern``, ignoring case.
-
-    Arguments: the value, the pattern with a leading ``(?i)`` and the bare pattern (for
-    engines that take the flag apart).
-    """
-
-    type = sa.Boolean()
-    name = "regex_search"
-    inherit_cache = True
-
-
-@compiles(regex_search)
-def _search_default(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"REGEXP_LIKE({_arg(compiler, element, 0, **kw)}, {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "duckdb")
-def _search_duckdb(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"regexp_matches({value}, {pattern})"
-
-
-@compiles(regex_search, "postgresql")
-def _search_postgresql(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} ~ {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "sqlite")
-def _search_sqlite(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} REGEXP {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "hive")
-def _search_hive(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(compiler, element, 0, **kw)} RLIKE {_arg(compiler, element, 1, **kw)})"
-
-
-@compiles(regex_search, "snowflake")
-def _search_snowflake(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    # REGEXP_LIKE matches the whole value there; REGEXP_INSTR searches, 'i' ignores case.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 2, **kw),
-    )
-    return f"(REGEXP_INSTR({value}, {pattern}, 1, 1, 0, 'i') > 0)"
-
-
-@compiles(regex_search, "bigquery")
-def _search_bigquery(element: regex_search, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_CONTAINS({value}, {pattern})"
-
-
+# --------------------------------------------------------------------------- regex
 def _search(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[bool]:
     return regex_search(value, sa.literal("(?i)" + pattern), sa.literal(pattern))
 
 
-class regex_group(FunctionElement[str]):
-    """Group 1 of the first match of ``pattern`` in ``value``; null without a match.
-
-    Only for patterns whose group cannot match empty text (some engines return ``''``).
-    """
-
-    type = sa.String()
-    name = "regex_group"
-    inherit_cache = True
-
-
-@compiles(regex_group)
-def _group_default(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"regexp_extract({value}, {pattern}, 1)"
-
-
-@compiles(regex_group, "duckdb")
-@compiles(regex_group, "hive")
-def _group_empty_string(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    # regexp_extract gives '' without a match there.
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"nullif(regexp_extract({value}, {pattern}, 1), {_bound(compiler, '', **kw)})"
-
-
-@compiles(regex_group, "postgresql")
-def _group_postgresql(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"substring({value} FROM {pattern})"
-
-
-@compiles(regex_group, "sqlite")
-def _group_sqlite(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"{SQLITE_REGEXP_GROUP}({value}, {pattern})"
-
-
-@compiles(regex_group, "snowflake")
-def _group_snowflake(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_SUBSTR({value}, {pattern}, 1, 1, 'e', 1)"
-
-
-@compiles(regex_group, "bigquery")
-def _group_bigquery(element: regex_group, compiler: SQLCompiler, **kw: Any) -> str:
-    value, pattern = (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-    )
-    return f"REGEXP_EXTRACT({value}, {pattern})"
-
-
 def _group(value: sa.ColumnElement[Any], pattern: str) -> sa.ColumnElement[str]:
     return regex_group(value, sa.literal(pattern))
-
-
-class gap_exceeded(FunctionElement[bool]):
-    """Whether ``later - earlier`` exceeds a gap: arguments earlier, later and the gap in
-    microseconds (a bound integer)."""
-
-    type = sa.Boolean()
-    name = "gap_exceeded"
-    inherit_cache = True
-
-
-def _gap_args(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> tuple[str, str, str]:
-    return (
-        _arg(compiler, element, 0, **kw),
-        _arg(compiler, element, 1, **kw),
-        _arg(compiler, element, 2, **kw),
-    )
-
-
-@compiles(gap_exceeded)
-def _gap_default(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    # Trino: date_add counts whole milliseconds, so the gap goes in as microseconds / 1000.
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"({later} > date_add('millisecond', {micros} / 1000, {earlier}))"
-
-
-@compiles(gap_exceeded, "duckdb")
-def _gap_duckdb(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"((epoch_us({later}) - epoch_us({earlier})) > {micros})"
-
-
-@compiles(gap_exceeded, "postgresql")
-def _gap_postgresql(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"(({later} - {earlier}) > make_interval(secs => {micros} / 1000000.0))"
-
-
-@compiles(gap_exceeded, "sqlite")
-def _gap_sqlite(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    diff = f"{sqlite_micros(later, compiler, **kw)} - {sqlite_micros(earlier, compiler, **kw)}"
-    return f"(({diff}) > {micros})"
-
-
-@compiles(gap_exceeded, "hive")
-def _gap_hive(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"((unix_micros({later}) - unix_micros({earlier})) > {micros})"
-
-
-@compiles(gap_exceeded, "snowflake")
-def _gap_snowflake(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"({later} > DATEADD(microsecond, {micros}, {earlier}))"
-
-
-@compiles(gap_exceeded, "bigquery")
-def _gap_bigquery(element: gap_exceeded, compiler: SQLCompiler, **kw: Any) -> str:
-    earlier, later, micros = _gap_args(element, compiler, **kw)
-    return f"(TIMESTAMP_DIFF({later}, {earlier}, MICROSECOND) > {micros})"
 
 
 # --------------------------------------------------------------------------- channels
@@ -537,7 +346,7 @@ def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
 
 
 # --------------------------------------------------------------------------- touches
-def _row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+def row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
     """A person's rows in time order (``sessions._ORDER``; unique after de-duplication)."""
     return [
         cols[c.OCCURRED_AT].asc().nulls_last(),
@@ -592,7 +401,7 @@ def touches_of(
     cfg = config or ChannelConfig.default()
     acquired = channel_columns(journeys, cfg, tag=tag).c
     person = acquired[c.EMAIL]
-    order = _row_order(acquired)
+    order = row_order(acquired)
     previous = sa.func.lag(acquired[c.OCCURRED_AT]).over(partition_by=person, order_by=order)
     gap_us = sa.literal(int(gap / dt.timedelta(microseconds=1)), sa.BigInteger())
     with_previous = sa.select(*acquired, previous.label("_previous")).cte(f"{tag}_previous")
@@ -607,7 +416,7 @@ def touches_of(
     fl = flagged.c
     running: dict[str, Any] = {
         "partition_by": fl[c.EMAIL],
-        "order_by": _row_order(fl),
+        "order_by": row_order(fl),
         "rows": (None, 0),
     }
     acquiring = sa.case(
@@ -633,7 +442,7 @@ def touches_of(
     fo = forced.c
     before = [
         sa.func.lag(fo[f"_in_{name}"])
-        .over(partition_by=fo[c.EMAIL], order_by=_row_order(fo))
+        .over(partition_by=fo[c.EMAIL], order_by=row_order(fo))
         .label(f"_before_{name}")
         for name in _ACQUISITION
     ]
@@ -670,6 +479,16 @@ def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
     return sa.select(*t).where(t[c.EMAIL].in_(people)).cte("journey_filtered")
 
 
+def cohort_touches(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    filters: Filters | None = None,
+) -> sa.CTE:
+    """:func:`touch_rows` of ``query`` for the people ``filters`` keep (:func:`filtered_people`)."""
+    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
+
+
 def scoped_rows(
     touches: sa.CTE, filters: Filters, *, lookback: dt.timedelta = an.CONVERSION_LOOKBACK
 ) -> sa.CTE:
@@ -684,7 +503,7 @@ def scoped_rows(
     ]
     touch_at = sa.case((sa.and_(t[c.IS_TOUCH] == 1, *matching), t[c.OCCURRED_AT]), else_=sa.null())
     latest = sa.func.max(touch_at).over(
-        partition_by=t[c.EMAIL], order_by=_row_order(t), rows=(None, 0)
+        partition_by=t[c.EMAIL], order_by=row_order(t), rows=(None, 0)
     )
     with_latest = sa.select(*t, latest.label("_latest_touch")).cte("journey_latest_touch")
     w = with_latest.c
@@ -715,7 +534,7 @@ def _revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
     return sa.func.coalesce(rows[c.REVENUE], sa.literal(0.0))
 
 
-def _counted_conversion(
+def counted_conversion(
     rows: sa.ColumnCollection[str, Any], events: Sequence[str]
 ) -> sa.ColumnElement[int]:
     """The conversions the figures count: only rows ``in_scope`` when the rows have it."""
@@ -724,7 +543,8 @@ def _counted_conversion(
     return sa.case((rows[c.IN_SCOPE] == 1, _conversion(rows, events)), else_=sa.literal(0))
 
 
-def _counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+def counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
+    """The revenue the figures count: only rows ``in_scope`` when the rows have it."""
     if c.IN_SCOPE not in rows:
         return _revenue(rows)
     return sa.case((rows[c.IN_SCOPE] == 1, _revenue(rows)), else_=sa.literal(0.0))
@@ -761,10 +581,10 @@ def kpis_statement(
         people.label(c.PEOPLE),
         sa.func.count().label(c.EVENTS),
         sa.func.coalesce(sa.func.sum(t[c.IS_SESSION_START]), 0).label(c.SESSIONS),
-        sa.func.coalesce(sa.func.sum(_counted_conversion(t, conversion_events)), 0).label(
+        sa.func.coalesce(sa.func.sum(counted_conversion(t, conversion_events)), 0).label(
             c.CONVERSIONS
         ),
-        sa.func.coalesce(sa.func.sum(_counted_revenue(t)), 0.0).label(c.REVENUE),
+        sa.func.coalesce(sa.func.sum(counted_revenue(t)), 0.0).label(c.REVENUE),
         newly.label(c.NEWLY_KNOWN_PEOPLE),
         cohort.label("cohort"),
         any_conversions.label("conversions_any_time"),
@@ -818,7 +638,7 @@ def trend_statement(
         sa.select(
             _day_index(at, bounds, "event").label(DAY_INDEX),
             t[c.EMAIL],
-            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+            counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("trend_start", start), at <= _time("trend_end", end))
         .subquery("journey_event_days")
@@ -931,7 +751,7 @@ def _dimension(
             partition_by=[t[c.EMAIL], t[c.SESSION]],
             order_by=[
                 sa.case((page.is_(None), sa.literal(1)), else_=sa.literal(0)).asc(),
-                *_row_order(t),
+                *row_order(t),
             ],
             rows=(None, None),
         )
@@ -944,7 +764,7 @@ def _dimension(
     return sa.case((newly, _lit(an.NEWLY_KNOWN)), else_=_lit(an.PREVIOUSLY_KNOWN))
 
 
-def _with_dimension(
+def with_dimension(
     touches: sa.CTE, by: str, since: dt.datetime | None
 ) -> sa.ColumnCollection[str, Any]:
     """The columns of ``touches`` plus ``by`` (a subquery when ``by`` is computed)."""
@@ -973,14 +793,14 @@ def breakdown_statement(
     ``exclude`` leaves one value out (the recent page's campaigns without ``(not set)``).
     Conversions and revenue are scoped when the rows carry ``in_scope``.
     """
-    t = _with_dimension(touches, by, since)
+    t = with_dimension(touches, by, since)
     per_visit = sa.select(
         t[by],
         t[c.EMAIL],
         t[c.SESSION],
         sa.func.count().label(c.EVENTS),
-        sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-        sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
+        sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+        sa.func.sum(counted_revenue(t)).label(c.REVENUE),
     ).group_by(t[by], t[c.EMAIL], t[c.SESSION])
     if exclude is not None:
         per_visit = per_visit.where(t[by] != _lit(exclude))
@@ -1016,7 +836,7 @@ def trend_by_statement(
 ) -> sa.Select[Any]:
     """``campaign.trend_by``: per local day index and value of ``by`` (the ``kept`` values,
     bound, or ``(other)``), events, people and conversions; only days with activity."""
-    t = _with_dimension(touches, by, since)
+    t = with_dimension(touches, by, since)
     bounds = day_bounds(start, end, tz)
     at = t[c.OCCURRED_AT]
     other = _lit(an.OTHER)
@@ -1026,7 +846,7 @@ def trend_by_statement(
             _day_index(at, bounds, "split").label(DAY_INDEX),
             value.label(by),
             t[c.EMAIL],
-            _counted_conversion(t, conversion_events).label(c.CONVERSIONS),
+            counted_conversion(t, conversion_events).label(c.CONVERSIONS),
         )
         .where(at >= _time("split_start", start), at <= _time("split_end", end))
         .subquery("journey_split_days")
@@ -1134,14 +954,6 @@ _TREND_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS, c.NEWLY_KNOWN_PEOPLE
 _SPLIT_FIGURES: Final = (c.EVENTS, c.PEOPLE, c.CONVERSIONS)
 
 
-def _rows(engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]) -> list[tuple[Any, ...]]:
-    # Through the package face, as native_journeys does (typed WarehouseError on failure).
-    from journey_core.warehouse import reading
-
-    with reading(engine, mapping) as conn:
-        return [tuple(row) for row in conn.execute(stmt).all()]
-
-
 #: The kind of each column of a statement given to :func:`combined`: an integer, a
 #: floating-point number or text (a combined statement has a column of each kind per slot).
 _KPIS: Final = "iiiifiiif"
@@ -1151,23 +963,62 @@ _TOUCHPOINTS: Final = "ssssiii"
 _HOURLY: Final = "isi"
 
 
+def _sort_key(clause: Any) -> tuple[Any, list[Callable[[Any], Any]]]:
+    """An ORDER BY clause as its expression and its modifiers (``desc``, ``nulls_last``...),
+    innermost first."""
+    modifiers: list[Callable[[Any], Any]] = []
+    while isinstance(clause, UnaryExpression) and clause.modifier is not None:
+        modifiers.append(_MODIFIERS[clause.modifier])
+        clause = clause.element
+    return clause, modifiers[::-1]
+
+
+_MODIFIERS: Final[dict[Any, Callable[[Any], Any]]] = {
+    operators.asc_op: sa.asc,
+    operators.desc_op: sa.desc,
+    operators.nulls_first_op: sa.nulls_first,
+    operators.nulls_last_op: sa.nulls_last,
+}
+
+
+def _ranked(stmt: sa.Select[Any], index: int) -> sa.Subquery:
+    """``stmt`` (its order and limit kept) with ``_row``: the row's rank in that order.
+
+    The rank is a ``row_number()`` over the statement's sort keys, taken outside it (each
+    key a column ``_k<n>`` of the statement): Spark resolves no aggregate of a grouped
+    statement inside a window's ORDER BY.
+    """
+    order = list(stmt._order_by_clauses)
+    if not order:  # rows in no particular order: Spark refuses row_number() without one
+        return stmt.add_columns(sa.literal(0).label("_row")).subquery(f"journey_part_{index}")
+    keys = [_sort_key(clause) for clause in order]
+    inner = stmt.add_columns(*(key.label(f"_k{n}") for n, (key, _) in enumerate(keys)))
+    sub = inner.subquery(f"journey_sorted_{index}")
+    outer_order = []
+    for n, (_, modifiers) in enumerate(keys):
+        clause: Any = sub.c[f"_k{n}"]
+        for modifier in modifiers:
+            clause = modifier(clause)
+        outer_order.append(clause)
+    width = len(stmt.selected_columns)
+    rank = sa.func.row_number().over(order_by=outer_order).label("_row")
+    return sa.select(*list(sub.c)[:width], rank).subquery(f"journey_part_{index}")
+
+
 def combined(parts: Sequence[tuple[sa.Select[Any], str]]) -> sa.Select[Any]:
     """ONE statement returning the rows of every ``(statement, kinds)`` in ``parts``.
 
     Each row is ``(part, row, *slots)``: the part's index, the row's rank in the part's own
     order, and the part's columns in slots by kind (``kinds``: ``i``, ``f`` or ``s`` per
-    column), the other slots null. The parts share their CTEs (hint them materialized), so
-    the rule and its touches run once instead of once per figure; :func:`split` reads the
-    rows back. The statements' bound parameters must have distinct names.
+    column), the other slots null. The parts share their CTEs (hinted materialized where
+    the engine takes the hint), so the rule and its touches are written once instead of
+    once per figure; :func:`split` reads the rows back. The statements' bound parameters
+    must have distinct names.
     """
     width = {kind: max(kinds.count(kind) for _, kinds in parts) for kind in "ifs"}
     selects = []
     for index, (stmt, kinds) in enumerate(parts):
-        order = stmt._order_by_clauses
-        # Spark and Hive refuse row_number() without an ORDER BY; such a part's rows are
-        # in no particular order anyway.
-        rank = sa.func.row_number().over(order_by=order) if order else sa.literal(0)
-        sub = stmt.add_columns(rank.label("_row")).subquery(f"journey_part_{index}")
+        sub = _ranked(stmt, index)
         cols = list(sub.c)
         slots: dict[str, list[Any]] = {kind: [] for kind in "ifs"}
         for col, kind in zip(cols, kinds, strict=False):
@@ -1200,18 +1051,16 @@ def split(
     return out
 
 
-#: Engines that take the MATERIALIZED hint, so that :func:`combined` evaluates the shared
-#: touch rows once; the others (Spark among them) run each part as its own statement.
-_COMBINING: Final = frozenset({"duckdb", "postgresql", "sqlite"})
-
-
 def _parts(
     engine: Engine, mapping: SchemaMapping, parts: Sequence[tuple[sa.Select[Any], str]]
 ) -> list[list[tuple[Any, ...]]]:
-    """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
-    if engine.dialect.name in _COMBINING:
-        return split(_rows(engine, mapping, combined(parts)), parts)
-    return [_rows(engine, mapping, stmt) for stmt, _ in parts]
+    """The rows of each part, from ONE :func:`combined` statement on every engine.
+
+    DuckDB, PostgreSQL and SQLite evaluate the MATERIALIZED touch rows once; Spark inlines
+    the shared CTE into each part but reuses the shuffles the parts have in common, and one
+    statement is one round trip.
+    """
+    return split(read_rows(engine, mapping, combined(parts)), parts)
 
 
 def _kpis(row: tuple[Any, ...]) -> Kpis:
@@ -1355,7 +1204,7 @@ def campaign_figures(
     if previous and earlier is not None and earlier.start is not None:
         prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
-        before = _kpis(_rows(engine, mapping, stmt)[0])
+        before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
     return CampaignFigures(
         kpis=figures,
@@ -1394,7 +1243,7 @@ def breakdown_figures(
     zone = tz if tz is not None else query.timezone
     touches = _campaign_touches(period, mapping, config, filters or Filters(), lookback)
     conv = conversion_events
-    ranked = _rows(
+    ranked = read_rows(
         engine,
         mapping,
         breakdown_statement(touches, by=by, since=start, limit=top + 1, conversion_events=conv),
@@ -1412,7 +1261,7 @@ def breakdown_figures(
         since=start,
         conversion_events=conv,
     )
-    counts = {(int(r[0]), str(r[1])): r[2:] for r in _rows(engine, mapping, split)}
+    counts = {(int(r[0]), str(r[1])): r[2:] for r in read_rows(engine, mapping, split)}
     days = [d for d, _ in day_bounds(start, until, zone)]
     out = [
         (day, value, *(int(n or 0) for n in counts.get((i, value), (0, 0, 0))))
@@ -1421,7 +1270,7 @@ def breakdown_figures(
     ]
     schema = {c.DAY: pl.Date, by: pl.String, **dict.fromkeys(_SPLIT_FIGURES, pl.Int64)}
     return BreakdownFigures(
-        table=_breakdown_frame(_rows(engine, mapping, table), by),
+        table=_breakdown_frame(read_rows(engine, mapping, table), by),
         trend=pl.DataFrame(out, schema=schema, orient="row"),
     )
 
@@ -1445,7 +1294,9 @@ def recent_figures(
     before = None
     if previous is not None:
         earlier = touch_rows(previous, mapping, config)
-        before = _kpis(_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0])
+        before = _kpis(
+            read_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0]
+        )
     zone = tz if tz is not None else query.timezone
     start, end = query.window_start, query.as_of
     campaigns = breakdown_statement(
@@ -1456,7 +1307,7 @@ def recent_figures(
         (hourly_statement(touches, start=start, end=end, tz=zone), _HOURLY),
         (campaigns, _BREAKDOWN),
         (
-            breakdown_statement(touches, by=c.SESSION_SOURCE, limit=top, conversion_events=conv),
+            breakdown_statement(touches, by=c.SOURCE_MEDIUM, limit=top, conversion_events=conv),
             _BREAKDOWN,
         ),
     ]
@@ -1466,5 +1317,5 @@ def recent_figures(
         previous=before,
         hourly=_hourly_frame(hourly, start, end, zone),
         campaigns=_breakdown_frame(by_campaign, c.SESSION_CAMPAIGN),
-        sources=_breakdown_frame(by_source, c.SESSION_SOURCE),
+        sources=_breakdown_frame(by_source, c.SOURCE_MEDIUM),
     )

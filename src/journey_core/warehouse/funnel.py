@@ -43,8 +43,9 @@ from journey_core.analytics.funnel import (
 )
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, epoch_micros, time_bound
-from journey_core.warehouse.figures import _row_order, _rows, filtered_people, touch_rows
+from journey_core.warehouse.figures import cohort_touches, row_order, with_dimension
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
+from journey_core.warehouse.read import read_rows
 
 __all__ = [
     "GAP_US",
@@ -57,12 +58,11 @@ __all__ = [
 
 #: Microseconds from the step before (null at step 1), a column of :func:`step_ctes`.
 GAP_US: Final = "gap_us"
-_PREV_AT: Final = "_prev_at"
 
 
 def _first(stmt: sa.Select[Any], cols: sa.ColumnCollection[str, Any], name: str) -> sa.CTE:
     """Each person's first row of ``stmt`` (by :func:`_order`)."""
-    rank = sa.func.row_number().over(partition_by=cols[c.EMAIL], order_by=_row_order(cols))
+    rank = sa.func.row_number().over(partition_by=cols[c.EMAIL], order_by=row_order(cols))
     ranked = stmt.add_columns(rank.label("_rank")).subquery(f"{name}_ranked")
     keep = [col for col in ranked.c if col.key != "_rank"]
     return sa.select(*keep).where(ranked.c["_rank"] == 1).cte(name)
@@ -70,8 +70,11 @@ def _first(stmt: sa.Select[Any], cols: sa.ColumnCollection[str, Any], name: str)
 
 def _people(touches: sa.CTE, spec: FunnelSpec) -> sa.CTE:
     """Each person's group (the breakdown of their first touch), of those ``spec.who`` keeps."""
-    t = touches.c
-    group: Any = sa.literal(ALL_PEOPLE) if spec.breakdown is None else t[spec.breakdown]
+    t: sa.ColumnCollection[str, Any] = touches.c
+    group: Any = sa.literal(ALL_PEOPLE)
+    if spec.breakdown is not None:
+        t = with_dimension(touches, spec.breakdown, spec.since)
+        group = t[spec.breakdown]
     touched = sa.select(t[c.EMAIL], t[c.OCCURRED_AT], t[c.EVENT_ID], group.label(c.GROUP))
     touched = touched.add_columns(t[c.KNOWN_AT]).where(t[c.IS_TOUCH] == 1)
     first = _first(touched, t, "funnel_first_touch")
@@ -217,15 +220,6 @@ def people_statement(
 
 
 # --------------------------------------------------------------------------- running
-def _touches(
-    query: JourneyQuery,
-    mapping: SchemaMapping,
-    config: ChannelConfig | None,
-    filters: Filters | None,
-) -> sa.CTE:
-    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
-
-
 def funnel_figures(
     engine: Engine,
     query: JourneyQuery,
@@ -237,7 +231,9 @@ def funnel_figures(
 ) -> pl.DataFrame:
     """The funnel of ``query``'s rows (kept by ``filters``), computed by the warehouse:
     equal to ``analytics.funnel.funnel`` on the same rows."""
-    rows = _rows(engine, mapping, funnel_statement(_touches(query, mapping, config, filters), spec))
+    rows = read_rows(
+        engine, mapping, funnel_statement(cohort_touches(query, mapping, config, filters), spec)
+    )
     counts = pl.DataFrame(
         [(g, int(k), int(n), None if m is None else float(m) / 1_000_000) for g, k, n, m in rows],
         schema={
@@ -266,9 +262,9 @@ def funnel_people(
 ) -> pl.DataFrame:
     """Up to ``limit`` people who reached (or dropped off at) ``step``, by email: equal to
     ``analytics.funnel.people_at`` on the same rows."""
-    touches = _touches(query, mapping, config, filters)
+    touches = cohort_touches(query, mapping, config, filters)
     stmt = people_statement(touches, spec, step=step, outcome=outcome, group=group, limit=limit)
-    rows = _rows(engine, mapping, stmt)
+    rows = read_rows(engine, mapping, stmt)
     frame = pl.DataFrame(
         [(email, _utc(at)) for email, at in rows],
         schema={c.EMAIL: pl.String, REACHED_AT: pl.Datetime("us", "UTC")},

@@ -16,7 +16,6 @@ be text in ``YYYY-MM-DD HH:MM:SS[.ffffff]`` form (the README's schema).
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
 
 import polars as pl
 from sqlalchemy.engine import Engine
@@ -34,7 +33,7 @@ from journey_core.warehouse.constructs import (
     trim_space,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
-from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
+from journey_core.warehouse.read import BATCH_ROWS, read_batches, reading
 from journey_core.warehouse.statements import journey_count_query, journey_statement
 
 __all__ = [
@@ -47,7 +46,6 @@ __all__ = [
     "matches_email",
     "native_journeys",
     "normalized_email",
-    "result_frame",
     "sortable_time",
     "stream_journeys",
     "trim_space",
@@ -89,12 +87,3 @@ def native_journeys(
     :class:`~journey_core.errors.WarehouseError` (through :func:`journey_core.warehouse.reading`).
     """
     return pl.concat(stream_journeys(engine, query, mapping=mapping), rechunk=True)
-
-
-def result_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
-    """Rows of :func:`journey_statement` as a frame with ``RESULT_SCHEMA`` (times UTC)."""
-    if not rows:
-        return pl.DataFrame(schema=RESULT_SCHEMA)
-    names = list(RESULT_SCHEMA)
-    raw = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
-    return conform(raw, RESULT_SCHEMA)

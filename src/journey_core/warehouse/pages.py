@@ -29,15 +29,15 @@ from journey_core.rules.identity import RESULT_SCHEMA, TS
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, time_bound
 from journey_core.warehouse.figures import (
-    _counted_conversion,  # the one SQL definition of a counted conversion (the key figures')
-    _counted_revenue,
-    filtered_people,
+    cohort_touches,
+    counted_conversion,
+    counted_revenue,
     scoped_rows,
     touch_rows,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
-from journey_core.warehouse.statements import _result_order, journey_statement
+from journey_core.warehouse.statements import journey_statement, result_order
 
 __all__ = [
     "OPTION_LIMIT",
@@ -96,15 +96,6 @@ class PeoplePage:
     limit: int
 
 
-def _touches(
-    query: JourneyQuery,
-    mapping: SchemaMapping,
-    config: ChannelConfig | None,
-    filters: Filters | None,
-) -> sa.CTE:
-    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
-
-
 # --------------------------------------------------------------------------- statements
 def people_statement(
     touches: sa.CTE,
@@ -143,8 +134,8 @@ def people_statement(
             last,
             sa.func.count().label(c.EVENTS),
             sa.func.count(sa.distinct(t[c.SESSION])).label(c.SESSIONS),
-            sa.func.sum(_counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-            sa.func.sum(_counted_revenue(t)).label(c.REVENUE),
+            sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
+            sa.func.sum(counted_revenue(t)).label(c.REVENUE),
             sa.func.count().over().label(_TOTAL),
         )
         .group_by(t[c.EMAIL])
@@ -220,8 +211,8 @@ def rows_statement(
     """
     if filters is None or not filters.active:
         return journey_statement(query, mapping)
-    t = _touches(query, mapping, config, filters).c
-    return sa.select(*(t[name] for name in c.RESULT_COLUMNS)).order_by(*_result_order(t))
+    t = cohort_touches(query, mapping, config, filters).c
+    return sa.select(*(t[name] for name in c.RESULT_COLUMNS)).order_by(*result_order(t))
 
 
 # --------------------------------------------------------------------------- running
@@ -253,7 +244,7 @@ def people_page(
     """Rows ``offset`` to ``offset + limit`` of ``campaign.people_table`` over the rows of
     ``query`` kept by ``filters``, and the number of people, computed in the warehouse."""
     # Conversions scoped to the filter's touches, as the key figures count them.
-    touches = scoped_rows(_touches(query, mapping, config, filters), filters or Filters())
+    touches = scoped_rows(cohort_touches(query, mapping, config, filters), filters or Filters())
     people = people_statement(
         touches, since=since, conversion_events=conversion_events, limit=limit, offset=offset
     )
@@ -297,7 +288,7 @@ def events_preview(
     limit: int = PAGE_ROWS,
 ) -> pl.DataFrame:
     """The ``limit`` newest rows of ``query`` kept by ``filters`` (:data:`PREVIEW_SCHEMA`)."""
-    touches = _touches(query, mapping, config, filters)
+    touches = cohort_touches(query, mapping, config, filters)
     return _frame(engine, mapping, preview_statement(touches, limit=limit), PREVIEW_SCHEMA)
 
 

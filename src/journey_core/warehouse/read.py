@@ -29,6 +29,7 @@ __all__ = [
     "read_batches",
     "read_count",
     "read_frame",
+    "read_rows",
     "reading",
 ]
 
@@ -76,6 +77,15 @@ def read_frame(
     if frame.is_empty() or frame.width == 0:
         return pl.DataFrame(schema=schema)
     return frame
+
+
+def read_rows(
+    engine: Engine, mapping: SchemaMapping, stmt: sa.Select[Any]
+) -> list[tuple[Any, ...]]:
+    """Run a bounded ``stmt`` and return its rows as tuples (errors explained by
+    :func:`reading`)."""
+    with reading(engine, mapping) as conn:
+        return [tuple(row) for row in conn.execute(stmt).all()]
 
 
 def read_count(conn: Connection, stmt: sa.Select[Any]) -> int:

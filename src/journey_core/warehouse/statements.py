@@ -57,6 +57,7 @@ __all__ = [
     "naive_utc",
     "probe_queries",
     "quality_count_queries",
+    "result_order",
     "sqlite_spellings",
 ]
 
@@ -415,7 +416,7 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         if name not in {c.EMAIL, *_RESULT_ORDER}
     ]
     first = sa.func.row_number().over(
-        partition_by=st[c.EVENT_ID], order_by=[*_result_order(st), *tie_breakers]
+        partition_by=st[c.EVENT_ID], order_by=[*result_order(st), *tie_breakers]
     )
     deduplicated = sa.select(*st, first.label("_first")).subquery("journey_rows")
     rows = deduplicated.c
@@ -425,7 +426,7 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         else rows[name]
         for name in c.RESULT_COLUMNS
     ]
-    return sa.select(*outputs).where(rows["_first"] == 1).order_by(*_result_order(rows))
+    return sa.select(*outputs).where(rows["_first"] == 1).order_by(*result_order(rows))
 
 
 def journey_count_query(
@@ -439,7 +440,7 @@ def journey_count_query(
     )
 
 
-def _result_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
+def result_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
     """The oracle's order (:func:`journey_core.rules.windows.chosen_events`), nulls last."""
     return [_asc(cols[name], text=name != c.OCCURRED_AT) for name in _RESULT_ORDER]
 

@@ -32,8 +32,6 @@ from journey_ui.figures.palette import (
     label,
 )
 
-#: Re-exported from the palette: the outcome nodes of the path Sankey.
-OUTCOME_COLOURS: Final = OUTCOME_COLORS
 #: The model the comparison table measures changes against (GA4 compares with last click).
 BASELINE: Final = Model.LAST_TOUCH
 #: Where the paths beyond the top ones are grouped in the Sankey.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Literal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -19,27 +18,23 @@ from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.timeutil import parse_timezone
 from journey_ui.figures.palette import (
-    ACTIVE,
     CHANNEL_COLORS,
     EVENT_LABELS,
-    EVENT_ORDER,
     EVENTS_COLOR,
     EXTRA_COLORS,
     FONT,
     GRID,
-    KNOWN_LINE,
     LABELS,
     MUTED,
     NEWLY_COLOR,
-    SURFACE,
-    SURFACE_ALT,
+    SERIES_COLORS,
     channel_color,
     event_label,
+    fade,
     label,
     ordered_channels,
 )
-
-Lane = Literal["event_type", "channel"]
+from journey_ui.format import DEFAULT_CURRENCY, fmt_money
 
 
 def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figure:
@@ -89,286 +84,78 @@ def empty_figure(message: str, *, height: int = 220) -> go.Figure:
     return _base_layout(fig, height=height, legend=False)
 
 
-def _local_naive(series: pl.Series, tz: str) -> list[dt.datetime]:
-    """Datetimes in ``tz`` without tzinfo: Plotly draws them as wall-clock times."""
-    return series.dt.convert_time_zone(tz).dt.replace_time_zone(None).to_list()
-
-
-def _fmt_time(value: dt.datetime, tz: str) -> str:
-    return value.astimezone(parse_timezone(tz)).strftime("%d %b %Y %H:%M")
-
-
-# --------------------------------------------------------------------------- timeline
-
-
-def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC") -> go.Figure:
-    """One individual's journey over time.
-
-    One lane per event type (or per channel), markers coloured by the visit's channel, hover
-    with the UTM tags, page and referrer; visits (sessions) drawn as shaded bands with their
-    number in a top "Visits" lane, and a red line where the person became known.
-    """
-    if frame.is_empty():
-        return empty_figure("No events to show for this person in the window.")
-    rows = an.with_sessions(frame) if c.CHANNEL not in frame.columns else frame
-    sessions = an.session_summary(rows)
-    lane_col = c.EVENT_TYPE if lane == "event_type" else c.CHANNEL
-    if lane == "event_type":
-        present = rows.get_column(c.EVENT_TYPE).drop_nulls().unique().to_list()
-        order = [e for e in EVENT_ORDER if e in present] + sorted(set(present) - set(EVENT_ORDER))
-        lanes = [event_label(e) for e in order]
-        lane_of = {e: event_label(e) for e in order}
-    else:
-        lanes = ordered_channels(rows.get_column(c.CHANNEL).unique().to_list())
-        lane_of = {name: name for name in lanes}
-    visits_lane = "Visits"
-    category_order = [visits_lane, *lanes]
-
-    fig = go.Figure()
-    # Visits: shaded bands (drawn below) and one numbered marker per visit.
-    first = rows.get_column(c.OCCURRED_AT).min()
-    last = rows.get_column(c.OCCURRED_AT).max()
-    assert isinstance(first, dt.datetime)
-    assert isinstance(last, dt.datetime)
-    span = max(last - first, dt.timedelta(hours=1))
-    min_width = span / 250
-    starts = _local_naive(sessions.get_column(c.SESSION_START), tz)
-    ends = _local_naive(sessions.get_column(c.SESSION_END), tz)
-    for index, (s0, s1) in enumerate(zip(starts, ends, strict=True)):
-        if s1 - s0 < min_width:
-            mid = s0 + (s1 - s0) / 2
-            s0, s1 = mid - min_width / 2, mid + min_width / 2
-        fig.add_shape(
-            type="rect",
-            xref="x",
-            yref="paper",
-            x0=s0,
-            x1=s1,
-            y0=0,
-            y1=1,
-            fillcolor=SURFACE if index % 2 == 0 else SURFACE_ALT,
-            line={"width": 0},
-            layer="below",
-        )
-    visit_hover = [
-        f"<b>Visit {n}</b><br>{_fmt_time(start, tz)} · {events} event{'s' if events != 1 else ''}"
-        f" · {_duration(end - start)}<br>Channel: {chan}<br>Source / medium: {src} / {med}"
-        f"<br>Campaign: {camp}<br>Landing page: {land or '—'}"
-        for n, start, end, events, chan, src, med, camp, land in sessions.select(
-            c.SESSION,
-            c.SESSION_START,
-            c.SESSION_END,
-            an.EVENTS,
-            c.CHANNEL,
-            c.SESSION_SOURCE,
-            c.SESSION_MEDIUM,
-            c.SESSION_CAMPAIGN,
-            c.LANDING_PAGE,
-        ).iter_rows()
-    ]
-    fig.add_trace(
-        go.Scatter(
-            x=starts,
-            y=[visits_lane] * sessions.height,
-            mode="markers+text",
-            text=[str(n) for n in sessions.get_column(c.SESSION).to_list()],
-            textposition="top center",
-            textfont={"size": 10, "color": MUTED},
-            marker={
-                "symbol": "square",
-                "size": 11,
-                "color": [channel_color(x) for x in sessions.get_column(c.CHANNEL).to_list()],
-                "line": {"width": 0},
-            },
-            hovertext=visit_hover,
-            hoverinfo="text",
-            showlegend=False,
-            name="Visits",
-            cliponaxis=False,
-        )
-    )
-    # Events: one trace per channel, so the legend explains the colours.
-    for channel in ordered_channels(rows.get_column(c.CHANNEL).unique().to_list()):
-        part = rows.filter(pl.col(c.CHANNEL) == channel)
-        # A legend entry with a plain circle (the events mix circles and diamonds).
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=channel,
-                legendgroup=channel,
-                marker={"size": 10, "color": channel_color(channel), "symbol": "circle"},
-                hoverinfo="skip",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=_local_naive(part.get_column(c.OCCURRED_AT), tz),
-                y=[lane_of.get(v, str(v)) for v in part.get_column(lane_col).to_list()],
-                mode="markers",
-                name=channel,
-                legendgroup=channel,
-                showlegend=False,
-                marker={
-                    "size": 10,
-                    "color": channel_color(channel),
-                    "line": {"width": 1, "color": "white"},
-                    "symbol": [
-                        "diamond" if before else "circle"
-                        for before in part.get_column(c.BEFORE_KNOWN).to_list()
-                    ],
-                },
-                hovertext=[_event_hover(r, tz) for r in part.iter_rows(named=True)],
-                hoverinfo="text",
-            )
-        )
-    height = 158 + 44 * len(category_order)
-    plot_height = height - 64 - 70
-    known_at = rows.get_column(c.KNOWN_AT)[0]
-    if isinstance(known_at, dt.datetime) and first - span / 20 <= known_at <= last + span / 20:
-        x_known = known_at.astimezone(parse_timezone(tz)).replace(tzinfo=None)
-        fig.add_shape(
-            type="line",
-            xref="x",
-            yref="paper",
-            x0=x_known,
-            x1=x_known,
-            y0=0,
-            y1=1 + 26 / plot_height,  # up to its label, above the zoom buttons
-            line={"color": KNOWN_LINE, "width": 2, "dash": "dash"},
-        )
-        # Above the zoom buttons' row, on the side of the line with more room.
-        right_half = known_at - first > span / 2
-        fig.add_annotation(
-            x=x_known,
-            y=1,
-            xref="x",
-            yref="paper",
-            text=f"Became known · {_fmt_time(known_at, tz)}",
-            showarrow=False,
-            xanchor="right" if right_half else "left",
-            yanchor="bottom",
-            xshift=-4 if right_half else 4,
-            yshift=26,
-            font={"color": KNOWN_LINE, "size": 12},
-            bgcolor="rgba(255,255,255,0.85)",
-        )
-    _base_layout(fig, height=height)
-    fig.update_layout(
-        legend={
-            "y": -44 / plot_height,
-            "yanchor": "top",
-            "x": 0,
-            "xanchor": "left",
-            "title": {"text": "Visit channel:  ", "side": "left"},
-        },
-        margin={"t": 64, "b": 70, "l": _label_margin(category_order)},
-        hovermode="closest",
-    )
-    fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=list(reversed(category_order)),
-        range=[-0.6, len(category_order) - 0.4],
-        showgrid=True,
-        fixedrange=True,
-        automargin=False,
-        ticklabelstandoff=6,
-    )
-    fig.update_xaxes(
-        type="date",
-        tickformat="%d %b",
-        hoverformat="%d %b %Y %H:%M",
-        automargin=False,
-        rangeselector={
-            "buttons": [
-                {"count": 1, "label": "1 day", "step": "day", "stepmode": "backward"},
-                {"count": 7, "label": "7 days", "step": "day", "stepmode": "backward"},
-                {"count": 30, "label": "30 days", "step": "day", "stepmode": "backward"},
-                {"step": "all", "label": "All"},
-            ],
-            "x": 1,
-            "xanchor": "right",
-            "y": 1.0,
-            "yanchor": "bottom",
-            "font": {"size": 11},
-            "bgcolor": SURFACE,
-            "activecolor": ACTIVE,
-        },
-    )
-    return fig
-
-
-def _pct(value: float | None, digits: int = 0) -> str:
-    """``42%``; ``<1%`` for small non-zero shares; an em dash when undefined."""
-    if value is None:
-        return "—"
-    if 0 < value < 0.01 and digits == 0:
-        return "<1%"
-    return f"{value:.{digits}%}"
-
-
-def _duration(value: dt.timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
-
-
-def _event_hover(row: dict[str, Any], tz: str) -> str:
-    lines = [
-        f"<b>{event_label(row[c.EVENT_TYPE])}</b> · {_fmt_time(row[c.OCCURRED_AT], tz)}",
-        f"Visit {row[c.SESSION]} · {row[c.CHANNEL]}"
-        + (" · before known" if row[c.BEFORE_KNOWN] else ""),
-    ]
-    tags = [
-        (label(name), row[name])
-        for name in (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.UTM_CONTENT, c.UTM_TERM)
-        if row.get(name)
-    ]
-    if tags:
-        lines.append("<br>".join(f"{k}: {v}" for k, v in tags))
-    lines.append(f"Page: {_short(row[c.PAGE_URL])}")
-    if row.get(c.REFERRER):
-        lines.append(f"Referrer: {_short(row[c.REFERRER])}")
-    if row.get(c.REVENUE) is not None:
-        lines.append(f"Revenue: {row[c.REVENUE]:,.2f}")
-    if row.get(c.ANONYMOUS_ID):
-        lines.append(f"Device: {row[c.ANONYMOUS_ID]}")
-    return "<br>".join(lines)
-
-
-def _short(url: str | None, limit: int = 90) -> str:
-    if not url:
-        return "—"
-    return url if len(url) <= limit else url[: limit - 1] + "…"
-
-
 # --------------------------------------------------------------------------- trends
 
 
-def daily_trend_chart(trend: pl.DataFrame) -> go.Figure:
-    """Events per day (bars, left axis) and newly known people per day (line, right axis)."""
+#: Room for each legend entry (px): Plotly measures legend text before the web font loads,
+#: then clips it ("Newly known peop"); a fixed width per entry never clips.
+LEGEND_ENTRY_WIDTH = 190
+PARTIAL_NOTE = "partial day"
+
+
+def _legend_room(fig: go.Figure) -> None:
+    fig.update_layout(legend={"entrywidth": LEGEND_ENTRY_WIDTH, "entrywidthmode": "pixels"})
+
+
+def _legend_name(value: str, limit: int = 40) -> str:
+    """A legend entry: a URL without its scheme, cut to ``limit`` characters.
+
+    >>> _legend_name("https://shop.example.com/products/sneakers-and-more", 30)
+    'shop.example.com/products/sne…'
+    """
+    text = value.removeprefix("https://").removeprefix("http://")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mark_partial(fig: go.Figure, day: dt.date, *, until: str | None = None) -> None:
+    """A note above the partial last day (its figures stop at the as-of time)."""
+    text = PARTIAL_NOTE if until is None else f"{PARTIAL_NOTE} (to {until})"
+    fig.add_annotation(
+        x=day,
+        y=1,
+        xref="x",
+        yref="paper",
+        yanchor="bottom",
+        xanchor="right",
+        text=text,
+        showarrow=False,
+        font={"size": 11, "color": MUTED},
+    )
+
+
+def daily_trend_chart(
+    trend: pl.DataFrame, *, partial: dt.date | None = None, until: str | None = None
+) -> go.Figure:
+    """Events per day (bars, left axis) and newly known people per day (line, right axis).
+
+    ``partial``: the last day when it is partial (the period stops at the as-of time
+    ``until``): its bar is hatched and faded and its point joined by a dotted line, so a
+    low partial day does not read as a drop.
+    """
     if trend.is_empty():
         return empty_figure("No days in the window.")
     days = trend.get_column(an.DAY).to_list()
+    is_partial = [day == partial for day in days]
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
             x=days,
             y=trend.get_column(an.EVENTS).to_list(),
             name="Events",
-            marker={"color": EVENTS_COLOR},
-            hovertemplate="%{x|%a %d %b %Y}<br>Events: %{y:,}<extra></extra>",
+            marker={
+                "color": [fade(EVENTS_COLOR, 0.45) if p else EVENTS_COLOR for p in is_partial],
+                "pattern": {"shape": ["/" if p else "" for p in is_partial], "solidity": 0.3},
+            },
+            customdata=[" (partial day)" if p else "" for p in is_partial],
+            hovertemplate="%{x|%a %d %b %Y}%{customdata}<br>Events: %{y:,}<extra></extra>",
         )
     )
+    newly = trend.get_column(an.NEWLY_KNOWN_PEOPLE).to_list()
+    whole = len(days) - 1 if partial is not None and days[-1] == partial else len(days)
     fig.add_trace(
         go.Scatter(
-            x=days,
-            y=trend.get_column(an.NEWLY_KNOWN_PEOPLE).to_list(),
+            x=days[:whole],
+            y=newly[:whole],
             name="Newly known people",
             mode="lines+markers",
             yaxis="y2",
@@ -377,7 +164,23 @@ def daily_trend_chart(trend: pl.DataFrame) -> go.Figure:
             hovertemplate="%{x|%a %d %b %Y}<br>Newly known: %{y:,}<extra></extra>",
         )
     )
+    if whole < len(days):
+        fig.add_trace(
+            go.Scatter(
+                x=days[max(whole - 1, 0) :],
+                y=newly[max(whole - 1, 0) :],
+                name="Newly known (partial day)",
+                mode="lines+markers",
+                yaxis="y2",
+                line={"color": NEWLY_COLOR, "width": 2, "dash": "dot"},
+                marker={"size": 5, "symbol": "circle-open"},
+                hovertemplate="%{x|%a %d %b %Y}<br>Newly known: %{y:,}<extra></extra>",
+                showlegend=False,
+            )
+        )
+        _mark_partial(fig, days[-1], until=until)
     _base_layout(fig, height=340)
+    _legend_room(fig)
     fig.update_layout(
         yaxis={
             "title": {"text": "Events", "font": {"color": MUTED, "size": 12}},
@@ -415,24 +218,146 @@ def _small(top: object) -> bool:
     return isinstance(top, int | float) and top < SMALL_COUNTS
 
 
-def hourly_chart(hourly: pl.DataFrame, *, tz: str = "UTC") -> go.Figure:
-    """Events per hour, stacked by channel (from :func:`analytics.hourly_by_channel`)."""
-    if hourly.is_empty():
-        return empty_figure("No events in the window.")
+def split_trend_chart(
+    split: pl.DataFrame,
+    *,
+    by: str,
+    value: str = an.EVENTS,
+    partial: dt.date | None = None,
+    until: str | None = None,
+) -> go.Figure:
+    """The daily trend split by ``by`` (:func:`analytics.trend_by`): ``value`` per day,
+    stacked by value of ``by`` (its top values and ``(other)``), the partial last day hatched.
+    """
+    if split.is_empty():
+        return empty_figure("No days in the window.")
+    values = split.get_column(by).unique(maintain_order=True).to_list()
     fig = go.Figure()
-    for channel in ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list()):
-        part = hourly.filter(pl.col(c.CHANNEL) == channel)
+    for index, name in enumerate(values):
+        part = split.filter(pl.col(by) == name)
+        days = part.get_column(an.DAY).to_list()
+        color = (
+            channel_color(str(name))
+            if by == c.CHANNEL
+            else (MUTED if name == an.OTHER else SERIES_COLORS[index % len(SERIES_COLORS)])
+        )
+        shown = str(name)
         fig.add_trace(
             go.Bar(
-                x=part.get_column(an.HOUR).to_list(),
+                x=days,
+                y=part.get_column(value).to_list(),
+                name=_legend_name(shown),
+                marker={
+                    "color": [fade(color, 0.45) if d == partial else color for d in days],
+                    "pattern": {"shape": ["/" if d == partial else "" for d in days]},
+                },
+                customdata=[
+                    [p, k, " (partial day)" if d == partial else ""]
+                    for p, k, d in zip(
+                        part.get_column(an.PEOPLE).to_list(),
+                        part.get_column(an.CONVERSIONS).to_list(),
+                        days,
+                        strict=True,
+                    )
+                ],
+                hovertext=[shown] * part.height,
+                hovertemplate="%{hovertext}%{customdata[2]}: %{y:,} "
+                + label(value).lower()
+                + " · %{customdata[0]:,} people · %{customdata[1]:,} conversions<extra></extra>",
+            )
+        )
+    if partial is not None:
+        _mark_partial(fig, partial, until=until)
+    _base_layout(fig, height=360)
+    longest = max(len(str(trace.name)) for trace in fig.data)
+    fig.update_layout(
+        legend={
+            "entrywidth": max(LEGEND_ENTRY_WIDTH, 40 + 7 * longest),
+            "entrywidthmode": "pixels",
+            "traceorder": "normal",
+        },
+        barmode="stack",
+        bargap=0.15,
+        hovermode="x unified",
+    )
+    fig.update_xaxes(type="date", tickformat="%d %b")
+    fig.update_yaxes(
+        title={"text": label(value), "font": {"size": 12, "color": MUTED}}, tickformat=",d"
+    )
+    return fig
+
+
+def partial_hours(start: dt.datetime, end: dt.datetime, tz: str = "UTC") -> set[dt.datetime]:
+    """The local hours (naive, as :func:`analytics.hourly_by_channel` has them) that the
+    window ``start``..``end`` covers only in part: its first hour unless the window starts on
+    the hour, and the hour of ``end`` (the window stops inside it).
+
+    >>> utc = dt.UTC
+    >>> sorted(partial_hours(dt.datetime(2026, 1, 1, 0, 41, tzinfo=utc),
+    ...                      dt.datetime(2026, 1, 2, 0, 41, tzinfo=utc)))
+    [datetime.datetime(2026, 1, 1, 0, 0), datetime.datetime(2026, 1, 2, 0, 0)]
+    """
+    zone = parse_timezone(tz)
+
+    def hour(value: dt.datetime) -> dt.datetime:
+        return value.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+
+    first, last = hour(start), hour(end)
+    out = {last}
+    if start.astimezone(zone).replace(tzinfo=None) != first:
+        out.add(first)
+    return out
+
+
+def hourly_chart(
+    hourly: pl.DataFrame,
+    *,
+    tz: str = "UTC",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> go.Figure:
+    """Events per hour, stacked by channel (from :func:`analytics.hourly_by_channel`).
+
+    With the window's ``start`` and ``end``, the hours it covers only in part
+    (:func:`partial_hours`) are drawn lighter and say so in their hover: a short first or last
+    bar is not a dip in activity.
+    """
+    if hourly.is_empty():
+        return empty_figure("No events in the window.")
+    partial = partial_hours(start, end, tz) if start is not None and end is not None else set()
+    fig = go.Figure()
+    channels = ordered_channels(hourly.get_column(c.CHANNEL).unique().to_list())
+    for channel in channels:
+        part = hourly.filter(pl.col(c.CHANNEL) == channel)
+        hours = part.get_column(an.HOUR).to_list()
+        fig.add_trace(
+            go.Bar(
+                x=hours,
                 y=part.get_column(an.EVENTS).to_list(),
                 name=channel,
-                marker={"color": channel_color(channel)},
-                hovertemplate=f"%{{x|%d %b %H:00}}<br>{channel}: %{{y:,}} events<extra></extra>",
+                marker={
+                    "color": channel_color(channel),
+                    "opacity": [0.4 if h in partial else 1.0 for h in hours],
+                },
+                customdata=[" (partial hour)" if h in partial else "" for h in hours],
+                hovertemplate=(
+                    f"%{{x|%d %b %H:00}}%{{customdata}}<br>{channel}: %{{y:,}} events"
+                    "<extra></extra>"
+                ),
             )
         )
     _base_layout(fig, height=360)
-    fig.update_layout(barmode="stack", bargap=0.1, legend={"traceorder": "normal"})
+    # Fixed-width legend entries: a long channel name is never cut by the next one.
+    longest = max((len(name) for name in channels), default=0)
+    fig.update_layout(
+        barmode="stack",
+        bargap=0.1,
+        legend={
+            "traceorder": "normal",
+            "entrywidth": 40 + 8 * longest,
+            "entrywidthmode": "pixels",
+        },
+    )
     # Each bar is one hour wide (a lone hour must not fill the chart), the axis spans at least
     # HOURLY_MIN_SPAN, and ticks fall on whole hours and whole events: never "08:00, 08:00"
     # or "2, 2, 1, 1" (half-hour and half-event ticks printed rounded).
@@ -440,12 +365,12 @@ def hourly_chart(hourly: pl.DataFrame, *, tz: str = "UTC") -> go.Figure:
     first, last = hourly.get_column(an.HOUR).min(), hourly.get_column(an.HOUR).max()
     assert isinstance(first, dt.datetime)
     assert isinstance(last, dt.datetime)
-    end = max(last + dt.timedelta(hours=1), first + HOURLY_MIN_SPAN)
+    axis_end = max(last + dt.timedelta(hours=1), first + HOURLY_MIN_SPAN)
     per_hour = hourly.group_by(an.HOUR).agg(pl.col(an.EVENTS).sum()).get_column(an.EVENTS)
     fig.update_xaxes(
         type="date",
-        range=[first, end],
-        dtick=HOUR_MS * max(1, round((end - first) / dt.timedelta(hours=8))),
+        range=[first, axis_end],
+        dtick=HOUR_MS * max(1, round((axis_end - first) / dt.timedelta(hours=8))),
         tickformat="%H:00<br>%d %b",
         title={"text": f"Hour ({tz})", "font": {"size": 12, "color": MUTED}},
     )
@@ -462,11 +387,17 @@ def hourly_chart(hourly: pl.DataFrame, *, tz: str = "UTC") -> go.Figure:
 
 
 def breakdown_chart(
-    table: pl.DataFrame, *, by: str, value: str = an.PEOPLE, limit: int = 10
+    table: pl.DataFrame,
+    *,
+    by: str,
+    value: str = an.PEOPLE,
+    limit: int = 10,
+    currency: str = DEFAULT_CURRENCY,
 ) -> go.Figure:
     """Horizontal bars of ``value`` per ``by`` (a breakdown from :func:`analytics.breakdown`).
 
     Channels take their own colours; other dimensions one colour. The largest bar is on top.
+    Revenue is in ``currency`` (axis title, bar text and hover text).
     """
     if table.is_empty():
         return empty_figure("Nothing to break down.")
@@ -474,25 +405,28 @@ def breakdown_chart(
     names = [str(v) for v in top.get_column(by).to_list()]
     values = top.get_column(value).to_list()
     colors = [channel_color(n) for n in names] if by == c.CHANNEL else NEWLY_COLOR
-    fmt = ",.0f" if value != c.REVENUE else ",.2f"
+    money = value == c.REVENUE
+    fmt = ",.0f" if not money else ",.2f"
+    unit = f"{currency} " if money else ""
     fig = go.Figure(
         go.Bar(
             x=values,
             y=names,
             orientation="h",
             marker={"color": colors},
-            text=[format(v, fmt) for v in values],
+            text=[fmt_money(v, currency) if money else format(v, fmt) for v in values],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate=f"%{{y}}<br>{label(value)}: %{{x:{fmt}}}<extra></extra>",
+            hovertemplate=f"%{{y}}<br>{label(value)}: {unit}%{{x:{fmt}}}<extra></extra>",
         )
     )
     _base_layout(fig, height=90 + 32 * max(limit, len(names)), legend=False)
     fig.update_layout(margin={"l": _label_margin(names)})
     fig.update_yaxes(autorange="reversed", showgrid=False, automargin=False, ticklabelstandoff=6)
     peak = max(max(values), 1) if values else 1
+    title = f"{label(value)} ({currency})" if money else label(value)
     fig.update_xaxes(
-        title={"text": label(value), "font": {"size": 12, "color": MUTED}},
+        title={"text": title, "font": {"size": 12, "color": MUTED}},
         range=[0, peak * 1.18],
         tickformat=",.0f" if value != c.REVENUE else ",.2f",
     )
@@ -511,5 +445,6 @@ __all__ = [
     "event_label",
     "hourly_chart",
     "label",
-    "timeline",
+    "partial_hours",
+    "split_trend_chart",
 ]

@@ -15,12 +15,12 @@ from journey_core import columns as c
 from journey_core.analytics import funnel as fn
 from journey_ui.figures.campaign import empty_figure
 from journey_ui.figures.palette import (
-    EXTRA_COLORS,
     FONT,
     GRID,
     MUTED,
     NEWLY_COLOR,
     PREVIOUSLY_COLOR,
+    SERIES_COLORS,
     SURFACE,
     channel_color,
     event_label,
@@ -113,9 +113,8 @@ def funnel_chart(
     fig = go.Figure()
     for i, group in enumerate(shown):
         rows = funnel.filter(pl.col(c.GROUP) == group).sort(c.STEP).to_dicts()
-        color = (
-            channel_color(group) if breakdown == c.CHANNEL else EXTRA_COLORS[i % len(EXTRA_COLORS)]
-        )
+        series = SERIES_COLORS[i % len(SERIES_COLORS)]
+        color = channel_color(group) if breakdown == c.CHANNEL else series
         fig.add_bar(
             x=names,
             y=[r[fn.FROM_START] for r in rows],
@@ -142,5 +141,8 @@ def funnel_chart(
         bargap=0.25,
         bargroupgap=0.06,
         legend={"entrywidth": 40 + 8 * longest, "entrywidthmode": "pixels"},
+        # With many groups the bars are narrow: counts share one size that fits a bar, and
+        # are left to the hover text rather than run into each other ("2,7992,203").
+        uniformtext={"minsize": 9, "mode": "hide"},
     )
     return fig

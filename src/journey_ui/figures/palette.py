@@ -137,8 +137,6 @@ LABELS: Final[dict[str, str]] = {
     c.HOUR: "Hour",
     c.STEP: "Step",
     c.GROUP: "Group",
-    c.STEP_CONVERSION: "Step conversion",
-    c.OVERALL_RATE: "Of step 1",
     c.DROP_OFF: "Drop-off",
     c.TOUCHES: "Touches",
     c.SHARE: "Share of people",

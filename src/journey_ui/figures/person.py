@@ -33,6 +33,7 @@ from journey_ui.figures.palette import (
     event_label,
     ordered_channels,
 )
+from journey_ui.format import DEFAULT_CURRENCY, fmt_money
 
 __all__ = ["MAX_MARKER", "MIN_LABELLED", "PLOT_WIDTH", "Lane", "marker_size", "timeline"]
 
@@ -76,7 +77,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def _cell_hover(cell: dict[str, Any], tz: str) -> str:
+def _cell_hover(cell: dict[str, Any], tz: str, currency: str = DEFAULT_CURRENCY) -> str:
     n = int(cell["n"])
     times: list[dt.datetime] = cell["times"]
     what = f"{event_label(cell['what'])} × {n}" if cell["lane_is_type"] else _plural(n, "event")
@@ -94,11 +95,17 @@ def _cell_hover(cell: dict[str, Any], tz: str) -> str:
         )
     revenue = cell["revenue"]
     if revenue:
-        lines.append(f"Revenue: {revenue:,.2f}")
+        lines.append(f"Revenue: {fmt_money(revenue, currency)}")
     return "<br>".join(lines)
 
 
-def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC") -> go.Figure:
+def timeline(
+    frame: pl.DataFrame,
+    *,
+    lane: Lane = "event_type",
+    tz: str = "UTC",
+    currency: str = DEFAULT_CURRENCY,
+) -> go.Figure:
     """One person's visits on a numbered axis (see the module docstring)."""
     if frame.is_empty():
         return empty_figure("No events to show for this person in the window.")
@@ -182,7 +189,7 @@ def timeline(frame: pl.DataFrame, *, lane: Lane = "event_type", tz: str = "UTC")
                     "line": {"width": 1, "color": "white"},
                     "symbol": ["diamond" if r[c.BEFORE_KNOWN] else "circle" for r in records],
                 },
-                hovertext=[_cell_hover(r, tz) for r in records],
+                hovertext=[_cell_hover(r, tz, currency) for r in records],
                 hoverinfo="text",
             )
         )
