@@ -127,6 +127,24 @@ def test_hourly_chart_stacks_channels_in_legend_order() -> None:
     assert list(fig.data[1].y) == [3, 1]
 
 
+def test_daily_trend_ticks_whole_events_and_people_when_few() -> None:
+    # Seen on the hand-made warehouse: the axes read "3, 3, 2, 2, 1" and "1, 1, 1, 0".
+    trend = pl.DataFrame(
+        {
+            an.DAY: [dt.date(2022, 8, 1), dt.date(2022, 8, 2)],
+            an.EVENTS: [3, 1],
+            an.NEWLY_KNOWN_PEOPLE: [1, 0],
+        }
+    )
+    fig = charts.daily_trend_chart(trend)
+    assert fig.layout.yaxis.dtick == 1
+    assert (fig.layout.yaxis2.tickmode, fig.layout.yaxis2.dtick) == ("linear", 1)
+    busy = trend.with_columns(pl.lit(400).alias(an.EVENTS), pl.lit(40).alias(an.NEWLY_KNOWN_PEOPLE))
+    busy_fig = charts.daily_trend_chart(busy)
+    assert busy_fig.layout.yaxis.dtick is None
+    assert busy_fig.layout.yaxis2.dtick is None
+
+
 def test_hourly_chart_ticks_whole_hours_and_events_for_a_lone_hour() -> None:
     # Seen on Recent activity with one active hour: the bar filled the chart and the ticks
     # read "08:00, 08:00, 09:00" and "2, 2, 1, 1".

@@ -202,6 +202,12 @@ def daily_trend_chart(
         bargap=0.15,
         hovermode="x unified",
     )
+    # A few events or people a day: tick every whole one, never "3, 3, 2, 2" (half ticks).
+    per_day = trend.group_by(an.DAY).agg(pl.col(an.EVENTS, an.NEWLY_KNOWN_PEOPLE).sum())
+    if _small(per_day.get_column(an.EVENTS).max()):
+        fig.update_layout(yaxis_dtick=1)
+    if _small(per_day.get_column(an.NEWLY_KNOWN_PEOPLE).max()):
+        fig.update_layout(yaxis2_tickmode="linear", yaxis2_dtick=1)
     fig.update_xaxes(type="date", tickformat="%d %b")
     return fig
 
