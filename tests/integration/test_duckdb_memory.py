@@ -3,17 +3,23 @@ folder. The dashboard's engine takes ``JOURNEY_DUCKDB_MEMORY_MB``; ``journey exp
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 import sqlalchemy as sa
+from polars.testing import assert_frame_equal
 
 from journey_core.config import Settings
-from journey_core.warehouse import create_engine
-from journey_core.warehouse.engine import spill_directory
+from journey_core.io.demo import build_demo
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine, figures
+from journey_core.warehouse.engine import memory_bounded, spill_directory
 from journey_ui import shell
 
 
@@ -85,3 +91,35 @@ def test_zero_leaves_the_dashboards_duckdb_unlimited(duck_file: Path) -> None:
     with engine.connect() as conn:
         assert _setting(conn, "temp_directory") != str(spill_directory())
     engine.dispose()
+
+
+def test_only_a_limited_duckdb_engine_is_memory_bounded(duck_file: Path) -> None:
+    assert memory_bounded(create_engine(f"duckdb:///{duck_file}", duckdb_memory="64MB"))
+    assert not memory_bounded(create_engine(f"duckdb:///{duck_file}"))
+    assert not memory_bounded(create_engine("sqlite://", duckdb_memory="64MB"))
+
+
+def test_a_bounded_engine_runs_the_figures_part_by_part_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
+    build_demo(url, individuals=300, seed=7, end=dt.datetime(2022, 8, 31, tzinfo=dt.UTC))
+    query = JourneyQuery(
+        as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC), event_date=dt.date(2022, 8, 1)
+    )
+    statements: list[int] = []
+    real_rows = figures._rows
+
+    def counted(*args: Any) -> list[tuple[Any, ...]]:
+        statements.append(1)
+        return real_rows(*args)
+
+    monkeypatch.setattr(figures, "_rows", counted)
+    whole = figures.campaign_figures(create_engine(url), query)
+    assert len(statements) == 1  # one combined statement
+    bounded = figures.campaign_figures(create_engine(url, duckdb_memory="64MB"), query)
+    assert len(statements) == 1 + 5  # each figure its own statement
+    assert bounded.kpis.revenue == pytest.approx(whole.kpis.revenue)  # summed in another order
+    assert replace(bounded.kpis, revenue=0.0) == replace(whole.kpis, revenue=0.0)
+    for name in ("trend", "channels", "campaigns", "touchpoints"):
+        assert_frame_equal(getattr(bounded, name), getattr(whole, name))

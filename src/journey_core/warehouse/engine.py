@@ -22,6 +22,7 @@ __all__ = [
     "create_engine",
     "duckdb_keywords",
     "local_file",
+    "memory_bounded",
     "quote_duckdb_keywords",
     "safe_url",
     "spill_directory",
@@ -65,6 +66,16 @@ def local_file(url: str | sa.URL) -> Path | None:
     if not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
+
+
+_MEMORY_OPTION = "journey_duckdb_memory"
+
+
+def memory_bounded(engine: Engine) -> bool:
+    """Whether ``engine`` runs DuckDB under a ``memory_limit`` (``create_engine(...,
+    duckdb_memory=...)``): a statement must then not hold large intermediate results that
+    DuckDB cannot spill (e.g. a CTE shared by several readers)."""
+    return engine.get_execution_options().get(_MEMORY_OPTION) is not None
 
 
 def spill_directory() -> Path:
@@ -132,6 +143,7 @@ def create_engine(
         if duckdb_memory is not None and read_only and path is not None:
             limit = duckdb_memory
             spill = str(spill_directory())
+            engine.update_execution_options(**{_MEMORY_OPTION: limit})
 
             @sa.event.listens_for(engine, "connect")
             def _memory_limit(dbapi_conn: Any, _record: Any) -> None:

@@ -53,7 +53,7 @@ from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import sqlite_micros, unicode_lower
-from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP
+from journey_core.warehouse.engine import SQLITE_REGEXP_GROUP, memory_bounded
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
 from journey_core.warehouse.sqltypes import Timestamp
@@ -1223,7 +1223,9 @@ def split(
 
 
 #: Engines that take the MATERIALIZED hint, so that :func:`combined` evaluates the shared
-#: touch rows once; the others (Spark among them) run each part as its own statement.
+#: touch rows once; the others (Spark among them) run each part as its own statement, as
+#: does DuckDB under a memory limit (it holds a shared CTE in memory: at 10M events the
+#: combined statement did not fit 256 MB, each part alone streams and spills).
 _COMBINING: Final = frozenset({"duckdb", "postgresql", "sqlite"})
 
 
@@ -1231,7 +1233,7 @@ def _parts(
     engine: Engine, mapping: SchemaMapping, parts: Sequence[tuple[sa.Select[Any], str]]
 ) -> list[list[tuple[Any, ...]]]:
     """The rows of each part: ONE :func:`combined` statement where the engine shares CTEs."""
-    if engine.dialect.name in _COMBINING:
+    if engine.dialect.name in _COMBINING and not memory_bounded(engine):
         return split(_rows(engine, mapping, combined(parts)), parts)
     return [_rows(engine, mapping, stmt) for stmt, _ in parts]
 

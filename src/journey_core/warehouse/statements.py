@@ -312,6 +312,9 @@ def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CT
             normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
         )
     ).cte("journey_events")
+    # DuckDB would otherwise keep every conformed event in memory for the CTE's two readers
+    # (the links and the rule); read twice, each reader takes only its own rows and columns.
+    events = events.prefix_with("NOT MATERIALIZED", dialect="duckdb")
     ev = events.c
 
     # Identification links at or before as_of: identities rows and email-carrying events.
