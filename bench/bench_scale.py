@@ -485,8 +485,8 @@ class Results:
         """Keep one row (replacing its earlier measurement) and rewrite the RESULTS table."""
         row = {"size": size, "engine": engine, "what": what, "route": route, **values}
         row["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        if self.path.exists():  # another run may have added rows meanwhile: keep them
-            self.rows = {**json.loads(self.path.read_text()), **self.rows}
+        if self.path.exists():  # another run may have added or re-measured rows: keep theirs
+            self.rows = {**self.rows, **json.loads(self.path.read_text())}
         self.rows[f"{size}|{engine}|{what}|{route}"] = row
         self.path.write_text(json.dumps(self.rows, indent=1, default=str))
         print(json.dumps(row, default=str), flush=True)

@@ -49,6 +49,10 @@ ENV_FIGURES_ROUTE = "JOURNEY_FIGURES_ROUTE"
 #: Where the dashboard computes its figures: chosen per engine, in the warehouse (SQL), or
 #: from the cohort's rows with the Polars analytics (``journey_ui.data.choose_route``).
 FIGURES_ROUTES: tuple[str, ...] = ("auto", "warehouse", "polars")
+ENV_POLARS_ROUTE_MAX_MB = "JOURNEY_POLARS_ROUTE_MAX_MB"
+#: The largest embedded file (MB) that ``auto`` reads with the Polars route (bench/RESULTS.md).
+DEFAULT_POLARS_ROUTE_MAX_MB = 32.0
+ENV_DUCKDB_MEMORY_MB = "JOURNEY_DUCKDB_MEMORY_MB"
 #: Host names the dashboard answers by default (``server.allowedHosts``): loopback only.
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 
@@ -97,6 +101,8 @@ class Settings:
     dashboard_allowed_hosts: tuple[str, ...] = ()
     currency: str = DEFAULT_CURRENCY
     figures_route: str = "auto"
+    polars_route_max_mb: float = DEFAULT_POLARS_ROUTE_MAX_MB
+    duckdb_memory_mb: int = 256
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -442,6 +448,24 @@ VARIABLES: tuple[Variable, ...] = (
         "faster there) and `warehouse` for every server warehouse. Both give the same figures.",
         _route,
     ),
+    Variable(
+        ENV_POLARS_ROUTE_MAX_MB,
+        "polars_route_max_mb",
+        "number >= 0",
+        "The largest embedded DuckDB or SQLite file (megabytes) for which `auto` takes the "
+        "`polars` route; a larger file takes `warehouse`, so the dashboard's memory stays "
+        "flat as the data grows (the 1M-event demo file is 57 MB).",
+        _at_least_zero("32"),
+    ),
+    Variable(
+        ENV_DUCKDB_MEMORY_MB,
+        "duckdb_memory_mb",
+        "whole number >= 0",
+        "DuckDB's `memory_limit` (megabytes) in the dashboard's process for a DuckDB file: "
+        "beyond it its joins, windows and sorts spill to a temporary folder instead of "
+        "growing; 0: DuckDB's own default (80% of the machine's memory).",
+        _whole(0, "256"),
+    ),
 )
 
 
@@ -501,6 +525,7 @@ __all__ = [
     "DEFAULT_CURRENCY",
     "DEFAULT_DATABASE_URL",
     "DEFAULT_DB_PATH",
+    "DEFAULT_POLARS_ROUTE_MAX_MB",
     "ENV_API_ALLOWED_HOSTS",
     "ENV_API_CACHE_MB",
     "ENV_API_CACHE_ROWS",
@@ -516,11 +541,13 @@ __all__ = [
     "ENV_DASHBOARD_CACHE_MB",
     "ENV_DASHBOARD_PUBLIC",
     "ENV_DATABASE_URL",
+    "ENV_DUCKDB_MEMORY_MB",
     "ENV_FIGURES_ROUTE",
     "ENV_LOOKBACK_DAYS",
     "ENV_MAPPING",
     "ENV_MASK_PII",
     "ENV_PASSWORD_HASH",
+    "ENV_POLARS_ROUTE_MAX_MB",
     "ENV_RECENT_HOURS",
     "ENV_SECRET_KEY",
     "ENV_TIMEZONE",

@@ -43,7 +43,7 @@ from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.analytics.funnel import FunnelSpec
-from journey_core.config import Settings
+from journey_core.config import DEFAULT_POLARS_ROUTE_MAX_MB, Settings
 from journey_core.io.export import to_csv_bytes, write_chunks
 from journey_core.io.privacy import mask_frame
 from journey_core.rules.query import JourneyQuery
@@ -53,6 +53,7 @@ from journey_core.warehouse import (
     SchemaMapping,
     WarehouseSummary,
     fetch_journeys,
+    local_file,
     reading,
     summarize,
     verify_schema,
@@ -93,21 +94,43 @@ def use_budget(settings: Settings) -> None:
         CACHE.resize(budget)
 
 
-def choose_route(dialect_name: str, setting: str = "auto") -> str:
+def choose_route(
+    dialect_name: str,
+    setting: str = "auto",
+    *,
+    file_mb: float | None = None,
+    polars_max_mb: float = DEFAULT_POLARS_ROUTE_MAX_MB,
+) -> str:
     """The figure route for a warehouse of ``dialect_name`` and ``JOURNEY_FIGURES_ROUTE``.
 
-    ``auto`` takes :data:`POLARS` for the embedded files (DuckDB, SQLite): measured at 1M
-    events on the DuckDB file (bench/RESULTS.md, "Scale"), the warehouse route took ~12 s for
-    the campaign figures, reading the cohort's rows and computing them in Polars ~1-2 s.
-    Every server or distributed warehouse (PostgreSQL, Spark, Trino, Snowflake, BigQuery,
-    Databricks, any other) takes :data:`WAREHOUSE`: its rows stay where they are.
+    ``auto`` takes :data:`POLARS` for an embedded file (DuckDB, SQLite) of at most
+    ``polars_max_mb`` megabytes (``file_mb``; ``None``: unknown, an in-memory database):
+    there reading the cohort's rows and computing the figures in Polars is fastest, but the
+    dashboard's memory grows with the rows (bench/RESULTS.md, "Scale": 623 MB at 1M events,
+    2.9 GB at 10M). A larger file, and every server or distributed warehouse (PostgreSQL,
+    Spark, Trino, Snowflake, BigQuery, Databricks, any other), takes :data:`WAREHOUSE`:
+    the rows stay where they are and only the figures cross.
 
     >>> choose_route("duckdb"), choose_route("postgresql"), choose_route("sqlite", "warehouse")
     ('polars', 'warehouse', 'warehouse')
+    >>> choose_route("duckdb", file_mb=57.0), choose_route("duckdb", file_mb=5.0)
+    ('warehouse', 'polars')
     """
     if setting in (WAREHOUSE, POLARS):
         return setting
-    return POLARS if dialect_name in EMBEDDED_DIALECTS else WAREHOUSE
+    if dialect_name not in EMBEDDED_DIALECTS:
+        return WAREHOUSE
+    return POLARS if file_mb is None or file_mb <= polars_max_mb else WAREHOUSE
+
+
+def file_megabytes(url: str) -> float | None:
+    """The size of an embedded warehouse file in megabytes; ``None`` for servers, memory or
+    a missing file."""
+    path = local_file(url)
+    try:
+        return None if path is None else path.stat().st_size / 1e6
+    except OSError:
+        return None
 
 
 def _cached(
@@ -735,7 +758,12 @@ def key_of(ctx: PageContext, query: JourneyQuery) -> tuple[Engine, str, QueryKey
         mapping=ctx.settings.mapping,
         channels=ctx.channels_file,
         mask_pii=ctx.settings.mask_pii,
-        route=choose_route(ctx.engine.dialect.name, ctx.settings.figures_route),
+        route=choose_route(
+            ctx.engine.dialect.name,
+            ctx.settings.figures_route,
+            file_mb=file_megabytes(ctx.url),
+            polars_max_mb=ctx.settings.polars_route_max_mb,
+        ),
     )
     return ctx.engine, ctx.url, key
 

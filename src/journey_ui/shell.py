@@ -149,8 +149,9 @@ def _floor_minute(value: dt.datetime) -> dt.datetime:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _engine(url: str) -> Engine:
-    return create_engine(url)
+def _engine(url: str, duckdb_memory_mb: int = 0) -> Engine:
+    """The dashboard's engine; a DuckDB file's memory bounded (``JOURNEY_DUCKDB_MEMORY_MB``)."""
+    return create_engine(url, duckdb_memory=f"{duckdb_memory_mb}MB" if duckdb_memory_mb else None)
 
 
 def _ensure_demo(settings: Settings) -> None:
@@ -280,7 +281,7 @@ def start(settings: Settings, page: StreamlitPage) -> PageContext | None:
     """Set up the app for this run of ``page``; ``None`` (after showing an error) if it can't."""
     try:
         _ensure_demo(settings)
-        engine = _engine(settings.database_url)
+        engine = _engine(settings.database_url, settings.duckdb_memory_mb)
     except JourneyError as exc:
         st.error(f"**Warehouse**: {exc}")
         return None

@@ -48,6 +48,8 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_DASHBOARD_ALLOWED_HOSTS": "journeys.example.com, *.corp.example",
         "JOURNEY_CURRENCY": " eur ",
         "JOURNEY_FIGURES_ROUTE": " Polars ",
+        "JOURNEY_POLARS_ROUTE_MAX_MB": "100.5",
+        "JOURNEY_DUCKDB_MEMORY_MB": "512",
     }
     assert Settings.from_env(env) == Settings(
         database_url="postgresql://u@db/w",
@@ -74,6 +76,8 @@ def test_every_variable_sets_its_field() -> None:
         dashboard_allowed_hosts=("journeys.example.com", "*.corp.example"),
         currency="EUR",
         figures_route="polars",
+        polars_route_max_mb=100.5,
+        duckdb_memory_mb=512,
     )
     assert set(env) == {var.name for var in VARIABLES}
 

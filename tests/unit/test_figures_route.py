@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from journey_core.config import FIGURES_ROUTES, Settings
 from journey_core.rules.query import JourneyQuery
-from journey_ui.data import POLARS, WAREHOUSE, QueryKey, choose_route
+from journey_ui.data import POLARS, WAREHOUSE, QueryKey, choose_route, file_megabytes
 
 EMBEDDED = ["duckdb", "sqlite"]
 SERVERS = ["postgresql", "hive", "databricks", "trino", "snowflake", "bigquery", "mysql"]
@@ -35,6 +36,42 @@ def test_auto_takes_the_warehouse_for_every_server(dialect: str) -> None:
 )
 def test_a_set_route_wins_on_every_engine(dialect: str, setting: str) -> None:
     assert choose_route(dialect, setting) == setting
+
+
+@pytest.mark.parametrize(
+    ("file_mb", "route"),
+    [
+        pytest.param(None, POLARS, id="unknown-size"),
+        pytest.param(0.5, POLARS, id="small"),
+        pytest.param(32.0, POLARS, id="at-the-limit"),
+        pytest.param(32.000001, WAREHOUSE, id="just-above"),
+        pytest.param(578.0, WAREHOUSE, id="10M-demo"),
+    ],
+)
+@pytest.mark.parametrize("dialect", [pytest.param(d, id=d) for d in EMBEDDED])
+def test_auto_takes_the_warehouse_for_a_large_embedded_file(
+    dialect: str, file_mb: float | None, route: str
+) -> None:
+    assert choose_route(dialect, "auto", file_mb=file_mb, polars_max_mb=32.0) == route
+
+
+def test_the_size_limit_is_a_setting_and_a_set_route_ignores_it() -> None:
+    settings = Settings.from_env({"JOURNEY_POLARS_ROUTE_MAX_MB": "1000"})
+    assert Settings().polars_route_max_mb == 32.0
+    assert choose_route("duckdb", file_mb=578.0, polars_max_mb=settings.polars_route_max_mb) == (
+        POLARS
+    )
+    assert choose_route("duckdb", POLARS, file_mb=578.0, polars_max_mb=0) == POLARS
+    assert choose_route("postgresql", file_mb=None, polars_max_mb=1e9) == WAREHOUSE
+
+
+def test_file_megabytes_of_embedded_files_only(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    path.write_bytes(b"x" * 2_000_000)
+    assert file_megabytes(f"duckdb:///{path}") == pytest.approx(2.0)
+    assert file_megabytes(f"sqlite:///{tmp_path / 'missing.db'}") is None
+    assert file_megabytes("postgresql://db/w") is None
+    assert file_megabytes("duckdb:///:memory:") is None
 
 
 def test_every_setting_value_is_a_route() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,10 @@ __all__ = [
     "create_engine",
     "duckdb_keywords",
     "local_file",
+    "memory_bounded",
     "quote_duckdb_keywords",
     "safe_url",
+    "spill_directory",
 ]
 
 # DuckDB hands memory it no longer needs back to the system in the background, instead of
@@ -65,6 +69,23 @@ def local_file(url: str | sa.URL) -> Path | None:
     return Path(parsed.database)
 
 
+_MEMORY_OPTION = "journey_duckdb_memory"
+
+
+def memory_bounded(engine: Engine) -> bool:
+    """Whether ``engine`` runs DuckDB under a ``memory_limit`` (``create_engine(...,
+    duckdb_memory=...)``): a statement must then not hold large intermediate results that
+    DuckDB cannot spill (e.g. a CTE shared by several readers)."""
+    return engine.get_execution_options().get(_MEMORY_OPTION) is not None
+
+
+def spill_directory() -> Path:
+    """Where DuckDB spills under a ``memory_limit``: a folder of this process in the system's
+    temporary directory (DuckDB's own default, beside the database file, may not be writable
+    and is the user's data folder; two processes must not share one)."""
+    return Path(tempfile.gettempdir()) / f"journey-duckdb-{os.getpid()}"
+
+
 def create_engine(
     url: str | sa.URL,
     *,
@@ -77,9 +98,10 @@ def create_engine(
     ``duckdb_memory`` (a read-only DuckDB file only, e.g. ``"256MB"``): DuckDB's
     ``memory_limit``, beyond which its joins, windows and sorts spill to disk instead of
     growing with the data (DuckDB's own default is 80% of RAM; one limit per file and
-    process). A read-only DuckDB file's connections are pooled (:class:`FilePool`): reused
-    while the file is unchanged, closed after ``idle_seconds`` idle. Raises
-    :class:`WarehouseError` when the URL is malformed or names a missing file.
+    process), spilling to :func:`spill_directory`. A read-only DuckDB file's connections are
+    pooled (:class:`FilePool`): reused while the file is unchanged, closed after
+    ``idle_seconds`` idle. Raises :class:`WarehouseError` when the URL is malformed or names
+    a missing file.
     """
     try:
         parsed = sa.make_url(url)
@@ -130,10 +152,17 @@ def create_engine(
         quote_duckdb_keywords(engine)
         if duckdb_memory is not None and read_only and path is not None:
             limit = duckdb_memory
+            spill = str(spill_directory())
+            engine.update_execution_options(**{_MEMORY_OPTION: limit})
 
             @sa.event.listens_for(engine, "connect")
             def _memory_limit(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.execute("SET memory_limit = ?", [limit])  # bound, as every value
+                # Connections to one file share its settings; DuckDB refuses to set the
+                # temporary directory again (even to the same folder) once it was used.
+                current = dbapi_conn.execute("SELECT current_setting('temp_directory')")
+                if current.fetchone()[0] != spill:
+                    dbapi_conn.execute("SET temp_directory = ?", [spill])
 
     if backend == "sqlite":
 

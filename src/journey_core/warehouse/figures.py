@@ -56,6 +56,7 @@ from journey_core.warehouse.constructs import (
     regex_search,
     unicode_lower,
 )
+from journey_core.warehouse.engine import memory_bounded
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
 from journey_core.warehouse.read import read_rows
@@ -400,65 +401,87 @@ def touches_of(
     """
     cfg = config or ChannelConfig.default()
     acquired = channel_columns(journeys, cfg, tag=tag).c
-    person = acquired[c.EMAIL]
-    order = row_order(acquired)
-    previous = sa.func.lag(acquired[c.OCCURRED_AT]).over(partition_by=person, order_by=order)
+    one, zero = sa.literal(1), sa.literal(0)
+    # Pass 1, the one sort by time: the previous row's time and each row's place (_seq).
+    ordered: dict[str, Any] = {"partition_by": acquired[c.EMAIL], "order_by": row_order(acquired)}
+    sequenced = sa.select(
+        *acquired,
+        sa.func.lag(acquired[c.OCCURRED_AT]).over(**ordered).label("_previous"),
+        sa.func.row_number().over(**ordered).label("_seq"),
+    ).cte(f"{tag}_previous")
+    sq = sequenced.c
     gap_us = sa.literal(int(gap / dt.timedelta(microseconds=1)), sa.BigInteger())
-    with_previous = sa.select(*acquired, previous.label("_previous")).cte(f"{tag}_previous")
-    wp = with_previous.c
     new = sa.or_(
-        wp["_previous"].is_(None), gap_exceeded(wp["_previous"], wp[c.OCCURRED_AT], gap_us)
+        sq["_previous"].is_(None), gap_exceeded(sq["_previous"], sq[c.OCCURRED_AT], gap_us)
     )
-    flagged = sa.select(
-        *(wp[col.key] for col in acquired),
-        sa.case((new, sa.literal(1)), else_=sa.literal(0)).label(c.IS_SESSION_START),
-    ).cte(f"{tag}_visit_starts")
-    fl = flagged.c
+    starts = sa.case((new, one), else_=zero)
+    acquiring = sa.case((sa.or_(sq["_own"] == 1, new), one), else_=zero)
+    # Pass 2, ordered by the integer _seq: running counts of visits and of touch groups (a
+    # group starts at each acquiring row; every visit starts with one, so a group never
+    # spans two visits).
     running: dict[str, Any] = {
-        "partition_by": fl[c.EMAIL],
-        "order_by": row_order(fl),
+        "partition_by": sq[c.EMAIL],
+        "order_by": sq["_seq"],
         "rows": (None, 0),
     }
-    acquiring = sa.case(
-        (sa.or_(fl["_own"] == 1, fl[c.IS_SESSION_START] == 1), sa.literal(1)),
-        else_=sa.literal(0),
+    numbered = _materialized(
+        sa.select(
+            *(sq[col.key] for col in acquired),
+            starts.label(c.IS_SESSION_START),
+            acquiring.label("_acquiring"),
+            sa.func.sum(starts).over(**running).label(c.SESSION),
+            sa.func.sum(acquiring).over(**running).label("_touch_group"),
+        ).cte(f"{tag}_visits")
     )
-    numbered = sa.select(
-        *fl,
-        sa.func.sum(fl[c.IS_SESSION_START]).over(**running).label(c.SESSION),
-        sa.func.sum(acquiring).over(**running).label("_touch_group"),
-        acquiring.label("_acquiring"),
-    ).cte(f"{tag}_visits")
     nb = numbered.c
-    # Every visit starts with an acquiring row, so a touch group never spans two visits.
-    group = [nb[c.EMAIL], nb["_touch_group"]]
-    in_force = [
-        sa.func.max(sa.case((nb["_acquiring"] == 1, nb[name]), else_=sa.null()))
-        .over(partition_by=group)
-        .label(f"_in_{name}")
-        for name in _ACQUISITION
-    ]
-    forced = sa.select(*nb, *in_force).cte(f"{tag}_in_force")
-    fo = forced.c
-    before = [
-        sa.func.lag(fo[f"_in_{name}"])
-        .over(partition_by=fo[c.EMAIL], order_by=row_order(fo))
-        .label(f"_before_{name}")
-        for name in _ACQUISITION
-    ]
-    with_before = sa.select(*fo, *before).cte(f"{tag}_before")
-    wb = with_before.c
-    changed = sa.or_(*(wb[name] != wb[f"_before_{name}"] for name in _ACQUISITION))
-    own = wb["_own"] == 1
-    is_touch = sa.or_(wb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, changed))
+    # The acquisition in force is that of the group's (only) acquiring row; an acquiring row
+    # changes it when it differs from the previous group's. Equi-joins, no further sort.
+    heads = _materialized(
+        sa.select(nb[c.EMAIL], nb["_touch_group"], *(nb[name] for name in _ACQUISITION))
+        .where(nb["_acquiring"] == 1)
+        .cte(f"{tag}_groups")
+    )
+    hd = heads.c
+    earlier = heads.alias(f"{tag}_earlier_groups")
+    ea = earlier.c
+    changed = sa.or_(*(hd[name] != ea[name] for name in _ACQUISITION))
+    groups = (
+        sa.select(
+            hd[c.EMAIL],
+            hd["_touch_group"],
+            *(hd[name].label(f"_in_{name}") for name in _ACQUISITION),
+            sa.case((changed, one), else_=zero).label("_changed"),
+        )
+        .select_from(
+            heads.outerjoin(
+                earlier,
+                sa.and_(ea[c.EMAIL] == hd[c.EMAIL], ea["_touch_group"] == hd["_touch_group"] - 1),
+            )
+        )
+        .subquery(f"{tag}_in_force")
+    )
+    gr = groups.c
+    own = nb["_own"] == 1
+    is_touch = sa.or_(
+        nb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, gr["_changed"] == 1)
+    )
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
-    return sa.select(
-        *(wb[name] for name in c.RESULT_COLUMNS),
-        wb[c.SESSION],
-        wb[c.IS_SESSION_START],
-        sa.case((is_touch, sa.literal(1)), else_=sa.literal(0)).label(c.IS_TOUCH),
-        *(wb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
-    ).cte(f"{tag}_touches")
+    return (
+        sa.select(
+            *(nb[name] for name in c.RESULT_COLUMNS),
+            nb[c.SESSION],
+            nb[c.IS_SESSION_START],
+            sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
+            *(gr[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
+        )
+        .select_from(
+            numbered.join(
+                groups,
+                sa.and_(gr[c.EMAIL] == nb[c.EMAIL], gr["_touch_group"] == nb["_touch_group"]),
+            )
+        )
+        .cte(f"{tag}_touches")
+    )
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -1054,12 +1077,16 @@ def split(
 def _parts(
     engine: Engine, mapping: SchemaMapping, parts: Sequence[tuple[sa.Select[Any], str]]
 ) -> list[list[tuple[Any, ...]]]:
-    """The rows of each part, from ONE :func:`combined` statement on every engine.
+    """The rows of each part, from ONE :func:`combined` statement.
 
     DuckDB, PostgreSQL and SQLite evaluate the MATERIALIZED touch rows once; Spark inlines
     the shared CTE into each part but reuses the shuffles the parts have in common, and one
-    statement is one round trip.
+    statement is one round trip. DuckDB under a memory limit runs each part as its own
+    statement instead: it holds a shared CTE in memory (at 10M events the combined statement
+    did not fit 256 MB; each part alone streams and spills).
     """
+    if memory_bounded(engine):
+        return [read_rows(engine, mapping, stmt) for stmt, _ in parts]
     return split(read_rows(engine, mapping, combined(parts)), parts)
 
 

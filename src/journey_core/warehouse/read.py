@@ -36,11 +36,12 @@ __all__ = [
 BATCH_ROWS = 10_000
 """Rows per batch of :func:`read_batches`: a batch read through a DB-API cursor is held as
 Python objects (about 2 KB a journey row) before it becomes a frame, 20 MB or so."""
-STREAM_DUCKDB_MEMORY = "256MB"
+STREAM_DUCKDB_MEMORY = "192MB"
 """DuckDB's memory limit for a streamed read of a whole result (``journey export``): the
 statement's joins, windows and final sort spill to disk beyond it, so the reader's peak does
-not grow with the warehouse (bench/RESULTS.md, "Scale"). At 10M events 128MB was too little
-(DuckDB stopped with an out-of-memory error); 256MB exported in 556 MB peak, 2.7 GB without."""
+not grow with the warehouse (bench/RESULTS.md, "Scale"). At 10M events: 2.7 GB without a
+limit; 556 MB peak at 256MB; 473 MB at 192MB once the rule de-duplicated only repeated event
+ids; 128MB was too little (DuckDB stopped with an out-of-memory error)."""
 
 
 @contextmanager

@@ -313,6 +313,9 @@ def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CT
             normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
         )
     ).cte("journey_events")
+    # DuckDB would otherwise keep every conformed event in memory for the CTE's two readers
+    # (the links and the rule); read twice, each reader takes only its own rows and columns.
+    events = events.prefix_with("NOT MATERIALIZED", dialect="duckdb")
     ev = events.c
 
     # Identification links at or before as_of: identities rows and email-carrying events.
@@ -404,29 +407,59 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
             )
         )
         .where(*window, _admitted(query, person, ev[c.OCCURRED_AT], known_at))
-        .subquery("journey_admitted")
+        .cte("journey_admitted")
     )
-    st = stitched.c
-
-    # One row per event id: the first in result order; the other columns only make the
-    # choice among rows that tie on every key of the oracle deterministic.
-    tie_breakers = [
-        _asc(st[name], text=name != c.REVENUE)
-        for name in c.EVENT_COLUMNS
-        if name not in {c.EMAIL, *_RESULT_ORDER}
-    ]
-    first = sa.func.row_number().over(
-        partition_by=st[c.EVENT_ID], order_by=[*result_order(st), *tie_breakers]
-    )
-    deduplicated = sa.select(*st, first.label("_first")).subquery("journey_rows")
-    rows = deduplicated.c
+    rows = _deduplicated(stitched).c
     outputs = [
         (rows[c.OCCURRED_AT] < rows[c.KNOWN_AT]).label(c.BEFORE_KNOWN)
         if name == c.BEFORE_KNOWN
         else rows[name]
         for name in c.RESULT_COLUMNS
     ]
-    return sa.select(*outputs).where(rows["_first"] == 1).order_by(*result_order(rows))
+    return sa.select(*outputs).order_by(*result_order(rows))
+
+
+def _deduplicated(admitted: sa.CTE) -> sa.Subquery:
+    """The ``admitted`` rows with one row per event id: the first in result order.
+
+    Only the rows of an event id that occurs more than once (or is null) are ranked: a
+    grouped count and a join find them, far cheaper than ordering every row by all its
+    columns. The other columns only make the choice among rows that tie on every key of
+    the oracle deterministic.
+    """
+    st = admitted.c
+    event_id = st[c.EVENT_ID]
+    repeated = (
+        sa.select(event_id.label("_repeated_id"))
+        .where(event_id.is_not(None))
+        .group_by(event_id)
+        .having(sa.func.count() > 1)
+        .subquery("journey_repeated")
+    )
+    again = sa.or_(repeated.c["_repeated_id"].is_not(None), event_id.is_(None))
+    flagged = (
+        sa.select(*st, sa.case((again, sa.literal(1)), else_=sa.literal(0)).label("_again"))
+        .select_from(admitted.outerjoin(repeated, event_id == repeated.c["_repeated_id"]))
+        .cte("journey_flagged")
+    )
+    fl = flagged.c
+    kept = [fl[col.key] for col in st]
+    tie_breakers = [
+        _asc(fl[name], text=name != c.REVENUE)
+        for name in c.EVENT_COLUMNS
+        if name not in {c.EMAIL, *_RESULT_ORDER}
+    ]
+    first = sa.func.row_number().over(
+        partition_by=fl[c.EVENT_ID], order_by=[*result_order(fl), *tie_breakers]
+    )
+    ranked = (
+        sa.select(*kept, first.label("_first"))
+        .where(fl["_again"] == 1)
+        .subquery("journey_ranked_ids")
+    )
+    once = sa.select(*kept).where(fl["_again"] == 0)
+    chosen = sa.select(*(ranked.c[col.key] for col in st)).where(ranked.c["_first"] == 1)
+    return sa.union_all(once, chosen).subquery("journey_rows")
 
 
 def journey_count_query(
