@@ -20,6 +20,7 @@ from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, figures
 from journey_core.warehouse.engine import memory_bounded, spill_directory
+from journey_core.warehouse.read import read_rows
 from journey_ui import shell
 
 
@@ -108,7 +109,7 @@ def test_a_bounded_engine_runs_the_figures_part_by_part_with_the_same_result(
         as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC), event_date=dt.date(2022, 8, 1)
     )
     statements: list[int] = []
-    real_rows = figures.read_rows
+    real_rows = read_rows
 
     def counted(*args: Any) -> list[tuple[Any, ...]]:
         statements.append(1)
