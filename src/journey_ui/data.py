@@ -113,7 +113,7 @@ def choose_route(
 
     >>> choose_route("duckdb"), choose_route("postgresql"), choose_route("sqlite", "warehouse")
     ('polars', 'warehouse', 'warehouse')
-    >>> choose_route("duckdb", file_mb=57.0), choose_route("duckdb", file_mb=5.0)
+    >>> choose_route("duckdb", file_mb=578.0), choose_route("duckdb", file_mb=57.0)
     ('warehouse', 'polars')
     """
     if setting in (WAREHOUSE, POLARS):
