@@ -734,7 +734,8 @@ def _attribution_polars(
     end: dt.datetime | None,
 ) -> tuple[attr.AttributionReport, int]:
     """The attribution report and the cohort's people from the cohort's rows, as
-    :func:`~journey_core.warehouse.attribution.attribution_report` returns them."""
+    :func:`~journey_core.warehouse.attribution.attribution_report` returns them (with a
+    touch filter, conversions scoped as on the campaign page: ``attribution.scoped``)."""
     query = key.query()
     frame, people = attr.cohort_rows(
         lambda q: journeys(engine, url, key.of_query(q)), query, settings.lookback
@@ -744,6 +745,7 @@ def _attribution_polars(
         kept = kept.unique()
         frame = frame.filter(pl.col(c.EMAIL).is_in(kept.implode()))
         people = kept.len()
+    frame = attr.scoped(frame, filters, settings=settings)
     until = end if end is not None else query.as_of
     report = attr.analyze(frame, settings=settings, start=query.start, end=until)
     cut = {name: getattr(report, name).head(PREVIEW_ROWS) for name in PAGED_TABLES}

@@ -304,6 +304,18 @@ def filters_panel(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters
             "Keep people with at least one event matching every filter you set (campaign, "
             "source and medium are those of the visit). Shared with Campaign influence."
         )
+        st.caption(scope_note())
         filters = filter_inputs(ctx, options)
     filters_caption(filters, options)
+    if filters.scoped:
+        st.caption(":material/schedule: " + scope_note())
     return filters
+
+
+def scope_note() -> str:
+    """How a touch filter scopes the conversions (``campaign.with_scope``), in words."""
+    days = an.CONVERSION_LOOKBACK.days
+    return (
+        "With a campaign, channel, source or medium filter, a conversion counts only after "
+        f"the person's matching touch, within {days} days, as on Campaign influence."
+    )

@@ -223,13 +223,6 @@ def test_filtered_attribution_counts_the_same_people(
     assert metric(at, "Converted") == f"{len(expected.converters):,}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Attribution keeps the filtered people but counts all their conversions: dan's "
-    "purchase of 08-04, before his first summer_sale touch, is in its Conversions (4, 250) "
-    "while the campaign page scopes them (3, 210). Both routes "
-    "(data._attribution_polars, warehouse.attribution.attribution_report).",
-)
 @pytest.mark.parametrize("route", ROUTES)
 def test_filtered_attribution_scopes_conversions_as_the_campaign_page(
     page: Callable[..., AppTest], route: str

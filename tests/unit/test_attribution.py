@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 from journey_core import columns as c
 from journey_core.analytics import attribution as a
 from journey_core.analytics.attribution import AttributionSettings, Model, PathUnit
+from journey_core.analytics.campaign import Filters
 from journey_core.errors import InputError
 from journey_core.rules import journeys as rule_journeys
 from journey_core.rules.query import JourneyQuery
@@ -217,6 +218,37 @@ def test_conversion_without_touches_is_credited_to_no_touch() -> None:
         {c.MODEL: ["linear"], c.CHANNEL: [a.NO_TOUCH], c.CONVERSIONS: [1.0], c.REVENUE: [20.0]}
     )
     assert_frame_equal(result, expected)
+
+
+DAN = rows(
+    ("dan@x.io", "d1", "2022-08-04T15:00", "page_view", "direct", None),
+    ("dan@x.io", "d2", "2022-08-04T15:10", "purchase", "direct", 40.0),
+    ("dan@x.io", "d3", "2022-08-15T15:00", "page_view", "social", None),
+    ("dan@x.io", "d4", "2022-08-15T15:10", "purchase", "direct", 60.0),
+    ("dan@x.io", "d5", "2022-09-20T10:00", "purchase", "direct", 10.0),
+)
+
+
+@pytest.mark.parametrize(
+    ("filters", "counted"),
+    [
+        pytest.param(Filters(campaigns=("summer",)), ["d4"], id="campaign"),
+        pytest.param(Filters(channels=("Paid Social",)), ["d4"], id="channel"),
+        pytest.param(Filters(sources=("facebook",), media=("paid_social",)), ["d4"], id="both"),
+        pytest.param(Filters(campaigns=("brand",)), [], id="no-matching-touch"),
+        pytest.param(Filters(event_types=("purchase",)), ["d2", "d4", "d5"], id="not-a-touch"),
+        pytest.param(Filters(), ["d2", "d4", "d5"], id="none"),
+    ],
+)
+def test_scoped_counts_conversions_after_the_matching_touch_only(
+    filters: Filters, counted: list[str]
+) -> None:
+    """As the campaign page: not before the first matching touch (d2), nor more than 30 days
+    after it (d5); the touches stay those of every row."""
+    s = AttributionSettings()
+    report = a.analyze(a.scoped(DAN, filters, settings=s), settings=s)
+    assert report.conversions.get_column(c.CONVERSION_ID).to_list() == counted
+    assert_frame_equal(report.touches, a.analyze(DAN, settings=s).touches)
 
 
 # --------------------------------------------------------------------------------------------

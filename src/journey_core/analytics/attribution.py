@@ -10,7 +10,8 @@ Pure Polars over the rows of :func:`journey_core.rules.journeys` /
   inactivity; channels from :mod:`.channels`). Per *session*, the touch is the visit's first
   event and its channel; per *touch*, every visit start and every event that brings its own
   UTM tags or external referrer is a touch. Conversions are events of the configured types
-  (default ``purchase``), optionally only those with revenue > 0, inside the window.
+  (default ``purchase``), optionally only those with revenue > 0, inside the window; with a
+  touch filter, only those :func:`scoped` keeps (the campaign page's scope).
 - **Attribution** (:func:`credits`, :func:`attribute`): each conversion's credit (summing to
   1) is shared among the touches of the same person in the lookback window before it
   (default 30 days, the conversion's own session included) by six models.
@@ -38,6 +39,7 @@ from typing import Final
 import polars as pl
 
 from journey_core import columns as c
+from journey_core.analytics.campaign import Filters, with_scope, with_sessions
 from journey_core.analytics.channels import NOT_SET, ChannelConfig
 from journey_core.analytics.sessions import (
     CONVERSION_EVENTS,
@@ -122,6 +124,7 @@ __all__ = [
     "non_conversion_paths",
     "path_summary",
     "sankey_links",
+    "scoped",
     "time_to_convert",
     "time_to_convert_histogram",
     "time_to_convert_summary",
@@ -372,6 +375,7 @@ def conversions(
 ) -> pl.LazyFrame:
     """One row per conversion in ``[start, end]``: email, conversion_id, converted_at, revenue.
 
+    When ``journeys`` has ``in_scope`` (:func:`scoped`), only its in-scope rows convert.
     ``conversion_id`` is the event id (or ``email@time`` when the rows have none); missing
     revenue counts as 0.
     """
@@ -379,6 +383,8 @@ def conversions(
     cond = _in_window(c.OCCURRED_AT, start, end) & is_conversion(
         settings.conversion_event_types, require_revenue=settings.require_revenue
     )
+    if c.IN_SCOPE in frame.collect_schema():
+        cond = cond & pl.col(c.IN_SCOPE)
     fallback_id = pl.format(
         "{}@{}", pl.col(c.EMAIL), pl.col(c.OCCURRED_AT).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f")
     )
@@ -930,6 +936,28 @@ def cohort_rows(
     people = rows_of(query).get_column(c.EMAIL).unique()
     wide = rows_of(lookback_query(query, lookback))
     return wide.filter(pl.col(c.EMAIL).is_in(people.implode())), people.len()
+
+
+def scoped(
+    journeys: pl.DataFrame, filters: Filters, *, settings: AttributionSettings
+) -> pl.DataFrame:
+    """``journeys`` with ``in_scope`` as the campaign page scopes conversions to a touch
+    filter (:func:`.campaign.with_scope` over the visits of ``settings.channels``); then
+    :func:`conversions` counts a conversion only after the person's matching touch, within
+    :data:`.campaign.CONVERSION_LOOKBACK`. Without such a filter, ``journeys`` unchanged.
+
+    >>> t = [dt.datetime(2022, 8, d, 10, tzinfo=dt.UTC) for d in (4, 15, 16)]
+    >>> rows = pl.DataFrame({"email": ["d"] * 3, "event_id": ["1", "2", "3"],
+    ...     "occurred_at": t, "event_type": ["purchase", "page_view", "purchase"],
+    ...     "utm_campaign": [None, "sale", None]})
+    >>> scoped(rows, Filters(campaigns=("sale",)), settings=AttributionSettings())[
+    ...     "in_scope"].to_list()
+    [False, True, True]
+    """
+    if not filters.scoped:
+        return journeys
+    visits = with_sessions(journeys, channels=settings.channels)
+    return with_scope(visits, filters).select(*journeys.columns, c.IN_SCOPE)
 
 
 def analyze(

@@ -10,7 +10,8 @@ time to convert, each ONE statement over the rule's statement.
   cohort's own rule admits, from ``start - lookback`` to ``end``;
 - touches: :func:`journey_core.warehouse.figures.touches_of` over them (the same visits and
   channels as every page; every row with its own acquisition a touch), one per visit or per
-  touch (``path_unit``); conversions: the configured event types in ``[start, end]``;
+  touch (``path_unit``); conversions: the configured event types in ``[start, end]`` (with a
+  touch filter, in its scope as on the campaign page);
 - :func:`credit_statement` (every model's credit per group, one pass),
   :func:`path_statement` (the top paths, repeats collapsed: the ordered string aggregate
   :class:`~journey_core.warehouse.constructs.ordered_join`), :func:`time_statements`
@@ -55,7 +56,7 @@ from journey_core.warehouse.constructs import (
     ordered_join,
     time_bound,
 )
-from journey_core.warehouse.figures import filtered_people, touches_of
+from journey_core.warehouse.figures import filtered_people, scoped_rows, touches_of
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.statements import journey_statement
@@ -162,7 +163,9 @@ def attribution_tables(
 ) -> AttributionTables:
     """The touches, conversions and pairs of ``query``'s cohort, conversions in
     ``[start, end]`` (default: the query's start and as-of); with ``filters``, only the
-    people the campaign page's filters keep (``campaign.filter_people`` over the cohort)."""
+    people the campaign page's filters keep (``campaign.filter_people`` over the cohort) and,
+    with a touch filter, only the conversions in its scope (``attribution.scoped``:
+    :func:`~journey_core.warehouse.figures.scoped_rows` over the people's rows)."""
     begin = start if start is not None else query.start
     if begin is None:
         msg = "attribution needs a campaign cohort: a query with an event date."
@@ -197,7 +200,17 @@ def attribution_tables(
         .cte("attribution_rows")
     )
     touches = _touches(rows, settings)
-    conversions = _conversions(rows, settings, begin)
+    unscoped = None
+    if filters is not None and filters.scoped:
+        # attribution.scoped: the campaign page's scope over the people's rows.
+        person_rows = sa.select(*w).where(w[c.EMAIL].in_(people)).cte("attribution_scope_rows")
+        scope = scoped_rows(
+            touches_of(person_rows, settings.channels, tag="attribution_scope"), filters
+        ).c
+        unscoped = sa.select(scope[c.EVENT_ID]).where(
+            scope[c.IN_SCOPE] == 0, scope[c.EVENT_ID].is_not(None)
+        )
+    conversions = _conversions(rows, settings, begin, unscoped)
     return AttributionTables(
         people=people.subquery("attribution_people"),
         touches=touches,
@@ -232,11 +245,19 @@ def _touches(rows: sa.CTE, settings: AttributionSettings) -> sa.CTE:
     )
 
 
-def _conversions(rows: sa.CTE, settings: AttributionSettings, start: dt.datetime) -> sa.CTE:
+def _conversions(
+    rows: sa.CTE,
+    settings: AttributionSettings,
+    start: dt.datetime,
+    unscoped: sa.Select[Any] | None = None,
+) -> sa.CTE:
+    """The conversions of ``rows``, but not the event ids ``unscoped`` selects."""
     r = rows.c
     conds: list[sa.ColumnElement[bool]] = [
         r[c.OCCURRED_AT] >= time_bound("conversion_start", start, lower=True)
     ]
+    if unscoped is not None:
+        conds.append(r[c.EVENT_ID].not_in(unscoped))
     if settings.conversion_event_types is not None:
         conds.append(r[c.EVENT_TYPE].in_(list(settings.conversion_event_types)))
     if settings.require_revenue:
