@@ -295,7 +295,8 @@ def filters_caption(filters: an.Filters, options: dict[str, list[str]]) -> None:
 
 
 def filters_panel(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
-    """The filters in an expander of their own (the Attribution page), and their caption."""
+    """The filters in an expander of their own (the Attribution page), their caption and,
+    with a touch filter, how it scopes the conversions (:func:`scope_note`)."""
     active = any(st.query_params.get_all(name) for name, _, _ in FILTERS) or any(
         st.session_state.get(p.key) for p in FILTER_PARAMS.values()
     )
@@ -304,7 +305,6 @@ def filters_panel(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters
             "Keep people with at least one event matching every filter you set (campaign, "
             "source and medium are those of the visit). Shared with Campaign influence."
         )
-        st.caption(scope_note())
         filters = filter_inputs(ctx, options)
     filters_caption(filters, options)
     if filters.scoped:

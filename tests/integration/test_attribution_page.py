@@ -22,6 +22,7 @@ from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import create_engine, fetch_journeys
+from journey_ui import setting
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -174,6 +175,25 @@ def test_conversion_picker_shows_labels_and_keeps_names_in_the_url(env: str) -> 
     assert at.query_params["conversions"] == ["purchase", "signup"]
     at.multiselect(key="conversions").set_value(["purchase"]).run()
     assert "conversions" not in at.query_params  # the default makes no parameter
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        pytest.param({"campaign": "summer_sale_search"}, True, id="campaign"),
+        pytest.param({"channel": "Email"}, True, id="channel"),
+        pytest.param({"event_type": "purchase"}, False, id="event-type"),
+        pytest.param({}, False, id="none"),
+    ],
+)
+def test_a_touch_filter_says_how_it_scopes_conversions(
+    env: str, query: dict[str, str], shown: bool
+) -> None:
+    at = run(**query)
+    assert not at.exception
+    notes = [e.value for e in at.caption if "counts only after" in e.value]
+    assert notes == ([f":material/schedule: {setting.scope_note()}"] if shown else [])
+    assert "within 30 days" in setting.scope_note()
 
 
 def test_empty_cohort_says_so(env: str) -> None:

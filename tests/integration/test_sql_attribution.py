@@ -254,6 +254,8 @@ def test_scenario_world_on_postgres(pg_url: str) -> None:
         query = JourneyQuery(as_of=END, event_date=CAMPAIGN, timezone="Asia/Tokyo")
         check_attribution(engine, events, ids, query)
         check_attribution(engine, events, ids, query, AttributionSettings.build(path_unit="touch"))
+        scoped = an.Filters(channels=("Paid Search", "Email"))
+        check_attribution(engine, events, ids, query, filters=scoped)
         worked = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
         write_tables(pg_url, events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
         check_attribution(engine, CAMPAIGN_EVENTS, CAMPAIGN_IDS, worked)

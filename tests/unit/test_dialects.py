@@ -385,13 +385,17 @@ def _attribution_statements(mapping: SchemaMapping) -> dict[str, Statement]:
         channels=config,
     )
     found.update(wa.attribution_statements(query, settings, mapping))
+    # A touch filter scopes the conversions (figures.scoped_rows): its values are bound too.
+    filters = Filters(campaigns=("o'brien",), channels=("Paid Search",))
+    scoped = wa.attribution_statements(query, settings, mapping, filters=filters)
+    found["scoped_totals"] = scoped["totals"]
     return found
 
 
 def test_every_attribution_statement_is_compiled() -> None:
     names = set(_attribution_statements(load_mapping("canonical")))
     assert {"event_types", "people", "credits", "paths", "quantiles", "page_touches"} <= names
-    assert len(names) == 13
+    assert len(names) == 14
 
 
 # Each compile is a few hundred milliseconds: the preset matrix runs on Spark's dialect only.
