@@ -747,7 +747,9 @@ def _attribution_polars(
         people = kept.len()
     frame = attr.scoped(frame, filters, settings=settings)
     until = end if end is not None else query.as_of
-    report = attr.analyze(frame, settings=settings, start=query.start, end=until)
+    # One chunk: Polars 2.1's streaming engine failed an assertion ("i < self.len()") in
+    # attr.conversions over a filtered frame of several chunks (scope13, 2026-12-05).
+    report = attr.analyze(frame.rechunk(), settings=settings, start=query.start, end=until)
     cut = {name: getattr(report, name).head(PREVIEW_ROWS) for name in PAGED_TABLES}
     return replace(report, **cut), people
 
