@@ -44,9 +44,9 @@ BLOCK = 20_000
 EVENTS_PER_INDIVIDUAL = 48
 """About how many events the demo writes per person (960,530 for the default 20,000)."""
 _SESSION_SLICE = 25_000  # sessions turned into events at a time, within a block
-BUCKET_EVENTS = 500_000
+BUCKET_EVENTS = 200_000
 """About how many events :func:`build_demo` sorts and writes at a time (one time bucket)."""
-_SPILL_EVENTS = 500_000  # generated events held before they are parked in their buckets
+_SPILL_EVENTS = 200_000  # generated events held before they are parked in their buckets
 _HAND_ROWS = 122_880  # sorted events handed to the writer at a time (a DuckDB row group)
 _LZ4 = pa.ipc.IpcWriteOptions(compression="lz4")
 SPAN_DAYS = 180

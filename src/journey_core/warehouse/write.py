@@ -197,9 +197,12 @@ def _write_duckdb(
         else:
             written = _stage_and_sort(conn, md, chunks)
         # An ART index must fit in memory while DuckDB builds it (about 15-20 bytes a row:
-        # anonymous_id needs 100-200 MB at 10M events, so 256 MB fails at 100M): the
-        # index build alone runs under DuckDB's default limit.
-        conn.execute(sa.text("RESET memory_limit"))
+        # anonymous_id needs 100-200 MB at 10M events, so 256 MB fails at 100M): the limit
+        # of the index build grows with the rows, from the same 256 MB floor.
+        conn.execute(
+            sa.text("SET memory_limit = :limit"),
+            {"limit": f"{_index_memory_mb(max(written)):d}MB"},
+        )
         for table in md.sorted_tables:
             for index in table.indexes:
                 if index.name in LOOKUP_INDEXES:
@@ -208,6 +211,16 @@ def _write_duckdb(
         return written
     finally:
         conn.execute(sa.text("RESET memory_limit"))
+
+
+def _index_memory_mb(rows: int) -> int:
+    """DuckDB's memory limit (MB) for building the lookup indexes of a table of ``rows``:
+    48 bytes a row (about twice what an ART index took at 10M events), at least 256 MB.
+
+    >>> _index_memory_mb(2_000_000), _index_memory_mb(100_000_000)
+    (256, 4577)
+    """
+    return max(256, rows * 48 // 2**20)
 
 
 def _append_chunks(
