@@ -25,7 +25,7 @@ from journey_core import columns as c
 from journey_core.auth import hash_password
 from tests.e2e.test_dashboard import TIMEOUT_MS, download, open_page, plots, settle
 from tests.support import contradictions as k
-from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -58,18 +58,6 @@ def server(url: str, request: pytest.FixtureRequest) -> Iterator[StreamlitServer
         if request.param == "auto":
             DEFAULT_ROUTE.add(app.url)
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_browser(pw)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from journey_core.io.demo import build_demo
 from tests.e2e.test_dashboard import TIMEOUT_MS, open_page, plots, settle, wait_for_location
-from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -41,18 +41,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def server(warehouse: tuple[str, str]) -> Iterator[StreamlitServer]:
     with StreamlitServer(cwd=ROOT, env={"JOURNEY_DATABASE_URL": warehouse[0]}, timeout=90) as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_browser(pw)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def new_context(browser: Browser, server: StreamlitServer) -> BrowserContext:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.e2e.test_dashboard import (  # noqa: F401 (fixtures)
-    browser,
     open_page,
     page,
     plots,

@@ -20,7 +20,7 @@ from journey_core.io.demo import build_demo
 from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -45,18 +45,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def server(warehouse: tuple[str, str]) -> Iterator[StreamlitServer]:
     with StreamlitServer(cwd=ROOT, env={"JOURNEY_DATABASE_URL": warehouse[0]}, timeout=90) as app:
         yield app
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_browser(pw)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,7 @@ from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from journey_ui.downloads import LIFETIME_SECONDS
-from tests.support.browser import StreamlitServer, launch_browser
+from tests.support.browser import StreamlitServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -36,18 +35,6 @@ END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
 LABEL = re.compile("Download these events as CSV")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_browser(pw)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def settle(page: Page) -> None:

@@ -16,7 +16,6 @@ from journey_core.analytics import funnel as fn
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from tests.e2e.test_dashboard import (
-    browser,
     open_page,
     page,
     server,
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = pytest.mark.e2e
-__all__ = ["browser", "page", "server", "warehouse"]  # fixtures, used by name below
+__all__ = ["page", "server", "warehouse"]  # fixtures, used by name below
 
 
 def test_clicking_a_step_lists_the_people_who_dropped_off(

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -23,7 +22,7 @@ from journey_core.auth import hash_password
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -37,18 +36,6 @@ TIMEOUT_MS = 60_000
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = launch_browser(pw)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def settle(page: Page) -> None:
