@@ -217,6 +217,63 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
             page.context.close()
 
 
+CARD = '[data-testid="stMain"] [data-testid="stMetric"]'  # the profile card's figures
+#: Records, at each DOM insertion and every 50 ms, the search box's value (null: no box yet)
+#: and whether the profile card's metrics are shown, each time either changes.
+RECORDER = """
+window.__seen = []; let last = null;
+function snap() {
+  const box = document.querySelector('input[aria-label="Find a person"]');
+  const card = document.querySelector('[data-testid="stMain"] [data-testid="stMetric"]') !== null;
+  const now = JSON.stringify([box ? box.value : null, card]);
+  if (now !== last) { last = now; window.__seen.push([box ? box.value : null, card]); }
+}
+new MutationObserver(snap).observe(document, {subtree: true, childList: true});
+setInterval(snap, 50);
+"""
+
+
+def test_the_empty_box_of_a_busy_cold_session_is_the_browser_mounting_late(
+    browser: Browser, demo: str
+) -> None:
+    """Finding 11 reproduced in ONE session, without load: hold back the browser's TextInput
+    code (a lazy chunk, as a busy server serves it late) and record what the page shows.
+
+    The server's first run sends the box its person; the card shows while the TextInput code
+    is still loading (no box), the box then mounts EMPTY (the browser's widget state of a new
+    session) and takes the server's value one React commit later. If Streamlit ever mounts the
+    box with its value, the middle step disappears and this test says so: the ten-sessions
+    test can then check the box at once.
+    """
+    from playwright.sync_api import Route
+
+    person = emails(demo, 1)[0]
+    env = {"JOURNEY_DATABASE_URL": demo, "JOURNEY_PASSWORD_HASH": None}
+    with StreamlitServer(cwd=ROOT, env=env, timeout=90) as app:
+        page = new_page(browser)
+        page.context.add_init_script(RECORDER)
+        frames = record_frames(page)
+
+        def late(route: Route) -> None:
+            # A busy server: the card's code is served, this one only after the card shows.
+            page.wait_for_selector(CARD)
+            route.continue_()
+
+        page.route("**/static/js/TextInput.*.js", late)
+        page.goto(f"{app.url}/customer?email={person}&as_of={AS_OF}")
+        settle(page)
+        expect(page.get_by_label(BOX, exact=True)).to_have_value(person, timeout=TIMEOUT_MS)
+        box = first_run_box(frames)
+        assert box is not None
+        assert (box.value, box.set_value) == (person, True)
+        seen = [tuple(s) for s in page.evaluate("window.__seen")]
+        assert (None, True) in seen  # the card without a box: the chunk still loading
+        mounted = [value for value, _ in seen if value is not None]
+        assert mounted[0] == "", seen  # first mount: the new session's own (empty) state
+        assert mounted[-1] == person, seen
+        page.context.close()
+
+
 # --------------------------------------------------------------------------- screenshots
 
 
