@@ -21,7 +21,7 @@ from journey_core.config import ENV_DASHBOARD_CACHE_MB, ENV_PASSWORD_HASH, Setti
 from journey_core.io.privacy import mask_email
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
-from journey_ui import access, data, downloads, people
+from journey_ui import access, customer, data, downloads, people
 from journey_ui.cache import ByteCache, size_of
 from tests.conftest import WarehouseFactory
 from tests.support.frames import T, events_frame, identities_frame
@@ -365,3 +365,22 @@ def test_profile_card_name_is_plain_markdown(app: Callable[..., AppTest], mask: 
     assert [displayed(h.value) for h in at.header] == [shown]
     raw_html = [m.value for m in at.markdown if m.proto.allow_html]
     assert not [text for text in raw_html if shown in text]  # the name is not raw HTML
+
+
+def test_a_cold_session_gives_the_box_its_person_in_the_first_run(
+    app: Callable[..., AppTest],
+) -> None:
+    """A new session opened on ``/customer?email=``: the first run shows the person AND sends
+    the search box the email with ``set_value`` (which the browser adopts; without it the box
+    would stay empty). The empty box once seen in a busy browser is the browser's own lag:
+    docs/security.md, "Ten cold sessions at once"."""
+    email = _first_email(app("customer", as_of=AS_OF))  # also sets the environment
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.switch_page("app_pages/customer.py")  # before the first run: a cold session
+    at.query_params["email"] = email
+    at.query_params["as_of"] = AS_OF
+    at.run()
+    ok(at)
+    assert [displayed(h.value) for h in at.header] == [email]
+    box = at.text_input(key=customer.EMAIL_PARAM.key).proto
+    assert (box.value, box.set_value) == (email, True)
