@@ -444,14 +444,28 @@ async def get_customer_journey_details(
             return page, spooled.events
 
     mask = settings.mask_pii
-    # A cohort's page is cut (from memory or the spool) and encoded on at most read_slots
-    # threads at once, so paging clients cannot take the CPU a person's lookup needs.
-    pages = None if query.email else warehouse.page_limiter
-    kept = await anyio.to_thread.run_sync(kept_page, limiter=pages)
-    if kept is not None:
-        log["cache"] = "hit"
-        log["rows"] = kept[1]
-        return kept[0]
+
+    def page_of(answer: Paged) -> Response:
+        return _page_response(answer, limit=limit, after=after, key=cursor_key, mask=mask)
+
+    if query.email:
+        # A person's result is a few rows: a hit in the memory cache is answered here, on
+        # the event loop (about a millisecond), and a miss is read and its page cut on one
+        # lookup thread. No other thread hop: under load each hop waits for the GIL and a
+        # core again, which cost more than the read itself (bench/RESULTS.md, "api14").
+        answer = cache.get(key)
+        if answer is not None:
+            log["cache"] = "hit"
+            log["rows"] = answer.events
+            return page_of(answer)
+    else:
+        # A cohort's page is cut (from memory or the spool) and encoded on at most
+        # read_slots threads at once, so paging clients cannot take a lookup's CPU.
+        kept = await anyio.to_thread.run_sync(kept_page, limiter=warehouse.page_limiter)
+        if kept is not None:
+            log["cache"] = "hit"
+            log["rows"] = kept[1]
+            return kept[0]
     queued = time.perf_counter()
 
     def read_and_keep() -> Paged:
@@ -464,18 +478,34 @@ async def get_customer_journey_details(
         finally:
             log["read_ms"] = f"{(time.perf_counter() - began) * 1000:.1f}"
 
+    def read_page(read: Paged) -> Response:
+        if spool is None or not isinstance(read, SpooledAnswer):
+            return page_of(read)
+        with spool.borrow(key) as spooled:  # keeps the file while the page is read
+            return page_of(spooled or read)
+
+    if query.email:
+
+        def read_person() -> tuple[Response, int, bool]:
+            """The page from the spool (a person's result too large for the memory cache),
+            else read and paged here; and its row count, and whether it was read."""
+            kept = kept_page()
+            if kept is not None:
+                return kept[0], kept[1], False
+            read = read_and_keep()
+            return read_page(read), read.events, True
+
+        # Single flight per page: concurrent identical requests share the read and the page.
+        flight = f"{key}|{limit}|{cursor or ''}"
+        (response, rows, fresh), started = await warehouse.lane_for(query).run(flight, read_person)
+        log["rows"] = rows
+        log["cache"] = ("miss" if fresh else "hit") if started else "shared"
+        return response
+
     read, started = await warehouse.lane_for(query).run(key, read_and_keep)
     log["rows"] = read.events
     log["cache"] = "miss" if started else "shared"
-
-    def read_page() -> Response:
-        if spool is None or not isinstance(read, SpooledAnswer):
-            return _page_response(read, limit=limit, after=after, key=cursor_key, mask=mask)
-        with spool.borrow(key) as spooled:  # keeps the file while the page is read
-            paged = spooled or read
-            return _page_response(paged, limit=limit, after=after, key=cursor_key, mask=mask)
-
-    return await anyio.to_thread.run_sync(read_page, limiter=pages)
+    return await anyio.to_thread.run_sync(read_page, read, limiter=warehouse.page_limiter)
 
 
 def _read_and_keep(
