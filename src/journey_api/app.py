@@ -26,6 +26,8 @@ from journey_api.routes import (
     ApiError,
     Services,
     Warehouse,
+    kept_bytes,
+    kept_rows,
     require_key,
     router,
 )
@@ -249,9 +251,9 @@ def create_app(
         cache=ResultCache(
             ttl_seconds=settings.api_cache_seconds,
             max_rows=settings.api_cache_rows,
-            rows=lambda answer: answer.result.events,
+            rows=kept_rows,
             max_bytes=settings.api_cache_mb * MEGABYTE,
-            size=lambda answer: int(answer.result.frame.estimated_size()),
+            size=kept_bytes,
             entry_share=CACHE_ENTRY_SHARE,
         ),
         spool=ResultSpool(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import io
 import json
 import threading
 import time
@@ -262,8 +263,58 @@ class Answer:
         return cursors.page(self.result.frame, self.result.query, limit=limit, cursor=after)
 
 
+@dataclass(frozen=True, slots=True)
+class PackedAnswer:
+    """A person's result kept in the cache as Arrow IPC bytes (LZ4), unpacked per page.
+
+    As a frame, a few rows keep alive buffers of everything the lookup read (string views
+    into the rows DuckDB returned): about 65 KB of memory for 3 KB that ``estimated_size``
+    counts, so the cache's byte bound held only on paper and the API's memory grew with every
+    person looked up. Packed, the bytes kept are the bytes counted (unpacking: under 1 ms).
+    """
+
+    packed: bytes
+    query: JourneyQuery
+    events: int
+    individuals: int
+    message: str | None
+
+    @classmethod
+    def of(cls, answer: Answer) -> PackedAnswer:
+        sink = io.BytesIO()
+        answer.result.frame.write_ipc(sink, compression="lz4")
+        return cls(sink.getvalue(), answer.query, answer.events, answer.individuals, answer.message)
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The rows, unpacked."""
+        return pl.read_ipc(io.BytesIO(self.packed))
+
+    def page(
+        self, *, limit: int, after: cursors.Cursor | None
+    ) -> tuple[pl.DataFrame, cursors.Cursor | None]:
+        """At most ``limit`` rows after ``after``, and the cursor of the next page."""
+        return cursors.page(self.frame, self.query, limit=limit, cursor=after)
+
+
+Kept = Answer | PackedAnswer
+"""What the memory cache keeps: a cohort's result as a frame, a person's packed."""
+
+
+def kept_rows(kept: Kept) -> int:
+    """Rows of a kept result (the cache's row bound)."""
+    return kept.events
+
+
+def kept_bytes(kept: Kept) -> int:
+    """Bytes of a kept result (the cache's byte bound): packed bytes, else the frame's estimate."""
+    if isinstance(kept, PackedAnswer):
+        return len(kept.packed)
+    return int(kept.result.frame.estimated_size())
+
+
 Clock = Callable[[], dt.datetime]
-AnswerCache = ResultCache[Answer]
+AnswerCache = ResultCache[Kept]
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,14 +495,28 @@ async def get_customer_journey_details(
             return page, spooled.events
 
     mask = settings.mask_pii
-    # A cohort's page is cut (from memory or the spool) and encoded on at most read_slots
-    # threads at once, so paging clients cannot take the CPU a person's lookup needs.
-    pages = None if query.email else warehouse.page_limiter
-    kept = await anyio.to_thread.run_sync(kept_page, limiter=pages)
-    if kept is not None:
-        log["cache"] = "hit"
-        log["rows"] = kept[1]
-        return kept[0]
+
+    def page_of(answer: Paged) -> Response:
+        return _page_response(answer, limit=limit, after=after, key=cursor_key, mask=mask)
+
+    if query.email:
+        # A person's result is a few rows: a hit in the memory cache is answered here, on
+        # the event loop (about a millisecond), and a miss is read and its page cut on one
+        # lookup thread. No other thread hop: under load each hop waits for the GIL and a
+        # core again, which cost more than the read itself (bench/RESULTS.md, "api14").
+        answer = cache.get(key)
+        if answer is not None:
+            log["cache"] = "hit"
+            log["rows"] = answer.events
+            return page_of(answer)
+    else:
+        # A cohort's page is cut (from memory or the spool) and encoded on at most
+        # read_slots threads at once, so paging clients cannot take a lookup's CPU.
+        kept = await anyio.to_thread.run_sync(kept_page, limiter=warehouse.page_limiter)
+        if kept is not None:
+            log["cache"] = "hit"
+            log["rows"] = kept[1]
+            return kept[0]
     queued = time.perf_counter()
 
     def read_and_keep() -> Paged:
@@ -464,18 +529,34 @@ async def get_customer_journey_details(
         finally:
             log["read_ms"] = f"{(time.perf_counter() - began) * 1000:.1f}"
 
+    def read_page(read: Paged) -> Response:
+        if spool is None or not isinstance(read, SpooledAnswer):
+            return page_of(read)
+        with spool.borrow(key) as spooled:  # keeps the file while the page is read
+            return page_of(spooled or read)
+
+    if query.email:
+
+        def read_person() -> tuple[Response, int, bool]:
+            """The page from the spool (a person's result too large for the memory cache),
+            else read and paged here; and its row count, and whether it was read."""
+            kept = kept_page()
+            if kept is not None:
+                return kept[0], kept[1], False
+            read = read_and_keep()
+            return read_page(read), read.events, True
+
+        # Single flight per page: concurrent identical requests share the read and the page.
+        flight = f"{key}|{limit}|{cursor or ''}"
+        (response, rows, fresh), started = await warehouse.lane_for(query).run(flight, read_person)
+        log["rows"] = rows
+        log["cache"] = ("miss" if fresh else "hit") if started else "shared"
+        return response
+
     read, started = await warehouse.lane_for(query).run(key, read_and_keep)
     log["rows"] = read.events
     log["cache"] = "miss" if started else "shared"
-
-    def read_page() -> Response:
-        if spool is None or not isinstance(read, SpooledAnswer):
-            return _page_response(read, limit=limit, after=after, key=cursor_key, mask=mask)
-        with spool.borrow(key) as spooled:  # keeps the file while the page is read
-            paged = spooled or read
-            return _page_response(paged, limit=limit, after=after, key=cursor_key, mask=mask)
-
-    return await anyio.to_thread.run_sync(read_page, limiter=pages)
+    return await anyio.to_thread.run_sync(read_page, read, limiter=warehouse.page_limiter)
 
 
 def _read_and_keep(
@@ -489,7 +570,8 @@ def _read_and_keep(
     if warehouse.workers is not None and spool is not None and not query.email:
         return _read_in_worker(warehouse, warehouse.workers, query, key, cache, spool)
     answer = Answer.of(_fetch(warehouse, query))
-    if not cache.put(key, answer) and spool is not None and cache.enabled:
+    kept: Kept = PackedAnswer.of(answer) if query.email else answer
+    if not cache.put(key, kept) and spool is not None and cache.enabled:
         spool.put(
             key,
             answer.result.frame,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from journey_core.rules import journeys
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys, read_frame, summarize
 from journey_core.warehouse import fetch as fetch_module
+from journey_core.warehouse.read import read_prepared
 from tests.conftest import WarehouseFactory
 from tests.support.frames import U
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
@@ -134,6 +136,17 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
         fetched.append(frame.height)
         return frame
 
+    def counting_prepared(
+        conn: sa.Connection,
+        key: Hashable,
+        build: Callable[[Mapping[str, Any]], sa.Select[Any]],
+        values: Mapping[str, Any],
+        schema: dict[str, pl.DataType],
+    ) -> pl.DataFrame:
+        frame = read_prepared(conn, key, build, values, schema)
+        fetched.append(frame.height)
+        return frame
+
     with engine.connect() as conn:
         total = conn.execute(sa.text("select count(*) from events")).scalar_one()
         email = conn.execute(
@@ -142,6 +155,7 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
     query = JourneyQuery(as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC), email=email)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(fetch_module, "read_frame", counting_read)
+        mp.setattr(fetch_module, "read_prepared", counting_prepared)
         result = fetch_journeys(engine, query)
     assert result.events > 0
     assert 0 < sum(fetched) < total / 200, (fetched, total)

@@ -9,10 +9,14 @@ admits. Also the messages for empty results and the warehouse summary for the ba
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from journey_core import columns as c
@@ -31,7 +35,7 @@ from journey_core.rules.query import JourneyQuery, Rule
 from journey_core.rules.windows import ROW, before_known, chosen_events
 from journey_core.warehouse.engine import safe_url
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
-from journey_core.warehouse.read import read_frame, reading
+from journey_core.warehouse.read import read_frame, read_prepared, reading
 from journey_core.warehouse.statements import (
     event_span_query,
     events_query,
@@ -234,22 +238,60 @@ def _lookup(
     if own.is_empty():
         return None
     anon_ids = own.get_column(c.ANONYMOUS_ID).drop_nulls().unique().sort().to_list()
-    events = read_frame(
-        conn, lookup_events_query(mapping, email=query.email, anonymous_ids=anon_ids), EVENT_SCHEMA
+    # The three statements are built and compiled once per mapping (read_prepared): only
+    # the email and the anonymous ids change from one lookup to the next.
+    values: dict[str, Any] = {"email": query.email}
+    if anon_ids:
+        values["anon_ids"] = anon_ids
+    events = read_prepared(
+        conn,
+        ("lookup events", mapping, bool(anon_ids)),
+        partial(_events_of, mapping),
+        values,
+        EVENT_SCHEMA,
     )
     # Links carried by those events (the email's own, and others' on the same devices) ...
     carried = conform_events(events.lazy(), any_identifier=any_identifier).select(
         c.ANONYMOUS_ID, c.EMAIL, pl.col(c.OCCURRED_AT).alias(c.LINKED_AT)
     )
     parts = [own.lazy(), carried]
-    ids_stmt = lookup_links_query(mapping, anonymous_ids=anon_ids, events=False)
-    if anon_ids and ids_stmt is not None:
+    if anon_ids and _has_identities(mapping):
         # ... and the identities of those devices.
-        parts.append(_links_frame(read_frame(conn, ids_stmt, {}), any_identifier=any_identifier))
+        ids = read_prepared(
+            conn,
+            ("lookup identities", mapping),
+            partial(_identities_of, mapping),
+            {"anon_ids": anon_ids},
+            {},
+        )
+        parts.append(_links_frame(ids, any_identifier=any_identifier))
     links = pl.concat(parts, how="vertical_relaxed").filter(
         pl.col(c.EMAIL).is_not_null(), pl.col(c.LINKED_AT) <= as_of
     )
     return events, links.collect().lazy()  # collected now: the events are consumed later
+
+
+def _links_of(mapping: SchemaMapping, values: Mapping[str, Any]) -> sa.Select[Any]:
+    stmt = lookup_links_query(mapping, email=values["email"])
+    assert stmt is not None
+    return stmt
+
+
+def _events_of(mapping: SchemaMapping, values: Mapping[str, Any]) -> sa.Select[Any]:
+    return lookup_events_query(
+        mapping, email=values["email"], anonymous_ids=values.get("anon_ids", ())
+    )
+
+
+def _identities_of(mapping: SchemaMapping, values: Mapping[str, Any]) -> sa.Select[Any]:
+    stmt = lookup_links_query(mapping, anonymous_ids=values["anon_ids"], events=False)
+    assert stmt is not None
+    return stmt
+
+
+@functools.lru_cache(maxsize=16)
+def _has_identities(mapping: SchemaMapping) -> bool:
+    return mapping.identities_source() is not None
 
 
 def _own_links(
@@ -258,10 +300,11 @@ def _own_links(
     """The links of ``query.email`` at or before ``query.as_of`` (none: not known yet)."""
     assert query.email is not None
     as_of = pl.lit(query.as_of, dtype=pl.Datetime("us", "UTC"))
-    stmt = lookup_links_query(mapping, email=query.email)
-    assert stmt is not None
+    links = read_prepared(
+        conn, ("lookup links", mapping), partial(_links_of, mapping), {"email": query.email}, {}
+    )
     return (
-        _links_frame(read_frame(conn, stmt, {}), any_identifier=any_identifier)
+        _links_frame(links, any_identifier=any_identifier)
         .filter(pl.col(c.LINKED_AT) <= as_of)
         .collect()
     )
