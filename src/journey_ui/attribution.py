@@ -34,6 +34,8 @@ SANKEY_PATHS = 15
 CREDIT_TABS = "attribution.credit.tab"
 PATH_TABS = "attribution.paths.tab"
 TIME_TABS = "attribution.time.tab"
+#: The session-state key of the channel grouping expander (``True`` while open).
+CHANNELS_OPEN = "attribution.channels.open"
 
 # --------------------------------------------------------------------------- inputs
 
@@ -326,7 +328,13 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
 
 def channels_section(report: AttributionReport, key: data.QueryKey, ctx: PageContext) -> None:
     """Touches per channel/campaign/source/medium and the channel rules in effect."""
-    with st.expander("Channel grouping: touches per channel and the rules in effect"):
+    with st.expander(
+        "Channel grouping: touches per channel and the rules in effect",
+        key=CHANNELS_OPEN,
+        on_change="rerun",  # drawn only when opened
+    ) as grouping:
+        if not grouping.open:
+            return
         table(report.channel_counts, "touches per channel", key="channel-counts", ctx=ctx)
         cfg = data.channel_config(key)
         st.caption(

@@ -11,12 +11,14 @@ from collections.abc import Iterator, Sequence
 
 from streamlit.testing.v1 import AppTest
 
-from journey_ui.attribution import CREDIT_TABS, PATH_TABS, TIME_TABS
+from journey_ui.attribution import CHANNELS_OPEN, CREDIT_TABS, PATH_TABS, TIME_TABS
 
-__all__ = ["ATTRIBUTION_TABS", "each_tab", "open_tab"]
+__all__ = ["ATTRIBUTION_EXPANDERS", "ATTRIBUTION_TABS", "each_tab", "open_tab"]
 
 #: The Attribution page's tab groups, in page order (three tabs each).
 ATTRIBUTION_TABS = (CREDIT_TABS, PATH_TABS, TIME_TABS)
+#: The Attribution page's expanders drawn only when open (:func:`each_tab` opens them).
+ATTRIBUTION_EXPANDERS = (CHANNELS_OPEN,)
 
 
 def open_tab(at: AppTest, key: str, label: str) -> AppTest:
@@ -28,13 +30,19 @@ def open_tab(at: AppTest, key: str, label: str) -> AppTest:
 
 
 def each_tab(
-    at: AppTest, groups: Sequence[str] = ATTRIBUTION_TABS, size: int = 3
+    at: AppTest,
+    groups: Sequence[str] = ATTRIBUTION_TABS,
+    size: int = 3,
+    expanders: Sequence[str] = ATTRIBUTION_EXPANDERS,
 ) -> Iterator[AppTest]:
     """``at`` with the first, then the second, ... tab of every group open (``groups`` of
-    ``size`` tabs each, the page's only tabs, in page order): every table is drawn once."""
+    ``size`` tabs each, the page's only tabs, in page order) and the lazy ``expanders``
+    open: every table is drawn."""
     labels = [tab.label for tab in at.tabs]
     assert len(labels) == len(groups) * size, labels
     for index in range(size):
+        for key in expanders:
+            at.session_state[key] = True
         for number, key in enumerate(groups):
             at.session_state[key] = labels[number * size + index]
         at.run()
