@@ -305,12 +305,7 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
             ),
             (
                 "Per person",
-                lambda: table(
-                    report.time_to_convert,
-                    "time to convert per person",
-                    key="ttc-people",
-                    ctx=ctx,
-                ),
+                lambda: per_person(report, ctx),
             ),
             (
                 "Histogram",
@@ -324,6 +319,17 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
         ],
         key=TIME_TABS,
     )
+
+
+def per_person(report: AttributionReport, ctx: PageContext) -> None:
+    """Each converter's time to convert: a first page of the converters, said so if cut."""
+    shown, converters = report.time_to_convert.height, report.totals.converters
+    if shown < converters:
+        st.caption(
+            f"The first {ui.fmt_int(shown)} of {ui.fmt_int(converters)} converters, by first "
+            "conversion; the download has the same rows."
+        )
+    table(report.time_to_convert, "time to convert per person", key="ttc-people", ctx=ctx)
 
 
 def channels_section(report: AttributionReport, key: data.QueryKey, ctx: PageContext) -> None:

@@ -22,8 +22,9 @@ from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import create_engine, fetch_journeys
-from journey_ui import setting
+from journey_ui import data, setting
 from journey_ui.attribution import CREDIT_TABS, PATH_TABS, TIME_TABS
+from journey_ui.cache import ByteCache
 from tests.support.tabs import each_tab, open_tab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,6 +173,26 @@ def test_inputs_come_from_the_url(env: str) -> None:
     assert not at.exception
     paths = at.dataframe[1].value  # paths to conversion
     assert (paths["path"] == paths["transformed_path"]).all()
+
+
+@pytest.mark.parametrize("route", ["warehouse", "polars"])
+def test_per_person_table_says_it_is_a_first_page(
+    env: str, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    monkeypatch.setenv("JOURNEY_FIGURES_ROUTE", route)
+    monkeypatch.setattr(data, "PREVIEW_ROWS", 5)
+    monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=2**28))
+    at = open_tab(run(), TIME_TABS, "Per person")
+    assert not at.exception
+    converters = {m.label: m.value for m in at.metric}["Converted"]
+    assert int(converters.replace(",", "")) > 5
+    people = next(df.value for df in at.dataframe if "days_from_first_touch" in df.value.columns)
+    assert len(people) == 5
+    notes = [e.value for e in at.caption if "converters, by first conversion" in e.value]
+    assert notes == [
+        f"The first 5 of {converters} converters, by first conversion; the download has the "
+        "same rows."
+    ]
 
 
 def test_conversion_events_from_the_url(env: str) -> None:
