@@ -11,6 +11,7 @@ the cohort (start, end, as-of, filters) is the campaign setting shared with Camp
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 
 import polars as pl
 import streamlit as st
@@ -29,6 +30,12 @@ from journey_ui.shell import PageContext
 
 SANKEY_STEPS = 3
 SANKEY_PATHS = 15
+#: The session-state keys of the three tab groups (each holds its open tab's label).
+CREDIT_TABS = "attribution.credit.tab"
+PATH_TABS = "attribution.paths.tab"
+TIME_TABS = "attribution.time.tab"
+#: The session-state key of the channel grouping expander (``True`` while open).
+CHANNELS_OPEN = "attribution.channels.open"
 
 # --------------------------------------------------------------------------- inputs
 
@@ -157,6 +164,14 @@ def table(frame: pl.DataFrame, name: str, *, key: str, ctx: PageContext) -> None
     ui.download_table(frame, name, file_name=f"attribution-{key}.csv", key=f"download.{key}")
 
 
+def open_tab(tabs: Sequence[tuple[str, Callable[[], None]]], *, key: str) -> None:
+    """Tabs ``(label, draw)`` of which only the open one is drawn (:func:`.components.lazy_tabs`):
+    the browser gets one table of each group, not three."""
+    index, container = ui.lazy_tabs([label for label, _ in tabs], key=key)
+    with container:
+        tabs[index][1]()
+
+
 def kpis(report: AttributionReport, people: int) -> None:
     """People, converters, conversion rate, conversions, revenue."""
     totals = report.totals
@@ -200,13 +215,23 @@ def credit_section(report: AttributionReport, model: Model, ctx: PageContext) ->
     )
     by_channel = report.by_channel.filter(pl.col(c.MODEL) == model.value)
     by_campaign = report.by_campaign.filter(pl.col(c.MODEL) == model.value)
-    tabs = st.tabs([f"{model.label}: per channel", f"{model.label}: per campaign", "All models"])
-    with tabs[0]:
-        table(by_channel, "credit per channel", key="channels", ctx=ctx)
-    with tabs[1]:
-        table(by_campaign, "credit per campaign", key="campaigns", ctx=ctx)
-    with tabs[2]:
-        table(report.by_channel, "credit per channel, all models", key="models", ctx=ctx)
+    tabs: list[tuple[str, Callable[[], None]]] = [
+        (
+            f"{model.label}: per channel",
+            lambda: table(by_channel, "credit per channel", key="channels", ctx=ctx),
+        ),
+        (
+            f"{model.label}: per campaign",
+            lambda: table(by_campaign, "credit per campaign", key="campaigns", ctx=ctx),
+        ),
+        (
+            "All models",
+            lambda: table(
+                report.by_channel, "credit per channel, all models", key="models", ctx=ctx
+            ),
+        ),
+    ]
+    open_tab(tabs, key=CREDIT_TABS)
 
 
 def paths_section(report: AttributionReport, ctx: PageContext) -> None:
@@ -223,18 +248,33 @@ def paths_section(report: AttributionReport, ctx: PageContext) -> None:
     grouped = charts.top_paths(report.path_summary, SANKEY_PATHS)
     links = attr.sankey_links(grouped, max_steps=SANKEY_STEPS)
     ui.chart(charts.path_sankey(links), key="chart.sankey")
-    tabs = st.tabs(["Path summary", "Paths to conversion", "Paths without conversion"])
-    with tabs[0]:
-        table(report.path_summary, "path summary", key="path-summary", ctx=ctx)
-    with tabs[1]:
-        table(report.conversion_paths, "paths to conversion", key="conversion-paths", ctx=ctx)
-    with tabs[2]:
-        table(
-            report.non_conversion_paths,
-            "paths without conversion",
-            key="non-conversion-paths",
-            ctx=ctx,
-        )
+    open_tab(
+        [
+            (
+                "Path summary",
+                lambda: table(report.path_summary, "path summary", key="path-summary", ctx=ctx),
+            ),
+            (
+                "Paths to conversion",
+                lambda: table(
+                    report.conversion_paths,
+                    "paths to conversion",
+                    key="conversion-paths",
+                    ctx=ctx,
+                ),
+            ),
+            (
+                "Paths without conversion",
+                lambda: table(
+                    report.non_conversion_paths,
+                    "paths without conversion",
+                    key="non-conversion-paths",
+                    ctx=ctx,
+                ),
+            ),
+        ],
+        key=PATH_TABS,
+    )
 
 
 def time_section(report: AttributionReport, ctx: PageContext) -> None:
@@ -252,23 +292,55 @@ def time_section(report: AttributionReport, ctx: PageContext) -> None:
         ),
         key="chart.ttc",
     )
-    tabs = st.tabs(["Median and 90th percentile", "Per person", "Histogram"])
-    with tabs[0]:
-        table(report.time_to_convert_summary, "time to convert summary", key="ttc-summary", ctx=ctx)
-    with tabs[1]:
-        table(report.time_to_convert, "time to convert per person", key="ttc-people", ctx=ctx)
-    with tabs[2]:
-        table(
-            report.time_to_convert_histogram,
-            "time to convert histogram",
-            key="ttc-histogram",
-            ctx=ctx,
+    open_tab(
+        [
+            (
+                "Median and 90th percentile",
+                lambda: table(
+                    report.time_to_convert_summary,
+                    "time to convert summary",
+                    key="ttc-summary",
+                    ctx=ctx,
+                ),
+            ),
+            (
+                "Per person",
+                lambda: per_person(report, ctx),
+            ),
+            (
+                "Histogram",
+                lambda: table(
+                    report.time_to_convert_histogram,
+                    "time to convert histogram",
+                    key="ttc-histogram",
+                    ctx=ctx,
+                ),
+            ),
+        ],
+        key=TIME_TABS,
+    )
+
+
+def per_person(report: AttributionReport, ctx: PageContext) -> None:
+    """Each converter's time to convert: a first page of the converters, said so if cut."""
+    shown, converters = report.time_to_convert.height, report.totals.converters
+    if shown < converters:
+        st.caption(
+            f"The first {ui.fmt_int(shown)} of {ui.fmt_int(converters)} converters, by first "
+            "conversion; the download has the same rows."
         )
+    table(report.time_to_convert, "time to convert per person", key="ttc-people", ctx=ctx)
 
 
 def channels_section(report: AttributionReport, key: data.QueryKey, ctx: PageContext) -> None:
     """Touches per channel/campaign/source/medium and the channel rules in effect."""
-    with st.expander("Channel grouping: touches per channel and the rules in effect"):
+    with st.expander(
+        "Channel grouping: touches per channel and the rules in effect",
+        key=CHANNELS_OPEN,
+        on_change="rerun",  # drawn only when opened
+    ) as grouping:
+        if not grouping.open:
+            return
         table(report.channel_counts, "touches per channel", key="channel-counts", ctx=ctx)
         cfg = data.channel_config(key)
         st.caption(

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from journey_core import columns as c
 from journey_core.analytics import attribution as attr
@@ -202,6 +203,19 @@ def section(title: str, caption: str | None = None) -> None:
     st.subheader(title, anchor=False)
     if caption:
         st.caption(caption)
+
+
+def lazy_tabs(labels: Sequence[str], *, key: str) -> tuple[int, DeltaGenerator]:
+    """Tabs of which only the open one is built and sent to the browser: ``(index,
+    container)`` of the open tab (the first until the user picks another).
+
+    Switching tabs reruns the page (``on_change="rerun"``); the open tab's label is
+    ``st.session_state[key]``, so it survives reruns (a tab whose label changes, e.g. with
+    the picked model, opens the first tab again).
+    """
+    tabs = st.tabs(list(labels), key=key, on_change="rerun")
+    index = next((i for i, tab in enumerate(tabs) if tab.open), 0)
+    return index, tabs[index]
 
 
 def chart(fig: go.Figure, *, key: str) -> None:

@@ -38,5 +38,19 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
             assert page.get_by_text("Time decay: per channel").count() == 1
             assert page.get_by_text("Top 15 of", exact=False).count() == 1
             assert page.locator("g.table").count() == 1  # the model comparison table
+            # Only the open tab of each tab group is drawn (the channel grouping only when
+            # opened); a click on another tab draws its table and keeps that tab open.
+            grids = page.locator('[data-testid="stDataFrame"]')
+            assert grids.count() == 3
+            per_person = page.get_by_role("tab", name="Per person")
+            per_person.click()
+            page.get_by_text("Download time to convert per person (CSV)").wait_for(timeout=60_000)
+            assert per_person.get_attribute("aria-selected") == "true"
+            assert grids.count() == 3
+            page.get_by_text("Channel grouping", exact=False).click()
+            page.get_by_text("Download touches per channel (CSV)").wait_for(timeout=60_000)
+            assert grids.count() == 4
+            assert per_person.get_attribute("aria-selected") == "true"
+            page.screenshot(path=str(SCREENSHOTS / "attribution-tabs.png"), full_page=True)
         finally:
             browser.close()

@@ -25,9 +25,11 @@ from journey_core.analytics import funnel as fn
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_ui import data
+from journey_ui.attribution import TIME_TABS
 from journey_ui.cache import ByteCache
 from tests.integration.test_pages import APP, ok
 from tests.support import contradictions as k
+from tests.support.tabs import open_tab
 
 ROUTES = [pytest.param(data.POLARS, id="polars"), pytest.param(data.WAREHOUSE, id="warehouse")]
 FILTERED = {"campaign": k.CAMPAIGN}
@@ -201,6 +203,8 @@ def test_attribution_agrees_with_the_campaign_page(
     assert number(metric(at, "Revenue")) == expected.revenue
     # Time to convert from the first touch in the lookback, not from the start date: cara's
     # newsletter click on 07-25 came 9 days before her purchase on 08-03 (known since 05-01).
+    open_tab(at, TIME_TABS, "Per person")
+    ok(at)
     per_person = table_with(at, "days_from_first_touch").set_index(c.EMAIL)
     assert sorted(per_person.index) == expected.converters
     assert per_person.loc["cara@example.com", "days_from_first_touch"] == pytest.approx(

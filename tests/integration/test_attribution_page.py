@@ -22,7 +22,10 @@ from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import create_engine, fetch_journeys
-from journey_ui import setting
+from journey_ui import data, setting
+from journey_ui.attribution import CREDIT_TABS, PATH_TABS, TIME_TABS
+from journey_ui.cache import ByteCache
+from tests.support.tabs import each_tab, open_tab
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -98,15 +101,25 @@ def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
         "Paths to conversion",
         "Time to convert",
     ]
-    # channel table (picked model), campaign table, all models, 3 path tables, 3 time tables,
-    # channel counts
-    assert len(at.dataframe) == 10
+    # Only the open tab of each group is drawn: channel table (picked model), path summary,
+    # median/p90 (the channel counts only when their expander is opened).
+    assert len(at.dataframe) == 3
     shown = at.dataframe[0].value
     expected = report.by_channel.filter(pl.col(c.MODEL) == Model.LAST_NON_DIRECT)
     assert list(shown.columns) == expected.columns
     assert shown[c.CHANNEL].tolist() == expected[c.CHANNEL].to_list()
     assert shown[c.CONVERSIONS].tolist() == pytest.approx(expected[c.CONVERSIONS].to_list())
-    assert at.dataframe[3].value.shape == report.path_summary.shape
+    assert at.dataframe[1].value.shape == report.path_summary.shape
+    # Opening the tabs in turn draws the other tables: channel table (picked model), campaign
+    # table, all models, 3 path tables, 3 time tables, channel counts.
+    drawn = [(len(at.dataframe), {b.label for b in at.download_button}) for _ in each_tab(at)]
+    assert not at.exception
+    assert [tables for tables, _ in drawn] == [4, 4, 4]
+    assert len(set().union(*(labels for _, labels in drawn))) == 10  # each table's download
+    assert at.session_state[TIME_TABS] == "Histogram"
+    at.selectbox(key="model").set_value(Model.LINEAR).run()  # the open tabs survive reruns
+    assert at.session_state[PATH_TABS] == "Paths without conversion"
+    assert at.session_state[TIME_TABS] == "Histogram"
 
 
 def test_every_csv_download_is_exactly_its_table(env: str, downloads: dict[str, bytes]) -> None:
@@ -126,12 +139,16 @@ def test_every_csv_download_is_exactly_its_table(env: str, downloads: dict[str, 
         "download.ttc-histogram": report.time_to_convert_histogram,
         "download.channel-counts": report.channel_counts,
     }
+    # One table and its download per tab group (the open tab); opening every tab in turn (and
+    # the channel grouping) draws every download.
+    assert len(at.download_button) == 3
+    buttons = {b.label for _ in each_tab(at) for b in at.download_button}
+    assert len(buttons) == len(tables)
     assert set(downloads) == set(tables)
     for key, table in tables.items():
         # same columns, rows and values (floats to 1e-9: sums are computed independently)
         got, want = pl.read_csv(downloads[key]), pl.read_csv(to_csv_bytes(table))
         assert_frame_equal(got, want, abs_tol=1e-9, rel_tol=0)
-    assert len(at.get("download_button")) == len(tables)
 
 
 def test_model_picker_switches_the_tables(env: str) -> None:
@@ -139,7 +156,10 @@ def test_model_picker_switches_the_tables(env: str) -> None:
     at.selectbox(key="model").set_value(Model.FIRST_TOUCH).run()
     assert not at.exception
     assert set(at.dataframe[0].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
-    assert set(at.dataframe[1].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
+    open_tab(at, CREDIT_TABS, f"{Model.FIRST_TOUCH.label}: per campaign")
+    assert not at.exception
+    assert c.CAMPAIGN in at.dataframe[0].value.columns
+    assert set(at.dataframe[0].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
 
 
 def test_inputs_come_from_the_url(env: str) -> None:
@@ -149,8 +169,30 @@ def test_inputs_come_from_the_url(env: str) -> None:
     assert at.date_input(key="campaign.event_date").value == dt.date(2022, 8, 20)
     assert at.number_input(key="lookback").value == 7
     assert at.toggle(key="collapse").value is False
-    paths = at.dataframe[4].value  # paths to conversion
+    open_tab(at, PATH_TABS, "Paths to conversion")
+    assert not at.exception
+    paths = at.dataframe[1].value  # paths to conversion
     assert (paths["path"] == paths["transformed_path"]).all()
+
+
+@pytest.mark.parametrize("route", ["warehouse", "polars"])
+def test_per_person_table_says_it_is_a_first_page(
+    env: str, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    monkeypatch.setenv("JOURNEY_FIGURES_ROUTE", route)
+    monkeypatch.setattr(data, "PREVIEW_ROWS", 5)
+    monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=2**28))
+    at = open_tab(run(), TIME_TABS, "Per person")
+    assert not at.exception
+    converters = {m.label: m.value for m in at.metric}["Converted"]
+    assert int(converters.replace(",", "")) > 5
+    people = next(df.value for df in at.dataframe if "days_from_first_touch" in df.value.columns)
+    assert len(people) == 5
+    notes = [e.value for e in at.caption if "converters, by first conversion" in e.value]
+    assert notes == [
+        f"The first 5 of {converters} converters, by first conversion; the download has the "
+        "same rows."
+    ]
 
 
 def test_conversion_events_from_the_url(env: str) -> None:
@@ -275,7 +317,12 @@ def test_no_internal_name_in_any_element_text(env: str) -> None:
     texts: list[str] = [e.value for e in (*at.markdown, *at.caption, *at.subheader)]
     texts += [f"{m.label} {m.value}" for m in at.metric]
     texts += [t.label for t in at.tabs]
-    for frame in at.dataframe:
+    frames = []
+    for _ in each_tab(at):  # every tab's table, and the channel grouping opened
+        frames += list(at.dataframe)
+        texts += [e.value for e in (*at.markdown, *at.caption)]
+    assert len(frames) == 12  # 9 tabs' tables and the channel counts, drawn thrice
+    for frame in frames:
         config = json.loads(frame.proto.columns or "{}")
         for name in frame.value.columns:  # every column has a human header
             assert config.get(name, {}).get("label"), name

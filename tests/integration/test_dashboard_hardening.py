@@ -26,6 +26,7 @@ from journey_ui.cache import ByteCache, size_of
 from tests.conftest import WarehouseFactory
 from tests.support.frames import T, events_frame, identities_frame
 from tests.support.markdown import displayed, markup
+from tests.support.tabs import each_tab
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -211,6 +212,9 @@ def test_emails_inside_urls_are_masked_on_pages_and_csvs(
     at = app("attribution", mask=True, url=url, event_date="2022-08-01", as_of="2022-08-31")
     assert not at.exception
     assert email not in "\n".join(df.value.to_csv() for df in at.dataframe)
+    for _ in each_tab(at):  # the tables of its closed tabs, each tab opened in turn
+        assert not at.exception
+        assert email not in "\n".join(df.value.to_csv() for df in at.dataframe)
 
 
 def _url_warehouse(warehouse: WarehouseFactory) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from journey_ui import data
 from journey_ui.cache import ByteCache
 from tests.conftest import DEMO_END
 from tests.integration.test_pages import AS_OF, CAMPAIGN_DATE, app, ok
+from tests.support.tabs import each_tab
 
 __all__ = ["app"]  # the fixture, used by name below
 
@@ -158,6 +159,12 @@ def test_both_routes_show_the_same_page(
             at = app(demo_url, page=page, **params)
             ok(at)
             seen[route] = shown(at)
+            if page == "attribution":  # its closed tabs' tables too, each tab opened in turn
+                opened = []
+                for _ in each_tab(at):
+                    ok(at)
+                    opened.append(shown(at)["tables"])
+                seen[route]["opened"] = opened
     warehouse, polars = seen[data.WAREHOUSE], seen[data.POLARS]
     assert warehouse["metrics"], "no metric shown"
     assert any(value not in ("0", "0.00") for _, value, _ in warehouse["metrics"])

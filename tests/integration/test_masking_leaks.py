@@ -27,6 +27,7 @@ from tests.support.leaks import (
     seed_events,
     seed_ids,
 )
+from tests.support.tabs import each_tab
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -138,6 +139,9 @@ def test_dashboard_pages_leak_no_email(
     assert not at.exception, [e.message for e in at.exception]
     assert at.dataframe or page == "customer" or page == "quality"  # the page drew data
     assert received(at, downloads) + logged(logs) == []
+    if page == "attribution":  # its closed tabs are drawn when opened: each in turn
+        for _ in each_tab(at):
+            assert received(at, downloads) + logged(logs) == []
 
 
 def test_people_opened_from_the_campaign_table_leak_no_email(
