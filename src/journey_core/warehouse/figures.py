@@ -422,7 +422,11 @@ def touches_of(
     # in force: that of the last acquiring row (each row carrying its own acquisition, and
     # each visit's first row), carried forward; before the row too, to tell whether an
     # acquiring row changes it. One sort for all of them (constructs.carried).
-    window = {"partition_by": sq[c.EMAIL], "order_by": sq["_seq"], "rows": (None, 0)}
+    window: dict[str, Any] = {
+        "partition_by": sq[c.EMAIL],
+        "order_by": sq["_seq"],
+        "rows": (None, 0),
+    }
     carried_args = [
         (sa.case((acquiring, sq[name]), else_=sa.null()), name) for name in _ACQUISITION
     ]
