@@ -45,12 +45,18 @@ limit; 556 MB peak at 256MB; 473 MB at 192MB once the rule de-duplicated only re
 ids; 128MB was too little (DuckDB stopped with an out-of-memory error)."""
 
 
-POSTGRES_SETTINGS: dict[str, str] = {"jit": "off", "work_mem": "128MB"}
+POSTGRES_SETTINGS: dict[str, str] = {
+    "jit": "off",
+    "work_mem": "128MB",
+    "enable_mergejoin": "off",
+}
 """PostgreSQL settings for the reading transaction (``SET LOCAL``; the server's defaults
 otherwise). ``jit``: the one-statement figures are large plans whose estimated cost passes
 the JIT thresholds; compiling them took 2.6-49 s of a 60-115 s run at 1M events (EXPLAIN
 ANALYZE, bench/RESULTS.md "speed12"), more than JIT saved. ``work_mem``: the rule's and the
-visits' sorts and hashes spill to disk at the default 4MB."""
+visits' sorts and hashes spill to disk at the default 4MB. ``enable_mergejoin``: on far-off
+row estimates the planner merge-joined the owners and the channel keys, sorting millions of
+rows to disk; with hash joins the 10M figures took 277 s instead of 467 s."""
 
 
 @contextmanager
