@@ -29,7 +29,12 @@ from journey_core.analytics.funnel import NEWLY_KNOWN, FunnelSpec
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures, funnel, pages, search, statements
-from journey_core.warehouse.constructs import gap_exceeded, micros_between
+from journey_core.warehouse.constructs import (
+    carried,
+    carried_before,
+    gap_exceeded,
+    micros_between,
+)
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
@@ -593,3 +598,67 @@ def test_combined_ranks_outside_the_grouped_parts() -> None:
         assert "(" not in keys, keys  # plain columns: no count(...), no sum(...)
         assert "_k0" in keys, keys
     assert text.count(" LIMIT ") == 2  # each part keeps its own limit
+
+
+# How each dialect carries the last non-null value forward (constructs.carried): IGNORE NULLS
+# inside or after the call, or a running max of seq-prefixed text where there is none.
+CARRIED_SPELLINGS = {
+    "duckdb": "last_value(t.v IGNORE NULLS) OVER (PARTITION BY t.p ORDER BY t.s ROWS",
+    "bigquery": "last_value(`t`.`v` IGNORE NULLS) OVER (PARTITION BY `t`.`p` ORDER BY `t`.`s` ROWS",
+    "hive": "last_value(`t`.`v`) IGNORE NULLS OVER (PARTITION BY `t`.`p` ORDER BY `t`.`s` ROWS",
+    "trino": "last_value(t.v) IGNORE NULLS OVER (PARTITION BY t.p ORDER BY t.s ROWS",
+    "snowflake": "last_value(t.v) IGNORE NULLS OVER (PARTITION BY t.p ORDER BY t.s ROWS",
+    "postgresql": "substr(max((CASE WHEN t.v IS NOT NULL THEN lpad(CAST(t.s AS TEXT), ",
+    "sqlite": "substr(max(CASE WHEN t.v IS NOT NULL THEN printf(",
+}
+
+
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_carried_compiles_for_every_dialect(dialect_name: str) -> None:
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    t = sa.table("t", sa.column("v", sa.String()), sa.column("p"), sa.column("s", sa.Integer()))
+    now = str(sa.select(carried(t.c.v, t.c.p, t.c.s)).compile(dialect=dialect))
+    before = str(sa.select(carried_before(t.c.v, t.c.p, t.c.s)).compile(dialect=dialect))
+    assert CARRIED_SPELLINGS[dialect_name] in now
+    assert "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)" in now
+    assert "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)" in before
+    assert "CURRENT ROW" not in before
+
+
+@pytest.mark.parametrize("url", ["duckdb:///:memory:", "sqlite://"])
+def test_carried_runs_like_a_forward_fill(url: str) -> None:
+    rows = [  # (p, s, v): p "a" has a null first and a value of 11 digits' seq; "b" none
+        ("a", 1, None),
+        ("a", 2, "x"),
+        ("a", 3, None),
+        ("a", 12345678901, "y"),
+        ("a", 12345678902, None),
+        ("b", 1, None),
+    ]
+    t = sa.Table(
+        "t",
+        sa.MetaData(),
+        sa.Column("p", sa.String()),
+        sa.Column("s", sa.BigInteger()),
+        sa.Column("v", sa.String()),
+    )
+    stmt = sa.select(
+        t.c.p,
+        t.c.s,
+        carried(t.c.v, t.c.p, t.c.s).label("now"),
+        carried_before(t.c.v, t.c.p, t.c.s).label("before"),
+    ).order_by(t.c.p, t.c.s)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        t.create(conn)
+        conn.execute(t.insert(), [dict(zip("psv", row, strict=True)) for row in rows])
+        got = [tuple(row) for row in conn.execute(stmt)]
+    engine.dispose()
+    assert got == [
+        ("a", 1, None, None),
+        ("a", 2, "x", None),
+        ("a", 3, "x", "x"),
+        ("a", 12345678901, "y", "x"),
+        ("a", 12345678902, "y", "y"),
+        ("b", 1, None, None),
+    ]

@@ -20,7 +20,9 @@ route and the one-statement rules trim, lower-case, validate and compare times a
   :class:`gap_exceeded` whether they are more than a gap apart;
 - :class:`regex_search` and :class:`regex_group` search text with a regular expression and
   extract its first group;
-- :class:`ordered_join` joins a group's strings in a given order (one aggregate).
+- :class:`ordered_join` joins a group's strings in a given order (one aggregate);
+- :class:`carried` and :class:`carried_before` carry the last non-null text forward in a
+  window (``last_value(... IGNORE NULLS)``, a running ``max`` where the engine has none).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ __all__ = [
     "UNICODE_SPACE",
     "blank_to_null",
     "bytewise",
+    "carried",
+    "carried_before",
     "email_key",
     "email_matches",
     "email_pattern",
@@ -682,3 +686,77 @@ def _join_hive(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
 def _join_snowflake(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> str:
     value, order, sep = _three(element, compiler, **kw)
     return f"LISTAGG({value}, {sep}) WITHIN GROUP (ORDER BY {order})"
+
+
+# --------------------------------------------------------------------------- carried values
+class carried(FunctionElement[str]):
+    """A window: the last non-null text ``value`` of the ``partition`` in ``seq`` order, up to
+    and including the current row (arguments value, partition, seq; ``seq`` an integer unique
+    within the partition, such as a ``row_number()``).
+
+    ``last_value(value IGNORE NULLS)`` where the engine has it (DuckDB, BigQuery; Spark,
+    Databricks, Trino and Snowflake write ``IGNORE NULLS`` after the call). PostgreSQL and
+    SQLite have no ``IGNORE NULLS``: there it is the running ``max`` of ``value`` behind its
+    ``seq`` zero-padded to 20 digits (the latest non-null wins), with the prefix cut off. Either
+    way one sort serves every carried column of the same partition and ``seq``.
+    """
+
+    type = sa.String()
+    name = "carried"
+    inherit_cache = True
+    frame_end = "CURRENT ROW"
+
+
+class carried_before(carried):
+    """:class:`carried` up to the previous row: the value in force before the current one."""
+
+    name = "carried_before"
+    inherit_cache = True
+    frame_end = "1 PRECEDING"
+
+
+def _window(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
+    partition, seq = _arg(compiler, element, 1, **kw), _arg(compiler, element, 2, **kw)
+    frame = f"ROWS BETWEEN UNBOUNDED PRECEDING AND {element.frame_end}"
+    return f"OVER (PARTITION BY {partition} ORDER BY {seq} {frame})"
+
+
+@compiles(carried)
+def _carried_default(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
+    # Spark/Databricks, Trino, Snowflake: IGNORE NULLS follows the call.
+    value = _arg(compiler, element, 0, **kw)
+    return f"last_value({value}) IGNORE NULLS {_window(element, compiler, **kw)}"
+
+
+@compiles(carried, "duckdb")
+@compiles(carried, "bigquery")
+def _carried_inside(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
+    value = _arg(compiler, element, 0, **kw)
+    return f"last_value({value} IGNORE NULLS) {_window(element, compiler, **kw)}"
+
+
+def _carried_max(element: carried, compiler: SQLCompiler, padded: str, **kw: Any) -> str:
+    value = _arg(compiler, element, 0, **kw)
+    keyed = f"CASE WHEN {value} IS NOT NULL THEN {padded} || {value} END"
+    if compiler.dialect.name == "postgresql":
+        keyed = f'({keyed}) COLLATE "C"'
+    skip = compiler.process(sa.literal(_SEQ_DIGITS + 1, sa.Integer()), **kw)
+    return f"substr(max({keyed}) {_window(element, compiler, **kw)}, {skip})"
+
+
+_SEQ_DIGITS: Final = 20  # digits of the largest BIGINT
+
+
+@compiles(carried, "postgresql")
+def _carried_postgresql(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
+    seq = _arg(compiler, element, 2, **kw)
+    digits = compiler.process(sa.literal(_SEQ_DIGITS, sa.Integer()), **kw)
+    zero = compiler.process(sa.literal("0", sa.String()), **kw)
+    return _carried_max(element, compiler, f"lpad(CAST({seq} AS TEXT), {digits}, {zero})", **kw)
+
+
+@compiles(carried, "sqlite")
+def _carried_sqlite(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
+    seq = _arg(compiler, element, 2, **kw)
+    fmt = compiler.process(sa.literal(f"%0{_SEQ_DIGITS}d", sa.String()), **kw)
+    return _carried_max(element, compiler, f"printf({fmt}, {seq})", **kw)

@@ -51,6 +51,8 @@ from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import (
+    carried,
+    carried_before,
     gap_exceeded,
     regex_group,
     regex_search,
@@ -415,73 +417,45 @@ def touches_of(
         sq["_previous"].is_(None), gap_exceeded(sq["_previous"], sq[c.OCCURRED_AT], gap_us)
     )
     starts = sa.case((new, one), else_=zero)
-    acquiring = sa.case((sa.or_(sq["_own"] == 1, new), one), else_=zero)
-    # Pass 2, ordered by the integer _seq: running counts of visits and of touch groups (a
-    # group starts at each acquiring row; every visit starts with one, so a group never
-    # spans two visits).
-    running: dict[str, Any] = {
+    acquiring = sa.or_(sq["_own"] == 1, new)
+    # Pass 2, ordered by the integer _seq: the running count of visits, and the acquisition
+    # in force: that of the last acquiring row (each row carrying its own acquisition, and
+    # each visit's first row), carried forward; before the row too, to tell whether an
+    # acquiring row changes it. One sort for all of them (constructs.carried).
+    window: dict[str, Any] = {
         "partition_by": sq[c.EMAIL],
         "order_by": sq["_seq"],
         "rows": (None, 0),
     }
-    numbered = _materialized(
-        sa.select(
-            *(sq[col.key] for col in acquired),
-            starts.label(c.IS_SESSION_START),
-            acquiring.label("_acquiring"),
-            sa.func.sum(starts).over(**running).label(c.SESSION),
-            sa.func.sum(acquiring).over(**running).label("_touch_group"),
-        ).cte(f"{tag}_visits")
-    )
+    carried_args = [
+        (sa.case((acquiring, sq[name]), else_=sa.null()), name) for name in _ACQUISITION
+    ]
+    numbered = sa.select(
+        *(sq[name] for name in c.RESULT_COLUMNS),
+        sq["_own"],
+        starts.label(c.IS_SESSION_START),
+        sa.func.sum(starts).over(**window).label(c.SESSION),
+        *(
+            carried(value, sq[c.EMAIL], sq["_seq"]).label(f"_in_{name}")
+            for value, name in carried_args
+        ),
+        *(
+            carried_before(value, sq[c.EMAIL], sq["_seq"]).label(f"_was_{name}")
+            for value, name in carried_args
+        ),
+    ).subquery(f"{tag}_visits")
     nb = numbered.c
-    # The acquisition in force is that of the group's (only) acquiring row; an acquiring row
-    # changes it when it differs from the previous group's. Equi-joins, no further sort.
-    heads = _materialized(
-        sa.select(nb[c.EMAIL], nb["_touch_group"], *(nb[name] for name in _ACQUISITION))
-        .where(nb["_acquiring"] == 1)
-        .cte(f"{tag}_groups")
-    )
-    hd = heads.c
-    earlier = heads.alias(f"{tag}_earlier_groups")
-    ea = earlier.c
-    changed = sa.or_(*(hd[name] != ea[name] for name in _ACQUISITION))
-    groups = (
-        sa.select(
-            hd[c.EMAIL],
-            hd["_touch_group"],
-            *(hd[name].label(f"_in_{name}") for name in _ACQUISITION),
-            sa.case((changed, one), else_=zero).label("_changed"),
-        )
-        .select_from(
-            heads.outerjoin(
-                earlier,
-                sa.and_(ea[c.EMAIL] == hd[c.EMAIL], ea["_touch_group"] == hd["_touch_group"] - 1),
-            )
-        )
-        .subquery(f"{tag}_in_force")
-    )
-    gr = groups.c
+    changed = sa.or_(*(nb[f"_in_{name}"] != nb[f"_was_{name}"] for name in _ACQUISITION))
     own = nb["_own"] == 1
-    is_touch = sa.or_(
-        nb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, gr["_changed"] == 1)
-    )
+    is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, changed))
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
-    return (
-        sa.select(
-            *(nb[name] for name in c.RESULT_COLUMNS),
-            nb[c.SESSION],
-            nb[c.IS_SESSION_START],
-            sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
-            *(gr[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
-        )
-        .select_from(
-            numbered.join(
-                groups,
-                sa.and_(gr[c.EMAIL] == nb[c.EMAIL], gr["_touch_group"] == nb["_touch_group"]),
-            )
-        )
-        .cte(f"{tag}_touches")
-    )
+    return sa.select(
+        *(nb[name] for name in c.RESULT_COLUMNS),
+        nb[c.SESSION],
+        nb[c.IS_SESSION_START],
+        sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
+        *(nb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
+    ).cte(f"{tag}_touches")
 
 
 # --------------------------------------------------------------------------- aggregates

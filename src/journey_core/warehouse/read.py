@@ -26,6 +26,7 @@ from journey_core.warehouse.schema import verify_schema
 
 __all__ = [
     "BATCH_ROWS",
+    "POSTGRES_SETTINGS",
     "STREAM_DUCKDB_MEMORY",
     "conform",
     "read_batches",
@@ -47,15 +48,34 @@ limit; 556 MB peak at 256MB; 473 MB at 192MB once the rule de-duplicated only re
 ids; 128MB was too little (DuckDB stopped with an out-of-memory error)."""
 
 
+POSTGRES_SETTINGS: dict[str, str] = {
+    "jit": "off",
+    "work_mem": "128MB",
+    "enable_mergejoin": "off",
+}
+"""PostgreSQL settings for the reading transaction (``SET LOCAL``; the server's defaults
+otherwise). ``jit``: the one-statement figures are large plans whose estimated cost passes
+the JIT thresholds; compiling them took 2.6-49 s of a 60-115 s run at 1M events (EXPLAIN
+ANALYZE, bench/RESULTS.md "speed12"), more than JIT saved. ``work_mem``: the rule's and the
+visits' sorts and hashes spill to disk at the default 4MB. ``enable_mergejoin``: on far-off
+row estimates the planner merge-joined the owners and the channel keys, sorting millions of
+rows to disk; with hash joins the 10M figures took 277 s instead of 467 s."""
+
+
 @contextmanager
 def reading(engine: Engine, mapping: SchemaMapping = CANONICAL) -> Iterator[Connection]:
     """A connection whose database errors become one clear :class:`WarehouseError`.
 
     A failure that is not about the connection is checked against ``mapping``, so that
-    the error names the missing table or column, or the column of the wrong type.
+    the error names the missing table or column, or the column of the wrong type. On
+    PostgreSQL the transaction runs with :data:`POSTGRES_SETTINGS`.
     """
     try:
         with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                setting = sa.text("SELECT set_config(:name, :value, true)")
+                for name, value in POSTGRES_SETTINGS.items():
+                    conn.execute(setting, {"name": name, "value": value})
             yield conn
     except JourneyError:
         raise

@@ -314,8 +314,11 @@ def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CT
         )
     ).cte("journey_events")
     # DuckDB would otherwise keep every conformed event in memory for the CTE's two readers
-    # (the links and the rule); read twice, each reader takes only its own rows and columns.
-    events = events.prefix_with("NOT MATERIALIZED", dialect="duckdb")
+    # (the links and the rule), PostgreSQL write them all to a tuplestore (spilling to disk
+    # beyond work_mem); read twice, each reader takes only its own rows and columns, and
+    # PostgreSQL can use an index on occurred_at for the rule's window.
+    for dialect in ("duckdb", "postgresql"):
+        events = events.prefix_with("NOT MATERIALIZED", dialect=dialect)
     ev = events.c
 
     # Identification links at or before as_of: identities rows and email-carrying events.
