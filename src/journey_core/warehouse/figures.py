@@ -50,6 +50,7 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.cohort import active_store
 from journey_core.warehouse.constructs import (
     gap_exceeded,
     regex_group,
@@ -89,6 +90,7 @@ __all__ = [
     "scoped_rows",
     "split",
     "touch_rows",
+    "touch_source",
     "touches_of",
     "touchpoints_statement",
     "trend_by_statement",
@@ -485,6 +487,30 @@ def touches_of(
 
 
 # --------------------------------------------------------------------------- aggregates
+def touch_source(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+) -> sa.CTE:
+    """The rows of :func:`touch_rows` as the figures read them: inside a
+    :func:`~journey_core.warehouse.cohort.cohort_session`, a CTE over the TEMP table the
+    session holds them in (run once per input set); elsewhere :func:`touch_rows` itself."""
+    store = active_store()
+    if store is None:
+        return touch_rows(query, mapping, config)
+    cfg = config or ChannelConfig.default()
+    table = store.rows(query, mapping, cfg, lambda: touch_rows(query, mapping, cfg))
+    return sa.select(*table.c).cte(f"{table.name}{_HELD}")
+
+
+_HELD = "_held"
+
+
+def _once(cte: sa.CTE) -> sa.CTE:
+    """``cte`` hinted materialized, unless it only reads a held table (a copy of it)."""
+    return cte if cte.name.endswith(_HELD) else _materialized(cte)
+
+
 def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
     """``campaign.filter_people``: every row of the people with a row matching ``filters``."""
     if not filters.active:
@@ -509,7 +535,7 @@ def cohort_touches(
     filters: Filters | None = None,
 ) -> sa.CTE:
     """:func:`touch_rows` of ``query`` for the people ``filters`` keep (:func:`filtered_people`)."""
-    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
+    return filtered_people(touch_source(query, mapping, config), filters or Filters())
 
 
 def scoped_rows(
@@ -1174,9 +1200,9 @@ def _campaign_touches(
     lookback: dt.timedelta,
 ) -> sa.CTE:
     """The cohort's touch rows: filtered people, scoped when a touch filter is set."""
-    rows = touch_rows(query, mapping, config)
-    touches = filtered_people(_materialized(rows) if filters.active else rows, filters)
-    return _materialized(scoped_rows(touches, filters, lookback=lookback))
+    rows = touch_source(query, mapping, config)
+    touches = filtered_people(_once(rows) if filters.active else rows, filters)
+    return _once(scoped_rows(touches, filters, lookback=lookback))
 
 
 def campaign_figures(
@@ -1316,11 +1342,11 @@ def recent_figures(
     """The recent page's KPIs (and those of the ``previous`` query's rows), campaigns and
     sources in the warehouse, equal to ``campaign.recent_report``'s for the window of
     ``query`` (``tz``: default ``query.timezone``)."""
-    touches = _materialized(touch_rows(query, mapping, config))
+    touches = _once(touch_source(query, mapping, config))
     conv = conversion_events
     before = None
     if previous is not None:
-        earlier = touch_rows(previous, mapping, config)
+        earlier = touch_source(previous, mapping, config)
         before = _kpis(
             read_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0]
         )

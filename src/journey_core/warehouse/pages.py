@@ -33,7 +33,7 @@ from journey_core.warehouse.figures import (
     counted_conversion,
     counted_revenue,
     scoped_rows,
-    touch_rows,
+    touch_source,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
@@ -301,7 +301,7 @@ def filter_options(
     limit: int = OPTION_LIMIT,
 ) -> dict[str, list[str]]:
     """``campaign.filter_options`` of ``query``'s rows: at most ``limit`` values per filter."""
-    touches = touch_rows(query, mapping, config)
+    touches = touch_source(query, mapping, config)
     schema = {_DIMENSION: pl.String(), "value": pl.String(), c.PEOPLE: pl.Int64()}
     found = _frame(engine, mapping, options_statement(touches, limit=limit), schema)
     ordered = found.sort([_DIMENSION, c.PEOPLE, "value"], descending=[False, True, False])
