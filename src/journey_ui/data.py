@@ -107,14 +107,15 @@ def choose_route(
     ``auto`` takes :data:`POLARS` for an embedded file (DuckDB, SQLite) of at most
     ``polars_max_mb`` megabytes (``file_mb``; ``None``: unknown, an in-memory database):
     there reading the cohort's rows and computing the figures in Polars is fastest, but the
-    dashboard's memory grows with the rows (bench/RESULTS.md, "Scale": 623 MB at 1M events,
-    2.9 GB at 10M). A larger file, and every server or distributed warehouse (PostgreSQL,
-    Spark, Trino, Snowflake, BigQuery, Databricks, any other), takes :data:`WAREHOUSE`:
+    dashboard's memory grows with the rows (bench/RESULTS.md, "Scale": 808 MB at 1M events,
+    a 57 MB file, 2.9 GB at 10M). A larger file, and every server or distributed warehouse
+    (PostgreSQL, Spark, Trino, Snowflake, BigQuery, Databricks, any other), takes
+    :data:`WAREHOUSE`:
     the rows stay where they are and only the figures cross.
 
     >>> choose_route("duckdb"), choose_route("postgresql"), choose_route("sqlite", "warehouse")
     ('polars', 'warehouse', 'warehouse')
-    >>> choose_route("duckdb", file_mb=578.0), choose_route("duckdb", file_mb=57.0)
+    >>> choose_route("duckdb", file_mb=57.0), choose_route("duckdb", file_mb=5.0)
     ('warehouse', 'polars')
     """
     if setting in (WAREHOUSE, POLARS):

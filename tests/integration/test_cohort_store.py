@@ -18,7 +18,7 @@ from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
 from journey_core.warehouse.figures import touch_rows, touch_source
-from journey_core.warehouse.filepool import FilePool
+from journey_core.warehouse.filepool import FilePool, release
 from journey_core.warehouse.write import write_tables
 from tests.integration.test_sql_figures import CAMPAIGN, FILTERS, check_campaign, check_recent
 from tests.support.scenario import END, scenario
@@ -178,6 +178,23 @@ def test_idle_store_closes_itself(duckdb_file: Path) -> None:
                 break
             time.sleep(0.05)
         assert not store.is_open()
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_release_lets_the_held_connection_go(duckdb_file: Path) -> None:
+    engine = _engine(duckdb_file)
+    store = store_of(engine)
+    assert store is not None
+    try:
+        with cohort_session(engine):
+            touch_source(JourneyQuery(as_of=END, event_date=CAMPAIGN))
+        assert store.is_open()
+        assert release(duckdb_file) >= 1
+        assert not store.is_open()
+        # A writer in this process can now open the file.
+        write_tables(f"duckdb:///{duckdb_file}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
     finally:
         store.close()
         engine.dispose()

@@ -29,8 +29,10 @@ is not a read-only DuckDB file, ``touch_rows`` itself.
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import hashlib
+import os
 import pickle
 import threading
 import time
@@ -47,7 +49,7 @@ from sqlalchemy.schema import DropTable
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.engine import quote_duckdb_keywords
-from journey_core.warehouse.filepool import FilePool, Stamp, file_stamp
+from journey_core.warehouse.filepool import FilePool, Stamp, file_stamp, on_release
 from journey_core.warehouse.mapping import SchemaMapping
 
 __all__ = [
@@ -219,6 +221,8 @@ class CohortStore:
         self._timer.start()
 
     def _reap(self) -> None:
+        if _EXITING:
+            return
         with self._lock:
             self._timer = None
             if self._clock() - self._last_used >= self.idle_seconds:
@@ -229,6 +233,34 @@ class CohortStore:
 
 _STORES: weakref.WeakKeyDictionary[Engine, CohortStore] = weakref.WeakKeyDictionary()
 _STORES_LOCK = threading.Lock()
+
+
+def _stores(path: str | None = None) -> list[CohortStore]:
+    with _STORES_LOCK:
+        stores = list(_STORES.values())
+    return [s for s in stores if path is None or os.path.abspath(s.path) == path]
+
+
+def _release(path: str) -> int:
+    """Let the held connections to ``path`` go (a writer in this process needs the file)."""
+    stores = [s for s in _stores(path) if s.is_open()]
+    for store in stores:
+        store.close()
+    return len(stores)
+
+
+def _close_all() -> None:
+    """At exit, before daemon threads stop: no idle timer may close a DuckDB connection
+    while the interpreter shuts down (as ``filepool``'s own)."""
+    global _EXITING
+    _EXITING = True
+    for store in _stores():
+        store.close()
+
+
+_EXITING = False
+atexit.register(_close_all)
+on_release(_release)
 
 
 def store_of(engine: Engine) -> CohortStore | None:
