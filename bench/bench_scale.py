@@ -529,6 +529,13 @@ def _fmt(value: Any, digits: int = 0) -> str:
 
 
 def _note(row: dict[str, Any], results: Results) -> str:
+    """The row's note column: what it measured, then its hand-written ``note`` if any."""
+    found = _measured_note(row, results)
+    extra = row.get("note")
+    return f"{found}; {extra}" if extra and found else str(extra or found)
+
+
+def _measured_note(row: dict[str, Any], results: Results) -> str:
     if row.get("status"):
         return str(row["status"])
     if row["what"] == "figures" and row["route"] != "baseline":
