@@ -48,6 +48,7 @@ from sqlalchemy.schema import DropTable
 
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.constructs import temp_table_as
 from journey_core.warehouse.engine import quote_duckdb_keywords
 from journey_core.warehouse.filepool import FilePool, Stamp, file_stamp, on_release
 from journey_core.warehouse.mapping import SchemaMapping
@@ -167,7 +168,7 @@ class CohortStore:
             source = build()
             stmt = sa.select(*source.c)
             with engine.begin() as conn:
-                conn.execute(stmt.into(name, temporary=True))
+                conn.execute(temp_table_as(name, stmt))
             table = sa.table(name, *(sa.column(col.key, col.type) for col in source.c))
             self._tables[name] = table
             self.built += 1
