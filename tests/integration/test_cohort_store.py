@@ -67,6 +67,13 @@ def test_filters_over_held_rows(duckdb_file: Path, filters: an.Filters) -> None:
     try:
         with cohort_session(engine) as held:
             check_campaign(held, events, ids, query, filters=filters, by=an.DIMENSIONS)
+        store = store_of(engine)
+        assert store is not None
+        built = store.built
+        with cohort_session(engine) as held:
+            check_campaign(held, events, ids, query, filters=filters)
+            wp.people_page(held, query, since=query.start, filters=filters)
+        assert store.built == built, "the filtered cohort is held too"
     finally:
         engine.dispose()
 

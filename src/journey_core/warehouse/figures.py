@@ -74,6 +74,7 @@ __all__ = [
     "breakdown_figures",
     "breakdown_statement",
     "campaign_figures",
+    "campaign_touches",
     "channel_columns",
     "cohort_touches",
     "combined",
@@ -1192,17 +1193,28 @@ def period_queries(
     return period, dataclasses.replace(query, as_of=start - tick, event_date=local)
 
 
-def _campaign_touches(
+def campaign_touches(
     query: JourneyQuery,
     mapping: SchemaMapping,
     config: ChannelConfig | None,
     filters: Filters,
-    lookback: dt.timedelta,
+    lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
 ) -> sa.CTE:
-    """The cohort's touch rows: filtered people, scoped when a touch filter is set."""
-    rows = touch_source(query, mapping, config)
-    touches = filtered_people(_once(rows) if filters.active else rows, filters)
-    return _once(scoped_rows(touches, filters, lookback=lookback))
+    """The cohort's touch rows: filtered people, scoped when a touch filter is set (inside a
+    :func:`~journey_core.warehouse.cohort.cohort_session`, held as a table of their own: the
+    filter and the scope's window run once, not once per figure)."""
+
+    def build() -> sa.CTE:
+        rows = touch_source(query, mapping, config)
+        touches = filtered_people(_once(rows) if filters.active else rows, filters)
+        return _once(scoped_rows(touches, filters, lookback=lookback))
+
+    store = active_store()
+    if store is None or not filters.active:
+        return build()
+    cfg = config or ChannelConfig.default()
+    table = store.rows(query, mapping, cfg, build, filters, lookback)
+    return sa.select(*table.c).cte(f"{table.name}{_HELD}")
 
 
 def campaign_figures(
@@ -1236,7 +1248,7 @@ def campaign_figures(
     until = end if end is not None and query.start is None else period.as_of
     zone = tz if tz is not None else query.timezone
     chosen = filters or Filters()
-    touches = _campaign_touches(period, mapping, config, chosen, lookback)
+    touches = campaign_touches(period, mapping, config, chosen, lookback)
     conv = conversion_events
     parts = [
         (kpis_statement(touches, since=begin, conversion_events=conv), _KPIS),
@@ -1255,7 +1267,7 @@ def campaign_figures(
     got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
-        prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
+        prior = campaign_touches(earlier, mapping, config, chosen, lookback)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
         before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
@@ -1294,7 +1306,7 @@ def breakdown_figures(
     period, _ = period_queries(query, end=end)
     until = period.as_of
     zone = tz if tz is not None else query.timezone
-    touches = _campaign_touches(period, mapping, config, filters or Filters(), lookback)
+    touches = campaign_touches(period, mapping, config, filters or Filters(), lookback)
     conv = conversion_events
     ranked = read_rows(
         engine,

@@ -29,10 +29,10 @@ from journey_core.rules.identity import RESULT_SCHEMA, TS
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, time_bound
 from journey_core.warehouse.figures import (
+    campaign_touches,
     cohort_touches,
     counted_conversion,
     counted_revenue,
-    scoped_rows,
     touch_source,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
@@ -244,7 +244,7 @@ def people_page(
     """Rows ``offset`` to ``offset + limit`` of ``campaign.people_table`` over the rows of
     ``query`` kept by ``filters``, and the number of people, computed in the warehouse."""
     # Conversions scoped to the filter's touches, as the key figures count them.
-    touches = scoped_rows(cohort_touches(query, mapping, config, filters), filters or Filters())
+    touches = campaign_touches(query, mapping, config, filters or Filters())
     people = people_statement(
         touches, since=since, conversion_events=conversion_events, limit=limit, offset=offset
     )
