@@ -35,6 +35,8 @@ def test_each_input_set_has_its_own_table(other: JourneyQuery) -> None:
     config = ChannelConfig.default()
     assert table_name(QUERY, CANONICAL, config) == table_name(QUERY, CANONICAL, config)
     assert table_name(other, CANONICAL, config) != table_name(QUERY, CANONICAL, config)
+    filtered = table_name(QUERY, CANONICAL, config, ("Email",))
+    assert filtered != table_name(QUERY, CANONICAL, config)
     assert table_name(QUERY, load_mapping("segment"), config) != table_name(
         QUERY, CANONICAL, config
     )

@@ -91,7 +91,7 @@ def table_name(
     >>> name.startswith("journey_cohort_"), name == table_name(q, CANONICAL, config)
     (True, True)
     """
-    digest = hashlib.sha256(pickle.dumps((query, mapping, config))).hexdigest()[:16]
+    digest = hashlib.sha256(pickle.dumps((query, mapping, config, *more))).hexdigest()[:16]
     return f"journey_cohort_{digest}"
 
 
