@@ -205,3 +205,21 @@ def test_release_lets_the_held_connection_go(duckdb_file: Path) -> None:
     finally:
         store.close()
         engine.dispose()
+
+
+def test_a_database_error_lets_the_held_connection_go(duckdb_file: Path) -> None:
+    engine = _engine(duckdb_file)
+    store = CohortStore(engine)
+    try:
+        with store.session():
+            touch_source(JourneyQuery(as_of=END, event_date=CAMPAIGN))
+        missing: sa.Select[tuple[int]] = sa.select(sa.literal_column("1")).select_from(
+            sa.table("no_such_table")
+        )
+        with pytest.raises(sa.exc.DBAPIError), store.session() as held, held.connect() as conn:
+            conn.execute(missing)
+        assert not store.is_open()
+        assert store.held() == 0
+    finally:
+        store.close()
+        engine.dispose()

@@ -13,8 +13,9 @@ aggregates then read that table.
 A TEMP table lives with its connection, so :class:`CohortStore` holds one connection checked
 out of the engine's :class:`~journey_core.warehouse.filepool.FilePool` (the pool never closes
 a connection in use) and hands it to one reader at a time. It lets the connection go, with
-its tables, once idle for ``idle_seconds``, or when the file was replaced (its identity
-changed), and keeps at most ``max_tables`` tables (the least recently used is dropped).
+its tables, once idle for ``idle_seconds``, when the file was replaced (its identity
+changed) and after a database error; it keeps at most ``max_tables`` tables (the least
+recently used is dropped).
 
 Use::
 
@@ -147,6 +148,9 @@ class CohortStore:
             token = _ACTIVE.set(self)
             try:
                 yield engine
+            except sa.exc.DBAPIError:
+                self.close()  # the held connection may be unusable now: start afresh
+                raise
             finally:
                 _ACTIVE.reset(token)
                 self._last_used = self._clock()
