@@ -529,6 +529,13 @@ def _fmt(value: Any, digits: int = 0) -> str:
 
 
 def _note(row: dict[str, Any], results: Results) -> str:
+    """The row's note column: what it measured, then its hand-written ``note`` if any."""
+    found = _measured_note(row, results)
+    extra = row.get("note")
+    return f"{found}; {extra}" if extra and found else str(extra or found)
+
+
+def _measured_note(row: dict[str, Any], results: Results) -> str:
     if row.get("status"):
         return str(row["status"])
     if row["what"] == "figures" and row["route"] != "baseline":
@@ -596,9 +603,12 @@ def targets(results: Results) -> list[str]:
         worst = max(peak for _, peak, _ in peaks)
         flat = all(status == "interactive" for _, _, status in peaks) and worst < 600
         listed = ", ".join(f"{s} {peak:,.0f} MB" for s, peak, _ in peaks)
+        missing = [s for s, p in zip(_ORDER, pages, strict=True) if not p]
+        verdict = "met" if flat else "MISSED"
+        if missing and flat:
+            verdict = f"met so far, not measured at {', '.join(missing)}"
         out.append(
-            f"- dashboard peak RSS, Campaign influence page, flat and < 600 MB: {listed}, "
-            f"{'met' if flat else 'MISSED'}"
+            f"- dashboard peak RSS, Campaign influence page, flat and < 600 MB: {listed}, {verdict}"
         )
     exp = results.get("10M", "duckdb", "export", "journey export")
     if exp:

@@ -61,6 +61,7 @@ from journey_core.warehouse import (
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures as wf
 from journey_core.warehouse import pages as wp
+from journey_core.warehouse.cohort import cohort_session
 from journey_core.warehouse.fetch import empty_message
 from journey_core.warehouse.figures import campaign_figures, period_queries, recent_figures
 from journey_core.warehouse.funnel import funnel_figures, funnel_people
@@ -106,14 +107,15 @@ def choose_route(
     ``auto`` takes :data:`POLARS` for an embedded file (DuckDB, SQLite) of at most
     ``polars_max_mb`` megabytes (``file_mb``; ``None``: unknown, an in-memory database):
     there reading the cohort's rows and computing the figures in Polars is fastest, but the
-    dashboard's memory grows with the rows (bench/RESULTS.md, "Scale": 623 MB at 1M events,
-    2.9 GB at 10M). A larger file, and every server or distributed warehouse (PostgreSQL,
-    Spark, Trino, Snowflake, BigQuery, Databricks, any other), takes :data:`WAREHOUSE`:
+    dashboard's memory grows with the rows (bench/RESULTS.md, "Scale": 808 MB at 1M events,
+    a 57 MB file, 2.9 GB at 10M). A larger file, and every server or distributed warehouse
+    (PostgreSQL, Spark, Trino, Snowflake, BigQuery, Databricks, any other), takes
+    :data:`WAREHOUSE`:
     the rows stay where they are and only the figures cross.
 
     >>> choose_route("duckdb"), choose_route("postgresql"), choose_route("sqlite", "warehouse")
     ('polars', 'warehouse', 'warehouse')
-    >>> choose_route("duckdb", file_mb=578.0), choose_route("duckdb", file_mb=57.0)
+    >>> choose_route("duckdb", file_mb=57.0), choose_route("duckdb", file_mb=5.0)
     ('warehouse', 'polars')
     """
     if setting in (WAREHOUSE, POLARS):
@@ -367,16 +369,17 @@ def people(
         offset = page * wp.PAGE_ROWS
         return wp.PeoplePage(table.slice(offset, wp.PAGE_ROWS), table.height, offset, wp.PAGE_ROWS)
     query, mapping, config = route(_engine, key)
-    return wp.people_page(
-        _engine,
-        query,
-        mapping,
-        config,
-        since=query.start,
-        filters=filters,
-        limit=wp.PAGE_ROWS,
-        offset=page * wp.PAGE_ROWS,
-    )
+    with cohort_session(_engine) as engine:
+        return wp.people_page(
+            engine,
+            query,
+            mapping,
+            config,
+            since=query.start,
+            filters=filters,
+            limit=wp.PAGE_ROWS,
+            offset=page * wp.PAGE_ROWS,
+        )
 
 
 @_cached
@@ -394,7 +397,10 @@ def preview(_engine: Engine, url: str, key: QueryKey, filters: an.Filters) -> pl
         cohort = an.filter_people(rows(_engine, url, key).rows, filters)
         return an.newest(cohort, PREVIEW_ROWS).select(list(wp.PREVIEW_SCHEMA))
     query, mapping, config = route(_engine, key)
-    return wp.events_preview(_engine, query, mapping, config, filters=filters, limit=PREVIEW_ROWS)
+    with cohort_session(_engine) as engine:
+        return wp.events_preview(
+            engine, query, mapping, config, filters=filters, limit=PREVIEW_ROWS
+        )
 
 
 @_cached
@@ -414,7 +420,10 @@ def recent(_engine: Engine, url: str, key: QueryKey) -> tuple[RecentView, str | 
         )
     else:
         before = earlier.query()
-        figures = recent_figures(_engine, query, mapping, config, previous=before, tz=key.timezone)
+        with cohort_session(_engine) as engine:
+            figures = recent_figures(
+                engine, query, mapping, config, previous=before, tz=key.timezone
+            )
     everyone = an.Filters()
     first = people(_engine, url, key, everyone)
     view = RecentView(
@@ -437,7 +446,8 @@ def campaign_options(_engine: Engine, url: str, key: QueryKey) -> dict[str, list
         found = an.filter_options(rows(_engine, url, key).rows)
         return {column: values[: wp.OPTION_LIMIT] for column, values in found.items()}
     query, mapping, config = route(_engine, key)
-    return wp.filter_options(_engine, query, mapping, config)
+    with cohort_session(_engine) as engine:
+        return wp.filter_options(engine, query, mapping, config)
 
 
 @_cached
@@ -453,9 +463,16 @@ def campaign_figures_of(
     query, mapping, config = route(_engine, key)
     assert query.start is not None
     if not key.polars:
-        return campaign_figures(
-            _engine, query, mapping=mapping, config=config, filters=filters, end=end, previous=True
-        )
+        with cohort_session(_engine) as engine:
+            return campaign_figures(
+                engine,
+                query,
+                mapping=mapping,
+                config=config,
+                filters=filters,
+                end=end,
+                previous=True,
+            )
     period, earlier = period_queries(query, end=end)
     return an.campaign_report(
         rows(_engine, url, key.of_query(period)).rows,
@@ -482,9 +499,10 @@ def campaign_breakdown(
     query, mapping, config = route(_engine, key)
     assert query.start is not None
     if not key.polars:
-        got = wf.breakdown_figures(
-            _engine, query, mapping, config, by=by, end=end, filters=filters, top=SPLIT_TOP
-        )
+        with cohort_session(_engine) as engine:
+            got = wf.breakdown_figures(
+                engine, query, mapping, config, by=by, end=end, filters=filters, top=SPLIT_TOP
+            )
         return got.table, got.trend
     period, _ = period_queries(query, end=end)
     now = rows(_engine, url, key.of_query(period)).rows
@@ -793,17 +811,18 @@ def funnel(
         return fn.people_at(cohort, spec, step=step, outcome=outcome, group=group)
     mapping = verify_schema(_engine, load_mapping(key.mapping))
     query, config = key.query(), channel_config(key)
-    if people is None:
-        return funnel_figures(_engine, query, mapping, config, spec=spec, filters=filters)
-    step, outcome, group = people
-    return funnel_people(
-        _engine,
-        query,
-        mapping,
-        config,
-        spec=spec,
-        filters=filters,
-        step=step,
-        outcome=outcome,
-        group=group,
-    )
+    step, outcome, group = people if people is not None else (0, "", None)
+    with cohort_session(_engine) as engine:
+        if people is None:
+            return funnel_figures(engine, query, mapping, config, spec=spec, filters=filters)
+        return funnel_people(
+            engine,
+            query,
+            mapping,
+            config,
+            spec=spec,
+            filters=filters,
+            step=step,
+            outcome=outcome,
+            group=group,
+        )

@@ -57,9 +57,11 @@ def test_auto_takes_the_warehouse_for_a_large_embedded_file(
 
 def test_the_size_limit_is_a_setting_and_a_set_route_ignores_it() -> None:
     settings = Settings.from_env({"JOURNEY_POLARS_ROUTE_MAX_MB": "1000"})
-    assert Settings().polars_route_max_mb == 64.0
-    # The default 20,000-person demo file (57 MB at 1M events) stays on the Polars route.
-    assert choose_route("duckdb", file_mb=57.0) == POLARS
+    assert Settings().polars_route_max_mb == 16.0
+    # The default 20,000-person demo file (57 MB at 1M events) takes the warehouse route
+    # (its Polars route peaked over 600 MB), a small file the Polars route.
+    assert choose_route("duckdb", file_mb=57.0) == WAREHOUSE
+    assert choose_route("duckdb", file_mb=5.0) == POLARS
     assert choose_route("duckdb", file_mb=578.0) == WAREHOUSE
     assert choose_route("duckdb", file_mb=578.0, polars_max_mb=settings.polars_route_max_mb) == (
         POLARS

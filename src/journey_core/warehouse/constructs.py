@@ -23,6 +23,8 @@ route and the one-statement rules trim, lower-case, validate and compare times a
 - :class:`ordered_join` joins a group's strings in a given order (one aggregate);
 - :class:`carried` and :class:`carried_before` carry the last non-null text forward in a
   window (``last_value(... IGNORE NULLS)``, a running ``max`` where the engine has none).
+- :class:`temp_table_as` creates a TEMP table from a SELECT whose values stay bound
+  (SQLAlchemy's own ``Select.into`` renders them into the DDL as literals).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from journey_core.rules.query import MAX_EMAIL_LENGTH
@@ -65,6 +69,7 @@ __all__ = [
     "sortable_time",
     "sqlite_micros",
     "sqlite_spellings",
+    "temp_table_as",
     "time_bound",
     "trim_space",
     "unicode_lower",
@@ -760,3 +765,26 @@ def _carried_sqlite(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
     seq = _arg(compiler, element, 2, **kw)
     fmt = compiler.process(sa.literal(f"%0{_SEQ_DIGITS}d", sa.String()), **kw)
     return _carried_max(element, compiler, f"printf({fmt}, {seq})", **kw)
+
+
+class temp_table_as(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS select``: compiled by the statement compiler, so the
+    SELECT's values stay bound parameters.
+
+    >>> from sqlalchemy.dialects import postgresql
+    >>> stmt = temp_table_as("t", sa.select(sa.literal(1).label("x")))
+    >>> str(stmt.compile(dialect=postgresql.dialect()))
+    'CREATE TEMPORARY TABLE t AS SELECT %(param_1)s::INTEGER AS x'
+    """
+
+    inherit_cache = False
+
+    def __init__(self, name: str, select: sa.Select[Any]) -> None:
+        self.name = name
+        self.select = select
+
+
+@compiles(temp_table_as)
+def _temp_table_as(element: temp_table_as, compiler: SQLCompiler, **kw: Any) -> str:
+    name = compiler.preparer.quote(element.name)
+    return f"CREATE TEMPORARY TABLE {name} AS {compiler.process(element.select, **kw)}"

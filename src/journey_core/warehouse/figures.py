@@ -50,6 +50,7 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse.cohort import active_store
 from journey_core.warehouse.constructs import (
     carried,
     carried_before,
@@ -75,6 +76,7 @@ __all__ = [
     "breakdown_figures",
     "breakdown_statement",
     "campaign_figures",
+    "campaign_touches",
     "channel_columns",
     "cohort_touches",
     "combined",
@@ -91,6 +93,7 @@ __all__ = [
     "scoped_rows",
     "split",
     "touch_rows",
+    "touch_source",
     "touches_of",
     "touchpoints_statement",
     "trend_by_statement",
@@ -459,6 +462,30 @@ def touches_of(
 
 
 # --------------------------------------------------------------------------- aggregates
+def touch_source(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+) -> sa.CTE:
+    """The rows of :func:`touch_rows` as the figures read them: inside a
+    :func:`~journey_core.warehouse.cohort.cohort_session`, a CTE over the TEMP table the
+    session holds them in (run once per input set); elsewhere :func:`touch_rows` itself."""
+    store = active_store()
+    if store is None:
+        return touch_rows(query, mapping, config)
+    cfg = config or ChannelConfig.default()
+    table = store.rows(query, mapping, cfg, lambda: touch_rows(query, mapping, cfg))
+    return sa.select(*table.c).cte(f"{table.name}{_HELD}")
+
+
+_HELD = "_held"
+
+
+def _once(cte: sa.CTE) -> sa.CTE:
+    """``cte`` hinted materialized, unless it only reads a held table (a copy of it)."""
+    return cte if cte.name.endswith(_HELD) else _materialized(cte)
+
+
 def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:
     """``campaign.filter_people``: every row of the people with a row matching ``filters``."""
     if not filters.active:
@@ -483,7 +510,7 @@ def cohort_touches(
     filters: Filters | None = None,
 ) -> sa.CTE:
     """:func:`touch_rows` of ``query`` for the people ``filters`` keep (:func:`filtered_people`)."""
-    return filtered_people(touch_rows(query, mapping, config), filters or Filters())
+    return filtered_people(touch_source(query, mapping, config), filters or Filters())
 
 
 def scoped_rows(
@@ -1140,17 +1167,28 @@ def period_queries(
     return period, dataclasses.replace(query, as_of=start - tick, event_date=local)
 
 
-def _campaign_touches(
+def campaign_touches(
     query: JourneyQuery,
     mapping: SchemaMapping,
     config: ChannelConfig | None,
     filters: Filters,
-    lookback: dt.timedelta,
+    lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
 ) -> sa.CTE:
-    """The cohort's touch rows: filtered people, scoped when a touch filter is set."""
-    rows = touch_rows(query, mapping, config)
-    touches = filtered_people(_materialized(rows) if filters.active else rows, filters)
-    return _materialized(scoped_rows(touches, filters, lookback=lookback))
+    """The cohort's touch rows: filtered people, scoped when a touch filter is set (inside a
+    :func:`~journey_core.warehouse.cohort.cohort_session`, held as a table of their own: the
+    filter and the scope's window run once, not once per figure)."""
+
+    def build() -> sa.CTE:
+        rows = touch_source(query, mapping, config)
+        touches = filtered_people(_once(rows) if filters.active else rows, filters)
+        return _once(scoped_rows(touches, filters, lookback=lookback))
+
+    store = active_store()
+    if store is None or not filters.active:
+        return build()
+    cfg = config or ChannelConfig.default()
+    table = store.rows(query, mapping, cfg, build, filters, lookback)
+    return sa.select(*table.c).cte(f"{table.name}{_HELD}")
 
 
 def campaign_figures(
@@ -1184,7 +1222,7 @@ def campaign_figures(
     until = end if end is not None and query.start is None else period.as_of
     zone = tz if tz is not None else query.timezone
     chosen = filters or Filters()
-    touches = _campaign_touches(period, mapping, config, chosen, lookback)
+    touches = campaign_touches(period, mapping, config, chosen, lookback)
     conv = conversion_events
     parts = [
         (kpis_statement(touches, since=begin, conversion_events=conv), _KPIS),
@@ -1203,7 +1241,7 @@ def campaign_figures(
     got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
-        prior = _campaign_touches(earlier, mapping, config, chosen, lookback)
+        prior = campaign_touches(earlier, mapping, config, chosen, lookback)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
         before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
@@ -1242,7 +1280,7 @@ def breakdown_figures(
     period, _ = period_queries(query, end=end)
     until = period.as_of
     zone = tz if tz is not None else query.timezone
-    touches = _campaign_touches(period, mapping, config, filters or Filters(), lookback)
+    touches = campaign_touches(period, mapping, config, filters or Filters(), lookback)
     conv = conversion_events
     ranked = read_rows(
         engine,
@@ -1290,11 +1328,11 @@ def recent_figures(
     """The recent page's KPIs (and those of the ``previous`` query's rows), campaigns and
     sources in the warehouse, equal to ``campaign.recent_report``'s for the window of
     ``query`` (``tz``: default ``query.timezone``)."""
-    touches = _materialized(touch_rows(query, mapping, config))
+    touches = _once(touch_source(query, mapping, config))
     conv = conversion_events
     before = None
     if previous is not None:
-        earlier = touch_rows(previous, mapping, config)
+        earlier = touch_source(previous, mapping, config)
         before = _kpis(
             read_rows(engine, mapping, kpis_statement(earlier, conversion_events=conv))[0]
         )

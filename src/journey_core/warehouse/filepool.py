@@ -33,7 +33,15 @@ from typing import Any
 
 from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
-__all__ = ["DRAIN_SECONDS", "IDLE_SECONDS", "FilePool", "Stamp", "file_stamp", "release"]
+__all__ = [
+    "DRAIN_SECONDS",
+    "IDLE_SECONDS",
+    "FilePool",
+    "Stamp",
+    "file_stamp",
+    "on_release",
+    "release",
+]
 
 IDLE_SECONDS = 2.0
 """How long an idle connection keeps the file open (and a writer waiting) after a read."""
@@ -46,6 +54,13 @@ Stamp = tuple[int, int, int]
 _STAMP = "journey_file_stamp"
 _POOLS: weakref.WeakSet[FilePool] = weakref.WeakSet()
 _POOLS_LOCK = threading.Lock()
+_RELEASE_HOOKS: list[Callable[[str], int]] = []
+
+
+def on_release(hook: Callable[[str], int]) -> None:
+    """Call ``hook`` (the file's absolute path; returns how many it closed) at each
+    :func:`release`: for holders of connections outside the pool (``warehouse.cohort``)."""
+    _RELEASE_HOOKS.append(hook)
 
 
 def _close_all() -> None:
@@ -70,9 +85,10 @@ def release(path: Path) -> int:
     the process still has open read-only (``different configuration``).
     """
     target = os.path.abspath(path)
+    held = sum(hook(target) for hook in list(_RELEASE_HOOKS))
     with _POOLS_LOCK:
         pools = [pool for pool in _POOLS if os.path.abspath(pool.path) == target]
-    return sum(pool.close_idle() for pool in pools)
+    return held + sum(pool.close_idle() for pool in pools)
 
 
 def file_stamp(path: Path) -> Stamp | None:

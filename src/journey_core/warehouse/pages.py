@@ -29,11 +29,11 @@ from journey_core.rules.identity import RESULT_SCHEMA, TS
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import bytewise, time_bound
 from journey_core.warehouse.figures import (
+    campaign_touches,
     cohort_touches,
     counted_conversion,
     counted_revenue,
-    scoped_rows,
-    touch_rows,
+    touch_source,
 )
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import BATCH_ROWS, conform, read_batches, reading
@@ -244,7 +244,7 @@ def people_page(
     """Rows ``offset`` to ``offset + limit`` of ``campaign.people_table`` over the rows of
     ``query`` kept by ``filters``, and the number of people, computed in the warehouse."""
     # Conversions scoped to the filter's touches, as the key figures count them.
-    touches = scoped_rows(cohort_touches(query, mapping, config, filters), filters or Filters())
+    touches = campaign_touches(query, mapping, config, filters or Filters())
     people = people_statement(
         touches, since=since, conversion_events=conversion_events, limit=limit, offset=offset
     )
@@ -301,7 +301,7 @@ def filter_options(
     limit: int = OPTION_LIMIT,
 ) -> dict[str, list[str]]:
     """``campaign.filter_options`` of ``query``'s rows: at most ``limit`` values per filter."""
-    touches = touch_rows(query, mapping, config)
+    touches = touch_source(query, mapping, config)
     schema = {_DIMENSION: pl.String(), "value": pl.String(), c.PEOPLE: pl.Int64()}
     found = _frame(engine, mapping, options_statement(touches, limit=limit), schema)
     ordered = found.sort([_DIMENSION, c.PEOPLE, "value"], descending=[False, True, False])

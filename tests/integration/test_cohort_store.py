@@ -1,0 +1,225 @@
+"""The figures and pages computed over a held cohort table (``warehouse.cohort``) equal the
+Polars oracle and the statements that re-run the rule, on a real DuckDB file; the store runs
+the rule once per input set, bounds its tables and lets its connection go."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from journey_core.analytics import campaign as an
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine
+from journey_core.warehouse import pages as wp
+from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
+from journey_core.warehouse.figures import touch_rows, touch_source
+from journey_core.warehouse.filepool import FilePool, release
+from journey_core.warehouse.write import write_tables
+from tests.integration.test_sql_figures import CAMPAIGN, FILTERS, check_campaign, check_recent
+from tests.support.scenario import END, scenario
+from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
+
+
+@pytest.fixture
+def duckdb_file(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    events, ids = scenario(individuals=40)
+    write_tables(f"duckdb:///{path}", events=events, identities=ids)
+    return path
+
+
+def _engine(path: Path) -> sa.Engine:
+    return create_engine(f"duckdb:///{path}", duckdb_memory="256MB")
+
+
+def test_worked_example_over_held_rows(tmp_path: Path) -> None:
+    path = tmp_path / "worked.duckdb"
+    write_tables(f"duckdb:///{path}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
+    engine = _engine(path)
+    query = JourneyQuery(as_of=AS_OF, event_date=CAMPAIGN)
+    end = dt.datetime(2022, 7, 20, tzinfo=dt.UTC)
+    try:
+        with cohort_session(engine) as held:
+            assert held is not engine
+            check_campaign(held, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, by=an.DIMENSIONS)
+            check_campaign(held, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, end=end, by=("channel",))
+        store = store_of(engine)
+        assert store is not None
+        # The period's and the previous period's rows, for each of the two ends: four runs.
+        assert store.built == 4
+        with cohort_session(engine) as held:
+            check_campaign(held, CAMPAIGN_EVENTS, CAMPAIGN_IDS, query, by=an.DIMENSIONS)
+        assert store.built == 4, "the held rows are read again, not computed again"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_filters_over_held_rows(duckdb_file: Path, filters: an.Filters) -> None:
+    events, ids = scenario(individuals=40)
+    engine = _engine(duckdb_file)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        with cohort_session(engine) as held:
+            check_campaign(held, events, ids, query, filters=filters, by=an.DIMENSIONS)
+        store = store_of(engine)
+        assert store is not None
+        built = store.built
+        with cohort_session(engine) as held:
+            check_campaign(held, events, ids, query, filters=filters)
+            wp.people_page(held, query, since=query.start, filters=filters)
+        assert store.built == built, "the filtered cohort is held too"
+    finally:
+        engine.dispose()
+
+
+def test_recent_over_held_rows(duckdb_file: Path) -> None:
+    events, ids = scenario(individuals=40)
+    engine = _engine(duckdb_file)
+    try:
+        with cohort_session(engine) as held:
+            check_recent(held, events, ids, JourneyQuery(as_of=END))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [pytest.param(an.Filters(), id="everyone"), *FILTERS[:2]],
+)
+def test_pages_over_held_rows(duckdb_file: Path, filters: an.Filters) -> None:
+    engine = _engine(duckdb_file)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        want_people = wp.people_page(engine, query, since=query.start, filters=filters, limit=7)
+        want_preview = wp.events_preview(engine, query, filters=filters, limit=9)
+        want_options = wp.filter_options(engine, query)
+        with cohort_session(engine) as held:
+            people = wp.people_page(held, query, since=query.start, filters=filters, limit=7)
+            preview = wp.events_preview(held, query, filters=filters, limit=9)
+            options = wp.filter_options(held, query)
+        assert people.total == want_people.total
+        assert people.frame.equals(want_people.frame)
+        assert preview.equals(want_preview)
+        assert options == want_options
+    finally:
+        engine.dispose()
+
+
+def test_touch_source_is_the_statement_outside_a_session(duckdb_file: Path) -> None:
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    assert touch_source(query).name == touch_rows(query).name
+    engine = create_engine(f"sqlite:///{duckdb_file.with_suffix('.sqlite')}", read_only=False)
+    try:
+        assert store_of(engine) is None
+        with cohort_session(engine) as same:
+            assert same is engine
+            assert touch_source(query).name == touch_rows(query).name
+    finally:
+        engine.dispose()
+
+
+def test_store_bounds_its_tables_and_lets_the_file_go(duckdb_file: Path) -> None:
+    engine = _engine(duckdb_file)
+    pool = engine.pool
+    assert isinstance(pool, FilePool)
+    store = CohortStore(engine, max_tables=2)
+    try:
+        days = [CAMPAIGN + dt.timedelta(days=n) for n in range(3)]
+        with store.session():
+            for day in days:
+                touch_source(JourneyQuery(as_of=END, event_date=day))
+        assert store.built == 3
+        assert store.held() == 2
+        with store.session():
+            touch_source(JourneyQuery(as_of=END, event_date=days[-1]))  # still held
+            touch_source(JourneyQuery(as_of=END, event_date=days[0]))  # dropped: again
+        assert store.built == 4
+        assert store.is_open()
+        assert pool.open() == 1
+        store.close()
+        assert not store.is_open()
+        assert store.held() == 0
+        assert pool.open() == 0, "the held connection is closed, not pooled"
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_a_replaced_file_is_read_again(duckdb_file: Path, tmp_path: Path) -> None:
+    engine = _engine(duckdb_file)
+    store = CohortStore(engine)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        with store.session() as held:
+            before = wp.people_page(held, query, since=query.start).total
+        other = tmp_path / "other.duckdb"
+        events, ids = scenario(individuals=10)
+        write_tables(f"duckdb:///{other}", events=events, identities=ids)
+        store.close()  # as the idle timer would, so the file can be replaced
+        engine.dispose()
+        shutil.move(other, duckdb_file)
+        with store.session() as held:
+            after = wp.people_page(held, query, since=query.start).total
+        assert store.built == 2
+        assert after < before
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_idle_store_closes_itself(duckdb_file: Path) -> None:
+    engine = _engine(duckdb_file)
+    store = CohortStore(engine, idle_seconds=0.05)
+    try:
+        with store.session():
+            touch_source(JourneyQuery(as_of=END, event_date=CAMPAIGN))
+        assert store.is_open()
+        for _ in range(100):  # at most 5 s
+            if not store.is_open():
+                break
+            time.sleep(0.05)
+        assert not store.is_open()
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_release_lets_the_held_connection_go(duckdb_file: Path) -> None:
+    engine = _engine(duckdb_file)
+    store = store_of(engine)
+    assert store is not None
+    try:
+        with cohort_session(engine):
+            touch_source(JourneyQuery(as_of=END, event_date=CAMPAIGN))
+        assert store.is_open()
+        assert release(duckdb_file) >= 1
+        assert not store.is_open()
+        # A writer in this process can now open the file.
+        write_tables(f"duckdb:///{duckdb_file}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
+    finally:
+        store.close()
+        engine.dispose()
+
+
+def test_a_database_error_lets_the_held_connection_go(duckdb_file: Path) -> None:
+    engine = _engine(duckdb_file)
+    store = CohortStore(engine)
+    try:
+        with store.session():
+            touch_source(JourneyQuery(as_of=END, event_date=CAMPAIGN))
+        missing: sa.Select[tuple[int]] = sa.select(sa.literal_column("1")).select_from(
+            sa.table("no_such_table")
+        )
+        with pytest.raises(sa.exc.DBAPIError), store.session() as held, held.connect() as conn:
+            conn.execute(missing)
+        assert not store.is_open()
+        assert store.held() == 0
+    finally:
+        store.close()
+        engine.dispose()
