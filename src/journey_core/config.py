@@ -91,7 +91,7 @@ class Settings:
     api_cache_rows: int = 1_000_000
     api_read_slots: int = 2
     api_cache_mb: float = 256.0
-    api_lookup_slots: int = 4
+    api_lookup_slots: int = 8
     api_spool_mb: float = 1024.0
     api_cohort_processes: bool = True
     api_allowed_hosts: tuple[str, ...] = ()
@@ -360,7 +360,7 @@ VARIABLES: tuple[Variable, ...] = (
         "whole number >= 1",
         "Most person (email) lookups the API runs at once, in slots of their own so they never "
         "wait behind cohort reads.",
-        _whole(1, "4"),
+        _whole(1, "8"),
     ),
     Variable(
         ENV_API_CACHE_MB,
