@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from journey_core.analytics import campaign as an
+from journey_core.errors import WarehouseError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
@@ -222,4 +223,41 @@ def test_a_database_error_lets_the_held_connection_go(duckdb_file: Path) -> None
         assert store.held() == 0
     finally:
         store.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("sql", "names"),
+    [
+        pytest.param(
+            "SELECT error('Out of Memory Error: could not allocate block of size 256.0 KiB')",
+            ["ran out of memory", "JOURNEY_DUCKDB_MEMORY_MB", "Out of Memory Error"],
+            id="out-of-memory",
+        ),
+        pytest.param(
+            "SELECT * FROM no_such_table",
+            ["Cannot read the warehouse", "no_such_table"],
+            id="other-error",
+        ),
+    ],
+)
+def test_a_database_error_in_a_cohort_session_is_one_warehouse_error(
+    duckdb_file: Path, sql: str, names: list[str]
+) -> None:
+    # The dashboard's page guard shows a WarehouseError as "Warehouse: ..."; a raw DBAPIError
+    # only as "Something went wrong" (at 100M events DuckDB ran out of memory under 256 MB).
+    engine = _engine(duckdb_file)
+    try:
+        with (
+            pytest.raises(WarehouseError) as caught,
+            cohort_session(engine) as held,
+            held.connect() as conn,
+        ):
+            conn.execute(sa.text(sql))
+        for name in names:
+            assert name in str(caught.value)
+        assert store_of(engine) is not None
+        assert not store_of(engine).is_open()  # type: ignore[union-attr]
+    finally:
+        release(duckdb_file)
         engine.dispose()

@@ -50,6 +50,7 @@ from sqlalchemy.schema import DropTable
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.constructs import temp_table_as
+from journey_core.warehouse.diagnose import explain
 from journey_core.warehouse.engine import quote_duckdb_keywords
 from journey_core.warehouse.filepool import FilePool, Stamp, file_stamp, on_release
 from journey_core.warehouse.mapping import SchemaMapping
@@ -288,13 +289,21 @@ def store_of(engine: Engine) -> CohortStore | None:
 @contextmanager
 def cohort_session(engine: Engine) -> Iterator[Engine]:
     """The engine to compute a page's figures with: the held one of :func:`store_of`'s store
-    (its cohorts shared, one reader at a time), or ``engine`` itself where there is none."""
+    (its cohorts shared, one reader at a time), or ``engine`` itself where there is none.
+
+    A database error inside the block leaves it as one actionable
+    :class:`~journey_core.errors.WarehouseError` (:func:`~.diagnose.explain`), e.g. a page
+    that needs more memory than DuckDB may use names ``JOURNEY_DUCKDB_MEMORY_MB``.
+    """
     store = store_of(engine)
-    if store is None:
-        yield engine
-        return
-    with store.session() as held:
-        yield held
+    try:
+        if store is None:
+            yield engine
+            return
+        with store.session() as held:
+            yield held
+    except sa.exc.DBAPIError as exc:
+        raise explain(engine, exc) from None
 
 
 def active_store() -> CohortStore | None:

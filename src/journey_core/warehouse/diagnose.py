@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from journey_core.config import ENV_DATABASE_URL as ENV_URL
+from journey_core.config import ENV_DUCKDB_MEMORY_MB
 from journey_core.errors import WarehouseError
 from journey_core.warehouse.engine import safe_url
 
@@ -95,6 +96,13 @@ def classify(engine: Engine, exc: BaseException) -> str | None:
     if "role" in low and "does not exist" in low:
         return (
             f"The warehouse at {where} has no user {user!r}. Fix the user name in --db / {ENV_URL}."
+        )
+    if "out of memory" in low:
+        return (
+            f"The warehouse ran out of memory computing this: {first_line(exc)}. On a DuckDB "
+            f"file the dashboard may use {ENV_DUCKDB_MEMORY_MB} megabytes (DuckDB spills "
+            "beyond it, but some steps cannot): raise it, or pick a shorter date range; on a "
+            "warehouse server, ask its administrator for more memory for this user."
         )
     if any(marker in low for marker in _UNREACHABLE):
         return (
