@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import duckdb
 import polars as pl
 import pytest
+import sqlalchemy as sa
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import Dialect
 
 from journey_core.rules import normalized_email
 from journey_core.rules.query import EMAIL_PATTERN, JourneyQuery
+from journey_core.warehouse.constructs import blank_to_null, trim_space
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.native import UNICODE_SPACE, email_pattern, journey_statement
 from tests.unit.test_dialects import DIALECTS, _dialect
@@ -87,3 +92,40 @@ def test_python_flavour_agrees_with_the_rules() -> None:
     assert [s if ours.search(s) else None for s in samples] == rules
     assert UNICODE_SPACE.strip() == ""
     assert re.compile(EMAIL_PATTERN).search("a\x85b@x.io") is None  # the rules' own \s
+
+
+_EDGES = ["", " ", "\t", "\u3000", "\xa0", "\u2028", "\u205f"]
+
+
+@settings(max_examples=60, deadline=None)
+@example(values=["a ", " b", "c\u3000", "\u2028", None, "x y", "", " \xa0d e\t"])
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.builds(
+                lambda a, core, b: a + core + b,
+                st.sampled_from(_EDGES),
+                st.text(alphabet=st.sampled_from([*"ab@.x ", *UNICODE_SPACE]), max_size=6),
+                st.sampled_from(_EDGES),
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_duckdb_trim_agrees_with_polars(values: list[str | None]) -> None:
+    # DuckDB trims only values with whitespace at an end (constructs._trim_duckdb): the
+    # result must be Polars' strip_chars() for any value, spaces inside left alone.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    t = sa.table("t", sa.column("i"), sa.column("v"))
+    stmt = sa.select(trim_space(t.c.v), blank_to_null(t.c.v)).order_by(t.c.i)
+    compiled = stmt.compile(dialect=DIALECTS["duckdb"]())
+    sql = re.sub(r"%\((\w+)\)s", r"$\1", str(compiled))
+    got = con.execute(sql, compiled.params).fetchall()
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    trimmed = frame["v"].str.strip_chars().to_list()
+    blank = [v if t else None for v, t in zip(values, trimmed, strict=True)]
+    assert got == list(zip(trimmed, blank, strict=True))

@@ -54,6 +54,7 @@ __all__ = [
     "bytewise",
     "carried",
     "carried_before",
+    "edge_space_pattern",
     "email_key",
     "email_matches",
     "email_pattern",
@@ -139,10 +140,33 @@ def _trim_default(element: trim_space, compiler: SQLCompiler, **kw: Any) -> str:
     return f"TRIM(BOTH {_space(compiler, **kw)} FROM {_arg(compiler, element, 0, **kw)})"
 
 
-@compiles(trim_space, "duckdb")
 @compiles(trim_space, "sqlite")
 def _trim_two_args(element: trim_space, compiler: SQLCompiler, **kw: Any) -> str:
     return f"trim({_arg(compiler, element, 0, **kw)}, {_space(compiler, **kw)})"
+
+
+def edge_space_pattern(flavour: str) -> str:
+    r"""A regex matching text that starts or ends with Unicode whitespace, in ``flavour``.
+
+    >>> import re
+    >>> edge = re.compile(edge_space_pattern("python"))
+    >>> [bool(edge.search(s)) for s in ["a", " a", "a\u3000", "a b", ""]]
+    [False, True, True, False, False]
+    """
+    esc = _FLAVOUR_ESCAPE[flavour].format
+    space = "[" + "".join(esc(ord(ch)) for ch in UNICODE_SPACE) + "]"
+    return f"^{space}|{space}$"
+
+
+@compiles(trim_space, "duckdb")
+def _trim_duckdb(element: trim_space, compiler: SQLCompiler, **kw: Any) -> str:
+    # DuckDB's trim() with a set of characters costs ~4 us a value (2.9 s for 641,675 emails
+    # against 0.57 s this way); most values have no space at either end, and a regex that
+    # looks only at the ends tells which do. bench/RESULTS.md, "trim".
+    value = _arg(compiler, element, 0, **kw)
+    edge = compiler.process(sa.literal(edge_space_pattern("re2"), sa.String()), **kw)
+    trimmed = f"trim({value}, {_space(compiler, **kw)})"
+    return f"CASE WHEN regexp_matches({value}, {edge}) THEN {trimmed} ELSE {value} END"
 
 
 @compiles(trim_space, "postgresql")
