@@ -65,6 +65,7 @@ __all__ = [
     "matches_email",
     "micros_between",
     "naive_utc",
+    "non_blank",
     "normalized_email",
     "ordered_join",
     "regex_group",
@@ -365,7 +366,7 @@ def _checked_email(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
 
 @compiles(valid_email)
 def _valid_email_default(element: valid_email, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(_checked_email(list(element.clauses)[0]), **kw)
+    return compiler.process(_checked_email(next(iter(element.clauses))), **kw)
 
 
 def loose_email_pattern(flavour: str) -> str:
@@ -386,7 +387,7 @@ def _valid_email_postgresql(element: valid_email, compiler: SQLCompiler, **kw: A
     # locale and provider) of at most MAX_EMAIL_LENGTH bytes whose first "@" leaves at most
     # EMAIL_LOCAL_MAX characters before it: there the length checks cannot fail, and the
     # regex without its bound decides alone. Everything else takes the exact spelling.
-    raw = list(element.clauses)[0]
+    raw = next(iter(element.clauses))
     key = unicode_lower(trim_space(raw))
     size = sa.func.octet_length(raw)
     fast = sa.and_(
@@ -401,7 +402,41 @@ def _valid_email_postgresql(element: valid_email, compiler: SQLCompiler, **kw: A
 
 def blank_to_null(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """``column``, NULL where it is empty or only whitespace (:data:`UNICODE_SPACE`)."""
+    return non_blank(column)
+
+
+class non_blank(FunctionElement[Any]):
+    """``x`` itself, NULL where it is empty or only whitespace: :func:`blank_to_null`."""
+
+    name = "non_blank"
+    inherit_cache = True
+
+    def __init__(self, column: sa.ColumnElement[Any]) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+def _checked_blank(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.case((sa.func.length(trim_space(column)) > 0, column), else_=sa.null())
+
+
+@compiles(non_blank)
+def _non_blank_default(element: non_blank, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(_checked_blank(next(iter(element.clauses))), **kw)
+
+
+@compiles(non_blank, "postgresql")
+def _non_blank_postgresql(element: non_blank, compiler: SQLCompiler, **kw: Any) -> str:
+    # btrim() with a set of characters costs ~0.2 us a value (every event's anonymous id);
+    # a value starting with a printable ASCII character other than space is not blank.
+    column = next(iter(element.clauses))
+    first = sa.func.ascii(column)
+    printable = sa.and_(first >= _FIRST_PRINTABLE, first <= _LAST_PRINTABLE)
+    return compiler.process(sa.case((printable, column), else_=_checked_blank(column)), **kw)
+
+
+_FIRST_PRINTABLE: Final = 0x21  # "!"
+_LAST_PRINTABLE: Final = 0x7E  # "~"
 
 
 # --------------------------------------------------------------------------- times

@@ -354,6 +354,8 @@ def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
 
 # --------------------------------------------------------------------------- touches
 _ORDERED: Final = (c.EMAIL, c.OCCURRED_AT, c.EVENT_ID)  # a person's rows in time order
+
+
 def row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
     """A person's rows in time order (``sessions._ORDER``; unique after de-duplication)."""
     return [
@@ -449,8 +451,8 @@ def touches_of(
     acquiring = sa.or_(sq["_own"] == 1, new)
     # Pass 2, ordered by the integer _seq: the running count of visits, and the acquisition
     # in force: that of the last acquiring row (each row carrying its own acquisition, and
-    # each visit's first row), carried forward; before the row too, to tell whether an
-    # acquiring row changes it. One sort for all of them (constructs.carried).
+    # each visit's first row), carried forward; before the row too, as one key, to tell
+    # whether an acquiring row changes it. One sort for all of them (constructs.carried).
     person = bytewise(sq[c.EMAIL])
     window: dict[str, Any] = {
         "partition_by": person,
@@ -460,24 +462,31 @@ def touches_of(
     carried_args = [
         (sa.case((acquiring, sq[name]), else_=sa.null()), name) for name in _ACQUISITION
     ]
+    own_key = _acquisition_key(sq)
+    acquired_key = sa.case((acquiring, own_key), else_=sa.null())
     numbered = sa.select(
         *(sq[name] for name in kept),
         sq["_own"],
         starts.label(c.IS_SESSION_START),
         sa.func.sum(starts).over(**window).label(c.SESSION),
+        *(carried(value, person, sq["_seq"]).label(f"_in_{name}") for value, name in carried_args),
         *(
-            carried(value, person, sq["_seq"]).label(f"_in_{name}")
-            for value, name in carried_args
-        ),
-        *(
-            carried_before(value, person, sq["_seq"]).label(f"_was_{name}")
-            for value, name in carried_args
+            []
+            if repeats
+            else [
+                own_key.label("_key"),
+                carried_before(acquired_key, person, sq["_seq"]).label("_was_key"),
+            ]
         ),
     ).subquery(f"{tag}_visits")
     nb = numbered.c
-    changed = sa.or_(*(nb[f"_in_{name}"] != nb[f"_was_{name}"] for name in _ACQUISITION))
     own = nb["_own"] == 1
-    is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, changed))
+    # An own acquisition is the one in force at its row: it changes it when its key differs
+    # from the key in force before.
+    is_touch = sa.or_(
+        nb[c.IS_SESSION_START] == 1,
+        own if repeats else sa.and_(own, nb["_key"] != nb["_was_key"]),
+    )
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
     return sa.select(
         *(nb[name] for name in kept),
@@ -486,6 +495,22 @@ def touches_of(
         sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
         *(nb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
     ).cte(f"{tag}_touches")
+
+
+def _acquisition_key(cols: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[str]:
+    """A row's channel, source, medium and campaign as one text, each behind its length
+    (``-`` for a null): equal keys, equal values. One carried window instead of four."""
+    parts = [
+        sa.func.coalesce(
+            sa.cast(sa.func.length(cols[name]), sa.String()).concat(_lit(":")).concat(cols[name]),
+            _lit("-"),
+        )
+        for name in _ACQUISITION
+    ]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key.concat(part)
+    return key
 
 
 # --------------------------------------------------------------------------- aggregates
@@ -605,7 +630,7 @@ def counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[flo
 
 
 def _people(value: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
-    """How many distinct ``value`` (emails) there are, compared as bytes (see :func:`touches_of`)."""
+    """How many distinct ``value`` (emails), compared as bytes (see :func:`touches_of`)."""
     return sa.func.count(sa.distinct(bytewise(value)))
 
 
@@ -936,9 +961,7 @@ def touchpoints_statement(
         if newly_known_since is None
         else [t[c.KNOWN_AT] >= _time("newly_known_since", newly_known_since)]
     )
-    population = (
-        sa.select(_people(t[c.EMAIL])).where(*considered).scalar_subquery()
-    )
+    population = sa.select(_people(t[c.EMAIL])).where(*considered).scalar_subquery()
     keys = [t[name] for name in _DIMENSIONS]
     people = _people(t[c.EMAIL])
     touches_n = sa.func.count()
@@ -1209,13 +1232,16 @@ def campaign_touches(
     config: ChannelConfig | None,
     filters: Filters,
     lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
+    *,
+    columns: Sequence[str] = c.RESULT_COLUMNS,
 ) -> sa.CTE:
     """The cohort's touch rows: filtered people, scoped when a touch filter is set (inside a
     :func:`~journey_core.warehouse.cohort.cohort_session`, held as a table of their own: the
-    filter and the scope's window run once, not once per figure)."""
+    filter and the scope's window run once, not once per figure). ``columns``: the result
+    columns kept outside a cohort session (see :func:`touches_of`)."""
 
     def build() -> sa.CTE:
-        rows = touch_source(query, mapping, config, columns=FIGURE_COLUMNS)
+        rows = touch_source(query, mapping, config, columns=columns)
         touches = filtered_people(_once(rows) if filters.active else rows, filters)
         return _once(scoped_rows(touches, filters, lookback=lookback))
 
@@ -1258,7 +1284,7 @@ def campaign_figures(
     until = end if end is not None and query.start is None else period.as_of
     zone = tz if tz is not None else query.timezone
     chosen = filters or Filters()
-    touches = campaign_touches(period, mapping, config, chosen, lookback)
+    touches = campaign_touches(period, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS)
     conv = conversion_events
     parts = [
         (kpis_statement(touches, since=begin, conversion_events=conv), _KPIS),
@@ -1277,7 +1303,7 @@ def campaign_figures(
     got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
-        prior = campaign_touches(earlier, mapping, config, chosen, lookback)
+        prior = campaign_touches(earlier, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
         before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
