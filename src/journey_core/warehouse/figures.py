@@ -500,7 +500,7 @@ def touches_of(
 def _acquisition_key(cols: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[str]:
     """A row's channel, source, medium and campaign as one text, each behind its length
     (``-`` for a null): equal keys, equal values. One carried window instead of four."""
-    parts = [
+    parts: list[sa.ColumnElement[str]] = [
         sa.func.coalesce(
             sa.cast(sa.func.length(cols[name]), sa.String()).concat(_lit(":")).concat(cols[name]),
             _lit("-"),
