@@ -695,12 +695,18 @@ def test_conforming_constructs_compile_for_every_dialect(dialect_name: str) -> N
         assert re.sub(r"_\d+\)", ")", body) in re.sub(r"_\d+\)", ")", fast)
 
 
-def test_touches_carry_one_key_before_the_row() -> None:
-    """Four carried windows for the acquisition in force, one for the key before the row."""
+def test_touches_partition_people_as_bytes() -> None:
+    """The visits' windows partition by email as bytes (PostgreSQL sorts "C" text faster);
+    attribution's repeated touches need no acquisition before the row."""
     touches = figures.touch_rows(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)))
     text = str(sa.select(*touches.c).compile(dialect=DIALECTS["duckdb"]()))
-    assert text.count("IGNORE NULLS) OVER") == 5
-    assert text.count("AND 1 PRECEDING") == 1
+    assert text.count("IGNORE NULLS) OVER") == 8
+    assert text.count("AND 1 PRECEDING") == 4
+    journeys = journey_statement(JourneyQuery(as_of=AS_OF)).order_by(None).cte("rows")
+    repeats = figures.touches_of(journeys, repeats=True)
+    text = str(sa.select(*repeats.c).compile(dialect=DIALECTS["duckdb"]()))
+    assert text.count("IGNORE NULLS) OVER") == 4
+    assert "AND 1 PRECEDING" not in text
     postgres = str(sa.select(*touches.c).compile(dialect=DIALECTS["postgresql"]()))
     assert 'PARTITION BY (journey_acquisition.email COLLATE "C")' in postgres
 

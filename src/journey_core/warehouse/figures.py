@@ -451,8 +451,9 @@ def touches_of(
     acquiring = sa.or_(sq["_own"] == 1, new)
     # Pass 2, ordered by the integer _seq: the running count of visits, and the acquisition
     # in force: that of the last acquiring row (each row carrying its own acquisition, and
-    # each visit's first row), carried forward; before the row too, as one key, to tell
-    # whether an acquiring row changes it. One sort for all of them (constructs.carried).
+    # each visit's first row), carried forward; before the row too, to tell whether an
+    # acquiring row changes it (unless every own acquisition is a touch: ``repeats``). One
+    # sort for all of them (constructs.carried).
     person = bytewise(sq[c.EMAIL])
     window: dict[str, Any] = {
         "partition_by": person,
@@ -462,8 +463,6 @@ def touches_of(
     carried_args = [
         (sa.case((acquiring, sq[name]), else_=sa.null()), name) for name in _ACQUISITION
     ]
-    own_key = _acquisition_key(sq)
-    acquired_key = sa.case((acquiring, own_key), else_=sa.null())
     numbered = sa.select(
         *(sq[name] for name in kept),
         sq["_own"],
@@ -471,22 +470,17 @@ def touches_of(
         sa.func.sum(starts).over(**window).label(c.SESSION),
         *(carried(value, person, sq["_seq"]).label(f"_in_{name}") for value, name in carried_args),
         *(
-            []
-            if repeats
-            else [
-                own_key.label("_key"),
-                carried_before(acquired_key, person, sq["_seq"]).label("_was_key"),
-            ]
+            carried_before(value, person, sq["_seq"]).label(f"_was_{name}")
+            for value, name in ([] if repeats else carried_args)
         ),
     ).subquery(f"{tag}_visits")
     nb = numbered.c
     own = nb["_own"] == 1
-    # An own acquisition is the one in force at its row: it changes it when its key differs
-    # from the key in force before.
-    is_touch = sa.or_(
-        nb[c.IS_SESSION_START] == 1,
-        own if repeats else sa.and_(own, nb["_key"] != nb["_was_key"]),
-    )
+    if repeats:
+        is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, own)
+    else:
+        changed = sa.or_(*(nb[f"_in_{name}"] != nb[f"_was_{name}"] for name in _ACQUISITION))
+        is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, sa.and_(own, changed))
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
     return sa.select(
         *(nb[name] for name in kept),
@@ -495,22 +489,6 @@ def touches_of(
         sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
         *(nb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
     ).cte(f"{tag}_touches")
-
-
-def _acquisition_key(cols: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[str]:
-    """A row's channel, source, medium and campaign as one text, each behind its length
-    (``-`` for a null): equal keys, equal values. One carried window instead of four."""
-    parts: list[sa.ColumnElement[str]] = [
-        sa.func.coalesce(
-            sa.cast(sa.func.length(cols[name]), sa.String()).concat(_lit(":")).concat(cols[name]),
-            _lit("-"),
-        )
-        for name in _ACQUISITION
-    ]
-    key = parts[0]
-    for part in parts[1:]:
-        key = key.concat(part)
-    return key
 
 
 # --------------------------------------------------------------------------- aggregates
