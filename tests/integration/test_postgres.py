@@ -26,6 +26,7 @@ import journey_cli.commands as cli
 from journey_core import columns as c
 from journey_core.errors import InputError, WarehouseError
 from journey_core.io.demo import generate
+from journey_core.rules.identity import blank_to_null, normalized_email
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import (
     create_engine,
@@ -33,6 +34,12 @@ from journey_core.warehouse import (
     summarize,
     verify_schema,
     write_tables,
+)
+from journey_core.warehouse.constructs import (
+    _checked_blank,
+    _checked_email,
+    non_blank,
+    valid_email,
 )
 from journey_core.warehouse.mapping import load_mapping, parse_mapping
 from tests.support.postgres import AdminQuery, PostgresServer
@@ -225,6 +232,77 @@ def test_edge_cases_on_postgres(reader: sa.Engine) -> None:
     assert late.frame.is_empty()
     assert late.message is not None
     assert "late@example.com" in late.message
+
+
+# ---------------------------------------------------------- fast constructs
+
+# Values around each edge of PostgreSQL's fast paths (constructs.valid_email, non_blank):
+# ASCII or not, the 254-character and 64-character limits, an "@" after leading spaces,
+# Unicode whitespace at either end, blank, control characters and no "@" at all.
+CONFORMED_VALUES = [
+    "Ann@Example.COM",
+    "  ann@example.com\u3000",
+    "\u00c9lo@example.fr",
+    "ann@ex\u00e4mple.de",
+    "a" * 64 + "@example.com",
+    "a" * 65 + "@example.com",
+    " " * 10 + "a" * 60 + "@example.com",
+    "a@" + "b" * 249 + ".co",
+    "a@" + "b" * 250 + ".co",
+    " a@" + "b" * 249 + ".co ",
+    "\u00e9" + "a@" + "b" * 248 + ".co",
+    "\u00e9" + "a@" + "b" * 249 + ".co",
+    "a@b",
+    "@b.co",
+    "a b@c.de",
+    "a@b.c.",
+    "a@@b.co",
+    "\x01a@b.co",
+    "",
+    "   ",
+    "\u3000\u00a0",
+    "!x",
+    "~x",
+    " x",
+    "\u00a0x",
+    "anon-1",
+    None,
+]
+
+
+def test_fast_constructs_equal_their_exact_spellings(reader: sa.Engine) -> None:
+    rows = sa.values(sa.column("v", sa.String()), name="t").data([(v,) for v in CONFORMED_VALUES])
+    v = rows.c.v
+    stmt = sa.select(
+        v,
+        valid_email(v),
+        _checked_email(v),
+        non_blank(v),
+        _checked_blank(v),
+    ).select_from(rows)
+    compiled = str(stmt.compile(dialect=reader.dialect))
+    assert "octet_length(" in compiled
+    assert "ascii(" in compiled  # the fast paths are what runs here
+    with reader.connect() as conn:
+        got = [tuple(row) for row in conn.execute(stmt)]
+    assert len(got) == len(CONFORMED_VALUES)
+    for value, fast_email, exact_email, fast_blank, exact_blank in got:
+        assert fast_email == exact_email, value
+        assert fast_blank == exact_blank, value
+    # and both agree with the rules (the server's lower() folds all of Unicode only under a
+    # linguistic LC_CTYPE: the test cluster's "C" folds ASCII, so there emails are compared
+    # for ASCII values alone)
+    values = pl.DataFrame({"v": CONFORMED_VALUES}, schema={"v": pl.String})
+    emails = values.select(normalized_email("v")).get_column("v").to_list()
+    blanks = values.select(blank_to_null("v")).get_column("v").to_list()
+    assert [row[3] for row in got] == blanks
+    ascii_rows = [(row[1], want) for row, want in zip(got, emails, strict=True) if _ascii(row[0])]
+    assert len(ascii_rows) > len(CONFORMED_VALUES) // 2
+    assert all(have == want for have, want in ascii_rows), ascii_rows
+
+
+def _ascii(value: str | None) -> bool:
+    return value is None or value.isascii()
 
 
 # ------------------------------------------------------------------ pushdown

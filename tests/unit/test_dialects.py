@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
 
+from journey_core import columns as c
 from journey_core.analytics.attribution import AttributionSettings, PathUnit
 from journey_core.analytics.campaign import DIMENSIONS, Filters
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
@@ -30,10 +31,14 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures, funnel, pages, search, statements
 from journey_core.warehouse.constructs import (
+    _checked_blank,
+    _checked_email,
     carried,
     carried_before,
     gap_exceeded,
     micros_between,
+    non_blank,
+    valid_email,
 )
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
@@ -662,3 +667,55 @@ def test_carried_runs_like_a_forward_fill(url: str) -> None:
         ("a", 12345678902, "y", "y"),
         ("b", 1, None, None),
     ]
+
+
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_conforming_constructs_compile_for_every_dialect(dialect_name: str) -> None:
+    """valid_email and non_blank: PostgreSQL tries a fast path first, then the exact
+    spelling every other dialect uses (equal on a real server: tests/integration/test_postgres)."""
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    t = sa.table("t", sa.column("v", sa.String()))
+
+    def sql(expression: sa.ColumnElement[Any]) -> str:
+        return str(sa.select(expression.label("x")).compile(dialect=dialect))
+
+    email, exact_email = sql(valid_email(t.c.v)), sql(_checked_email(t.c.v))
+    blank, exact_blank = sql(non_blank(t.c.v)), sql(_checked_blank(t.c.v))
+    assert isinstance(non_blank(t.c.v).type, sa.String)
+    if dialect_name != "postgresql":
+        assert (email, blank) == (exact_email, exact_blank)
+        return
+    for fast, exact, marks in [
+        (email, exact_email, ("octet_length(t.v)", "strpos(t.v, ")),
+        (blank, exact_blank, ("ascii(t.v)",)),
+    ]:
+        body = exact.split("SELECT ", 1)[1].rsplit(" AS ", 1)[0]
+        assert fast.count("CASE WHEN") == exact.count("CASE WHEN") + 1 + (fast is email)
+        assert all(mark in fast for mark in marks), fast
+        assert re.sub(r"_\d+\)", ")", body) in re.sub(r"_\d+\)", ")", fast)
+
+
+def test_touches_partition_people_as_bytes() -> None:
+    """The visits' windows partition by email as bytes (PostgreSQL sorts "C" text faster);
+    attribution's repeated touches need no acquisition before the row."""
+    touches = figures.touch_rows(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)))
+    text = str(sa.select(*touches.c).compile(dialect=DIALECTS["duckdb"]()))
+    assert text.count("IGNORE NULLS) OVER") == 8
+    assert text.count("AND 1 PRECEDING") == 4
+    journeys = journey_statement(JourneyQuery(as_of=AS_OF)).order_by(None).cte("rows")
+    repeats = figures.touches_of(journeys, repeats=True)
+    text = str(sa.select(*repeats.c).compile(dialect=DIALECTS["duckdb"]()))
+    assert text.count("IGNORE NULLS) OVER") == 4
+    assert "AND 1 PRECEDING" not in text
+    postgres = str(sa.select(*touches.c).compile(dialect=DIALECTS["postgresql"]()))
+    assert 'PARTITION BY (journey_acquisition.email COLLATE "C")' in postgres
+
+
+def test_figure_touches_keep_only_the_columns_they_read() -> None:
+    query = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
+    narrow = figures.touch_rows(query, columns=figures.FIGURE_COLUMNS)
+    assert [col.key for col in narrow.c] == [
+        *(name for name in c.RESULT_COLUMNS if name in figures.FIGURE_COLUMNS),
+        *figures.TOUCH_COLUMNS[len(c.RESULT_COLUMNS) :],
+    ]
+    assert [col.key for col in figures.touch_rows(query).c] == list(figures.TOUCH_COLUMNS)

@@ -8,7 +8,8 @@ route and the one-statement rules trim, lower-case, validate and compare times a
   folds ASCII only, so there it is the ``journey_lower`` function that
   :func:`~journey_core.warehouse.engine.create_engine` registers on every connection;
 - :class:`matches_email` is the rules' email pattern in each engine's regex flavour;
-- :func:`normalized_email` is :func:`journey_core.rules.normalized_email` in SQL;
+- :func:`normalized_email` is :func:`journey_core.rules.normalized_email` in SQL (for an
+  email, :class:`valid_email`: on PostgreSQL with a fast path for short ASCII values);
 - :class:`email_matches` is one person's lookup, index-friendly (``lower(trim(email))``);
 - :class:`bytewise` orders text by its bytes, as Polars orders strings;
 - :class:`epoch_micros` is a timestamp as whole microseconds since 1970 (time differences
@@ -60,9 +61,11 @@ __all__ = [
     "email_pattern",
     "epoch_micros",
     "gap_exceeded",
+    "loose_email_pattern",
     "matches_email",
     "micros_between",
     "naive_utc",
+    "non_blank",
     "normalized_email",
     "ordered_join",
     "regex_group",
@@ -74,6 +77,7 @@ __all__ = [
     "time_bound",
     "trim_space",
     "unicode_lower",
+    "valid_email",
 ]
 
 #: Unicode ``White_Space`` (what Polars' ``strip_chars()`` and Rust's ``\s`` mean).
@@ -339,17 +343,100 @@ def normalized_email(
 
     Blank or malformed values become NULL; with ``any_identifier`` any non-blank value counts.
     """
+    if not any_identifier:
+        return valid_email(column)
     key = unicode_lower(trim_space(column))
-    if any_identifier:
-        valid = sa.func.length(key) > 0
-    else:
-        valid = sa.and_(sa.func.length(key) <= MAX_EMAIL_LENGTH, matches_email(key))
+    return sa.case((sa.func.length(key) > 0, key), else_=sa.null())
+
+
+class valid_email(FunctionElement[str]):
+    """``x`` trimmed and lower-cased when that is a valid email (:func:`email_pattern`, at
+    most ``MAX_EMAIL_LENGTH`` characters), else NULL: :func:`normalized_email` of an email."""
+
+    type = sa.String()
+    name = "valid_email"
+    inherit_cache = True
+
+
+def _checked_email(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    key = unicode_lower(trim_space(column))
+    valid = sa.and_(sa.func.length(key) <= MAX_EMAIL_LENGTH, matches_email(key))
     return sa.case((valid, key), else_=sa.null())
+
+
+@compiles(valid_email)
+def _valid_email_default(element: valid_email, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(_checked_email(next(iter(element.clauses))), **kw)
+
+
+def loose_email_pattern(flavour: str) -> str:
+    r""":func:`email_pattern` without the bound on the local part's length (``+``, not
+    ``{1,64}``).
+
+    >>> email_pattern("ars").replace("{1,64}", "+") == loose_email_pattern("ars")
+    True
+    """
+    return email_pattern(flavour).replace(f"{{1,{EMAIL_LOCAL_MAX}}}", "+", 1)
+
+
+@compiles(valid_email, "postgresql")
+def _valid_email_postgresql(element: valid_email, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL evaluates lower(btrim()) once per use and runs a bounded repetition like
+    # {1,64} through a slow path: 5.5 us a value, against 1.8 us this way (3M demo events).
+    # The fast branch is taken only for ASCII values (lower() keeps their length, in every
+    # locale and provider) of at most MAX_EMAIL_LENGTH bytes whose first "@" leaves at most
+    # EMAIL_LOCAL_MAX characters before it: there the length checks cannot fail, and the
+    # regex without its bound decides alone. Everything else takes the exact spelling.
+    raw = next(iter(element.clauses))
+    key = unicode_lower(trim_space(raw))
+    size = sa.func.octet_length(raw)
+    fast = sa.and_(
+        size <= MAX_EMAIL_LENGTH,
+        size == sa.func.length(raw),
+        sa.func.strpos(raw, sa.literal("@", sa.String())) <= EMAIL_LOCAL_MAX + 1,
+    )
+    loose = key.regexp_match(sa.literal(loose_email_pattern("ars"), sa.String()))
+    checked = sa.case((loose, key), else_=sa.null())
+    return compiler.process(sa.case((fast, checked), else_=_checked_email(raw)), **kw)
 
 
 def blank_to_null(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     """``column``, NULL where it is empty or only whitespace (:data:`UNICODE_SPACE`)."""
+    return non_blank(column)
+
+
+class non_blank(FunctionElement[Any]):
+    """``x`` itself, NULL where it is empty or only whitespace: :func:`blank_to_null`."""
+
+    name = "non_blank"
+    inherit_cache = True
+
+    def __init__(self, column: sa.ColumnElement[Any]) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+def _checked_blank(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.case((sa.func.length(trim_space(column)) > 0, column), else_=sa.null())
+
+
+@compiles(non_blank)
+def _non_blank_default(element: non_blank, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(_checked_blank(next(iter(element.clauses))), **kw)
+
+
+@compiles(non_blank, "postgresql")
+def _non_blank_postgresql(element: non_blank, compiler: SQLCompiler, **kw: Any) -> str:
+    # btrim() with a set of characters costs ~0.2 us a value (every event's anonymous id);
+    # a value starting with a printable ASCII character other than space is not blank.
+    column = next(iter(element.clauses))
+    first = sa.func.ascii(column)
+    printable = sa.and_(first >= _FIRST_PRINTABLE, first <= _LAST_PRINTABLE)
+    return compiler.process(sa.case((printable, column), else_=_checked_blank(column)), **kw)
+
+
+_FIRST_PRINTABLE: Final = 0x21  # "!"
+_LAST_PRINTABLE: Final = 0x7E  # "~"
 
 
 # --------------------------------------------------------------------------- times

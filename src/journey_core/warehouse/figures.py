@@ -67,6 +67,7 @@ from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
     "DAY_INDEX",
+    "FIGURE_COLUMNS",
     "HOST_PATTERN",
     "HOUR_INDEX",
     "TOUCH_COLUMNS",
@@ -352,6 +353,9 @@ def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
 
 
 # --------------------------------------------------------------------------- touches
+_ORDERED: Final = (c.EMAIL, c.OCCURRED_AT, c.EVENT_ID)  # a person's rows in time order
+
+
 def row_order(cols: sa.ColumnCollection[str, Any]) -> list[sa.UnaryExpression[Any]]:
     """A person's rows in time order (``sessions._ORDER``; unique after de-duplication)."""
     return [
@@ -373,21 +377,35 @@ TOUCH_COLUMNS: Final[tuple[str, ...]] = (
 )
 
 
+#: The result columns the campaign and recent figures read from :func:`touch_rows` (the
+#: others, URLs and UTM tags among them, only feed the channel grouping).
+FIGURE_COLUMNS: Final[tuple[str, ...]] = (
+    c.EMAIL,
+    c.KNOWN_AT,
+    c.OCCURRED_AT,
+    c.EVENT_ID,
+    c.EVENT_TYPE,
+    c.REVENUE,
+)
+
+
 def touch_rows(
     query: JourneyQuery,
     mapping: SchemaMapping = CANONICAL,
     config: ChannelConfig | None = None,
     *,
     gap: dt.timedelta = SESSION_GAP,
+    columns: Sequence[str] = c.RESULT_COLUMNS,
 ) -> sa.CTE:
     """The journey rows of ``query`` with visits and touches, as ``campaign.with_sessions``.
 
     Columns :data:`TOUCH_COLUMNS`: ``session`` (1, 2, ... per person), ``is_session_start``
     and ``is_touch`` (1 or 0), and the channel, source, medium and campaign of each row's
     touch in force (``session_source`` etc.). A CTE, for the aggregates to group.
+    ``columns``: the result columns kept (see :func:`touches_of`).
     """
     journeys = journey_statement(query, mapping).order_by(None).cte("journey_result")
-    return touches_of(journeys, config, gap=gap)
+    return touches_of(journeys, config, gap=gap, columns=columns)
 
 
 def touches_of(
@@ -397,20 +415,30 @@ def touches_of(
     gap: dt.timedelta = SESSION_GAP,
     repeats: bool = False,
     tag: str = "journey",
+    columns: Sequence[str] = c.RESULT_COLUMNS,
 ) -> sa.CTE:
     """:func:`touch_rows` over any journey rows ``journeys`` (a CTE with the result columns).
 
     With ``repeats`` (``sessions.with_touches(repeats=True)``, as attribution counts them),
     every row carrying its own acquisition is a touch, even one repeating the one in force.
     ``tag`` starts the names of its CTEs (two over different rows can share a statement).
+    ``columns`` are the result columns kept once the channels are found (email, occurred_at
+    and event_id always): the visits' sorts and windows carry only those (PostgreSQL sorts
+    and spills whole rows; page URLs and referrers are most of a row's width).
     """
+    kept = [name for name in c.RESULT_COLUMNS if name in {*columns, *_ORDERED}]
     cfg = config or ChannelConfig.default()
     acquired = channel_columns(journeys, cfg, tag=tag).c
     one, zero = sa.literal(1), sa.literal(0)
     # Pass 1, the one sort by time: the previous row's time and each row's place (_seq).
-    ordered: dict[str, Any] = {"partition_by": acquired[c.EMAIL], "order_by": row_order(acquired)}
+    # Partitions by email in bytes (bytewise): any order of the people serves, and
+    # PostgreSQL sorts "C" text several times faster than text under a linguistic collation.
+    person = bytewise(acquired[c.EMAIL])
+    ordered: dict[str, Any] = {"partition_by": person, "order_by": row_order(acquired)}
     sequenced = sa.select(
-        *acquired,
+        *(acquired[name] for name in kept),
+        acquired["_own"],
+        *(acquired[name] for name in _ACQUISITION),
         sa.func.lag(acquired[c.OCCURRED_AT]).over(**ordered).label("_previous"),
         sa.func.row_number().over(**ordered).label("_seq"),
     ).cte(f"{tag}_previous")
@@ -424,9 +452,11 @@ def touches_of(
     # Pass 2, ordered by the integer _seq: the running count of visits, and the acquisition
     # in force: that of the last acquiring row (each row carrying its own acquisition, and
     # each visit's first row), carried forward; before the row too, to tell whether an
-    # acquiring row changes it. One sort for all of them (constructs.carried).
+    # acquiring row changes it (unless every own acquisition is a touch: ``repeats``). One
+    # sort for all of them (constructs.carried).
+    person = bytewise(sq[c.EMAIL])
     window: dict[str, Any] = {
-        "partition_by": sq[c.EMAIL],
+        "partition_by": person,
         "order_by": sq["_seq"],
         "rows": (None, 0),
     }
@@ -434,26 +464,26 @@ def touches_of(
         (sa.case((acquiring, sq[name]), else_=sa.null()), name) for name in _ACQUISITION
     ]
     numbered = sa.select(
-        *(sq[name] for name in c.RESULT_COLUMNS),
+        *(sq[name] for name in kept),
         sq["_own"],
         starts.label(c.IS_SESSION_START),
         sa.func.sum(starts).over(**window).label(c.SESSION),
+        *(carried(value, person, sq["_seq"]).label(f"_in_{name}") for value, name in carried_args),
         *(
-            carried(value, sq[c.EMAIL], sq["_seq"]).label(f"_in_{name}")
-            for value, name in carried_args
-        ),
-        *(
-            carried_before(value, sq[c.EMAIL], sq["_seq"]).label(f"_was_{name}")
-            for value, name in carried_args
+            carried_before(value, person, sq["_seq"]).label(f"_was_{name}")
+            for value, name in ([] if repeats else carried_args)
         ),
     ).subquery(f"{tag}_visits")
     nb = numbered.c
-    changed = sa.or_(*(nb[f"_in_{name}"] != nb[f"_was_{name}"] for name in _ACQUISITION))
     own = nb["_own"] == 1
-    is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, own if repeats else sa.and_(own, changed))
+    if repeats:
+        is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, own)
+    else:
+        changed = sa.or_(*(nb[f"_in_{name}"] != nb[f"_was_{name}"] for name in _ACQUISITION))
+        is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, sa.and_(own, changed))
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
     return sa.select(
-        *(nb[name] for name in c.RESULT_COLUMNS),
+        *(nb[name] for name in kept),
         nb[c.SESSION],
         nb[c.IS_SESSION_START],
         sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
@@ -466,13 +496,16 @@ def touch_source(
     query: JourneyQuery,
     mapping: SchemaMapping = CANONICAL,
     config: ChannelConfig | None = None,
+    *,
+    columns: Sequence[str] = c.RESULT_COLUMNS,
 ) -> sa.CTE:
     """The rows of :func:`touch_rows` as the figures read them: inside a
     :func:`~journey_core.warehouse.cohort.cohort_session`, a CTE over the TEMP table the
-    session holds them in (run once per input set); elsewhere :func:`touch_rows` itself."""
+    session holds them in (run once per input set, every column); elsewhere
+    :func:`touch_rows` itself, with the result ``columns``."""
     store = active_store()
     if store is None:
-        return touch_rows(query, mapping, config)
+        return touch_rows(query, mapping, config, columns=columns)
     cfg = config or ChannelConfig.default()
     table = store.rows(query, mapping, cfg, lambda: touch_rows(query, mapping, cfg))
     return sa.select(*table.c).cte(f"{table.name}{_HELD}")
@@ -527,7 +560,7 @@ def scoped_rows(
     ]
     touch_at = sa.case((sa.and_(t[c.IS_TOUCH] == 1, *matching), t[c.OCCURRED_AT]), else_=sa.null())
     latest = sa.func.max(touch_at).over(
-        partition_by=t[c.EMAIL], order_by=row_order(t), rows=(None, 0)
+        partition_by=bytewise(t[c.EMAIL]), order_by=row_order(t), rows=(None, 0)
     )
     with_latest = sa.select(*t, latest.label("_latest_touch")).cte("journey_latest_touch")
     w = with_latest.c
@@ -574,6 +607,11 @@ def counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[flo
     return sa.case((rows[c.IN_SCOPE] == 1, _revenue(rows)), else_=sa.literal(0.0))
 
 
+def _people(value: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
+    """How many distinct ``value`` (emails), compared as bytes (see :func:`touches_of`)."""
+    return sa.func.count(sa.distinct(bytewise(value)))
+
+
 def kpis_statement(
     touches: sa.CTE,
     *,
@@ -588,14 +626,14 @@ def kpis_statement(
     """
     t = touches.c
     if since is None:
-        people: Any = sa.func.count(sa.distinct(t[c.EMAIL]))
+        people: Any = _people(t[c.EMAIL])
         newly: Any = sa.null()
         cohort: Any = sa.null()
     else:
         active = sa.case((t[c.OCCURRED_AT] >= _time("since", since), t[c.EMAIL]))
         known = sa.case((t[c.KNOWN_AT] >= _time("known_since", since), t[c.EMAIL]))
-        people, newly = sa.func.count(sa.distinct(active)), sa.func.count(sa.distinct(known))
-        cohort = sa.func.count(sa.distinct(t[c.EMAIL]))
+        people, newly = _people(active), _people(known)
+        cohort = _people(t[c.EMAIL])
     any_conversions: Any = sa.null()
     any_revenue: Any = sa.null()
     if c.IN_SCOPE in t:
@@ -671,7 +709,7 @@ def trend_statement(
     activity = sa.select(
         ed[DAY_INDEX],
         sa.func.count().label(c.EVENTS),
-        sa.func.count(sa.distinct(ed[c.EMAIL])).label(c.PEOPLE),
+        _people(ed[c.EMAIL]).label(c.PEOPLE),
         sa.func.sum(ed[c.CONVERSIONS]).label(c.CONVERSIONS),
         sa.literal(0).label(c.NEWLY_KNOWN_PEOPLE),
     ).group_by(ed[DAY_INDEX])
@@ -772,7 +810,7 @@ def _dimension(
     if by == c.LANDING_PAGE:
         page = t[c.PAGE_URL]
         first = sa.func.first_value(page).over(
-            partition_by=[t[c.EMAIL], t[c.SESSION]],
+            partition_by=[bytewise(t[c.EMAIL]), t[c.SESSION]],
             order_by=[
                 sa.case((page.is_(None), sa.literal(1)), else_=sa.literal(0)).asc(),
                 *row_order(t),
@@ -818,19 +856,20 @@ def breakdown_statement(
     Conversions and revenue are scoped when the rows carry ``in_scope``.
     """
     t = with_dimension(touches, by, since)
+    person = bytewise(t[c.EMAIL])  # grouped as bytes (see touches_of)
     per_visit = sa.select(
         t[by],
-        t[c.EMAIL],
+        person.label(c.EMAIL),
         t[c.SESSION],
         sa.func.count().label(c.EVENTS),
         sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
         sa.func.sum(counted_revenue(t)).label(c.REVENUE),
-    ).group_by(t[by], t[c.EMAIL], t[c.SESSION])
+    ).group_by(t[by], person, t[c.SESSION])
     if exclude is not None:
         per_visit = per_visit.where(t[by] != _lit(exclude))
     visits = per_visit.subquery("journey_visit_figures")
     v = visits.c
-    people = sa.func.count(sa.distinct(v[c.EMAIL]))
+    people = _people(v[c.EMAIL])
     sessions = sa.func.count()
     stmt = (
         sa.select(
@@ -881,7 +920,7 @@ def trend_by_statement(
             d[DAY_INDEX],
             d[by],
             sa.func.count().label(c.EVENTS),
-            sa.func.count(sa.distinct(d[c.EMAIL])).label(c.PEOPLE),
+            _people(d[c.EMAIL]).label(c.PEOPLE),
             sa.func.sum(d[c.CONVERSIONS]).label(c.CONVERSIONS),
         )
         .group_by(d[DAY_INDEX], d[by])
@@ -900,11 +939,9 @@ def touchpoints_statement(
         if newly_known_since is None
         else [t[c.KNOWN_AT] >= _time("newly_known_since", newly_known_since)]
     )
-    population = (
-        sa.select(sa.func.count(sa.distinct(t[c.EMAIL]))).where(*considered).scalar_subquery()
-    )
+    population = sa.select(_people(t[c.EMAIL])).where(*considered).scalar_subquery()
     keys = [t[name] for name in _DIMENSIONS]
-    people = sa.func.count(sa.distinct(t[c.EMAIL]))
+    people = _people(t[c.EMAIL])
     touches_n = sa.func.count()
     stmt = (
         sa.select(
@@ -1173,13 +1210,16 @@ def campaign_touches(
     config: ChannelConfig | None,
     filters: Filters,
     lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
+    *,
+    columns: Sequence[str] = c.RESULT_COLUMNS,
 ) -> sa.CTE:
     """The cohort's touch rows: filtered people, scoped when a touch filter is set (inside a
     :func:`~journey_core.warehouse.cohort.cohort_session`, held as a table of their own: the
-    filter and the scope's window run once, not once per figure)."""
+    filter and the scope's window run once, not once per figure). ``columns``: the result
+    columns kept outside a cohort session (see :func:`touches_of`)."""
 
     def build() -> sa.CTE:
-        rows = touch_source(query, mapping, config)
+        rows = touch_source(query, mapping, config, columns=columns)
         touches = filtered_people(_once(rows) if filters.active else rows, filters)
         return _once(scoped_rows(touches, filters, lookback=lookback))
 
@@ -1222,7 +1262,7 @@ def campaign_figures(
     until = end if end is not None and query.start is None else period.as_of
     zone = tz if tz is not None else query.timezone
     chosen = filters or Filters()
-    touches = campaign_touches(period, mapping, config, chosen, lookback)
+    touches = campaign_touches(period, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS)
     conv = conversion_events
     parts = [
         (kpis_statement(touches, since=begin, conversion_events=conv), _KPIS),
@@ -1241,7 +1281,7 @@ def campaign_figures(
     got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
-        prior = campaign_touches(earlier, mapping, config, chosen, lookback)
+        prior = campaign_touches(earlier, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS)
         stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
         before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
