@@ -313,12 +313,10 @@ def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CT
             normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
         )
     ).cte("journey_events")
-    # DuckDB would otherwise keep every conformed event in memory for the CTE's two readers
-    # (the links and the rule), PostgreSQL write them all to a tuplestore (spilling to disk
-    # beyond work_mem); read twice, each reader takes only its own rows and columns, and
-    # PostgreSQL can use an index on occurred_at for the rule's window.
-    for dialect in ("duckdb", "postgresql"):
-        events = events.prefix_with("NOT MATERIALIZED", dialect=dialect)
+    # One reader each (the rule, or search's last-seen times): engines inline the CTE, so
+    # PostgreSQL can use an index on occurred_at for the rule's window. The links below
+    # conform their sources themselves, not through this CTE: a second reader would make
+    # DuckDB hold every conformed event in memory and PostgreSQL write them to a tuplestore.
     ids = mapping.identities_source()
     sources = [(source, source.c[c.OCCURRED_AT])]
     if ids is not None:
