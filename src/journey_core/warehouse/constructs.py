@@ -97,6 +97,12 @@ _FLAVOUR_ESCAPE: Final = {
 }
 
 
+def _escaped_space(flavour: str) -> str:
+    """Every character of :data:`UNICODE_SPACE`, escaped for a bracket expression of ``flavour``."""
+    esc = _FLAVOUR_ESCAPE[flavour].format
+    return "".join(esc(ord(ch)) for ch in UNICODE_SPACE)
+
+
 def email_pattern(flavour: str) -> str:
     r"""``rules.query.EMAIL_PATTERN`` for one regex flavour, with ``\s`` spelled out.
 
@@ -114,7 +120,7 @@ def email_pattern(flavour: str) -> str:
     """
     esc = _FLAVOUR_ESCAPE[flavour].format
     first = 1 if flavour == "ars" else 0
-    banned = "@" + "".join(esc(ord(ch)) for ch in UNICODE_SPACE)
+    banned = "@" + _escaped_space(flavour)
     banned += f"{esc(first)}-{esc(0x1F)}{esc(0x7F)}"
     part = f"[^{banned}]"
     return f"^{part}{{1,{EMAIL_LOCAL_MAX}}}@{part}+\\.[^{banned}.]+$"
@@ -157,8 +163,7 @@ def edge_space_pattern(flavour: str) -> str:
     >>> [bool(edge.search(s)) for s in ["a", " a", "a\u3000", "a b", ""]]
     [False, True, True, False, False]
     """
-    esc = _FLAVOUR_ESCAPE[flavour].format
-    space = "[" + "".join(esc(ord(ch)) for ch in UNICODE_SPACE) + "]"
+    space = f"[{_escaped_space(flavour)}]"
     return f"^{space}|{space}$"
 
 
