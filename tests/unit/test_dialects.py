@@ -31,14 +31,8 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures, funnel, pages, search, statements
 from journey_core.warehouse.constructs import (
-    _checked_blank,
-    _checked_email,
-    carried,
-    carried_before,
     gap_exceeded,
     micros_between,
-    non_blank,
-    valid_email,
 )
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
@@ -605,110 +599,42 @@ def test_combined_ranks_outside_the_grouped_parts() -> None:
     assert text.count(" LIMIT ") == 2  # each part keeps its own limit
 
 
-# How each dialect carries the last non-null value forward (constructs.carried): IGNORE NULLS
-# inside or after the call, or a running max of seq-prefixed text where there is none.
-CARRIED_SPELLINGS = {
-    "duckdb": "last_value(t.v IGNORE NULLS) OVER (PARTITION BY t.p ORDER BY t.s ROWS",
-    "bigquery": "last_value(`t`.`v` IGNORE NULLS) OVER (PARTITION BY `t`.`p` ORDER BY `t`.`s` ROWS",
-    "hive": "last_value(`t`.`v`) IGNORE NULLS OVER (PARTITION BY `t`.`p` ORDER BY `t`.`s` ROWS",
-    "trino": "last_value(t.v) IGNORE NULLS OVER (PARTITION BY t.p ORDER BY t.s ROWS",
-    "snowflake": "last_value(t.v) IGNORE NULLS OVER (PARTITION BY t.p ORDER BY t.s ROWS",
-    "postgresql": "substr(max((CASE WHEN t.v IS NOT NULL THEN lpad(CAST(t.s AS TEXT), ",
-    "sqlite": "substr(max(CASE WHEN t.v IS NOT NULL THEN printf(",
-}
-
-
-@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
-def test_carried_compiles_for_every_dialect(dialect_name: str) -> None:
-    dialect = FIGURE_DIALECTS[dialect_name]()
-    t = sa.table("t", sa.column("v", sa.String()), sa.column("p"), sa.column("s", sa.Integer()))
-    now = str(sa.select(carried(t.c.v, t.c.p, t.c.s)).compile(dialect=dialect))
-    before = str(sa.select(carried_before(t.c.v, t.c.p, t.c.s)).compile(dialect=dialect))
-    assert CARRIED_SPELLINGS[dialect_name] in now
-    assert "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)" in now
-    assert "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)" in before
-    assert "CURRENT ROW" not in before
-
-
-@pytest.mark.parametrize("url", ["duckdb:///:memory:", "sqlite://"])
-def test_carried_runs_like_a_forward_fill(url: str) -> None:
-    rows = [  # (p, s, v): p "a" has a null first and a value of 11 digits' seq; "b" none
-        ("a", 1, None),
-        ("a", 2, "x"),
-        ("a", 3, None),
-        ("a", 12345678901, "y"),
-        ("a", 12345678902, None),
-        ("b", 1, None),
-    ]
-    t = sa.Table(
-        "t",
-        sa.MetaData(),
-        sa.Column("p", sa.String()),
-        sa.Column("s", sa.BigInteger()),
-        sa.Column("v", sa.String()),
-    )
-    stmt = sa.select(
-        t.c.p,
-        t.c.s,
-        carried(t.c.v, t.c.p, t.c.s).label("now"),
-        carried_before(t.c.v, t.c.p, t.c.s).label("before"),
-    ).order_by(t.c.p, t.c.s)
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        t.create(conn)
-        conn.execute(t.insert(), [dict(zip("psv", row, strict=True)) for row in rows])
-        got = [tuple(row) for row in conn.execute(stmt)]
-    engine.dispose()
-    assert got == [
-        ("a", 1, None, None),
-        ("a", 2, "x", None),
-        ("a", 3, "x", "x"),
-        ("a", 12345678901, "y", "x"),
-        ("a", 12345678902, "y", "y"),
-        ("b", 1, None, None),
-    ]
-
-
-@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
-def test_conforming_constructs_compile_for_every_dialect(dialect_name: str) -> None:
-    """valid_email and non_blank: PostgreSQL tries a fast path first, then the exact
-    spelling every other dialect uses (equal on a real server: tests/integration/test_postgres)."""
-    dialect = FIGURE_DIALECTS[dialect_name]()
-    t = sa.table("t", sa.column("v", sa.String()))
-
-    def sql(expression: sa.ColumnElement[Any]) -> str:
-        return str(sa.select(expression.label("x")).compile(dialect=dialect))
-
-    email, exact_email = sql(valid_email(t.c.v)), sql(_checked_email(t.c.v))
-    blank, exact_blank = sql(non_blank(t.c.v)), sql(_checked_blank(t.c.v))
-    assert isinstance(non_blank(t.c.v).type, sa.String)
-    if dialect_name != "postgresql":
-        assert (email, blank) == (exact_email, exact_blank)
-        return
-    for fast, exact, marks in [
-        (email, exact_email, ("octet_length(t.v)", "strpos(t.v, ")),
-        (blank, exact_blank, ("ascii(t.v)",)),
-    ]:
-        body = exact.split("SELECT ", 1)[1].rsplit(" AS ", 1)[0]
-        assert fast.count("CASE WHEN") == exact.count("CASE WHEN") + 1 + (fast is email)
-        assert all(mark in fast for mark in marks), fast
-        assert re.sub(r"_\d+\)", ")", body) in re.sub(r"_\d+\)", ")", fast)
-
-
 def test_touches_partition_people_as_bytes() -> None:
-    """The visits' windows partition by email as bytes (PostgreSQL sorts "C" text faster);
+    """The visits' windows partition by email as bytes (PostgreSQL sorts "C" text faster)
+    and carry the acquisition in force as one integer (a running max, no IGNORE NULLS);
     attribution's repeated touches need no acquisition before the row."""
     touches = figures.touch_rows(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)))
-    text = str(sa.select(*touches.c).compile(dialect=DIALECTS["duckdb"]()))
-    assert text.count("IGNORE NULLS) OVER") == 8
-    assert text.count("AND 1 PRECEDING") == 4
+    for name, dialect in FIGURE_DIALECTS.items():
+        text = str(sa.select(*touches.c).compile(dialect=dialect()))
+        assert "IGNORE NULLS" not in text, name
+        assert text.count("AND 1 PRECEDING") == 1, name
+        assert re.search(r"max\(CASE WHEN .* OVER \(PARTITION BY", text), name
     journeys = journey_statement(JourneyQuery(as_of=AS_OF)).order_by(None).cte("rows")
     repeats = figures.touches_of(journeys, repeats=True)
     text = str(sa.select(*repeats.c).compile(dialect=DIALECTS["duckdb"]()))
-    assert text.count("IGNORE NULLS) OVER") == 4
     assert "AND 1 PRECEDING" not in text
     postgres = str(sa.select(*touches.c).compile(dialect=DIALECTS["postgresql"]()))
     assert 'PARTITION BY (journey_acquisition.email COLLATE "C")' in postgres
+
+
+@pytest.mark.parametrize(
+    ("query", "from_rows"),
+    [
+        pytest.param(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1)), False, id="cohort"),
+        pytest.param(JourneyQuery(as_of=AS_OF), False, id="last-24h"),
+        pytest.param(JourneyQuery(as_of=AS_OF, email="a@x.io"), True, id="one-person"),
+    ],
+)
+def test_channel_inputs_of_a_cohort_come_from_its_window(
+    query: JourneyQuery, *, from_rows: bool
+) -> None:
+    """A cohort's channel keys are read from its window's events, so its rows are read once
+    (held by DuckDB and PostgreSQL, computed twice by Spark, if read twice); one person's
+    from the rows themselves (the window's events would be everyone's)."""
+    text = str(sa.select(*figures.touch_rows(query).c).compile(dialect=DIALECTS["duckdb"]()))
+    keys = text.split("journey_channel_keys AS", 1)[1].split("journey_channel_hosts AS", 1)[0]
+    assert ("FROM journey_result" in keys) is from_rows, keys
+    assert text.count("FROM journey_result") == 1 + from_rows
 
 
 def test_figure_touches_keep_only_the_columns_they_read() -> None:

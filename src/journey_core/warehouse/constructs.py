@@ -22,8 +22,8 @@ route and the one-statement rules trim, lower-case, validate and compare times a
 - :class:`regex_search` and :class:`regex_group` search text with a regular expression and
   extract its first group;
 - :class:`ordered_join` joins a group's strings in a given order (one aggregate);
-- :class:`carried` and :class:`carried_before` carry the last non-null text forward in a
-  window (``last_value(... IGNORE NULLS)``, a running ``max`` where the engine has none).
+- :class:`running_max` and :class:`running_max_before`: a running ``max`` in a window, up
+  to the current row or the one before;
 - :class:`temp_table_as` creates a TEMP table from a SELECT whose values stay bound
   (SQLAlchemy's own ``Select.into`` renders them into the DDL as literals).
 """
@@ -53,8 +53,6 @@ __all__ = [
     "UNICODE_SPACE",
     "blank_to_null",
     "bytewise",
-    "carried",
-    "carried_before",
     "edge_space_pattern",
     "email_key",
     "email_matches",
@@ -70,6 +68,8 @@ __all__ = [
     "ordered_join",
     "regex_group",
     "regex_search",
+    "running_max",
+    "running_max_before",
     "sortable_time",
     "sqlite_micros",
     "sqlite_spellings",
@@ -809,78 +809,41 @@ def _join_snowflake(element: ordered_join, compiler: SQLCompiler, **kw: Any) -> 
     return f"LISTAGG({value}, {sep}) WITHIN GROUP (ORDER BY {order})"
 
 
-# --------------------------------------------------------------------------- carried values
-class carried(FunctionElement[str]):
-    """A window: the last non-null text ``value`` of the ``partition`` in ``seq`` order, up to
-    and including the current row (arguments value, partition, seq; ``seq`` an integer unique
-    within the partition, such as a ``row_number()``).
+# --------------------------------------------------------------------------- running max
+class running_max(FunctionElement[int]):
+    """A window: the largest ``value`` of the ``partition`` in ``seq`` order up to and including
+    the current row (arguments value, partition, seq).
 
-    ``last_value(value IGNORE NULLS)`` where the engine has it (DuckDB, BigQuery; Spark,
-    Databricks, Trino and Snowflake write ``IGNORE NULLS`` after the call). PostgreSQL and
-    SQLite have no ``IGNORE NULLS``: there it is the running ``max`` of ``value`` behind its
-    ``seq`` zero-padded to 20 digits (the latest non-null wins), with the prefix cut off. Either
-    way one sort serves every carried column of the same partition and ``seq``.
+    ``max(value) OVER (... ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)``, spelled out:
+    SQLAlchemy binds a frame offset other than the current row as a parameter, which not every
+    engine and driver accepts there.
+
+    >>> t = sa.table("t", sa.column("v"), sa.column("p"), sa.column("s"))
+    >>> print(sa.select(running_max_before(t.c.v, t.c.p, t.c.s)))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT max(t.v) OVER (PARTITION BY t.p ORDER BY t.s
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS running_max_before_1
+    FROM t
     """
 
-    type = sa.String()
-    name = "carried"
+    type = sa.BigInteger()
+    name = "running_max"
     inherit_cache = True
     frame_end = "CURRENT ROW"
 
 
-class carried_before(carried):
-    """:class:`carried` up to the previous row: the value in force before the current one."""
+class running_max_before(running_max):
+    """:class:`running_max` up to the previous row."""
 
-    name = "carried_before"
+    name = "running_max_before"
     inherit_cache = True
     frame_end = "1 PRECEDING"
 
 
-def _window(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
-    partition, seq = _arg(compiler, element, 1, **kw), _arg(compiler, element, 2, **kw)
+@compiles(running_max)
+def _running_max(element: running_max, compiler: SQLCompiler, **kw: Any) -> str:
+    value, partition, seq = _three(element, compiler, **kw)
     frame = f"ROWS BETWEEN UNBOUNDED PRECEDING AND {element.frame_end}"
-    return f"OVER (PARTITION BY {partition} ORDER BY {seq} {frame})"
-
-
-@compiles(carried)
-def _carried_default(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
-    # Spark/Databricks, Trino, Snowflake: IGNORE NULLS follows the call.
-    value = _arg(compiler, element, 0, **kw)
-    return f"last_value({value}) IGNORE NULLS {_window(element, compiler, **kw)}"
-
-
-@compiles(carried, "duckdb")
-@compiles(carried, "bigquery")
-def _carried_inside(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
-    value = _arg(compiler, element, 0, **kw)
-    return f"last_value({value} IGNORE NULLS) {_window(element, compiler, **kw)}"
-
-
-def _carried_max(element: carried, compiler: SQLCompiler, padded: str, **kw: Any) -> str:
-    value = _arg(compiler, element, 0, **kw)
-    keyed = f"CASE WHEN {value} IS NOT NULL THEN {padded} || {value} END"
-    if compiler.dialect.name == "postgresql":
-        keyed = f'({keyed}) COLLATE "C"'
-    skip = compiler.process(sa.literal(_SEQ_DIGITS + 1, sa.Integer()), **kw)
-    return f"substr(max({keyed}) {_window(element, compiler, **kw)}, {skip})"
-
-
-_SEQ_DIGITS: Final = 20  # digits of the largest BIGINT
-
-
-@compiles(carried, "postgresql")
-def _carried_postgresql(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
-    seq = _arg(compiler, element, 2, **kw)
-    digits = compiler.process(sa.literal(_SEQ_DIGITS, sa.Integer()), **kw)
-    zero = compiler.process(sa.literal("0", sa.String()), **kw)
-    return _carried_max(element, compiler, f"lpad(CAST({seq} AS TEXT), {digits}, {zero})", **kw)
-
-
-@compiles(carried, "sqlite")
-def _carried_sqlite(element: carried, compiler: SQLCompiler, **kw: Any) -> str:
-    seq = _arg(compiler, element, 2, **kw)
-    fmt = compiler.process(sa.literal(f"%0{_SEQ_DIGITS}d", sa.String()), **kw)
-    return _carried_max(element, compiler, f"printf({fmt}, {seq})", **kw)
+    return f"max({value}) OVER (PARTITION BY {partition} ORDER BY {seq} {frame})"
 
 
 class temp_table_as(Executable, ClauseElement):

@@ -52,11 +52,11 @@ from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.cohort import active_store
 from journey_core.warehouse.constructs import (
-    carried,
-    carried_before,
     gap_exceeded,
     regex_group,
     regex_search,
+    running_max,
+    running_max_before,
     unicode_lower,
 )
 from journey_core.warehouse.engine import memory_bounded
@@ -64,8 +64,10 @@ from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
 from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.sqltypes import Timestamp
+from journey_core.warehouse.statements import window_values
 
 __all__ = [
+    "CHANNEL_INPUTS",
     "DAY_INDEX",
     "FIGURE_COLUMNS",
     "HOST_PATTERN",
@@ -190,27 +192,52 @@ def _rule_condition(rule: ChannelRule, cols: sa.ColumnCollection[str, Any]) -> A
     return sa.and_(*conds)
 
 
-_CHANNEL_INPUTS: Final = (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL)
+#: The event columns a row's channel is classified from.
+CHANNEL_INPUTS: Final = (c.UTM_SOURCE, c.UTM_MEDIUM, c.UTM_CAMPAIGN, c.REFERRER, c.PAGE_URL)
 _ACQUISITION: Final = (c.CHANNEL, c.SOURCE, c.MEDIUM, c.CAMPAIGN)
+_ACQ: Final = "_acq"  # the number of a row's acquisition (channel_columns)
 _SESSION_DIMENSIONS: Final = (c.SESSION_SOURCE, c.SESSION_MEDIUM, c.SESSION_CAMPAIGN)
 _DIMENSIONS: Final = (c.CHANNEL, *_SESSION_DIMENSIONS)
 DAY_INDEX: Final = "_day_index"
 HOUR_INDEX: Final = "_hour_index"
 
 
-def channel_columns(rows: sa.CTE, config: ChannelConfig, *, tag: str = "journey") -> sa.CTE:
-    """``rows`` with each row's own acquisition, as :func:`.sessions._acquisition` gives it.
+def channel_columns(
+    rows: sa.CTE,
+    config: ChannelConfig,
+    *,
+    tag: str = "journey",
+    inputs: sa.Select[Any] | None = None,
+) -> tuple[sa.CTE, sa.CTE]:
+    """``rows`` with each row's own acquisition, as :func:`.sessions._acquisition` gives it,
+    and the acquisitions it refers to.
 
-    Adds ``_own`` (1 when the row carries its own acquisition: UTM tags or an external
-    referrer, else 0) and ``channel``, ``source``, ``medium``, ``campaign`` (an internal
-    referrer without tags: the *unassigned* channel, ``(not set)`` source and medium).
+    The rows gain ``_own`` (1 when the row carries its own acquisition: UTM tags or an
+    external referrer, else 0) and ``_acq``, an integer naming the row's channel, source,
+    medium and campaign in the acquisitions (columns ``_acq`` and those four; an internal
+    referrer without tags: the *unassigned* channel, ``(not set)`` source and medium). Equal
+    acquisitions have equal numbers, so the visits' windows carry and compare one integer,
+    not four texts.
     As :func:`.channels.classify` does, each distinct combination of inputs is classified
     once and joined back (on equalities only, so that engines can hash the join).
+    ``inputs``: distinct combinations (columns :data:`CHANNEL_INPUTS`) that include every one
+    of ``rows`` (:func:`~.statements.window_values`); without it they are read from ``rows``,
+    which engines then hold (or, Spark, compute twice).
     """
-    inputs = [rows.c[name] for name in _CHANNEL_INPUTS]
-    keys = _stage(sa.select(*inputs).distinct(), f"{tag}_channel_keys")
-    classified = _classified(keys, config, tag=tag)
-    found = classified.c
+    if inputs is None:
+        inputs = sa.select(*(rows.c[name] for name in CHANNEL_INPUTS)).distinct()
+    keys = _stage(inputs, f"{tag}_channel_keys")
+    classified = _classified(keys, config, tag=tag).c
+    number = sa.func.dense_rank().over(
+        order_by=[bytewise(classified[name]).asc().nulls_last() for name in _ACQUISITION]
+    )
+    coded = _stage(sa.select(*classified, number.label(_ACQ)), f"{tag}_channel_numbers")
+    found = coded.c
+    acquisitions = (
+        sa.select(found[_ACQ], *(found[name] for name in _ACQUISITION))
+        .distinct()
+        .cte(f"{tag}_acquisitions")
+    )
     empty = _lit("")
 
     def same(a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
@@ -219,12 +246,13 @@ def channel_columns(rows: sa.CTE, config: ChannelConfig, *, tag: str = "journey"
             sa.func.coalesce(a, empty) == sa.func.coalesce(b, empty), missing[0] == missing[1]
         )
 
-    on = sa.and_(*(same(rows.c[name], found[name]) for name in _CHANNEL_INPUTS))
-    return (
-        sa.select(*rows.c, found["_own"], *(found[name] for name in _ACQUISITION))
-        .select_from(rows.join(classified, on))
+    on = sa.and_(*(same(rows.c[name], found[name]) for name in CHANNEL_INPUTS))
+    acquired = (
+        sa.select(*rows.c, found["_own"], found[_ACQ])
+        .select_from(rows.join(coded, on))
         .cte(f"{tag}_acquisition")
     )
+    return acquired, acquisitions
 
 
 # Without it, engines that inline a CTE referenced once (PostgreSQL, SQLite, DuckDB) evaluate
@@ -405,7 +433,10 @@ def touch_rows(
     ``columns``: the result columns kept (see :func:`touches_of`).
     """
     journeys = journey_statement(query, mapping).order_by(None).cte("journey_result")
-    return touches_of(journeys, config, gap=gap, columns=columns)
+    # The channel inputs of a cohort's rows come from its window's events (a superset), so
+    # the rows are read once; one person's (the email rules) from those rows themselves.
+    inputs = None if query.email is not None else window_values(query, mapping, CHANNEL_INPUTS)
+    return touches_of(journeys, config, gap=gap, columns=columns, inputs=inputs)
 
 
 def touches_of(
@@ -416,6 +447,7 @@ def touches_of(
     repeats: bool = False,
     tag: str = "journey",
     columns: Sequence[str] = c.RESULT_COLUMNS,
+    inputs: sa.Select[Any] | None = None,
 ) -> sa.CTE:
     """:func:`touch_rows` over any journey rows ``journeys`` (a CTE with the result columns).
 
@@ -424,11 +456,13 @@ def touches_of(
     ``tag`` starts the names of its CTEs (two over different rows can share a statement).
     ``columns`` are the result columns kept once the channels are found (email, occurred_at
     and event_id always): the visits' sorts and windows carry only those (PostgreSQL sorts
-    and spills whole rows; page URLs and referrers are most of a row's width).
+    and spills whole rows; page URLs and referrers are most of a row's width). ``inputs``: as
+    :func:`channel_columns` takes them.
     """
     kept = [name for name in c.RESULT_COLUMNS if name in {*columns, *_ORDERED}]
     cfg = config or ChannelConfig.default()
-    acquired = channel_columns(journeys, cfg, tag=tag).c
+    rows, acquisitions = channel_columns(journeys, cfg, tag=tag, inputs=inputs)
+    acquired = rows.c
     one, zero = sa.literal(1), sa.literal(0)
     # Pass 1, the one sort by time: the previous row's time and each row's place (_seq).
     # Partitions by email in bytes (bytewise): any order of the people serves, and
@@ -438,7 +472,7 @@ def touches_of(
     sequenced = sa.select(
         *(acquired[name] for name in kept),
         acquired["_own"],
-        *(acquired[name] for name in _ACQUISITION),
+        acquired[_ACQ],
         sa.func.lag(acquired[c.OCCURRED_AT]).over(**ordered).label("_previous"),
         sa.func.row_number().over(**ordered).label("_seq"),
     ).cte(f"{tag}_previous")
@@ -452,43 +486,50 @@ def touches_of(
     # Pass 2, ordered by the integer _seq: the running count of visits, and the acquisition
     # in force: that of the last acquiring row (each row carrying its own acquisition, and
     # each visit's first row), carried forward; before the row too, to tell whether an
-    # acquiring row changes it (unless every own acquisition is a touch: ``repeats``). One
-    # sort for all of them (constructs.carried).
+    # acquiring row changes it (unless every own acquisition is a touch: ``repeats``). The
+    # last acquiring row's is the running max of _seq * _SPAN + _acq over acquiring rows:
+    # integers in one sort, in every engine (no IGNORE NULLS needed).
     person = bytewise(sq[c.EMAIL])
-    window: dict[str, Any] = {
-        "partition_by": person,
-        "order_by": sq["_seq"],
-        "rows": (None, 0),
-    }
-    carried_args = [
-        (sa.case((acquiring, sq[name]), else_=sa.null()), name) for name in _ACQUISITION
-    ]
+    span = sa.literal(_SPAN, sa.BigInteger())
+    coded = sa.case((acquiring, sq["_seq"] * span + sq[_ACQ]), else_=sa.null())
+
+    def in_force(last: type[running_max]) -> sa.ColumnElement[int]:
+        return last(coded, person, sq["_seq"]) % span
+
     numbered = sa.select(
         *(sq[name] for name in kept),
         sq["_own"],
         starts.label(c.IS_SESSION_START),
-        sa.func.sum(starts).over(**window).label(c.SESSION),
-        *(carried(value, person, sq["_seq"]).label(f"_in_{name}") for value, name in carried_args),
-        *(
-            carried_before(value, person, sq["_seq"]).label(f"_was_{name}")
-            for value, name in ([] if repeats else carried_args)
-        ),
+        sa.func.sum(starts)
+        .over(partition_by=person, order_by=sq["_seq"], rows=(None, 0))
+        .label(c.SESSION),
+        in_force(running_max).label("_in"),
+        *([] if repeats else [in_force(running_max_before).label("_was")]),
     ).subquery(f"{tag}_visits")
     nb = numbered.c
     own = nb["_own"] == 1
     if repeats:
         is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, own)
     else:
-        changed = sa.or_(*(nb[f"_in_{name}"] != nb[f"_was_{name}"] for name in _ACQUISITION))
-        is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, sa.and_(own, changed))
+        is_touch = sa.or_(nb[c.IS_SESSION_START] == 1, sa.and_(own, nb["_in"] != nb["_was"]))
+    found = acquisitions.c
     renamed = dict(zip(_ACQUISITION, (c.CHANNEL, *_SESSION_DIMENSIONS), strict=True))
-    return sa.select(
-        *(nb[name] for name in kept),
-        nb[c.SESSION],
-        nb[c.IS_SESSION_START],
-        sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
-        *(nb[f"_in_{name}"].label(renamed[name]) for name in _ACQUISITION),
-    ).cte(f"{tag}_touches")
+    return (
+        sa.select(
+            *(nb[name] for name in kept),
+            nb[c.SESSION],
+            nb[c.IS_SESSION_START],
+            sa.case((is_touch, one), else_=zero).label(c.IS_TOUCH),
+            *(found[name].label(renamed[name]) for name in _ACQUISITION),
+        )
+        .select_from(numbered.join(acquisitions, found[_ACQ] == nb["_in"]))
+        .cte(f"{tag}_touches")
+    )
+
+
+_SPAN: Final = 1 << 32
+"""Above every acquisition number (:func:`channel_columns`): ``_seq * _SPAN + _acq`` orders by
+``_seq`` and keeps ``_acq`` (a person's rows number far below 2**31)."""
 
 
 # --------------------------------------------------------------------------- aggregates
