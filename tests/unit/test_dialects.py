@@ -31,8 +31,12 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import attribution as wa
 from journey_core.warehouse import figures, funnel, pages, search, statements
 from journey_core.warehouse.constructs import (
+    _checked_blank,
+    _checked_email,
     gap_exceeded,
     micros_between,
+    non_blank,
+    valid_email,
 )
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
@@ -597,6 +601,35 @@ def test_combined_ranks_outside_the_grouped_parts() -> None:
         assert "(" not in keys, keys  # plain columns: no count(...), no sum(...)
         assert "_k0" in keys, keys
     assert text.count(" LIMIT ") == 2  # each part keeps its own limit
+
+
+@pytest.mark.parametrize("dialect_name", list(FIGURE_DIALECTS))
+def test_conforming_constructs_compile_for_every_dialect(dialect_name: str) -> None:
+    """valid_email (PostgreSQL) and non_blank (PostgreSQL, DuckDB) try a fast path first, then
+    the exact spelling every other dialect uses (equal on a real server:
+    tests/integration/test_postgres; on DuckDB: tests/unit/test_native_sql)."""
+    dialect = FIGURE_DIALECTS[dialect_name]()
+    t = sa.table("t", sa.column("v", sa.String()))
+
+    def sql(expression: sa.ColumnElement[Any]) -> str:
+        return str(sa.select(expression.label("x")).compile(dialect=dialect))
+
+    email, exact_email = sql(valid_email(t.c.v)), sql(_checked_email(t.c.v))
+    blank, exact_blank = sql(non_blank(t.c.v)), sql(_checked_blank(t.c.v))
+    assert isinstance(non_blank(t.c.v).type, sa.String)
+    checks: list[tuple[str, str, tuple[str, ...]]] = [(blank, exact_blank, ("ascii(t.v)",))]
+    if dialect_name == "postgresql":
+        checks.append((email, exact_email, ("octet_length(t.v)", "strpos(t.v, ")))
+    else:
+        assert email == exact_email
+    if dialect_name not in {"postgresql", "duckdb"}:
+        assert blank == exact_blank
+        return
+    for fast, exact, marks in checks:
+        body = exact.split("SELECT ", 1)[1].rsplit(" AS ", 1)[0]
+        assert fast.count("CASE WHEN") == exact.count("CASE WHEN") + 1 + (fast is email)
+        assert all(mark in fast for mark in marks), fast
+        assert re.sub(r"_\d+\)", ")", body) in re.sub(r"_\d+\)", ")", fast)
 
 
 def test_touches_partition_people_as_bytes() -> None:
