@@ -48,6 +48,7 @@ __all__ = [
     "events_query",
     "identity_count_query",
     "identity_links",
+    "in_window",
     "journey_count_query",
     "journey_statement",
     "link_groups_query",
@@ -221,10 +222,8 @@ def events_query(
     time (not SQLite's text).
     """
     ev = mapping.events_source()
-    lo = time_bound("window_start", query.window_start, lower=True)
-    hi = time_bound("as_of", query.as_of)
     stmt = sa.select(*(ev.c[name] for name in c.EVENT_COLUMNS)).where(
-        ev.c[c.OCCURRED_AT] >= lo, ev.c[c.OCCURRED_AT] <= hi
+        *in_window(ev.c[c.OCCURRED_AT], query)
     )
     if query.email is not None:
         who: sa.ColumnElement[bool] = email_matches(ev.c[c.EMAIL], query.email)
@@ -364,7 +363,6 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
     True
     """
-    as_of = time_bound("as_of", query.as_of)
     events, links = identity_links(mapping, as_of=query.as_of)
     ev = events.c
     ln = links.c
@@ -394,10 +392,6 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     # Stitching: an event's own email, else its anonymous id's owner; then the rule.
     person = sa.func.coalesce(ev[c.EMAIL], owners.c["_owner"])
     known_at = people.c[c.KNOWN_AT]
-    window = [
-        ev[c.OCCURRED_AT] >= time_bound("window_start", query.window_start, lower=True),
-        ev[c.OCCURRED_AT] <= as_of,
-    ]
     stitched = (
         sa.select(
             person.label(c.EMAIL),
@@ -409,7 +403,10 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
                 people, people.c[c.EMAIL] == person
             )
         )
-        .where(*window, _admitted(query, person, ev[c.OCCURRED_AT], known_at))
+        .where(
+            *in_window(ev[c.OCCURRED_AT], query),
+            _admitted(query, person, ev[c.OCCURRED_AT], known_at),
+        )
         .cte("journey_admitted")
     )
     rows = _deduplicated(stitched).c
@@ -439,14 +436,20 @@ def window_values(
     """
     source = mapping.events_source()
     at = sortable_time(source.c[c.OCCURRED_AT])
-    return (
-        sa.select(*(source.c[name] for name in names))
-        .where(
-            at >= time_bound("window_start", query.window_start, lower=True),
-            at <= time_bound("as_of", query.as_of),
-        )
-        .distinct()
-    )
+    return sa.select(*(source.c[name] for name in names)).where(*in_window(at, query)).distinct()
+
+
+def in_window(at: sa.ColumnElement[Any], query: JourneyQuery) -> list[sa.ColumnElement[bool]]:
+    """``at`` within ``query``'s window, ``window_start`` to ``as_of`` (both bound, inclusive).
+
+    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
+    >>> [str(cond) for cond in in_window(sa.column("at"), q)]
+    ['at >= :window_start', 'at <= :as_of']
+    """
+    return [
+        at >= time_bound("window_start", query.window_start, lower=True),
+        at <= time_bound("as_of", query.as_of),
+    ]
 
 
 def _deduplicated(admitted: sa.CTE) -> sa.Subquery:
