@@ -36,6 +36,8 @@ from journey_core.warehouse.constructs import (
     gap_exceeded,
     micros_between,
     non_blank,
+    running_max,
+    running_max_before,
     valid_email,
 )
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
@@ -630,6 +632,43 @@ def test_conforming_constructs_compile_for_every_dialect(dialect_name: str) -> N
         assert fast.count("CASE WHEN") == exact.count("CASE WHEN") + 1 + (fast is email)
         assert all(mark in fast for mark in marks), fast
         assert re.sub(r"_\d+\)", ")", body) in re.sub(r"_\d+\)", ")", fast)
+
+
+@pytest.mark.parametrize("url", ["duckdb:///:memory:", "sqlite://"])
+def test_running_max_runs_up_to_the_row_and_the_one_before(url: str) -> None:
+    rows = [  # (p, s, v): the acquisition code of acquiring rows, null on the others
+        ("a", 1, 4294967297),
+        ("a", 2, None),
+        ("a", 3, 12884901890),
+        ("a", 4, None),
+        ("b", 1, None),
+    ]
+    t = sa.Table(
+        "t",
+        sa.MetaData(),
+        sa.Column("p", sa.String()),
+        sa.Column("s", sa.BigInteger()),
+        sa.Column("v", sa.BigInteger()),
+    )
+    stmt = sa.select(
+        t.c.p,
+        t.c.s,
+        running_max(t.c.v, t.c.p, t.c.s).label("now"),
+        running_max_before(t.c.v, t.c.p, t.c.s).label("before"),
+    ).order_by(t.c.p, t.c.s)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        t.create(conn)
+        conn.execute(t.insert(), [dict(zip("psv", row, strict=True)) for row in rows])
+        got = [tuple(row) for row in conn.execute(stmt)]
+    engine.dispose()
+    assert got == [
+        ("a", 1, 4294967297, None),
+        ("a", 2, 4294967297, 4294967297),
+        ("a", 3, 12884901890, 4294967297),
+        ("a", 4, 12884901890, 12884901890),
+        ("b", 1, None, None),
+    ]
 
 
 def test_touches_partition_people_as_bytes() -> None:
