@@ -159,6 +159,66 @@ def test_stitching_owner(
     assert_frame_equal(_native(url, query), expected)
 
 
+BRANCH_EVENTS = events_frame(
+    [  # each event's person comes from its own valid email, else from its anonymous id's owner
+        {
+            "event_id": "own",
+            "occurred_at": dt.datetime(2022, 8, 31),
+            "email": "ann@x.io",
+            "anonymous_id": "d",
+        },
+        {
+            "event_id": "padded",
+            "occurred_at": dt.datetime(2022, 8, 31, 1),
+            "email": " Ann@X.io ",
+            "anonymous_id": "d",
+        },
+        {
+            "event_id": "invalid",
+            "occurred_at": dt.datetime(2022, 8, 31, 2),
+            "email": "ann@x",
+            "anonymous_id": "d",
+        },
+        {
+            "event_id": "blank",
+            "occurred_at": dt.datetime(2022, 8, 31, 3),
+            "email": " \u3000",
+            "anonymous_id": "d",
+        },
+        {"event_id": "cookie", "occurred_at": dt.datetime(2022, 8, 31, 4), "anonymous_id": "d"},
+        {"event_id": "orphan", "occurred_at": dt.datetime(2022, 8, 31, 5), "anonymous_id": "u"},
+        {"event_id": "nobody", "occurred_at": dt.datetime(2022, 8, 31, 6), "email": "x@"},
+    ]
+)
+BRANCH_IDS = identities_frame([("d", "zed@x.io", "2022-08-31 10:00:00")])  # after ann's links
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(JourneyQuery(as_of=AS_OF), id="recent"),
+        pytest.param(JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 8, 1)), id="event_date"),
+        pytest.param(JourneyQuery(as_of=AS_OF, email="zed@x.io"), id="email-owner"),
+        pytest.param(JourneyQuery(as_of=AS_OF, email="ann@x.io"), id="email-own"),
+    ],
+)
+def test_own_email_else_the_owner(warehouse: WarehouseFactory, query: JourneyQuery) -> None:
+    # The statement reads the events carrying an email and the others by separate joins
+    # (statements.journey_statement): an invalid or blank email falls to the owner.
+    url = warehouse(BRANCH_EVENTS, BRANCH_IDS)
+    expected = journeys(BRANCH_EVENTS, BRANCH_IDS, query=query)
+    people = dict(expected.select(c.EVENT_ID, c.EMAIL).rows())
+    everyone = {
+        "own": "ann@x.io",
+        "padded": "ann@x.io",
+        "invalid": "zed@x.io",
+        "blank": "zed@x.io",
+        "cookie": "zed@x.io",
+    }
+    assert people == {k: v for k, v in everyone.items() if query.email in (None, v)}
+    assert_frame_equal(_native(url, query), expected)
+
+
 def test_a_mapped_warehouse_without_identities(tmp_path: Any) -> None:
     # The statement reads through the mapping's canonical selects (here: renamed columns).
     url = f"duckdb:///{tmp_path / 'hits.duckdb'}"

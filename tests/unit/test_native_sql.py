@@ -15,7 +15,12 @@ from sqlalchemy.engine import Dialect
 
 from journey_core.rules import normalized_email
 from journey_core.rules.query import EMAIL_PATTERN, JourneyQuery
-from journey_core.warehouse.constructs import blank_to_null, trim_space
+from journey_core.warehouse.constructs import (
+    CLEAN_EMAIL_PATTERN,
+    blank_to_null,
+    trim_space,
+    valid_email,
+)
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.native import UNICODE_SPACE, email_pattern, journey_statement
 from tests.unit.test_dialects import DIALECTS, _dialect
@@ -129,3 +134,52 @@ def test_duckdb_trim_agrees_with_polars(values: list[str | None]) -> None:
     trimmed = frame["v"].str.strip_chars().to_list()
     blank = [v if t else None for v, t in zip(values, trimmed, strict=True)]
     assert got == list(zip(trimmed, blank, strict=True))
+
+
+_EMAIL_PARTS = ["ann", "Ann", "a.b", "a+b", "x-y", "É", "é", "1", "%", "_", " ", "\u3000", "@", "."]
+
+
+@settings(max_examples=80, deadline=None)
+@example(values=["ann@x.io", "Ann@x.io", " ann@x.io", "ann@x.io.", "a@b", "a@x..io", None])
+@example(
+    values=[
+        "a" * 64 + "@x.io",
+        "a" * 65 + "@x.io",
+        "a@" + "b" * 249 + ".io",
+        "a@" + "b" * 250 + ".io",
+    ]
+)
+@example(values=["ann@x-y.io", "ann@x_y.io", "a@b@x.io", "-@-.-", "ann@é.io", "ann@x.io\n"])
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.lists(st.sampled_from(_EMAIL_PARTS), max_size=8).map("".join),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_duckdb_valid_email_agrees_with_polars(values: list[str | None]) -> None:
+    # DuckDB takes clean emails as they are (CLEAN_EMAIL_PATTERN, constructs._valid_email_duckdb)
+    # and normalizes the others: the result must be the rules' normalized_email for any value.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    t = sa.table("t", sa.column("i"), sa.column("v", sa.String()))
+    compiled = sa.select(valid_email(t.c.v)).order_by(t.c.i).compile(dialect=DIALECTS["duckdb"]())
+    assert "regexp_full_match" in str(compiled)
+    sql = re.sub(r"%\((\w+)\)s", r"$\1", str(compiled))
+    got = [row[0] for row in con.execute(sql, compiled.params).fetchall()]
+    frame = pl.DataFrame({"email": values}, schema={"email": pl.String})
+    assert got == frame.select(normalized_email())["email"].to_list()
+
+
+def test_clean_emails_are_valid_and_already_normalized() -> None:
+    # Every value the clean pattern takes must be one the rules keep exactly as it is.
+    clean = re.compile(CLEAN_EMAIL_PATTERN)
+    samples = ["ann@x.io", "a.b+c@x-y.z.io", "_%@1.2", "Ann@x.io", "ann@x", "ann@x.io.", "a@@b.c"]
+    taken = [s for s in samples if clean.fullmatch(s)]
+    assert taken == ["ann@x.io", "a.b+c@x-y.z.io", "_%@1.2"]
+    frame = pl.DataFrame({"email": taken})
+    assert frame.select(normalized_email())["email"].to_list() == taken

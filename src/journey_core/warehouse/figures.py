@@ -53,6 +53,7 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.cohort import active_store
 from journey_core.warehouse.constructs import (
     gap_exceeded,
+    materialized,
     regex_group,
     regex_search,
     running_max,
@@ -258,15 +259,7 @@ def channel_columns(
 # Without it, engines that inline a CTE referenced once (PostgreSQL, SQLite, DuckDB) evaluate
 # each stage's expressions again at every reference of a later stage.
 def _stage(stmt: sa.Select[Any], name: str) -> sa.CTE:
-    return _materialized(stmt.cte(name))
-
-
-def _materialized(cte: sa.CTE) -> sa.CTE:
-    """``cte`` evaluated once per statement however often it is referenced (a hint where
-    the engine takes one: others evaluate a CTE once anyway or ignore the question)."""
-    for dialect in ("postgresql", "sqlite", "duckdb"):
-        cte = cte.prefix_with("MATERIALIZED", dialect=dialect)
-    return cte
+    return materialized(stmt.cte(name))
 
 
 def _classified(rows: sa.CTE, config: ChannelConfig, *, tag: str) -> sa.CTE:
@@ -557,7 +550,7 @@ _HELD = "_held"
 
 def _once(cte: sa.CTE) -> sa.CTE:
     """``cte`` hinted materialized, unless it only reads a held table (a copy of it)."""
-    return cte if cte.name.endswith(_HELD) else _materialized(cte)
+    return cte if cte.name.endswith(_HELD) else materialized(cte)
 
 
 def filtered_people(touches: sa.CTE, filters: Filters) -> sa.CTE:

@@ -29,6 +29,7 @@ from journey_core.warehouse.constructs import (
     bytewise,
     email_key,
     email_matches,
+    materialized,
     naive_utc,
     normalized_email,
     sortable_time,
@@ -41,6 +42,7 @@ from journey_core.warehouse.sqltypes import Timestamp
 __all__ = [
     "MAX_TEXT_LENGTH",
     "columns_query",
+    "conformed_events",
     "email_key",
     "email_matches",
     "email_values_queries",
@@ -291,32 +293,55 @@ def _asc(column: sa.ColumnElement[Any], *, text: bool = True) -> sa.UnaryExpress
     return (bytewise(column) if text else column).asc().nulls_last()
 
 
+def conformed_events(
+    mapping: SchemaMapping, query: JourneyQuery | None = None, *, email: bool | None = None
+) -> sa.Select[Any]:
+    """The mapped events conformed: trimmed, lower-cased, validated emails, blank anonymous
+    ids as NULL and times that order as time; within ``query``'s window if given. With
+    ``email`` True only those that carry one (a superset of those with a valid one: the
+    plain IS NOT NULL reaches the scan), with False only those without a valid one.
+
+    Each call is a reader of its own: engines inline it, so PostgreSQL can use an index on
+    occurred_at for the window. One select shared by two readers would make DuckDB hold
+    every conformed event in memory and PostgreSQL write them to a tuplestore.
+
+    >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
+    >>> {"as_of", "window_start"} <= set(conformed_events(CANONICAL, q).compile().params)
+    True
+    """
+    source = mapping.events_source()
+    at = sortable_time(source.c[c.OCCURRED_AT])
+    raw = source.c[c.EMAIL]
+    conformed = normalized_email(raw, any_identifier=mapping.identifier != "email")
+    events = sa.select(
+        *(source.c[name] for name in c.EVENT_COLUMNS if name not in _DERIVED),
+        at.label(c.OCCURRED_AT),
+        blank_to_null(source.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
+        conformed.label(c.EMAIL),
+    )
+    if query is not None:
+        events = events.where(*in_window(at, query))
+    if email is True:
+        events = events.where(raw.is_not(None))
+    elif email is False:  # most events carry none: the plain test first
+        events = events.where(sa.or_(raw.is_(None), conformed.is_(None)))
+    return events
+
+
 def identity_links(mapping: SchemaMapping, *, as_of: dt.datetime) -> tuple[sa.CTE, sa.CTE]:
     """The conformed events and their identification links at or before ``as_of``, as CTEs.
 
-    ``journey_events``: the mapped events with trimmed, lower-cased, validated emails, blank
-    anonymous ids as NULL and times that order as time; ``journey_links``: (anonymous_id,
-    email, linked_at) of every email-carrying event and identities row up to ``as_of``. The
-    one definition of who is linked to whom that :func:`journey_statement` and
+    ``journey_events``: :func:`conformed_events`; ``journey_links``: (anonymous_id, email,
+    linked_at) of every email-carrying event and identities row up to ``as_of``. The one
+    definition of who is linked to whom that :func:`journey_statement` and
     :mod:`~journey_core.warehouse.search` build on.
     """
     any_id = mapping.identifier != "email"
     bound = time_bound("as_of", as_of)
-
     source = mapping.events_source()
-    at = sortable_time(source.c[c.OCCURRED_AT])
-    events = (
-        sa.select(
-            *(source.c[name] for name in c.EVENT_COLUMNS if name not in _DERIVED),
-            at.label(c.OCCURRED_AT),
-            blank_to_null(source.c[c.ANONYMOUS_ID]).label(c.ANONYMOUS_ID),
-            normalized_email(source.c[c.EMAIL], any_identifier=any_id).label(c.EMAIL),
-        )
-    ).cte("journey_events")
-    # One reader each (the rule, or search's last-seen times): engines inline the CTE, so
-    # PostgreSQL can use an index on occurred_at for the rule's window. The links below
-    # conform their sources themselves, not through this CTE: a second reader would make
-    # DuckDB hold every conformed event in memory and PostgreSQL write them to a tuplestore.
+    events = conformed_events(mapping).cte("journey_events")
+    # The links conform their sources themselves, not through the events CTE (which has
+    # one reader, see conformed_events).
     ids = mapping.identities_source()
     sources = [(source, source.c[c.OCCURRED_AT])]
     if ids is not None:
@@ -363,8 +388,7 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
     True
     """
-    events, links = identity_links(mapping, as_of=query.as_of)
-    ev = events.c
+    _, links = identity_links(mapping, as_of=query.as_of)
     ln = links.c
 
     # known_at: the earliest link of each email.
@@ -373,7 +397,9 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         .group_by(ln[c.EMAIL])
         .cte("journey_people")
     )
-    # Each anonymous id's owner: its latest link; ties go to the smallest email.
+    known = people.c
+    # Each anonymous id's owner (its latest link; ties go to the smallest email), with the
+    # owner's known_at. Materialized: joined into the events as one small table.
     latest = sa.func.row_number().over(
         partition_by=ln[c.ANONYMOUS_ID],
         order_by=(ln[c.LINKED_AT].desc(), _asc(ln[c.EMAIL])),
@@ -383,32 +409,29 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         .where(ln[c.ANONYMOUS_ID].is_not(None))
         .subquery("journey_ranked")
     )
-    owners = (
-        sa.select(ranked.c[c.ANONYMOUS_ID], ranked.c[c.EMAIL].label("_owner"))
+    owners = materialized(
+        sa.select(ranked.c[c.ANONYMOUS_ID], ranked.c[c.EMAIL].label("_owner"), known[c.KNOWN_AT])
+        .select_from(ranked.join(people, known[c.EMAIL] == ranked.c[c.EMAIL]))
         .where(ranked.c["_latest"] == 1)
         .cte("journey_owners")
     )
 
-    # Stitching: an event's own email, else its anonymous id's owner; then the rule.
-    person = sa.func.coalesce(ev[c.EMAIL], owners.c["_owner"])
-    known_at = people.c[c.KNOWN_AT]
-    stitched = (
-        sa.select(
-            person.label(c.EMAIL),
-            known_at,
-            *(ev[name] for name in c.EVENT_COLUMNS if name != c.EMAIL),
-        )
-        .select_from(
-            events.outerjoin(owners, ev[c.ANONYMOUS_ID] == owners.c[c.ANONYMOUS_ID]).join(
-                people, people.c[c.EMAIL] == person
-            )
-        )
-        .where(
-            *in_window(ev[c.OCCURRED_AT], query),
-            _admitted(query, person, ev[c.OCCURRED_AT], known_at),
-        )
-        .cte("journey_admitted")
-    )
+    # Stitching: an event's own email, else its anonymous id's owner; then the rule. Each
+    # event is read by the one join that names its person: the events carrying a valid
+    # email join the people, the others their anonymous id's owner (one hash join per
+    # event, not a left join to the owners and then a join to the people).
+    with_email = conformed_events(mapping, query, email=True).subquery("journey_own_events")
+    without = conformed_events(mapping, query, email=False).subquery("journey_anonymous_events")
+    own, anon, owner = with_email.c, without.c, owners.c
+    others = [name for name in c.EVENT_COLUMNS if name != c.EMAIL]
+    stitched = sa.union_all(
+        sa.select(own[c.EMAIL], known[c.KNOWN_AT], *(own[name] for name in others))
+        .select_from(with_email.join(people, known[c.EMAIL] == own[c.EMAIL]))
+        .where(_admitted(query, own[c.EMAIL], own[c.OCCURRED_AT], known[c.KNOWN_AT])),
+        sa.select(owner["_owner"].label(c.EMAIL), owner[c.KNOWN_AT], *(anon[n] for n in others))
+        .select_from(without.join(owners, owner[c.ANONYMOUS_ID] == anon[c.ANONYMOUS_ID]))
+        .where(_admitted(query, owner["_owner"], anon[c.OCCURRED_AT], owner[c.KNOWN_AT])),
+    ).cte("journey_admitted")
     rows = _deduplicated(stitched).c
     outputs = [
         (rows[c.OCCURRED_AT] < rows[c.KNOWN_AT]).label(c.BEFORE_KNOWN)
