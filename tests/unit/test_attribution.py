@@ -747,3 +747,146 @@ def test_time_to_convert_from_the_first_touch_in_the_lookback() -> None:
 def test_lookback_query_needs_an_event_date() -> None:
     with pytest.raises(InputError, match="event date"):
         a.lookback_query(JourneyQuery(as_of=U("2022-07-31T00:00")), dt.timedelta(days=30))
+
+
+# A random world (test_sql_attribution's seed 315592639583016642887503840370521439345) on
+# which Polars 2.1's pl.format panicked inside conversions(); concat_str does not.
+PANIC_EVENTS = events_frame(
+    [
+        {
+            "event_id": "e11",
+            "anonymous_id": "a1",
+            "event_type": "signup",
+            "page_url": "https://www.shop.example/",
+            "referrer": "https://www.google.com/search",
+            "utm_source": "www.bing.com",
+            "utm_medium": "cpc",
+            "utm_campaign": "brand",
+            "occurred_at": T("2022-08-31 00:02:00.000001"),
+        },
+        {
+            "event_id": "e15",
+            "anonymous_id": "a1",
+            "email": "bob@x.io",
+            "event_type": "page_view",
+            "page_url": "https://shop.example/",
+            "referrer": "https://shop.example/p",
+            "occurred_at": T("2022-08-30 23:30:59.999999"),
+            "revenue": 3.25,
+        },
+        {
+            "event_id": "e2",
+            "event_type": "signup",
+            "page_url": "https://shop.example/",
+            "referrer": "https://a b.c/",
+            "occurred_at": T("2022-08-31 00:00:59.999999"),
+            "revenue": 10.5,
+        },
+        {
+            "event_id": "e9",
+            "event_type": "signup",
+            "referrer": "t.co/abc",
+            "utm_source": "email",
+            "utm_medium": "CPC",
+            "occurred_at": T("2022-08-31 09:00:00"),
+            "revenue": 10.5,
+        },
+        {
+            "event_id": "e0",
+            "anonymous_id": "a2",
+            "email": "bob@x.io",
+            "event_type": "page_view",
+            "page_url": "https://shop.example/",
+            "referrer": "https://a b.c/",
+            "utm_source": "www.bing.com",
+            "utm_medium": "paid_x",
+            "utm_campaign": "Cross-Network",
+            "occurred_at": T("2022-08-30 23:01:00.000001"),
+        },
+        {
+            "event_id": "e3",
+            "anonymous_id": "a2",
+            "email": "bob@x.io",
+            "event_type": "page_view",
+            "page_url": "https://www.shop.example/",
+            "referrer": "https://.lonely.dot/",
+            "utm_source": "email",
+            "utm_medium": "cpc",
+            "occurred_at": T("2022-08-30 23:00:59.999999"),
+            "revenue": 10.5,
+        },
+        {
+            "event_id": "e8",
+            "anonymous_id": "a1",
+            "email": " Cy@X.io",
+            "event_type": "purchase",
+            "referrer": "android-app://com.google.android.gm/",
+            "utm_source": "www.bing.com",
+            "utm_medium": "email",
+            "utm_campaign": "summer shop",
+            "occurred_at": T("2022-08-30 23:31:00"),
+            "revenue": 0.0,
+        },
+        {
+            "event_id": "e14",
+            "anonymous_id": "a2",
+            "event_type": "purchase",
+            "page_url": "https://shop.example/",
+            "referrer": "//u@b.co.uk/x",
+            "utm_source": "facebook",
+            "occurred_at": T("2022-08-31 09:00:00"),
+            "revenue": 0.0,
+        },
+        {
+            "event_id": "e5",
+            "anonymous_id": "a1",
+            "email": "bob@x.io",
+            "event_type": "signup",
+            "page_url": "https://www.shop.example/",
+            "referrer": "android-app://com.google.android.gm/",
+            "utm_source": "Google ",
+            "utm_medium": "cpc",
+            "utm_campaign": "summer shop",
+            "occurred_at": T("2022-08-31 09:00:00.000001"),
+            "revenue": 3.25,
+        },
+        {
+            "event_id": "e6",
+            "anonymous_id": "a1",
+            "email": " Cy@X.io",
+            "event_type": "page_view",
+            "page_url": "https://www.shop.example/",
+            "referrer": "//u@b.co.uk/x",
+            "utm_source": "email",
+            "utm_medium": "social",
+            "occurred_at": T("2022-08-31 00:01:00.000001"),
+            "revenue": 10.5,
+        },
+    ]
+)
+PANIC_IDS = identities_frame(
+    [
+        ("a2", "dee@x.io", "2022-08-31 00:01:59.999999"),
+        ("a1", "ann@x.io", "2022-08-30 23:00:00"),
+        ("a2", "dee@x.io", "2022-08-30 23:30:59.999999"),
+    ]
+)
+
+
+def test_conversions_of_the_world_that_made_polars_format_panic() -> None:
+    s = AttributionSettings.build(
+        conversion_event_types="purchase, signup", lookback_days=1 / 48, half_life_days=0.01
+    )
+    query = JourneyQuery(
+        as_of=dt.datetime(2022, 8, 31, 12, tzinfo=dt.UTC),
+        event_date=dt.date(2022, 8, 31),
+        timezone="America/New_York",
+    )
+    rows, _ = a.cohort_rows(
+        lambda q: rule_journeys(PANIC_EVENTS, PANIC_IDS, query=q), query, s.lookback
+    )
+    got = a.conversions(rows, settings=s, start=query.start, end=query.as_of).collect()
+    assert got.select(c.EMAIL, c.CONVERSION_ID).rows() == [
+        ("dee@x.io", "e14"),
+        ("bob@x.io", "e5"),
+    ]

@@ -385,8 +385,10 @@ def conversions(
     )
     if c.IN_SCOPE in frame.collect_schema():
         cond = cond & pl.col(c.IN_SCOPE)
-    fallback_id = pl.format(
-        "{}@{}", pl.col(c.EMAIL), pl.col(c.OCCURRED_AT).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f")
+    # concat_str, not pl.format: Polars 2.1's format panicked ("binview ... i < self.len()")
+    # on some multi-chunk rows of the rules (tests/unit/test_attribution.py).
+    fallback_id = pl.concat_str(
+        [pl.col(c.EMAIL), pl.lit("@"), pl.col(c.OCCURRED_AT).dt.to_string("%Y-%m-%dT%H:%M:%S%.6f")]
     )
     return (
         frame.filter(cond)
