@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -99,6 +101,23 @@ def test_python_flavour_agrees_with_the_rules() -> None:
     assert re.compile(EMAIL_PATTERN).search("a\x85b@x.io") is None  # the rules' own \s
 
 
+def _on_duckdb(
+    values: list[str | None],
+    expressions: Callable[[sa.ColumnElement[Any]], list[sa.ColumnElement[Any]]],
+    spelling: str = "",
+) -> list[tuple[Any, ...]]:
+    """``expressions`` of each of ``values`` (a VARCHAR column), as DuckDB computes them in
+    order; the compiled SQL must contain ``spelling`` (the construct under test)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    t = sa.table("t", sa.column("i"), sa.column("v", sa.String()))
+    compiled = sa.select(*expressions(t.c.v)).order_by(t.c.i).compile(dialect=DIALECTS["duckdb"]())
+    assert spelling in str(compiled)
+    sql = re.sub(r"%\((\w+)\)s", r"$\1", str(compiled))
+    return con.execute(sql, compiled.params).fetchall()
+
+
 _EDGES = ["", " ", "\t", "\u3000", "\xa0", "\u2028", "\u205f"]
 
 
@@ -122,14 +141,7 @@ _EDGES = ["", " ", "\t", "\u3000", "\xa0", "\u2028", "\u205f"]
 def test_duckdb_trim_agrees_with_polars(values: list[str | None]) -> None:
     # DuckDB trims only values with whitespace at an end (constructs._trim_duckdb): the
     # result must be Polars' strip_chars() for any value, spaces inside left alone.
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
-    t = sa.table("t", sa.column("i"), sa.column("v"))
-    stmt = sa.select(trim_space(t.c.v), blank_to_null(t.c.v)).order_by(t.c.i)
-    compiled = stmt.compile(dialect=DIALECTS["duckdb"]())
-    sql = re.sub(r"%\((\w+)\)s", r"$\1", str(compiled))
-    got = con.execute(sql, compiled.params).fetchall()
+    got = _on_duckdb(values, lambda v: [trim_space(v), blank_to_null(v)])
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
     trimmed = frame["v"].str.strip_chars().to_list()
     blank = [v if t else None for v, t in zip(values, trimmed, strict=True)]
@@ -163,14 +175,7 @@ _EMAIL_PARTS = ["ann", "Ann", "a.b", "a+b", "x-y", "É", "é", "1", "%", "_", " 
 def test_duckdb_valid_email_agrees_with_polars(values: list[str | None]) -> None:
     # DuckDB takes clean emails as they are (CLEAN_EMAIL_PATTERN, constructs._valid_email_duckdb)
     # and normalizes the others: the result must be the rules' normalized_email for any value.
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
-    t = sa.table("t", sa.column("i"), sa.column("v", sa.String()))
-    compiled = sa.select(valid_email(t.c.v)).order_by(t.c.i).compile(dialect=DIALECTS["duckdb"]())
-    assert "regexp_full_match" in str(compiled)
-    sql = re.sub(r"%\((\w+)\)s", r"$\1", str(compiled))
-    got = [row[0] for row in con.execute(sql, compiled.params).fetchall()]
+    got = [row[0] for row in _on_duckdb(values, lambda v: [valid_email(v)], "regexp_full_match")]
     frame = pl.DataFrame({"email": values}, schema={"email": pl.String})
     assert got == frame.select(normalized_email())["email"].to_list()
 
