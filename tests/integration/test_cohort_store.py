@@ -18,7 +18,7 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
-from journey_core.warehouse.figures import touch_rows, touch_source
+from journey_core.warehouse.figures import touch_rows, touch_source, touch_steps
 from journey_core.warehouse.filepool import FilePool, release
 from journey_core.warehouse.write import write_tables
 from tests.integration.test_sql_figures import CAMPAIGN, FILTERS, check_campaign, check_recent
@@ -110,6 +110,39 @@ def test_pages_over_held_rows(duckdb_file: Path, filters: an.Filters) -> None:
         assert options == want_options
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("bucket_rows", "query"),
+    [
+        pytest.param(10**9, JourneyQuery(as_of=END, event_date=CAMPAIGN), id="one-bucket"),
+        pytest.param(7, JourneyQuery(as_of=END, event_date=CAMPAIGN), id="many-buckets"),
+        pytest.param(3, JourneyQuery(as_of=END), id="last-24-hours"),
+    ],
+)
+def test_touch_steps_hold_the_rows_of_touch_rows(
+    duckdb_file: Path, bucket_rows: int, query: JourneyQuery
+) -> None:
+    """The cohort built in steps (admitted rows, de-duplication, then the visits a bucket of
+    people at a time) holds exactly the rows of the one statement."""
+    engine = _engine(duckdb_file)
+    steps = touch_steps(query, bucket_rows=bucket_rows)
+    try:
+        with engine.connect() as conn:
+            want = conn.execute(sa.select(*touch_rows(query).c)).all()
+        with cohort_session(engine) as held:
+            steps.fill(held, "journey_cohort_test")
+            with held.connect() as conn:
+                got = conn.execute(sa.text("SELECT * FROM journey_cohort_test")).all()
+                tables = conn.execute(
+                    sa.text("SELECT table_name FROM duckdb_tables() WHERE temporary")
+                ).scalars()
+                assert sorted(tables) == ["journey_cohort_test"], "the steps' tables are dropped"
+        assert [col.key for col in steps.columns] == list(touch_rows(query).c.keys())
+    finally:
+        engine.dispose()
+    assert len(want) > 3 * bucket_rows or bucket_rows > len(want)
+    assert sorted(got, key=repr) == sorted(want, key=repr)
 
 
 def test_touch_source_is_the_statement_outside_a_session(duckdb_file: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +18,15 @@ from sqlalchemy.engine import Dialect
 
 from journey_core.rules import normalized_email
 from journey_core.rules.query import EMAIL_PATTERN, JourneyQuery
+from journey_core.warehouse import create_engine
 from journey_core.warehouse.constructs import (
     CLEAN_EMAIL_PATTERN,
     blank_to_null,
+    bucket_of,
     trim_space,
     valid_email,
 )
+from journey_core.warehouse.engine import memory_limit_bytes
 from journey_core.warehouse.mapping import load_mapping
 from journey_core.warehouse.native import UNICODE_SPACE, email_pattern, journey_statement
 from tests.unit.test_dialects import DIALECTS, _dialect
@@ -188,3 +192,52 @@ def test_clean_emails_are_valid_and_already_normalized() -> None:
     assert taken == ["ann@x.io", "a.b+c@x-y.z.io", "_%@1.2"]
     frame = pl.DataFrame({"email": taken})
     assert frame.select(normalized_email())["email"].to_list() == taken
+
+
+@pytest.mark.parametrize("dialect_name", [name for name in DIALECTS if name != "duckdb"])
+def test_buckets_are_compiled_for_duckdb_only(dialect_name: str) -> None:
+    """The cohort store's buckets are a DuckDB hash; another engine is never sent one, and
+    compiling one for it is an error, not a statement with another meaning."""
+    stmt = sa.select(bucket_of(sa.column("email"), 4))
+    with pytest.raises(sa.exc.CompileError, match="DuckDB only"):
+        stmt.compile(dialect=DIALECTS[dialect_name]())
+
+
+def test_buckets_share_equal_values_and_cover_every_bucket() -> None:
+    values = [f"person{n}@example.com" for n in range(200)] + [None, ""]
+    table = pl.DataFrame({"email": values * 2})
+    email = sa.column("email", sa.String())
+    stmt = sa.select(email, bucket_of(email, 7).label("bucket"))
+    compiled = stmt.select_from(sa.table("t")).compile(
+        dialect=DIALECTS["duckdb"](), compile_kwargs={"literal_binds": True}
+    )
+    con = duckdb.connect()
+    con.register("t", table.to_arrow())
+    got = con.sql(str(compiled)).pl()
+    assert isinstance(got, pl.DataFrame)
+    per_value = got.group_by("email").agg(pl.col("bucket").n_unique())
+    assert per_value["bucket"].max() == 1, "a value's rows share one bucket"
+    assert sorted(got["bucket"].unique().to_list()) == list(range(7))
+    nulls = got.filter(pl.col("email").is_null() | (pl.col("email") == ""))
+    assert nulls["bucket"].n_unique() == 1, "NULL shares the empty string's bucket"
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        pytest.param("256MB", 256_000_000, id="MB"),
+        pytest.param("192MB", 192_000_000, id="stream"),
+        pytest.param("1GiB", 1024**3, id="GiB"),
+        pytest.param("512 KB", 512_000, id="space"),
+    ],
+)
+def test_memory_limit_bytes_reads_duckdb_units(
+    limit: str, expected: int, tmp_path: pathlib.Path
+) -> None:
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    engine = create_engine(f"duckdb:///{path}", duckdb_memory=limit)
+    try:
+        assert memory_limit_bytes(engine) == expected
+    finally:
+        engine.dispose()

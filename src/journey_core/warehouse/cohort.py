@@ -10,6 +10,12 @@ table (a read-only DuckDB file allows TEMP tables: they live in the connection's
 in-memory catalog and spill to DuckDB's temporary directory beyond its memory limit); the
 aggregates then read that table.
 
+Under a memory limit a cohort's table is filled in :class:`Steps`
+(:func:`~journey_core.warehouse.figures.touch_steps`): the admitted rows, their
+de-duplication, then the visits a bucket of people at a time, each step a TEMP table, so no
+statement holds the whole cohort in its joins and windows (at 100M events the one statement
+ran out of DuckDB's 256 MB).
+
 A TEMP table lives with its connection, so :class:`CohortStore` holds one connection checked
 out of the engine's :class:`~journey_core.warehouse.filepool.FilePool` (the pool never closes
 a connection in use) and hands it to one reader at a time. It lets the connection go, with
@@ -41,6 +47,8 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -59,6 +67,7 @@ __all__ = [
     "HOLD_SECONDS",
     "MAX_TABLES",
     "CohortStore",
+    "Steps",
     "active_store",
     "cohort_session",
     "store_of",
@@ -106,6 +115,22 @@ def _held_engine(source: Engine, raw: PoolProxiedConnection) -> Engine:
     held.update_execution_options(**source.get_execution_options())
     quote_duckdb_keywords(held)
     return held
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A cohort table built by several statements in turn, not one ``CREATE ... AS``: what
+    a ``build`` of :meth:`CohortStore.rows` may return instead of a CTE.
+
+    ``fill(engine, name)`` creates the TEMP table ``name`` and fills it, each step in a
+    transaction of its own (DuckDB frees a dropped table's storage once its transaction
+    commits), and drops the tables of its own it made on the way; ``engine`` is the held
+    engine, whose one connection keeps the TEMP tables. ``columns`` are the table's columns,
+    with their types.
+    """
+
+    fill: Callable[[Engine, str], None]
+    columns: tuple[sa.ColumnClause[Any], ...]
 
 
 class CohortStore:
@@ -163,11 +188,12 @@ class CohortStore:
         query: JourneyQuery,
         mapping: SchemaMapping,
         config: ChannelConfig,
-        build: Callable[[], sa.CTE],
+        build: Callable[[], sa.CTE | Steps],
         *more: object,
     ) -> sa.TableClause:
         """The TEMP table of the rows of ``query`` (``more``: the rest of the input set;
-        ``build``: their statement, run into the table now if it is not held)."""
+        ``build``: their statement, or the :class:`Steps` that fill it, run into the table
+        now if it is not held)."""
         with self._lock:
             engine = self._open()
             name = table_name(query, mapping, config, *more)
@@ -176,10 +202,14 @@ class CohortStore:
                 self._tables.move_to_end(name)
                 return table
             source = build()
-            stmt = sa.select(*source.c)
-            with engine.begin() as conn:
-                conn.execute(temp_table_as(name, stmt))
-            table = sa.table(name, *(sa.column(col.key, col.type) for col in source.c))
+            if isinstance(source, Steps):
+                source.fill(engine, name)
+                columns = [sa.column(col.key, col.type) for col in source.columns]
+            else:
+                with engine.begin() as conn:
+                    conn.execute(temp_table_as(name, sa.select(*source.c)))
+                columns = [sa.column(col.key, col.type) for col in source.c]
+            table = sa.table(name, *columns)
             self._tables[name] = table
             self.built += 1
             while len(self._tables) > self.max_tables:

@@ -24,6 +24,8 @@ route and the one-statement rules trim, lower-case, validate and compare times a
 - :class:`ordered_join` joins a group's strings in a given order (one aggregate);
 - :class:`running_max` and :class:`running_max_before`: a running ``max`` in a window, up
   to the current row or the one before;
+- :class:`bucket_of` spreads values over a number of buckets by their hash (DuckDB's
+  cohort tables are built a bucket at a time under a memory limit);
 - :class:`temp_table_as` creates a TEMP table from a SELECT whose values stay bound
   (SQLAlchemy's own ``Select.into`` renders them into the DDL as literals).
 """
@@ -53,6 +55,7 @@ __all__ = [
     "MAX_SPELLINGS",
     "UNICODE_SPACE",
     "blank_to_null",
+    "bucket_of",
     "bytewise",
     "edge_space_pattern",
     "email_key",
@@ -883,6 +886,43 @@ def _running_max(element: running_max, compiler: SQLCompiler, **kw: Any) -> str:
     value, partition, seq = _three(element, compiler, **kw)
     frame = f"ROWS BETWEEN UNBOUNDED PRECEDING AND {element.frame_end}"
     return f"max({value}) OVER (PARTITION BY {partition} ORDER BY {seq} {frame})"
+
+
+class bucket_of(FunctionElement[int]):
+    """``bucket_of(value, buckets)``: ``value``'s bucket, 0 to ``buckets - 1`` by its hash (a
+    NULL in the bucket of the empty string); equal values share a bucket. DuckDB only: the
+    cohort store (:mod:`~journey_core.warehouse.cohort`) builds its tables a bucket at a time
+    there, and no other engine is sent it.
+
+    >>> engine = sa.create_engine("duckdb://")
+    >>> stmt = sa.select(bucket_of(sa.literal("a@example.com"), 4).label("bucket"))
+    >>> str(stmt.compile(engine)).startswith("SELECT hash(coalesce($1, '')) % $2")
+    True
+    >>> with engine.connect() as conn:
+    ...     0 <= conn.execute(stmt).scalar_one() < 4
+    True
+    """
+
+    type = sa.BigInteger()
+    inherit_cache = True
+
+    def __init__(self, value: sa.ColumnElement[Any], buckets: int) -> None:
+        if buckets < 1:
+            msg = f"buckets must be at least 1, got {buckets}"
+            raise ValueError(msg)
+        super().__init__(value, sa.literal(buckets, sa.BigInteger()))
+
+
+@compiles(bucket_of)
+def _bucket_default(element: bucket_of, compiler: SQLCompiler, **kw: Any) -> str:
+    msg = f"bucket_of is compiled for DuckDB only, not {compiler.dialect.name}"
+    raise sa.exc.CompileError(msg)
+
+
+@compiles(bucket_of, "duckdb")
+def _bucket_duckdb(element: bucket_of, compiler: SQLCompiler, **kw: Any) -> str:
+    value, buckets = _arg(compiler, element, 0, **kw), _arg(compiler, element, 1, **kw)
+    return f"hash(coalesce({value}, '')) % {buckets}"
 
 
 class temp_table_as(Executable, ClauseElement):

@@ -24,6 +24,7 @@ __all__ = [
     "duckdb_keywords",
     "local_file",
     "memory_bounded",
+    "memory_limit_bytes",
     "quote_duckdb_keywords",
     "safe_url",
     "spill_directory",
@@ -77,6 +78,26 @@ def memory_bounded(engine: Engine) -> bool:
     duckdb_memory=...)``): a statement must then not hold large intermediate results that
     DuckDB cannot spill (e.g. a CTE shared by several readers)."""
     return engine.get_execution_options().get(_MEMORY_OPTION) is not None
+
+
+def memory_limit_bytes(engine: Engine) -> int | None:
+    """DuckDB's ``memory_limit`` for ``engine`` in bytes (``None``: not bounded), read as
+    DuckDB reads it: ``MB`` is 1000**2 bytes, ``MiB`` 1024**2.
+
+    >>> memory_limit_bytes(create_engine("duckdb:///:memory:")) is None
+    True
+    """
+    limit = engine.get_execution_options().get(_MEMORY_OPTION)
+    if limit is None:
+        return None
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", str(limit), re.IGNORECASE)
+    if found is None:
+        msg = f"cannot read the DuckDB memory limit {limit!r}"
+        raise ValueError(msg)
+    unit = found.group(2).upper()
+    base = 1024 if "I" in unit else 1000
+    power = "BKMGT".index(unit[0])
+    return int(float(found.group(1)) * base**power)
 
 
 def spill_directory() -> Path:

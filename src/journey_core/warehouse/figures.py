@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import DropTable
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -50,24 +51,27 @@ from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.cohort import active_store
+from journey_core.warehouse.cohort import Steps, active_store
 from journey_core.warehouse.constructs import (
+    bucket_of,
     gap_exceeded,
     materialized,
     regex_group,
     regex_search,
     running_max,
     running_max_before,
+    temp_table_as,
     unicode_lower,
 )
-from journey_core.warehouse.engine import memory_bounded
+from journey_core.warehouse.engine import memory_bounded, memory_limit_bytes
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.native import UNICODE_SPACE, bytewise, journey_statement, trim_space
 from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.sqltypes import Timestamp
-from journey_core.warehouse.statements import window_values
+from journey_core.warehouse.statements import admitted_rows, journey_rows, window_values
 
 __all__ = [
+    "BUCKET_ROW_BYTES",
     "CHANNEL_INPUTS",
     "DAY_INDEX",
     "FIGURE_COLUMNS",
@@ -98,6 +102,7 @@ __all__ = [
     "split",
     "touch_rows",
     "touch_source",
+    "touch_steps",
     "touches_of",
     "touchpoints_statement",
     "trend_by_statement",
@@ -535,14 +540,126 @@ def touch_source(
 ) -> sa.CTE:
     """The rows of :func:`touch_rows` as the figures read them: inside a
     :func:`~journey_core.warehouse.cohort.cohort_session`, a CTE over the TEMP table the
-    session holds them in (run once per input set, every column); elsewhere
-    :func:`touch_rows` itself, with the result ``columns``."""
+    session holds them in (run once per input set, every column; a cohort's under a memory
+    limit by :func:`touch_steps`); elsewhere :func:`touch_rows` itself, with the result
+    ``columns``."""
     store = active_store()
     if store is None:
         return touch_rows(query, mapping, config, columns=columns)
     cfg = config or ChannelConfig.default()
-    table = store.rows(query, mapping, cfg, lambda: touch_rows(query, mapping, cfg))
+    limit = memory_limit_bytes(store.source)
+
+    def build() -> sa.CTE | Steps:
+        if limit is None or query.email is not None:
+            return touch_rows(query, mapping, cfg)
+        return touch_steps(query, mapping, cfg, bucket_rows=max(1, limit // BUCKET_ROW_BYTES))
+
+    table = store.rows(query, mapping, cfg, build)
     return sa.select(*table.c).cte(f"{table.name}{_HELD}")
+
+
+BUCKET_ROW_BYTES: Final = 100
+"""Bytes of DuckDB's memory limit a row of one bucket of :func:`touch_steps` is given (256 MB:
+2.56M rows a bucket). Measured on the demo (bench/RESULTS.md, "The cohort in steps"): at 10M
+events (2.3M rows, one bucket) under 256 MB the campaign figures and the previous period's
+took 36 s (46 s as one statement); at 100M (22.9M rows, nine buckets) 422 s, where the one
+statement ran out of memory; with 1,024 bytes a row (92 buckets) 791 s."""
+
+_BUCKET = "_bucket"
+
+
+def touch_steps(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    bucket_rows: int,
+) -> Steps:
+    """:func:`touch_rows` of ``query`` (a cohort: no email) as steps that each hold a part of
+    the cohort, for DuckDB under a memory limit, where the one statement's joins and windows
+    run out of memory at scale (100M events under 256 MB: bench/RESULTS.md).
+
+    1. the admitted rows (:func:`~journey_core.warehouse.statements.admitted_rows`) into a
+       TEMP table;
+    2. their de-duplication (:func:`~journey_core.warehouse.statements.journey_rows`) into
+       another, each row with its person's bucket (:class:`bucket_of` the email; as many
+       buckets as it takes for at most ``bucket_rows`` rows each, on average), sorted by
+       bucket so that a bucket's rows are read alone;
+    3. the window's distinct channel inputs (classified once per bucket: a few rows);
+    4. :func:`touches_of` one bucket at a time into the cohort's table: visits and touches
+       are a person's own, and a person's rows share a bucket.
+
+    With one bucket, steps 2 to 4 are one statement over the admitted rows.
+
+    The rows are those of :func:`touch_rows` (``tests/integration/test_cohort_store.py``).
+    """
+    if query.email is not None:
+        msg = "touch_steps is for a cohort's rows; one person's are one statement"
+        raise ValueError(msg)
+    cfg = config or ChannelConfig.default()
+    admitted = admitted_rows(query, mapping)
+    inputs = window_values(query, mapping, CHANNEL_INPUTS)
+
+    def held(name: str, source: Sequence[sa.ColumnElement[Any]]) -> sa.TableClause:
+        return sa.table(name, *(sa.column(str(col.key), col.type) for col in source))
+
+    def touches(rows: sa.TableClause, bucket: int, held_inputs: sa.TableClause) -> sa.CTE:
+        part = sa.select(*(rows.c[name] for name in c.RESULT_COLUMNS))
+        part = part.where(rows.c[_BUCKET] == bucket)
+        return touches_of(part.cte("journey_result"), cfg, inputs=sa.select(*held_inputs.c))
+
+    result = journey_rows(admitted).subquery("journey_rows_of_admitted")
+    shape = held("journey_rows_shape", [*result.c, sa.literal(0).label(_BUCKET)])
+    touch_columns = touches(shape, 0, held("inputs", list(inputs.selected_columns))).c
+    columns = tuple(sa.column(str(col.key), col.type) for col in touch_columns)
+
+    def fill(engine: Engine, name: str) -> None:
+        steps = [f"{name}_admitted", f"{name}_rows", f"{name}_inputs"]
+
+        def run(*statements: sa.Executable) -> None:
+            with engine.begin() as conn:
+                for statement in statements:
+                    conn.execute(statement)
+
+        def drop(*tables: str) -> None:
+            run(*(DropTable(sa.Table(table, sa.MetaData()), if_exists=True) for table in tables))
+
+        try:
+            run(temp_table_as(steps[0], sa.select(*admitted.c)))
+            adm = held(steps[0], list(admitted.c))
+            with engine.connect() as conn:
+                count = conn.execute(sa.select(sa.func.count()).select_from(adm)).scalar_one()
+            buckets = max(1, -(-int(count) // bucket_rows))
+            deduplicated = journey_rows(sa.select(*adm.c).cte("journey_admitted")).subquery(
+                "journey_deduplicated"
+            )
+            if buckets == 1:  # the rest as one statement over the admitted rows
+                rest = touches_of(
+                    sa.select(*deduplicated.c).cte("journey_result"), cfg, inputs=inputs
+                )
+                run(temp_table_as(name, sa.select(*rest.c)))
+                return
+            bucket = bucket_of(deduplicated.c[c.EMAIL], buckets).label(_BUCKET)
+            ordered = sa.select(*deduplicated.c, bucket).order_by(bucket.asc())
+            run(temp_table_as(steps[1], ordered))
+            drop(steps[0])
+            rows = held(steps[1], [*deduplicated.c, bucket])
+            run(temp_table_as(steps[2], inputs))
+            held_inputs = held(steps[2], list(inputs.selected_columns))
+            target = sa.table(name, *(sa.column(col.key) for col in columns))
+            for index in range(buckets):
+                part = sa.select(*touches(rows, index, held_inputs).c)
+                if index == 0:
+                    run(temp_table_as(name, part))
+                else:
+                    run(sa.insert(target).from_select([col.key for col in columns], part))
+        except BaseException:
+            drop(name)
+            raise
+        finally:
+            drop(*steps)
+
+    return Steps(fill=fill, columns=columns)
 
 
 _HELD = "_held"

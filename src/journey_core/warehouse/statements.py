@@ -40,7 +40,9 @@ from journey_core.warehouse.mapping import CANONICAL, SchemaMapping, TableMappin
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
+    "ADMITTED_COLUMNS",
     "MAX_TEXT_LENGTH",
+    "admitted_rows",
     "columns_query",
     "conformed_events",
     "email_key",
@@ -52,6 +54,7 @@ __all__ = [
     "identity_links",
     "in_window",
     "journey_count_query",
+    "journey_rows",
     "journey_statement",
     "link_groups_query",
     "links_query",
@@ -380,6 +383,8 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
 
     Columns are :data:`journey_core.columns.RESULT_COLUMNS`, rows sorted by email,
     occurred_at and event_id. ``mapping`` supplies the canonical events and identities.
+    It is :func:`journey_rows` over :func:`admitted_rows`, which a caller may also run as
+    two steps (the cohort store does, under a memory limit).
 
     >>> q = JourneyQuery(as_of=dt.datetime(2022, 8, 31), event_date=dt.date(2022, 7, 1))
     >>> stmt = journey_statement(q)
@@ -387,6 +392,26 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     True
     >>> {"as_of", "lookback_start", "start", "window_start"} <= set(stmt.compile().params)
     True
+    """
+    rows = journey_rows(admitted_rows(query, mapping))
+    return rows.order_by(*result_order(rows.selected_columns))
+
+
+#: The columns of :func:`admitted_rows`: each event's columns with its person's email and
+#: known_at, before de-duplication.
+ADMITTED_COLUMNS: tuple[str, ...] = (
+    c.EMAIL,
+    c.KNOWN_AT,
+    *(n for n in c.EVENT_COLUMNS if n != c.EMAIL),
+)
+
+
+def admitted_rows(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa.CTE:
+    """The rows the rule admits, stitched to their person, before de-duplication of event ids.
+
+    Columns :data:`ADMITTED_COLUMNS`. Identification links, each email's ``known_at``, each
+    anonymous id's owner (its latest link at or before ``as_of``; ties go to the smallest
+    email), then the rule's window and test.
     """
     _, links = identity_links(mapping, as_of=query.as_of)
     ln = links.c
@@ -424,7 +449,7 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     without = conformed_events(mapping, query, email=False).subquery("journey_anonymous_events")
     own, anon, owner = with_email.c, without.c, owners.c
     others = [name for name in c.EVENT_COLUMNS if name != c.EMAIL]
-    stitched = sa.union_all(
+    return sa.union_all(
         sa.select(own[c.EMAIL], known[c.KNOWN_AT], *(own[name] for name in others))
         .select_from(with_email.join(people, known[c.EMAIL] == own[c.EMAIL]))
         .where(_admitted(query, own[c.EMAIL], own[c.OCCURRED_AT], known[c.KNOWN_AT])),
@@ -432,14 +457,22 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
         .select_from(without.join(owners, owner[c.ANONYMOUS_ID] == anon[c.ANONYMOUS_ID]))
         .where(_admitted(query, owner["_owner"], anon[c.OCCURRED_AT], owner[c.KNOWN_AT])),
     ).cte("journey_admitted")
-    rows = _deduplicated(stitched).c
-    outputs = [
-        (rows[c.OCCURRED_AT] < rows[c.KNOWN_AT]).label(c.BEFORE_KNOWN)
-        if name == c.BEFORE_KNOWN
-        else rows[name]
-        for name in c.RESULT_COLUMNS
-    ]
-    return sa.select(*outputs).order_by(*result_order(rows))
+
+
+def journey_rows(admitted: sa.CTE) -> sa.Select[Any]:
+    """The rule's rows (:data:`~journey_core.columns.RESULT_COLUMNS`, unordered) from
+    ``admitted`` (a CTE with :data:`ADMITTED_COLUMNS`): one row per event id, and
+    ``before_known``. Each event id's rows must all be in ``admitted``.
+    """
+    rows = _deduplicated(admitted).c
+    return sa.select(
+        *(
+            (rows[c.OCCURRED_AT] < rows[c.KNOWN_AT]).label(c.BEFORE_KNOWN)
+            if name == c.BEFORE_KNOWN
+            else rows[name]
+            for name in c.RESULT_COLUMNS
+        )
+    )
 
 
 def window_values(
