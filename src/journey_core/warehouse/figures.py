@@ -29,6 +29,7 @@ the regex extraction this module uses).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
@@ -624,6 +625,10 @@ def touch_steps(
         def drop(*tables: str) -> None:
             run(*(DropTable(sa.Table(table, sa.MetaData()), if_exists=True) for table in tables))
 
+        def discard(*tables: str) -> None:  # cleaning up: the first error is the one to tell
+            with contextlib.suppress(sa.exc.DBAPIError):
+                drop(*tables)
+
         try:
             run(temp_table_as(steps[0], sa.select(*admitted.c)))
             adm = held(steps[0], list(admitted.c))
@@ -654,10 +659,10 @@ def touch_steps(
                 else:
                     run(sa.insert(target).from_select([col.key for col in columns], part))
         except BaseException:
-            drop(name)
+            discard(name)
             raise
         finally:
-            drop(*steps)
+            discard(*steps)
 
     return Steps(fill=fill, columns=columns)
 
