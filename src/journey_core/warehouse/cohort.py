@@ -202,14 +202,15 @@ class CohortStore:
                 self._tables.move_to_end(name)
                 return table
             source = build()
+            columns: list[sa.ColumnElement[Any]]
             if isinstance(source, Steps):
                 source.fill(engine, name)
-                columns = [sa.column(col.key, col.type) for col in source.columns]
+                columns = list(source.columns)
             else:
                 with engine.begin() as conn:
                     conn.execute(temp_table_as(name, sa.select(*source.c)))
-                columns = [sa.column(col.key, col.type) for col in source.c]
-            table = sa.table(name, *columns)
+                columns = list(source.c)
+            table = sa.table(name, *(sa.column(str(col.key), col.type) for col in columns))
             self._tables[name] = table
             self.built += 1
             while len(self._tables) > self.max_tables:

@@ -40,7 +40,6 @@ from journey_core.warehouse.mapping import CANONICAL, SchemaMapping, TableMappin
 from journey_core.warehouse.sqltypes import Timestamp
 
 __all__ = [
-    "ADMITTED_COLUMNS",
     "MAX_TEXT_LENGTH",
     "admitted_rows",
     "columns_query",
@@ -397,19 +396,11 @@ def journey_statement(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -
     return rows.order_by(*result_order(rows.selected_columns))
 
 
-#: The columns of :func:`admitted_rows`: each event's columns with its person's email and
-#: known_at, before de-duplication.
-ADMITTED_COLUMNS: tuple[str, ...] = (
-    c.EMAIL,
-    c.KNOWN_AT,
-    *(n for n in c.EVENT_COLUMNS if n != c.EMAIL),
-)
-
-
 def admitted_rows(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa.CTE:
     """The rows the rule admits, stitched to their person, before de-duplication of event ids.
 
-    Columns :data:`ADMITTED_COLUMNS`. Identification links, each email's ``known_at``, each
+    Columns: the person's email and ``known_at``, then the event's other columns.
+    Identification links, each email's ``known_at``, each
     anonymous id's owner (its latest link at or before ``as_of``; ties go to the smallest
     email), then the rule's window and test.
     """
@@ -461,7 +452,7 @@ def admitted_rows(query: JourneyQuery, mapping: SchemaMapping = CANONICAL) -> sa
 
 def journey_rows(admitted: sa.CTE) -> sa.Select[Any]:
     """The rule's rows (:data:`~journey_core.columns.RESULT_COLUMNS`, unordered) from
-    ``admitted`` (a CTE with :data:`ADMITTED_COLUMNS`): one row per event id, and
+    ``admitted`` (a CTE with the columns of :func:`admitted_rows`): one row per event id, and
     ``before_known``. Each event id's rows must all be in ``admitted``.
     """
     rows = _deduplicated(admitted).c
