@@ -16,7 +16,7 @@ with ui.guard("attribution"):
     start, end = sections.cohort_inputs(ctx)
     query = sections.cohort_query(ctx, start)
     key = data.key_of(ctx, query)
-    with st.spinner(f"Loading journeys since {start:%d %b %Y}…", show_time=True):
+    with ui.loading(f"Loading journeys since {start:%d %b %Y}…"):
         event_types = data.event_types(*key)
         options = data.campaign_options(*key)
     filters = setting.filters_panel(ctx, options)
@@ -24,7 +24,7 @@ with ui.guard("attribution"):
     model, inputs = sections.model_inputs(event_types)
     ui.permalink(ctx)
     until = shared.end_time(ctx.tz)
-    with st.spinner("Computing attribution…", show_time=True):
+    with ui.loading("Computing attribution…"):
         view = data.attribution(*key, inputs, filters, end=until)
     sections.caption(ctx, query, inputs, until)
     runlog.note(rows=view.people)

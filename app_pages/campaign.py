@@ -16,14 +16,14 @@ with ui.guard("campaign influence"):
     start, end = setting.dates(ctx)
     query = ctx.query(event_date=start)
     key = data.key_of(ctx, query)
-    with st.spinner(f"Loading the filters since {start:%d %b %Y}…", show_time=True):
+    with ui.loading(f"Loading the filters since {start:%d %b %Y}…"):
         options = data.campaign_options(*key)
     filters = sections.campaign_filters(ctx, options)
     shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     headline = st.container()  # the key figures, above the breakdown picker
     by = sections.breakdown_picker()
     ui.permalink(ctx)
-    with st.spinner("Computing the campaign figures…", show_time=True):
+    with ui.loading("Computing the campaign figures…"):
         report, message = data.campaign(*key, filters, end=shared.end_time(ctx.tz), by=by)
     if message or report.total_rows == 0:
         ui.empty_state(

@@ -18,7 +18,7 @@ with ui.guard("this customer"):
         customer.customer_prompt(ctx, lookup.text)
         st.stop()
     query = ctx.query(email=lookup.email)
-    with st.spinner(f"Loading {ui.plain(ui.shown_email(query.email or ''))}…", show_time=True):
+    with ui.loading(f"Loading {ui.plain(ui.shown_email(query.email or ''))}…"):
         view = data.customer(*data.key_of(ctx, query))
     if view.profile is None:
         message = view.message or "No events for this email."

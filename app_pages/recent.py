@@ -17,7 +17,7 @@ with ui.guard("recent activity"):
     query = ctx.query()
     ui.permalink(ctx)
     key = data.key_of(ctx, query)
-    with st.spinner(f"Loading the last {hours:g} hours…", show_time=True):
+    with ui.loading(f"Loading the last {hours:g} hours…"):
         report, message = data.recent(*key)
     if message:
         ui.empty_state(

@@ -27,6 +27,7 @@ from journey_core.analytics import campaign as an
 from journey_core.errors import ConfigError, InputError, JourneyError, WarehouseError
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame, mask_text
+from journey_core.progress import Progress, reporting
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog, urlstate
 from journey_ui import format as fmt
@@ -181,6 +182,38 @@ def guard(what: str) -> Iterator[None]:
             "Reload the page; if it keeps happening, the server log has the details.",
             icon=":material/error:",
         )
+
+
+def progress_text(step: str) -> str:
+    """A reported step as a bar's text.
+
+    >>> progress_text("visits and touches, part 2 of 9")
+    'Visits and touches, part 2 of 9…'
+    """
+    return f"{step[:1].upper()}{step[1:]}…"
+
+
+@contextmanager
+def loading(text: str) -> Iterator[None]:
+    """A spinner with ``text`` and its elapsed time while the block runs, and under it a bar
+    of the steps the warehouse reports (:mod:`journey_core.progress`: a cohort built in steps
+    takes minutes at 100M events); the bar is removed when the block ends, however it ends."""
+    with st.spinner(text, show_time=True):
+        bar = st.empty()  # under the spinner
+        try:
+            with reporting(progress_bar(bar)):
+                yield
+        finally:
+            bar.empty()
+
+
+def progress_bar(bar: DeltaGenerator) -> Progress:
+    """A listener that draws each reported step in the placeholder ``bar``."""
+
+    def show(step: str, fraction: float) -> None:
+        bar.progress(fraction, text=progress_text(step))
+
+    return show
 
 
 def empty_state(message: str, *, tips: Sequence[str] = ()) -> None:

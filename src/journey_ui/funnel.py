@@ -199,7 +199,7 @@ def funnel_section(
     except InputError as exc:  # shown here; the rest of the page stays
         ui.show_error(exc)
         return
-    with st.spinner("Computing the funnel…", show_time=True):
+    with ui.loading("Computing the funnel…"):
         funnel = data.funnel(*key, filters, spec)
     first = int(funnel.filter(pl.col(c.STEP) == 1).get_column(c.PEOPLE).sum())
     last = int(funnel.filter(pl.col(c.STEP) == len(steps)).get_column(c.PEOPLE).sum())

@@ -14,11 +14,21 @@ import sqlalchemy as sa
 
 from journey_core.analytics import campaign as an
 from journey_core.errors import WarehouseError
+from journey_core.progress import reporting
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
-from journey_core.warehouse.figures import touch_rows, touch_source, touch_steps
+from journey_core.warehouse.figures import (
+    STEP_CHANNELS,
+    STEP_EVENTS,
+    STEP_GROUPS,
+    STEP_PART,
+    STEP_TOUCHES,
+    touch_rows,
+    touch_source,
+    touch_steps,
+)
 from journey_core.warehouse.filepool import FilePool, release
 from journey_core.warehouse.write import write_tables
 from tests.integration.test_sql_figures import CAMPAIGN, FILTERS, check_campaign, check_recent
@@ -127,10 +137,11 @@ def test_touch_steps_hold_the_rows_of_touch_rows(
     people at a time) holds exactly the rows of the one statement."""
     engine = _engine(duckdb_file)
     steps = touch_steps(query, bucket_rows=bucket_rows)
+    heard: list[tuple[str, float]] = []
     try:
         with engine.connect() as conn:
             want = conn.execute(sa.select(*touch_rows(query).c)).all()
-        with cohort_session(engine) as held:
+        with cohort_session(engine) as held, reporting(lambda *step: heard.append(step)):
             steps.fill(held, "journey_cohort_test")
             with held.connect() as conn:
                 got = conn.execute(sa.text("SELECT * FROM journey_cohort_test")).all()
@@ -143,6 +154,42 @@ def test_touch_steps_hold_the_rows_of_touch_rows(
         engine.dispose()
     assert len(want) > 3 * bucket_rows or bucket_rows > len(want)
     assert sorted(got, key=repr) == sorted(want, key=repr)
+    fractions = [fraction for _, fraction in heard]
+    assert fractions == sorted(fractions), "the bar only moves forward"
+    assert heard[0] == (STEP_EVENTS, 0.0)
+    assert fractions[-1] == 1.0
+    if bucket_rows > len(want):
+        assert [step for step, _ in heard] == [STEP_EVENTS, STEP_TOUCHES, STEP_TOUCHES]
+    else:
+        n = len(heard) - 4  # the events, their grouping, the channels, each part, the end
+        assert n > 1
+        parts = [STEP_PART.format(part=part, parts=n) for part in range(1, n + 1)]
+        assert [step for step, _ in heard] == [
+            STEP_EVENTS,
+            STEP_GROUPS,
+            STEP_CHANNELS,
+            *parts,
+            parts[-1],
+        ]
+
+
+def test_a_session_reports_the_steps_of_its_cohort(duckdb_file: Path) -> None:
+    """A page's figures inside :func:`reporting` hear the steps of the cohort they build (a
+    memory-limited file: :func:`touch_source` takes the steps), and nothing once it is held."""
+    engine = _engine(duckdb_file)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    heard: list[tuple[str, float]] = []
+    try:
+        with cohort_session(engine) as held, reporting(lambda *step: heard.append(step)):
+            first = wp.filter_options(held, query)
+            built = len(heard)
+            again = wp.filter_options(held, query)
+    finally:
+        engine.dispose()
+    assert again == first
+    assert built == len(heard) >= 2, "the held cohort is not built again"
+    assert heard[0] == (STEP_EVENTS, 0.0)
+    assert heard[-1][1] == 1.0
 
 
 def test_touch_source_is_the_statement_outside_a_session(duckdb_file: Path) -> None:

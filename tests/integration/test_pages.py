@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import pytest
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
 from journey_cli.commands import main as journey_cli
@@ -23,8 +24,11 @@ from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
 from journey_core.io.demo import build_demo
+from journey_core.progress import Progress
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse.figures import STEP_EVENTS
+from journey_ui import components as ui
 from journey_ui import data
 from tests.support.markdown import displayed
 
@@ -245,7 +249,30 @@ def test_campaign_default_view(app: Callable[..., AppTest], live_url: str) -> No
     assert charts_count(at) == 4  # trend, channels, campaigns, funnel
 
 
-def test_campaign_date_in_url_matches_core(app: Callable[..., AppTest], demo_url: str) -> None:
+@pytest.mark.parametrize(
+    "route",
+    [
+        pytest.param("auto", id="small-file-polars"),
+        pytest.param("warehouse", id="warehouse-in-steps"),
+    ],
+)
+def test_campaign_date_in_url_matches_core(
+    app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    heard: list[tuple[str, float]] = []
+    drawn = ui.progress_bar
+
+    def listening(bar: DeltaGenerator) -> Progress:
+        show = drawn(bar)
+
+        def both(step: str, done: float) -> None:
+            heard.append((step, done))
+            show(step, done)
+
+        return both
+
+    monkeypatch.setattr(ui, "progress_bar", listening)
+    monkeypatch.setenv("JOURNEY_FIGURES_ROUTE", route)
     at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
     ok(at)
     frame = journeys(demo_url, event_date=CAMPAIGN_DATE)
@@ -263,6 +290,12 @@ def test_campaign_date_in_url_matches_core(app: Callable[..., AppTest], demo_url
     spec = fn.FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=start, who=fn.NEWLY_KNOWN)
     funnel = fn.funnel(an.with_sessions(frame), spec)
     assert table_with(at, "Step")["People"].tolist() == funnel[an.PEOPLE].to_list()
+    if route == "warehouse":  # a memory-limited file: the cohort is built in steps
+        assert heard[0] == (STEP_EVENTS, 0.0), "the cohort's steps are shown as they run"
+        assert heard[-1][1] == 1.0
+    else:
+        assert heard == []
+    assert not at.get("progress"), "and their bar is gone once the page is drawn"
 
 
 def test_campaign_pick_a_date(app: Callable[..., AppTest], demo_url: str) -> None:

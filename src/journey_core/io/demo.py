@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +31,11 @@ import polars as pl
 import pyarrow as pa
 
 from journey_core import columns as c
+from journey_core.progress import Progress
 from journey_core.rules.query import to_utc
 from journey_core.warehouse.engine import local_file, safe_url
 from journey_core.warehouse.write import Chunk, write_chunks
 
-Progress = Callable[[str, float], None]
 Tags = tuple[str | None, str | None, str | None, str | None]
 
 DEFAULT_INDIVIDUALS = 20_000

@@ -51,6 +51,7 @@ from journey_core.analytics.campaign import Exclusion, Filters, Kpis
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
+from journey_core.progress import report
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.cohort import Steps, active_store
 from journey_core.warehouse.constructs import (
@@ -78,6 +79,11 @@ __all__ = [
     "FIGURE_COLUMNS",
     "HOST_PATTERN",
     "HOUR_INDEX",
+    "STEP_CHANNELS",
+    "STEP_EVENTS",
+    "STEP_GROUPS",
+    "STEP_PART",
+    "STEP_TOUCHES",
     "TOUCH_COLUMNS",
     "BreakdownFigures",
     "CampaignFigures",
@@ -568,6 +574,13 @@ statement ran out of memory; with 1,024 bytes a row (92 buckets) 791 s."""
 
 _BUCKET = "_bucket"
 
+STEP_EVENTS: Final = "finding the cohort's events"
+STEP_TOUCHES: Final = "building the cohort's visits and touches"
+STEP_GROUPS: Final = "grouping the cohort's events by person"
+STEP_CHANNELS: Final = "classifying the cohort's channels"
+STEP_PART: Final = "visits and touches, part {part} of {parts}"
+"""What :func:`touch_steps` reports of each step (``journey_core.progress``)."""
+
 
 def touch_steps(
     query: JourneyQuery,
@@ -591,6 +604,9 @@ def touch_steps(
        are a person's own, and a person's rows share a bucket.
 
     With one bucket, steps 2 to 4 are one statement over the admitted rows.
+
+    Each step is told to :func:`journey_core.progress.report` (the ``STEP_*`` texts) with
+    the share of the steps done, so that a page can show a bar while the cohort is built.
 
     The rows are those of :func:`touch_rows` (``tests/integration/test_cohort_store.py``).
     """
@@ -630,6 +646,7 @@ def touch_steps(
                 drop(*tables)
 
         try:
+            report(STEP_EVENTS, 0.0)
             run(temp_table_as(steps[0], sa.select(*admitted.c)))
             adm = held(steps[0], list(admitted.c))
             with engine.connect() as conn:
@@ -639,25 +656,32 @@ def touch_steps(
                 "journey_deduplicated"
             )
             if buckets == 1:  # the rest as one statement over the admitted rows
+                report(STEP_TOUCHES, 0.5)
                 rest = touches_of(
                     sa.select(*deduplicated.c).cte("journey_result"), cfg, inputs=inputs
                 )
                 run(temp_table_as(name, sa.select(*rest.c)))
+                report(STEP_TOUCHES, 1.0)
                 return
+            total = 3 + buckets  # steps: the events, their grouping, the channels, the parts
+            report(STEP_GROUPS, 1 / total)
             bucket = bucket_of(deduplicated.c[c.EMAIL], buckets).label(_BUCKET)
             ordered = sa.select(*deduplicated.c, bucket).order_by(bucket.asc())
             run(temp_table_as(steps[1], ordered))
             drop(steps[0])
             rows = held(steps[1], [*deduplicated.c, bucket])
+            report(STEP_CHANNELS, 2 / total)
             run(temp_table_as(steps[2], inputs))
             held_inputs = held(steps[2], list(inputs.selected_columns))
             target = sa.table(name, *(sa.column(col.key) for col in columns))
             for index in range(buckets):
+                report(STEP_PART.format(part=index + 1, parts=buckets), (3 + index) / total)
                 part = sa.select(*touches(rows, index, held_inputs).c)
                 if index == 0:
                     run(temp_table_as(name, part))
                 else:
                     run(sa.insert(target).from_select([col.key for col in columns], part))
+            report(STEP_PART.format(part=buckets, parts=buckets), 1.0)
         except BaseException:
             discard(name)
             raise
