@@ -149,6 +149,8 @@ def test_touch_steps_hold_the_rows_of_touch_rows(
                     sa.text("SELECT table_name FROM duckdb_tables() WHERE temporary")
                 ).scalars()
                 assert sorted(tables) == ["journey_cohort_test"], "the steps' tables are dropped"
+                order = sa.text("SELECT current_setting('preserve_insertion_order')")
+                assert conn.execute(order).scalar_one() is True, "the connection's setting back"
         assert [col.key for col in steps.columns] == list(touch_rows(query).c.keys())
     finally:
         engine.dispose()
