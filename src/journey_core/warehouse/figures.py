@@ -616,7 +616,8 @@ def touch_steps(
     With one bucket, steps 2 to 4 are one statement over the admitted rows.
 
     Each step is told to :func:`journey_core.progress.report` (the ``STEP_*`` texts) with
-    the share of the steps done, so that a page can show a bar while the cohort is built.
+    the share of the work done (each step weighted as measured at 100M events), so that a
+    page can show a bar while the cohort is built.
 
     The rows are those of :func:`touch_rows` (``tests/integration/test_cohort_store.py``).
     """
