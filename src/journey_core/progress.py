@@ -12,6 +12,9 @@ and nobody outside one.
 >>> heard
 [('reading the events', 0.5)]
 >>> report("unheard", 1.0)  # outside reporting: a no-op
+
+:func:`stage` names which part of a larger job the steps inside it belong to (a page that
+builds two cohorts one after the other tells them apart).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["Progress", "report", "reporting"]
+__all__ = ["Progress", "report", "reporting", "stage"]
 
 Progress = Callable[[str, float], None]
 """``(step, fraction)``: the step that runs now, and the share of the whole already done."""
@@ -46,3 +49,26 @@ def report(step: str, fraction: float) -> None:
     listener = _LISTENER.get()
     if listener is not None:
         listener(step, min(max(fraction, 0.0), 1.0))
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Inside the block, each reported step reaches the listener as ``"{name}: {step}"``;
+    nothing changes when none listens.
+
+    >>> heard = []
+    >>> with reporting(lambda step, done: heard.append(step)), stage("the previous period"):
+    ...     report("finding the cohort's events", 0.0)
+    >>> heard
+    ["the previous period: finding the cohort's events"]
+    """
+    outer = _LISTENER.get()
+    if outer is None:
+        yield
+        return
+
+    def named(step: str, fraction: float) -> None:
+        outer(f"{name}: {step}", fraction)
+
+    with reporting(named):
+        yield

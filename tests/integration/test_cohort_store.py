@@ -20,11 +20,14 @@ from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
 from journey_core.warehouse.figures import (
+    STAGE_PREVIOUS,
     STEP_CHANNELS,
     STEP_EVENTS,
     STEP_GROUPS,
     STEP_PART,
     STEP_TOUCHES,
+    campaign_figures,
+    period_queries,
     touch_rows,
     touch_source,
     touch_steps,
@@ -192,6 +195,31 @@ def test_a_session_reports_the_steps_of_its_cohort(duckdb_file: Path) -> None:
     assert built == len(heard) >= 2, "the held cohort is not built again"
     assert heard[0] == (STEP_EVENTS, 0.0)
     assert heard[-1][1] == 1.0
+
+
+def test_the_previous_period_s_steps_say_so(duckdb_file: Path) -> None:
+    """The campaign figures build two cohorts, one after the other: the second's steps (the
+    bar starting again) are told under the previous period's name, the first's as they are."""
+    engine = _engine(duckdb_file)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    _, earlier = period_queries(query)
+    assert earlier is not None
+    assert earlier.start is not None
+    heard: list[tuple[str, float]] = []
+    try:
+        with cohort_session(engine) as held, reporting(lambda *step: heard.append(step)):
+            figures = campaign_figures(held, query, previous=True)
+    finally:
+        engine.dispose()
+    assert figures.previous is not None
+    name = STAGE_PREVIOUS.format(start=earlier.start)
+    assert name == f"the previous period (from {earlier.start:%d %b %Y})"
+    steps = [step for step, _ in heard]
+    split = steps.index(f"{name}: {STEP_EVENTS}")
+    assert steps[0] == STEP_EVENTS
+    assert not any(step.startswith(name) for step in steps[:split])
+    assert all(step.startswith(f"{name}: ") for step in steps[split:])
+    assert [step.removeprefix(f"{name}: ") for step in steps[split:]] == steps[:split]
 
 
 def test_touch_source_is_the_statement_outside_a_session(duckdb_file: Path) -> None:

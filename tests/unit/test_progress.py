@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from journey_core.progress import report, reporting
+from journey_core.progress import report, reporting, stage
 
 
 def test_the_innermost_listener_hears_and_the_outer_one_again_after() -> None:
@@ -46,3 +46,25 @@ def test_another_thread_does_not_hear_a_page_s_listener() -> None:
         thread.join()
         report("here", 0.5)
     assert got == ["here"]
+
+
+def test_a_stage_names_its_steps_and_ends_with_its_block() -> None:
+    heard: list[tuple[str, float]] = []
+    with reporting(lambda *step: heard.append(step)):
+        report("a", 0.5)
+        with stage("the previous period"):
+            report("b", 0.25)
+            with stage("part 2"):
+                report("c", 2.0)
+        report("d", 1.0)
+    assert heard == [
+        ("a", 0.5),
+        ("the previous period: b", 0.25),
+        ("the previous period: part 2: c", 1.0),
+        ("d", 1.0),
+    ]
+
+
+def test_a_stage_without_a_listener_is_silent() -> None:
+    with stage("the previous period"):
+        report("b", 0.25)  # nothing listens: no error, nothing kept

@@ -51,7 +51,7 @@ from journey_core.analytics.campaign import Exclusion, Filters, Kpis
 from journey_core.analytics.channels import ChannelConfig, ChannelRule
 from journey_core.analytics.sessions import CONVERSION_EVENTS, SESSION_GAP
 from journey_core.errors import InputError
-from journey_core.progress import report
+from journey_core.progress import report, stage
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse.cohort import Steps, active_store
 from journey_core.warehouse.constructs import (
@@ -79,6 +79,7 @@ __all__ = [
     "FIGURE_COLUMNS",
     "HOST_PATTERN",
     "HOUR_INDEX",
+    "STAGE_PREVIOUS",
     "STEP_CHANNELS",
     "STEP_EVENTS",
     "STEP_GROUPS",
@@ -580,6 +581,9 @@ STEP_GROUPS: Final = "grouping the cohort's events by person"
 STEP_CHANNELS: Final = "classifying the cohort's channels"
 STEP_PART: Final = "visits and touches, part {part} of {parts}"
 """What :func:`touch_steps` reports of each step (``journey_core.progress``)."""
+STAGE_PREVIOUS: Final = "the previous period (from {start:%d %b %Y})"
+"""What the steps of the previous period's cohort are told under (:func:`campaign_figures`;
+``journey_core.progress.stage``), so a bar that starts again says why."""
 
 _SHARE_EVENTS, _SHARE_GROUPS, _SHARE_PARTS = 0.35, 0.24, 0.39
 """The share of the bar each step of :func:`touch_steps` takes, as measured at 100M events
@@ -1477,9 +1481,12 @@ def campaign_figures(
     got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
     if previous and earlier is not None and earlier.start is not None:
-        prior = campaign_touches(earlier, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS)
-        stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
-        before = _kpis(read_rows(engine, mapping, stmt)[0])
+        with stage(STAGE_PREVIOUS.format(start=earlier.start)):  # a cohort of its own
+            prior = campaign_touches(
+                earlier, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS
+            )
+            stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
+            before = _kpis(read_rows(engine, mapping, stmt)[0])
     figures = _kpis(got["kpis"][0])
     return CampaignFigures(
         kpis=figures,
