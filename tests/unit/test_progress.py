@@ -65,6 +65,10 @@ def test_a_stage_names_its_steps_and_ends_with_its_block() -> None:
     ]
 
 
-def test_a_stage_without_a_listener_is_silent() -> None:
+def test_a_stage_names_steps_only_for_a_listener_already_listening() -> None:
+    heard: list[tuple[str, float]] = []
     with stage("the previous period"):
-        report("b", 0.25)  # nothing listens: no error, nothing kept
+        report("a", 0.25)  # nothing listens: no error, nothing kept
+        with reporting(lambda *step: heard.append(step)):
+            report("b", 0.5)
+    assert heard == [("b", 0.5)]
