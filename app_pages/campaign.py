@@ -20,11 +20,12 @@ with ui.guard("campaign influence"):
         options = data.campaign_options(*key)
     filters = sections.campaign_filters(ctx, options)
     shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
-    headline = st.container()  # the key figures, above the breakdown picker
+    headline = st.empty()  # the key figures, above the breakdown picker
     by = sections.breakdown_picker()
     ui.permalink(ctx)
+    until = shared.end_time(ctx.tz)
     with ui.loading("Computing the campaign figures…"):
-        report, message = data.campaign(*key, filters, end=shared.end_time(ctx.tz), by=by)
+        report, message = data.campaign(*key, filters, end=until, by=by)
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
@@ -34,8 +35,8 @@ with ui.guard("campaign influence"):
             ],
         )
         st.stop()
-    with headline:
-        sections.campaign_kpis(report, ctx, start)
+    with headline.container():
+        sections.campaign_kpis(report, ctx, start, comparing=True)
     sections.campaign_charts(report, ctx, start)
     funnel_section(
         ctx,
@@ -65,4 +66,8 @@ with ui.guard("campaign influence"):
         rows=report.total_rows,
         people=report.people.total,
         key="campaign.csv",
+    )
+    # Last: the previous period is a cohort of its own (minutes at 100M events).
+    sections.campaign_comparison(
+        headline, report, ctx, start, lambda: data.campaign_previous(*key, filters, end=until)
     )

@@ -20,7 +20,8 @@ as-of time (the last event). Measured, each in a process of its own so that its 
   The headline figures of every route are compared (``check``).
 - ``export``: ``journey export --event-date`` of the campaign to a CSV file (DuckDB file).
 - ``page``: a real ``streamlit run app.py`` on the DuckDB file, the Campaign influence page
-  opened in headless Chromium until it is interactive; the Streamlit process's ``VmHWM``. The
+  opened in headless Chromium until it is interactive (its note: when the period's figures
+  were first shown; the previous period's come last); the Streamlit process's ``VmHWM``. The
   process is stopped when its RSS passes ``--page-cap-mb`` (the row then says so).
 - PostgreSQL (``--pg auto``: a throwaway local cluster, or a server URL) gets the same demo by
   ``journey demo`` (its load time is a row); Spark (a local Thrift server as
@@ -479,6 +480,7 @@ def measure_page(
     sampler.start()
     status = "interactive"
     started = time.monotonic()
+    shown = float("nan")
     try:
         with sync_playwright() as pw:
             browser = launch_browser(pw)
@@ -486,16 +488,18 @@ def measure_page(
             page.set_default_timeout(timeout_s * 1000)
             try:
                 page.goto(f"{app.url}/{url_path}")
-                ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-                for _ in range(3):
-                    page.wait_for_selector(ready)
-                    page.wait_for_timeout(300)
                 error = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-                # a chart, or an error in its place (the page then has none to wait for)
+                # a chart, or an error in its place (the page then has none to wait for):
+                # the period's figures are drawn; the previous period's come after them
                 page.wait_for_function(
                     "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 1"
                     f" || document.querySelector('{error}') !== null"
                 )
+                shown = time.monotonic() - started
+                ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+                for _ in range(3):
+                    page.wait_for_selector(ready)
+                    page.wait_for_timeout(300)
                 errors = page.locator(error)
                 if errors.count():
                     status = f"error shown: {errors.first.inner_text()[:300]}"
@@ -517,6 +521,7 @@ def measure_page(
         "seconds": seconds,
         "peak_mb": hwm,
         "status": status,
+        "figures_s": shown,
         "load": f"{load:.1f}-{os.getloadavg()[0]:.1f}",
     }
 
@@ -587,6 +592,9 @@ def _note(row: dict[str, Any], results: Results) -> str:
 
 def _measured_note(row: dict[str, Any], results: Results) -> str:
     if row.get("status"):
+        shown = row.get("figures_s")
+        if row["what"] == "page" and shown is not None and shown == shown:  # not NaN
+            return f"{row['status']}; figures shown at {shown:,.0f} s"
         return str(row["status"])
     if row["what"] == "figures":
         return "; ".join(filter(None, [_figures_note(row, results), _first_run(row)]))

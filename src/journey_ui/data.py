@@ -458,22 +458,16 @@ def campaign_figures_of(
     filters: an.Filters,
     end: dt.datetime | None = None,
 ) -> wf.CampaignFigures | an.CampaignReport:
-    """The campaign figures of one start date, end and filters, with the previous period's
-    key figures, on the key's route."""
+    """The campaign figures of one start date, end and filters, on the key's route (the
+    previous period's are :func:`campaign_previous`'s)."""
     query, mapping, config = route(_engine, key)
     assert query.start is not None
     if not key.polars:
         with cohort_session(_engine) as engine:
             return campaign_figures(
-                engine,
-                query,
-                mapping=mapping,
-                config=config,
-                filters=filters,
-                end=end,
-                previous=True,
+                engine, query, mapping=mapping, config=config, filters=filters, end=end
             )
-    period, earlier = period_queries(query, end=end)
+    period, _ = period_queries(query, end=end)
     return an.campaign_report(
         rows(_engine, url, key.of_query(period)).rows,
         start=query.start,
@@ -481,7 +475,34 @@ def campaign_figures_of(
         filters=filters,
         tz=key.timezone,
         preview_rows=0,  # the preview is :func:`preview`'s
-        previous=rows(_engine, url, key.of_query(earlier)).rows,
+    )
+
+
+@_cached
+def campaign_previous(
+    _engine: Engine,
+    url: str,
+    key: QueryKey,
+    filters: an.Filters,
+    end: dt.datetime | None = None,
+) -> an.Kpis:
+    """The key figures of the period before the campaign's (as many days, the same filters)
+    on the key's route: a cohort of its own, asked for apart from :func:`campaign` so that
+    the page can draw the period's figures first (at 100M events this one takes minutes)."""
+    query, mapping, config = route(_engine, key)
+    assert query.start is not None
+    if not key.polars:
+        with cohort_session(_engine) as engine:
+            return wf.previous_kpis(
+                engine, query, mapping=mapping, config=config, filters=filters, end=end
+            )
+    period, earlier = period_queries(query, end=end)
+    return an.previous_kpis(
+        rows(_engine, url, key.of_query(earlier)).rows,
+        start=query.start,
+        end=period.as_of,
+        filters=filters,
+        tz=key.timezone,
     )
 
 
@@ -529,11 +550,12 @@ def campaign(
     end: dt.datetime | None = None,
     by: str | None = None,
 ) -> tuple[CampaignView, str | None]:
-    """The campaign influence page for one start date and filters (and its message), with
-    the previous period's key figures and, with ``by``, one breakdown: all in this one
-    (cached) call, each part also cached on its own (:func:`campaign_figures_of`,
-    :func:`campaign_breakdown`), so picking a breakdown computes only the breakdown and no
-    widget adds a round trip.
+    """The campaign influence page for one start date and filters (and its message), with,
+    with ``by``, one breakdown: all in this one (cached) call, each part also cached on its
+    own (:func:`campaign_figures_of`, :func:`campaign_breakdown`), so picking a breakdown
+    computes only the breakdown and no widget adds a round trip. The view's ``previous`` is
+    None: the previous period's key figures are :func:`campaign_previous`'s, asked for after
+    the page is drawn.
 
     ``end``: the end of the campaign setting's end day (default: the as-of time); ``by``:
     one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
@@ -555,7 +577,6 @@ def campaign(
         touchpoints=figures.touchpoints,
         people=first,
         preview=preview(_engine, url, key, filters),
-        previous=figures.previous,
         previous_period=(earlier.start, query.start),
         period_end=period.as_of,
         # The people figure's only: the funnel states its own (its steps are the user's).

@@ -7,14 +7,18 @@ and Recent activity pages, by :mod:`journey_core.analytics.campaign` for the oth
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
+from typing import Final
 
 import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
+from journey_core.errors import JourneyError
 from journey_core.timeutil import parse_timezone
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
@@ -311,14 +315,28 @@ def _before(value: str, previous: float | None, dates: str | None) -> str:
     return f" Previous period ({dates}): {value}."
 
 
-def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:
+COMPARING: Final = (
+    "Changes against the previous period of the same length, {dates}, follow once its figures "
+    "are computed."
+)
+"""The key figures' caption while the previous period's are computed (:func:`campaign_kpis`)."""
+COMPARING_SPINNER: Final = "Computing the previous period's figures…"
+
+
+def campaign_kpis(
+    report: data.CampaignView, ctx: PageContext, start: dt.date, *, comparing: bool = False
+) -> None:
     """The key figures of the cohort against the previous period of the same length (its
     dates in each help and the caption); with a campaign/channel/source/medium filter,
     conversions and revenue after a matching touch, with the any-time figures beside them;
-    then what a figure leaves out of the cohort."""
+    then what a figure leaves out of the cohort. ``comparing``: the previous period's
+    figures are still being computed (the caption says so; no changes yet)."""
     k, before = report.kpis, report.previous
     since = f"{start:%d %b %Y}"
     dates = period_text(report.previous_period, ctx.tz) if report.previous_period else None
+    pending = dates if comparing else None  # said in the caption while they are computed
+    if comparing:  # no changes, and no "no figure" in the helps, until they are here
+        before, dates = None, None
     prev = before if before is not None else an.Kpis(0, 0, 0, 0, 0.0)
     has = before is not None
     scoped = k.conversions_any_time is not None
@@ -396,6 +414,8 @@ def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -
     else:
         ui.kpi_row(items)
     notes = []
+    if pending is not None:
+        notes.append(COMPARING.format(dates=pending))
     if dates is not None:
         notes.append(
             f"Changes are against the previous period of the same length, {dates}"
@@ -404,6 +424,31 @@ def campaign_kpis(report: data.CampaignView, ctx: PageContext, start: dt.date) -
     notes += [e.message for e in report.excluded]
     if notes:
         st.caption(" ".join(notes))
+
+
+def campaign_comparison(
+    headline: DeltaGenerator,
+    report: data.CampaignView,
+    ctx: PageContext,
+    start: dt.date,
+    previous: Callable[[], an.Kpis],
+) -> None:
+    """Draw the key figures (:func:`campaign_kpis`) in ``headline`` again with their changes
+    against ``previous()``, the previous period's figures: a cohort of its own (minutes at
+    100M events), so the page asks for it last, with a spinner and the cohort's bar under
+    the figures while it runs. If it fails, the figures stay, with the error under them."""
+    before, failed = None, None
+    with headline.container():
+        campaign_kpis(report, ctx, start, comparing=True)
+        with ui.loading(COMPARING_SPINNER):
+            try:
+                before = previous()
+            except JourneyError as exc:
+                failed = exc
+    with headline.container():
+        campaign_kpis(dataclasses.replace(report, previous=before), ctx, start)
+        if failed is not None:
+            ui.show_error(failed)
 
 
 def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date) -> None:

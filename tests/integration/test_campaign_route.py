@@ -15,12 +15,14 @@ from typing import Any
 
 import polars as pl
 import pytest
+import streamlit as st
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
+from journey_core.errors import WarehouseError
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
@@ -34,6 +36,7 @@ from tests.integration.test_pages import (
     AS_OF_DT,
     CAMPAIGN_DATE,
     app,
+    charts_count,
     cli_export,
     fmt,
     journeys,
@@ -201,6 +204,65 @@ def test_every_key_figure_is_compared_with_the_previous_period(
     assert "previous period of the same length, 02 Jul – 31 Jul 2022" in captions
     helps = {m.label: m.help for m in at.metric}
     assert f"Previous period (02 Jul – 31 Jul 2022): {before.events:,}." in helps["Events"]
+
+
+def test_the_page_is_drawn_before_the_previous_period_is_asked_for(
+    app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previous period is a cohort of its own (minutes at 100M events): the page asks
+    for it last. Frozen where it is asked for (``st.stop``), the page already shows the
+    period's figures, charts, journeys and download, and says the comparison is coming."""
+    asked: list[tuple[Any, ...]] = []
+
+    def frozen(*args: Any, **kwargs: Any) -> an.Kpis:
+        asked.append(args)
+        st.stop()
+
+    monkeypatch.setattr(data, "campaign_previous", frozen)
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    ok(at)
+    assert len(asked) == 1
+    now = _oracle(demo_url, an.Filters()).kpis
+    shown = metrics(at)
+    assert shown["Events"] == f"{now.events:,}"
+    assert shown["Known people active"] == f"{now.cohort:,}"
+    assert not any(_deltas(at).values())  # no change before the previous period's
+    captions = " ".join(x.value for x in at.caption)
+    assert sections.COMPARING.format(dates="02 Jul – 31 Jul 2022") in captions
+    assert "Changes against the previous period of the same length, 02 Jul – 31 Jul 2022, " in (
+        captions
+    )
+    assert "no figures for it" not in captions
+    helps = " ".join(m.help or "" for m in at.metric)
+    assert "Previous period" not in helps
+    assert charts_count(at) >= 3  # the trend, channels and campaigns: drawn already
+    assert c.EMAIL in table_with(at, c.EMAIL).columns
+    assert len(at.get("download_button")) == 1
+
+
+def test_a_failed_previous_period_keeps_the_period_s_figures(
+    app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The previous period's cohort failing (out of memory at scale, a lost connection) costs
+    the changes only: the figures stay, with the error under them."""
+
+    def failing(*args: Any, **kwargs: Any) -> an.Kpis:
+        raise WarehouseError("Cannot read the warehouse: Out of Memory Error (a test).")
+
+    monkeypatch.setattr(data, "campaign_previous", failing)
+    at = app(demo_url, page="campaign", event_date=CAMPAIGN_DATE, as_of=AS_OF)
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "**Warehouse**: Cannot read the warehouse: Out of Memory Error (a test)."
+    ]
+    now = _oracle(demo_url, an.Filters()).kpis
+    assert metrics(at)["Newly known"] == f"{now.newly_known:,}"
+    assert not any(_deltas(at).values())
+    captions = " ".join(x.value for x in at.caption)
+    assert "previous period of the same length, 02 Jul – 31 Jul 2022 (no figures for it)." in (
+        captions
+    )
+    assert "follow once" not in captions
 
 
 def test_a_touch_filter_shows_scoped_conversions_beside_the_any_time_ones(

@@ -120,6 +120,7 @@ __all__ = [
     "newest",
     "partial_day",
     "people_table",
+    "previous_kpis",
     "previous_period",
     "profile",
     "recent_report",
@@ -1036,9 +1037,15 @@ def campaign_report(
     figures = kpis(rows, since=start, conversion_events=conversion_events)
     before = None
     if previous is not None:
-        earlier = _cohort_rows(previous, filters, lookback)
-        since, _ = previous_period(start, end, tz)
-        before = kpis(earlier, since=since, conversion_events=conversion_events)
+        before = previous_kpis(
+            previous,
+            start=start,
+            end=end,
+            filters=filters,
+            tz=tz,
+            conversion_events=conversion_events,
+            lookback=lookback,
+        )
     spec = fn.FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS if steps is None else tuple(steps), since=start)
     return CampaignReport(
         kpis=figures,
@@ -1054,6 +1061,24 @@ def campaign_report(
         previous=before,
         excluded=exclusions(figures, start=start, funnel=fn.funnel(rows, spec)),
     )
+
+
+def previous_kpis(
+    previous: pl.DataFrame,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    filters: Filters = Filters(),
+    tz: str = "UTC",
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    lookback: dt.timedelta = CONVERSION_LOOKBACK,
+) -> Kpis:
+    """The key figures of the previous period (:func:`previous_period` of ``start`` and
+    ``end``) from its rows ``previous``, with the same ``filters``: the
+    :attr:`CampaignReport.previous` of :func:`campaign_report`."""
+    earlier = _cohort_rows(previous, filters, lookback)
+    since, _ = previous_period(start, end, tz)
+    return kpis(earlier, since=since, conversion_events=conversion_events)
 
 
 def newest(rows: pl.DataFrame, n: int) -> pl.DataFrame:

@@ -104,6 +104,7 @@ __all__ = [
     "hourly_statement",
     "kpis_statement",
     "period_queries",
+    "previous_kpis",
     "recent_figures",
     "row_order",
     "scoped_rows",
@@ -1458,7 +1459,7 @@ def campaign_figures(
     if begin is None:
         msg = "campaign_figures needs a campaign start: a query with event_date, or start=."
         raise InputError("start", msg)
-    period, earlier = period_queries(query, end=end) if query.start is not None else (query, None)
+    period = period_queries(query, end=end)[0] if query.start is not None else query
     until = end if end is not None and query.start is None else period.as_of
     zone = tz if tz is not None else query.timezone
     chosen = filters or Filters()
@@ -1480,13 +1481,17 @@ def campaign_figures(
     names = ("kpis", "trend", "channels", "campaigns", "touchpoints")
     got = dict(zip(names, _parts(engine, mapping, parts), strict=True))
     before = None
-    if previous and earlier is not None and earlier.start is not None:
-        with stage(STAGE_PREVIOUS.format(start=earlier.start)):  # a cohort of its own
-            prior = campaign_touches(
-                earlier, mapping, config, chosen, lookback, columns=FIGURE_COLUMNS
-            )
-            stmt = kpis_statement(prior, since=earlier.start, conversion_events=conv)
-            before = _kpis(read_rows(engine, mapping, stmt)[0])
+    if previous and query.start is not None:
+        before = previous_kpis(
+            engine,
+            query,
+            mapping,
+            config,
+            end=end,
+            filters=chosen,
+            conversion_events=conv,
+            lookback=lookback,
+        )
     figures = _kpis(got["kpis"][0])
     return CampaignFigures(
         kpis=figures,
@@ -1497,6 +1502,32 @@ def campaign_figures(
         previous=before,
         excluded=an.exclusions(figures, start=begin),
     )
+
+
+def previous_kpis(
+    engine: Engine,
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    end: dt.datetime | None = None,
+    filters: Filters | None = None,
+    conversion_events: Sequence[str] = CONVERSION_EVENTS,
+    lookback: dt.timedelta = an.CONVERSION_LOOKBACK,
+) -> Kpis:
+    """The key figures of the period before ``query``'s campaign period (as many local days
+    just before its start, :func:`period_queries`), with the same ``filters``: what
+    :func:`campaign_figures` compares with (its ``previous``). A cohort of its own, built
+    under :data:`STAGE_PREVIOUS`; a page may draw the period's figures first and ask for
+    these after them (at 100M events they take minutes)."""
+    _, earlier = period_queries(query, end=end)
+    assert earlier.start is not None
+    with stage(STAGE_PREVIOUS.format(start=earlier.start)):
+        prior = campaign_touches(
+            earlier, mapping, config, filters or Filters(), lookback, columns=FIGURE_COLUMNS
+        )
+        stmt = kpis_statement(prior, since=earlier.start, conversion_events=conversion_events)
+        return _kpis(read_rows(engine, mapping, stmt)[0])
 
 
 def breakdown_figures(
