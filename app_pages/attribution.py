@@ -14,7 +14,7 @@ ui.page_header(
 )
 with ui.guard("attribution"):
     start, end = sections.cohort_inputs(ctx)
-    query = sections.cohort_query(ctx, start)
+    query = setting.campaign_query(ctx, start, end)  # the campaign page's cohort
     key = data.key_of(ctx, query)
     with ui.loading(f"Loading journeys since {start:%d %b %Y}…"):
         event_types = data.event_types(*key)

@@ -14,18 +14,17 @@ ui.page_header(
 )
 with ui.guard("campaign influence"):
     start, end = setting.dates(ctx)
-    query = ctx.query(event_date=start)
+    query = setting.campaign_query(ctx, start, end)  # one cohort: as of the end day's end
     key = data.key_of(ctx, query)
     with ui.loading(f"Loading the filters since {start:%d %b %Y}…"):
         options = data.campaign_options(*key)
     filters = sections.campaign_filters(ctx, options)
-    shared = setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
+    setting.remember(setting.CampaignSetting(start, end, query.as_of, filters))
     headline = st.empty()  # the key figures, above the breakdown picker
     by = sections.breakdown_picker()
     ui.permalink(ctx)
-    until = shared.end_time(ctx.tz)
     with ui.loading("Computing the campaign figures…"):
-        report, message = data.campaign(*key, filters, end=until, by=by)
+        report, message = data.campaign(*key, filters, by=by)
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
@@ -69,5 +68,5 @@ with ui.guard("campaign influence"):
     )
     # Last: the previous period is a cohort of its own (minutes at 100M events).
     sections.campaign_comparison(
-        headline, report, ctx, start, lambda: data.campaign_previous(*key, filters, end=until)
+        headline, report, ctx, start, lambda: data.campaign_previous(*key, filters)
     )

@@ -45,12 +45,6 @@ def cohort_inputs(ctx: PageContext) -> tuple[dt.date, dt.date]:
     return setting.dates(ctx)
 
 
-def cohort_query(ctx: PageContext, start: dt.date) -> JourneyQuery:
-    """The campaign cohort since ``start`` at the sidebar's as-of time (validated: a start after
-    the as-of date, or a future as-of time, is an :class:`InputError` naming the field)."""
-    return ctx.query(event_date=start)
-
-
 def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]:
     """The model picker and the attribution settings (conversions, lookback, paths)."""
     cols = st.columns([2, 2, 1])

@@ -557,7 +557,8 @@ def campaign(
     None: the previous period's key figures are :func:`campaign_previous`'s, asked for after
     the page is drawn.
 
-    ``end``: the end of the campaign setting's end day (default: the as-of time); ``by``:
+    ``end``: where the period stops, exclusive (:func:`period_queries`; default: the key's
+    as-of time, included; the pages fold their end day into the key's query instead); ``by``:
     one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
     """
     query = key.query()

@@ -20,7 +20,9 @@ import streamlit as st
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.errors import InputError
+from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import parse_timezone
+from journey_core.warehouse.figures import period_queries
 from journey_ui import components as ui
 from journey_ui import urlstate
 from journey_ui.figures import campaign as charts
@@ -31,6 +33,7 @@ START_KEY = "campaign.event_date"
 END_KEY = "campaign.end"
 _END_PICKED = "campaign.end_picked"
 _STORE = "journey.setting"
+_TICK = dt.timedelta(microseconds=1)
 _VALUES = "journey.setting.values"
 _SYNCED = "journey.setting.synced"
 
@@ -67,6 +70,21 @@ class CampaignSetting:
         """
         last = dt.datetime.combine(self.end, dt.time.max, tzinfo=parse_timezone(tz))
         return min(last.astimezone(dt.UTC), self.as_of)
+
+
+def campaign_query(ctx: PageContext, start: dt.date, end: dt.date) -> JourneyQuery:
+    """The campaign cohort both pages show: the ``event_date`` rule from ``start`` over the
+    period up to the end of the ``end`` day, or up to the sidebar's as-of time when that is
+    earlier (``period_queries``: as of its last instant, so an as-of time at midnight makes
+    whole days). Every figure, table, funnel, CSV and the attribution of the pages read this
+    one query, so a cohort has one size everywhere and nothing after the end day counts. A
+    malformed start or as-of time, or an end not after the start, is an :class:`InputError`
+    naming the field.
+    """
+    query = ctx.query(event_date=start)
+    last = CampaignSetting(start, end, query.as_of).end_time(ctx.tz)
+    period, _ = period_queries(query, end=min(last + _TICK, query.as_of))
+    return period
 
 
 def as_of_day(ctx: PageContext) -> dt.date:

@@ -162,7 +162,7 @@ def _oracle(url: str, filters: an.Filters) -> an.CampaignReport:
     previous period of as many days, with the page's filters."""
     engine = create_engine(url)
     key = _key(event_date=CAMPAIGN_DATE)
-    period, earlier = period_queries(key.query(), end=key.as_of)
+    period, earlier = period_queries(key.query(), end=key.as_of)  # the page's period
     return an.campaign_report(
         data.load_rows(engine, key.of_query(period)).rows,
         start=START,

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from journey_core import columns as c
+from journey_core.rules.query import JourneyQuery
+from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse.native import count_journeys
 from tests.support.markdown import displayed, markup
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +93,45 @@ def test_setting_carries_from_campaign_to_attribution(app: Callable[..., AppTest
     assert at.date_input(key="campaign.event_date").value == dt.date(2022, 8, 5)
     assert at.query_params["end"] == END
     assert link(at)["channel"] == ["Email"]
+
+
+@pytest.mark.parametrize("route", ["warehouse", "polars"])
+def test_an_end_day_is_one_cohort_on_every_widget(
+    app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """With an end day before the as-of day, the key figures, the people table, the CSV, the
+    funnel and Attribution all count one cohort: the rule as of the end of that day (the
+    people active until 31 Aug are more). Its last day is whole, so not called partial."""
+    monkeypatch.setenv("JOURNEY_FIGURES_ROUTE", route)
+    engine = create_engine(demo_url)
+    last = dt.datetime(2022, 8, 20, 23, 59, 59, 999_999, tzinfo=dt.UTC)
+    query = JourneyQuery(as_of=last, event_date=dt.date(2022, 8, 1))
+    events, people = count_journeys(engine, query)
+    _, until_as_of = count_journeys(
+        engine, replace(query, as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC))
+    )
+    assert until_as_of > people > 0  # the two cohorts differ: the test can tell them apart
+    newly = (
+        fetch_journeys(engine, query)
+        .frame.filter(pl.col(c.KNOWN_AT) >= dt.datetime(2022, 8, 1, tzinfo=dt.UTC))
+        .get_column(c.EMAIL)
+        .n_unique()
+    )
+    at = app("campaign", event_date=START, end=END, as_of=AS_OF)
+    no_problem(at)
+    figures = {m.label: m.value for m in at.metric}
+    assert figures["Known people active"] == f"{people:,}"
+    assert figures["Events"] == f"{events:,}"
+    assert figures["Newly known"] == f"{newly:,}"
+    assert f"People ({people:,})" in " ".join(t.label for t in at.tabs)
+    assert [b.proto.label for b in at.get("download_button")] == [
+        f"Download journeys as CSV ({events:,} rows, {people:,} people)"
+    ]
+    assert f"**{newly}** newly known people did" in " ".join(m.value for m in at.markdown)
+    assert "partial" not in shown(at.caption)
+    attribution = app("attribution", event_date=START, end=END, as_of=AS_OF)
+    no_problem(attribution)
+    assert {m.label: m.value for m in attribution.metric}["People in the cohort"] == f"{people:,}"
 
 
 def test_attribution_filters_keep_the_campaign_cohort(app: Callable[..., AppTest]) -> None:

@@ -30,6 +30,7 @@ from journey_core.warehouse import create_engine, fetch_journeys
 from journey_core.warehouse.figures import STEP_EVENTS
 from journey_ui import components as ui
 from journey_ui import data
+from journey_ui.cache import ByteCache
 from tests.support.markdown import displayed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,6 +260,7 @@ def test_campaign_default_view(app: Callable[..., AppTest], live_url: str) -> No
 def test_campaign_date_in_url_matches_core(
     app: Callable[..., AppTest], demo_url: str, monkeypatch: pytest.MonkeyPatch, route: str
 ) -> None:
+    monkeypatch.setattr(data, "CACHE", ByteCache(max_bytes=2**28))  # nothing computed yet
     heard: list[tuple[str, float]] = []
     drawn = ui.progress_bar
 
