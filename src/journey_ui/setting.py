@@ -78,12 +78,20 @@ def campaign_query(ctx: PageContext, start: dt.date, end: dt.date) -> JourneyQue
     earlier (``period_queries``: as of its last instant, so an as-of time at midnight makes
     whole days). Every figure, table, funnel, CSV and the attribution of the pages read this
     one query, so a cohort has one size everywhere and nothing after the end day counts. A
-    malformed start or as-of time, or an end not after the start, is an :class:`InputError`
-    naming the field.
+    malformed start or as-of time, or a start at the as-of time (an as-of time at the start
+    day's midnight: an empty period), is an :class:`InputError` naming the field.
     """
     query = ctx.query(event_date=start)
     last = CampaignSetting(start, end, query.as_of).end_time(ctx.tz)
-    period, _ = period_queries(query, end=min(last + _TICK, query.as_of))
+    stop = min(last + _TICK, query.as_of)
+    if query.start is not None and stop <= query.start:  # an as-of time at the start's midnight
+        msg = (
+            f"the campaign starts at the as-of time ({ui.fmt_time(query.as_of, ctx.tz)} "
+            f"{ctx.tz}): nothing has happened since. Pick an earlier start date or a later "
+            "as-of time."
+        )
+        raise InputError("event_date", msg)
+    period, _ = period_queries(query, end=stop)
     return period
 
 

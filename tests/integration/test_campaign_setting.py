@@ -190,6 +190,14 @@ def test_links_never_carry_another_pages_parameters(
             id="start-after-as-of",
         ),
         pytest.param(
+            {"event_date": "2022-08-31"},
+            "error",
+            "Campaign start date",
+            "the campaign starts at the as-of time (31 Aug 2022 00:00 UTC): nothing has happened "
+            "since. Pick an earlier start date or a later as-of time.",
+            id="start-at-the-as-of-midnight",
+        ),
+        pytest.param(
             {"event_date": START, "as_of": "2999-01-01T00:00:00Z"},
             "error",
             "As of",
