@@ -456,22 +456,18 @@ def campaign_figures_of(
     url: str,
     key: QueryKey,
     filters: an.Filters,
-    end: dt.datetime | None = None,
 ) -> wf.CampaignFigures | an.CampaignReport:
-    """The campaign figures of one start date, end and filters, on the key's route (the
-    previous period's are :func:`campaign_previous`'s)."""
+    """The campaign figures of one key (its query: the period) and filters, on the key's
+    route (the previous period's are :func:`campaign_previous`'s)."""
     query, mapping, config = route(_engine, key)
     assert query.start is not None
     if not key.polars:
         with cohort_session(_engine) as engine:
-            return campaign_figures(
-                engine, query, mapping=mapping, config=config, filters=filters, end=end
-            )
-    period, _ = period_queries(query, end=end)
+            return campaign_figures(engine, query, mapping=mapping, config=config, filters=filters)
     return an.campaign_report(
-        rows(_engine, url, key.of_query(period)).rows,
+        rows(_engine, url, key).rows,
         start=query.start,
-        end=period.as_of,
+        end=query.as_of,
         filters=filters,
         tz=key.timezone,
         preview_rows=0,  # the preview is :func:`preview`'s
@@ -484,7 +480,6 @@ def campaign_previous(
     url: str,
     key: QueryKey,
     filters: an.Filters,
-    end: dt.datetime | None = None,
 ) -> an.Kpis:
     """The key figures of the period before the campaign's (as many days, the same filters)
     on the key's route: a cohort of its own, asked for apart from :func:`campaign` so that
@@ -493,14 +488,12 @@ def campaign_previous(
     assert query.start is not None
     if not key.polars:
         with cohort_session(_engine) as engine:
-            return wf.previous_kpis(
-                engine, query, mapping=mapping, config=config, filters=filters, end=end
-            )
-    period, earlier = period_queries(query, end=end)
+            return wf.previous_kpis(engine, query, mapping=mapping, config=config, filters=filters)
+    _, earlier = period_queries(query)
     return an.previous_kpis(
         rows(_engine, url, key.of_query(earlier)).rows,
         start=query.start,
-        end=period.as_of,
+        end=query.as_of,
         filters=filters,
         tz=key.timezone,
     )
@@ -512,7 +505,6 @@ def campaign_breakdown(
     url: str,
     key: QueryKey,
     filters: an.Filters,
-    end: dt.datetime | None,
     by: str,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One breakdown of the campaign cohort: its table and the daily trend split by it
@@ -522,18 +514,17 @@ def campaign_breakdown(
     if not key.polars:
         with cohort_session(_engine) as engine:
             got = wf.breakdown_figures(
-                engine, query, mapping, config, by=by, end=end, filters=filters, top=SPLIT_TOP
+                engine, query, mapping, config, by=by, filters=filters, top=SPLIT_TOP
             )
         return got.table, got.trend
-    period, _ = period_queries(query, end=end)
-    now = rows(_engine, url, key.of_query(period)).rows
+    now = rows(_engine, url, key).rows
     cohort = an.with_scope(an.filter_people(now, filters), filters)
     table = an.breakdown(cohort, by=by, since=query.start)
     split = an.trend_by(
         cohort,
         by=by,
         start=query.start,
-        end=period.as_of,
+        end=query.as_of,
         tz=key.timezone,
         top=SPLIT_TOP,
         since=query.start,
@@ -547,7 +538,6 @@ def campaign(
     url: str,
     key: QueryKey,
     filters: an.Filters,
-    end: dt.datetime | None = None,
     by: str | None = None,
 ) -> tuple[CampaignView, str | None]:
     """The campaign influence page for one start date and filters (and its message), with,
@@ -557,18 +547,17 @@ def campaign(
     None: the previous period's key figures are :func:`campaign_previous`'s, asked for after
     the page is drawn.
 
-    ``end``: where the period stops, exclusive (:func:`period_queries`; default: the key's
-    as-of time, included; the pages fold their end day into the key's query instead); ``by``:
-    one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
+    The key's query is the period (the pages' :func:`~journey_ui.setting.campaign_query`:
+    up to the end day); ``by``: one of :data:`~journey_core.analytics.campaign.DIMENSIONS`.
     """
     query = key.query()
     assert query.start is not None
-    period, earlier = period_queries(query, end=end)
+    _, earlier = period_queries(query)
     assert earlier.start is not None
-    figures = campaign_figures_of(_engine, url, key, filters, end)
+    figures = campaign_figures_of(_engine, url, key, filters)
     table, split = (None, None)
     if by is not None:
-        table, split = campaign_breakdown(_engine, url, key, filters, end, by)
+        table, split = campaign_breakdown(_engine, url, key, filters, by)
     first = people(_engine, url, key, filters)
     view = CampaignView(
         kpis=figures.kpis,
@@ -579,13 +568,13 @@ def campaign(
         people=first,
         preview=preview(_engine, url, key, filters),
         previous_period=(earlier.start, query.start),
-        period_end=period.as_of,
+        period_end=query.as_of,
         # The people figure's only: the funnel states its own (its steps are the user's).
         excluded=tuple(e for e in figures.excluded if e.figure == c.PEOPLE),
         by=by,
         breakdown=table,
         split=split,
-        partial_day=an.partial_day(period.as_of, key.timezone),
+        partial_day=an.partial_day(query.as_of, key.timezone),
     )
     return view, _message(_engine, key, first.total, filters)
 
