@@ -19,8 +19,9 @@ as-of time (the last event). Measured, each in a process of its own so that its 
   hand-written DuckDB aggregate (``bench/sql/campaign_kpis.sql``) of the same headline figures.
   The headline figures of every route are compared (``check``).
 - ``export``: ``journey export --event-date`` of the campaign to a CSV file (DuckDB file).
-- ``page``: a real ``streamlit run app.py`` on the DuckDB file, the Campaign influence page
-  opened in headless Chromium until it is interactive (its note: when the period's figures
+- ``page``: a real ``streamlit run app.py`` on the DuckDB file (and on PostgreSQL with
+  ``--engines postgres``), the Campaign influence page opened in headless Chromium until it
+  is interactive (its note: when the period's figures
   were first shown; the previous period's come last); the Streamlit process's ``VmHWM``. The
   process is stopped when its RSS passes ``--page-cap-mb`` (the row then says so).
 - PostgreSQL (``--pg auto``: a throwaway local cluster, or a server URL) gets the same demo by
@@ -445,9 +446,10 @@ def load_spark(server: Any, folder: Path) -> None:
 
 # --------------------------------------------------------------------------- the page
 def measure_page(
-    path: Path, *, cap_mb: float, timeout_s: float, screenshot: Path | None = None
+    url: str, *, cap_mb: float, timeout_s: float, screenshot: Path | None = None
 ) -> dict[str, Any]:
-    """The Campaign influence page in a real dashboard process: seconds and its VmHWM.
+    """The Campaign influence page in a real dashboard process on the warehouse ``url``:
+    seconds and its VmHWM.
 
     With ``screenshot``, the page as it stands at the end is saved there (1440x900).
     """
@@ -457,7 +459,7 @@ def measure_page(
 
     stamp = END
     url_path = f"campaign?event_date={campaign_start().isoformat()}&as_of={stamp}"
-    env = {"JOURNEY_DATABASE_URL": f"duckdb:///{path}", "PYTHONPATH": _env()["PYTHONPATH"]}
+    env = {"JOURNEY_DATABASE_URL": url, "PYTHONPATH": _env()["PYTHONPATH"]}
     load = os.getloadavg()[0]
     app = StreamlitServer(cwd=ROOT, env=env, timeout=120)
     app.start()
@@ -828,22 +830,31 @@ def main(argv: list[str] | None = None) -> int:
                 results.record(size, "duckdb", "export", "journey export", **got)
             if "page" in measure:
                 got = measure_page(
-                    path,
+                    url,
                     cap_mb=args.page_cap_mb,
                     timeout_s=args.page_timeout_s,
                     screenshot=args.data / f"page-{size}.png",
                 )
                 results.record(size, "duckdb", "page", "dashboard", **got)
-    if "postgres" in engines and "figures" in measure:
+    if "postgres" in engines and ("figures" in measure or "page" in measure):
         pg_sizes = [s for s in sizes if within(s, args.pg_max)]
         if pg_sizes:
             with postgres(args.pg) as server:
                 for size in pg_sizes:
                     url = ensure_postgres(server, size, results.record)
-                    routes = ["baseline", "sql"]
-                    if "polars" in measure and within(size, args.polars_max):
-                        routes.append("polars")
-                    _figures(results, size, "postgres", url, routes, args, paths[size])
+                    if "figures" in measure:
+                        routes = ["baseline", "sql"]
+                        if "polars" in measure and within(size, args.polars_max):
+                            routes.append("polars")
+                        _figures(results, size, "postgres", url, routes, args, paths[size])
+                    if "page" in measure:
+                        got = measure_page(
+                            url,
+                            cap_mb=args.page_cap_mb,
+                            timeout_s=args.page_timeout_s,
+                            screenshot=args.data / f"page-{size}-postgres.png",
+                        )
+                        results.record(size, "postgres", "page", "dashboard", **got)
     if "spark" in engines and "figures" in measure:
         spark_sizes = [s for s in sizes if within(s, args.spark_max)]
         if spark_sizes:

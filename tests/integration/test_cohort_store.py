@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,7 @@ from journey_core.warehouse.figures import (
 from journey_core.warehouse.filepool import FilePool, release
 from journey_core.warehouse.write import write_tables
 from tests.integration.test_sql_figures import CAMPAIGN, FILTERS, check_campaign, check_recent
+from tests.support.postgres import PostgresServer
 from tests.support.scenario import END, scenario
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
 
@@ -370,4 +372,120 @@ def test_a_database_error_in_a_cohort_session_is_one_warehouse_error(
         assert not store_of(engine).is_open()  # type: ignore[union-attr]
     finally:
         release(duckdb_file)
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this module's own, with the scenario's tables in ``journey``
+    and a role ``reader`` that may read them (and create TEMP tables unless revoked)."""
+    with PostgresServer() as pg:
+        pg.execute_admin("CREATE DATABASE journey")
+        events, ids = scenario(individuals=40)
+        write_tables(pg.admin_url("journey"), events=events, identities=ids)
+        pg.execute_admin("CREATE ROLE reader LOGIN")
+        pg.execute_admin("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader", dbname="journey")
+        yield pg
+
+
+def _held_tables(engine: sa.Engine) -> list[tuple[str, float]]:
+    """The TEMP tables a connection of ``engine`` sees (its own session's): name, row count
+    the planner knows (``reltuples``, -1 before any ``ANALYZE``)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT relname, reltuples FROM pg_class"
+                " WHERE relpersistence = 't' AND relkind = 'r' AND pg_table_is_visible(oid)"
+            )
+        )
+        return [(str(name), float(count)) for name, count in rows]
+
+
+@pytest.mark.postgres
+def test_postgres_pages_read_one_held_cohort(postgres: PostgresServer) -> None:
+    # Without a store every widget of a page ran the whole rule in its own statement (the
+    # 10M-event demo's Campaign influence page took over 12 minutes on PostgreSQL).
+    events, ids = scenario(individuals=40)
+    engine = create_engine(postgres.url("reader", dbname="journey"))
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        want_people = wp.people_page(engine, query, since=query.start, limit=7)
+        want_options = wp.filter_options(engine, query)
+        store = store_of(engine)
+        assert store is not None
+        with cohort_session(engine) as held:
+            assert held is not engine
+            check_campaign(held, events, ids, query, by=("channel",))
+            people = wp.people_page(held, query, since=query.start, limit=7)
+            options = wp.filter_options(held, query)
+            tables = _held_tables(held)
+        assert store.built == 2, "the period's rows and the previous period's, once each"
+        assert people.total == want_people.total
+        assert people.frame.equals(want_people.frame)
+        assert options == want_options
+        assert len(tables) == 2
+        assert all(count > 0 for _, count in tables), f"ANALYZEd once made: {tables}"
+        with cohort_session(engine) as held:
+            check_campaign(held, events, ids, query, filters=an.Filters(channels=("Email",)))
+        # the unfiltered rows read again; the filtered cohort of each period held too
+        assert store.built == 4
+        assert _held_tables(engine) == [], "another pooled connection sees no TEMP table"
+        store.close()
+        assert store.held() == 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_role_that_may_not_hold_computes_each_statement(
+    postgres: PostgresServer,
+) -> None:
+    events, ids = scenario(individuals=40)
+    postgres.execute_admin("REVOKE TEMPORARY ON DATABASE journey FROM PUBLIC")
+    engine = create_engine(postgres.url("reader", dbname="journey"))
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        store = store_of(engine)
+        assert store is not None
+        for _ in range(2):  # found out once; the second session does not ask again
+            with cohort_session(engine) as held:
+                assert held is engine
+                check_campaign(held, events, ids, query)
+        assert store.built == 0
+        assert not store.is_open(), "the probing connection went back to the pool"
+    finally:
+        engine.dispose()
+        postgres.execute_admin("GRANT TEMPORARY ON DATABASE journey TO PUBLIC")
+
+
+@pytest.mark.postgres
+def test_postgres_cohort_is_made_again_once_old(postgres: PostgresServer) -> None:
+    # A server's tables grow while a user works: a held cohort is used for at most
+    # max_age_seconds (the dashboard's cache's 30 minutes), then computed again.
+    engine = create_engine(postgres.url("reader", dbname="journey"))
+    now = [0.0]
+    store = CohortStore(engine, max_age_seconds=60, clock=lambda: now[0])
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        with store.session() as held:
+            before = wp.people_page(held, query, since=query.start).total
+        postgres.execute_admin(
+            "INSERT INTO events (event_id, anonymous_id, email, event_type, occurred_at)"
+            " VALUES ('late-1', 'anon-late', 'late@example.com', 'page_view', %s)",
+            (dt.datetime.combine(CAMPAIGN, dt.time(1)),),
+            dbname="journey",
+        )
+        now[0] = 59.0
+        with store.session() as held:
+            assert wp.people_page(held, query, since=query.start).total == before
+        assert store.built == 1
+        now[0] = 61.0
+        with store.session() as held:
+            assert wp.people_page(held, query, since=query.start).total == before + 1
+        assert store.built == 2
+        assert store.held() == 1, "the old table was dropped"
+    finally:
+        postgres.execute_admin("DELETE FROM events WHERE event_id = 'late-1'", dbname="journey")
+        store.close()
         engine.dispose()

@@ -1,5 +1,6 @@
-"""The cohort's touch rows computed ONCE per input set, kept in a TEMP table of a held DuckDB
-connection, for every figure, page of people and preview of a dashboard page to read.
+"""The cohort's touch rows computed ONCE per input set, kept in a TEMP table of a held
+connection (a read-only DuckDB file's, or PostgreSQL's), for every figure, page of people
+and preview of a dashboard page to read.
 
 Without it each warehouse-route figure of the Campaign influence page (the key figures, the
 previous period, the people page, the preview, the filter options, the funnel) re-runs the
@@ -10,6 +11,17 @@ table (a read-only DuckDB file allows TEMP tables: they live in the connection's
 in-memory catalog and spill to DuckDB's temporary directory beyond its memory limit); the
 aggregates then read that table.
 
+On PostgreSQL the same holds: without it every widget of the page ran the whole rule again
+in its own statement (the 10M-event demo's Campaign influence page was not interactive after
+27 minutes; 74 s with it, bench/RESULTS.md "Held cohorts on PostgreSQL"). The held
+connection runs with :data:`~journey_core.warehouse.read.POSTGRES_SETTINGS`; the dashboard
+reads in read-only transactions, so each TEMP table is made in a read-write transaction of
+its own that writes nothing else; each is ``ANALYZE``d once made (autovacuum never sees TEMP
+tables, and the aggregates' plans need its row count) and made again once older than
+``max_age_seconds`` (the dashboard's cache's 30 minutes), as new events arrive in a server's
+tables. A connection that may not create TEMP tables (a standby, a role without the
+``TEMPORARY`` privilege) holds nothing: each statement then computes the rows itself.
+
 Under a memory limit a cohort's table is filled in :class:`Steps`
 (:func:`~journey_core.warehouse.figures.touch_steps`): the admitted rows, their
 de-duplication, then the visits a bucket of people at a time, each step a TEMP table, so no
@@ -17,11 +29,11 @@ statement holds the whole cohort in its joins and windows (at 100M events the on
 ran out of DuckDB's 256 MB).
 
 A TEMP table lives with its connection, so :class:`CohortStore` holds one connection checked
-out of the engine's :class:`~journey_core.warehouse.filepool.FilePool` (the pool never closes
-a connection in use) and hands it to one reader at a time. It lets the connection go, with
-its tables, once idle for ``idle_seconds``, when the file was replaced (its identity
-changed) and after a database error; it keeps at most ``max_tables`` tables (the least
-recently used is dropped).
+out of the engine's pool (a DuckDB file's :class:`~journey_core.warehouse.filepool.FilePool`
+never closes a connection in use) and hands it to one reader at a time. It lets the
+connection go, with its tables, once idle for ``idle_seconds``, when the file was replaced
+(its identity changed) and after a database error; it keeps at most ``max_tables`` tables
+(the least recently used is dropped).
 
 Use::
 
@@ -31,7 +43,7 @@ Use::
 Inside the block :func:`active_store` is the store, and
 :func:`~journey_core.warehouse.figures.touch_source` (which the figure and page statements
 read instead of ``touch_rows``) a CTE over its TEMP table; outside it, or for an engine that
-is not a read-only DuckDB file, ``touch_rows`` itself.
+is neither a read-only DuckDB file nor PostgreSQL, ``touch_rows`` itself.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,14 +70,16 @@ from sqlalchemy.schema import DropTable
 
 from journey_core.analytics.channels import ChannelConfig
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse.constructs import temp_table_as
+from journey_core.warehouse.constructs import analyze_table, temp_table_as
 from journey_core.warehouse.diagnose import explain
 from journey_core.warehouse.engine import quote_duckdb_keywords
 from journey_core.warehouse.filepool import FilePool, Stamp, file_stamp, on_release
 from journey_core.warehouse.mapping import SchemaMapping
+from journey_core.warehouse.read import POSTGRES_SETTINGS
 
 __all__ = [
     "HOLD_SECONDS",
+    "MAX_AGE_SECONDS",
     "MAX_TABLES",
     "CohortStore",
     "Steps",
@@ -83,6 +98,33 @@ MAX_TABLES = 6
 """Most cohort tables held at once (the period's and the previous period's, each also as
 filtered by the user, and a change of date); each is the cohort's rows (74 MB held for the
 230,502 rows of the 1M demo; beyond the memory limit DuckDB spills them)."""
+
+MAX_AGE_SECONDS = 1800.0
+"""How long a cohort table is used before it is made again: a server's tables grow while a
+user works, and the dashboard makes its results again after the same 30 minutes
+(``journey_ui.data.TTL``). A DuckDB file is read again once replaced (its identity)."""
+
+_CAN_HOLD = sa.text(
+    "SELECT NOT pg_is_in_recovery() AND has_database_privilege(current_database(), 'TEMPORARY')"
+)
+"""Whether a PostgreSQL connection may create TEMP tables (a standby may not)."""
+
+_SET = sa.text("SELECT set_config(:name, :value, false)")
+
+_READ_WRITE = sa.text("SET TRANSACTION READ WRITE")
+
+
+def _scratch(engine: Engine, *statements: sa.Executable) -> None:
+    """Run ``statements`` (a cohort TEMP table's own DDL) in one transaction of the held
+    ``engine``. The dashboard's PostgreSQL connections read in read-only transactions
+    (``create_engine``), where PostgreSQL refuses even a TEMP table: this transaction alone is
+    read-write, and writes only the session's own TEMP tables."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(_READ_WRITE)
+        for statement in statements:
+            conn.execute(statement)
+
 
 _ACTIVE: contextvars.ContextVar[CohortStore | None] = contextvars.ContextVar(
     "journey_cohort_store", default=None
@@ -108,12 +150,13 @@ def table_name(
 
 
 def _held_engine(source: Engine, raw: PoolProxiedConnection) -> Engine:
-    """An engine whose every connection is ``raw``'s DuckDB connection (so its TEMP tables),
-    with ``source``'s execution options (the memory limit) and keyword quoting."""
+    """An engine whose every connection is ``raw``'s DB-API connection (so its TEMP tables),
+    with ``source``'s execution options (DuckDB's memory limit) and DuckDB's keyword quoting."""
     dbapi = raw.dbapi_connection
     held = sa.create_engine(source.url, poolclass=StaticPool, creator=lambda: dbapi)
     held.update_execution_options(**source.get_execution_options())
-    quote_duckdb_keywords(held)
+    if source.dialect.name == "duckdb":
+        quote_duckdb_keywords(held)
     return held
 
 
@@ -134,7 +177,8 @@ class Steps:
 
 
 class CohortStore:
-    """The cohort tables of one read-only DuckDB file's engine (see the module docstring).
+    """The cohort tables of one read-only DuckDB file's engine, or of a PostgreSQL engine (see
+    the module docstring).
 
     ``clock`` is for tests.
     """
@@ -145,22 +189,29 @@ class CohortStore:
         *,
         idle_seconds: float = HOLD_SECONDS,
         max_tables: int = MAX_TABLES,
+        max_age_seconds: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         pool = engine.pool
-        if not isinstance(pool, FilePool):
-            msg = "a cohort store needs a read-only DuckDB file's engine (create_engine)"
+        if isinstance(pool, FilePool):
+            self.path: Path | None = pool.path
+        elif engine.dialect.name == "postgresql":
+            self.path = None
+        else:
+            msg = "a cohort store needs a read-only DuckDB file's engine or PostgreSQL's"
             raise TypeError(msg)
         self.source = engine
-        self.path = pool.path
         self.idle_seconds = idle_seconds
         self.max_tables = max_tables
+        self.max_age_seconds = max_age_seconds
         self._clock = clock
         self._lock = threading.RLock()
         self._raw: PoolProxiedConnection | None = None
         self._engine: Engine | None = None
         self._stamp: Stamp | None = None
         self._tables: OrderedDict[str, sa.TableClause] = OrderedDict()
+        self._made: dict[str, float] = {}
+        self._holds = True
         self._last_used = clock()
         self._timer: threading.Timer | None = None
         self.built = 0
@@ -169,10 +220,11 @@ class CohortStore:
     # ------------------------------------------------------------------ use
     @contextmanager
     def session(self) -> Iterator[Engine]:
-        """The held engine, for one reader at a time; :func:`cohort_rows` gives its tables."""
+        """The held engine, for one reader at a time; :meth:`rows` gives its tables. Where the
+        connection may not create TEMP tables, the source engine and no active store."""
         with self._lock:
             engine = self._open()
-            token = _ACTIVE.set(self)
+            token = _ACTIVE.set(self if self._holds else None)
             try:
                 yield engine
             except sa.exc.DBAPIError:
@@ -198,26 +250,33 @@ class CohortStore:
             engine = self._open()
             name = table_name(query, mapping, config, *more)
             table = self._tables.get(name)
-            if table is not None:
+            if table is not None and self._clock() - self._made[name] <= self.max_age_seconds:
                 self._tables.move_to_end(name)
                 return table
+            if table is not None:  # too old: the warehouse may have more rows now
+                self._drop(engine, name)
             source = build()
             columns: list[sa.ColumnElement[Any]]
             if isinstance(source, Steps):
                 source.fill(engine, name)
                 columns = list(source.columns)
             else:
-                with engine.begin() as conn:
-                    conn.execute(temp_table_as(name, sa.select(*source.c)))
+                made: list[sa.Executable] = [temp_table_as(name, sa.select(*source.c))]
+                if engine.dialect.name == "postgresql":  # the planner's row counts: see above
+                    made.append(analyze_table(name))
+                _scratch(engine, *made)
                 columns = list(source.c)
             table = sa.table(name, *(sa.column(str(col.key), col.type) for col in columns))
             self._tables[name] = table
+            self._made[name] = self._clock()
             self.built += 1
             while len(self._tables) > self.max_tables:
-                old, _ = self._tables.popitem(last=False)
-                with engine.begin() as conn:
-                    conn.execute(DropTable(sa.Table(old, sa.MetaData()), if_exists=True))
+                self._drop(engine, next(iter(self._tables)))
             return table
+
+    def _drop(self, engine: Engine, name: str) -> None:
+        del self._tables[name], self._made[name]
+        _scratch(engine, DropTable(sa.Table(name, sa.MetaData()), if_exists=True))
 
     def held(self) -> int:
         """Cohort tables held now."""
@@ -238,6 +297,7 @@ class CohortStore:
             engine, raw = self._engine, self._raw
             self._engine, self._raw, self._stamp = None, None, None
             self._tables.clear()
+            self._made.clear()
             if engine is not None:
                 engine.dispose(close=False)  # the DuckDB connection is raw's: closed below
             if raw is not None:
@@ -245,14 +305,36 @@ class CohortStore:
 
     # ------------------------------------------------------------------ the rest
     def _open(self) -> Engine:
-        stamp = file_stamp(self.path)
-        if self._engine is not None and (stamp is None or stamp != self._stamp):
+        if not self._holds:  # found out once: this server's connections hold nothing
+            return self.source
+        stamp = None if self.path is None else file_stamp(self.path)
+        if (
+            self.path is not None
+            and self._engine is not None
+            and (stamp is None or stamp != self._stamp)
+        ):
             self.close()  # the file was replaced: its cohorts are stale
         if self._engine is None:
-            self._stamp = stamp
-            self._raw = self.source.raw_connection()
-            self._engine = _held_engine(self.source, self._raw)
+            raw = self.source.raw_connection()
+            engine = _held_engine(self.source, raw)
+            if self.path is None and not self._postgres_holds(engine):
+                self._holds = False
+                engine.dispose(close=False)
+                raw.close()  # back to the pool: nothing of ours was set on it
+                return self.source
+            self._stamp, self._raw, self._engine = stamp, raw, engine
         return self._engine
+
+    @staticmethod
+    def _postgres_holds(engine: Engine) -> bool:
+        """Whether the held PostgreSQL connection may create TEMP tables; if so, it is given
+        :data:`POSTGRES_SETTINGS` for its session (it is closed, not pooled, at the end)."""
+        with engine.begin() as conn:
+            if not conn.execute(_CAN_HOLD).scalar_one():
+                return False
+            for name, value in POSTGRES_SETTINGS.items():
+                conn.execute(_SET, {"name": name, "value": value})
+        return True
 
     def _schedule(self) -> None:
         if self._timer is not None:
@@ -280,7 +362,11 @@ _STORES_LOCK = threading.Lock()
 def _stores(path: str | None = None) -> list[CohortStore]:
     with _STORES_LOCK:
         stores = list(_STORES.values())
-    return [s for s in stores if path is None or os.path.abspath(s.path) == path]
+    return [
+        s
+        for s in stores
+        if path is None or (s.path is not None and os.path.abspath(s.path) == path)
+    ]
 
 
 def _release(path: str) -> int:
@@ -307,8 +393,9 @@ on_release(_release)
 
 def store_of(engine: Engine) -> CohortStore | None:
     """The cohort store of ``engine`` (one per engine), ``None`` unless it reads a DuckDB file
-    read-only (a server keeps no TEMP table across the pool's connections here)."""
-    if engine.dialect.name != "duckdb" or not isinstance(engine.pool, FilePool):
+    read-only or PostgreSQL (SQLite and Spark compute each statement's rows in it)."""
+    dialect = engine.dialect.name
+    if not (dialect == "duckdb" and isinstance(engine.pool, FilePool)) and dialect != "postgresql":
         return None
     with _STORES_LOCK:
         store = _STORES.get(engine)

@@ -57,6 +57,7 @@ from journey_core.warehouse.cohort import Steps, active_store
 from journey_core.warehouse.constructs import (
     bucket_of,
     gap_exceeded,
+    inlined,
     materialized,
     regex_group,
     regex_search,
@@ -564,7 +565,7 @@ def touch_source(
         return touch_steps(query, mapping, cfg, bucket_rows=max(1, limit // BUCKET_ROW_BYTES))
 
     table = store.rows(query, mapping, cfg, build)
-    return sa.select(*table.c).cte(f"{table.name}{_HELD}")
+    return _held(table)
 
 
 BUCKET_ROW_BYTES: Final = 100
@@ -713,6 +714,11 @@ def touch_steps(
 
 
 _HELD = "_held"
+
+
+def _held(table: sa.TableClause) -> sa.CTE:
+    """A CTE over a held cohort table, read where it is referenced (:func:`inlined`)."""
+    return inlined(sa.select(*table.c).cte(f"{table.name}{_HELD}"))
 
 
 def _once(cte: sa.CTE) -> sa.CTE:
@@ -1429,7 +1435,7 @@ def campaign_touches(
         return build()
     cfg = config or ChannelConfig.default()
     table = store.rows(query, mapping, cfg, build, filters, lookback)
-    return sa.select(*table.c).cte(f"{table.name}{_HELD}")
+    return _held(table)
 
 
 def campaign_figures(

@@ -181,16 +181,26 @@ def preview_statement(touches: sa.CTE, *, limit: int = PAGE_ROWS) -> sa.Select[A
 
 def options_statement(touches: sa.CTE, *, limit: int = OPTION_LIMIT) -> sa.Select[Any]:
     """``campaign.filter_options``: per filter dimension (``_dimension``), at most ``limit``
-    of its values (``value``) with their people (``people``), as ONE statement."""
+    of its values (``value``) with their people (``people``), as ONE statement.
+
+    The people of a value are counted over its distinct (value, email) pairs, not with
+    ``count(DISTINCT email)``, which PostgreSQL computes by sorting every row of each group
+    (a held 10M-event cohort: 5 sorts of 2.3M rows, 7.4 s); the pairs are grouped by hashing.
+    """
     t = touches.c
     parts = []
     for column in FILTER_DIMENSIONS:
-        people = sa.func.count(sa.distinct(t[c.EMAIL])).label(c.PEOPLE)
-        top = (
-            sa.select(t[column].label("value"), people)
+        pairs = (
+            sa.select(t[column].label("value"), t[c.EMAIL].label(c.EMAIL))
             .where(t[column].is_not(None))
-            .group_by(t[column])
-            .order_by(people.desc(), bytewise(t[column]).asc())
+            .group_by(t[column], t[c.EMAIL])
+            .subquery(f"journey_pairs_{column}")
+        )
+        people = sa.func.count(pairs.c[c.EMAIL]).label(c.PEOPLE)
+        top = (
+            sa.select(pairs.c.value, people)
+            .group_by(pairs.c.value)
+            .order_by(people.desc(), bytewise(pairs.c.value).asc())
             .limit(limit)
             .subquery(f"journey_options_{column}")
         )
