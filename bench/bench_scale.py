@@ -752,6 +752,14 @@ def write_results(results: Results) -> None:
 
 
 # --------------------------------------------------------------------------- main
+def _page(
+    results: Results, size: str, engine: str, url: str, args: argparse.Namespace, shot: Path
+) -> None:
+    """Measure the Campaign influence page on ``url`` and keep its row."""
+    got = measure_page(url, cap_mb=args.page_cap_mb, timeout_s=args.page_timeout_s, screenshot=shot)
+    results.record(size, engine, "page", "dashboard", **got)
+
+
 def _figures(
     results: Results, size: str, engine: str, url: str, routes: list[str], args: Any, path: Path
 ) -> None:
@@ -829,13 +837,7 @@ def main(argv: list[str] | None = None) -> int:
                 got.pop("stderr")
                 results.record(size, "duckdb", "export", "journey export", **got)
             if "page" in measure:
-                got = measure_page(
-                    url,
-                    cap_mb=args.page_cap_mb,
-                    timeout_s=args.page_timeout_s,
-                    screenshot=args.data / f"page-{size}.png",
-                )
-                results.record(size, "duckdb", "page", "dashboard", **got)
+                _page(results, size, "duckdb", url, args, args.data / f"page-{size}.png")
     if "postgres" in engines and ("figures" in measure or "page" in measure):
         pg_sizes = [s for s in sizes if within(s, args.pg_max)]
         if pg_sizes:
@@ -848,13 +850,8 @@ def main(argv: list[str] | None = None) -> int:
                             routes.append("polars")
                         _figures(results, size, "postgres", url, routes, args, paths[size])
                     if "page" in measure:
-                        got = measure_page(
-                            url,
-                            cap_mb=args.page_cap_mb,
-                            timeout_s=args.page_timeout_s,
-                            screenshot=args.data / f"page-{size}-postgres.png",
-                        )
-                        results.record(size, "postgres", "page", "dashboard", **got)
+                        shot = args.data / f"page-{size}-postgres.png"
+                        _page(results, size, "postgres", url, args, shot)
     if "spark" in engines and "figures" in measure:
         spark_sizes = [s for s in sizes if within(s, args.spark_max)]
         if spark_sizes:

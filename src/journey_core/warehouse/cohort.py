@@ -149,6 +149,13 @@ def table_name(
     return f"journey_cohort_{digest}"
 
 
+def _holdable(engine: Engine) -> bool:
+    """Whether ``engine`` can have a :class:`CohortStore`: a read-only DuckDB file's (its
+    :class:`~journey_core.warehouse.filepool.FilePool`) or PostgreSQL's."""
+    dialect = engine.dialect.name
+    return (dialect == "duckdb" and isinstance(engine.pool, FilePool)) or dialect == "postgresql"
+
+
 def _held_engine(source: Engine, raw: PoolProxiedConnection) -> Engine:
     """An engine whose every connection is ``raw``'s DB-API connection (so its TEMP tables),
     with ``source``'s execution options (DuckDB's memory limit) and DuckDB's keyword quoting."""
@@ -192,14 +199,11 @@ class CohortStore:
         max_age_seconds: float = MAX_AGE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        pool = engine.pool
-        if isinstance(pool, FilePool):
-            self.path: Path | None = pool.path
-        elif engine.dialect.name == "postgresql":
-            self.path = None
-        else:
+        if not _holdable(engine):
             msg = "a cohort store needs a read-only DuckDB file's engine or PostgreSQL's"
             raise TypeError(msg)
+        pool = engine.pool
+        self.path: Path | None = pool.path if isinstance(pool, FilePool) else None
         self.source = engine
         self.idle_seconds = idle_seconds
         self.max_tables = max_tables
@@ -394,8 +398,7 @@ on_release(_release)
 def store_of(engine: Engine) -> CohortStore | None:
     """The cohort store of ``engine`` (one per engine), ``None`` unless it reads a DuckDB file
     read-only or PostgreSQL (SQLite and Spark compute each statement's rows in it)."""
-    dialect = engine.dialect.name
-    if not (dialect == "duckdb" and isinstance(engine.pool, FilePool)) and dialect != "postgresql":
+    if not _holdable(engine):
         return None
     with _STORES_LOCK:
         store = _STORES.get(engine)
