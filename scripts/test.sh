@@ -72,9 +72,9 @@ site_dir="$(mktemp -d)"
 trap 'rm -rf "$site_dir"' EXIT
 check "mkdocs" env NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$site_dir"
 
-echo "test: .venv/bin/python -m pytest $*"
+echo "test: .venv/bin/python -m pytest --durations=15 $*"
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest --durations=15 "$@" || status=$?
 
 if [ "$status" -eq 5 ]; then
     echo "test: ERROR: pytest collected no tests (exit code 5); treating as failure" >&2

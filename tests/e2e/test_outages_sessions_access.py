@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from journey_core import columns as c
@@ -35,18 +36,23 @@ ROOT = Path(__file__).resolve().parents[2]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ERROR = '[data-testid="stAlertContentError"]'
 TIMEOUT_MS = 60_000
+#: Ten cold sessions at once on two cores: each view's own wait. A guard against a hang, not a
+#: speed check (speed lives in bench/): locally the last of the ten settles 34-40 s after the
+#: ten requests, and a loaded machine (docs/security.md, "Ten cold sessions at once") took
+#: over 60 s for one of them.
+TEN_TIMEOUT_MS = 180_000
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
 BOX = "Find a person"  # the customer search box's label
 
 
-def settle(page: Page) -> None:
+def settle(page: Page, timeout_ms: float = TIMEOUT_MS) -> None:
     """Wait until Streamlit has finished running (twice: a run may queue another)."""
     for _ in range(2):
-        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+        page.wait_for_selector(READY, timeout=timeout_ms)
         page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
+    page.wait_for_selector(READY, timeout=timeout_ms)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -182,8 +188,12 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
         received = [record_frames(page) for page in pages]
         for page, (path, _) in zip(pages, views, strict=True):
             page.goto(app.url + path, wait_until="commit")  # all ten load at once
-        for page, frames, (_, expected) in zip(pages, received, views, strict=True):
-            settle(page)
+        for page, frames, (path, expected) in zip(pages, received, views, strict=True):
+            try:
+                settle(page, TEN_TIMEOUT_MS)
+            except PlaywrightTimeout:
+                shown = page.locator('[data-testid="stMain"]').inner_text()[:600]
+                pytest.fail(f"{path} did not settle: {shown!r}\n{app.output()[1][-3000:]}")
             assert errors(page) == [], app.output()[1][-3000:]
             if "@" in expected:
                 page.wait_for_selector("text=Touches before known")
@@ -202,7 +212,7 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
                 # React commit later. Busy cold sessions show the card meanwhile; see
                 # docs/security.md ("Ten cold sessions at once").
                 expect(page.get_by_label(BOX, exact=True)).to_have_value(
-                    expected, timeout=TIMEOUT_MS
+                    expected, timeout=TEN_TIMEOUT_MS
                 )
             else:
                 day = dt.date.fromisoformat(expected)
