@@ -176,7 +176,7 @@ def kpis(report: AttributionReport, people: int) -> None:
             ui.Kpi("Converted", ui.fmt_int(converters), help="People with a conversion"),
             ui.Kpi("Conversion rate", fmt.fmt_percent(converters / people if people else None)),
             ui.Kpi("Conversions", ui.fmt_int(totals.conversions)),
-            ui.Kpi(ui.money_label("Revenue"), ui.fmt_amount(totals.revenue)),
+            ui.Kpi(ui.money_label("Revenue"), ui.fmt_amount(totals.revenue, compact=True)),
         ]
     )
 

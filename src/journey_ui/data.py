@@ -723,16 +723,17 @@ def attribution(
         report, people = _attribution_polars(_engine, url, key, settings, filters, end)
         message = None if people else empty_message(_engine, query, mapping=mapping)
         return AttributionView(report, message, people)
-    report, people = wa.attribution_report(
-        _engine,
-        query,
-        settings,
-        mapping,
-        start=query.start,
-        end=end if end is not None else query.as_of,
-        preview_rows=PREVIEW_ROWS,
-        filters=filters,
-    )
+    with cohort_session(_engine) as engine:  # its parts held once: figures.held
+        report, people = wa.attribution_report(
+            engine,
+            query,
+            settings,
+            mapping,
+            start=query.start,
+            end=end if end is not None else query.as_of,
+            preview_rows=PREVIEW_ROWS,
+            filters=filters,
+        )
     message = None if people else empty_message(_engine, query, mapping=mapping)
     return AttributionView(report, message, people)
 

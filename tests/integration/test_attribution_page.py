@@ -92,7 +92,11 @@ def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
     report = expected_report(env)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Conversions"] == f"{report.conversions.height:,}"
-    assert metrics["Revenue (USD)"] == f"{report.conversions[c.REVENUE].sum():,.2f}"
+    # as the campaign page's tile: whole units from 10,000 up (cents cut the tile at 1440 px)
+    revenue = report.conversions[c.REVENUE].sum()
+    assert metrics["Revenue (USD)"] == (
+        f"{revenue:,.0f}" if revenue >= 10_000 else f"{revenue:,.2f}"
+    )
     assert metrics["Converted"] == f"{report.conversions[c.EMAIL].n_unique():,}"
     assert [s.value for s in at.selectbox] == [Model.LAST_NON_DIRECT]
     assert [d.value for d in at.date_input] == [START, AS_OF.date()]

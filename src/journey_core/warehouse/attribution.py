@@ -28,7 +28,7 @@ Every bound is computed in Python and bound; time differences are
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -50,13 +50,14 @@ from journey_core.analytics.channels import NOT_SET
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import TS
+from journey_core.warehouse.cohort import active_store
 from journey_core.warehouse.constructs import (
     bytewise,
     micros_between,
     ordered_join,
     time_bound,
 )
-from journey_core.warehouse.figures import filtered_people, scoped_rows, touches_of
+from journey_core.warehouse.figures import filtered_people, held, scoped_rows, touches_of
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.statements import journey_statement
@@ -80,6 +81,8 @@ PREVIEW_ROWS: Final = 1000
 EVENT_TYPE_LIMIT: Final = 500
 """At most this many event types are offered as conversions."""
 _DAY_US: Final = 86_400_000_000
+_HELD_AS: Final = "attribution"
+"""What a held table of the report is, in its input set (beside the campaign cohorts')."""
 _QUANTILES: Final = ((attr.MEDIAN_DAYS, 1, 2), (attr.P90_DAYS, 9, 10))  # p = num / den
 
 
@@ -145,7 +148,7 @@ class AttributionTables:
     ``attribution._touches_before``. ``people``: the emails of the (filtered) cohort.
     """
 
-    people: sa.Subquery
+    people: sa.Subquery | sa.CTE
     touches: sa.CTE
     conversions: sa.CTE
     paired: sa.CTE
@@ -190,16 +193,30 @@ def attribution_tables(
         visits = touches_of(cohort_rows, settings.channels, tag="attribution_filter")
         kept = filtered_people(visits, filters)
         people = sa.select(kept.c[c.EMAIL])
-    rows = (
-        sa.select(*w)
-        .where(
-            w[c.EMAIL].in_(people),
-            at >= time_bound("attribution_lower", begin - settings.lookback, lower=True),
-            at <= time_bound("attribution_end", until),
-        )
-        .cte("attribution_rows")
+
+    def hold(part: str, build: Callable[[], sa.CTE]) -> sa.CTE:
+        # Inside a cohort session each part is a TEMP table made once (every statement of
+        # the report read the lookback rule again); elsewhere build() itself.
+        parts = (_HELD_AS, part, settings, begin, until, filters)
+        return held(query, mapping, settings.channels, build, *parts)
+
+    emails: sa.Subquery | sa.CTE = people.subquery("attribution_people")
+    if active_store() is not None:
+        emails = hold("people", lambda: people.distinct().cte("attribution_people"))
+        people = sa.select(emails.c[c.EMAIL])
+    rows = hold(
+        "rows",
+        lambda: (
+            sa.select(*w)
+            .where(
+                w[c.EMAIL].in_(people),
+                at >= time_bound("attribution_lower", begin - settings.lookback, lower=True),
+                at <= time_bound("attribution_end", until),
+            )
+            .cte("attribution_rows")
+        ),
     )
-    touches = _touches(rows, settings)
+    touches = hold("touches", lambda: _touches(rows, settings))
     unscoped = None
     if filters is not None and filters.scoped:
         # attribution.scoped: the campaign page's scope over the people's rows.
@@ -210,12 +227,12 @@ def attribution_tables(
         unscoped = sa.select(scope[c.EVENT_ID]).where(
             scope[c.IN_SCOPE] == 0, scope[c.EVENT_ID].is_not(None)
         )
-    conversions = _conversions(rows, settings, begin, unscoped)
+    conversions = hold("conversions", lambda: _conversions(rows, settings, begin, unscoped))
     return AttributionTables(
-        people=people.subquery("attribution_people"),
+        people=emails,
         touches=touches,
         conversions=conversions,
-        paired=_paired(touches, conversions, settings),
+        paired=hold("paired", lambda: _paired(touches, conversions, settings)),
         settings=settings,
     )
 

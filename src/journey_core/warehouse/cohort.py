@@ -43,7 +43,10 @@ Use::
 Inside the block :func:`active_store` is the store, and
 :func:`~journey_core.warehouse.figures.touch_source` (which the figure and page statements
 read instead of ``touch_rows``) a CTE over its TEMP table; outside it, or for an engine that
-is neither a read-only DuckDB file nor PostgreSQL, ``touch_rows`` itself.
+is neither a read-only DuckDB file nor PostgreSQL, ``touch_rows`` itself. The Attribution
+report holds its parts the same way (:func:`~journey_core.warehouse.figures.held`: the
+cohort's people, its rows over the lookback, their touches, the conversions and their pairs),
+so its statements do not each run the wider lookback rule again.
 """
 
 from __future__ import annotations
@@ -94,10 +97,11 @@ HOLD_SECONDS = 60.0
 a filter within it reuses the cohort. A writer in another process cannot take the file's lock
 (DuckDB refuses it with a lock conflict) until this long after the last page was computed, so it
 is kept short."""
-MAX_TABLES = 6
-"""Most cohort tables held at once (the period's and the previous period's, each also as
-filtered by the user, and a change of date); each is the cohort's rows (74 MB held for the
-230,502 rows of the 1M demo; beyond the memory limit DuckDB spills them)."""
+MAX_TABLES = 11
+"""Most cohort tables held at once: the period's and the previous period's, each also as
+filtered by the user, and a change of date (each is the cohort's rows: 74 MB held for the
+230,502 rows of the 1M demo; beyond the memory limit DuckDB spills them), and the five parts
+of an attribution report (its people, rows, touches, conversions and their pairs)."""
 
 MAX_AGE_SECONDS = 1800.0
 """How long a cohort table is used before it is made again: a server's tables grow while a

@@ -101,6 +101,7 @@ __all__ = [
     "counted_revenue",
     "day_bounds",
     "filtered_people",
+    "held",
     "hour_bounds",
     "hourly_statement",
     "kpis_statement",
@@ -1430,12 +1431,26 @@ def campaign_touches(
         touches = filtered_people(_once(rows) if filters.active else rows, filters)
         return _once(scoped_rows(touches, filters, lookback=lookback))
 
-    store = active_store()
-    if store is None or not filters.active:
+    if not filters.active:
         return build()
-    cfg = config or ChannelConfig.default()
-    table = store.rows(query, mapping, cfg, build, filters, lookback)
-    return _held(table)
+    return held(query, mapping, config or ChannelConfig.default(), build, filters, lookback)
+
+
+def held(
+    query: JourneyQuery,
+    mapping: SchemaMapping,
+    config: ChannelConfig,
+    build: Callable[[], sa.CTE],
+    *more: object,
+) -> sa.CTE:
+    """The rows of ``build()`` as statements read them: inside a
+    :func:`~journey_core.warehouse.cohort.cohort_session`, a CTE over the TEMP table the
+    session holds them in (made once per input set: ``query``, ``mapping``, ``config`` and
+    ``more``, plain values); elsewhere ``build()`` itself."""
+    store = active_store()
+    if store is None:
+        return build()
+    return _held(store.rows(query, mapping, config, build, *more))
 
 
 def campaign_figures(
