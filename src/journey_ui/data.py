@@ -695,8 +695,11 @@ def event_types(_engine: Engine, url: str, key: QueryKey) -> list[str]:
         kinds = rows(_engine, url, key).rows.get_column(c.EVENT_TYPE).drop_nulls().unique()
         return kinds.sort().head(wa.EVENT_TYPE_LIMIT).to_list()
     mapping = verify_schema(_engine, load_mapping(key.mapping))
-    with reading(_engine, mapping) as conn:
-        found = conn.execute(wa.event_types_statement(key.query(), mapping)).all()
+    with cohort_session(_engine) as engine:
+        # built in the session (which holds the cohort first), read from its held rows
+        stmt = wa.event_types_statement(key.query(), mapping, channel_config(key))
+        with reading(engine, mapping) as conn:
+            found = conn.execute(stmt).all()
     return [str(row[0]) for row in found]
 
 

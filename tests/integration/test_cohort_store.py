@@ -21,6 +21,7 @@ from journey_core.progress import reporting
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_core.warehouse import pages as wp
+from journey_core.warehouse.attribution import event_types_statement
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
 from journey_core.warehouse.figures import (
     STAGE_PREVIOUS,
@@ -144,6 +145,39 @@ def test_attribution_over_held_parts(
             check_attribution(held, events, ids, query, settings, filters=filters, end=end)
             check_attribution(held, events, ids, query, settings, filters=filters)
         assert store.built == 10, "the same inputs read again; another end made anew"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "dialect", ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_event_types_read_the_held_cohort(
+    dialect: str, duckdb_file: Path, request: pytest.FixtureRequest
+) -> None:
+    # The conversion picker's options ran the whole rule again in one statement (at 100M
+    # events on a DuckDB file it ran out of memory before the Attribution page drew).
+    if dialect == "duckdb":
+        engine = _engine(duckdb_file)
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        engine = create_engine(server.url("reader", dbname="journey"))
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    try:
+        with engine.connect() as conn:
+            want = conn.execute(event_types_statement(query)).scalars().all()
+        assert "purchase" in want
+        with cohort_session(engine) as held:
+            wp.filter_options(held, query)  # the page's cohort, held first
+            reads = _rule_reads(held)
+            stmt = event_types_statement(query)
+            with held.connect() as conn:
+                got = conn.execute(stmt).scalars().all()
+        assert got == want
+        assert reads == [], "read from the held cohort"
+        store = store_of(engine)
+        assert store is not None
+        assert store.built == 1
     finally:
         engine.dispose()
 

@@ -46,7 +46,7 @@ from journey_core.analytics.attribution import (
     PathUnit,
 )
 from journey_core.analytics.campaign import Filters
-from journey_core.analytics.channels import NOT_SET
+from journey_core.analytics.channels import NOT_SET, ChannelConfig
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import TS
@@ -57,7 +57,13 @@ from journey_core.warehouse.constructs import (
     ordered_join,
     time_bound,
 )
-from journey_core.warehouse.figures import filtered_people, held, scoped_rows, touches_of
+from journey_core.warehouse.figures import (
+    filtered_people,
+    held,
+    scoped_rows,
+    touch_source,
+    touches_of,
+)
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
 from journey_core.warehouse.read import read_rows
 from journey_core.warehouse.statements import journey_statement
@@ -123,10 +129,17 @@ def cohort_people_statement(tables: AttributionTables) -> sa.Select[Any]:
 
 
 def event_types_statement(
-    query: JourneyQuery, mapping: SchemaMapping = CANONICAL, *, limit: int = EVENT_TYPE_LIMIT
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    config: ChannelConfig | None = None,
+    *,
+    limit: int = EVENT_TYPE_LIMIT,
 ) -> sa.Select[Any]:
-    """The distinct event types of ``query``'s rows, in byte order, at most ``limit``."""
-    rows = _rule_rows(query, mapping)
+    """The distinct event types of ``query``'s rows, in byte order, at most ``limit``: inside
+    a cohort session read from its held cohort (``config``: its channels), else the rule's."""
+    rows: sa.Subquery | sa.CTE = _rule_rows(query, mapping)
+    if active_store() is not None:
+        rows = touch_source(query, mapping, config)
     kind = rows.c[c.EVENT_TYPE]
     return (
         sa.select(kind)
