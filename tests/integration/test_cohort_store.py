@@ -152,13 +152,11 @@ def test_attribution_over_held_parts(
 @pytest.mark.parametrize(
     "dialect", ["duckdb", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_event_types_read_the_held_cohort(
-    dialect: str, duckdb_file: Path, request: pytest.FixtureRequest
-) -> None:
+def test_event_types_read_the_held_cohort(dialect: str, request: pytest.FixtureRequest) -> None:
     # The conversion picker's options ran the whole rule again in one statement (at 100M
     # events on a DuckDB file it ran out of memory before the Attribution page drew).
     if dialect == "duckdb":
-        engine = _engine(duckdb_file)
+        engine = _engine(request.getfixturevalue("duckdb_file"))
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
         engine = create_engine(server.url("reader", dbname="journey"))

@@ -137,9 +137,11 @@ def event_types_statement(
 ) -> sa.Select[Any]:
     """The distinct event types of ``query``'s rows, in byte order, at most ``limit``: inside
     a cohort session read from its held cohort (``config``: its channels), else the rule's."""
-    rows: sa.Subquery | sa.CTE = _rule_rows(query, mapping)
+    rows: sa.Subquery | sa.CTE
     if active_store() is not None:
         rows = touch_source(query, mapping, config)
+    else:
+        rows = _rule_rows(query, mapping)
     kind = rows.c[c.EVENT_TYPE]
     return (
         sa.select(kind)
