@@ -4,6 +4,7 @@ the rule once per input set, bounds its tables and lets its connection go."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -19,9 +20,9 @@ from journey_core.analytics.attribution import AttributionSettings
 from journey_core.errors import WarehouseError
 from journey_core.progress import reporting
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine
+from journey_core.warehouse import create_engine, figures
 from journey_core.warehouse import pages as wp
-from journey_core.warehouse.attribution import event_types_statement
+from journey_core.warehouse.attribution import STAGE_LOOKBACK, event_types_statement
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
 from journey_core.warehouse.figures import (
     STAGE_PREVIOUS,
@@ -137,16 +138,75 @@ def test_attribution_over_held_parts(
             check_attribution(held, events, ids, query, settings, filters=filters, end=end)
         store = store_of(engine)
         assert store is not None
-        assert store.built == 5
-        # the people's and the rows' tables run it (and a touch filter's scope, for the
-        # conversions'); no statement of the report does
+        assert store.built == 6, "the campaign cohort, then the report's five parts"
+        # the campaign cohort's admitted rows and the lookback's (under the memory limit:
+        # in steps) run it, and a touch filter's scope for the conversions; no statement
+        # of the report does
         assert reads == ["CREATE"] * (3 if filters.scoped else 2)
         with cohort_session(engine) as held:
             check_attribution(held, events, ids, query, settings, filters=filters, end=end)
             check_attribution(held, events, ids, query, settings, filters=filters)
-        assert store.built == 10, "the same inputs read again; another end made anew"
+        assert store.built == 11, "the same inputs read again; another end made anew"
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("settings", "filters"),
+    [
+        pytest.param(AttributionSettings(), an.Filters(), id="default"),
+        pytest.param(
+            dataclasses.replace(
+                AttributionSettings.build(path_unit="touch", lookback_days=3.5),
+                touch_event_types=("page_view",),
+            ),
+            an.Filters(event_types=("purchase",)),
+            id="per-touch-filtered",
+        ),
+    ],
+)
+def test_attribution_a_bucket_at_a_time(
+    duckdb_file: Path,
+    settings: AttributionSettings,
+    filters: an.Filters,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # At 100M events on a DuckDB file the report's rows (the lookback rule as one statement)
+    # ran out of memory under 256 MB, 1 GB and 2 GB: under a memory limit they are built in
+    # steps and their touches a bucket of people at a time. Seven rows a bucket: many.
+    monkeypatch.setattr(figures, "BUCKET_ROW_BYTES", 256_000_000 // 7)
+    events, ids = scenario(individuals=40)
+    engine = _engine(duckdb_file)
+    query = JourneyQuery(as_of=END, event_date=CAMPAIGN)
+    heard: list[tuple[str, float]] = []
+    try:
+        with cohort_session(engine) as held, reporting(lambda *step: heard.append(step)):
+            check_attribution(held, events, ids, query, settings, filters=filters)
+            with held.connect() as conn:
+                tables = conn.execute(
+                    sa.text("SELECT table_name FROM duckdb_tables() WHERE temporary")
+                ).scalars()
+                leftover = [t for t in tables if t.endswith(("_admitted", "_rows", "_inputs"))]
+                assert leftover == [], "the steps' own tables dropped"
+    finally:
+        engine.dispose()
+    assert query.start is not None
+    stage = STAGE_LOOKBACK.format(start=query.start - settings.lookback)
+    lookback = [(step, done) for step, done in heard if step.startswith(f"{stage}: ")]
+    steps = [step.removeprefix(f"{stage}: ") for step, _ in lookback]
+    grouped = steps.count(STEP_GROUPS)  # once the rows are found, then each bucket kept
+    assert steps[: grouped + 1] == [STEP_EVENTS, *[STEP_GROUPS] * grouped]
+    parts = int(steps[grouped + 1].rsplit(" ", 1)[1])
+    assert parts > 3, "many buckets"
+    assert grouped > parts, "the touches read up to the last bucket with rows"
+    assert steps[grouped + 1 :] == [
+        *(STEP_PART.format(part=part, parts=parts) for part in range(1, parts + 1)),
+        STEP_PART.format(part=parts, parts=parts),
+    ]
+    fractions = [done for _, done in lookback]
+    assert fractions == sorted(fractions), "one bar over the rows and their touches"
+    assert (fractions[0], fractions[-1]) == (0.0, 1.0)
+    assert heard[0] == (STEP_EVENTS, 0.0), "the campaign cohort first, as it is"
 
 
 @pytest.mark.parametrize(
@@ -539,9 +599,10 @@ def test_postgres_attribution_reads_its_held_parts(postgres: PostgresServer) -> 
             tables = _held_tables(held)
         store = store_of(engine)
         assert store is not None
-        assert store.built == 10, "five parts for each settings"
-        assert reads == ["CREATE"] * 4
-        assert len(tables) == 10
+        assert store.built == 11, "the campaign cohort, then five parts for each settings"
+        # the campaign cohort (the people's) and each settings' rows over the lookback
+        assert reads == ["CREATE"] * 3
+        assert len(tables) == 11
         assert all(count > 0 for _, count in tables), f"ANALYZEd once made: {tables}"
     finally:
         engine.dispose()

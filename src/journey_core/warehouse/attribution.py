@@ -48,9 +48,10 @@ from journey_core.analytics.attribution import (
 from journey_core.analytics.campaign import Filters
 from journey_core.analytics.channels import NOT_SET, ChannelConfig
 from journey_core.errors import InputError
+from journey_core.progress import stage
 from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import TS
-from journey_core.warehouse.cohort import active_store
+from journey_core.warehouse.cohort import Steps, active_store
 from journey_core.warehouse.constructs import (
     bytewise,
     micros_between,
@@ -58,8 +59,11 @@ from journey_core.warehouse.constructs import (
     time_bound,
 )
 from journey_core.warehouse.figures import (
+    bucket_budget,
+    bucket_steps,
     filtered_people,
     held,
+    rows_steps,
     scoped_rows,
     touch_source,
     touches_of,
@@ -71,6 +75,7 @@ from journey_core.warehouse.statements import journey_statement
 __all__ = [
     "EVENT_TYPE_LIMIT",
     "PREVIEW_ROWS",
+    "STAGE_LOOKBACK",
     "AttributionTables",
     "attribution_report",
     "attribution_statements",
@@ -87,6 +92,14 @@ PREVIEW_ROWS: Final = 1000
 EVENT_TYPE_LIMIT: Final = 500
 """At most this many event types are offered as conversions."""
 _DAY_US: Final = 86_400_000_000
+STAGE_LOOKBACK: Final = "the touches in the lookback (from {start:%d %b %Y})"
+"""What the steps of the report's rows are told under (``journey_core.progress.stage``):
+under DuckDB's memory limit its people's rows over the lookback are built in steps, after
+the campaign cohort's own."""
+_ROWS_SHARE: Final = 0.6
+"""The share of the bar the lookback's rows take, their touches a bucket at a time the rest
+(as :func:`~journey_core.warehouse.figures.touch_steps` measured at 100M events: the rows
+and their grouping 150 s, the parts 100 s)."""
 _HELD_AS: Final = "attribution"
 """What a held table of the report is, in its input set (beside the campaign cohorts')."""
 _QUANTILES: Final = ((attr.MEDIAN_DAYS, 1, 2), (attr.P90_DAYS, 9, 10))  # p = num / den
@@ -189,49 +202,63 @@ def attribution_tables(
         msg = "attribution needs a campaign cohort: a query with an event date."
         raise InputError("event_date", msg)
     until = end if end is not None else query.as_of
-    wide = journey_statement(attr.lookback_query(query, settings.lookback), mapping)
+    wider = attr.lookback_query(query, settings.lookback)
+    wide = journey_statement(wider, mapping)
     wide_rows = wide.order_by(None).cte("attribution_wide")
     w = wide_rows.c
     assert query.start is not None  # lookback_query checked the event date
-    at, known = w[c.OCCURRED_AT], w[c.KNOWN_AT]
-    # The cohort's own rule over the wider rows: rules.admitted(query).
-    admitted = sa.or_(
-        at >= time_bound("cohort_start", query.start, lower=True),
-        sa.and_(
-            known >= time_bound("cohort_known_start", query.start, lower=True),
-            at >= time_bound("cohort_lookback_start", query.lookback_start, lower=True),
-        ),
-    )
-    people: sa.Select[Any] = sa.select(w[c.EMAIL]).where(admitted)
-    if filters is not None and filters.active:
-        cohort_rows = sa.select(*w).where(admitted).cte("attribution_cohort_rows")
-        visits = touches_of(cohort_rows, settings.channels, tag="attribution_filter")
-        kept = filtered_people(visits, filters)
-        people = sa.select(kept.c[c.EMAIL])
+    lower = time_bound("attribution_lower", begin - settings.lookback, lower=True)
+    upper = time_bound("attribution_end", until)
 
-    def hold(part: str, build: Callable[[], sa.CTE]) -> sa.CTE:
+    def hold(part: str, build: Callable[[], sa.CTE | Steps]) -> sa.CTE:
         # Inside a cohort session each part is a TEMP table made once (every statement of
         # the report read the lookback rule again); elsewhere build() itself.
         parts = (_HELD_AS, part, settings, begin, until, filters)
         return held(query, mapping, settings.channels, build, *parts)
 
-    emails: sa.Subquery | sa.CTE = people.subquery("attribution_people")
-    if active_store() is not None:
-        emails = hold("people", lambda: people.distinct().cte("attribution_people"))
-        people = sa.select(emails.c[c.EMAIL])
-    rows = hold(
-        "rows",
-        lambda: (
-            sa.select(*w)
-            .where(
-                w[c.EMAIL].in_(people),
-                at >= time_bound("attribution_lower", begin - settings.lookback, lower=True),
-                at <= time_bound("attribution_end", until),
+    emails: sa.Subquery | sa.CTE
+    held_people: sa.CTE | None = None
+    if active_store() is None:
+        emails, people = _admitted_people(query, settings, w, filters)
+    else:
+        # attribution.cohort_rows: the people of the query's own rule, its held cohort.
+        def cohort() -> sa.CTE:
+            found = filtered_people(
+                touch_source(query, mapping, settings.channels), filters or Filters()
             )
-            .cte("attribution_rows")
-        ),
-    )
-    touches = hold("touches", lambda: _touches(rows, settings))
+            return sa.select(found.c[c.EMAIL]).distinct().cte("attribution_people")
+
+        emails = held_people = hold("people", cohort)
+        people = sa.select(emails.c[c.EMAIL])
+
+    def window(rows: sa.ColumnCollection[str, Any]) -> list[sa.ColumnElement[bool]]:
+        at = rows[c.OCCURRED_AT]
+        return [at >= lower, at <= upper]
+
+    budget = bucket_budget()  # None outside a cohort session: no held people then either
+    if budget is None or held_people is None:
+        rows = hold(
+            "rows",
+            lambda: sa.select(*w).where(w[c.EMAIL].in_(people), *window(w)).cte("attribution_rows"),
+        )
+        touches = hold("touches", lambda: _touches(rows, settings))
+    else:  # under DuckDB's memory limit: the lookback's rows, then a bucket at a time
+        with stage(STAGE_LOOKBACK.format(start=begin - settings.lookback)):
+            rows = hold(
+                "rows",
+                lambda: rows_steps(
+                    wider,
+                    mapping,
+                    bucket_rows=budget,
+                    people=held_people,
+                    keep=window,
+                    until=_ROWS_SHARE,
+                ),
+            )
+            touches = hold(
+                "touches",
+                lambda: bucket_steps(rows, lambda r: _touches(r, settings), start=_ROWS_SHARE),
+            )
     unscoped = None
     if filters is not None and filters.scoped:
         # attribution.scoped: the campaign page's scope over the people's rows.
@@ -250,6 +277,33 @@ def attribution_tables(
         paired=hold("paired", lambda: _paired(touches, conversions, settings)),
         settings=settings,
     )
+
+
+def _admitted_people(
+    query: JourneyQuery,
+    settings: AttributionSettings,
+    w: sa.ColumnCollection[str, Any],
+    filters: Filters | None,
+) -> tuple[sa.Subquery, sa.Select[Any]]:
+    """The cohort's people from the lookback rule's rows ``w`` (outside a cohort session: no
+    held cohort to read them from): those its own rule admits (``rules.admitted``), kept by
+    ``filters``; as a subquery, and the select of their emails."""
+    assert query.start is not None
+    at, known = w[c.OCCURRED_AT], w[c.KNOWN_AT]
+    admitted = sa.or_(
+        at >= time_bound("cohort_start", query.start, lower=True),
+        sa.and_(
+            known >= time_bound("cohort_known_start", query.start, lower=True),
+            at >= time_bound("cohort_lookback_start", query.lookback_start, lower=True),
+        ),
+    )
+    people: sa.Select[Any] = sa.select(w[c.EMAIL]).where(admitted)
+    if filters is not None and filters.active:
+        cohort_rows = sa.select(*w).where(admitted).cte("attribution_cohort_rows")
+        visits = touches_of(cohort_rows, settings.channels, tag="attribution_filter")
+        kept = filtered_people(visits, filters)
+        people = sa.select(kept.c[c.EMAIL])
+    return people.subquery("attribution_people"), people
 
 
 def _touches(rows: sa.CTE, settings: AttributionSettings) -> sa.CTE:

@@ -92,6 +92,8 @@ __all__ = [
     "RecentFigures",
     "breakdown_figures",
     "breakdown_statement",
+    "bucket_budget",
+    "bucket_steps",
     "campaign_figures",
     "campaign_touches",
     "channel_columns",
@@ -109,6 +111,7 @@ __all__ = [
     "previous_kpis",
     "recent_figures",
     "row_order",
+    "rows_steps",
     "scoped_rows",
     "split",
     "touch_rows",
@@ -558,15 +561,29 @@ def touch_source(
     if store is None:
         return touch_rows(query, mapping, config, columns=columns)
     cfg = config or ChannelConfig.default()
-    limit = memory_limit_bytes(store.source)
+    budget = bucket_budget()
 
     def build() -> sa.CTE | Steps:
-        if limit is None or query.email is not None:
+        if budget is None or query.email is not None:
             return touch_rows(query, mapping, cfg)
-        return touch_steps(query, mapping, cfg, bucket_rows=max(1, limit // BUCKET_ROW_BYTES))
+        return touch_steps(query, mapping, cfg, bucket_rows=budget)
 
     table = store.rows(query, mapping, cfg, build)
     return _held(table)
+
+
+def bucket_budget() -> int | None:
+    """Rows a bucket of a cohort built in steps may hold (:func:`touch_steps`,
+    :func:`rows_steps`): inside a :func:`~journey_core.warehouse.cohort.cohort_session` on an
+    engine with a memory limit (DuckDB's), that limit over :data:`BUCKET_ROW_BYTES`; else
+    ``None`` (one statement builds a held table).
+
+    >>> bucket_budget() is None  # outside a cohort session
+    True
+    """
+    store = active_store()
+    limit = None if store is None else memory_limit_bytes(store.source)
+    return None if limit is None else max(1, limit // BUCKET_ROW_BYTES)
 
 
 BUCKET_ROW_BYTES: Final = 100
@@ -635,46 +652,24 @@ def touch_steps(
     admitted = admitted_rows(query, mapping)
     inputs = window_values(query, mapping, CHANNEL_INPUTS)
 
-    def held(name: str, source: Sequence[sa.ColumnElement[Any]]) -> sa.TableClause:
-        return sa.table(name, *(sa.column(str(col.key), col.type) for col in source))
-
     def touches(rows: sa.TableClause, bucket: int, held_inputs: sa.TableClause) -> sa.CTE:
         part = sa.select(*(rows.c[name] for name in c.RESULT_COLUMNS))
         part = part.where(rows.c[_BUCKET] == bucket)
         return touches_of(part.cte("journey_result"), cfg, inputs=sa.select(*held_inputs.c))
 
     result = journey_rows(admitted).subquery("journey_rows_of_admitted")
-    shape = held("journey_rows_shape", [*result.c, sa.literal(0).label(_BUCKET)])
-    touch_columns = touches(shape, 0, held("inputs", list(inputs.selected_columns))).c
-    columns = tuple(sa.column(str(col.key), col.type) for col in touch_columns)
+    shape = _table("journey_rows_shape", [*result.c, sa.literal(0).label(_BUCKET)])
+    touch_columns = touches(shape, 0, _table("inputs", list(inputs.selected_columns))).c
+    columns = _columns(touch_columns)
 
     def fill(engine: Engine, name: str) -> None:
         steps = [f"{name}_admitted", f"{name}_rows", f"{name}_inputs"]
-
-        def run(*statements: sa.Executable) -> None:
-            with engine.begin() as conn:
-                for statement in statements:
-                    conn.execute(statement)
-
-        def drop(*tables: str) -> None:
-            run(*(DropTable(sa.Table(table, sa.MetaData()), if_exists=True) for table in tables))
-
-        def discard(*tables: str) -> None:  # cleaning up: the first error is the one to tell
-            with contextlib.suppress(sa.exc.DBAPIError):
-                drop(*tables)
-
+        run = _Run(engine)
+        drop, discard = run.drop, run.discard
         try:
             report(STEP_EVENTS, 0.0)
-            run(_ANY_ORDER)  # the rows are de-duplicated and windowed in order later
-            try:
-                run(temp_table_as(steps[0], sa.select(*admitted.c)))
-            finally:
-                with contextlib.suppress(sa.exc.DBAPIError):  # the step's error is the one
-                    run(_INSERTION_ORDER)
-            adm = held(steps[0], list(admitted.c))
-            with engine.connect() as conn:
-                count = conn.execute(sa.select(sa.func.count()).select_from(adm)).scalar_one()
-            buckets = max(1, -(-int(count) // bucket_rows))
+            adm, count = run.admitted(steps[0], admitted)
+            buckets = max(1, -(-count // bucket_rows))
             deduplicated = journey_rows(sa.select(*adm.c).cte("journey_admitted")).subquery(
                 "journey_deduplicated"
             )
@@ -691,20 +686,17 @@ def touch_steps(
             ordered = sa.select(*deduplicated.c, bucket).order_by(bucket.asc())
             run(temp_table_as(steps[1], ordered))
             drop(steps[0])
-            rows = held(steps[1], [*deduplicated.c, bucket])
+            rows = _table(steps[1], [*deduplicated.c, bucket])
             report(STEP_CHANNELS, _SHARE_EVENTS + _SHARE_GROUPS)
             run(temp_table_as(steps[2], inputs))
-            held_inputs = held(steps[2], list(inputs.selected_columns))
-            target = sa.table(name, *(sa.column(col.key) for col in columns))
-            for index in range(buckets):
-                done = 1 - _SHARE_PARTS * (buckets - index) / buckets
-                report(STEP_PART.format(part=index + 1, parts=buckets), done)
-                part = sa.select(*touches(rows, index, held_inputs).c)
-                if index == 0:
-                    run(temp_table_as(name, part))
-                else:
-                    run(sa.insert(target).from_select([col.key for col in columns], part))
-            report(STEP_PART.format(part=buckets, parts=buckets), 1.0)
+            held_inputs = _table(steps[2], list(inputs.selected_columns))
+            run.parts(
+                name,
+                columns,
+                buckets,
+                lambda index: touches(rows, index, held_inputs),
+                start=1 - _SHARE_PARTS,
+            )
         except BaseException:
             discard(name)
             raise
@@ -712,6 +704,164 @@ def touch_steps(
             discard(*steps)
 
     return Steps(fill=fill, columns=columns)
+
+
+def rows_steps(
+    query: JourneyQuery,
+    mapping: SchemaMapping = CANONICAL,
+    *,
+    bucket_rows: int,
+    people: sa.CTE,
+    keep: Callable[[sa.ColumnCollection[str, Any]], Sequence[sa.ColumnElement[bool]]] = tuple,
+    until: float = 1.0,
+) -> Steps:
+    """The rule's rows of ``query`` (a cohort) of the emails of ``people`` (a CTE with an
+    ``email`` column) that ``keep``'s conditions keep, each with its person's bucket
+    (``_bucket``, as :func:`touch_steps` gives them: at most ``bucket_rows`` of the admitted
+    rows a bucket, on average), a bucket after another: steps 1 and 2 of
+    :func:`touch_steps`, the people and conditions applied after the de-duplication (a
+    rule's filter comes first). :func:`bucket_steps` then builds what is needed of them a
+    bucket at a time. Its steps are reported from none of the bar to ``until`` of it (the
+    rest is the buckets').
+    """
+    if query.email is not None:
+        msg = "rows_steps is for a cohort's rows; one person's are one statement"
+        raise ValueError(msg)
+    admitted = admitted_rows(query, mapping)
+    shape = journey_rows(admitted).subquery("journey_rows_of_admitted")
+    columns = (*_columns(shape.c), sa.column(_BUCKET, sa.BigInteger()))
+
+    def fill(engine: Engine, name: str) -> None:
+        steps = [f"{name}_admitted", f"{name}_rows"]
+        run = _Run(engine)
+        try:
+            report(STEP_EVENTS, 0.0)
+            adm, count = run.admitted(steps[0], admitted)
+            buckets = max(1, -(-count // bucket_rows))
+            report(STEP_GROUPS, until * _SHARE_EVENTS / (_SHARE_EVENTS + _SHARE_GROUPS))
+            rows = journey_rows(sa.select(*adm.c).cte("journey_admitted"))
+            run.unordered(temp_table_as(steps[1], rows))
+            run.drop(steps[0])
+            deduplicated = _table(steps[1], list(rows.selected_columns))
+            d, p = deduplicated.c, people.c
+            target = sa.table(name, *(sa.column(col.key) for col in columns))
+            # A bucket at a time, its people's side too: at 100M events under 256 MB the
+            # people's join and the sort by bucket as one statement ran out of memory.
+            for index in range(buckets):
+                mine = sa.select(p[c.EMAIL]).where(bucket_of(p[c.EMAIL], buckets) == index)
+                kept = sa.select(*d, sa.literal(index, sa.BigInteger()).label(_BUCKET)).where(
+                    bucket_of(d[c.EMAIL], buckets) == index, d[c.EMAIL].in_(mine), *keep(d)
+                )
+                if index == 0:
+                    run(temp_table_as(name, kept))
+                else:
+                    run(sa.insert(target).from_select([col.key for col in columns], kept))
+                done = _SHARE_EVENTS + _SHARE_GROUPS * (index + 1) / buckets
+                report(STEP_GROUPS, until * done / (_SHARE_EVENTS + _SHARE_GROUPS))
+        except BaseException:
+            run.discard(name)
+            raise
+        finally:
+            run.discard(*steps)
+
+    return Steps(fill=fill, columns=columns)
+
+
+def bucket_steps(rows: sa.CTE, part: Callable[[sa.CTE], sa.CTE], *, start: float = 0.0) -> Steps:
+    """``part`` of the rows of each bucket of ``rows`` (a held table of :func:`rows_steps`:
+    the result columns and ``_bucket``) into one table, a bucket at a time; ``part`` must
+    keep a person's rows together (visits and touches: a person's own). Each bucket is
+    reported (:data:`STEP_PART`) from ``start`` of the bar to its end."""
+    r = rows.c
+
+    def of(bucket: int) -> sa.CTE:
+        one = sa.select(*(r[name] for name in c.RESULT_COLUMNS)).where(r[_BUCKET] == bucket)
+        return part(one.cte("journey_result"))
+
+    columns = _columns(of(0).c)
+
+    def fill(engine: Engine, name: str) -> None:
+        last = sa.func.coalesce(sa.func.max(r[_BUCKET]), sa.literal(0, sa.BigInteger()))
+        with engine.connect() as conn:
+            buckets = int(conn.execute(sa.select(last)).scalar_one()) + 1
+        run = _Run(engine)
+        try:
+            run.parts(name, columns, buckets, of, start=start)
+        except BaseException:
+            run.discard(name)
+            raise
+
+    return Steps(fill=fill, columns=columns)
+
+
+def _table(name: str, source: Sequence[sa.ColumnElement[Any]]) -> sa.TableClause:
+    """The held table ``name`` with the columns (names and types) of ``source``."""
+    return sa.table(name, *(sa.column(str(col.key), col.type) for col in source))
+
+
+def _columns(source: sa.ColumnCollection[str, Any]) -> tuple[sa.ColumnClause[Any], ...]:
+    return tuple(sa.column(str(col.key), col.type) for col in source)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The statements of a :class:`~journey_core.warehouse.cohort.Steps`' fill on the held
+    ``engine``, each call in a transaction of its own."""
+
+    engine: Engine
+
+    def __call__(self, *statements: sa.Executable) -> None:
+        with self.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def drop(self, *tables: str) -> None:
+        self(*(DropTable(sa.Table(table, sa.MetaData()), if_exists=True) for table in tables))
+
+    def discard(self, *tables: str) -> None:
+        """:meth:`drop`, cleaning up: the error that stopped the steps is the one to tell."""
+        with contextlib.suppress(sa.exc.DBAPIError):
+            self.drop(*tables)
+
+    def unordered(self, statement: sa.Executable) -> None:
+        """``statement`` (a table made), its rows written in any order: a later step orders
+        what it reads."""
+        self(_ANY_ORDER)
+        try:
+            self(statement)
+        finally:
+            with contextlib.suppress(sa.exc.DBAPIError):  # the step's error is the one
+                self(_INSERTION_ORDER)
+
+    def admitted(self, name: str, admitted: sa.CTE) -> tuple[sa.TableClause, int]:
+        """The admitted rows into the table ``name``, in any order; it and its rows."""
+        self.unordered(temp_table_as(name, sa.select(*admitted.c)))
+        table = _table(name, list(admitted.c))
+        with self.engine.connect() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        return table, int(count)
+
+    def parts(
+        self,
+        name: str,
+        columns: Sequence[sa.ColumnClause[Any]],
+        buckets: int,
+        part: Callable[[int], sa.CTE],
+        *,
+        start: float = 0.0,
+    ) -> None:
+        """``part(0)`` into the table ``name``, then each other bucket's added, each step
+        reported (:data:`STEP_PART`) from ``start`` of the bar to its end."""
+        target = sa.table(name, *(sa.column(col.key) for col in columns))
+        for index in range(buckets):
+            done = start + (1 - start) * index / buckets
+            report(STEP_PART.format(part=index + 1, parts=buckets), done)
+            rows = sa.select(*part(index).c)
+            if index == 0:
+                self(temp_table_as(name, rows))
+            else:
+                self(sa.insert(target).from_select([col.key for col in columns], rows))
+        report(STEP_PART.format(part=buckets, parts=buckets), 1.0)
 
 
 _HELD = "_held"
@@ -1440,16 +1590,21 @@ def held(
     query: JourneyQuery,
     mapping: SchemaMapping,
     config: ChannelConfig,
-    build: Callable[[], sa.CTE],
+    build: Callable[[], sa.CTE | Steps],
     *more: object,
 ) -> sa.CTE:
     """The rows of ``build()`` as statements read them: inside a
     :func:`~journey_core.warehouse.cohort.cohort_session`, a CTE over the TEMP table the
     session holds them in (made once per input set: ``query``, ``mapping``, ``config`` and
-    ``more``, plain values); elsewhere ``build()`` itself."""
+    ``more``, plain values; ``build()`` may return the :class:`Steps` that fill it);
+    elsewhere ``build()`` itself, which must then be a CTE."""
     store = active_store()
     if store is None:
-        return build()
+        built = build()
+        if isinstance(built, Steps):
+            msg = "Steps build a held table: only inside a cohort session"
+            raise TypeError(msg)
+        return built
     return _held(store.rows(query, mapping, config, build, *more))
 
 
