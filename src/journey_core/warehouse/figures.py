@@ -712,7 +712,7 @@ def rows_steps(
     *,
     bucket_rows: int,
     people: sa.CTE,
-    keep: Callable[[sa.ColumnCollection[str, Any]], Sequence[sa.ColumnElement[bool]]] = tuple,
+    keep: Callable[[sa.ColumnCollection[str, Any]], Sequence[sa.ColumnElement[bool]]],
     until: float = 1.0,
 ) -> Steps:
     """The rule's rows of ``query`` (a cohort) of the emails of ``people`` (a CTE with an
@@ -740,10 +740,18 @@ def rows_steps(
             buckets = max(1, -(-count // bucket_rows))
             report(STEP_GROUPS, until * _SHARE_EVENTS / (_SHARE_EVENTS + _SHARE_GROUPS))
             rows = journey_rows(sa.select(*adm.c).cte("journey_admitted"))
+            p = people.c
+            if buckets == 1:  # the rest as one statement over the admitted rows
+                one = rows.subquery("journey_deduplicated").c
+                kept = sa.select(*one, sa.literal(0, sa.BigInteger()).label(_BUCKET))
+                mine = sa.select(p[c.EMAIL])
+                run(temp_table_as(name, kept.where(one[c.EMAIL].in_(mine), *keep(one))))
+                report(STEP_GROUPS, until)
+                return
             run.unordered(temp_table_as(steps[1], rows))
             run.drop(steps[0])
             deduplicated = _table(steps[1], list(rows.selected_columns))
-            d, p = deduplicated.c, people.c
+            d = deduplicated.c
             target = sa.table(name, *(sa.column(col.key) for col in columns))
             # A bucket at a time, its people's side too: at 100M events under 256 MB the
             # people's join and the sort by bucket as one statement ran out of memory.
