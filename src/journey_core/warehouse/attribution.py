@@ -7,7 +7,10 @@ time to convert, each ONE statement over the rule's statement.
 
 - the rows: :func:`~journey_core.warehouse.statements.journey_statement` of
   :func:`~journey_core.analytics.attribution.lookback_query`, kept for the people the
-  cohort's own rule admits, from ``start - lookback`` to ``end``;
+  cohort's own rule admits (inside a cohort session: the people of its held cohort), from
+  ``start - lookback`` to ``end``; under DuckDB's memory limit built in steps
+  (:func:`~journey_core.warehouse.figures.rows_steps`) and their touches a bucket of people
+  at a time (:func:`~journey_core.warehouse.figures.bucket_steps`);
 - touches: :func:`journey_core.warehouse.figures.touches_of` over them (the same visits and
   channels as every page; every row with its own acquisition a touch), one per visit or per
   touch (``path_unit``); conversions: the configured event types in ``[start, end]`` (with a
