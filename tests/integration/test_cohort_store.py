@@ -22,7 +22,11 @@ from journey_core.progress import reporting
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, figures
 from journey_core.warehouse import pages as wp
-from journey_core.warehouse.attribution import STAGE_LOOKBACK, event_types_statement
+from journey_core.warehouse.attribution import (
+    STAGE_LOOKBACK,
+    STAGE_SCOPE,
+    event_types_statement,
+)
 from journey_core.warehouse.cohort import CohortStore, cohort_session, store_of
 from journey_core.warehouse.figures import (
     STAGE_PREVIOUS,
@@ -138,15 +142,16 @@ def test_attribution_over_held_parts(
             check_attribution(held, events, ids, query, settings, filters=filters, end=end)
         store = store_of(engine)
         assert store is not None
-        assert store.built == 6, "the campaign cohort, then the report's five parts"
+        parts = 6 if filters.scoped else 5  # and a touch filter's scope
+        assert store.built == 1 + parts, "the campaign cohort, then the report's parts"
         # the campaign cohort's admitted rows and the lookback's (under the memory limit:
-        # in steps) run it, and a touch filter's scope for the conversions; no statement
-        # of the report does
-        assert reads == ["CREATE"] * (3 if filters.scoped else 2)
+        # in steps) run it; no statement of the report does, nor a touch filter's scope
+        # (over the people's held rows)
+        assert reads == ["CREATE"] * 2
         with cohort_session(engine) as held:
             check_attribution(held, events, ids, query, settings, filters=filters, end=end)
             check_attribution(held, events, ids, query, settings, filters=filters)
-        assert store.built == 11, "the same inputs read again; another end made anew"
+        assert store.built == 1 + 2 * parts, "the same inputs read again; another end made anew"
     finally:
         engine.dispose()
 
@@ -162,6 +167,11 @@ def test_attribution_over_held_parts(
             ),
             an.Filters(event_types=("purchase",)),
             id="per-touch-filtered",
+        ),
+        pytest.param(
+            AttributionSettings.build(lookback_days=3.5),
+            an.Filters(channels=("Paid Search", "Email")),
+            id="touch-filter-scope",
         ),
     ],
 )
@@ -207,6 +217,8 @@ def test_attribution_a_bucket_at_a_time(
     assert fractions == sorted(fractions), "one bar over the rows and their touches"
     assert (fractions[0], fractions[-1]) == (0.0, 1.0)
     assert heard[0] == (STEP_EVENTS, 0.0), "the campaign cohort first, as it is"
+    scope = [step for step, _ in heard if step.startswith(f"{STAGE_SCOPE}: ")]
+    assert len(scope) == (parts + 1 if filters.scoped else 0), "the scope a bucket at a time"
 
 
 @pytest.mark.parametrize(

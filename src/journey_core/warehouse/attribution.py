@@ -79,6 +79,7 @@ __all__ = [
     "EVENT_TYPE_LIMIT",
     "PREVIEW_ROWS",
     "STAGE_LOOKBACK",
+    "STAGE_SCOPE",
     "AttributionTables",
     "attribution_report",
     "attribution_statements",
@@ -99,6 +100,8 @@ STAGE_LOOKBACK: Final = "the touches in the lookback (from {start:%d %b %Y})"
 """What the steps of the report's rows are told under (``journey_core.progress.stage``):
 under DuckDB's memory limit its people's rows over the lookback are built in steps, after
 the campaign cohort's own."""
+STAGE_SCOPE: Final = "the conversions in the touch filter's scope"
+"""What the steps of a touch filter's scope are told under (after the lookback's)."""
 _ROWS_SHARE: Final = 0.6
 """The share of the bar the lookback's rows take, their touches a bucket at a time the rest
 (as :func:`~journey_core.warehouse.figures.touch_steps` measured at 100M events: the rows
@@ -238,40 +241,41 @@ def attribution_tables(
         at = rows[c.OCCURRED_AT]
         return [at >= lower, at <= upper]
 
+    def windowed(rows: sa.CTE) -> sa.CTE:
+        r = rows.c
+        return sa.select(*r).where(*window(r)).cte("attribution_rows")
+
     budget = bucket_budget()  # None outside a cohort session: no held people then either
+    unscoped: sa.Select[Any] | None = None
     if budget is None or held_people is None:
-        rows = hold(
-            "rows",
-            lambda: sa.select(*w).where(w[c.EMAIL].in_(people), *window(w)).cte("attribution_rows"),
-        )
+        person_rows = sa.select(*w).where(w[c.EMAIL].in_(people)).cte("attribution_person_rows")
+        rows = hold("rows", lambda: windowed(person_rows))
         touches = hold("touches", lambda: _touches(rows, settings))
-    else:  # under DuckDB's memory limit: the lookback's rows, then a bucket at a time
+        if filters is not None and filters.scoped:
+            unscoped = sa.select(_unscoped(person_rows, settings, filters))
+    else:  # under DuckDB's memory limit: the lookback's rows in steps, a bucket at a time
         with stage(STAGE_LOOKBACK.format(start=begin - settings.lookback)):
-            rows = hold(
-                "rows",
+            person_rows = hold(
+                "person_rows",
                 lambda: rows_steps(
-                    wider,
-                    mapping,
-                    bucket_rows=budget,
-                    people=held_people,
-                    keep=window,
-                    until=_ROWS_SHARE,
+                    wider, mapping, bucket_rows=budget, people=held_people, until=_ROWS_SHARE
                 ),
             )
             touches = hold(
                 "touches",
-                lambda: bucket_steps(rows, lambda r: _touches(r, settings), start=_ROWS_SHARE),
+                lambda: bucket_steps(
+                    person_rows, lambda r: _touches(windowed(r), settings), start=_ROWS_SHARE
+                ),
             )
-    unscoped = None
-    if filters is not None and filters.scoped:
-        # attribution.scoped: the campaign page's scope over the people's rows.
-        person_rows = sa.select(*w).where(w[c.EMAIL].in_(people)).cte("attribution_scope_rows")
-        scope = scoped_rows(
-            touches_of(person_rows, settings.channels, tag="attribution_scope"), filters
-        ).c
-        unscoped = sa.select(scope[c.EVENT_ID]).where(
-            scope[c.IN_SCOPE] == 0, scope[c.EVENT_ID].is_not(None)
-        )
+        if filters is not None and filters.scoped:
+            scope = filters  # narrowed for the closure
+            with stage(STAGE_SCOPE):
+                ids = hold(
+                    "unscoped",
+                    lambda: bucket_steps(person_rows, lambda r: _unscoped(r, settings, scope)),
+                )
+            unscoped = sa.select(ids.c[c.EVENT_ID])
+        rows = windowed(person_rows)
     conversions = hold("conversions", lambda: _conversions(rows, settings, begin, unscoped))
     return AttributionTables(
         people=emails,
@@ -307,6 +311,17 @@ def _admitted_people(
         kept = filtered_people(visits, filters)
         people = sa.select(kept.c[c.EMAIL])
     return people.subquery("attribution_people"), people
+
+
+def _unscoped(rows: sa.CTE, settings: AttributionSettings, filters: Filters) -> sa.CTE:
+    """``attribution.scoped``: the event ids of the people's ``rows`` (every row of theirs
+    over the lookback rule) outside the campaign page's scope of ``filters``' touch filter."""
+    scope = scoped_rows(touches_of(rows, settings.channels, tag="attribution_scope"), filters).c
+    return (
+        sa.select(scope[c.EVENT_ID])
+        .where(scope[c.IN_SCOPE] == 0, scope[c.EVENT_ID].is_not(None))
+        .cte("attribution_unscoped")
+    )
 
 
 def _touches(rows: sa.CTE, settings: AttributionSettings) -> sa.CTE:

@@ -712,11 +712,11 @@ def rows_steps(
     *,
     bucket_rows: int,
     people: sa.CTE,
-    keep: Callable[[sa.ColumnCollection[str, Any]], Sequence[sa.ColumnElement[bool]]],
+    keep: Callable[[sa.ColumnCollection[str, Any]], Sequence[sa.ColumnElement[bool]]] | None = None,
     until: float = 1.0,
 ) -> Steps:
     """The rule's rows of ``query`` (a cohort) of the emails of ``people`` (a CTE with an
-    ``email`` column) that ``keep``'s conditions keep, each with its person's bucket
+    ``email`` column) that ``keep``'s conditions keep (all without), each with its person's bucket
     (``_bucket``, as :func:`touch_steps` gives them: at most ``bucket_rows`` of the admitted
     rows a bucket, on average), a bucket after another: steps 1 and 2 of
     :func:`touch_steps`, the people and conditions applied after the de-duplication (a
@@ -730,6 +730,9 @@ def rows_steps(
     admitted = admitted_rows(query, mapping)
     shape = journey_rows(admitted).subquery("journey_rows_of_admitted")
     columns = (*_columns(shape.c), sa.column(_BUCKET, sa.BigInteger()))
+
+    def conditions(rows: sa.ColumnCollection[str, Any]) -> Sequence[sa.ColumnElement[bool]]:
+        return () if keep is None else keep(rows)
 
     def fill(engine: Engine, name: str) -> None:
         steps = [f"{name}_admitted", f"{name}_rows"]
@@ -745,7 +748,7 @@ def rows_steps(
                 one = rows.subquery("journey_deduplicated").c
                 kept = sa.select(*one, sa.literal(0, sa.BigInteger()).label(_BUCKET))
                 mine = sa.select(p[c.EMAIL])
-                run(temp_table_as(name, kept.where(one[c.EMAIL].in_(mine), *keep(one))))
+                run(temp_table_as(name, kept.where(one[c.EMAIL].in_(mine), *conditions(one))))
                 report(STEP_GROUPS, until)
                 return
             run.unordered(temp_table_as(steps[1], rows))
@@ -758,7 +761,7 @@ def rows_steps(
             for index in range(buckets):
                 mine = sa.select(p[c.EMAIL]).where(bucket_of(p[c.EMAIL], buckets) == index)
                 kept = sa.select(*d, sa.literal(index, sa.BigInteger()).label(_BUCKET)).where(
-                    bucket_of(d[c.EMAIL], buckets) == index, d[c.EMAIL].in_(mine), *keep(d)
+                    bucket_of(d[c.EMAIL], buckets) == index, d[c.EMAIL].in_(mine), *conditions(d)
                 )
                 if index == 0:
                     run(temp_table_as(name, kept))
