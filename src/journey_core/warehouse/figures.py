@@ -665,7 +665,6 @@ def touch_steps(
     def fill(engine: Engine, name: str) -> None:
         steps = [f"{name}_admitted", f"{name}_rows", f"{name}_inputs"]
         run = _Run(engine)
-        drop, discard = run.drop, run.discard
         try:
             report(STEP_EVENTS, 0.0)
             adm, count = run.admitted(steps[0], admitted)
@@ -685,7 +684,7 @@ def touch_steps(
             bucket = bucket_of(deduplicated.c[c.EMAIL], buckets).label(_BUCKET)
             ordered = sa.select(*deduplicated.c, bucket).order_by(bucket.asc())
             run(temp_table_as(steps[1], ordered))
-            drop(steps[0])
+            run.drop(steps[0])
             rows = _table(steps[1], [*deduplicated.c, bucket])
             report(STEP_CHANNELS, _SHARE_EVENTS + _SHARE_GROUPS)
             run(temp_table_as(steps[2], inputs))
@@ -698,10 +697,10 @@ def touch_steps(
                 start=1 - _SHARE_PARTS,
             )
         except BaseException:
-            discard(name)
+            run.discard(name)
             raise
         finally:
-            discard(*steps)
+            run.discard(*steps)
 
     return Steps(fill=fill, columns=columns)
 
@@ -712,17 +711,15 @@ def rows_steps(
     *,
     bucket_rows: int,
     people: sa.CTE,
-    keep: Callable[[sa.ColumnCollection[str, Any]], Sequence[sa.ColumnElement[bool]]] | None = None,
     until: float = 1.0,
 ) -> Steps:
     """The rule's rows of ``query`` (a cohort) of the emails of ``people`` (a CTE with an
-    ``email`` column) that ``keep``'s conditions keep (all without), each with its person's bucket
-    (``_bucket``, as :func:`touch_steps` gives them: at most ``bucket_rows`` of the admitted
-    rows a bucket, on average), a bucket after another: steps 1 and 2 of
-    :func:`touch_steps`, the people and conditions applied after the de-duplication (a
-    rule's filter comes first). :func:`bucket_steps` then builds what is needed of them a
-    bucket at a time. Its steps are reported from none of the bar to ``until`` of it (the
-    rest is the buckets').
+    ``email`` column), each with its person's bucket (``_bucket``, as :func:`touch_steps`
+    gives them: at most ``bucket_rows`` of the admitted rows a bucket, on average), a bucket
+    after another: steps 1 and 2 of :func:`touch_steps`, the people kept after the
+    de-duplication (a rule's filter comes first). :func:`bucket_steps` then builds what is
+    needed of them a bucket at a time. Its steps are reported from none of the bar to
+    ``until`` of it (the rest is the buckets').
     """
     if query.email is not None:
         msg = "rows_steps is for a cohort's rows; one person's are one statement"
@@ -730,9 +727,7 @@ def rows_steps(
     admitted = admitted_rows(query, mapping)
     shape = journey_rows(admitted).subquery("journey_rows_of_admitted")
     columns = (*_columns(shape.c), sa.column(_BUCKET, sa.BigInteger()))
-
-    def conditions(rows: sa.ColumnCollection[str, Any]) -> Sequence[sa.ColumnElement[bool]]:
-        return () if keep is None else keep(rows)
+    grouped = until * _SHARE_EVENTS / (_SHARE_EVENTS + _SHARE_GROUPS)
 
     def fill(engine: Engine, name: str) -> None:
         steps = [f"{name}_admitted", f"{name}_rows"]
@@ -741,34 +736,32 @@ def rows_steps(
             report(STEP_EVENTS, 0.0)
             adm, count = run.admitted(steps[0], admitted)
             buckets = max(1, -(-count // bucket_rows))
-            report(STEP_GROUPS, until * _SHARE_EVENTS / (_SHARE_EVENTS + _SHARE_GROUPS))
+            report(STEP_GROUPS, grouped)
             rows = journey_rows(sa.select(*adm.c).cte("journey_admitted"))
             p = people.c
             if buckets == 1:  # the rest as one statement over the admitted rows
                 one = rows.subquery("journey_deduplicated").c
-                kept = sa.select(*one, sa.literal(0, sa.BigInteger()).label(_BUCKET))
-                mine = sa.select(p[c.EMAIL])
-                run(temp_table_as(name, kept.where(one[c.EMAIL].in_(mine), *conditions(one))))
+                whole = sa.select(*one, sa.literal(0, sa.BigInteger()).label(_BUCKET))
+                run(temp_table_as(name, whole.where(one[c.EMAIL].in_(sa.select(p[c.EMAIL])))))
                 report(STEP_GROUPS, until)
                 return
             run.unordered(temp_table_as(steps[1], rows))
             run.drop(steps[0])
             deduplicated = _table(steps[1], list(rows.selected_columns))
             d = deduplicated.c
-            target = sa.table(name, *(sa.column(col.key) for col in columns))
+
             # A bucket at a time, its people's side too: at 100M events under 256 MB the
             # people's join and the sort by bucket as one statement ran out of memory.
-            for index in range(buckets):
+            def kept(index: int) -> sa.CTE:
                 mine = sa.select(p[c.EMAIL]).where(bucket_of(p[c.EMAIL], buckets) == index)
-                kept = sa.select(*d, sa.literal(index, sa.BigInteger()).label(_BUCKET)).where(
-                    bucket_of(d[c.EMAIL], buckets) == index, d[c.EMAIL].in_(mine), *conditions(d)
+                bucket = sa.literal(index, sa.BigInteger()).label(_BUCKET)
+                return (
+                    sa.select(*d, bucket)
+                    .where(bucket_of(d[c.EMAIL], buckets) == index, d[c.EMAIL].in_(mine))
+                    .cte("journey_kept")
                 )
-                if index == 0:
-                    run(temp_table_as(name, kept))
-                else:
-                    run(sa.insert(target).from_select([col.key for col in columns], kept))
-                done = _SHARE_EVENTS + _SHARE_GROUPS * (index + 1) / buckets
-                report(STEP_GROUPS, until * done / (_SHARE_EVENTS + _SHARE_GROUPS))
+
+            run.parts(name, columns, buckets, kept, start=grouped, end=until, step=STEP_GROUPS)
         except BaseException:
             run.discard(name)
             raise
@@ -860,19 +853,22 @@ class _Run:
         part: Callable[[int], sa.CTE],
         *,
         start: float = 0.0,
+        end: float = 1.0,
+        step: str = STEP_PART,
     ) -> None:
         """``part(0)`` into the table ``name``, then each other bucket's added, each step
-        reported (:data:`STEP_PART`) from ``start`` of the bar to its end."""
+        reported (``step``, formatted with ``part`` and ``parts``) from ``start`` of the bar
+        to ``end``."""
         target = sa.table(name, *(sa.column(col.key) for col in columns))
         for index in range(buckets):
-            done = start + (1 - start) * index / buckets
-            report(STEP_PART.format(part=index + 1, parts=buckets), done)
+            done = start + (end - start) * index / buckets
+            report(step.format(part=index + 1, parts=buckets), done)
             rows = sa.select(*part(index).c)
             if index == 0:
                 self(temp_table_as(name, rows))
             else:
                 self(sa.insert(target).from_select([col.key for col in columns], rows))
-        report(STEP_PART.format(part=buckets, parts=buckets), 1.0)
+        report(step.format(part=buckets, parts=buckets), end)
 
 
 _HELD = "_held"
