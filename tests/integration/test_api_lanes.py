@@ -178,8 +178,15 @@ def test_cohort_reads_run_in_worker_processes_of_lower_priority(demo_url: str) -
         pids = workers.pids()
         assert pids
         assert os.getpid() not in pids
-        own = os.getpriority(os.PRIO_PROCESS, 0)
-        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= own + NICE for pid in pids)
+        lowered = min(os.getpriority(os.PRIO_PROCESS, 0) + NICE, 19)  # 19: the lowest
+        # A worker spawned beside the one that read lowers its priority once it has started
+        # (its initializer runs after its imports): wait for that, within a bound.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+            os.getpriority(os.PRIO_PROCESS, pid) >= lowered for pid in pids
+        ):
+            time.sleep(0.1)
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= lowered for pid in pids)
         assert tc.get(PATH, params={**CAMPAIGN, "limit": "5"}).status_code == 200
 
 
@@ -197,9 +204,16 @@ def test_an_error_in_a_worker_read_is_one_error_body(tmp_path: Path) -> None:
             "con.execute('drop table events cascade'); con.close()"
         )
         path = url.removeprefix("duckdb:///")
-        proc = subprocess.run(
-            [sys.executable, "-c", writer, path], capture_output=True, timeout=120, check=False
-        )
+        # The worker lets go of its own connection once idle too (its timer, on a busy
+        # host a little later than the API's): the writer tries again until then.
+        deadline = time.monotonic() + 30
+        while True:
+            proc = subprocess.run(
+                [sys.executable, "-c", writer, path], capture_output=True, timeout=120, check=False
+            )
+            if proc.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert proc.returncode == 0, proc.stderr.decode()
         response = tc.get(PATH, params={**CAMPAIGN, "as_of": "2022-08-30T00:00:00Z"})
     assert response.status_code == 503
