@@ -42,7 +42,7 @@ with ui.guard("attribution"):
             ],
         )
         st.stop()
-    sections.kpis(view.report, view.people)
+    sections.kpis(view.report, view.people, start=start, end=until, tz=ctx.tz)
     sections.credit_section(view.report, model, ctx)
     sections.paths_section(view.report, ctx)
     sections.time_section(view.report, ctx)

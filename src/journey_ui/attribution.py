@@ -166,17 +166,45 @@ def open_tab(tabs: Sequence[tuple[str, Callable[[], None]]], *, key: str) -> Non
         tabs[index][1]()
 
 
-def kpis(report: AttributionReport, people: int) -> None:
-    """People, converters, conversion rate, conversions, revenue."""
+def kpis(
+    report: AttributionReport, people: int, *, start: dt.date, end: dt.datetime, tz: str
+) -> None:
+    """People, converters, conversion rate, conversions, revenue; their helps name the
+    conversions' period (``start`` to ``end``), which is why they can be fewer than the
+    Campaign influence page's for the same cohort."""
     totals = report.totals
     converters = totals.converters
+    period = f"from {start:%d %b %Y} to {ui.fmt_time(end, tz)} {tz}"
     ui.kpi_row(
         [
-            ui.Kpi("People in the cohort", ui.fmt_int(people)),
-            ui.Kpi("Converted", ui.fmt_int(converters), help="People with a conversion"),
-            ui.Kpi("Conversion rate", fmt.fmt_percent(converters / people if people else None)),
-            ui.Kpi("Conversions", ui.fmt_int(totals.conversions)),
-            ui.Kpi(ui.money_label("Revenue"), ui.fmt_amount(totals.revenue, compact=True)),
+            ui.Kpi(
+                "People in the cohort",
+                ui.fmt_int(people),
+                help=f"The campaign cohort since {start:%d %b %Y} with the filters: the "
+                "Campaign influence page's Known people active.",
+            ),
+            ui.Kpi(
+                "Converted",
+                ui.fmt_int(converters),
+                help=f"People of the cohort with a conversion {period}.",
+            ),
+            ui.Kpi(
+                "Conversion rate",
+                fmt.fmt_percent(converters / people if people else None),
+                help="Converted over the people in the cohort.",
+            ),
+            ui.Kpi(
+                "Conversions",
+                ui.fmt_int(totals.conversions),
+                help=f"Conversion events of the cohort {period}. The Campaign influence "
+                "page's Conversions also count purchases before the start in the earlier "
+                "journeys of people who became known since.",
+            ),
+            ui.Kpi(
+                ui.money_label("Revenue"),
+                ui.fmt_amount(totals.revenue, compact=True),
+                help=f"Revenue of those conversions ({period}).",
+            ),
         ]
     )
 

@@ -98,6 +98,19 @@ def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
         f"{revenue:,.0f}" if revenue >= 10_000 else f"{revenue:,.2f}"
     )
     assert metrics["Converted"] == f"{report.conversions[c.EMAIL].n_unique():,}"
+    # The helps name the conversions' period; the Campaign influence page's Conversions are
+    # the cohort's purchases in its rule's rows, which add the newly known people's earlier ones.
+    helps = {m.label: m.help for m in at.metric}
+    period = "from 31 Jul 2022 to 30 Aug 2022 23:59 UTC"
+    assert period in helps["Converted"]
+    assert period in helps["Conversions"]
+    assert "Known people active" in helps["People in the cohort"]
+    rule = fetch_journeys(create_engine(env), JourneyQuery(as_of=AS_OF, event_date=START)).frame
+    purchases = rule.filter(pl.col(c.EVENT_TYPE) == "purchase")
+    since = dt.datetime.combine(START, dt.time(), tzinfo=dt.UTC)
+    earlier = purchases.filter(pl.col(c.OCCURRED_AT) < since)
+    assert earlier[c.BEFORE_KNOWN].all()
+    assert purchases.height - earlier.height == report.conversions.height
     assert [s.value for s in at.selectbox] == [Model.LAST_NON_DIRECT]
     assert [d.value for d in at.date_input] == [START, AS_OF.date()]
     assert [sub.value for sub in at.subheader] == [
