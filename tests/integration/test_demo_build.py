@@ -10,12 +10,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.io import demo
 from journey_core.io.demo import build_demo, generate
-from journey_core.warehouse import create_engine
+from journey_core.warehouse import create_engine, read_frame
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 PEAK_MB_BOUND = 800  # the whole demo used to be in memory: 1.4 GB at 2M events
@@ -35,7 +36,9 @@ def _table(url: str, name: str) -> pl.DataFrame:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return pl.read_database(f"select * from {name}", conn, infer_schema_length=None)
+            return read_frame(
+                conn, sa.select(sa.literal_column("*")).select_from(sa.table(name)), {}
+            )
     finally:
         engine.dispose()
 

@@ -35,7 +35,13 @@ import journey_cli.commands as cli
 from journey_core import columns as c
 from journey_core.rules import anonymous_owners, normalized_email
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys, links_query, verify_schema
+from journey_core.warehouse import (
+    create_engine,
+    fetch_journeys,
+    links_query,
+    read_frame,
+    verify_schema,
+)
 from journey_core.warehouse.mapping import load_mapping
 from tests.support.snowplow import (
     QUERY,
@@ -66,7 +72,7 @@ def ours_owners(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            links = pl.read_database(links_query(load_mapping("snowplow"), as_of=QUERY.as_of), conn)
+            links = read_frame(conn, links_query(load_mapping("snowplow"), as_of=QUERY.as_of), {})
     finally:
         engine.dispose()
     normalized = links.lazy().with_columns(normalized_email(any_identifier=True))
