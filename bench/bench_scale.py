@@ -24,6 +24,11 @@ as-of time (the last event). Measured, each in a process of its own so that its 
   is interactive (its note: when the period's figures
   were first shown; the previous period's come last); the Streamlit process's ``VmHWM``. The
   process is stopped when its RSS passes ``--page-cap-mb`` (the row then says so).
+- ``attribution``: the same for the Attribution page (default settings, the same campaign),
+  in a dashboard process of its own. Both page rows keep the key figures the page showed; an
+  error box shown instead of the figures is the row's status, and the Attribution page's
+  "People in the cohort" is checked against the Campaign page's "Known people active" (the
+  same cohort) in its note.
 - PostgreSQL (``--pg auto``: a throwaway local cluster, or a server URL) gets the same demo by
   ``journey demo`` (its load time is a row); Spark (a local Thrift server as
   ``tests/support/spark.py`` starts it, ``local[2]``) reads Parquet files written by DuckDB from
@@ -445,11 +450,34 @@ def load_spark(server: Any, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the page
+PAGES: dict[str, tuple[str, str]] = {
+    "page": ("campaign", "Known people active"),
+    "attribution page": ("attribution", "People in the cohort"),
+}
+"""Each page row (its ``what``): the dashboard page's path and its key figure of the cohort's
+people (the two pages' cohorts are the same campaign's)."""
+
+
+def _shown_figures(page: Any) -> dict[str, str]:
+    """The key figures (``st.metric``) the page shows: label to value, as displayed."""
+    shown: dict[str, str] = {}
+    for metric in page.locator('[data-testid="stMetric"]').all():
+        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        shown[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return shown
+
+
 def measure_page(
-    url: str, *, cap_mb: float, timeout_s: float, screenshot: Path | None = None
+    url: str,
+    *,
+    cap_mb: float,
+    timeout_s: float,
+    screenshot: Path | None = None,
+    what: str = "page",
 ) -> dict[str, Any]:
-    """The Campaign influence page in a real dashboard process on the warehouse ``url``:
-    seconds and its VmHWM.
+    """A dashboard page (:data:`PAGES` of ``what``: the Campaign influence page by default)
+    in a real dashboard process on the warehouse ``url``: seconds, its VmHWM and the key
+    figures it showed (``shown``).
 
     With ``screenshot``, the page as it stands at the end is saved there (1440x900).
     """
@@ -458,7 +486,7 @@ def measure_page(
     from tests.support.browser import StreamlitServer, launch_browser
 
     stamp = END
-    url_path = f"campaign?event_date={campaign_start().isoformat()}&as_of={stamp}"
+    url_path = f"{PAGES[what][0]}?event_date={campaign_start().isoformat()}&as_of={stamp}"
     env = {"JOURNEY_DATABASE_URL": url, "PYTHONPATH": _env()["PYTHONPATH"]}
     load = os.getloadavg()[0]
     app = StreamlitServer(cwd=ROOT, env=env, timeout=120)
@@ -483,6 +511,7 @@ def measure_page(
     status = "interactive"
     started = time.monotonic()
     shown = float("nan")
+    figures: dict[str, str] = {}
     try:
         with sync_playwright() as pw:
             browser = launch_browser(pw)
@@ -505,6 +534,7 @@ def measure_page(
                 errors = page.locator(error)
                 if errors.count():
                     status = f"error shown: {errors.first.inner_text()[:300]}"
+                figures = _shown_figures(page)
                 if screenshot is not None:
                     page.screenshot(path=str(screenshot), full_page=True)
             except Exception as exc:  # a capped or slow page is a result too
@@ -524,6 +554,7 @@ def measure_page(
         "peak_mb": hwm,
         "status": status,
         "figures_s": shown,
+        "shown": figures,
         "load": f"{load:.1f}-{os.getloadavg()[0]:.1f}",
     }
 
@@ -574,7 +605,7 @@ def _machine() -> str:
 
 
 _ORDER = {"1M": 0, "10M": 1, "100M": 2}
-_WHAT = {"demo build": 0, "load": 1, "figures": 2, "export": 3, "page": 4}
+_WHAT = {"demo build": 0, "load": 1, "figures": 2, "export": 3, "page": 4, "attribution page": 5}
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -594,15 +625,35 @@ def _note(row: dict[str, Any], results: Results) -> str:
 
 def _measured_note(row: dict[str, Any], results: Results) -> str:
     if row.get("status"):
+        notes = [str(row["status"])]
         shown = row.get("figures_s")
         if row["what"] == "page" and shown is not None and shown == shown:  # not NaN
-            return f"{row['status']}; figures shown at {shown:,.0f} s"
-        return str(row["status"])
+            notes.append(f"figures shown at {shown:,.0f} s")
+        if row["what"] in PAGES:
+            notes.append(_people_note(row, results))
+        return "; ".join(filter(None, notes))
     if row["what"] == "figures":
         return "; ".join(filter(None, [_figures_note(row, results), _first_run(row)]))
     if row["what"] == "demo build":
         return f"{_fmt(row.get('events'))} events, file {_fmt(row.get('file_mb'))} MB"
     return str(row.get("status", ""))
+
+
+def _people_note(row: dict[str, Any], results: Results) -> str:
+    """A page row's people shown; on the Attribution page, checked against the Campaign
+    page's (the same cohort) of the same size and engine."""
+    label = PAGES[row["what"]][1]
+    people = (row.get("shown") or {}).get(label)
+    if people is None:
+        return ""
+    if row["what"] == "page":
+        return f"{people} people"
+    campaign = results.get(row["size"], row["engine"], "page", "dashboard") or {}
+    theirs = (campaign.get("shown") or {}).get(PAGES["page"][1])
+    if theirs is None:
+        return f"{people} people"
+    same = "=" if theirs == people else "DIFFERS from"
+    return f"{people} people ({same} the Campaign page's {theirs})"
 
 
 def _figures_note(row: dict[str, Any], results: Results) -> str:
@@ -697,6 +748,15 @@ def targets(results: Results) -> list[str]:
         out.append(
             f"- dashboard peak RSS, Campaign influence page, flat and < 600 MB: {listed}, {verdict}"
         )
+    attribution = [results.get(s, "duckdb", "attribution page", "dashboard") for s in _ORDER]
+    measured = [(s, p) for s, p in zip(_ORDER, attribution, strict=True) if p]
+    if measured:
+        listed = ", ".join(
+            f"{s} {p['peak_mb']:,.0f} MB"
+            + ("" if p.get("status") == "interactive" else " (did not open)")
+            for s, p in measured
+        )
+        out.append(f"- dashboard peak RSS, Attribution page (the same limit): {listed}")
     exp = results.get("10M", "duckdb", "export", "journey export")
     if exp:
         out.append(
@@ -752,12 +812,20 @@ def write_results(results: Results) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def _page(
-    results: Results, size: str, engine: str, url: str, args: argparse.Namespace, shot: Path
+def _pages(
+    results: Results, size: str, engine: str, url: str, args: argparse.Namespace, data: Path
 ) -> None:
-    """Measure the Campaign influence page on ``url`` and keep its row."""
-    got = measure_page(url, cap_mb=args.page_cap_mb, timeout_s=args.page_timeout_s, screenshot=shot)
-    results.record(size, engine, "page", "dashboard", **got)
+    """Measure the pages ``--measure`` names (``page``, ``attribution``) on ``url``, each in
+    a dashboard process of its own, and keep their rows (screenshots in ``data``)."""
+    suffix = "" if engine == "duckdb" else f"-{engine}"
+    for what, named in (("page", "page"), ("attribution page", "attribution")):
+        if named not in args.measure.split(","):
+            continue
+        shot = data / f"{PAGES[what][0]}-{size}{suffix}.png"
+        got = measure_page(
+            url, cap_mb=args.page_cap_mb, timeout_s=args.page_timeout_s, screenshot=shot, what=what
+        )
+        results.record(size, engine, what, "dashboard", **got)
 
 
 def _figures(
@@ -776,7 +844,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=os.environ.get("JOURNEY_BENCH_DATA"))
     parser.add_argument("--engines", default="duckdb,postgres,spark")
     parser.add_argument(
-        "--measure", default="figures,polars,export,page", help="what to measure (all by default)"
+        "--measure",
+        default="figures,polars,export,page,attribution",
+        help="what to measure (all by default)",
     )
     parser.add_argument("--pg", default="auto", help="PostgreSQL server URL, or auto")
     parser.add_argument("--pg-max", default="10M", help="largest size loaded into PostgreSQL")
@@ -805,16 +875,18 @@ def main(argv: list[str] | None = None) -> int:
     def within(size: str, limit: str) -> bool:
         return SIZES[size] <= SIZES[limit]
 
+    def routes(size: str) -> list[str]:
+        """The figures' routes measured at ``size`` (the Polars route up to --polars-max)."""
+        polars = "polars" in measure and within(size, args.polars_max)
+        return ["baseline", "sql", *(["polars"] if polars else [])]
+
     paths = {size: ensure_demo(args.data, size, results.record) for size in sizes}
     for size in sizes:
         path = paths[size]
         if "duckdb" in engines:
             url = f"duckdb:///{path}"
             if "figures" in measure:
-                routes = ["baseline", "sql"]
-                if "polars" in measure and within(size, args.polars_max):
-                    routes.append("polars")
-                _figures(results, size, "duckdb", url, routes, args, path)
+                _figures(results, size, "duckdb", url, routes(size), args, path)
             if "export" in measure and within(size, args.export_max):
                 out = args.data / f"export-{size}.csv"
                 got = journey_cli(
@@ -836,22 +908,16 @@ def main(argv: list[str] | None = None) -> int:
                 out.unlink(missing_ok=True)
                 got.pop("stderr")
                 results.record(size, "duckdb", "export", "journey export", **got)
-            if "page" in measure:
-                _page(results, size, "duckdb", url, args, args.data / f"page-{size}.png")
-    if "postgres" in engines and ("figures" in measure or "page" in measure):
+            _pages(results, size, "duckdb", url, args, args.data)
+    if "postgres" in engines and measure & {"figures", "page", "attribution"}:
         pg_sizes = [s for s in sizes if within(s, args.pg_max)]
         if pg_sizes:
             with postgres(args.pg) as server:
                 for size in pg_sizes:
                     url = ensure_postgres(server, size, results.record)
                     if "figures" in measure:
-                        routes = ["baseline", "sql"]
-                        if "polars" in measure and within(size, args.polars_max):
-                            routes.append("polars")
-                        _figures(results, size, "postgres", url, routes, args, paths[size])
-                    if "page" in measure:
-                        shot = args.data / f"page-{size}-postgres.png"
-                        _page(results, size, "postgres", url, args, shot)
+                        _figures(results, size, "postgres", url, routes(size), args, paths[size])
+                    _pages(results, size, "postgres", url, args, args.data)
     if "spark" in engines and "figures" in measure:
         spark_sizes = [s for s in sizes if within(s, args.spark_max)]
         if spark_sizes:
