@@ -756,7 +756,7 @@ def targets(results: Results) -> list[str]:
             + ("" if p.get("status") == "interactive" else " (did not open)")
             for s, p in measured
         )
-        out.append(f"- dashboard peak RSS, Attribution page (the same limit): {listed}")
+        out.append(f"- dashboard peak RSS, Attribution page (for the same < 600 MB aim): {listed}")
     exp = results.get("10M", "duckdb", "export", "journey export")
     if exp:
         out.append(
