@@ -27,6 +27,7 @@ from journey_api.workers import NICE
 from journey_core.config import Settings
 from journey_core.warehouse import create_engine, fetch_journeys, load_mapping
 from tests.support.api_server import DEMO_AS_OF, build_demo_warehouse
+from tests.support.process import wait_until
 
 EMAIL = "ann.110@example.com"
 LOOPBACK = "http://127.0.0.1"
@@ -179,13 +180,14 @@ def test_cohort_reads_run_in_worker_processes_of_lower_priority(demo_url: str) -
         assert pids
         assert os.getpid() not in pids
         lowered = min(os.getpriority(os.PRIO_PROCESS, 0) + NICE, 19)  # 19: the lowest
+
+        def priorities() -> str | None:
+            nice = {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in pids}
+            return None if all(v >= lowered for v in nice.values()) else f"nice values {nice}"
+
         # A worker spawned beside the one that read lowers its priority once it has started
         # (its initializer runs after its imports): wait for that, within a bound.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(
-            os.getpriority(os.PRIO_PROCESS, pid) >= lowered for pid in pids
-        ):
-            time.sleep(0.1)
+        wait_until(priorities, timeout=60, what=f"the cohort workers at nice >= {lowered}")
         assert all(os.getpriority(os.PRIO_PROCESS, pid) >= lowered for pid in pids)
         assert tc.get(PATH, params={**CAMPAIGN, "limit": "5"}).status_code == 200
 
@@ -204,17 +206,16 @@ def test_an_error_in_a_worker_read_is_one_error_body(tmp_path: Path) -> None:
             "con.execute('drop table events cascade'); con.close()"
         )
         path = url.removeprefix("duckdb:///")
-        # The worker lets go of its own connection once idle too (its timer, on a busy
-        # host a little later than the API's): the writer tries again until then.
-        deadline = time.monotonic() + 30
-        while True:
+
+        def write() -> str | None:
             proc = subprocess.run(
                 [sys.executable, "-c", writer, path], capture_output=True, timeout=120, check=False
             )
-            if proc.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert proc.returncode == 0, proc.stderr.decode()
+            return None if proc.returncode == 0 else proc.stderr.decode()
+
+        # The worker lets go of its own connection once idle too (its timer, on a busy
+        # host a little later than the API's): the writer tries again until then.
+        wait_until(write, timeout=30, what="the writer dropping the events table")
         response = tc.get(PATH, params={**CAMPAIGN, "as_of": "2022-08-30T00:00:00Z"})
     assert response.status_code == 503
     error = response.json()["error"]

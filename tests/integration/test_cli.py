@@ -11,13 +11,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys, read_frame
+from journey_core.warehouse import create_engine, fetch_journeys
 from tests.support.frames import DEMO_END, T, events_frame, identities_frame
+from tests.support.scenario import stored
 
 AS_OF = DEMO_END
 
@@ -164,17 +164,6 @@ def test_csv_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
     assert row[c.PAGE_URL] == "'\tx"
 
 
-def _events(url: str) -> pl.DataFrame:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return read_frame(
-                conn, sa.select(sa.literal_column("*")).select_from(sa.table("events")), {}
-            )
-    finally:
-        engine.dispose()
-
-
 def test_demo_is_deterministic_per_seed_and_end(tmp_path: Path) -> None:
     urls = []
     for name in ("a", "b"):
@@ -183,7 +172,7 @@ def test_demo_is_deterministic_per_seed_and_end(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert b"generating events" in proc.stderr  # progress is shown
         urls.append(url)
-    frames = [_events(u).sort(c.EVENT_ID) for u in urls]
+    frames = [stored(u, c.EVENTS).sort(c.EVENT_ID) for u in urls]
     assert_frame_equal(frames[0], frames[1])
     assert frames[0].select(pl.col(c.OCCURRED_AT).max()).item() <= T("2022-08-31 00:00")
 

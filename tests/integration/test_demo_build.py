@@ -10,13 +10,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
 from journey_core.io import demo
 from journey_core.io.demo import build_demo, generate
-from journey_core.warehouse import create_engine, read_frame
+from tests.support.scenario import stored
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 PEAK_MB_BOUND = 800  # the whole demo used to be in memory: 1.4 GB at 2M events
@@ -32,17 +31,6 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(demo, "_SPILL_EVENTS", 500)
 
 
-def _table(url: str, name: str) -> pl.DataFrame:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return read_frame(
-                conn, sa.select(sa.literal_column("*")).select_from(sa.table(name)), {}
-            )
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.usefixtures("small_blocks")
 def test_duckdb_demo_written_in_chunks_holds_the_generated_rows_in_time_order(
     tmp_path: Path,
@@ -52,8 +40,8 @@ def test_duckdb_demo_written_in_chunks_holds_the_generated_rows_in_time_order(
     stats = build_demo(url, individuals=130, seed=3, end=END, progress=lambda *s: steps.append(s))
     events, identities = generate(individuals=130, seed=3, end=END)
     # Stored in time order (no ORDER BY): DuckDB's zone maps rely on it.
-    assert_frame_equal(_table(url, c.EVENTS), events)
-    assert_frame_equal(_table(url, c.IDENTITIES), identities)
+    assert_frame_equal(stored(url, c.EVENTS), events)
+    assert_frame_equal(stored(url, c.IDENTITIES), identities)
     assert (stats.events, stats.identities) == (events.height, identities.height)
     fractions = [f for _, f in steps]
     assert fractions == sorted(fractions)
@@ -67,11 +55,11 @@ def test_sqlite_demo_written_in_chunks_holds_the_generated_rows(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'chunks.sqlite'}"
     build_demo(url, individuals=130, seed=3, end=END)
     events, identities = generate(individuals=130, seed=3, end=END)
-    stored = _table(url, c.EVENTS).with_columns(
+    written = stored(url, c.EVENTS).with_columns(
         pl.col(c.OCCURRED_AT).str.to_datetime(time_unit="us")
     )
-    assert_frame_equal(stored.sort(c.OCCURRED_AT, c.EVENT_ID), events)
-    assert _table(url, c.IDENTITIES).height == identities.height
+    assert_frame_equal(written.sort(c.OCCURRED_AT, c.EVENT_ID), events)
+    assert stored(url, c.IDENTITIES).height == identities.height
 
 
 def _peak_mb(tmp_path: Path, events: str) -> float:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import sqlalchemy as sa
 
 from journey_core import columns as c
 from journey_core.io.demo import generate
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import write_tables
+from journey_core.warehouse import create_engine, read_frame, write_tables
 
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {
@@ -85,6 +86,18 @@ def load(url: str, frames: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     """Write the scenario into the canonical ``events`` and ``identities`` at ``url``."""
     events, identities = frames
     write_tables(url, events=events, identities=identities)
+
+
+def stored(url: str, table: str) -> pl.DataFrame:
+    """Every row of ``table`` at ``url`` as the product reads it (:func:`read_frame`)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return read_frame(
+                conn, sa.select(sa.literal_column("*")).select_from(sa.table(table)), {}
+            )
+    finally:
+        engine.dispose()
 
 
 def queries(identities: pl.DataFrame) -> list[JourneyQuery]:
