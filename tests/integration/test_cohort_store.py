@@ -572,7 +572,8 @@ def test_postgres_pages_read_one_held_cohort(postgres: PostgresServer) -> None:
         want_options = wp.filter_options(engine, query)
         store = store_of(engine)
         assert store is not None
-        with cohort_session(engine) as held:
+        heard: list[tuple[str, float]] = []
+        with cohort_session(engine) as held, reporting(lambda *step: heard.append(step)):
             assert held is not engine
             check_campaign(held, events, ids, query, by=("channel",))
             people = wp.people_page(held, query, since=query.start, limit=7)
@@ -582,8 +583,16 @@ def test_postgres_pages_read_one_held_cohort(postgres: PostgresServer) -> None:
         assert people.total == want_people.total
         assert people.frame.equals(want_people.frame)
         assert options == want_options
-        assert len(tables) == 2
+        assert len(tables) == 2, f"the steps' own tables are dropped: {tables}"
         assert all(count > 0 for _, count in tables), f"ANALYZEd once made: {tables}"
+        # Built in two steps (figures.ONE_BUCKET), each told to the page's bar, for each period.
+        _, earlier = period_queries(query)
+        assert earlier is not None
+        assert earlier.start is not None
+        name = STAGE_PREVIOUS.format(start=earlier.start)
+        two = [STEP_EVENTS, STEP_TOUCHES, STEP_TOUCHES]
+        assert [step for step, _ in heard] == [*two, *(f"{name}: {step}" for step in two)]
+        assert [fraction for _, fraction in heard[:3]] == [0.0, pytest.approx(0.35), 1.0]
         with cohort_session(engine) as held:
             check_campaign(held, events, ids, query, filters=an.Filters(channels=("Email",)))
         # the unfiltered rows read again; the filtered cohort of each period held too

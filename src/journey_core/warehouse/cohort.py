@@ -26,7 +26,9 @@ Under a memory limit a cohort's table is filled in :class:`Steps`
 (:func:`~journey_core.warehouse.figures.touch_steps`): the admitted rows, their
 de-duplication, then the visits a bucket of people at a time, each step a TEMP table, so no
 statement holds the whole cohort in its joins and windows (at 100M events the one statement
-ran out of DuckDB's 256 MB).
+ran out of DuckDB's 256 MB). PostgreSQL's is filled in two of those steps (the admitted rows,
+then the rest over them, each table ``ANALYZE``d): as fast as the one statement (10M events:
+52.3 s against 52.6 s for both periods' figures), and the page's bar shows where it is.
 
 A TEMP table lives with its connection, so :class:`CohortStore` holds one connection checked
 out of the engine's pool (a DuckDB file's :class:`~journey_core.warehouse.filepool.FilePool`
@@ -88,6 +90,7 @@ __all__ = [
     "Steps",
     "active_store",
     "cohort_session",
+    "scratch",
     "store_of",
     "table_name",
 ]
@@ -118,7 +121,7 @@ _SET = sa.text("SELECT set_config(:name, :value, false)")
 _READ_WRITE = sa.text("SET TRANSACTION READ WRITE")
 
 
-def _scratch(engine: Engine, *statements: sa.Executable) -> None:
+def scratch(engine: Engine, *statements: sa.Executable) -> None:
     """Run ``statements`` (a cohort TEMP table's own DDL) in one transaction of the held
     ``engine``. The dashboard's PostgreSQL connections read in read-only transactions
     (``create_engine``), where PostgreSQL refuses even a TEMP table: this transaction alone is
@@ -267,12 +270,14 @@ class CohortStore:
             columns: list[sa.ColumnElement[Any]]
             if isinstance(source, Steps):
                 source.fill(engine, name)
+                if engine.dialect.name == "postgresql":
+                    scratch(engine, analyze_table(name))
                 columns = list(source.columns)
             else:
                 made: list[sa.Executable] = [temp_table_as(name, sa.select(*source.c))]
                 if engine.dialect.name == "postgresql":  # the planner's row counts: see above
                     made.append(analyze_table(name))
-                _scratch(engine, *made)
+                scratch(engine, *made)
                 columns = list(source.c)
             table = sa.table(name, *(sa.column(str(col.key), col.type) for col in columns))
             self._tables[name] = table
@@ -284,7 +289,7 @@ class CohortStore:
 
     def _drop(self, engine: Engine, name: str) -> None:
         del self._tables[name], self._made[name]
-        _scratch(engine, DropTable(sa.Table(name, sa.MetaData()), if_exists=True))
+        scratch(engine, DropTable(sa.Table(name, sa.MetaData()), if_exists=True))
 
     def held(self) -> int:
         """Cohort tables held now."""
