@@ -450,12 +450,17 @@ def load_spark(server: Any, folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the page
-PAGES: dict[str, tuple[str, str]] = {
-    "page": ("campaign", "Known people active"),
-    "attribution page": ("attribution", "People in the cohort"),
-}
-"""Each page row (its ``what``): the dashboard page's path and its key figure of the cohort's
-people (the two pages' cohorts are the same campaign's)."""
+PAGES: dict[str, str] = {"page": "campaign", "attribution page": "attribution"}
+"""Each page row (its ``what``): the dashboard page's path."""
+
+
+def people_label(what: str) -> str:
+    """The key figure of the cohort's people on the page of ``what`` (the two pages' cohorts
+    are the same campaign's); imported here, not at the top: a figures worker runs this file
+    and its peak must not carry the dashboard's modules."""
+    from journey_ui.figures.palette import COHORT_PEOPLE, KNOWN_ACTIVE
+
+    return {"page": KNOWN_ACTIVE, "attribution page": COHORT_PEOPLE}[what]
 
 
 def _shown_figures(page: Any) -> dict[str, str]:
@@ -486,7 +491,7 @@ def measure_page(
     from tests.support.browser import StreamlitServer, launch_browser
 
     stamp = END
-    url_path = f"{PAGES[what][0]}?event_date={campaign_start().isoformat()}&as_of={stamp}"
+    url_path = f"{PAGES[what]}?event_date={campaign_start().isoformat()}&as_of={stamp}"
     env = {"JOURNEY_DATABASE_URL": url, "PYTHONPATH": _env()["PYTHONPATH"]}
     load = os.getloadavg()[0]
     app = StreamlitServer(cwd=ROOT, env=env, timeout=120)
@@ -642,14 +647,14 @@ def _measured_note(row: dict[str, Any], results: Results) -> str:
 def _people_note(row: dict[str, Any], results: Results) -> str:
     """A page row's people shown; on the Attribution page, checked against the Campaign
     page's (the same cohort) of the same size and engine."""
-    label = PAGES[row["what"]][1]
+    label = people_label(row["what"])
     people = (row.get("shown") or {}).get(label)
     if people is None:
         return ""
     if row["what"] == "page":
         return f"{people} people"
     campaign = results.get(row["size"], row["engine"], "page", "dashboard") or {}
-    theirs = (campaign.get("shown") or {}).get(PAGES["page"][1])
+    theirs = (campaign.get("shown") or {}).get(people_label("page"))
     if theirs is None:
         return f"{people} people"
     same = "=" if theirs == people else "DIFFERS from"
@@ -821,7 +826,7 @@ def _pages(
     for what, named in (("page", "page"), ("attribution page", "attribution")):
         if named not in args.measure.split(","):
             continue
-        shot = data / f"{PAGES[what][0]}-{size}{suffix}.png"
+        shot = data / f"{PAGES[what]}-{size}{suffix}.png"
         got = measure_page(
             url, cap_mb=args.page_cap_mb, timeout_s=args.page_timeout_s, screenshot=shot, what=what
         )

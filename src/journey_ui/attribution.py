@@ -25,7 +25,7 @@ from journey_ui import components as ui
 from journey_ui import data, setting, urlstate
 from journey_ui import format as fmt
 from journey_ui.figures import attribution as charts
-from journey_ui.figures.palette import MEASURE_LABELS, event_label
+from journey_ui.figures.palette import COHORT_PEOPLE, KNOWN_ACTIVE, MEASURE_LABELS, event_label
 from journey_ui.shell import PageContext
 
 SANKEY_STEPS = 3
@@ -178,10 +178,10 @@ def kpis(
     ui.kpi_row(
         [
             ui.Kpi(
-                "People in the cohort",
+                COHORT_PEOPLE,
                 ui.fmt_int(people),
                 help=f"The campaign cohort since {start:%d %b %Y} with the filters: the "
-                "Campaign influence page's Known people active.",
+                f"Campaign influence page's {KNOWN_ACTIVE}.",
             ),
             ui.Kpi(
                 "Converted",

@@ -25,6 +25,7 @@ from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
 from journey_ui import data, runlog, setting, urlstate
 from journey_ui.figures import campaign as charts
+from journey_ui.figures.palette import KNOWN_ACTIVE
 from journey_ui.shell import PageContext
 
 # --------------------------------------------------------------------------- recent activity
@@ -42,7 +43,7 @@ def recent_kpis(report: data.RecentView, *, hours: float) -> None:
     ui.kpi_row(
         [
             ui.Kpi(
-                "Known people active",
+                KNOWN_ACTIVE,
                 ui.fmt_int(now.people),
                 _versus(ui.fmt_change(now.people, before.people if before else None), window),
                 f"Known individuals with at least one event in the last {window}; the change is "
@@ -343,7 +344,7 @@ def campaign_kpis(
     lookback = f"{an.CONVERSION_LOOKBACK.days} days"
     items = [
         ui.Kpi(
-            "Known people active",
+            KNOWN_ACTIVE,
             # Everyone in the result (the people table's, the CSV's and the funnel's people):
             # those active since the date and those who became known since, with no event since.
             ui.fmt_int(report.cohort),

@@ -28,12 +28,14 @@ from journey_core.analytics.attribution import (
 __all__ = [
     "ACTIVE",
     "CHANNEL_COLORS",
+    "COHORT_PEOPLE",
     "EVENTS_COLOR",
     "EVENT_LABELS",
     "EVENT_ORDER",
     "EXTRA_COLORS",
     "FONT",
     "GRID",
+    "KNOWN_ACTIVE",
     "KNOWN_LINE",
     "LABELS",
     "MEASURE_COLORS",
@@ -171,6 +173,13 @@ LABELS: Final[dict[str, str]] = {
     c.TOUCH_INDEX: "Touch number",
 }
 #: The time-to-convert measures as people read them (what the time is measured from).
+KNOWN_ACTIVE: Final = "Known people active"
+"""The key figure of the known people a page's window reaches (Recent activity's last hours,
+Campaign influence's cohort)."""
+COHORT_PEOPLE: Final = "People in the cohort"
+"""The Attribution page's key figure of its people: the Campaign influence page's
+:data:`KNOWN_ACTIVE` (the same cohort)."""
+
 MEASURE_LABELS: Final[dict[str, str]] = {
     FROM_FIRST_TOUCH: "From first touch",
     FROM_KNOWN: "From becoming known",
