@@ -172,7 +172,6 @@ LABELS: Final[dict[str, str]] = {
     c.BIN_END: "Before day",
     c.TOUCH_INDEX: "Touch number",
 }
-#: The time-to-convert measures as people read them (what the time is measured from).
 KNOWN_ACTIVE: Final = "Known people active"
 """The key figure of the known people a page's window reaches (Recent activity's last hours,
 Campaign influence's cohort)."""
@@ -180,6 +179,7 @@ COHORT_PEOPLE: Final = "People in the cohort"
 """The Attribution page's key figure of its people: the Campaign influence page's
 :data:`KNOWN_ACTIVE` (the same cohort)."""
 
+#: The time-to-convert measures as people read them (what the time is measured from).
 MEASURE_LABELS: Final[dict[str, str]] = {
     FROM_FIRST_TOUCH: "From first touch",
     FROM_KNOWN: "From becoming known",
