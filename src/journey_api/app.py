@@ -59,6 +59,8 @@ CACHE_ENTRY_SHARE = 0.25
 # What a public error body must not show, each with the words it is replaced by.
 _PRIVATE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.IGNORECASE), "the configured URL"),
+    (re.compile(r"(?<=DuckDB file) \S+"), ""),
+    (re.compile(r"(?<=another process) \(PID \d+\)"), ""),
     (re.compile(r"(?<!\w)(?:[A-Za-z]:)?(?:[\\/][\w.\-~$@%+]+)+[\\/]?"), "the file"),
     (re.compile(r"\(?\bPID[ :=]*\d+\)?", re.IGNORECASE), "another process"),
     (re.compile(r"\bby user \S+"), ""),
@@ -81,6 +83,9 @@ def public_message(text: str) -> str:
     'Cannot reach the warehouse at the configured host: refused.'
     >>> public_message('Could not set lock on "/srv/w.duckdb": held by /usr/bin/python (PID 7)')
     'Could not set lock on "the file": held by the file another process'
+    >>> public_message("The DuckDB file data/w.duckdb is being written by another process "
+    ...                "(PID 7), e.g. a loading job.")
+    'The DuckDB file is being written by another process, e.g. a loading job.'
     >>> public_message("at 23:59 the user and/or C:\\data\\w.duckdb failed")
     'at 23:59 the user and/or the file failed'
     """

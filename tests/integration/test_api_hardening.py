@@ -19,8 +19,10 @@ from journey_api import routes as api_routes
 from journey_api.app import PATH, create_app
 from journey_core import columns as c
 from journey_core.config import Settings
-from journey_core.warehouse import fetch_journeys
+from journey_core.warehouse import fetch_journeys, write_tables
 from tests.support.api_server import DEMO_AS_OF, build_demo_warehouse
+from tests.support.process import held_file
+from tests.unit.test_rules import CAMPAIGN_EVENTS, CAMPAIGN_IDS
 
 EMAIL = "ann.110@example.com"
 LOOPBACK = "http://127.0.0.1"
@@ -176,6 +178,19 @@ def test_a_503_shows_no_path(tmp_path: Path) -> None:
     assert "does not exist" in message
     assert str(tmp_path) not in response.text
     assert "absent.duckdb" not in response.text
+
+
+def test_a_file_being_written_is_a_503_naming_no_path_or_process(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    write_tables(f"duckdb:///{path}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
+    with held_file(path) as pid, client(f"duckdb:///{path}") as tc:
+        response = tc.get(PATH, params={"as_of": DEMO_AS_OF})
+    assert response.status_code == 503
+    message = response.json()["error"]["message"]
+    assert "The DuckDB file is being written by another process, e.g. `journey demo`" in message
+    assert "Try again once it has finished" in message
+    assert str(tmp_path) not in response.text
+    assert f"PID {pid}" not in response.text
 
 
 def test_a_503_shows_no_host_and_port() -> None:

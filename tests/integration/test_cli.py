@@ -17,6 +17,7 @@ from journey_core import columns as c
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from tests.support.frames import DEMO_END, T, events_frame, identities_frame
+from tests.support.process import held_file
 from tests.support.scenario import stored
 
 AS_OF = DEMO_END
@@ -116,6 +117,43 @@ def test_unreachable_server_hides_password() -> None:
     assert "Cannot reach the warehouse at 127.0.0.1:9" in err
     assert "s3cret" not in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("read_only", "args", "said"),
+    [
+        pytest.param(
+            False,  # a writer holds it (e.g. another `journey demo`)
+            ["export", "--as-of", AS_OF],
+            "is being written by another process (PID {pid}), e.g. `journey demo` still "
+            "building it or a loading job",
+            id="read-while-written",
+        ),
+        pytest.param(
+            True,  # a reader holds it (e.g. the dashboard)
+            ["demo", "--individuals", "20"],
+            "is open in another process (PID {pid}): a running dashboard or API keeps it open "
+            "while it reads and for 60 s after its last page or request",
+            id="write-while-read",
+        ),
+    ],
+)
+def test_a_file_another_process_holds_says_which_and_what_to_do(
+    tmp_path: Path, read_only: bool, args: list[str], said: str
+) -> None:
+    """DuckDB lets one process write a file or several read it: the one turned away is told
+    which process has it and what to do, not "check --db" (the URL is right)."""
+    path = tmp_path / "warehouse.duckdb"
+    assert journey("demo", "--db", f"duckdb:///{path}", "--individuals", "20").returncode == 0
+    with held_file(path, read_only=read_only) as pid:
+        proc = journey(*args, "--db", f"duckdb:///{path}")
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"The DuckDB file {path} " in err
+    assert said.format(pid=pid) in err
+    assert "Check --db" not in err
+    assert "Traceback" not in err
+    assert journey(*args, "--db", f"duckdb:///{path}").returncode == 0, "free once let go"
 
 
 def test_missing_table_and_column(tmp_path: Path) -> None:

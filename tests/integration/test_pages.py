@@ -28,10 +28,13 @@ from journey_core.progress import Progress
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from journey_core.warehouse.figures import STEP_EVENTS
+from journey_core.warehouse.write import write_tables
 from journey_ui import components as ui
 from journey_ui import data
 from journey_ui.cache import ByteCache
 from tests.support.markdown import displayed
+from tests.support.process import held_file
+from tests.support.scenario import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -407,6 +410,19 @@ def test_missing_warehouse_file(app: Callable[..., AppTest], tmp_path: Path) -> 
     assert "**Warehouse**" in text
     assert "does not exist" in text
     assert "journey demo" in text
+
+
+def test_a_file_being_written_says_so(app: Callable[..., AppTest], tmp_path: Path) -> None:
+    """A page opened while another process writes the file (``journey demo`` building it)
+    names that process and says to wait, not to check the URL."""
+    path = tmp_path / "warehouse.duckdb"
+    events, ids = scenario(individuals=5)
+    write_tables(f"duckdb:///{path}", events=events, identities=ids)
+    with held_file(path) as pid:
+        text = errors(app(f"duckdb:///{path}", page="campaign"))
+    assert "**Warehouse**" in text
+    assert f"is being written by another process (PID {pid})" in text
+    assert "Try again once it has finished" in text
 
 
 def test_warehouse_without_tables(app: Callable[..., AppTest], tmp_path: Path) -> None:

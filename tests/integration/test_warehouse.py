@@ -21,6 +21,7 @@ from journey_core.warehouse import fetch as fetch_module
 from journey_core.warehouse.read import read_prepared
 from tests.conftest import WarehouseFactory
 from tests.support.frames import U
+from tests.support.process import held_file
 from tests.unit.test_rules import AS_OF, CAMPAIGN_EVENTS, CAMPAIGN_IDS
 
 QUERIES = [
@@ -162,33 +163,18 @@ def test_pushdown_fetches_only_candidates(tmp_path: Path) -> None:
 
 
 def test_locked_duckdb_file_is_reported_and_recovers(tmp_path: Path) -> None:
-    """Another process writing the file holds DuckDB's lock: a clear error, then recovery."""
-    import subprocess
-    import sys
-
+    """Another process writing the file holds DuckDB's lock: a clear error naming it, then
+    recovery."""
     from journey_core.warehouse import write_tables
 
     path = tmp_path / "locked.duckdb"
     write_tables(f"duckdb:///{path}", events=CAMPAIGN_EVENTS, identities=CAMPAIGN_IDS)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "c.execute('create table t (a int)'); print('locked', flush=True); time.sleep(60)",
-            str(path),
-        ],
-        stdout=subprocess.PIPE,
-    )
     engine = create_engine(f"duckdb:///{path}")
     query = JourneyQuery(as_of=AS_OF, event_date=dt.date(2022, 7, 1))
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == b"locked"
-        with pytest.raises(WarehouseError, match="Could not set lock on file") as err:
-            fetch_journeys(engine, query)
-        assert "Traceback" not in str(err.value)
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
+    with held_file(path) as pid, pytest.raises(WarehouseError) as err:
+        fetch_journeys(engine, query)
+    said = str(err.value)
+    assert f"The DuckDB file {path} is being written by another process (PID {pid})" in said
+    assert "Try again once it has finished" in said
+    assert "Traceback" not in said
     assert fetch_journeys(engine, query).events == 5  # the same engine works again

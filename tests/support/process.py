@@ -28,11 +28,12 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -42,6 +43,7 @@ __all__ = [
     "ServerProcess",
     "environment",
     "free_port",
+    "held_file",
     "http_probe",
     "wait_until",
 ]
@@ -80,6 +82,30 @@ def environment(extra: Mapping[str, str | None]) -> dict[str, str]:
         else:
             env[key] = value
     return env
+
+
+@contextlib.contextmanager
+def held_file(path: Path, *, read_only: bool = False) -> Iterator[int]:
+    """Another process with the DuckDB file ``path`` open (writing, or ``read_only`` as the
+    dashboard reads), so DuckDB's lock turns this one away; its PID. Stopped at the end."""
+    hold = (
+        "import duckdb, sys, time\n"
+        f"c = duckdb.connect(sys.argv[1], read_only={read_only})\n"
+        "print('held', flush=True)\n"
+        "time.sleep(120)"
+    )
+    other = subprocess.Popen([sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE)
+    try:
+        assert other.stdout is not None
+        if other.stdout.readline().strip() != b"held":
+            msg = f"the process holding {path} did not start"
+            raise ServerError(msg)
+        yield other.pid
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+        if other.stdout is not None:
+            other.stdout.close()
 
 
 def http_probe(url: str, *, body: str | None = None) -> Probe:

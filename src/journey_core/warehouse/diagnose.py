@@ -8,6 +8,7 @@ wherever a driver may have echoed it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from journey_core.config import ENV_DUCKDB_MEMORY_MB
 from journey_core.errors import WarehouseError
 from journey_core.warehouse.engine import safe_url
 
-__all__ = ["classify", "explain", "first_line", "scrub", "unreadable"]
+__all__ = ["classify", "explain", "file_locked", "first_line", "scrub", "unreadable"]
 
 _AUTH_FAILED = (
     "password authentication failed",
@@ -70,6 +71,42 @@ def scrub(text: str, url: sa.URL) -> str:
     return text
 
 
+def file_locked(
+    url: sa.URL, exc: BaseException, *, writing: bool = False, held_seconds: float | None = None
+) -> str | None:
+    """What to do when DuckDB cannot lock a file another process has open (DuckDB lets one
+    process write a file, or several read it, not both), or ``None`` for any other error.
+    ``writing``: this process wanted to write (``journey demo``), so the other one may be a
+    reader holding the file ``held_seconds`` after its last use (a dashboard's held cohort).
+
+    >>> err = OSError('IO Error: Could not set lock on file "/d/w.duckdb": Conflicting lock '
+    ...               'is held in /usr/bin/python3 (PID 4242). However, ...')
+    >>> said = file_locked(sa.make_url("duckdb:////d/w.duckdb"), err)
+    >>> said.startswith("The DuckDB file /d/w.duckdb is being written by another process (PID 4")
+    True
+    >>> file_locked(sa.make_url("duckdb:////d/w.duckdb"), OSError("Catalog Error")) is None
+    True
+    """
+    text = str(getattr(exc, "orig", None) or exc)
+    if "could not set lock" not in text.lower():
+        return None
+    pid = re.search(r"\(PID (\d+)\)", text)
+    who = f"another process (PID {pid.group(1)})" if pid else "another process"
+    rule = "DuckDB lets one process write a file, or several read it, not both at once"
+    if not writing:
+        return (
+            f"The DuckDB file {url.database} is being written by {who}, e.g. `journey demo` "
+            f"still building it or a loading job: {rule}. Try again once it has finished, or "
+            "stop it."
+        )
+    after = f" and for {held_seconds:g} s after its last page or request" if held_seconds else ""
+    return (
+        f"The DuckDB file {url.database} is open in {who}: a running dashboard or API keeps "
+        f"it open while it reads{after}, or another writer is at work; {rule}. Stop that "
+        "process, or try again once it has let go of the file."
+    )
+
+
 def classify(engine: Engine, exc: BaseException) -> str | None:
     """A message for connection-level failures (host, login, database, privileges)."""
     url = engine.url
@@ -77,6 +114,9 @@ def classify(engine: Engine, exc: BaseException) -> str | None:
     low = text.lower()
     where = f"{url.host or 'localhost'}:{url.port or 'default port'}"
     user = url.username or "(none)"
+    locked = file_locked(url, exc)
+    if locked is not None:
+        return locked
     if "permission denied" in low or "insufficient privilege" in low:
         return (
             f"The warehouse user {user!r} may not read what the mapping names: "

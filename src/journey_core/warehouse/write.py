@@ -19,6 +19,8 @@ from sqlalchemy.ext.compiler import compiles
 
 from journey_core import columns as c
 from journey_core.errors import WarehouseError
+from journey_core.warehouse.cohort import HOLD_SECONDS
+from journey_core.warehouse.diagnose import file_locked
 from journey_core.warehouse.engine import create_engine, local_file, safe_url
 from journey_core.warehouse.statements import email_key
 
@@ -125,8 +127,9 @@ def write_chunks(url: str, chunks: Iterable[Chunk], *, ordered: bool = False) ->
                 return _write_duckdb(conn, md, chunks, ordered=ordered)
             return _write_other(conn, md, chunks, postgres=backend == "postgresql")
     except sa.exc.SQLAlchemyError as exc:
+        locked = file_locked(engine.url, exc, writing=True, held_seconds=HOLD_SECONDS)
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        msg = f"Could not write the demo warehouse to {safe_url(url)}: {reason}"
+        msg = locked or f"Could not write the demo warehouse to {safe_url(url)}: {reason}"
         raise WarehouseError(msg) from None
     finally:
         engine.dispose()
