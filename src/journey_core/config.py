@@ -465,7 +465,10 @@ VARIABLES: tuple[Variable, ...] = (
         "whole number >= 0",
         "DuckDB's `memory_limit` (megabytes) in the dashboard's process for a DuckDB file: "
         "beyond it its joins, windows and sorts spill to a temporary folder instead of "
-        "growing; 0: DuckDB's own default (80% of the machine's memory).",
+        "growing (`journey-duckdb-<pid>` in the system's temporary directory, `TMPDIR`: "
+        "gigabytes at 100M events; DuckDB removes it when it closes, and the next process "
+        "that spills removes those of killed processes); 0: DuckDB's own default (80% of the "
+        "machine's memory).",
         _whole(0, "256"),
     ),
 )

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,41 @@ def test_a_limited_engine_spills_to_a_folder_of_its_own_not_beside_the_file(
     engine.dispose()
     assert not duck_file.with_name(duck_file.name + ".tmp").exists()
     assert spill_directory() == Path(tempfile.gettempdir()) / f"journey-duckdb-{os.getpid()}"
+
+
+def test_a_new_process_removes_the_spill_files_a_killed_one_left(
+    duck_file: Path, tmp_path: Path
+) -> None:
+    """DuckDB deletes its spill files on close, not when its process is killed (8 GB left at
+    100M events): the next process that spills removes the folders of dead processes, quiet
+    for a minute, only."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_OUT)
+    stale, alive = (temp / f"journey-duckdb-{pid}" for pid in (gone.stdout.strip(), os.getpid()))
+    recent = temp / "journey-duckdb-999999999"  # no such process, but changed just now
+    for folder in (stale, alive, recent):
+        folder.mkdir()
+        (folder / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"x" * 4096)
+    an_hour_ago = time.time() - 3600
+    for folder in (stale, alive):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
+    opened = (
+        "import sys\nfrom journey_core.warehouse import create_engine\n"
+        "engine = create_engine(sys.argv[1], duckdb_memory='64MB')\n"
+        "with engine.connect() as conn:\n"
+        "    print(conn.exec_driver_sql('SELECT count(*) FROM t').scalar_one())"
+    )
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.run([sys.executable, "-c", opened, f"duckdb:///{duck_file}"], env=env, **_OUT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "50000"
+    assert not stale.exists(), "a dead process's spill folder is removed"
+    assert (alive / "duckdb_temp_storage_DEFAULT-0.tmp").exists(), "a running one's stays"
+    assert recent.exists(), "a folder changed in the last minute stays (it may be in use)"
+
+
+_OUT: dict[str, Any] = {"capture_output": True, "text": True, "check": False, "timeout": 120}
 
 
 def test_an_unlimited_engine_keeps_duckdbs_defaults(duck_file: Path) -> None:

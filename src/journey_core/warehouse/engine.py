@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ __all__ = [
     "quote_duckdb_keywords",
     "safe_url",
     "spill_directory",
+    "sweep_spill_directories",
 ]
 
 # DuckDB hands memory it no longer needs back to the system in the background, instead of
@@ -107,6 +110,64 @@ def spill_directory() -> Path:
     return Path(tempfile.gettempdir()) / f"journey-duckdb-{os.getpid()}"
 
 
+_SPILL_PREFIX = "journey-duckdb-"
+
+
+def sweep_spill_directories(root: Path | None = None, *, quiet: float = 60.0) -> list[Path]:
+    """Remove the spill folders (:func:`spill_directory`) of processes no longer running:
+    DuckDB deletes its spill files when it closes, but a process killed mid-statement (the
+    out-of-memory killer, ``kill -9``) leaves them, 8 GB for one statement at 100M events.
+    Folders of running processes (this one's too), those changed in the last ``quiet``
+    seconds (a process of another PID namespace sharing the folder may be spilling there)
+    and those this user may not remove stay. ``root``: the folder they are in (the system's
+    temporary directory). The removed ones.
+
+    >>> import subprocess, sys, tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+    ...                       capture_output=True, text=True).stdout.strip()
+    >>> for pid in (gone, str(os.getpid())):
+    ...     (root / f"journey-duckdb-{pid}").mkdir()
+    ...     _ = (root / f"journey-duckdb-{pid}" / "duckdb_temp_storage.tmp").write_text("x")
+    >>> sweep_spill_directories(root)  # both changed just now
+    []
+    >>> [p.name for p in sweep_spill_directories(root, quiet=0)] == [f"journey-duckdb-{gone}"]
+    True
+    >>> [p.name for p in root.iterdir()] == [f"journey-duckdb-{os.getpid()}"]
+    True
+    >>> shutil.rmtree(root)
+    """
+    folder = Path(tempfile.gettempdir()) if root is None else root
+    removed = []
+    for path in folder.glob(f"{_SPILL_PREFIX}*"):
+        pid = path.name.removeprefix(_SPILL_PREFIX)
+        if not pid.isdigit() or not path.is_dir() or _running(int(pid)):
+            continue
+        if time.time() - path.stat().st_mtime < quiet:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs (one of another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+@functools.cache
+def _swept() -> None:
+    """:func:`sweep_spill_directories` once per process, before its first spill folder."""
+    sweep_spill_directories()
+
+
 def create_engine(
     url: str | sa.URL,
     *,
@@ -173,6 +234,7 @@ def create_engine(
         quote_duckdb_keywords(engine)
         if duckdb_memory is not None and read_only and path is not None:
             limit = duckdb_memory
+            _swept()  # a killed process's spill files would fill the disk in time
             spill = str(spill_directory())
             engine.update_execution_options(**{_MEMORY_OPTION: limit})
 
