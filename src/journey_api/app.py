@@ -62,6 +62,12 @@ _PRIVATE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<=DuckDB file) \S+"), ""),
     (re.compile(r"(?<=another process) \(PID \d+\)"), ""),
     (re.compile(r"(?<!\w)(?:[A-Za-z]:)?(?:[\\/][\w.\-~$@%+]+)+[\\/]?"), "the file"),
+    (  # a relative path: folders, then a file name with an extension (not "and/or")
+        re.compile(
+            r"(?<![\w.\-~$@%+])(?:[\w\-~$@%+][\w.\-~$@%+]*[\\/])+[\w.\-~$@%+]*\.[A-Za-z]\w{0,7}\b"
+        ),
+        "the file",
+    ),
     (re.compile(r"\(?\bPID[ :=]*\d+\)?", re.IGNORECASE), "another process"),
     (re.compile(r"\bby user \S+"), ""),
     (
@@ -86,6 +92,8 @@ def public_message(text: str) -> str:
     >>> public_message("The DuckDB file data/w.duckdb is being written by another process "
     ...                "(PID 7), e.g. a loading job.")
     'The DuckDB file is being written by another process, e.g. a loading job.'
+    >>> public_message("The warehouse file data/w.duckdb does not exist (see conf\\map.toml)")
+    'The warehouse file the file does not exist (see the file)'
     >>> public_message("at 23:59 the user and/or C:\\data\\w.duckdb failed")
     'at 23:59 the user and/or the file failed'
     """

@@ -170,13 +170,19 @@ def test_a_trailing_slash_is_never_redirected_to_the_host(
     assert "ann" not in response.text
 
 
-def test_a_503_shows_no_path(tmp_path: Path) -> None:
-    with client(f"duckdb:///{tmp_path / 'absent.duckdb'}") as tc:
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
+def test_a_503_shows_no_path(
+    tmp_path: Path, relative: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    where = "private/absent.duckdb" if relative else str(tmp_path / "absent.duckdb")
+    with client(f"duckdb:///{where}") as tc:
         response = tc.get(PATH, params={"as_of": DEMO_AS_OF})
     assert response.status_code == 503
     message = response.json()["error"]["message"]
-    assert "does not exist" in message
+    assert "The warehouse file the file does not exist" in message
     assert str(tmp_path) not in response.text
+    assert "private" not in response.text
     assert "absent.duckdb" not in response.text
 
 
