@@ -28,13 +28,12 @@ from journey_core.progress import Progress
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from journey_core.warehouse.figures import STEP_EVENTS
-from journey_core.warehouse.write import write_tables
 from journey_ui import components as ui
 from journey_ui import data
 from journey_ui.cache import ByteCache
 from tests.support.markdown import displayed
 from tests.support.process import held_file
-from tests.support.scenario import scenario
+from tests.support.scenario import load, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -416,8 +415,7 @@ def test_a_file_being_written_says_so(app: Callable[..., AppTest], tmp_path: Pat
     """A page opened while another process writes the file (``journey demo`` building it)
     names that process and says to wait, not to check the URL."""
     path = tmp_path / "warehouse.duckdb"
-    events, ids = scenario(individuals=5)
-    write_tables(f"duckdb:///{path}", events=events, identities=ids)
+    load(f"duckdb:///{path}", scenario(individuals=5))
     with held_file(path) as pid:
         text = errors(app(f"duckdb:///{path}", page="campaign"))
     assert "**Warehouse**" in text

@@ -143,7 +143,11 @@ def sweep_spill_directories(root: Path | None = None, *, quiet: float = 60.0) ->
         pid = path.name.removeprefix(_SPILL_PREFIX)
         if not pid.isdigit() or not path.is_dir() or _running(int(pid)):
             continue
-        if time.time() - path.stat().st_mtime < quiet:
+        try:
+            changed = path.stat().st_mtime
+        except OSError:  # another process starting at the same time removed it first
+            continue
+        if time.time() - changed < quiet:
             continue
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():
