@@ -240,6 +240,7 @@ function snap() {
 }
 new MutationObserver(snap).observe(document, {subtree: true, childList: true});
 setInterval(snap, 50);
+window.__snap = snap;
 """
 
 
@@ -276,7 +277,9 @@ def test_the_empty_box_of_a_busy_cold_session_is_the_browser_mounting_late(
         box = first_run_box(frames)
         assert box is not None
         assert (box.value, box.set_value) == (person, True)
-        seen = [tuple(s) for s in page.evaluate("window.__seen")]
+        # The recorder sees a box's new value on its 50 ms tick (a value is no DOM mutation):
+        # record the page as it is now before reading, or the last value may not be in yet.
+        seen = [tuple(s) for s in page.evaluate("window.__snap(), window.__seen")]
         assert (None, True) in seen  # the card without a box: the chunk still loading
         mounted = [value for value, _ in seen if value is not None]
         assert mounted[0] == "", seen  # first mount: the new session's own (empty) state
