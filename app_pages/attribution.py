@@ -37,8 +37,13 @@ with ui.guard("attribution"):
                 else "Nobody is in the campaign cohort for these dates."
             ),
             tips=[
+                *ui.when_tips(
+                    ctx,
+                    ui.try_summary(ctx, data.summary),
+                    query.start or query.window_start,
+                    days=setting.DEFAULT_DAYS,
+                ),
                 "Remove some filters." if filters.active else "Pick an earlier start date.",
-                "Turn Live off in the sidebar and pick a later as-of time.",
             ],
         )
         st.stop()

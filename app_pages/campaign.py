@@ -29,8 +29,13 @@ with ui.guard("campaign influence"):
         ui.empty_state(
             message or "Nobody matches these filters.",
             tips=[
+                *ui.when_tips(
+                    ctx,
+                    ui.try_summary(ctx, data.summary),
+                    query.start or query.window_start,
+                    days=setting.DEFAULT_DAYS,
+                ),
                 "Remove some filters." if filters.active else "Pick an earlier start date.",
-                "Turn Live off in the sidebar and pick a later as-of time.",
             ],
         )
         st.stop()

@@ -23,7 +23,10 @@ with ui.guard("recent activity"):
         ui.empty_state(
             message,
             tips=[
-                "Turn Live off in the sidebar and pick a time when there was activity.",
+                *(
+                    ui.when_tips(ctx, ui.try_summary(ctx, data.summary), query.window_start)
+                    or ["Turn Live off in the sidebar and pick a time when there was activity."]
+                ),
                 "Open Campaign influence for a longer window.",
             ],
         )

@@ -28,6 +28,7 @@ from journey_core.errors import ConfigError, InputError, JourneyError, Warehouse
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame, mask_text
 from journey_core.progress import Progress, reporting
+from journey_core.timeutil import parse_timezone
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog, urlstate
 from journey_ui import format as fmt
@@ -220,6 +221,53 @@ def empty_state(message: str, *, tips: Sequence[str] = ()) -> None:
     """Why a result is empty and what to try (``message`` is shown as plain text)."""
     body = plain(message) + "".join(f"\n- {tip}" for tip in tips)
     st.info(body, icon=":material/search_off:")
+
+
+def day_link(ctx: PageContext, last: dt.datetime, params: dict[str, list[str]]) -> str:
+    """A link (``?...``) to this page with ``params``, as of the midnight after ``last``'s day
+    in the app's timezone: that whole day and what came before it, as the warehouse knew it."""
+    zone = parse_timezone(ctx.tz)
+    after = dt.datetime.combine(last.astimezone(zone).date() + dt.timedelta(days=1), dt.time())
+    return "?" + urlstate.link_query(ctx.page, params, format_as_of(after.replace(tzinfo=zone)))
+
+
+def when_tips(
+    ctx: PageContext,
+    summary: WarehouseSummary | None,
+    since: dt.datetime,
+    *,
+    days: int | None = None,
+) -> list[str]:
+    """What to try about the time of an empty result needing events since ``since``.
+
+    When the warehouse's last event is before ``since`` (a warehouse no longer loaded, an old
+    export), a link to this page as of that event's day (:func:`day_link`; with a campaign
+    from ``days`` before it to that day, if given): a later as-of time cannot help there.
+    When a pinned as-of time is before the last event, a later one. Otherwise nothing (a live
+    as-of time on a current warehouse is not what emptied the result).
+    """
+    last = summary.last_event if summary is not None else None
+    if last is None:
+        return []
+    if last < since:
+        day = last.astimezone(parse_timezone(ctx.tz)).date()
+        params = (
+            {"event_date": [(day - dt.timedelta(days=days)).isoformat()], "end": [day.isoformat()]}
+            if days
+            else {}
+        )
+        span = f"the {days} days up to it" if days else "its last day"
+        return [
+            f"The warehouse's last event is on {fmt_time(last, ctx.tz)} {ctx.tz}, before this "
+            f"window: [open this page as of that day]({day_link(ctx, last, params)}) to see "
+            f"{span}."
+        ]
+    if ctx.as_of is not None and last > ctx.as_of:
+        return [
+            "Pick a later as-of time in the sidebar (or turn Live on): the warehouse has events "
+            f"up to {fmt_time(last, ctx.tz)} {ctx.tz}."
+        ]
+    return []
 
 
 # --------------------------------------------------------------------------- layout

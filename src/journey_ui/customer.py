@@ -193,20 +193,50 @@ def customer_prompt(ctx: PageContext, text: str = "") -> None:
 
 def customer_not_found(message: str, ctx: PageContext, text: str = "") -> None:
     """Why nothing was found, what to try, and people whose email contains ``text``'s name
-    part (not with masking on: the list's heading quotes it)."""
+    part (not with masking on: the list's heading quotes it). A person known by then whose
+    last event is before the lookback gets a link to their lookup as of that event's day."""
+    seen = _seen(ctx, text) if text else None
+    if seen is not None:
+        last = seen[LAST_SEEN][0]
+        tips = (
+            [
+                f"Their last event is on {ui.fmt_time(last, ctx.tz)} {ctx.tz}: [open their "
+                f"lookup as of that day]({ui.day_link(ctx, last, _param_lists(text))}) to see "
+                f"the {ctx.settings.lookback_days:g} days up to it.",
+            ]
+            if last is not None
+            else ["They have no events yet, only the identify call that made them known."]
+        )
+    else:
+        tips = [
+            "Check the spelling; the lookup ignores case and surrounding spaces.",
+            "Pick a later as-of time in the sidebar, or turn Live on."
+            if ctx.as_of is not None
+            else "People become known when they first identify (sign up, log in, click an email).",
+        ]
     ui.empty_state(
         message,
         tips=[
-            "Check the spelling; the lookup ignores case and surrounding spaces.",
-            "Turn Live off in the sidebar and pick a later as-of time"
-            if ctx.as_of is not None
-            else "People become known when they first identify (sign up, log in, click an email).",
+            *tips,
             "Find people on the Campaign influence or Recent activity pages and select a row.",
         ],
     )
     local = text.split("@")[0]
-    if text and not ui.masking():  # the heading quotes the text: never with masking on
+    if text and seen is None and not ui.masking():  # the heading quotes the text: never masked
         suggestions(ctx, local if len(local) >= MIN_SEARCH else text)
+
+
+def _seen(ctx: PageContext, email: str) -> pl.DataFrame | None:
+    """``email``'s search row (known by the as-of time; its last event), or ``None``."""
+    found = data.people_search(
+        ctx.engine, ctx.url, ctx.settings.mapping, ctx.effective_as_of, email, SUGGESTIONS
+    )
+    row = found.filter(pl.col(c.EMAIL) == email)
+    return row if row.height else None
+
+
+def _param_lists(email: str) -> dict[str, list[str]]:
+    return {name: [value] for name, value in ui.person_params(email).items()}
 
 
 # --------------------------------------------------------------------------- the person

@@ -227,7 +227,7 @@ def _as_of_control(
         value: dt.datetime | None = None
         if live:
             local_now = now.astimezone(_zone(tz))
-            st.caption(f"Data up to {local_now:%d %b %Y %H:%M} {tz}")
+            st.caption(f"Now: {local_now:%d %b %Y %H:%M} {tz}, fixed until you refresh")
             if st.button("Refresh to now", icon=":material/refresh:", key="as_of.refresh"):
                 st.session_state[_NOW] = _floor_minute(dt.datetime.now(dt.UTC))
                 st.rerun()

@@ -8,7 +8,10 @@ suggestions and the URL carry no email.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -158,3 +161,33 @@ def test_masked_unknown_person_quotes_no_part_of_the_email(
     )
     assert local not in displayed(shown)
     assert _suggested(at) == {}
+
+
+@pytest.mark.parametrize("mask", [pytest.param(False, id="email"), pytest.param(True, id="masked")])
+def test_a_known_person_quiet_in_the_lookback_links_to_their_last_day(
+    app: Callable[..., AppTest], demo_url: str, someone: str, mask: bool
+) -> None:
+    # Long after the demo's end: known, but nothing in the last 90 days. Checking the spelling
+    # cannot help; their lookup as of their last event's day can.
+    later = "2023-06-01T00:00:00Z"
+    params = {"person": people.remember(someone)} if mask else {"email": someone}
+    at = app(mask=mask, as_of=later, **params)
+    ok(at)
+    text = " ".join(i.value for i in at.info)
+    assert "is known, but has no events" in displayed(text)
+    assert "Their last event is on" in text
+    assert "Check the spelling" not in text
+    link = re.search(r"\]\(\?([^)]*)\)", text)
+    assert link is not None, text
+    got = parse_qs(link.group(1))
+    assert ("person" in got) is mask
+    assert ("email" in got) is not mask
+    if mask:
+        assert someone.split("@")[0] not in displayed(text)
+    last = journeys(demo_url, email=someone)[c.OCCURRED_AT].max()
+    assert isinstance(last, dt.datetime)
+    assert got["as_of"] == [f"{last.date() + dt.timedelta(days=1)}T00:00:00Z"]
+    followed = app(mask=mask, **{k: v[0] for k, v in got.items()})
+    ok(followed)
+    assert not followed.info, [i.value for i in followed.info]
+    assert {m.label for m in followed.metric} >= {"Devices", "Visits"}

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pandas as pd
 import polars as pl
@@ -40,6 +42,7 @@ APP = ROOT / "app.py"
 AS_OF = "2022-08-31T00:00:00Z"
 AS_OF_DT = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 CAMPAIGN_DATE = "2022-08-01"
+CAMPAIGN_LINK = {"event_date": ["2022-07-31"], "end": ["2022-08-30"]}  # 30 days to the last one
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +156,48 @@ def test_recent_empty_window_says_why(app: Callable[..., AppTest], demo_url: str
     ok(at)
     text = " ".join(i.value for i in at.info)
     assert "No known individual was active" in text
-    assert "Turn Live off" in text
+    assert "open this page as of that day" in text
     assert charts_count(at) == 0
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        pytest.param(None, {"as_of": [AS_OF]}, id="recent"),
+        pytest.param("campaign", {**CAMPAIGN_LINK, "as_of": [AS_OF]}, id="campaign"),
+        pytest.param("attribution", {**CAMPAIGN_LINK, "as_of": [AS_OF]}, id="attribution"),
+    ],
+)
+def test_a_warehouse_that_ends_before_the_window_links_to_its_last_day(
+    app: Callable[..., AppTest], demo_url: str, page: str | None, expected: dict[str, list[str]]
+) -> None:
+    # Live "now" is years after this warehouse's last event (30 Aug 2022 23:24 UTC): a later
+    # as-of time cannot help, so the empty state links to this page as of that day's end.
+    at = app(demo_url, page)
+    ok(at)
+    text = " ".join(i.value for i in at.info)
+    assert "The warehouse's last event is on 30 Aug 2022" in text
+    assert "later as-of" not in text
+    link = re.search(r"\]\(\?([^)]*)\)", text)
+    assert link is not None, text
+    assert parse_qs(link.group(1)) == expected
+    followed = app(demo_url, page, **{k: v[0] for k, v in expected.items()})
+    ok(followed)
+    assert not followed.info, [i.value for i in followed.info]
+    assert not followed.warning, [w.value for w in followed.warning]
+    assert metrics(followed)
+    assert "partial" not in " ".join(c.value for c in followed.caption)  # whole days
+
+
+def test_a_pinned_as_of_before_the_data_asks_for_a_later_one(
+    app: Callable[..., AppTest], demo_url: str
+) -> None:
+    at = app(demo_url, "campaign", as_of="2021-06-02T00:00:00Z", event_date="2021-06-01")
+    ok(at)
+    text = " ".join(i.value for i in at.info)
+    assert "No known individual" in text
+    assert "Pick a later as-of time in the sidebar" in text
+    assert "up to 30 Aug 2022" in text
 
 
 @pytest.mark.parametrize(

@@ -345,17 +345,17 @@ def _empty_message(query: JourneyQuery) -> str:
     if query.rule is Rule.EMAIL:
         return (
             f"{query.email} is known, but has no events {window}. "
-            "Try a later as-of time or a longer lookback."
+            "Try an as-of time when they were active, or a longer lookback."
         )
     if query.rule is Rule.EMAIL_AND_EVENT_DATE:
         return (
             f"{query.email} has no events that the campaign rule admits {window}. "
-            "Try an earlier event date or a later as-of time."
+            "Try an earlier event date, or an as-of time when there was activity."
         )
     if query.rule is Rule.EVENT_DATE:
         return (
             f"No known individual has events {window}. "
-            "Try an earlier event date or a later as-of time."
+            "Try an earlier event date, or an as-of time when there was activity."
         )
     return (
         f"No known individual was active {window}. "
