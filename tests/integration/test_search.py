@@ -13,9 +13,10 @@ from collections.abc import Iterator
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from journey_core.warehouse import create_engine, write_tables
-from journey_core.warehouse.search import search_people
+from journey_core.warehouse.search import search_people, search_statement
 from tests.conftest import WarehouseFactory
 from tests.support.frames import U, events_frame, identities_frame
 from tests.support.postgres import PostgresServer
@@ -94,6 +95,53 @@ def test_search_columns(warehouse: WarehouseFactory) -> None:
     ann = _check(warehouse(EVENTS, IDENTITIES), "ann@", 10, ["ann@example.com"])
     assert ann.get_column("matched_id").to_list() == [None]
     assert ann.get_column("last_seen").to_list() == [U("2022-08-20 10:00:00")]
+
+
+@pytest.mark.parametrize("text", ["", "a", "ann", "example.com", "anon-1"])
+@pytest.mark.parametrize("limit", [1, 10, 200])
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        pytest.param(AS_OF, id="at-the-end"),
+        pytest.param(AS_OF - dt.timedelta(days=40, hours=3), id="earlier"),
+        pytest.param(U("2030-01-01 00:00:00"), id="years-after"),
+    ],
+)
+def test_windows_give_the_all_time_answer(
+    demo_url: str, text: str, limit: int, as_of: dt.datetime
+) -> None:
+    # The windows end at the latest event up to as-of (years after: the demo's last one):
+    # the first to hold `limit` people holds exactly the first `limit` of all time.
+    engine = create_engine(demo_url)
+    try:
+        windowed = search_people(engine, text, as_of=as_of, limit=limit)
+        whole = search_people(engine, text, as_of=as_of, limit=limit, windows=(None,))
+    finally:
+        engine.dispose()
+    assert_frame_equal(windowed, whole)
+    assert windowed.height > 0
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [
+        pytest.param(
+            U("2022-08-20 10:00:00"), ["bob@example.com", "ann@example.com"], id="own-device"
+        ),
+        pytest.param(U("2022-08-20 10:00:01"), ["bob@example.com"], id="a-microsecond-later"),
+        pytest.param(U("2022-08-25 09:00:01"), [], id="after-everyone"),
+    ],
+)
+def test_a_window_keeps_the_people_active_in_it(
+    warehouse: WarehouseFactory, since: dt.datetime, expected: list[str]
+) -> None:
+    engine = create_engine(warehouse(EVENTS, IDENTITIES))
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(search_statement("", as_of=AS_OF, since=since)).all()
+    finally:
+        engine.dispose()
+    assert [row[0] for row in got] == expected
 
 
 @pytest.fixture(scope="module")

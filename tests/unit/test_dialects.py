@@ -486,13 +486,24 @@ SEARCH_TEXTS = [
 ]
 
 
+@pytest.mark.parametrize(
+    "since",
+    [pytest.param(None, id="all-time"), pytest.param(AS_OF - dt.timedelta(days=1), id="window")],
+)
 @pytest.mark.parametrize("text", SEARCH_TEXTS)
 @pytest.mark.parametrize("preset", ["canonical", "segment", "snowplow"])
 @pytest.mark.parametrize("dialect_name", list(DIALECTS))
-def test_search_statement_compiles(dialect_name: str, preset: str, text: str) -> None:
+def test_search_statement_compiles(
+    dialect_name: str, preset: str, text: str, since: dt.datetime | None
+) -> None:
     dialect = DIALECTS[dialect_name]()
-    stmt = search.search_statement(text, as_of=AS_OF, mapping=load_mapping(preset), limit=7)
+    mapping = load_mapping(preset)
+    stmt = search.search_statement(text, as_of=AS_OF, mapping=mapping, limit=7, since=since)
+    latest = str(search.latest_statement(as_of=AS_OF, mapping=mapping).compile(dialect=dialect))
+    assert "2022" not in latest  # the as-of time is bound
+    assert "MAX(" in latest.upper()
     compiled = stmt.compile(dialect=dialect)
+    assert ("since" in compiled.params) is (since is not None)
     sql = str(compiled)
     assert sql.lstrip().upper().startswith("WITH")
     # The typed text is bound, lower-cased, with LIKE's wildcards escaped; never in the SQL.
@@ -537,6 +548,10 @@ def _every_statement() -> dict[str, Statement]:
         "preview": pages.preview_statement(touches),
         "options": pages.options_statement(touches),
         "search": search.search_statement("ann", as_of=AS_OF, mapping=mapping),
+        "search-window": search.search_statement(
+            "", as_of=AS_OF, mapping=mapping, since=AS_OF - dt.timedelta(days=1)
+        ),
+        "search-latest": search.latest_statement(as_of=AS_OF, mapping=mapping),
     }
     for s in (AttributionSettings(), AttributionSettings.build(path_unit="touch")):
         found.update(

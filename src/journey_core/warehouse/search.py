@@ -1,17 +1,21 @@
 """People search: known people by part of their email or by an anonymous id, in the warehouse.
 
-ONE bounded statement (:func:`search_statement`) over the identification links the rules use
+One bounded statement (:func:`search_statement`) over the identification links the rules use
 (:func:`~journey_core.warehouse.statements.identity_links`): a person is an email linked by
 ``as_of``; they match when their (trimmed, lower-cased) email contains the typed text, or when
 an anonymous id whose owner they are (its latest link, ties to the smallest email, as the
 rules stitch) starts with it. The text is bound, its LIKE wildcards (``%``, ``_``) escaped.
 Results are ordered by last activity (their latest stitched event up to ``as_of``), newest
 first, then by email, and cut at ``limit``. Empty text lists the most recently active people.
+:func:`search_people` runs it over windows before the latest event (:data:`WINDOWS`), from
+the shortest that holds ``limit`` people: at 100M events the statement over all time ran
+DuckDB out of memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Final
 
 import polars as pl
@@ -33,6 +37,9 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_TEXT",
     "SEARCH_SCHEMA",
+    "TYPED_WINDOWS",
+    "WINDOWS",
+    "latest_statement",
     "like_escaped",
     "search_people",
     "search_statement",
@@ -53,6 +60,7 @@ SEARCH_SCHEMA: Final[dict[str, pl.DataType]] = {
     LAST_SEEN: TS,
     MATCHED_ID: pl.String(),
 }
+_LATEST: Final[dict[str, pl.DataType]] = {LAST_SEEN: TS}
 
 
 def like_escaped(text: str) -> str:
@@ -74,10 +82,13 @@ def search_statement(
     as_of: dt.datetime,
     mapping: SchemaMapping = CANONICAL,
     limit: int = DEFAULT_LIMIT,
+    since: dt.datetime | None = None,
 ) -> sa.Select[Any]:
     """Known people matching ``text`` (see the module docstring), at most ``limit`` rows.
 
     Columns: :data:`SEARCH_SCHEMA`. ``text`` is trimmed and lower-cased in Python, then bound.
+    With ``since``, only the people with an event from ``since`` on (their last activity is
+    still exact: it is in the window), for :func:`search_people`'s windows.
 
     >>> stmt = search_statement("50%_off", as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC))
     >>> [col.name for col in stmt.selected_columns]
@@ -132,35 +143,88 @@ def search_statement(
         .cte("search_matched")
     )
 
-    # Last activity: the latest event stitched to a matched person (own email, else owner).
-    person = sa.func.coalesce(ev[c.EMAIL], owners.c["_owner"])
-    activity = (
-        sa.select(person.label(c.EMAIL), sa.func.max(ev[c.OCCURRED_AT]).label(LAST_SEEN))
-        .select_from(
-            events.outerjoin(owners, ev[c.ANONYMOUS_ID] == owners.c[c.ANONYMOUS_ID]).join(
-                matched, matched.c[c.EMAIL] == person
-            )
+    # Last activity: the latest event stitched to a matched person (own email, else owner),
+    # in ONE read of the events (a second reader would make PostgreSQL materialize the whole
+    # events CTE). Over all time, a typed text joins the devices of its matched people only
+    # (few, when no window held enough of them), never every device (at 100M events that ran
+    # DuckDB out of memory); a window's events are stitched to every device, then matched.
+    bounds = [ev[c.OCCURRED_AT] <= time_bound("as_of", as_of)]
+    if since is not None:
+        bounds.append(ev[c.OCCURRED_AT] >= time_bound("since", since, lower=True))
+    early = bool(term) and since is None
+    devices = owners
+    if early:
+        devices = (
+            sa.select(owners.c[c.ANONYMOUS_ID], owners.c["_owner"])
+            .select_from(owners.join(matched, matched.c[c.EMAIL] == owners.c["_owner"]))
+            .cte("search_devices")
         )
-        .where(ev[c.OCCURRED_AT] <= time_bound("as_of", as_of))
-        .group_by(person)
+    person = sa.func.coalesce(ev[c.EMAIL], devices.c["_owner"])
+    stitched = events.outerjoin(devices, devices.c[c.ANONYMOUS_ID] == ev[c.ANONYMOUS_ID])
+    stream = (
+        sa.select(person.label(c.EMAIL), ev[c.OCCURRED_AT])
+        .select_from(stitched.join(matched, matched.c[c.EMAIL] == person) if early else stitched)
+        .where(*bounds)
+        .subquery("search_events")
+    )
+    activity = (
+        sa.select(stream.c[c.EMAIL], sa.func.max(stream.c[c.OCCURRED_AT]).label(LAST_SEEN))
+        .group_by(stream.c[c.EMAIL])
         .subquery("search_activity")
     )
     last_seen = activity.c[LAST_SEEN]
+    # Empty text: every known person, not joined to itself through the matches (PostgreSQL
+    # estimates 200 rows for each side and nested-loops 640k x 640k: minutes at 10M events).
+    email = matched.c[c.EMAIL] if term else people.c[c.EMAIL]
+    seen = matched.join(people, people.c[c.EMAIL] == email) if term else people
     return (
         sa.select(
-            matched.c[c.EMAIL],
+            email,
             people.c[c.KNOWN_AT],
             last_seen.label(LAST_SEEN),
-            matched.c[MATCHED_ID],
+            matched.c[MATCHED_ID] if term else sa.null().label(MATCHED_ID),
         )
         .select_from(
-            matched.join(people, people.c[c.EMAIL] == matched.c[c.EMAIL]).outerjoin(
-                activity, activity.c[c.EMAIL] == matched.c[c.EMAIL]
-            )
+            seen.join(activity, activity.c[c.EMAIL] == email)
+            if since is not None
+            else seen.outerjoin(activity, activity.c[c.EMAIL] == email)
         )
-        .order_by(last_seen.desc().nulls_last(), bytewise(matched.c[c.EMAIL]).asc())
+        .order_by(last_seen.desc().nulls_last(), bytewise(email).asc())
         .limit(sa.bindparam("limit", _limit(limit), literal_execute=True))
     )
+
+
+def latest_statement(*, as_of: dt.datetime, mapping: SchemaMapping = CANONICAL) -> sa.Select[Any]:
+    """The time of the latest event up to ``as_of`` (:data:`LAST_SEEN`; NULL: none), where
+    :func:`search_people`'s windows end: a warehouse no longer loaded is searched as of its
+    last event, not an empty last day.
+
+    >>> stmt = latest_statement(as_of=dt.datetime(2022, 8, 31, tzinfo=dt.UTC))
+    >>> [col.name for col in stmt.selected_columns]
+    ['last_seen']
+    """
+    events, _ = identity_links(mapping, as_of=as_of)
+    at = events.c[c.OCCURRED_AT]
+    return sa.select(sa.func.max(at).label(LAST_SEEN)).where(at <= time_bound("as_of", as_of))
+
+
+WINDOWS: Final[tuple[dt.timedelta | None, ...]] = (
+    dt.timedelta(days=1),
+    dt.timedelta(days=30),
+    None,
+)
+"""How far before the latest event (:func:`latest_statement`) :func:`search_people` looks
+for activity, one window after the other: when at least ``limit`` people were active in one,
+they are exactly the first ``limit`` of all (everyone else was last seen before it); else
+the next, finally all time (people with no event at all come last). At 100M events the
+empty box's statement over all time ran DuckDB out of memory under 256 MB; its last day takes
+6.5 s (bench/RESULTS.md, "People search at scale")."""
+
+TYPED_WINDOWS: Final[tuple[dt.timedelta | None, ...]] = (dt.timedelta(days=1), None)
+""":data:`WINDOWS` for a typed text: a common one (``han``, ``example``) finds its people in
+the last day; a rare one, not found there, has few matches, whose statement over all time is
+cheap (their devices only). A common text over all time or over 30 days ran DuckDB out of
+memory at 100M events (bench/RESULTS.md)."""
 
 
 def search_people(
@@ -170,11 +234,24 @@ def search_people(
     as_of: dt.datetime,
     mapping: SchemaMapping = CANONICAL,
     limit: int = DEFAULT_LIMIT,
+    windows: Sequence[dt.timedelta | None] | None = None,
 ) -> pl.DataFrame:
-    """Run :func:`search_statement`; a frame with :data:`SEARCH_SCHEMA` (times UTC)."""
-    stmt = search_statement(text, as_of=as_of, mapping=mapping, limit=limit)
+    """Run :func:`search_statement` over each of ``windows`` (before the latest event up to
+    ``as_of``; default :data:`WINDOWS`, or :data:`TYPED_WINDOWS` for a typed text) until one
+    finds ``limit`` people (the last should be ``None``: all time); a frame with
+    :data:`SEARCH_SCHEMA` (times UTC)."""
+    frame = pl.DataFrame(schema=SEARCH_SCHEMA)
     with reading(engine, mapping) as conn:
-        frame = read_frame(conn, stmt, SEARCH_SCHEMA)
+        found = read_frame(conn, latest_statement(as_of=as_of, mapping=mapping), _LATEST)
+        latest = conform(found, _LATEST).item(0, 0) if found.height else None
+        if windows is None:
+            windows = TYPED_WINDOWS if text.strip() else WINDOWS
+        for window in windows if latest is not None else (None,):
+            since = None if window is None or latest is None else latest - window
+            stmt = search_statement(text, as_of=as_of, mapping=mapping, limit=limit, since=since)
+            frame = read_frame(conn, stmt, SEARCH_SCHEMA)
+            if frame.height >= _limit(limit):
+                break
     if frame.is_empty():
         return pl.DataFrame(schema=SEARCH_SCHEMA)
     return conform(frame, SEARCH_SCHEMA)
