@@ -11,9 +11,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
+from journey_core.rules.identity import normalized_email
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse import create_engine, fetch_journeys, write_tables
 from journey_core.warehouse.quality import KIND, ROWS, data_quality
+from tests.conftest import WarehouseFactory
+from tests.support.frames import events_frame, identities_frame
+from tests.support.postgres import PostgresServer
 
 AS_OF = dt.datetime(2022, 8, 31, 12, tzinfo=dt.UTC)
 LONG = "https://shop.example.com/?" + "x" * 5000
@@ -108,3 +112,63 @@ def test_user_id_mappings_have_no_malformed_emails(tmp_path: Path) -> None:
     counts = dict(report.select(KIND, ROWS).iter_rows())
     assert counts["malformed_email"] == 0  # user ids are the identity here, not emails
     assert counts["duplicate_event_id"] > 0  # the upstream fixture has duplicate event ids
+
+
+# Values a tracking plan writes into the email field: valid ones in any case and spacing,
+# blanks (no email: not malformed), and malformed ones, some only by a character or a length.
+EMAIL_VALUES = [
+    "ann@x.io",
+    "  Ann@X.IO ",
+    "\u00a0bob@x.io\u2003",
+    "",
+    "   ",
+    "\u2003",
+    "\t\n",
+    "bad@@x.io",
+    "not-an-email",
+    "a@b",
+    "no spaces@x.io",
+    "zoë@x.io",
+    "x" * 250 + "@x.io",
+    "ann@x.io.",
+    "@x.io",
+]
+
+
+def _email_tables() -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Every value of :data:`EMAIL_VALUES` in both tables, and how many the rules call malformed
+    (the Polars oracle, value by value; a blank value is no email, not a malformed one)."""
+    judged = pl.DataFrame({"v": EMAIL_VALUES}).select(
+        (normalized_email("v").is_null() & (pl.col("v").str.strip_chars() != "")).sum()
+    )
+    events = events_frame(
+        [
+            {"event_id": f"e{i}", "occurred_at": dt.datetime(2022, 8, 1), "email": value}
+            for i, value in enumerate(EMAIL_VALUES)
+        ]
+    )
+    identities = identities_frame(
+        [(f"a{i}", v, "2022-08-01 00:00:00") for i, v in enumerate(EMAIL_VALUES)]
+    )
+    return events, identities, 2 * int(judged.item())
+
+
+def _malformed(url: str) -> int:
+    report = data_quality(create_engine(url), as_of=AS_OF)
+    return int(dict(report.select(KIND, ROWS).iter_rows())["malformed_email"])
+
+
+def test_malformed_emails_are_counted_by_the_warehouse_as_the_rules_judge_them(
+    warehouse: WarehouseFactory,
+) -> None:
+    events, identities, expected = _email_tables()
+    assert expected > 0
+    assert _malformed(warehouse(events, identities)) == expected
+
+
+@pytest.mark.postgres
+def test_malformed_emails_on_postgres() -> None:
+    events, identities, expected = _email_tables()
+    with PostgresServer() as pg:
+        write_tables(pg.url(), events=events, identities=identities)
+        assert _malformed(pg.url()) == expected

@@ -43,7 +43,6 @@ from journey_core.warehouse.constructs import (
 from journey_core.warehouse.mapping import SchemaMapping, load_mapping
 from journey_core.warehouse.statements import (
     columns_query,
-    email_values_queries,
     event_span_query,
     events_query,
     identity_count_query,
@@ -174,11 +173,6 @@ def _quality_counts(mapping: SchemaMapping) -> dict[str, Statement | None]:
     return out
 
 
-def _quality_values(mapping: SchemaMapping) -> dict[str, Statement | None]:
-    stmts = email_values_queries(mapping)
-    return {f"quality-values-{i}": stmt for i, stmt in enumerate(stmts)}
-
-
 # Every statement builder of journey_core.warehouse.statements, with the cases it compiles.
 BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, Statement | None]]] = {
     "links_query": _links,
@@ -193,7 +187,6 @@ BUILDERS: dict[str, Callable[[SchemaMapping], dict[str, Statement | None]]] = {
     "event_span_query": _summary,
     "identity_count_query": _summary,
     "quality_count_queries": _quality_counts,
-    "email_values_queries": _quality_values,
 }
 
 
@@ -223,7 +216,7 @@ def test_selects_compile(dialect_name: str, preset: str) -> None:
         assert text.lstrip().upper().startswith(("SELECT", "WITH")), name
         # User input travels as bound parameters, never inside the SQL text.
         assert "brien" not in text, name
-        if "email" in name:
+        if "email" in name and not name.startswith("quality-"):  # a lookup by the email
             assert EMAIL in compiled.params.values(), name
         for word in ("INSERT", "UPDATE", "DELETE", "DROP", "CREATE"):
             assert word not in text.upper().split(), (name, word)

@@ -7,14 +7,9 @@ import datetime as dt
 import polars as pl
 from sqlalchemy.engine import Engine
 
-from journey_core.rules.identity import normalized_email
 from journey_core.warehouse.mapping import CANONICAL, SchemaMapping
-from journey_core.warehouse.read import read_count, read_frame, reading
-from journey_core.warehouse.statements import (
-    MAX_TEXT_LENGTH,
-    email_values_queries,
-    quality_count_queries,
-)
+from journey_core.warehouse.read import read_count, reading
+from journey_core.warehouse.statements import MAX_TEXT_LENGTH, quality_count_queries
 
 __all__ = ["KIND", "MAX_TEXT_LENGTH", "ROWS", "TREATMENT", "TREATMENTS", "data_quality"]
 
@@ -36,7 +31,6 @@ TREATMENTS: dict[str, str] = {
         "check the tracking that wrote them."
     ),
 }
-_VALUES: dict[str, pl.DataType] = {"value": pl.String(), "n": pl.Int64()}
 
 
 def data_quality(
@@ -44,8 +38,9 @@ def data_quality(
 ) -> pl.DataFrame:
     """One row per kind of bad data: ``kind``, ``rows`` and the ``treatment`` results give it.
 
-    The counts are the statements of :mod:`~journey_core.warehouse.statements`; malformed
-    emails are judged in Polars by :func:`~journey_core.rules.normalized_email`.
+    The counts are the statements of :mod:`~journey_core.warehouse.statements`, each one
+    number computed by the warehouse (malformed emails judged by the SQL of
+    :func:`~journey_core.rules.normalized_email`).
 
     >>> from journey_core.io.demo import build_demo
     >>> from journey_core.warehouse import create_engine
@@ -62,16 +57,6 @@ def data_quality(
     with reading(engine, mapping) as conn:
         for kind, stmt in counted.items():
             counts[kind] = read_count(conn, stmt)
-        seen = pl.concat(
-            [read_frame(conn, stmt, _VALUES) for stmt in email_values_queries(mapping)],
-            how="vertical_relaxed",
-        ).cast({"value": pl.String(), "n": pl.Int64()})
-    any_id = mapping.identifier != "email"
-    malformed = seen.filter(
-        normalized_email("value", any_identifier=any_id).is_null()
-        & (pl.col("value").str.strip_chars() != "")
-    )
-    counts["malformed_email"] = int(malformed.get_column("n").sum() or 0)
     return pl.DataFrame(
         {
             KIND: list(TREATMENTS),

@@ -46,7 +46,6 @@ __all__ = [
     "conformed_events",
     "email_key",
     "email_matches",
-    "email_values_queries",
     "event_span_query",
     "events_query",
     "identity_count_query",
@@ -675,22 +674,18 @@ def quality_count_queries(
     queries["oversized_value"] = count(
         sa.or_(*(sa.func.length(col) > MAX_TEXT_LENGTH for col in text_columns))
     )
-    return queries
-
-
-def email_values_queries(mapping: SchemaMapping) -> list[sa.Select[Any]]:
-    """(value, n): each distinct raw email and how many rows carry it, per source table.
-
-    Polars then judges each value with :func:`~journey_core.rules.normalized_email`, the
-    one definition of what identifies a person.
-    """
-    sources = [mapping.events_source()]
-    ids = mapping.identities_source()
-    if ids is not None:
-        sources.append(ids)
-    return [
-        sa.select(source.c[c.EMAIL].label("value"), sa.func.count().label("n"))
-        .where(source.c[c.EMAIL].is_not(None))
-        .group_by(source.c[c.EMAIL])
-        for source in sources
+    # Values that are there (not blank) but identify nobody, in both tables, judged by the
+    # SQL of the rules' one definition (normalized_email; the rules' tests hold it equal to
+    # Polars'): counted in the warehouse, never each distinct email brought to Python.
+    any_id = mapping.identifier != "email"
+    malformed = [
+        sa.select(source.c[c.EMAIL]).where(
+            blank_to_null(source.c[c.EMAIL]).is_not(None),
+            normalized_email(source.c[c.EMAIL], any_identifier=any_id).is_(None),
+        )
+        for source in (ev, *([ids] if ids is not None else []))
     ]
+    queries["malformed_email"] = sa.select(sa.func.count()).select_from(
+        sa.union_all(*malformed).subquery("malformed_emails")
+    )
+    return queries
