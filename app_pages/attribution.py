@@ -36,15 +36,7 @@ with ui.guard("attribution"):
                 if filters.active
                 else "Nobody is in the campaign cohort for these dates."
             ),
-            tips=[
-                *ui.when_tips(
-                    ctx,
-                    ui.try_summary(ctx, data.summary),
-                    query.start or query.window_start,
-                    days=setting.DEFAULT_DAYS,
-                ),
-                "Remove some filters." if filters.active else "Pick an earlier start date.",
-            ],
+            tips=setting.empty_tips(ctx, query, filters),
         )
         st.stop()
     sections.kpis(view.report, view.people, start=start, end=until, tz=ctx.tz)

@@ -28,15 +28,7 @@ with ui.guard("campaign influence"):
     if message or report.total_rows == 0:
         ui.empty_state(
             message or "Nobody matches these filters.",
-            tips=[
-                *ui.when_tips(
-                    ctx,
-                    ui.try_summary(ctx, data.summary),
-                    query.start or query.window_start,
-                    days=setting.DEFAULT_DAYS,
-                ),
-                "Remove some filters." if filters.active else "Pick an earlier start date.",
-            ],
+            tips=setting.empty_tips(ctx, query, filters),
         )
         st.stop()
     with headline.container():

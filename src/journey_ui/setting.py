@@ -24,7 +24,7 @@ from journey_core.rules.query import JourneyQuery
 from journey_core.timeutil import parse_timezone
 from journey_core.warehouse.figures import period_queries
 from journey_ui import components as ui
-from journey_ui import urlstate
+from journey_ui import data, urlstate
 from journey_ui.figures import campaign as charts
 from journey_ui.shell import PageContext
 
@@ -98,6 +98,18 @@ def campaign_query(ctx: PageContext, start: dt.date, end: dt.date) -> JourneyQue
 def as_of_day(ctx: PageContext) -> dt.date:
     """The day (in the app's timezone) of the as-of time every figure is computed at."""
     return ctx.effective_as_of.astimezone(parse_timezone(ctx.tz)).date()
+
+
+def empty_tips(ctx: PageContext, query: JourneyQuery, filters: an.Filters) -> list[str]:
+    """What both pages suggest when the campaign cohort is empty: a link to the warehouse's
+    last days when it ends before the campaign (:func:`journey_ui.components.when_tips`),
+    then fewer filters or an earlier start."""
+    summary = ui.try_summary(ctx, data.summary)
+    since = query.start or query.window_start
+    return [
+        *ui.when_tips(ctx, summary, since, days=DEFAULT_DAYS),
+        "Remove some filters." if filters.active else "Pick an earlier start date.",
+    ]
 
 
 def stored() -> CampaignSetting | None:

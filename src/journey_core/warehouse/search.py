@@ -122,9 +122,14 @@ def search_statement(
         .cte("search_owners")
     )
 
-    by_email = sa.select(people.c[c.EMAIL], sa.null().label(MATCHED_ID))
+    # Empty text: every known person, not joined to itself through matches (PostgreSQL
+    # estimates 200 rows for each side and nested-loops 640k x 640k: minutes at 10M events).
+    email: sa.ColumnElement[Any] = people.c[c.EMAIL]
+    matched_id: sa.ColumnElement[Any] = sa.null().label(MATCHED_ID)
+    seen: sa.FromClause = people
+    matched = None
     if term:
-        by_email = by_email.where(
+        by_email = sa.select(people.c[c.EMAIL], sa.null().label(MATCHED_ID)).where(
             people.c[c.EMAIL].contains(sa.bindparam("email_part", pattern), escape=ESCAPE)
         )
         by_id = sa.select(
@@ -135,13 +140,13 @@ def search_statement(
             )
         )
         found = sa.union_all(by_email, by_id).subquery("search_found")
-    else:
-        found = by_email.subquery("search_found")
-    matched = (
-        sa.select(found.c[c.EMAIL], sa.func.min(found.c[MATCHED_ID]).label(MATCHED_ID))
-        .group_by(found.c[c.EMAIL])
-        .cte("search_matched")
-    )
+        matched = (
+            sa.select(found.c[c.EMAIL], sa.func.min(found.c[MATCHED_ID]).label(MATCHED_ID))
+            .group_by(found.c[c.EMAIL])
+            .cte("search_matched")
+        )
+        email, matched_id = matched.c[c.EMAIL], matched.c[MATCHED_ID]
+        seen = matched.join(people, people.c[c.EMAIL] == email)
 
     # Last activity: the latest event stitched to a matched person (own email, else owner),
     # in ONE read of the events (a second reader would make PostgreSQL materialize the whole
@@ -151,19 +156,21 @@ def search_statement(
     bounds = [ev[c.OCCURRED_AT] <= time_bound("as_of", as_of)]
     if since is not None:
         bounds.append(ev[c.OCCURRED_AT] >= time_bound("since", since, lower=True))
-    early = bool(term) and since is None
+    narrow = matched if since is None else None
     devices = owners
-    if early:
+    if narrow is not None:
         devices = (
             sa.select(owners.c[c.ANONYMOUS_ID], owners.c["_owner"])
-            .select_from(owners.join(matched, matched.c[c.EMAIL] == owners.c["_owner"]))
+            .select_from(owners.join(narrow, narrow.c[c.EMAIL] == owners.c["_owner"]))
             .cte("search_devices")
         )
     person = sa.func.coalesce(ev[c.EMAIL], devices.c["_owner"])
     stitched = events.outerjoin(devices, devices.c[c.ANONYMOUS_ID] == ev[c.ANONYMOUS_ID])
     stream = (
         sa.select(person.label(c.EMAIL), ev[c.OCCURRED_AT])
-        .select_from(stitched.join(matched, matched.c[c.EMAIL] == person) if early else stitched)
+        .select_from(
+            stitched if narrow is None else stitched.join(narrow, narrow.c[c.EMAIL] == person)
+        )
         .where(*bounds)
         .subquery("search_events")
     )
@@ -173,17 +180,8 @@ def search_statement(
         .subquery("search_activity")
     )
     last_seen = activity.c[LAST_SEEN]
-    # Empty text: every known person, not joined to itself through the matches (PostgreSQL
-    # estimates 200 rows for each side and nested-loops 640k x 640k: minutes at 10M events).
-    email = matched.c[c.EMAIL] if term else people.c[c.EMAIL]
-    seen = matched.join(people, people.c[c.EMAIL] == email) if term else people
     return (
-        sa.select(
-            email,
-            people.c[c.KNOWN_AT],
-            last_seen.label(LAST_SEEN),
-            matched.c[MATCHED_ID] if term else sa.null().label(MATCHED_ID),
-        )
+        sa.select(email, people.c[c.KNOWN_AT], last_seen.label(LAST_SEEN), matched_id)
         .select_from(
             seen.join(activity, activity.c[c.EMAIL] == email)
             if since is not None
