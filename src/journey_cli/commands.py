@@ -38,6 +38,7 @@ from journey_core.warehouse import (
     create_engine,
     local_file,
     safe_url,
+    url_problem,
     verify_schema,
 )
 from journey_core.warehouse.fetch import empty_message
@@ -100,6 +101,31 @@ def _count(text: str) -> int:
     return round(value)
 
 
+def _database_url(text: str) -> str:
+    """A database URL (argparse type for ``--db``): a file path gets the URL it meant.
+
+    >>> _database_url(" duckdb:///shop.duckdb ")
+    'duckdb:///shop.duckdb'
+    """
+    url = text.strip()
+    problem = url_problem(url)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return url
+
+
+def warehouse_url(args: argparse.Namespace, settings: Settings) -> str:
+    """``--db`` (checked as it was parsed), else ``$JOURNEY_DATABASE_URL``, checked here so
+    that a command refuses it before any work, naming the variable."""
+    if args.db:
+        return str(args.db)
+    problem = url_problem(settings.database_url)
+    if problem is not None:
+        msg = f"{ENV_DATABASE_URL}: {problem}"
+        raise ConfigError(msg)
+    return settings.database_url
+
+
 def ensure_warehouse(settings: Settings, *, db_given: bool) -> None:
     """Create the embedded demo warehouse on first use of the default URL."""
     if db_given or settings.url_from_user:
@@ -111,7 +137,7 @@ def ensure_warehouse(settings: Settings, *, db_given: bool) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    url = args.db or settings.database_url
+    url = warehouse_url(args, settings)
     path = local_file(url)
     if args.if_missing and path is not None and path.exists():
         print(f"Demo warehouse {path} already exists; leaving it as it is.", file=sys.stderr)
@@ -150,7 +176,7 @@ def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     )
     if not by_email:  # the mapping's individuals are user ids (e.g. Snowplow's user_id)
         query = replace(query, email=mapping.parse_identifier(args.email))
-    url = args.db or settings.database_url
+    url = warehouse_url(args, settings)
     out = output_path(args.output, url)
     ensure_warehouse(settings, db_given=bool(args.db))
     mask = args.mask_pii or settings.mask_pii
@@ -207,6 +233,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from journey_api import server  # the web stack loads only for this command
 
     server.check_exposure(args.host, settings.api_keys)
+    warehouse_url(args, settings)
     mapping = load_mapping(args.mapping or settings.mapping)
     ensure_warehouse(settings, db_given=bool(args.db))
     if args.db:
@@ -229,10 +256,7 @@ def output_path(output: str, url: str) -> Path | None:
     if not out.parent.is_dir():
         msg = f"the folder {out.parent} does not exist; create it or choose another file."
         raise InputError("--output", msg)
-    try:
-        warehouse = local_file(url)
-    except Exception:  # a malformed URL is reported when the warehouse is opened
-        warehouse = None
+    warehouse = local_file(url)
     if warehouse is not None and _same_file(out, warehouse):
         msg = (
             f"{out} is the warehouse file of --db {safe_url(url)}; writing there would "
@@ -324,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser("demo", help="build a deterministic demo warehouse")
-    demo.add_argument("--db", help=db_help)
+    demo.add_argument("--db", type=_database_url, help=db_help)
     size = demo.add_mutually_exclusive_group()
     size.add_argument(
         "--individuals",
@@ -345,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     exp = sub.add_parser("export", help="write journey rows (CSV by default) for one rule")
-    exp.add_argument("--db", help=db_help)
+    exp.add_argument("--db", type=_database_url, help=db_help)
     exp.add_argument("--email", help="one person's last 90 days")
     exp.add_argument("--event-date", help="campaign start, YYYY-MM-DD")
     exp.add_argument("--as-of", help="ISO-8601 time to look from (default: now)")
@@ -370,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     pw.set_defaults(func=_cmd_hash_password)
 
     srv = sub.add_parser("serve", help="serve GET /api/v1/customer-journey-details over HTTP")
-    srv.add_argument("--db", help=db_help)
+    srv.add_argument("--db", type=_database_url, help=db_help)
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     srv.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     srv.add_argument("--mapping", help=f"schema mapping, as for export (default: ${ENV_MAPPING})")

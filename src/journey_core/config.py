@@ -137,6 +137,51 @@ def _text(_name: str, raw: str) -> str:
     return raw.strip()
 
 
+_SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+_DUCKDB_SUFFIXES = (".duckdb", ".ddb")
+
+
+NOT_A_URL = (
+    "the URL is not a valid SQLAlchemy URL (a password with @ / : or % must be "
+    "percent-encoded); use e.g. duckdb:///data/demo.duckdb or postgresql+psycopg://user@host/db."
+)
+"""What is wrong with a database URL that does not parse. It never echoes the URL, which may
+hold a password (to encode one: ``urllib.parse.quote(password, safe="")``)."""
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a database URL, with the fix; ``None`` when it has a URL's form.
+
+    A database file's path gets the URL it meant (DuckDB for ``.duckdb``/``.ddb``, SQLite for
+    ``.sqlite``/``.sqlite3``/``.db``); the rest of a URL's form is checked where it is parsed
+    (``create_engine``).
+
+    >>> database_url_problem("duckdb:///data/demo.duckdb") is None
+    True
+    >>> print(database_url_problem("/srv/shop.duckdb"))
+    /srv/shop.duckdb is a file path, not a database URL: use duckdb:////srv/shop.duckdb
+    >>> print(database_url_problem("shop.sqlite"))
+    shop.sqlite is a file path, not a database URL: use sqlite:///shop.sqlite
+    """
+    text = url.strip()
+    if "://" in text:
+        return None
+    suffix = Path(text).suffix.lower()
+    if "@" not in text and suffix in _SQLITE_SUFFIXES + _DUCKDB_SUFFIXES:  # no credentials
+        scheme = "sqlite" if suffix in _SQLITE_SUFFIXES else "duckdb"
+        return f"{text} is a file path, not a database URL: use {scheme}:///{text}"
+    return NOT_A_URL
+
+
+def _database_url(name: str, raw: str) -> str:
+    url = raw.strip()
+    problem = database_url_problem(url)
+    if problem is not None:
+        msg = f"{name}: {problem}"
+        raise ConfigError(msg)
+    return url
+
+
 def _timezone(name: str, raw: str) -> str:
     tz = raw.strip()
     try:
@@ -268,7 +313,7 @@ VARIABLES: tuple[Variable, ...] = (
         "SQLAlchemy URL",
         "The warehouse, e.g. `postgresql://user:pw@host/db`; unset: the embedded demo, "
         "built on first use.",
-        _text,
+        _database_url,
     ),
     Variable(
         ENV_MAPPING,
@@ -560,9 +605,11 @@ __all__ = [
     "LOOPBACK_HOSTS",
     "MAX_LOOKBACK_DAYS",
     "MAX_RECENT_HOURS",
+    "NOT_A_URL",
     "VARIABLES",
     "Settings",
     "Variable",
+    "database_url_problem",
     "main",
     "parse_api_keys",
     "parse_hosts",

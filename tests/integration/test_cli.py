@@ -103,6 +103,61 @@ def test_bad_input_exits_2_with_one_line(demo_url: str, args: list[str], message
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["demo", "--individuals", "50"], id="demo"),
+        pytest.param(["export", "--email", "ann@example.com"], id="export"),
+        pytest.param(["serve", "--port", "1"], id="serve"),
+    ],
+)
+def test_a_file_path_for_db_names_the_url_it_meant(tmp_path: Path, args: list[str]) -> None:
+    path = tmp_path / "shop.duckdb"
+    proc = journey(*args, "--db", str(path))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err == (
+        f"journey: error: argument --db: {path} is a file path, not a database URL: "
+        f"use duckdb:///{path}\n"
+    )
+    assert not path.exists()  # nothing built, nothing served
+
+
+@pytest.mark.parametrize("command", ["demo", "export", "serve"])
+def test_a_url_that_does_not_parse_is_one_line_without_the_password(command: str) -> None:
+    proc = journey(command, "--db", "postgresql://ann:s3cret@db:port/shop")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("journey: error: argument --db: the URL is not a valid SQLAlchemy URL")
+    assert "s3cret" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["demo", "export", "serve"])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param("{tmp}/shop.duckdb", "{tmp}/shop.duckdb is a file path", id="path"),
+        pytest.param(
+            "postgresql://ann:s3cret@db:port/shop",
+            "the URL is not a valid SQLAlchemy URL",
+            id="unparsed",
+        ),
+    ],
+)
+def test_a_bad_url_in_the_environment_names_the_variable(
+    tmp_path: Path, command: str, url: str, message: str
+) -> None:
+    url, message = url.format(tmp=tmp_path), message.format(tmp=tmp_path)
+    proc = journey(command, cwd=tmp_path, env={"JOURNEY_DATABASE_URL": url})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith(f"journey: configuration error: JOURNEY_DATABASE_URL: {message}")
+    assert len(err.strip().splitlines()) == 1
+    assert "s3cret" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing built, read or served
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     proc = journey("export", "--db", f"duckdb:///{tmp_path / 'nope.duckdb'}")
     assert proc.returncode == 1

@@ -487,6 +487,19 @@ def test_bad_timezone_setting(
     assert "JOURNEY_TIMEZONE" in text
 
 
+def test_a_file_path_for_the_warehouse_names_the_url_it_meant(
+    app: Callable[..., AppTest], tmp_path: Path
+) -> None:
+    path = tmp_path / "shop.duckdb"
+    at = app(str(path))
+    text = errors(at)
+    assert "**Configuration**" in text
+    assert f"JOURNEY_DATABASE_URL: {path} is a file path, not a database URL" in text
+    assert f"use duckdb:///{path}" in text
+    assert not at.exception
+    assert not path.exists()
+
+
 def test_first_run_builds_the_demo_warehouse(
     app: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

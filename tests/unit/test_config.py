@@ -12,6 +12,7 @@ from journey_cli.commands import main as journey_main
 from journey_core import config
 from journey_core.config import VARIABLES, Settings, render_markdown
 from journey_core.errors import ConfigError
+from journey_core.warehouse.engine import local_file
 
 ROOT = Path(__file__).resolve().parents[2]
 # Read by tests/support only; documented in the reference's introduction.
@@ -139,6 +140,57 @@ def test_a_bad_value_is_one_line_naming_the_variable_and_the_fix(name: str, raw:
     assert message.startswith(f"{name}={raw!r} is not ")
     assert "\n" not in message
     assert re.search(r"; (unset it or )?use ", message), message
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(
+            "data/shop.duckdb",
+            "data/shop.duckdb is a file path, not a database URL: use duckdb:///data/shop.duckdb",
+            id="relative-duckdb",
+        ),
+        pytest.param(
+            " /srv/shop.duckdb ",
+            "/srv/shop.duckdb is a file path, not a database URL: use duckdb:////srv/shop.duckdb",
+            id="absolute-duckdb",
+        ),
+        pytest.param(
+            "shop.SQLite3",
+            "shop.SQLite3 is a file path, not a database URL: use sqlite:///shop.SQLite3",
+            id="sqlite",
+        ),
+        pytest.param(
+            "ann:s3cret@db/w",
+            "the URL is not a valid SQLAlchemy URL (a password with @ / : or % must be",
+            id="credentials-not-echoed",
+        ),
+    ],
+)
+def test_a_database_url_that_is_not_one_names_the_fix(raw: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"JOURNEY_DATABASE_URL": raw})
+    text = str(info.value)
+    assert text.startswith(f"JOURNEY_DATABASE_URL: {message}")
+    assert "s3cret" not in text
+    suggested = re.search(r"use ((duckdb|sqlite):///\S+)$", text)
+    if suggested:  # the URL it suggests is one, for the same file
+        assert config.database_url_problem(suggested[1]) is None
+        assert local_file(suggested[1]) == Path(raw.strip())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("duckdb:///data/demo.duckdb", id="duckdb"),
+        pytest.param("sqlite://", id="sqlite-memory"),
+        pytest.param("postgresql://u:p%40ss@db:5432/w", id="postgres-encoded-password"),
+        pytest.param("hive://127.0.0.1:10000/default", id="spark"),
+    ],
+)
+def test_a_database_url_is_taken_as_it_is(url: str) -> None:
+    assert config.database_url_problem(url) is None
+    assert Settings.from_env({"JOURNEY_DATABASE_URL": f" {url} "}).database_url == url
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from journey_core.config import ENV_DATABASE_URL as ENV_URL
+from journey_core.config import NOT_A_URL, database_url_problem
 from journey_core.errors import WarehouseError
 from journey_core.warehouse.filepool import IDLE_SECONDS, FilePool, release
 
@@ -31,6 +32,7 @@ __all__ = [
     "safe_url",
     "spill_directory",
     "sweep_spill_directories",
+    "url_problem",
 ]
 
 # DuckDB hands memory it no longer needs back to the system in the background, instead of
@@ -59,12 +61,35 @@ def safe_url(url: str | sa.URL) -> str:
         return "<unparseable URL>"
 
 
+def url_problem(url: str | sa.URL) -> str | None:
+    """Why ``url`` is not a SQLAlchemy URL, with the fix (never echoing a password); ``None``
+    when it is one.
+
+    >>> url_problem("postgresql://ann@db/shop") is None
+    True
+    >>> url_problem("postgresql://db:port/shop").startswith("the URL is not a valid")
+    True
+    """
+    if isinstance(url, sa.URL):
+        return None
+    problem = database_url_problem(url)
+    if problem is None:
+        try:
+            sa.make_url(url)
+        except (sa.exc.ArgumentError, ValueError):
+            problem = NOT_A_URL
+    return problem
+
+
 def local_file(url: str | sa.URL) -> Path | None:
-    """The database file of a DuckDB or SQLite URL, ``None`` for servers and memory.
+    """The database file of a DuckDB or SQLite URL, ``None`` for servers, memory and text
+    that is not a URL (:func:`create_engine` says what is wrong with it).
 
     >>> local_file("duckdb:///data/demo.duckdb").as_posix(), local_file("sqlite://")
     ('data/demo.duckdb', None)
     """
+    if url_problem(url) is not None:
+        return None
     parsed = sa.make_url(url)
     if parsed.get_backend_name() not in {"duckdb", "sqlite"}:
         return None
@@ -189,17 +214,11 @@ def create_engine(
     ``idle_seconds`` idle. Raises :class:`WarehouseError` when the URL is malformed or names
     a missing file.
     """
-    try:
-        parsed = sa.make_url(url)
-    except (sa.exc.ArgumentError, ValueError):
-        # Never echo the URL: it may hold a password. A password with @, /, : or % must
-        # be percent-encoded in a URL (e.g. urllib.parse.quote(password, safe="")).
-        msg = (
-            "The database URL is not a valid SQLAlchemy URL (a password with @ / : or % "
-            "must be percent-encoded); use e.g. "
-            "duckdb:///data/demo.duckdb or postgresql+psycopg://user@host/db."
-        )
-        raise WarehouseError(msg) from None
+    problem = url_problem(url)
+    if problem is not None:
+        msg = f"Database URL: {problem}"
+        raise WarehouseError(msg)
+    parsed = sa.make_url(url)
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     path = local_file(parsed)
