@@ -14,7 +14,7 @@ import itertools
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -101,6 +101,26 @@ def _count(text: str) -> int:
     return round(value)
 
 
+def _whole(low: int, high: int, example: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``.
+
+    >>> _whole(1, 65535, "8000")("8080")
+    8080
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""))
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            msg = f"{text!r} is not a whole number from {low:,} to {high:,}, e.g. {example}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return parse
+
+
 def _database_url(text: str) -> str:
     """A database URL (argparse type for ``--db``): a file path gets the URL it meant.
 
@@ -151,7 +171,10 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         raise InputError("--individuals", msg)
     now = dt.datetime.now(dt.UTC)
-    end = parse_as_of(args.end, now=now) if args.end else now
+    try:
+        end = parse_as_of(args.end, now=now) if args.end else now
+    except InputError as exc:  # the rules call it as_of; here it is the last event's time
+        raise InputError("--end", exc.detail) from None
     print(f"Building the demo warehouse at {safe_url(url)} ...", file=sys.stderr)
     stats = build_demo(url, individuals=args.individuals, seed=args.seed, end=end, progress=_Eta())
     print(
@@ -361,7 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         help="about how many events to write instead, e.g. 10M (about 48 a person)",
     )
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default %(default)s)")
+    demo.add_argument(
+        "--seed",
+        type=_whole(0, 2**32 - 1, "7"),
+        default=7,
+        help="random seed (default %(default)s)",
+    )
     demo.add_argument("--end", help="ISO-8601 time of the last event (default: now)")
     demo.add_argument(
         "--if-missing", action="store_true", help="do nothing if the file already exists"
@@ -396,7 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve GET /api/v1/customer-journey-details over HTTP")
     srv.add_argument("--db", type=_database_url, help=db_help)
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    srv.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    srv.add_argument(
+        "--port", type=_whole(1, 65535, "8000"), default=8000, help="port (default %(default)s)"
+    )
     srv.add_argument("--mapping", help=f"schema mapping, as for export (default: ${ENV_MAPPING})")
     srv.set_defaults(func=_cmd_serve)
     return parser

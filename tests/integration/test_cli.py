@@ -158,6 +158,43 @@ def test_a_bad_url_in_the_environment_names_the_variable(
     assert list(tmp_path.iterdir()) == []  # nothing built, read or served
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["demo", "--seed", "-1"],
+            "argument --seed: '-1' is not a whole number from 0 to 4,294,967,295, e.g. 7",
+            id="seed-negative",
+        ),
+        pytest.param(
+            ["demo", "--end", "yesterday"],
+            "--end: 'yesterday' is not an ISO-8601 timestamp",
+            id="end",
+        ),
+        pytest.param(
+            ["serve", "--port", "99999"],
+            "argument --port: '99999' is not a whole number from 1 to 65,535, e.g. 8000",
+            id="port-too-high",
+        ),
+        pytest.param(
+            ["serve", "--port", "http"],
+            "argument --port: 'http' is not a whole number",
+            id="port-word",
+        ),
+    ],
+)
+def test_bad_demo_and_serve_options_exit_2_naming_the_option(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    path = tmp_path / "shop.duckdb"
+    proc = journey(*args, "--db", f"duckdb:///{path}")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert message in err
+    assert "Traceback" not in err
+    assert not path.exists()
+
+
 def test_missing_file_names_it(tmp_path: Path) -> None:
     proc = journey("export", "--db", f"duckdb:///{tmp_path / 'nope.duckdb'}")
     assert proc.returncode == 1
