@@ -2,16 +2,16 @@
 
 Every figure comes from :mod:`journey_core.analytics.attribution` through the cached loaders of
 :mod:`journey_ui.data`; tables, downloads and errors are the shared :mod:`journey_ui.components`.
-The model inputs are bound to the URL (``bind="query-params"``; the conversion events through
-:mod:`journey_ui.urlstate`, as they are shown by label), so a view can be shared as a link;
-the cohort (start, end, as-of, filters) is the campaign setting shared with Campaign influence
-(:mod:`journey_ui.setting`), with the sidebar's as-of time.
+The model inputs are mirrored in the URL (:mod:`journey_ui.urlstate`), so a view can be shared
+as a link; the cohort (start, end, as-of, filters) is the campaign setting shared with Campaign
+influence (:mod:`journey_ui.setting`), with the sidebar's as-of time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -45,22 +45,48 @@ def cohort_inputs(ctx: PageContext) -> tuple[dt.date, dt.date]:
     return setting.dates(ctx)
 
 
+MODEL_PARAM = urlstate.named_param(
+    "model", "model", names={m.label: m for m in Model}, default=Model.LAST_NON_DIRECT
+)
+"""The model, in the URL by its name (``?model=Linear``)."""
+LOOKBACK_PARAM = urlstate.int_param("lookback", "lookback", default=30, low=1, high=365)
+HALF_LIFE_PARAM = urlstate.number_param("half_life", "half_life", default=7.0, low=0.5, high=90.0)
+PATH_UNIT_PARAM = urlstate.choice_param(
+    "path_unit",
+    "path_unit",
+    choices=[u.value for u in PathUnit],
+    default=PathUnit.SESSION.value,
+)
+COLLAPSE_PARAM = urlstate.flag_param("collapse", "collapse", default=True)
+MODEL_PARAMS: tuple[urlstate.UrlParam[Any], ...] = (
+    MODEL_PARAM,
+    LOOKBACK_PARAM,
+    HALF_LIFE_PARAM,
+    PATH_UNIT_PARAM,
+    COLLAPSE_PARAM,
+)
+
+
 def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]:
-    """The model picker and the attribution settings (conversions, lookback, paths)."""
+    """The model picker and the attribution settings (conversions, lookback, paths).
+
+    Each is mirrored in the URL (:mod:`journey_ui.urlstate`), so a view can be shared as a
+    link; a value a link gets wrong is named in a warning and the default used.
+    """
+    for param in MODEL_PARAMS:
+        urlstate.restore(param)
     cols = st.columns([2, 2, 1])
     model = cols[0].selectbox(
         "Attribution model",
         options=list(Model),
         format_func=lambda m: Model(m).label,
-        index=list(Model).index(Model.LAST_NON_DIRECT),
-        key="model",
-        bind="query-params",
+        key=MODEL_PARAM.key,
         help="Tables and highlighted bars use this model; the chart compares all six. "
         "In the URL the model is its name, e.g. ?model=Linear.",
     )
+    urlstate.publish(MODEL_PARAM, Model(model or Model.LAST_NON_DIRECT))
     default_types = [t for t in ("purchase",) if t in event_types] or event_types[:1]
-    # Shown by label ("Purchase"), in the URL by name (?conversions=purchase): restored and
-    # published by hand, as a format_func breaks bind="query-params"'s restore.
+    # Shown by label ("Purchase"), in the URL by name (?conversions=purchase).
     in_url = urlstate.list_param("conversions", "conversions", default=default_types)
     urlstate.restore(in_url)
     chosen = list(st.session_state[in_url.key])
@@ -76,44 +102,45 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
         "Lookback (days)",
         min_value=1,
         max_value=365,
-        value=30,
         step=1,
-        key="lookback",
-        bind="query-params",
+        key=LOOKBACK_PARAM.key,
         help="Touches this many days before a conversion share its credit.",
     )
+    urlstate.publish(LOOKBACK_PARAM, int(lookback))
     with st.expander("Path and model options"):
         opt = st.columns(3)
         half_life = opt[0].number_input(
             "Time-decay half-life (days)",
             min_value=0.5,
             max_value=90.0,
-            value=7.0,
             step=0.5,
-            key="half_life",
-            bind="query-params",
+            key=HALF_LIFE_PARAM.key,
         )
+        urlstate.publish(HALF_LIFE_PARAM, float(half_life))
         unit = opt[1].segmented_control(
             "Path steps",
             options=[u.value for u in PathUnit],
-            default=PathUnit.SESSION.value,
             required=True,
-            key="path_unit",
-            bind="query-params",
+            key=PATH_UNIT_PARAM.key,
             help="One step per session (its first touch), or per touch with its own tags.",
         )
+        unit = str(unit or PathUnit.SESSION.value)
+        urlstate.publish(PATH_UNIT_PARAM, unit)
         collapse = opt[2].toggle(
             "Collapse repeated channels",
-            value=True,
-            key="collapse",
-            bind="query-params",
+            key=COLLAPSE_PARAM.key,
             help="Direct > Direct > Email is shown as Direct > Email.",
         )
+        urlstate.publish(COLLAPSE_PARAM, bool(collapse))
+    for param in MODEL_PARAMS:
+        error = urlstate.url_error(param)
+        if error is not None:
+            ui.show_warning(error)
     return Model(model or Model.LAST_NON_DIRECT), data.AttributionInputs(
         conversion_types=tuple(conversion_types),
         lookback_days=int(lookback),
         half_life_days=float(half_life),
-        path_unit=str(unit or PathUnit.SESSION.value),
+        path_unit=unit,
         collapse=bool(collapse),
     )
 

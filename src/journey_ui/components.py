@@ -56,6 +56,10 @@ FIELD_LABELS = {
     "breakdown": "Break down by",
     "timezone": "Timezone",
     "lookback": "Lookback",
+    "model": "Attribution model",
+    "half_life": "Time-decay half-life",
+    "path_unit": "Path steps",
+    "collapse": "Collapse repeated channels",
     "recent_window": "Recent window",
 }
 CHART_CONFIG: dict[str, Any] = {

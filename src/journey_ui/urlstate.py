@@ -16,6 +16,7 @@ query string of a page's "Copy link" (always with ``as_of``).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -275,6 +276,62 @@ def int_param(name: str, key: str, *, default: int, low: int, high: int) -> UrlP
         key=key,
         parse=parse,
         fmt=lambda value: [] if value == default else [str(int(value))],
+        default=lambda: default,
+    )
+
+
+def number_param(
+    name: str, key: str, *, default: float, low: float, high: float
+) -> UrlParam[float]:
+    """A number from ``low`` to ``high``; anything else is reported and the default used.
+
+    >>> half_life = number_param("half_life", "half_life", default=7.0, low=0.5, high=90.0)
+    >>> half_life.parse(["3.5"]), half_life.fmt(3.5), half_life.fmt(7.0)
+    (3.5, ['3.5'], [])
+    >>> half_life.parse(["1e309"])
+    Traceback (most recent call last):
+    journey_core.errors.InputError: half_life: '1e309' is not a number from 0.5 to 90; ...
+    """
+
+    def parse(raws: list[str]) -> float:
+        try:
+            value = float(raws[-1].strip())
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN and infinities fail here too
+            msg = f"{raws[-1]!r} is not a number from {low:g} to {high:g}; using {default:g}."
+            raise InputError(name, msg)
+        return value
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=parse,
+        fmt=lambda value: [] if value == default else [f"{value:g}"],
+        default=lambda: default,
+    )
+
+
+def flag_param(name: str, key: str, *, default: bool) -> UrlParam[bool]:
+    """``true`` or ``false`` (any case); anything else is reported and the default used.
+
+    >>> collapse = flag_param("collapse", "collapse", default=True)
+    >>> collapse.parse(["False"]), collapse.fmt(False), collapse.fmt(True)
+    (False, ['false'], [])
+    """
+
+    def parse(raws: list[str]) -> bool:
+        value = raws[-1].strip().lower()
+        if value not in ("true", "false"):
+            msg = f"{raws[-1]!r} is not true or false; using {str(default).lower()}."
+            raise InputError(name, msg)
+        return value == "true"
+
+    return UrlParam(
+        name=name,
+        key=key,
+        parse=parse,
+        fmt=lambda value: [] if value == default else [str(bool(value)).lower()],
         default=lambda: default,
     )
 

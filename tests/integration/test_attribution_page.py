@@ -192,6 +192,51 @@ def test_inputs_come_from_the_url(env: str) -> None:
     assert (paths["path"] == paths["transformed_path"]).all()
 
 
+def test_every_model_input_comes_from_the_url(env: str) -> None:
+    at = run(model="Time decay", lookback="14", half_life="3.5", path_unit="touch")
+    assert not at.exception
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="model").value == Model.TIME_DECAY
+    assert at.number_input(key="lookback").value == 14
+    assert at.number_input(key="half_life").value == 3.5
+    assert at.button_group[0].value == "touch"
+    assert at.toggle(key="collapse").value is True
+    assert any("14-day lookback" in caption.value for caption in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "field", "shown"),
+    [
+        pytest.param("model", "linear", "Attribution model", Model.LAST_NON_DIRECT, id="model"),
+        pytest.param("lookback", "9999", "Lookback", 30, id="lookback-too-long"),
+        pytest.param("lookback", "1e309", "Lookback", 30, id="lookback-overflow"),
+        pytest.param("half_life", "1e309", "Time-decay half-life", 7.0, id="half-life-inf"),
+        pytest.param("half_life", "nan", "Time-decay half-life", 7.0, id="half-life-nan"),
+        pytest.param("half_life", "0.1", "Time-decay half-life", 7.0, id="half-life-short"),
+        pytest.param("path_unit", "steps", "Path steps", "session", id="path-unit"),
+        pytest.param("collapse", "maybe", "Collapse repeated channels", True, id="collapse"),
+    ],
+)
+def test_a_wrong_model_input_in_the_url_is_named_and_the_default_used(
+    env: str, name: str, raw: str, field: str, shown: object
+) -> None:
+    """Before, Streamlit's URL binding dropped these silently (1e309: an OverflowError)."""
+    at = run(**{name: raw})
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    [warning] = [w.value for w in at.warning]
+    assert warning.replace("\\", "").startswith(f"**{field}**: '{raw}' is not "), warning
+    widgets = {
+        "model": at.selectbox(key="model"),
+        "lookback": at.number_input(key="lookback"),
+        "half_life": at.number_input(key="half_life"),
+        "collapse": at.toggle(key="collapse"),
+    }
+    value = widgets[name].value if name in widgets else at.button_group[0].value
+    assert value == shown
+    assert at.metric  # the figures are drawn, with the default
+
+
 @pytest.mark.parametrize("route", ["warehouse", "polars"])
 def test_per_person_table_says_it_is_a_first_page(
     env: str, monkeypatch: pytest.MonkeyPatch, route: str
