@@ -75,15 +75,18 @@ class CampaignSetting:
 def campaign_query(ctx: PageContext, start: dt.date, end: dt.date) -> JourneyQuery:
     """The campaign cohort both pages show: the ``event_date`` rule from ``start`` over the
     period up to the end of the ``end`` day, or up to the sidebar's as-of time when that is
-    earlier (``period_queries``: as of its last instant, so an as-of time at midnight makes
-    whole days). Every figure, table, funnel, CSV and the attribution of the pages read this
-    one query, so a cohort has one size everywhere and nothing after the end day counts. A
-    malformed start or as-of time, or a start at the as-of time (an as-of time at the start
-    day's midnight: an empty period), is an :class:`InputError` naming the field.
+    earlier (including it; an as-of time at midnight stops at the day before's last instant,
+    so it makes whole days). Every figure, table, funnel, CSV and the attribution of the
+    pages read this one query, so a cohort has one size everywhere and nothing after the end
+    day counts. A malformed start or as-of time, or a start at the as-of time (an as-of time
+    at the start day's midnight: an empty period), is an :class:`InputError` naming the field.
     """
     query = ctx.query(event_date=start)
     last = CampaignSetting(start, end, query.as_of).end_time(ctx.tz)
-    stop = min(last + _TICK, query.as_of)
+    # The as-of time counts (the rules' bounds are inclusive: a link pinned to a day's last
+    # microsecond shows that day whole), except at midnight, which ends the day before.
+    midnight = an.partial_day(query.as_of - _TICK, ctx.tz) is None
+    stop = min(last + _TICK, query.as_of if midnight else query.as_of + _TICK)
     if query.start is not None and stop <= query.start:  # an as-of time at the start's midnight
         msg = (
             f"the campaign starts at the as-of time ({ui.fmt_time(query.as_of, ctx.tz)} "

@@ -134,6 +134,39 @@ def test_an_end_day_is_one_cohort_on_every_widget(
     assert {m.label: m.value for m in attribution.metric}["People in the cohort"] == f"{people:,}"
 
 
+def test_the_as_of_time_counts_and_a_day_as_of_is_whole(
+    app: Callable[..., AppTest], demo_url: str
+) -> None:
+    """The rules' as-of bound is inclusive, on the page too: as of the instant of a cohort's
+    event, that event counts and its day is partial; as of a day (``?as_of=2022-08-30``, what
+    the sidebar's link pins: its last microsecond) the day is whole, not called partial."""
+    engine = create_engine(demo_url)
+    day = JourneyQuery.build(as_of="2022-08-30", event_date=START, now=dt.datetime.now(dt.UTC))
+    rows = fetch_journeys(engine, day).frame
+    instant = rows.filter(pl.col(c.OCCURRED_AT).dt.date() == dt.date(2022, 8, 29))[
+        c.OCCURRED_AT
+    ].max()
+    assert isinstance(instant, dt.datetime)
+    for as_of, partial in [(instant, "29 Aug, is partial"), (day.as_of, None)]:
+        query = replace(day, as_of=as_of)
+        events, people = count_journeys(engine, query)
+        before, _ = count_journeys(
+            engine, replace(query, as_of=as_of - dt.timedelta(microseconds=1))
+        )
+        at = app("campaign", event_date=START, as_of=as_of.isoformat().replace("+00:00", "Z"))
+        no_problem(at)
+        figures = {m.label: m.value for m in at.metric}
+        assert figures["Events"] == f"{events:,}"
+        assert figures["Known people active"] == f"{people:,}"
+        captions = shown(at.caption)
+        if partial is None:
+            assert "partial" not in captions
+        else:
+            assert events == before + 1  # the event at the as-of time is one of them
+            assert partial in captions
+            assert f"counted up to {as_of:%H:%M} UTC" in captions
+
+
 def test_attribution_filters_keep_the_campaign_cohort(app: Callable[..., AppTest]) -> None:
     everyone = app("attribution", event_date=START, as_of=AS_OF)
     email = app("attribution", event_date=START, as_of=AS_OF, channel="Email")
