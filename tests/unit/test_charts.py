@@ -171,6 +171,13 @@ def test_hourly_chart_ticks_whole_hours_and_events_for_a_lone_hour() -> None:
         ),
         pytest.param("2022-07-01 10:00", "2022-07-02 10:00", "UTC", [(2, 10)], id="on-the-hour"),
         pytest.param(
+            "2022-07-01 23:59:59.999999",
+            "2022-07-02 23:59:59.999999",
+            "UTC",
+            [(1, 23)],
+            id="a-day-as-of-ends-a-whole-hour",
+        ),
+        pytest.param(
             "2022-07-01 10:41", "2022-07-02 10:41", "Asia/Kolkata", [(1, 16), (2, 16)], id="tz"
         ),
     ],

@@ -295,8 +295,9 @@ def split_trend_chart(
 
 def partial_hours(start: dt.datetime, end: dt.datetime, tz: str = "UTC") -> set[dt.datetime]:
     """The local hours (naive, as :func:`analytics.hourly_by_channel` has them) that the
-    window ``start``..``end`` covers only in part: its first hour unless the window starts on
-    the hour, and the hour of ``end`` (the window stops inside it).
+    window ``start``..``end`` (both included) covers only in part: its first hour unless the
+    window starts on the hour, and the hour of ``end`` unless ``end`` is that hour's last
+    microsecond (``?as_of=2026-01-01``: the day's last microsecond, so 23:00 is whole).
 
     >>> utc = dt.UTC
     >>> sorted(partial_hours(dt.datetime(2026, 1, 1, 0, 41, tzinfo=utc),
@@ -309,7 +310,8 @@ def partial_hours(start: dt.datetime, end: dt.datetime, tz: str = "UTC") -> set[
         return value.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
 
     first, last = hour(start), hour(end)
-    out = {last}
+    whole_last = hour(end + dt.timedelta(microseconds=1)) != last
+    out = set() if whole_last else {last}
     if start.astimezone(zone).replace(tzinfo=None) != first:
         out.add(first)
     return out
