@@ -412,8 +412,8 @@ def campaign_kpis(
     if scoped:  # two rows, so that every label and figure reads in full
         ui.kpi_row(items[:3])
         ui.kpi_row(items[3:], widths=[262, 278, 186, 206])  # each label in full at 1440 px
-    else:
-        ui.kpi_row(items)
+    else:  # the first label is the longest: in full from a 1280 px window
+        ui.kpi_row(items, widths=[1.3, 1, 1, 1, 1])
     notes = []
     if pending is not None:
         notes.append(COMPARING.format(dates=pending))

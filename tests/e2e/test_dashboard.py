@@ -212,6 +212,25 @@ def test_campaign_pick_a_date_and_download(
     assert csv == frame(url, as_of, event_date=start)
 
 
+def test_campaign_key_figures_read_in_full_on_a_laptop(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """At 1280 px (a common laptop window) no key figure's label is cut to an ellipsis."""
+    _, as_of = warehouse
+    page.set_viewport_size({"width": 1280, "height": 900})
+    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}")
+    labels = page.locator('[data-testid="stMetricLabel"]')
+    labels.first.wait_for()
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMetricLabel"]')]
+            .filter(label => [label, ...label.querySelectorAll('*')]
+                .some(e => e.scrollWidth > e.clientWidth + 1))
+            .map(label => label.innerText)"""
+    )
+    assert labels.count() == 5
+    assert cut == []
+
+
 def test_campaign_view_from_url_with_filters(
     server: StreamlitServer, page: Page, warehouse: tuple[str, str]
 ) -> None:
