@@ -132,10 +132,7 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
             help="Direct > Direct > Email is shown as Direct > Email.",
         )
         urlstate.publish(COLLAPSE_PARAM, bool(collapse))
-    for param in MODEL_PARAMS:
-        error = urlstate.url_error(param)
-        if error is not None:
-            ui.show_warning(error)
+    ui.warn_url_errors(*MODEL_PARAMS)
     return Model(model or Model.LAST_NON_DIRECT), data.AttributionInputs(
         conversion_types=tuple(conversion_types),
         lookback_days=int(lookback),

@@ -173,6 +173,15 @@ def show_warning(note: InputError) -> None:
     st.warning(f"**{plain(name)}**: {plain(note.detail)}", icon=":material/warning:")
 
 
+def warn_url_errors(*params: urlstate.UrlParam[Any]) -> None:
+    """:func:`show_warning` for each of ``params`` whose URL value was malformed (the input
+    then holds its default)."""
+    for param in params:
+        error = urlstate.url_error(param)
+        if error is not None:
+            show_warning(error)
+
+
 @contextmanager
 def guard(what: str) -> Iterator[None]:
     """Show errors raised while building ``what`` as one clear message."""

@@ -157,10 +157,7 @@ def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int]:
             help="Every step must happen within this many days of the person's step 1.",
         )
     urlstate.publish(WINDOW_PARAM, int(days))
-    for param in (WHO_PARAM, WINDOW_PARAM):
-        error = urlstate.url_error(param)
-        if error is not None:
-            ui.show_warning(error)
+    ui.warn_url_errors(WHO_PARAM, WINDOW_PARAM)
     return who, tuple(steps), int(days)
 
 

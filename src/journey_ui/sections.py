@@ -279,9 +279,7 @@ def breakdown_picker() -> str | None:
             "landing page are the visit's; device is the anonymous id.",
         )
     urlstate.publish(BREAKDOWN_PARAM, picked)
-    error = urlstate.url_error(BREAKDOWN_PARAM)
-    if error is not None:
-        ui.show_warning(error)
+    ui.warn_url_errors(BREAKDOWN_PARAM)
     return None if picked == NO_BREAKDOWN else picked
 
 

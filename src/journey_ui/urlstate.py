@@ -234,23 +234,30 @@ def list_param(name: str, key: str, *, default: Sequence[str] = ()) -> UrlParam[
     )
 
 
-def choice_param(name: str, key: str, *, choices: Sequence[str], default: str) -> UrlParam[str]:
-    """One of ``choices``; anything else is reported and the default used."""
-
-    def parse(raws: list[str]) -> str:
-        value = raws[-1]
-        if value not in choices:
-            msg = f"{value!r} is not one of {', '.join(choices)}; pick one of those."
-            raise InputError(name, msg)
-        return value
-
+def _one_value(
+    name: str, key: str, *, parse: Callable[[str], T], default: T, text: Callable[[T], str]
+) -> UrlParam[T]:
+    """One value (the last the URL gives), written as ``text(value)``, left out while it is
+    the default."""
     return UrlParam(
         name=name,
         key=key,
-        parse=parse,
-        fmt=lambda value: [] if value == default else [value],
+        parse=lambda raws: parse(raws[-1]),
+        fmt=lambda value: [] if value == default else [text(value)],
         default=lambda: default,
     )
+
+
+def choice_param(name: str, key: str, *, choices: Sequence[str], default: str) -> UrlParam[str]:
+    """One of ``choices``; anything else is reported and the default used."""
+
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            msg = f"{raw!r} is not one of {', '.join(choices)}; pick one of those."
+            raise InputError(name, msg)
+        return raw
+
+    return _one_value(name, key, parse=parse, default=default, text=str)
 
 
 def int_param(name: str, key: str, *, default: int, low: int, high: int) -> UrlParam[int]:
@@ -264,20 +271,14 @@ def int_param(name: str, key: str, *, default: int, low: int, high: int) -> UrlP
     journey_core.errors.InputError: window: '400' is not a whole number from 1 to 365; ...
     """
 
-    def parse(raws: list[str]) -> int:
-        value = raws[-1].strip()
+    def parse(raw: str) -> int:
+        value = raw.strip()
         if not value.isdigit() or not low <= int(value) <= high:
-            msg = f"{raws[-1]!r} is not a whole number from {low} to {high}; using {default}."
+            msg = f"{raw!r} is not a whole number from {low} to {high}; using {default}."
             raise InputError(name, msg)
         return int(value)
 
-    return UrlParam(
-        name=name,
-        key=key,
-        parse=parse,
-        fmt=lambda value: [] if value == default else [str(int(value))],
-        default=lambda: default,
-    )
+    return _one_value(name, key, parse=parse, default=default, text=lambda v: str(int(v)))
 
 
 def number_param(
@@ -293,23 +294,17 @@ def number_param(
     journey_core.errors.InputError: half_life: '1e309' is not a number from 0.5 to 90; ...
     """
 
-    def parse(raws: list[str]) -> float:
+    def parse(raw: str) -> float:
         try:
-            value = float(raws[-1].strip())
+            value = float(raw.strip())
         except ValueError:
             value = math.nan
         if not low <= value <= high:  # NaN and infinities fail here too
-            msg = f"{raws[-1]!r} is not a number from {low:g} to {high:g}; using {default:g}."
+            msg = f"{raw!r} is not a number from {low:g} to {high:g}; using {default:g}."
             raise InputError(name, msg)
         return value
 
-    return UrlParam(
-        name=name,
-        key=key,
-        parse=parse,
-        fmt=lambda value: [] if value == default else [f"{value:g}"],
-        default=lambda: default,
-    )
+    return _one_value(name, key, parse=parse, default=default, text=lambda v: f"{v:g}")
 
 
 def flag_param(name: str, key: str, *, default: bool) -> UrlParam[bool]:
@@ -320,20 +315,14 @@ def flag_param(name: str, key: str, *, default: bool) -> UrlParam[bool]:
     (False, ['false'], [])
     """
 
-    def parse(raws: list[str]) -> bool:
-        value = raws[-1].strip().lower()
+    def parse(raw: str) -> bool:
+        value = raw.strip().lower()
         if value not in ("true", "false"):
-            msg = f"{raws[-1]!r} is not true or false; using {str(default).lower()}."
+            msg = f"{raw!r} is not true or false; using {str(default).lower()}."
             raise InputError(name, msg)
         return value == "true"
 
-    return UrlParam(
-        name=name,
-        key=key,
-        parse=parse,
-        fmt=lambda value: [] if value == default else [str(bool(value)).lower()],
-        default=lambda: default,
-    )
+    return _one_value(name, key, parse=parse, default=default, text=lambda v: str(bool(v)).lower())
 
 
 def named_param(name: str, key: str, *, names: Mapping[str, T], default: T) -> UrlParam[T]:
