@@ -45,7 +45,12 @@ with ui.guard("campaign influence"):
     )
     ui.permalink(ctx)  # again, with the funnel's inputs
     sections.campaign_touchpoints(report, ctx)
-    ui.section("Journeys", "Everyone in the result; select a person to open their customer lookup.")
+    ui.section(
+        "Journeys",
+        "Everyone in the result with their whole journey (visits, events); conversions and "
+        f"revenue since {start:%d %b %Y}, as in the key figures. Select a person to open their "
+        "customer lookup.",
+    )
     sections.journeys_table(
         people=report.people,
         page_of=lambda page: data.people(*key, filters, page),

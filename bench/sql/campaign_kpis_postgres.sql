@@ -65,7 +65,7 @@ gaps AS (
 SELECT count(DISTINCT email) FILTER (WHERE occurred_at >= :start) AS people,
        count(*) AS events,
        count(*) FILTER (WHERE gap IS NULL OR gap > INTERVAL '30 minutes') AS sessions,
-       count(*) FILTER (WHERE event_type = 'purchase') AS conversions,
-       coalesce(sum(revenue), 0) AS revenue,
+       count(*) FILTER (WHERE event_type = 'purchase' AND occurred_at >= :start) AS conversions,
+       coalesce(sum(revenue) FILTER (WHERE occurred_at >= :start), 0) AS revenue,
        count(DISTINCT email) FILTER (WHERE known_at >= :start) AS newly_known
 FROM gaps

@@ -220,9 +220,9 @@ def kpis(
             ui.Kpi(
                 "Conversions",
                 ui.fmt_int(totals.conversions),
-                help=f"Conversion events of the cohort {period}. The Campaign influence "
-                "page's Conversions also count purchases before the start in the earlier "
-                "journeys of people who became known since.",
+                help=f"Conversion events of the cohort {period}: the Campaign influence "
+                "page's Conversions. Purchases in the earlier journeys of people who became "
+                "known since are not this period's.",
             ),
             ui.Kpi(
                 ui.money_label("Revenue"),

@@ -370,11 +370,13 @@ def campaign_kpis(
             ui.fmt_int(k.conversions),
             _change(k.conversions, prev.conversions if has else None),
             help=(
-                f"Purchases at most {lookback} after the person's touch (visit) matching the "
-                "campaign, source, medium or channel filter. Purchases before that touch are "
-                "not counted here; they are in the any-time figure."
+                f"Purchases since {since} at most {lookback} after the person's touch (visit) "
+                "matching the campaign, source, medium or channel filter. Purchases before that "
+                "touch are not counted here; they are in the any-time figure."
                 if scoped
-                else "Purchase events."
+                else f"Purchase events since {since}. The earlier journeys of the newly known "
+                "people (in Events and the CSV) may hold older purchases; they are not this "
+                "period's."
             )
             + _before(ui.fmt_int(prev.conversions), prev.conversions if has else None, dates),
         ),
@@ -383,9 +385,9 @@ def campaign_kpis(
             ui.fmt_amount(k.revenue, compact=True),
             _change(k.revenue, prev.revenue if has else None),
             help=(
-                f"Revenue of the purchases at most {lookback} after a matching touch."
+                f"Revenue of the purchases since {since} at most {lookback} after a matching touch."
                 if scoped
-                else "Sum of the revenue of the events."
+                else f"Sum of the revenue of the events since {since}."
             )
             + _before(ui.fmt_money(prev.revenue), prev.revenue if has else None, dates),
         ),
@@ -397,14 +399,14 @@ def campaign_kpis(
                 "Conversions, any time",
                 ui.fmt_int(any_conv),
                 _change(any_conv or 0, prev.conversions_any_time if has else None),
-                help="Every purchase of these people in the period, also those before their "
+                help=f"Every purchase of these people since {since}, also those before their "
                 "matching touch or longer after it.",
             ),
             ui.Kpi(
                 ui.money_label("Revenue, any time"),
                 ui.fmt_amount(any_rev, compact=True),
                 _change(any_rev or 0.0, prev.revenue_any_time if has else None),
-                help="The revenue of every purchase of these people in the period.",
+                help=f"The revenue of every purchase of these people since {since}.",
             ),
         ]
     if scoped:  # two rows, so that every label and figure reads in full
@@ -481,8 +483,9 @@ def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date)
         )
         ui.section(
             f"Key figures by {name.lower()}",
-            "People, visits, events, conversions and revenue per value, most people first "
-            "(a person with visits of several values counts in each).",
+            "People, visits and events per value (whole journeys), conversions and revenue "
+            f"since {start:%d %b %Y}; most people first (a person with visits of several "
+            "values counts in each).",
         )
         ui.table(report.breakdown, tz=ctx.tz, key="campaign.breakdown.table")
     else:

@@ -8,7 +8,9 @@ comments), not computed by the code under test.
 |------|--------------------------------------------------------------------------------------|
 | ann  | known since 06-01 (signed up before the start); 08-05 a summer_sale ad click, a cart, |
 |      | a purchase of 100 stored twice under one event id; a purchase on 09-02, after as-of  |
-| ben  | 07-20 an anonymous summer_sale ad click; signs up 08-10 (newly known); buys 50 08-12 |
+| ben  | 07-20 an anonymous summer_sale ad click; 07-21 an anonymous purchase of 25 (before  |
+|      | the start: in his journey and the CSV, not a conversion of the period); signs up     |
+|      | 08-10 (newly known); buys 50 08-12                                                   |
 | cara | known since 05-01; 07-25 a newsletter click (before the start, in the lookback);     |
 |      | buys 30 on 08-03                                                                     |
 | dan  | known since 04-01; buys 40 on 08-04 BEFORE his first summer_sale click on 08-15,     |
@@ -75,6 +77,7 @@ EVENTS: Final = [
     _e("ann-4", "09-02T10:00", "purchase", "a-ann", revenue=500.0),  # after as-of
     # ben: his journey starts anonymously before the start; newly known on 08-10
     _e("ben-1", "07-20T09:00", "page_view", "b-ben", **_AD),
+    _e("ben-0", "07-21T09:30", "purchase", "b-ben", revenue=25.0),  # before the start
     _e("ben-2", "08-10T09:00", "page_view", "b-ben"),
     _e("ben-3", "08-10T09:05", "signup", "b-ben", "ben@example.com"),
     _e("ben-4", "08-12T09:00", "page_view", "b-ben"),
@@ -142,14 +145,15 @@ class Expected:
 
 #: Everyone since 08-01. People: the five active since the start and fay (newly known, her
 #: journey is earlier); not gus, hal, x-1. Events: ann 3 (the duplicate once, not 09-02),
-#: ben 5 (07-20 included: newly known), cara 2 (previously known: since the start only),
-#: dan 4, eve 1, fay 1. Conversions: ann, ben, cara, dan x2, eve = 6, revenue 300.
+#: ben 6 (07-20 and 07-21 included: newly known), cara 2 (previously known: since the start
+#: only), dan 4, eve 1, fay 1. Conversions since the start: ann, ben's 08-12, cara, dan x2,
+#: eve = 6, revenue 300 (not ben's 07-21 purchase, though the CSV holds it).
 #: Funnel page_view -> purchase (everyone, 30 days): ann, ben, cara, dan did page_view since
 #: the start (eve has none, fay's is earlier); all four bought after it.
 EXPECTED: Final = Expected(
     people=[f"{n}@example.com" for n in ("ann", "ben", "cara", "dan", "eve", "fay")],
     newly_known=2,
-    events=16,
+    events=17,
     conversions=6,
     revenue=300.0,
     converters=[f"{n}@example.com" for n in ("ann", "ben", "cara", "dan", "eve")],
@@ -158,13 +162,14 @@ EXPECTED: Final = Expected(
     funnel_last=4,
 )
 
-#: Filtered to the summer_sale campaign: ann, ben (07-20 click), dan. Events 3 + 5 + 4.
-#: Conversions after the person's first summer_sale touch (30-day lookback): ann's, ben's
-#: (23 days after his click), dan's second = 3, revenue 100 + 50 + 60 = 210; any time: 4, 250.
+#: Filtered to the summer_sale campaign: ann, ben (07-20 click), dan. Events 3 + 6 + 4.
+#: Conversions since the start after the person's first summer_sale touch (30-day lookback):
+#: ann's, ben's (23 days after his click), dan's second = 3, revenue 100 + 50 + 60 = 210 (not
+#: ben's 07-21 purchase: in scope, but before the start); any time since the start: 4, 250.
 EXPECTED_FILTERED: Final = Expected(
     people=[f"{n}@example.com" for n in ("ann", "ben", "dan")],
     newly_known=1,
-    events=12,
+    events=13,
     conversions=3,
     revenue=210.0,
     converters=[f"{n}@example.com" for n in ("ann", "ben", "dan")],
@@ -172,7 +177,8 @@ EXPECTED_FILTERED: Final = Expected(
     funnel_first=3,
     funnel_last=3,
 )
-#: The filtered cohort's conversions and revenue at any time (dan's 08-04 purchase too).
+#: The filtered cohort's conversions and revenue since the start at any time after a touch or
+#: none (dan's 08-04 purchase too; not ben's 07-21, before the start).
 ANY_TIME_FILTERED: Final = (4, 250.0)
 
 

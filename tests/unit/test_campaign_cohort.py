@@ -51,11 +51,14 @@ def report(frame: pl.DataFrame, **kwargs: Any) -> an.CampaignReport:
 # --------------------------------------------------------------------------- scoped conversions
 def test_conversions_count_only_after_a_matching_touch_within_the_lookback() -> None:
     rows = result(
-        # a: bought for 10 before clicking campaign x (not counted), 20 two days after
-        # (counted), 40 forty days after (outside the 30-day lookback: not counted).
+        # a (newly known on the start): bought for 10 before clicking campaign x (not
+        # counted), 15 two days after but before the start (her earlier journey, not the
+        # period's: not counted), 20 eleven days after (counted), 40 forty days after
+        # (outside the 30-day lookback: not counted).
         purchase("2022-06-20 10:00", 10.0),
         click("2022-06-21 10:00"),
-        purchase("2022-06-23 10:00", 20.0),
+        purchase("2022-06-23 10:00", 15.0),
+        purchase("2022-07-02 10:00", 20.0),
         purchase("2022-07-31 10:00", 40.0),
         # b: clicked campaign y only; kept out by the filter.
         click("2022-07-02 10:00", "y", email="b@x.io"),
@@ -69,12 +72,13 @@ def test_conversions_count_only_after_a_matching_touch_within_the_lookback() -> 
     got = an.campaign_report(rows, start=START, end=U("2022-08-06 00:00"), filters=X)
     k = got.kpis
     assert (k.conversions, k.revenue) == (2, 27.5)
-    assert (k.conversions_any_time, k.revenue_any_time) == (4, 77.5)
+    assert (k.conversions_any_time, k.revenue_any_time) == (3, 67.5)  # since the start
     assert got.cohort_size == 2  # a and d
-    # The breakdowns and the trend count the same scoped conversions.
+    # The breakdowns, the trend and the people table count the same scoped conversions.
     assert got.channels.get_column(c.CONVERSIONS).sum() == 2
     assert got.channels.get_column(c.REVENUE).sum() == 27.5
-    assert got.trend.get_column(c.CONVERSIONS).sum() == 1  # d's; a's counted one is in June
+    assert got.campaigns.get_column(c.CONVERSIONS).sum() == 2
+    assert got.trend.get_column(c.CONVERSIONS).sum() == 2
     assert got.people.select(c.EMAIL, c.CONVERSIONS, c.REVENUE).sort(c.EMAIL).rows() == [
         ("a@x.io", 1, 20.0),
         ("d@x.io", 1, 7.5),
@@ -115,6 +119,32 @@ def test_the_lookback_is_configurable_and_matches_attribution() -> None:
     short = report(rows, filters=X, lookback=dt.timedelta(days=2)).kpis
     long = report(rows, filters=X, lookback=dt.timedelta(days=3)).kpis  # inclusive
     assert (short.conversions, long.conversions) == (0, 1)
+
+
+def test_a_newly_known_persons_earlier_purchase_is_not_the_periods() -> None:
+    rows = result(
+        # n: bought anonymously for 25 before the start, became known on it, bought 10 after.
+        purchase("2022-06-20 10:00", 25.0, email="n@x.io", known_at="2022-07-01 00:00"),
+        purchase("2022-07-02 10:00", 10.0, email="n@x.io", known_at="2022-07-01 00:00"),
+        # p: previously known, bought 5 in the period.
+        purchase("2022-07-03 10:00", 5.0, known_at=EARLIER),
+    )
+    got = report(rows)
+    # Her earlier journey is in the rows (events, visits, the CSV) ...
+    assert (got.kpis.events, got.kpis.sessions, got.total_rows) == (3, 3, 3)
+    # ... but every figure counts the conversions since the start: the same two everywhere.
+    assert (got.kpis.conversions, got.kpis.revenue) == (2, 15.0)
+    assert got.trend.get_column(c.CONVERSIONS).sum() == 2
+    for table in (got.channels, got.campaigns):
+        assert table.select(pl.col(c.CONVERSIONS, c.REVENUE).sum()).row(0) == (2, 15.0)
+    status = an.breakdown(rows, by=c.KNOWN_STATUS, since=START)
+    assert status.select(c.KNOWN_STATUS, c.EVENTS, c.CONVERSIONS, c.REVENUE).sort(
+        c.KNOWN_STATUS
+    ).rows() == [(an.NEWLY_KNOWN, 2, 1, 10.0), (an.PREVIOUSLY_KNOWN, 1, 1, 5.0)]
+    assert got.people.select(c.EMAIL, c.EVENTS, c.CONVERSIONS, c.REVENUE).sort(c.EMAIL).rows() == [
+        ("a@x.io", 1, 1, 5.0),
+        ("n@x.io", 2, 1, 10.0),
+    ]
 
 
 # --------------------------------------------------------------------------- one cohort

@@ -17,6 +17,10 @@ Definitions the pages rely on:
   (start, as-of), after the filters (:func:`filter_people`). Every campaign figure counts these
   people (:attr:`Kpis.cohort`, :attr:`CampaignReport.cohort_size`); a figure that leaves some
   of them out says how many and why (:attr:`CampaignReport.excluded`).
+- **Counted conversions**: with ``since`` (the campaign start), conversions and revenue count
+  from it. A newly known person's earlier journey is in the rows (their events, visits and the
+  CSV) but a purchase in it was not made in the period, so no figure counts it as the period's:
+  the key figures, the tables, the trend and Attribution count the same conversions.
 - **Scoped conversions**: with a campaign, source, medium or channel filter, a conversion (and
   an event's revenue) counts only when the person had a matching touch at or before it, at
   most ``lookback`` earlier (default :data:`CONVERSION_LOOKBACK`, the attribution lookback);
@@ -274,14 +278,16 @@ def kpis(
     """People, events, sessions, conversions and revenue of ``frame``.
 
     With ``since``, ``cohort`` counts everyone in ``frame``, ``people`` those with an event at
-    or after it and ``newly_known`` those whose ``known_at`` is at or after it; the other
-    figures cover every row. When ``frame`` has an ``in_scope`` column (:func:`with_scope`),
-    conversions and revenue count only its rows, and the ``*_any_time`` figures every row.
+    or after it, ``newly_known`` those whose ``known_at`` is at or after it, and conversions
+    and revenue those at or after it (the module's *counted conversions*); events and
+    sessions cover every row. When ``frame`` has an ``in_scope`` column (:func:`with_scope`),
+    conversions and revenue count only its rows, and the ``*_any_time`` figures every
+    conversion since ``since``.
 
-    >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["x", "purchase", "x"],
+    >>> rows = pl.DataFrame({"email": ["a", "a", "b"], "event_type": ["purchase"] * 2 + ["x"],
     ...     "occurred_at": [dt.datetime(2022, 7, d, tzinfo=dt.UTC) for d in (1, 2, 3)],
     ...     "known_at": [dt.datetime(2022, 6, 1, tzinfo=dt.UTC)] * 3, "event_id": ["1", "2", "3"],
-    ...     "revenue": [None, 10.0, None]}).with_columns(pl.lit(None, pl.String).alias(n)
+    ...     "revenue": [5.0, 10.0, None]}).with_columns(pl.lit(None, pl.String).alias(n)
     ...     for n in ("utm_source", "utm_medium", "utm_campaign", "referrer", "page_url"))
     >>> k = kpis(rows, since=dt.datetime(2022, 7, 2, tzinfo=dt.UTC))
     >>> (k.cohort, k.people, k.events, k.sessions, k.conversions, k.revenue, k.newly_known)
@@ -310,16 +316,14 @@ def kpis(
     newly = None
     if since is not None:
         newly = frame.filter(pl.col(c.KNOWN_AT) >= utc_lit(since)).get_column(c.EMAIL).n_unique()
-    conversions = int(frame.select(is_conversion(conversion_events).sum()).item())
-    revenue = float(frame.get_column(c.REVENUE).fill_null(0.0).sum())
     figures = frame.select(
-        (is_conversion(conversion_events) & _scope()).sum().alias(CONVERSIONS)
-        if scoped
-        else pl.lit(conversions).alias(CONVERSIONS),
-        pl.when(_scope()).then(pl.col(c.REVENUE)).fill_null(0.0).sum().alias(c.REVENUE)
-        if scoped
-        else pl.lit(revenue).alias(c.REVENUE),
+        _conversions(frame, conversion_events, since).sum().alias(CONVERSIONS),
+        _revenue(frame, since).sum().alias(c.REVENUE),
+        _conversions(frame, conversion_events, since, scoped=False).sum().alias("_conversions"),
+        _revenue(frame, since, scoped=False).sum().alias("_revenue"),
     )
+    conversions = int(figures.item(0, "_conversions"))
+    revenue = float(figures.item(0, "_revenue"))
     return Kpis(
         people=active.get_column(c.EMAIL).n_unique(),
         events=frame.height,
@@ -529,16 +533,39 @@ def hourly_by_channel(
 # --------------------------------------------------------------------------- breakdowns
 
 
-def _conversions(frame: pl.DataFrame, events: Sequence[str]) -> pl.Expr:
-    """The conversions the figures count: scoped ones when ``frame`` has ``in_scope``."""
+def _counted(
+    frame: pl.DataFrame, since: dt.datetime | None, *, scoped: bool = True
+) -> pl.Expr | None:
+    """Which rows' conversions the figures count (see the module's *counted conversions*):
+    those at or after ``since``, and in scope when ``frame`` has ``in_scope`` (unless not
+    ``scoped``); ``None`` for every row."""
+    parts = [] if since is None else [pl.col(c.OCCURRED_AT) >= utc_lit(since)]
+    if scoped and c.IN_SCOPE in frame.columns:
+        parts.append(_scope())
+    return pl.all_horizontal(parts) if parts else None
+
+
+def _conversions(
+    frame: pl.DataFrame,
+    events: Sequence[str],
+    since: dt.datetime | None = None,
+    *,
+    scoped: bool = True,
+) -> pl.Expr:
+    """The conversions the figures count (:func:`_counted`), 1 or 0 per row."""
     hit = is_conversion(events)
-    return hit & _scope() if c.IN_SCOPE in frame.columns else hit
+    counted = _counted(frame, since, scoped=scoped)
+    return hit if counted is None else hit & counted
 
 
-def _revenue(frame: pl.DataFrame) -> pl.Expr:
+def _revenue(
+    frame: pl.DataFrame, since: dt.datetime | None = None, *, scoped: bool = True
+) -> pl.Expr:
+    """The revenue the figures count (:func:`_counted`), 0 where it does not count."""
     revenue = pl.col(c.REVENUE)
-    if c.IN_SCOPE in frame.columns:
-        revenue = pl.when(_scope()).then(revenue)
+    counted = _counted(frame, since, scoped=scoped)
+    if counted is not None:
+        revenue = pl.when(counted).then(revenue)
     return revenue.fill_null(0.0)
 
 
@@ -599,7 +626,8 @@ def breakdown(
 
     Events count toward the session they belong to, so a purchase in a session that began
     with a paid-search click counts for Paid Search. Sorted by people, then sessions.
-    Conversions and revenue are scoped when ``frame`` has ``in_scope`` (:func:`with_scope`).
+    Conversions and revenue count from ``since`` (the module's *counted conversions*) and are
+    scoped when ``frame`` has ``in_scope`` (:func:`with_scope`).
     """
     rows = with_dimension(frame, by, since=since)
     out = (
@@ -608,8 +636,8 @@ def breakdown(
             pl.col(c.EMAIL).n_unique().cast(pl.Int64).alias(PEOPLE),
             pl.struct(c.EMAIL, c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
             pl.len().cast(pl.Int64).alias(EVENTS),
-            _conversions(rows, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
-            _revenue(rows).sum().alias(c.REVENUE),
+            _conversions(rows, conversion_events, since).sum().cast(pl.Int64).alias(CONVERSIONS),
+            _revenue(rows, since).sum().alias(c.REVENUE),
         )
         .sort([PEOPLE, SESSIONS, by], descending=[True, True, False])
     )
@@ -700,9 +728,10 @@ def people_table(
 ) -> pl.DataFrame:
     """One row per person: known since, first/last event, events, sessions, channels, orders.
 
-    With ``since``, ``is_newly_known`` tells whether ``known_at >= since``. Sorted by the
-    latest activity first. Conversions and revenue are scoped when ``frame`` has
-    ``in_scope`` (:func:`with_scope`), as in the key figures.
+    With ``since``, ``is_newly_known`` tells whether ``known_at >= since`` and conversions and
+    revenue count from it, as in the key figures (the module's *counted conversions*; the
+    events and visits are the whole journey's). Sorted by the latest activity first.
+    Conversions and revenue are scoped when ``frame`` has ``in_scope`` (:func:`with_scope`).
     """
     rows = _ensure_sessions(frame)
     newly = (
@@ -728,8 +757,8 @@ def people_table(
             pl.col(c.OCCURRED_AT).max().alias(LAST_EVENT),
             pl.len().cast(pl.Int64).alias(EVENTS),
             pl.col(c.SESSION).n_unique().cast(pl.Int64).alias(SESSIONS),
-            _conversions(rows, conversion_events).sum().cast(pl.Int64).alias(CONVERSIONS),
-            _revenue(rows).sum().alias(c.REVENUE),
+            _conversions(rows, conversion_events, since).sum().cast(pl.Int64).alias(CONVERSIONS),
+            _revenue(rows, since).sum().alias(c.REVENUE),
         )
         .join(channels, on=c.EMAIL, how="left")
         .select(
@@ -1050,9 +1079,9 @@ def campaign_report(
     return CampaignReport(
         kpis=figures,
         trend=daily_trend(rows, start=start, end=end, tz=tz, conversion_events=conversion_events),
-        channels=breakdown(rows, by=c.CHANNEL, conversion_events=conversion_events),
+        channels=breakdown(rows, by=c.CHANNEL, conversion_events=conversion_events, since=start),
         campaigns=breakdown(
-            rows, by=c.SESSION_CAMPAIGN, conversion_events=conversion_events, limit=top
+            rows, by=c.SESSION_CAMPAIGN, conversion_events=conversion_events, limit=top, since=start
         ),
         touchpoints=touchpoints_before_known(rows, newly_known_since=start, limit=top),
         people=people_table(rows, since=start, conversion_events=conversion_events),

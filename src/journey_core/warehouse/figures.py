@@ -66,6 +66,7 @@ from journey_core.warehouse.constructs import (
     running_max,
     running_max_before,
     temp_table_as,
+    time_bound,
     unicode_lower,
 )
 from journey_core.warehouse.engine import memory_bounded, memory_limit_bytes
@@ -977,20 +978,43 @@ def _revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
     return sa.func.coalesce(rows[c.REVENUE], sa.literal(0.0))
 
 
+def _counted(
+    rows: sa.ColumnCollection[str, Any], since: dt.datetime | None, *, scoped: bool = True
+) -> sa.ColumnElement[bool] | None:
+    """Which rows' conversions the figures count (``campaign._counted``): those at or after
+    ``since``, and in scope when the rows have ``in_scope`` (unless not ``scoped``); ``None``
+    for every row."""
+    parts: list[sa.ColumnElement[bool]] = []
+    if since is not None:
+        parts.append(rows[c.OCCURRED_AT] >= time_bound("counted_since", since, lower=True))
+    if scoped and c.IN_SCOPE in rows:
+        parts.append(rows[c.IN_SCOPE] == 1)
+    return sa.and_(*parts) if parts else None
+
+
 def counted_conversion(
-    rows: sa.ColumnCollection[str, Any], events: Sequence[str]
+    rows: sa.ColumnCollection[str, Any],
+    events: Sequence[str],
+    since: dt.datetime | None = None,
+    *,
+    scoped: bool = True,
 ) -> sa.ColumnElement[int]:
-    """The conversions the figures count: only rows ``in_scope`` when the rows have it."""
-    if c.IN_SCOPE not in rows:
+    """The conversions the figures count, 1 or 0 per row: only rows at or after ``since``,
+    and only rows ``in_scope`` when the rows have it (``campaign._conversions``)."""
+    counted = _counted(rows, since, scoped=scoped)
+    if counted is None:
         return _conversion(rows, events)
-    return sa.case((rows[c.IN_SCOPE] == 1, _conversion(rows, events)), else_=sa.literal(0))
+    return sa.case((counted, _conversion(rows, events)), else_=sa.literal(0))
 
 
-def counted_revenue(rows: sa.ColumnCollection[str, Any]) -> sa.ColumnElement[float]:
-    """The revenue the figures count: only rows ``in_scope`` when the rows have it."""
-    if c.IN_SCOPE not in rows:
+def counted_revenue(
+    rows: sa.ColumnCollection[str, Any], since: dt.datetime | None = None, *, scoped: bool = True
+) -> sa.ColumnElement[float]:
+    """The revenue the figures count, as :func:`counted_conversion` counts conversions."""
+    counted = _counted(rows, since, scoped=scoped)
+    if counted is None:
         return _revenue(rows)
-    return sa.case((rows[c.IN_SCOPE] == 1, _revenue(rows)), else_=sa.literal(0.0))
+    return sa.case((counted, _revenue(rows)), else_=sa.literal(0.0))
 
 
 def _people(value: sa.ColumnElement[Any]) -> sa.ColumnElement[int]:
@@ -1007,8 +1031,9 @@ def kpis_statement(
     """ONE row: people, events, sessions, conversions, revenue, newly known, cohort,
     conversions and revenue any time (``campaign.kpis``).
 
-    ``newly_known`` and ``cohort`` are null without ``since``; the any-time figures are null
-    unless the rows carry ``in_scope`` (:func:`scoped_rows`), which then scopes the others.
+    ``newly_known`` and ``cohort`` are null without ``since``; conversions and revenue count
+    from ``since`` (``campaign.kpis``); the any-time figures are null unless the rows carry
+    ``in_scope`` (:func:`scoped_rows`), which then scopes the others.
     """
     t = touches.c
     if since is None:
@@ -1023,16 +1048,17 @@ def kpis_statement(
     any_conversions: Any = sa.null()
     any_revenue: Any = sa.null()
     if c.IN_SCOPE in t:
-        any_conversions = sa.func.coalesce(sa.func.sum(_conversion(t, conversion_events)), 0)
-        any_revenue = sa.func.coalesce(sa.func.sum(_revenue(t)), 0.0)
+        every = counted_conversion(t, conversion_events, since, scoped=False)
+        any_conversions = sa.func.coalesce(sa.func.sum(every), 0)
+        any_revenue = sa.func.coalesce(sa.func.sum(counted_revenue(t, since, scoped=False)), 0.0)
     return sa.select(
         people.label(c.PEOPLE),
         sa.func.count().label(c.EVENTS),
         sa.func.coalesce(sa.func.sum(t[c.IS_SESSION_START]), 0).label(c.SESSIONS),
-        sa.func.coalesce(sa.func.sum(counted_conversion(t, conversion_events)), 0).label(
+        sa.func.coalesce(sa.func.sum(counted_conversion(t, conversion_events, since)), 0).label(
             c.CONVERSIONS
         ),
-        sa.func.coalesce(sa.func.sum(counted_revenue(t)), 0.0).label(c.REVENUE),
+        sa.func.coalesce(sa.func.sum(counted_revenue(t, since)), 0.0).label(c.REVENUE),
         newly.label(c.NEWLY_KNOWN_PEOPLE),
         cohort.label("cohort"),
         any_conversions.label("conversions_any_time"),
@@ -1239,7 +1265,8 @@ def breakdown_statement(
     (any of ``campaign.DIMENSIONS``; ``known_status`` needs ``since``).
 
     ``exclude`` leaves one value out (the recent page's campaigns without ``(not set)``).
-    Conversions and revenue are scoped when the rows carry ``in_scope``.
+    Conversions and revenue count from ``since`` and are scoped when the rows carry
+    ``in_scope``.
     """
     t = with_dimension(touches, by, since)
     person = bytewise(t[c.EMAIL])  # grouped as bytes (see touches_of)
@@ -1248,8 +1275,8 @@ def breakdown_statement(
         person.label(c.EMAIL),
         t[c.SESSION],
         sa.func.count().label(c.EVENTS),
-        sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-        sa.func.sum(counted_revenue(t)).label(c.REVENUE),
+        sa.func.sum(counted_conversion(t, conversion_events, since)).label(c.CONVERSIONS),
+        sa.func.sum(counted_revenue(t, since)).label(c.REVENUE),
     ).group_by(t[by], person, t[c.SESSION])
     if exclude is not None:
         per_visit = per_visit.where(t[by] != _lit(exclude))
@@ -1675,9 +1702,14 @@ def campaign_figures(
             trend_statement(touches, start=begin, end=until, tz=zone, conversion_events=conv),
             _TREND,
         ),
-        (breakdown_statement(touches, by=c.CHANNEL, conversion_events=conv), _BREAKDOWN),
         (
-            breakdown_statement(touches, by=c.SESSION_CAMPAIGN, limit=top, conversion_events=conv),
+            breakdown_statement(touches, by=c.CHANNEL, since=begin, conversion_events=conv),
+            _BREAKDOWN,
+        ),
+        (
+            breakdown_statement(
+                touches, by=c.SESSION_CAMPAIGN, since=begin, limit=top, conversion_events=conv
+            ),
             _BREAKDOWN,
         ),
         (touchpoints_statement(touches, newly_known_since=begin, limit=top), _TOUCHPOINTS),

@@ -134,8 +134,8 @@ def people_statement(
             last,
             sa.func.count().label(c.EVENTS),
             sa.func.count(sa.distinct(t[c.SESSION])).label(c.SESSIONS),
-            sa.func.sum(counted_conversion(t, conversion_events)).label(c.CONVERSIONS),
-            sa.func.sum(counted_revenue(t)).label(c.REVENUE),
+            sa.func.sum(counted_conversion(t, conversion_events, since)).label(c.CONVERSIONS),
+            sa.func.sum(counted_revenue(t, since)).label(c.REVENUE),
             sa.func.count().over().label(_TOTAL),
         )
         .group_by(t[c.EMAIL])
