@@ -58,16 +58,27 @@ def first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(orig).__name__
 
 
+#: A password at least this long is blanked wherever it appears; a shorter one only where it
+#: stands alone (not inside a word), so a password "p" leaves "port 5433" readable.
+WHOLE_PASSWORD = 8
+
+
 def scrub(text: str, url: sa.URL) -> str:
     """``text`` with the URL's password blanked out, plain or percent-encoded.
 
     >>> scrub("login s3cr/t and s3cr%2Ft failed", sa.make_url("postgresql://a:s3cr%2Ft@h/d"))
     'login *** and *** failed'
+    >>> scrub("postgresql://a:p@h:5433/d: port 5433 refused", sa.make_url("postgresql://a:p@h/d"))
+    'postgresql://a:***@h:5433/d: port 5433 refused'
     """
     password = url.password
     if password:
         for form in {str(password), quote(str(password), safe="")}:
-            text = text.replace(form, "***")
+            if len(form) >= WHOLE_PASSWORD:
+                text = text.replace(form, "***")
+            else:
+                alone = rf"(?<![^\W_]){re.escape(form)}(?![^\W_])"
+                text = re.sub(alone, "***", text)
     return text
 
 
