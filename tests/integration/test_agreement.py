@@ -17,11 +17,14 @@ import pandas as pd
 import polars as pl
 import pytest
 import streamlit
+from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
+from journey_api.app import PATH, create_app
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.analytics import funnel as fn
+from journey_core.config import Settings
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine
 from journey_ui import data
@@ -260,3 +263,25 @@ def test_any_time_figures_by_hand(url: str, route: str) -> None:
     view, _ = data.campaign(engine, url, key, an.Filters(campaigns=(k.CAMPAIGN,)))
     assert (view.kpis.conversions, view.kpis.revenue) == (3, 210.0)
     assert (view.kpis.conversions_any_time, view.kpis.revenue_any_time) == k.ANY_TIME_FILTERED
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def test_the_api_returns_the_campaign_pages_cohort(url: str) -> None:
+    """GET the endpoint with the page's inputs: the page's people and events (the CSV's
+    rows), and its purchases since the start are the page's conversions."""
+    app = create_app(Settings(database_url=url))
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        response = client.get(
+            PATH, params={"event_date": k.START, "as_of": k.AS_OF, "limit": 10_000}
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    rows = body["data"]
+    assert body["meta"]["events"] == len(rows) == k.EXPECTED.events
+    assert sorted({row[c.EMAIL] for row in rows}) == k.EXPECTED.people
+    purchases = [row for row in rows if row[c.EVENT_TYPE] == "purchase"]
+    in_period = [row for row in purchases if row[c.OCCURRED_AT][:10] >= k.START]
+    assert len(in_period) == k.EXPECTED.conversions == len(purchases) - 1  # not ben's 07-21
+    assert sum(row[c.REVENUE] for row in in_period) == pytest.approx(k.EXPECTED.revenue)
