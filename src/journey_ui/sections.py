@@ -470,10 +470,17 @@ def campaign_charts(report: data.CampaignView, ctx: PageContext, start: dt.date)
     )
     if report.by is not None and report.split is not None and report.breakdown is not None:
         name = BREAKDOWN_LABELS[report.by]
+        grouped = report.split.get_column(report.by).eq(an.OTHER).any()
         ui.section(
             f"Daily trend by {name.lower()}",
-            f"Events per day since {start:%d %b %Y}, per {name.lower()} (the "
-            f"{data.SPLIT_TOP} with most people; the rest as {an.OTHER})." + partial,
+            f"Events per day since {start:%d %b %Y}, per {name.lower()}"
+            + (
+                f" (the {data.SPLIT_TOP} with most people; the rest as {an.OTHER})"
+                if grouped
+                else ""
+            )
+            + "."
+            + partial,
         )
         ui.chart(
             charts.split_trend_chart(

@@ -381,6 +381,12 @@ def test_the_breakdown_picker_drives_trend_table_and_funnel(
     names = [trace["name"] for trace in trend["data"]]
     assert names == split[dimension].unique(maintain_order=True).to_list()
     assert len(names) > 1
+    # The trend's caption speaks of "(other)" only when smaller values were summed into it.
+    captions = " ".join(x.value for x in at.caption)
+    assert ("the rest as (other)" in captions) == (an.OTHER in names)
+    # The table's conversions add up to the key figure (both count from the start).
+    conversions = next(m for m in at.metric if m.label == "Conversions").value
+    assert f"{int(table[an.CONVERSIONS].sum()):,}" == conversions
     spec = fn.FunnelSpec(
         steps=fn.NEWLY_KNOWN_STEPS, since=START, who=fn.NEWLY_KNOWN, breakdown=dimension
     )
