@@ -409,9 +409,10 @@ def campaign_kpis(
                 help=f"The revenue of every purchase of these people since {since}.",
             ),
         ]
-    if scoped:  # two rows, so that every label and figure reads in full
+    if scoped:  # each measure's row: after a matching touch, then any time; in full at 1280 px
         ui.kpi_row(items[:3])
-        ui.kpi_row(items[3:], widths=[262, 278, 186, 206])  # each label in full at 1440 px
+        ui.kpi_row([items[3], items[5]])
+        ui.kpi_row([items[4], items[6]])
     else:  # the first label is the longest: in full from a 1280 px window
         ui.kpi_row(items, widths=[1.3, 1, 1, 1, 1])
     notes = []

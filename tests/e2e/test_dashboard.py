@@ -212,13 +212,21 @@ def test_campaign_pick_a_date_and_download(
     assert csv == frame(url, as_of, event_date=start)
 
 
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        pytest.param("", 5, id="everyone"),
+        # Scoped: "Conversions after a matching touch", "Revenue, any time (USD)", ...
+        pytest.param("&channel=Email", 7, id="scoped"),
+    ],
+)
 def test_campaign_key_figures_read_in_full_on_a_laptop(
-    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str], query: str, count: int
 ) -> None:
     """At 1280 px (a common laptop window) no key figure's label is cut to an ellipsis."""
     _, as_of = warehouse
     page.set_viewport_size({"width": 1280, "height": 900})
-    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}")
+    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}{query}")
     labels = page.locator('[data-testid="stMetricLabel"]')
     labels.first.wait_for()
     cut = page.evaluate(
@@ -227,7 +235,7 @@ def test_campaign_key_figures_read_in_full_on_a_laptop(
                 .some(e => e.scrollWidth > e.clientWidth + 1))
             .map(label => label.innerText)"""
     )
-    assert labels.count() == 5
+    assert labels.count() == count
     assert cut == []
 
 
