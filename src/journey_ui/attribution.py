@@ -229,7 +229,8 @@ def kpis(
                 ui.fmt_amount(totals.revenue, compact=True),
                 help=f"Revenue of those conversions ({period}).",
             ),
-        ]
+        ],
+        widths=[1.35, 1, 1.1, 1, 1.1],  # the first label in full from a 1280 px window
     )
 
 

@@ -213,20 +213,22 @@ def test_campaign_pick_a_date_and_download(
 
 
 @pytest.mark.parametrize(
-    ("query", "count"),
+    ("path", "count"),
     [
-        pytest.param("", 5, id="everyone"),
+        pytest.param("?", 4, id="recent"),
+        pytest.param("campaign?event_date={start}&", 5, id="campaign"),
         # Scoped: "Conversions after a matching touch", "Revenue, any time (USD)", ...
-        pytest.param("&channel=Email", 7, id="scoped"),
+        pytest.param("campaign?event_date={start}&channel=Email&", 7, id="campaign-scoped"),
+        pytest.param("attribution?event_date={start}&", 5, id="attribution"),
     ],
 )
-def test_campaign_key_figures_read_in_full_on_a_laptop(
-    server: StreamlitServer, page: Page, warehouse: tuple[str, str], query: str, count: int
+def test_key_figures_read_in_full_on_a_laptop(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str], path: str, count: int
 ) -> None:
     """At 1280 px (a common laptop window) no key figure's label is cut to an ellipsis."""
     _, as_of = warehouse
     page.set_viewport_size({"width": 1280, "height": 900})
-    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&as_of={as_of}{query}")
+    open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01')}as_of={as_of}")
     labels = page.locator('[data-testid="stMetricLabel"]')
     labels.first.wait_for()
     cut = page.evaluate(
