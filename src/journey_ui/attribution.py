@@ -230,7 +230,6 @@ def kpis(
                 help=f"Revenue of those conversions ({period}).",
             ),
         ],
-        widths=[1.35, 1, 1.1, 1, 1.1],  # the first label in full from a 1280 px window
     )
 
 

@@ -329,10 +329,12 @@ class Kpi:
     help: str | None = None
 
 
-def kpi_row(items: Sequence[Kpi], *, widths: Sequence[float] | None = None) -> None:
-    """Headline figures side by side, in bordered cards."""
-    for column, item in zip(st.columns(widths or len(items)), items, strict=True):
-        with column:
+def kpi_row(items: Sequence[Kpi]) -> None:
+    """Headline figures side by side, in bordered cards that share the row's width; in a
+    window too narrow for them all, the cards wrap onto a second row rather than cutting a
+    label or a figure to an ellipsis."""
+    with st.container(horizontal=True, gap="small"):
+        for item in items:
             st.metric(
                 item.label,
                 item.value,
@@ -340,6 +342,7 @@ def kpi_row(items: Sequence[Kpi], *, widths: Sequence[float] | None = None) -> N
                 help=item.help,
                 border=True,
                 delta_color="normal",
+                width="stretch",
             )
 
 
@@ -720,7 +723,6 @@ def profile_card(profile: an.Profile, ctx: PageContext) -> None:
                 Kpi("Orders", fmt_int(profile.orders)),
                 Kpi(money_label("Revenue"), fmt_amount(profile.revenue, compact=True)),
             ],
-            widths=[1, 1, 1.6, 1, 1.2],
         )
 
 

@@ -409,12 +409,12 @@ def campaign_kpis(
                 help=f"The revenue of every purchase of these people since {since}.",
             ),
         ]
-    if scoped:  # each measure's row: after a matching touch, then any time; in full at 1280 px
+    if scoped:  # a row per measure: after a matching touch beside any time
         ui.kpi_row(items[:3])
         ui.kpi_row([items[3], items[5]])
         ui.kpi_row([items[4], items[6]])
-    else:  # the first label is the longest: in full from a 1280 px window
-        ui.kpi_row(items, widths=[1.3, 1, 1, 1, 1])
+    else:
+        ui.kpi_row(items)
     notes = []
     if pending is not None:
         notes.append(COMPARING.format(dates=pending))
@@ -574,7 +574,6 @@ def quality_panel(report: pl.DataFrame) -> None:
             ui.Kpi("Problem rows", ui.fmt_int(total), help="Rows counted once per kind."),
             ui.Kpi("Kinds found", f"{bad.height} of {report.height}"),
         ],
-        widths=[1, 1],
     )
     if total == 0:
         st.success("No problems found: every row is usable.", icon=":material/check_circle:")
