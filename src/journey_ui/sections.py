@@ -267,17 +267,16 @@ def breakdown_picker() -> str | None:
     """The one breakdown of the page (trend, table and funnel), in the URL (``?breakdown=``);
     returns the dimension, ``None`` for no breakdown."""
     urlstate.restore(BREAKDOWN_PARAM)
-    left, _ = st.columns([1, 3])
-    with left:
-        picked = st.selectbox(
-            "Break down by",
-            options=list(BREAKDOWN_LABELS),
-            format_func=BREAKDOWN_LABELS.__getitem__,
-            key=BREAKDOWN_PARAM.key,
-            help="Splits the daily trend, adds a table of the key figures per value and splits "
-            "the funnel (by each person's first touch). Channel, source / medium, campaign and "
-            "landing page are the visit's; device is the anonymous id.",
-        )
+    picked = st.selectbox(
+        "Break down by",
+        options=list(BREAKDOWN_LABELS),
+        format_func=BREAKDOWN_LABELS.__getitem__,
+        key=BREAKDOWN_PARAM.key,
+        help="Splits the daily trend, adds a table of the key figures per value and splits "
+        "the funnel (by each person's first touch). Channel, source / medium, campaign and "
+        "landing page are the visit's; device is the anonymous id.",
+        width=290,  # "Newly vs previously known" in full, in any window
+    )
     urlstate.publish(BREAKDOWN_PARAM, picked)
     ui.warn_url_errors(BREAKDOWN_PARAM)
     return None if picked == NO_BREAKDOWN else picked
