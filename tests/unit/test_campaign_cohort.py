@@ -370,7 +370,7 @@ def test_every_widget_counts_the_same_conversions(
 ) -> None:
     """Random worlds (newly known people with purchases before the start among them): the
     key figures, the daily trend, every breakdown table and the people table count the same
-    conversions and revenue."""
+    conversions and revenue (and the trend's newly known people add up to the key figure)."""
     ids = identities_frame([(a, e, t.isoformat(" ")) for a, e, t in identities])
     query = JourneyQuery(as_of=RANDOM_AS_OF, event_date=start)
     assert query.start is not None
@@ -382,6 +382,7 @@ def test_every_widget_counts_the_same_conversions(
         return int(frame.get_column(c.CONVERSIONS).sum()), float(frame.get_column(c.REVENUE).sum())
 
     assert int(got.trend.get_column(c.CONVERSIONS).sum()) == expected[0]
+    assert int(got.trend.get_column(an.NEWLY_KNOWN_PEOPLE).sum()) == got.kpis.newly_known
     for name, frame in [("channels", got.channels), ("campaigns", got.campaigns)]:
         assert total(frame) == pytest.approx(expected), name
     assert total(got.people) == pytest.approx(expected)
