@@ -218,7 +218,7 @@ def test_campaign_pick_a_date_and_download(
     ("path", "count"),
     [
         pytest.param("?", 4, id="recent"),
-        pytest.param("campaign?event_date={start}&", 5, id="campaign"),
+        pytest.param("campaign?event_date={start}&breakdown=known&", 5, id="campaign"),
         # Scoped: "Conversions after a matching touch", "Revenue, any time (USD)", ...
         pytest.param("campaign?event_date={start}&channel=Email&", 7, id="campaign-scoped"),
         pytest.param("attribution?event_date={start}&", 5, id="attribution"),
@@ -232,17 +232,19 @@ def test_key_figures_read_in_full_in_a_narrow_window(
     count: int,
     width: int,
 ) -> None:
-    """No key figure's label or value is cut to an ellipsis: the cards wrap instead."""
+    """No key figure's label or value is cut to an ellipsis (the cards wrap instead), nor a
+    picked value ("Newly vs previously known")."""
     _, as_of = warehouse
     page.set_viewport_size({"width": width, "height": 900})
     open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01')}as_of={as_of}")
     labels = page.locator('[data-testid="stMetricLabel"]')
     labels.first.wait_for()
     cut_script = """() => [...document.querySelectorAll(
-            '[data-testid="stMetricLabel"], [data-testid="stMetricValue"]')]
+            '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
+            + '[data-testid="stSelectbox"] input')]
         .filter(label => [label, ...label.querySelectorAll('*')]
             .some(e => e.scrollWidth > e.clientWidth + 1))
-        .map(label => label.innerText)"""
+        .map(label => label.value || label.innerText)"""
     deadline = time.monotonic() + 20  # cards still being laid out are not cut ones
     while (cut := page.evaluate(cut_script)) and time.monotonic() < deadline:
         page.wait_for_timeout(500)
