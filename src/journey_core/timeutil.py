@@ -47,6 +47,6 @@ def parse_timezone(name: str) -> ZoneInfo:
     """Return the IANA timezone ``name`` or raise an :class:`InputError` naming ``timezone``."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         msg = f"{name!r} is not an IANA timezone; use e.g. UTC or Europe/Berlin."
         raise InputError("timezone", msg) from None

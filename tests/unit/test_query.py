@@ -115,9 +115,19 @@ def test_future_as_of() -> None:
         JourneyQuery.build(now=NOW, as_of="2027-01-01T00:00Z")
 
 
-def test_unknown_timezone() -> None:
-    with pytest.raises(InputError, match=r"^timezone: 'Mars/Base' is not an IANA timezone"):
-        JourneyQuery.build(now=NOW, timezone="Mars/Base")
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("Mars/Base", id="unknown"),
+        pytest.param("America", id="a-region-folder"),  # IsADirectoryError from zoneinfo
+        pytest.param("x" * 300, id="too-long"),  # OSError: file name too long
+        pytest.param("zone1970.tab", id="a-data-file"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_unknown_timezone(name: str) -> None:
+    with pytest.raises(InputError, match=r"^timezone: '.*' is not an IANA timezone"):
+        JourneyQuery.build(now=NOW, timezone=name)
 
 
 def test_windows() -> None:
