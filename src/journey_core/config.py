@@ -257,20 +257,26 @@ def _at_least_zero(example: str) -> Callable[[str, str], float]:
     return parse
 
 
-def _whole(minimum: int, example: str) -> Callable[[str, str], int]:
-    """A parser of a whole number of at least ``minimum``."""
+def _whole(minimum: int, example: str, maximum: int | None = None) -> Callable[[str, str], int]:
+    """A parser of a whole number of at least ``minimum`` (and at most ``maximum``)."""
+    bound = math.inf if maximum is None else maximum
+    span = f"of at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
 
     def parse(name: str, raw: str) -> int:
         value = _number(raw)
-        if not (minimum <= value < math.inf and value == int(value)):
-            msg = (
-                f"{name}={raw!r} is not a whole number of at least {minimum}; "
-                f"unset it or use e.g. {example}."
-            )
+        if not (minimum <= value <= bound and value < math.inf and value == int(value)):
+            msg = f"{name}={raw!r} is not a whole number {span}; unset it or use e.g. {example}."
             raise ConfigError(msg)
         return int(value)
 
     return parse
+
+
+#: The most API slots of one kind: each is a thread or a worker process.
+MAX_SLOTS = 256
+#: The most megabytes a memory setting takes (16 TB), beyond any machine and what DuckDB
+#: accepts as a ``memory_limit`` ("Memory value out of range" above about 9 * 10**12 MB).
+MAX_MEMORY_MB = 16 * 1024 * 1024
 
 
 def _hosts(name: str, raw: str) -> tuple[str, ...]:
@@ -394,18 +400,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         ENV_API_READ_SLOTS,
         "api_read_slots",
-        "whole number >= 1",
+        f"whole number 1-{MAX_SLOTS}",
         "Most cohort and campaign warehouse reads the API runs at once (each in a worker "
         "process when `JOURNEY_API_COHORT_PROCESSES` is on); other requests wait their turn.",
-        _whole(1, "2"),
+        _whole(1, "2", MAX_SLOTS),
     ),
     Variable(
         ENV_API_LOOKUP_SLOTS,
         "api_lookup_slots",
-        "whole number >= 1",
+        f"whole number 1-{MAX_SLOTS}",
         "Most person (email) lookups the API runs at once, in slots of their own so they never "
         "wait behind cohort reads.",
-        _whole(1, "8"),
+        _whole(1, "8", MAX_SLOTS),
     ),
     Variable(
         ENV_API_CACHE_MB,
@@ -453,10 +459,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         ENV_DASHBOARD_CACHE_MB,
         "dashboard_cache_mb",
-        "whole number >= 0",
+        f"whole number 0-{MAX_MEMORY_MB}",
         "Megabytes of journey rows and page results the dashboard keeps for its sessions; the "
         "least recently used go first; 0 keeps none.",
-        _whole(0, "512"),
+        _whole(0, "512", MAX_MEMORY_MB),
     ),
     Variable(
         ENV_DASHBOARD_PUBLIC,
@@ -507,14 +513,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         ENV_DUCKDB_MEMORY_MB,
         "duckdb_memory_mb",
-        "whole number >= 0",
+        f"whole number 0-{MAX_MEMORY_MB}",
         "DuckDB's `memory_limit` (megabytes) in the dashboard's process for a DuckDB file: "
         "beyond it its joins, windows and sorts spill to a temporary folder instead of "
         "growing (`journey-duckdb-<pid>` in the system's temporary directory, `TMPDIR`: "
         "gigabytes at 100M events; DuckDB removes it when it closes, and the next process "
         "that spills removes those of killed processes); 0: DuckDB's own default (80% of the "
         "machine's memory).",
-        _whole(0, "256"),
+        _whole(0, "256", MAX_MEMORY_MB),
     ),
 )
 

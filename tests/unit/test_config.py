@@ -123,6 +123,12 @@ def test_every_variable_the_product_names_is_a_setting() -> None:
         pytest.param("JOURNEY_API_READ_SLOTS", "0", id="slots-zero"),
         pytest.param("JOURNEY_API_READ_SLOTS", "2.5", id="slots-fraction"),
         pytest.param("JOURNEY_API_LOOKUP_SLOTS", "0", id="lookup-slots-zero"),
+        # Far too many: Python's OverflowError when the API made its pool.
+        pytest.param("JOURNEY_API_READ_SLOTS", "99999999999999999999", id="slots-huge"),
+        pytest.param("JOURNEY_API_LOOKUP_SLOTS", "257", id="lookup-slots-too-many"),
+        # DuckDB's "Memory value out of range", reported as a warehouse URL problem.
+        pytest.param("JOURNEY_DUCKDB_MEMORY_MB", "99999999999999999999", id="duckdb-mb-huge"),
+        pytest.param("JOURNEY_DASHBOARD_CACHE_MB", "1e30", id="dashboard-cache-huge"),
         pytest.param("JOURNEY_API_CACHE_MB", "-1", id="cache-mb-negative"),
         pytest.param("JOURNEY_API_ALLOWED_HOSTS", "*", id="hosts-any"),
         pytest.param("JOURNEY_API_ALLOWED_HOSTS", "a.io, http://b.io/", id="hosts-url"),
