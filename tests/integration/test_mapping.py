@@ -284,6 +284,9 @@ def test_load_mapping_from_file(tmp_path: Path) -> None:
         load_mapping(path)
     with pytest.raises(ConfigError, match=r"neither a built-in preset .* nor a readable TOML"):
         load_mapping(tmp_path / "missing.toml")
+    path.write_bytes(b"\xff\xfepreset")  # e.g. saved as UTF-16
+    with pytest.raises(ConfigError, match=r"m\.toml: not UTF-8 text; fix --mapping or JOURNEY_"):
+        load_mapping(path)
 
 
 def test_settings_read_journey_mapping() -> None:

@@ -332,6 +332,11 @@ def test_the_shipped_default_file_is_a_valid_user_file() -> None:
         pytest.param(
             "[[rules]]\nchannel = 'X'\nmedium_regex = '('", "not a valid regular", id="regex"
         ),
+        pytest.param(  # Python's re raises OverflowError for a count this large
+            "[[rules]]\nchannel = 'X'\nsource_regex = 'a{99999999999}'",
+            "not a valid regular",
+            id="regex-count",
+        ),
         pytest.param(
             "[[rules]]\nchannel = 'X'\nsource_category = ['serch']",
             "unknown category 'serch'",
@@ -357,6 +362,13 @@ def test_bad_channel_files_name_the_problem(text: str, message: str) -> None:
 def test_missing_channel_file_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=ENV_CHANNELS_FILE):
         ChannelConfig.from_toml(tmp_path / "nope.toml")
+
+
+def test_a_channel_file_that_is_not_text_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "channels.toml"
+    path.write_bytes(b"\xff\xfe[[rules]]")  # e.g. saved as UTF-16
+    with pytest.raises(ConfigError, match=rf"{path}: not UTF-8 text\. .*{ENV_CHANNELS_FILE}"):
+        ChannelConfig.from_toml(path)
 
 
 def test_docs_channel_example_parses() -> None:

@@ -107,9 +107,10 @@ class ChannelConfig:
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
             msg = (
-                f"Cannot read the channel file {p}: {exc.strerror or exc}. "
+                f"Cannot read the channel file {p}: {why}. "
                 f"Fix the path in {ENV_CHANNELS_FILE}, or unset it to use the default channels."
             )
             raise ConfigError(msg) from None
@@ -413,7 +414,7 @@ def _check_regex(pattern: str, *, where: str) -> None:
     try:
         re.compile(pattern)
         pl.select(pl.lit("").str.contains("(?i)" + pattern))
-    except (re.error, pl.exceptions.PolarsError) as exc:
+    except (re.error, pl.exceptions.PolarsError, OverflowError) as exc:  # a{99999999999}
         msg = f"{where}: {pattern!r} is not a valid regular expression ({exc})."
         raise ConfigError(msg) from None
 

@@ -629,7 +629,8 @@ def load_mapping(spec: str | Path | None) -> SchemaMapping:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        msg = f"cannot read the mapping file {path}: {exc}"
+        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
+        msg = f"cannot read the mapping file {path}: {why}; fix --mapping or {ENV_MAPPING}."
         raise ConfigError(msg) from None
     except tomllib.TOMLDecodeError as exc:
         msg = f"{path} is not valid TOML: {exc}"
