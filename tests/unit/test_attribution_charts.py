@@ -102,9 +102,14 @@ def test_time_to_convert_chart_names_median_and_p90() -> None:
     )
     fig = charts.time_to_convert_chart(hist, summary)
     assert [t.name for t in fig.data] == [
-        "From first touch (median 0.5 days, 90th percentile 1.0 day)",
-        "From becoming known (median 2.2 days, 90th percentile 4.0 days)",
+        "From first touch<br>median 0.5 days, 90th percentile 1.0 day",
+        "From becoming known<br>median 2.2 days, 90th percentile 4.0 days",
     ]
+    # Entries of a fixed width, wide enough for the longest line, at the figure's foot.
+    legend = fig.layout.legend
+    assert (legend.entrywidthmode, legend.yref, legend.y) == ("pixels", "container", 0)
+    longest = max(len(line) for t in fig.data for line in str(t.name).split("<br>"))
+    assert legend.entrywidth >= 7 * longest  # about 7 px a character at 12 px
     assert list(fig.data[1].y) == [0, 3]
 
 

@@ -322,7 +322,8 @@ def time_to_convert_chart(
             cohort = summary.filter((pl.col(a.MEASURE) == measure) & (pl.col(a.GROUP) == a.ALL))
             if cohort.height:
                 med, p90 = cohort.row(0, named=True)[a.MEDIAN_DAYS], cohort[a.P90_DAYS][0]
-                name += f" (median {fmt.fmt_days(med)}, 90th percentile {fmt.fmt_days(p90)})"
+                # On a line of its own: in full in a narrow window too.
+                name += f"<br>median {fmt.fmt_days(med)}, 90th percentile {fmt.fmt_days(p90)}"
         fig.add_bar(
             name=name,
             x=rows[a.BIN].to_list(),
@@ -337,16 +338,27 @@ def time_to_convert_chart(
         barmode="group",
         xaxis_title="Days to first conversion",
         yaxis_title="People",
+        # At the figure's foot, an entry of two lines in a fixed width: side by side where
+        # they fit, else one under the other (a fraction of the width each overlapped the
+        # long entries, and the axis title, in a narrow window).
         legend={
             "orientation": "h",
-            "y": -0.25,
-            "entrywidth": 0.5,
-            "entrywidthmode": "fraction",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+            "x": 0,
+            "xanchor": "left",
             "font": {"size": 12},
+            "tracegroupgap": 6,
+            # Room for the longest line (8 px a character): Plotly measures legend text before
+            # the web font loads and clips what it did not measure (as LEGEND_ENTRY_WIDTH).
+            "entrywidth": 8 * max(len(line) for t in fig.data for line in t.name.split("<br>")),
+            "entrywidthmode": "pixels",
         },
-        height=400,
-        margin={"t": 60},
+        height=480,
+        margin={"t": 60, "b": 110, "r": 30},
     )
+    fig.update_xaxes(automargin=True)
     return fig
 
 
