@@ -426,7 +426,7 @@ def model_comparison_table(
     for name in wide.columns[1:]:
         values = wide[name].to_list()
         if name.endswith(CHANGE_SUFFIX):
-            headers.append("vs last<br>touch")
+            headers.append(CHANGE_HEADER)
             cells.append([fmt.fmt_change(v) for v in values])
             fills.append(
                 [
@@ -450,7 +450,8 @@ def model_comparison_table(
     fills = [fills[i] for i in order]
     fig = go.Figure(
         go.Table(
-            columnwidth=[1.7] + [1.0] * (len(headers) - 1),
+            # A model's credit column a little wider than its change ("Position-" in full).
+            columnwidth=[1.7] + [1.0 if h == CHANGE_HEADER else 1.2 for h in headers[1:]],
             header={
                 "values": [f"<b>{h}</b>" for h in headers],
                 "align": ["left"] + ["right"] * (len(headers) - 1),
@@ -468,13 +469,22 @@ def model_comparison_table(
             },
         )
     )
+    # Room for every row also when a long name wraps onto a second line in a narrow window
+    # ("Organic<br>Search"): the table would scroll its last rows out of sight.
+    wrapped = sum(len(v) > WRAPS_AFTER for v in cells[0])
     fig.update_layout(
         title=title,
         font={"family": FONT, "size": 13},
-        height=80 + 56 + 30 * wide.height,
+        height=80 + 56 + 30 * wide.height + 18 * wrapped,
         margin={"t": 50, "b": 10, "l": 10, "r": 10},
     )
     return fig
+
+
+#: A name longer than this many characters may wrap in the comparison table's first column.
+WRAPS_AFTER = 10
+#: The header of a model's change against last touch in the comparison table.
+CHANGE_HEADER = "vs last<br>touch"
 
 
 def _wrap(name: str) -> str:
