@@ -255,10 +255,14 @@ def credit_section(report: AttributionReport, model: Model, ctx: PageContext) ->
         "Each model's credit per channel and its change against Last touch (the last click): "
         "green where the model credits the channel more, red where less."
     )
-    ui.chart(
-        charts.model_comparison_table(report.by_channel, metric=str(metric), currency=currency),
-        key="chart.model-table",
-    )
+    if report.by_channel.is_empty():
+        st.caption("No conversions in this window.")
+    else:
+        ui.comparison_table(
+            charts.model_comparison_table(report.by_channel, metric=str(metric)),
+            currency=currency,
+            key="attribution.model-table",
+        )
     by_channel = report.by_channel.filter(pl.col(c.MODEL) == model.value)
     by_campaign = report.by_campaign.filter(pl.col(c.MODEL) == model.value)
     tabs: list[tuple[str, Callable[[], None]]] = [

@@ -33,6 +33,7 @@ from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog, urlstate
 from journey_ui import format as fmt
 from journey_ui.figures import campaign as charts
+from journey_ui.figures.attribution import ComparisonTable
 from journey_ui.shell import CURRENCY_KEY, MASK_PII_KEY, PageContext, format_as_of
 
 log = logging.getLogger("journey_ui")
@@ -549,6 +550,35 @@ EVENT_TABLE_COLUMNS: tuple[str, ...] = (
     c.ANONYMOUS_ID,
     c.EVENT_ID,
 )
+
+
+def comparison_table(view: ComparisonTable, *, currency: str, key: str) -> None:
+    """A model comparison (:class:`~journey_ui.figures.attribution.ComparisonTable`) under its
+    title: numbers formatted and right-aligned, each change's cell green or red, the names
+    pinned; it scrolls sideways in a narrow window rather than cutting a number."""
+    shown: dict[str, Callable[[float], str]] = {
+        "credit": fmt.fmt_credit,
+        "money": lambda value: fmt.fmt_money(value, currency),
+        "change": fmt.fmt_change,
+    }
+    first = view.values.columns[0]
+    text = view.values.select(first).with_columns(
+        pl.Series(name, [fmt.MISSING if v is None else shown[kind](v) for v in view.values[name]])
+        for name, kind in view.formats.items()
+    )
+    fills = view.fills.to_pandas()
+    styler = text.to_pandas().style.apply(
+        lambda _: fills.map(lambda colour: f"background-color: {colour}" if colour else ""),
+        axis=None,
+    )
+    config = {
+        name: st.column_config.Column(label=name, pinned=True)
+        if name == first
+        else st.column_config.Column(label=name, alignment="right")
+        for name in text.columns
+    }
+    st.markdown(f"**{view.title}**")
+    st.dataframe(styler, hide_index=True, width="stretch", key=key, column_config=config)
 
 
 def table(

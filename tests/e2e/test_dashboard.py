@@ -252,32 +252,6 @@ def test_key_figures_read_in_full_in_a_narrow_window(
     assert cut == []
 
 
-def test_attribution_model_comparison_shows_every_row_on_a_laptop(
-    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
-) -> None:
-    """At 1280 px, where "Organic Search" wraps, no channel of the comparison table is
-    scrolled out of its box."""
-    _, as_of = warehouse
-    page.set_viewport_size({"width": 1280, "height": 900})
-    open_page(page, f"{server.url}/attribution?event_date={as_of[:8]}01&as_of={as_of}")
-    plots(page, 3)
-    script = """() => {
-        const plot = [...document.querySelectorAll('.js-plotly-plot')]
-            .find(p => p.textContent.includes('Model comparison'));
-        if (!plot) return null;
-        const box = plot.getBoundingClientRect();
-        const shown = [...plot.querySelectorAll('.cell-text')]
-            .filter(t => t.getBoundingClientRect().bottom <= box.bottom + 1)
-            .map(t => t.textContent);
-        return {rows: plot.data[0].cells.values[0], shown: shown};
-    }"""
-    page.wait_for_function(f"({script})() !== null", timeout=TIMEOUT_MS)
-    got = page.evaluate(script)
-    assert len(got["rows"]) > 3
-    shown = "|".join(got["shown"]).replace(" ", "")  # a wrapped name's lines are one text
-    assert [row for row in got["rows"] if row.replace(" ", "") not in shown] == []
-
-
 def test_campaign_view_from_url_with_filters(
     server: StreamlitServer, page: Page, warehouse: tuple[str, str]
 ) -> None:

@@ -25,6 +25,8 @@ from journey_core.warehouse import create_engine, fetch_journeys
 from journey_ui import data, setting
 from journey_ui.attribution import CREDIT_TABS, PATH_TABS, TIME_TABS
 from journey_ui.cache import ByteCache
+from journey_ui.figures.attribution import model_change_table
+from journey_ui.format import fmt_change, fmt_credit
 from tests.support.tabs import each_tab, open_tab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +100,8 @@ def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
         f"{revenue:,.0f}" if revenue >= 10_000 else f"{revenue:,.2f}"
     )
     assert metrics["Converted"] == f"{report.conversions[c.EMAIL].n_unique():,}"
-    # The helps name the conversions' period; the Campaign influence page's Conversions are
-    # the cohort's purchases in its rule's rows, which add the newly known people's earlier ones.
+    # The helps name the conversions' period; the rule's rows also hold the newly known
+    # people's earlier purchases, which neither page counts as the period's.
     helps = {m.label: m.help for m in at.metric}
     period = "from 31 Jul 2022 to 30 Aug 2022 23:59 UTC"
     assert period in helps["Converted"]
@@ -118,20 +120,34 @@ def test_page_shows_every_section_for_the_campaign_cohort(env: str) -> None:
         "Paths to conversion",
         "Time to convert",
     ]
-    # Only the open tab of each group is drawn: channel table (picked model), path summary,
-    # median/p90 (the channel counts only when their expander is opened).
-    assert len(at.dataframe) == 3
-    shown = at.dataframe[0].value
+    # The model comparison (a table that scrolls sideways in a narrow window), then only the
+    # open tab of each group: channel table (picked model), path summary, median/p90 (the
+    # channel counts only when their expander is opened).
+    assert len(at.dataframe) == 4
+    comparison = at.dataframe[0].value
+    wide = model_change_table(report.by_channel)
+    assert comparison["Channel"].tolist() == wide[c.CHANNEL].to_list()
+    assert list(comparison.columns[:4]) == [
+        "Channel",
+        "Last touch",
+        "First touch",
+        "First touch vs last touch",
+    ]
+    assert comparison["Linear vs last touch"].tolist() == [
+        fmt_change(v) for v in wide["Linear vs last touch"].to_list()
+    ]
+    assert comparison["Last touch"].tolist() == [fmt_credit(v) for v in wide["Last touch"]]
+    shown = at.dataframe[1].value
     expected = report.by_channel.filter(pl.col(c.MODEL) == Model.LAST_NON_DIRECT)
     assert list(shown.columns) == expected.columns
     assert shown[c.CHANNEL].tolist() == expected[c.CHANNEL].to_list()
     assert shown[c.CONVERSIONS].tolist() == pytest.approx(expected[c.CONVERSIONS].to_list())
-    assert at.dataframe[1].value.shape == report.path_summary.shape
+    assert at.dataframe[2].value.shape == report.path_summary.shape
     # Opening the tabs in turn draws the other tables: channel table (picked model), campaign
     # table, all models, 3 path tables, 3 time tables, channel counts.
     drawn = [(len(at.dataframe), {b.label for b in at.download_button}) for _ in each_tab(at)]
     assert not at.exception
-    assert [tables for tables, _ in drawn] == [4, 4, 4]
+    assert [tables for tables, _ in drawn] == [5, 5, 5]
     assert len(set().union(*(labels for _, labels in drawn))) == 10  # each table's download
     assert at.session_state[TIME_TABS] == "Histogram"
     at.selectbox(key="model").set_value(Model.LINEAR).run()  # the open tabs survive reruns
@@ -172,11 +188,11 @@ def test_model_picker_switches_the_tables(env: str) -> None:
     at = run()
     at.selectbox(key="model").set_value(Model.FIRST_TOUCH).run()
     assert not at.exception
-    assert set(at.dataframe[0].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
+    assert set(at.dataframe[1].value[c.MODEL]) == {Model.FIRST_TOUCH.label}  # after the comparison
     open_tab(at, CREDIT_TABS, f"{Model.FIRST_TOUCH.label}: per campaign")
     assert not at.exception
-    assert c.CAMPAIGN in at.dataframe[0].value.columns
-    assert set(at.dataframe[0].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
+    assert c.CAMPAIGN in at.dataframe[1].value.columns
+    assert set(at.dataframe[1].value[c.MODEL]) == {Model.FIRST_TOUCH.label}
 
 
 def test_inputs_come_from_the_url(env: str) -> None:
@@ -188,7 +204,7 @@ def test_inputs_come_from_the_url(env: str) -> None:
     assert at.toggle(key="collapse").value is False
     open_tab(at, PATH_TABS, "Paths to conversion")
     assert not at.exception
-    paths = at.dataframe[1].value  # paths to conversion
+    paths = at.dataframe[2].value  # paths to conversion
     assert (paths["path"] == paths["transformed_path"]).all()
 
 
@@ -383,7 +399,7 @@ def test_no_internal_name_in_any_element_text(env: str) -> None:
     for _ in each_tab(at):  # every tab's table, and the channel grouping opened
         frames += list(at.dataframe)
         texts += [e.value for e in (*at.markdown, *at.caption)]
-    assert len(frames) == 12  # 9 tabs' tables and the channel counts, drawn thrice
+    assert len(frames) == 15  # the comparison, 9 tabs' tables, the channel counts, thrice
     for frame in frames:
         config = json.loads(frame.proto.columns or "{}")
         for name in frame.value.columns:  # every column has a human header

@@ -6,6 +6,7 @@ import json
 
 import plotly.graph_objects as go
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from journey_core import columns as c
@@ -197,32 +198,32 @@ def test_model_change_is_null_where_last_touch_credits_nothing() -> None:
     assert charts.model_change_table(table)["Linear vs last touch"].to_list() == [None]
 
 
-def test_model_comparison_table_is_formatted_and_colour_coded() -> None:
-    fig = charts.model_comparison_table(COMPARISON)
-    table = fig.data[0]
-    headers = list(table.header["values"])
-    assert headers[:4] == [
-        "<b>Channel</b>",
-        "<b>Last<br>touch</b>",
-        "<b>First<br>touch</b>",
-        "<b>vs last<br>touch</b>",
-    ]
-    cells = list(table.cells["values"])
+def test_model_comparison_table_has_each_change_beside_its_model_and_colours() -> None:
+    got = charts.model_comparison_table(COMPARISON)
+    assert got.title == "Model comparison: conversions"
+    names = got.values.columns
+    assert names[:4] == ["Channel", "Last touch", "First touch", "First touch vs last touch"]
+    assert got.fills.columns == names
     # ties on last touch: by name
-    assert list(cells[0]) == ["Direct", "Email"]
-    assert list(cells[1]) == ["5.0", "5.0"]
-    assert list(cells[2]) == ["6.0", "4.0"]
-    assert list(cells[3]) == ["+20.0%", "-20.0%"]
-    assert list(table.cells["fill"]["color"][3]) == [charts.GAIN_COLOR, charts.LOSS_COLOR]
-    assert_no_internal_names(figure_text(fig))
+    assert got.values["Channel"].to_list() == ["Direct", "Email"]
+    assert got.values["Last touch"].to_list() == [5.0, 5.0]
+    assert got.values["First touch"].to_list() == [6.0, 4.0]
+    assert got.values["First touch vs last touch"].to_list() == pytest.approx([0.2, -0.2])
+    assert got.fills["First touch vs last touch"].to_list() == [
+        charts.GAIN_COLOR,
+        charts.LOSS_COLOR,
+    ]
+    assert set(got.fills["First touch"].to_list()) == {""}
+    assert got.formats["Last touch"] == "credit"
+    assert got.formats["First touch vs last touch"] == "change"
+    assert_no_internal_names(" ".join(names))
 
 
-def test_model_comparison_table_shows_revenue_with_the_currency() -> None:
-    fig = charts.model_comparison_table(COMPARISON, metric=c.REVENUE, currency="EUR")
-    cells = list(fig.data[0].cells["values"])
-    assert list(cells[1]) == ["EUR 500.00", "EUR 500.00"]
-    assert "EUR 1,234.50" in list(cells[4])
-    assert "revenue" in fig.layout.title.text
+def test_model_comparison_table_of_revenue_is_money() -> None:
+    got = charts.model_comparison_table(COMPARISON, metric=c.REVENUE)
+    assert got.title == "Model comparison: revenue"
+    assert 1234.5 in got.values.select(pl.exclude("Channel")).to_numpy()
+    assert {got.formats[name] for name in got.values.columns[1:] if "vs" not in name} == {"money"}
 
 
 def test_model_bars_hover_is_formatted_with_human_names() -> None:

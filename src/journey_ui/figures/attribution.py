@@ -9,6 +9,7 @@ pages.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import plotly.graph_objects as go
@@ -21,7 +22,6 @@ from journey_core.config import DEFAULT_CURRENCY
 from journey_ui import format as fmt
 from journey_ui.figures.palette import (
     FONT,
-    GRID,
     MEASURE_COLORS,
     MEASURE_LABELS,
     MUTED,
@@ -405,91 +405,56 @@ def model_change_table(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ComparisonTable:
+    """GA4's model comparison as a table: ``values`` (the numbers, human column names, each
+    model's change right after its credit), how to show each column (``formats``: ``credit``,
+    ``money`` or ``change``) and a background colour per cell (``fills``, same shape; empty
+    where plain)."""
+
+    title: str
+    values: pl.DataFrame
+    formats: dict[str, str]
+    fills: pl.DataFrame
+
+
 def model_comparison_table(
     table: pl.DataFrame,
     *,
     metric: str = c.CONVERSIONS,
     by: str = c.CHANNEL,
-    currency: str = DEFAULT_CURRENCY,
-) -> go.Figure:
+) -> ComparisonTable:
     """GA4's model comparison: ``by`` x model credit, each model's change against last touch
-    beside it, green where a model credits more, red where less (formatted, human labels)."""
+    beside it, green where a model credits more, red where less (human column names).
+
+    A table, not a figure: it scrolls sideways in a narrow window instead of cutting its
+    numbers ("1,180.0" read "180.0" in a Plotly table at 1024 px).
+    """
     title = "Model comparison: " + ("revenue" if metric == c.REVENUE else "conversions")
-    if table.height == 0:
-        return _empty(title, "No conversions in this window.")
     wide = model_change_table(table, metric=metric, by=by)
+    changes = [name for name in wide.columns[1:] if name.endswith(CHANGE_SUFFIX)]
+    credits = [name for name in wide.columns[1:] if not name.endswith(CHANGE_SUFFIX)]
+    order = [credits[0]]  # last touch, then each model with its change
+    for name in credits[1:]:
+        order += [name, *([name + CHANGE_SUFFIX] if name + CHANGE_SUFFIX in changes else [])]
+    values = wide.select(pl.col(by).alias(label(by)), *order)
     money = metric in (c.REVENUE, c.REVENUE_CREDIT)
-    value = (lambda v: fmt.fmt_money(v, currency)) if money else fmt.fmt_credit
-    headers: list[str] = [label(by)]
-    cells: list[list[str]] = [[str(v) for v in wide[by].to_list()]]
-    fills: list[list[str] | str] = ["white"]
-    for name in wide.columns[1:]:
-        values = wide[name].to_list()
-        if name.endswith(CHANGE_SUFFIX):
-            headers.append(CHANGE_HEADER)
-            cells.append([fmt.fmt_change(v) for v in values])
-            fills.append(
-                [
-                    "white" if v is None or abs(v) < 0.0005 else GAIN_COLOR if v > 0 else LOSS_COLOR
-                    for v in values
-                ]
-            )
-        else:
-            headers.append(_wrap(name))
-            cells.append([value(v) for v in values])
-            fills.append("white")
-    # each model's change right after its credit
-    order = [0, 1]
-    for i, name in enumerate(wide.columns[2:], start=2):
-        if not name.endswith(CHANGE_SUFFIX):
-            order.append(i)
-            change = wide.columns.index(name + CHANGE_SUFFIX)
-            order.append(change)
-    headers = [headers[i] for i in order]
-    cells = [cells[i] for i in order]
-    fills = [fills[i] for i in order]
-    fig = go.Figure(
-        go.Table(
-            # A model's credit column a little wider than its change ("Position-" in full).
-            columnwidth=[1.7] + [1.0 if h == CHANGE_HEADER else 1.2 for h in headers[1:]],
-            header={
-                "values": [f"<b>{h}</b>" for h in headers],
-                "align": ["left"] + ["right"] * (len(headers) - 1),
-                "fill_color": GRID,
-                "font": {"family": FONT, "size": 12},
-                "height": 56,
-            },
-            cells={
-                "values": cells,
-                "align": ["left"] + ["right"] * (len(headers) - 1),
-                "fill_color": fills,
-                "font": {"family": FONT, "size": 13},
-                "line_color": GRID,
-                "height": 28,
-            },
-        )
+    formats = {
+        name: "change" if name in changes else "money" if money else "credit" for name in order
+    }
+    fills = values.select(
+        pl.lit("").alias(label(by)),
+        *(
+            pl.when(pl.col(name).abs() >= 0.0005)
+            .then(pl.when(pl.col(name) > 0).then(pl.lit(GAIN_COLOR)).otherwise(pl.lit(LOSS_COLOR)))
+            .otherwise(pl.lit(""))
+            .alias(name)
+            if name in changes
+            else pl.lit("").alias(name)
+            for name in order
+        ),
     )
-    # Room for every row also when a long name wraps onto a second line in a narrow window
-    # ("Organic<br>Search"): the table would scroll its last rows out of sight.
-    wrapped = sum(len(v) > WRAPS_AFTER for v in cells[0])
-    fig.update_layout(
-        title=title,
-        font={"family": FONT, "size": 13},
-        height=80 + 56 + 30 * wide.height + 18 * wrapped,
-        margin={"t": 50, "b": 10, "l": 10, "r": 10},
-    )
-    return fig
-
-
-#: A name longer than this many characters may wrap in the comparison table's first column.
-WRAPS_AFTER = 10
-#: The header of a model's change against last touch in the comparison table.
-CHANGE_HEADER = "vs last<br>touch"
-
-
-def _wrap(name: str) -> str:
-    """A model's header word by word: ``Position-based`` → ``Position-<br>based``."""
-    return name.replace("-", "-<br>").replace(" ", "<br>")
+    return ComparisonTable(title=title, values=values, formats=formats, fills=fills)
 
 
 # --------------------------------------------------------------------------- paths
