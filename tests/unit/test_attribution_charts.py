@@ -219,6 +219,13 @@ def test_model_comparison_table_has_each_change_beside_its_model_and_colours() -
     assert_no_internal_names(" ".join(names))
 
 
+def test_model_comparison_table_of_no_conversions_is_empty() -> None:
+    got = charts.model_comparison_table(COMPARISON.clear())
+    assert got.values.is_empty()
+    assert got.fills.columns == got.values.columns
+    assert got.fills.height == 0
+
+
 def test_model_comparison_table_of_revenue_is_money() -> None:
     got = charts.model_comparison_table(COMPARISON, metric=c.REVENUE)
     assert got.title == "Model comparison: revenue"

@@ -400,6 +400,8 @@ def model_change_table(
         for m in ordered
         if m != baseline and baseline in ordered
     ]
+    if not ordered:  # no conversions: no model, no row
+        return wide.select(by)
     return wide.sort([ordered[0].value, by], descending=[True, False]).select(
         by, *(pl.col(m.value).alias(m.label) for m in ordered), *changes
     )
@@ -434,7 +436,7 @@ def model_comparison_table(
     wide = model_change_table(table, metric=metric, by=by)
     changes = [name for name in wide.columns[1:] if name.endswith(CHANGE_SUFFIX)]
     credits = [name for name in wide.columns[1:] if not name.endswith(CHANGE_SUFFIX)]
-    order = [credits[0]]  # last touch, then each model with its change
+    order = credits[:1]  # last touch, then each model with its change (none: no credit)
     for name in credits[1:]:
         order += [name, *([name + CHANGE_SUFFIX] if name + CHANGE_SUFFIX in changes else [])]
     values = wide.select(pl.col(by).alias(label(by)), *order)
@@ -443,7 +445,7 @@ def model_comparison_table(
         name: "change" if name in changes else "money" if money else "credit" for name in order
     }
     fills = values.select(
-        pl.lit("").alias(label(by)),
+        pl.repeat("", pl.len()).alias(label(by)),  # a column as long as the table, even empty
         *(
             pl.when(pl.col(name).abs() >= 0.0005)
             .then(pl.when(pl.col(name) > 0).then(pl.lit(GAIN_COLOR)).otherwise(pl.lit(LOSS_COLOR)))
