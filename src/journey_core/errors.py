@@ -26,3 +26,16 @@ class WarehouseError(JourneyError):
 
 class ConfigError(JourneyError):
     """A configuration file or setting is invalid."""
+
+
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a configuration file could not be read, in a few words.
+
+    >>> unreadable(FileNotFoundError(2, "No such file or directory"))
+    'No such file or directory'
+    >>> unreadable(UnicodeDecodeError("utf-8", bytes([255]), 0, 1, "invalid start byte"))
+    'not UTF-8 text'
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return str(exc.strerror or exc)

@@ -36,7 +36,7 @@ import polars as pl
 
 from journey_core import columns as c
 from journey_core.config import ENV_CHANNELS_FILE
-from journey_core.errors import ConfigError
+from journey_core.errors import ConfigError, unreadable
 
 DIRECT_SOURCE: Final = "(direct)"
 NONE_MEDIUM: Final = "(none)"
@@ -108,9 +108,8 @@ class ChannelConfig:
         try:
             text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
             msg = (
-                f"Cannot read the channel file {p}: {why}. "
+                f"Cannot read the channel file {p}: {unreadable(exc)}. "
                 f"Fix the path in {ENV_CHANNELS_FILE}, or unset it to use the default channels."
             )
             raise ConfigError(msg) from None

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from journey_core import columns as c
 from journey_core.config import ENV_MAPPING
-from journey_core.errors import ConfigError, InputError, WarehouseError
+from journey_core.errors import ConfigError, InputError, WarehouseError, unreadable
 from journey_core.rules.query import MAX_EMAIL_LENGTH, has_control, parse_email, trim_input
 from journey_core.warehouse.sqltypes import Timestamp
 
@@ -629,7 +629,7 @@ def load_mapping(spec: str | Path | None) -> SchemaMapping:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
+        why = unreadable(exc)
         msg = f"cannot read the mapping file {path}: {why}; fix --mapping or {ENV_MAPPING}."
         raise ConfigError(msg) from None
     except tomllib.TOMLDecodeError as exc:
