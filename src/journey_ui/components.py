@@ -572,9 +572,11 @@ def comparison_table(view: ComparisonTable, *, currency: str, key: str) -> None:
         axis=None,
     )
     config = {
-        name: st.column_config.Column(label=name, pinned=True)
+        name: st.column_config.Column(label=view.headers[name], pinned=True)
         if name == first
-        else st.column_config.Column(label=name, alignment="right")
+        else st.column_config.Column(
+            label=view.headers[name], help=view.helps.get(name), alignment="right"
+        )
         for name in text.columns
     }
     st.markdown(f"**{view.title}**")

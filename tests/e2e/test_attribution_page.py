@@ -39,6 +39,13 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
             assert page.get_by_text("Time decay: per channel").count() == 1
             assert page.get_by_text("Top 15 of", exact=False).count() == 1
             assert page.get_by_text("Model comparison: conversions").count() == 1
+            # every model and its change fit a 1440 px window (headers "<model> vs last
+            # touch" made the grid scroll sideways after Linear)
+            comparison = page.locator('[data-testid="stDataFrame"]').first
+            widths = comparison.locator(".dvn-scroller").evaluate(
+                "s => [s.scrollWidth, s.clientWidth]"
+            )
+            assert widths[0] <= widths[1], widths
             # The comparison, then only the open tab of each tab group (the channel grouping
             # only when opened); a click on another tab draws its table and keeps that tab open.
             grids = page.locator('[data-testid="stDataFrame"]')

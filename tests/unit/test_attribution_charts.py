@@ -216,6 +216,17 @@ def test_model_comparison_table_has_each_change_beside_its_model_and_colours() -
     assert set(got.fills["First touch"].to_list()) == {""}
     assert got.formats["Last touch"] == "credit"
     assert got.formats["First touch vs last touch"] == "change"
+    # shown headers: a short one beside each model, its tooltip naming the model
+    assert [got.headers[name] for name in names[:4]] == [
+        "Channel",
+        "Last touch",
+        "First touch",
+        charts.CHANGE_HEADER,
+    ]
+    assert set(got.helps) == {name for name in names if got.formats.get(name) == "change"}
+    assert got.helps["First touch vs last touch"].startswith(
+        "First touch's credit against Last touch's"
+    )
     assert_no_internal_names(" ".join(names))
 
 

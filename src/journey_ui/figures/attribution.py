@@ -41,6 +41,10 @@ GAIN_COLOR: Final = "#DCFCE7"
 LOSS_COLOR: Final = "#FEE2E2"
 #: Column names of :func:`model_change_table` (the baseline's credit and the change against it).
 CHANGE_SUFFIX: Final = " vs last touch"
+CHANGE_HEADER: Final = "Change"
+"""The shown header of each model's change column, right after the model's own (the column's
+name, ``<model> vs last touch``, is unique; five such headers made the table scroll sideways
+even at 1440 px)."""
 
 
 def model_label(model: str) -> str:
@@ -412,12 +416,16 @@ class ComparisonTable:
     """GA4's model comparison as a table: ``values`` (the numbers, human column names, each
     model's change right after its credit), how to show each column (``formats``: ``credit``,
     ``money`` or ``change``) and a background colour per cell (``fills``, same shape; empty
-    where plain)."""
+    where plain). ``headers`` are the shown headers (each change column a short
+    :data:`CHANGE_HEADER` beside its model's, so the table fits a laptop's window) and
+    ``helps`` what a header's tooltip says (which model's change it is)."""
 
     title: str
     values: pl.DataFrame
     formats: dict[str, str]
     fills: pl.DataFrame
+    headers: dict[str, str]
+    helps: dict[str, str]
 
 
 def model_comparison_table(
@@ -456,7 +464,15 @@ def model_comparison_table(
             for name in order
         ),
     )
-    return ComparisonTable(title=title, values=values, formats=formats, fills=fills)
+    headers = {name: CHANGE_HEADER if name in changes else name for name in values.columns}
+    helps = {
+        name: f"{name.removesuffix(CHANGE_SUFFIX)}'s credit against Last touch's: "
+        "green where it credits more, red where less."
+        for name in changes
+    }
+    return ComparisonTable(
+        title=title, values=values, formats=formats, fills=fills, headers=headers, helps=helps
+    )
 
 
 # --------------------------------------------------------------------------- paths
