@@ -46,6 +46,9 @@ FILTERS: tuple[tuple[str, str, str], ...] = (
     ("event_type", c.EVENT_TYPE, "Event type"),
 )
 FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _, _ in FILTERS}
+_PER_ROW = 3
+"""Filters side by side, in two rows: five in a row cut a picked campaign to "su..." in a
+1280 px window (a wider first column cut "google" at 1024 px instead)."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
 
 
 def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
-    """One multiselect per filter (in a row), mirrored in the URL; returns the filters.
+    """One multiselect per filter (in two rows), mirrored in the URL; returns the filters.
 
     A value the data of these dates does not have (e.g. from a link) is kept: see
     :func:`unknown_values` and :func:`filters_caption`.
@@ -256,8 +259,8 @@ def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters
         param = FILTER_PARAMS[name]
         _sync(ctx.page, name, param.key)
         urlstate.restore(param)
-    cols = st.columns(len(FILTERS))
-    for col, (name, column, title) in zip(cols, FILTERS, strict=True):
+    cols = [*st.columns(_PER_ROW), *st.columns(_PER_ROW)]  # the visit's UTM fields, then the rest
+    for col, (name, column, title) in zip(cols, FILTERS, strict=False):
         param = FILTER_PARAMS[name]
         known = options.get(column, [])
         picked = list(st.session_state[param.key])
@@ -270,6 +273,7 @@ def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters
                 persist_state="session",
                 format_func=charts.event_label if name == "event_type" else ui.shown_text,
                 placeholder="Any",
+                wrap=True,  # every picked value shown (in a column they scroll sideways)
             )
         urlstate.publish(param, values[name])
         _share(ctx.page, name, list(values[name]))

@@ -239,17 +239,38 @@ def test_key_figures_read_in_full_in_a_narrow_window(
     open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01')}as_of={as_of}")
     labels = page.locator('[data-testid="stMetricLabel"]')
     labels.first.wait_for()
-    cut_script = """() => [...document.querySelectorAll(
+    cut = _cut_texts(page)
+    assert labels.count() == count
+    assert cut == []
+
+
+def _cut_texts(page: Page) -> list[str]:
+    """The key figures' labels and values, picked values and filter chips shown cut."""
+    script = """() => [...document.querySelectorAll(
             '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
-            + '[data-testid="stSelectbox"] input')]
+            + '[data-testid="stSelectbox"] input, '
+            + '[data-testid="stMultiSelect"] [data-tag]')]
         .filter(label => [label, ...label.querySelectorAll('*')]
             .some(e => e.scrollWidth > e.clientWidth + 1))
         .map(label => label.value || label.innerText)"""
     deadline = time.monotonic() + 20  # cards still being laid out are not cut ones
-    while (cut := page.evaluate(cut_script)) and time.monotonic() < deadline:
+    while (cut := page.evaluate(script)) and time.monotonic() < deadline:
         page.wait_for_timeout(500)
-    assert labels.count() == count
-    assert cut == []
+    return list(cut)
+
+
+def test_picked_filters_read_in_full_in_a_laptop_window(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """Each picked campaign, source and medium reads in full at 1280 px (five filters in a row
+    cut "summer_sale_email" to "su...")."""
+    _, as_of = warehouse
+    page.set_viewport_size({"width": 1280, "height": 900})
+    picked = "campaign=summer_sale_email&campaign=lookalike_audience&source=newsletter&medium=email"
+    open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&{picked}&as_of={as_of}")
+    for value in ("summer_sale_email", "lookalike_audience", "newsletter", "email"):
+        page.locator(f'[data-testid="stMultiSelect"] [data-tag][aria-label="{value}"]').wait_for()
+    assert _cut_texts(page) == []
 
 
 def test_campaign_view_from_url_with_filters(
