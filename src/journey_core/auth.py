@@ -19,7 +19,7 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -37,27 +37,49 @@ def hash_password(password: str, *, salt: bytes | None = None) -> str:
     return f"{SCHEME}${_N}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
+NOT_A_HASH = "is not in the form `scrypt$n$r$p$salt$hash`; create one with `journey hash-password`."
+"""What a configured hash that is not one is told (after its name)."""
+_MALFORMED = f"The configured password hash {NOT_A_HASH}"
+
+
+def _parts(encoded: str) -> tuple[int, int, int, bytes, bytes]:
+    """``(n, r, p, salt, digest)`` of a hash from :func:`hash_password`; ``ValueError`` if
+    it is not one."""
+    scheme, n, r, p, salt, digest = encoded.strip().split("$")
+    cost, block, parallel = int(n), int(r), int(p)
+    if scheme != SCHEME or cost < 2 or cost & (cost - 1) or block < 1 or parallel < 1:
+        raise ValueError(scheme)
+    expected = _unb64(digest)
+    if not expected:
+        raise ValueError(digest)
+    return cost, block, parallel, _unb64(salt), expected
+
+
+def check_hash(encoded: str) -> None:
+    """Raise :class:`ConfigError` unless ``encoded`` has the form of :func:`hash_password`'s
+    hashes (checked when the dashboard starts, not only at the first sign-in).
+
+    >>> check_hash(hash_password("correct horse"))
+    >>> check_hash("correct horse")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    journey_core.errors.ConfigError: The configured password hash is not in the form ...
+    """
+    try:
+        _parts(encoded)
+    except (ValueError, TypeError):
+        raise ConfigError(_MALFORMED) from None
+
+
 def verify_password(password: str, encoded: str) -> bool:
     """Check ``password`` against a hash from :func:`hash_password`, in constant time."""
     try:
-        scheme, n, r, p, salt, digest = encoded.strip().split("$")
-        if scheme != SCHEME:
-            raise ValueError(scheme)
-        expected = _unb64(digest)
+        n, r, p, salt, expected = _parts(encoded)
         actual = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=_unb64(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(expected),
+            password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=len(expected)
         )
     except (ValueError, TypeError):
-        msg = (
-            "The configured password hash is not in the form scrypt$n$r$p$salt$hash; "
-            "create one with `journey hash-password`."
-        )
-        raise ConfigError(msg) from None
+        raise ConfigError(_MALFORMED) from None
     return hmac.compare_digest(actual, expected)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from journey_core.auth import NOT_A_HASH, check_hash
 from journey_core.errors import ConfigError
 from journey_core.rules.query import DEFAULT_TIMEZONE, parse_timezone
 
@@ -221,6 +222,18 @@ def _route(name: str, raw: str) -> str:
     raise ConfigError(msg)
 
 
+def _password_hash(name: str, raw: str) -> str:
+    """A hash of ``journey hash-password``'s form (its value is never echoed: it may be the
+    password itself, set by mistake)."""
+    value = raw.strip()
+    try:
+        check_hash(value)
+    except ConfigError:
+        msg = f"{name} (its value not shown) {NOT_A_HASH}"
+        raise ConfigError(msg) from None
+    return value
+
+
 def _number(raw: str) -> float:
     try:
         return float(raw)
@@ -371,7 +384,7 @@ VARIABLES: tuple[Variable, ...] = (
         "scrypt hash",
         "Dashboard sign-in: the password's hash from `journey hash-password`; unset (and no "
         "OIDC in secrets.toml): the dashboard is open.",
-        _text,
+        _password_hash,
         shown_default="open",
     ),
     Variable(

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from journey_core.auth import Throttle, verify_password
+from journey_core.auth import Throttle, check_hash, verify_password
 from journey_core.config import ENV_PASSWORD_HASH, Settings
 from journey_core.errors import ConfigError
 from journey_ui import downloads
@@ -160,6 +160,11 @@ def _password_form(cfg: AccessConfig) -> None:
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         _header()
+        try:  # secrets.toml's hash is not one of Settings: say so before anyone types
+            check_hash(cfg.password_hash)
+        except ConfigError as exc:
+            st.error(f"**Sign-in is misconfigured**: {exc}")
+            return
         with st.form("auth.form", enter_to_submit=True):
             password = st.text_input("Password", type="password", key="auth.password")
             submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
+HASH = hash_password("another one", salt=b"0123456789abcdef")
 
 
 @pytest.fixture(autouse=True)
@@ -103,10 +104,30 @@ def test_password_hash_from_secrets(app: Callable[..., AppTest]) -> None:
     assert at.title[0].value == "Recent activity"
 
 
-def test_malformed_hash_says_how_to_fix_it(app: Callable[..., AppTest]) -> None:
-    at = sign_in(app("not-a-hash").run(), PASSWORD)
-    only_the_form(at)
-    assert "journey hash-password" in at.error[0].value
+@pytest.mark.parametrize(
+    ("where", "names"),
+    [
+        pytest.param("env", "JOURNEY_PASSWORD_HASH (its value not shown)", id="env"),
+        pytest.param("secrets", "The configured password hash", id="secrets"),
+    ],
+)
+def test_malformed_hash_says_how_to_fix_it_before_anyone_types(
+    app: Callable[..., AppTest], where: str, names: str
+) -> None:
+    """Said when the dashboard opens (it was said only after a password was typed), without
+    the value (it may be the password itself, set by mistake); no data, no password box."""
+    bad = PASSWORD  # the password where its hash belongs
+    at = app(bad) if where == "env" else app(secrets={"auth": {"password_hash": bad}})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    (message,) = [e.value for e in at.error]
+    assert names in message
+    assert "`scrypt$n$r$p$salt$hash`" in message  # code: no "$...$" maths
+    assert "journey hash-password" in message
+    assert PASSWORD not in message
+    assert not [t for t in at.text_input if t.label == "Password"]
+    assert not at.metric
+    assert not at.dataframe
 
 
 def test_oidc_shows_only_a_sign_in_button(app: Callable[..., AppTest]) -> None:
@@ -141,13 +162,16 @@ def test_open_mode_says_so_on_every_page(app: Callable[..., AppTest], page: str)
     [
         pytest.param({}, {}, access.AccessConfig("open"), id="nothing"),
         pytest.param(
-            {"JOURNEY_PASSWORD_HASH": " h "}, {}, access.AccessConfig("password", "h"), id="env"
+            {"JOURNEY_PASSWORD_HASH": f" {HASH} "},
+            {},
+            access.AccessConfig("password", HASH),
+            id="env",
         ),
         pytest.param(
             {}, {"password_hash": "s"}, access.AccessConfig("password", "s"), id="secrets"
         ),
         pytest.param(
-            {"JOURNEY_PASSWORD_HASH": "h"},
+            {"JOURNEY_PASSWORD_HASH": HASH},
             {"client_id": "c", "server_metadata_url": "u"},
             access.AccessConfig("oidc"),
             id="oidc-wins",

@@ -10,6 +10,7 @@ import pytest
 
 from journey_cli.commands import main as journey_main
 from journey_core import config
+from journey_core.auth import hash_password
 from journey_core.config import VARIABLES, Settings, render_markdown
 from journey_core.errors import ConfigError
 from journey_core.warehouse.engine import local_file
@@ -17,6 +18,7 @@ from journey_core.warehouse.engine import local_file
 ROOT = Path(__file__).resolve().parents[2]
 # Read by tests/support only; documented in the reference's introduction.
 TEST_HARNESS = {"JOURNEY_PG_BIN", "JOURNEY_CHROMIUM", "JOURNEY_FIXTURES"}
+HASH = hash_password("correct horse", salt=b"0123456789abcdef")
 
 
 def test_unset_and_blank_variables_take_the_defaults() -> None:
@@ -33,7 +35,7 @@ def test_every_variable_sets_its_field() -> None:
         "JOURNEY_RECENT_HOURS": "1.5",
         "JOURNEY_MASK_PII": "yes",
         "JOURNEY_CHANNELS_FILE": " ch.toml ",
-        "JOURNEY_PASSWORD_HASH": " h ",
+        "JOURNEY_PASSWORD_HASH": f" {HASH} ",
         "JOURNEY_API_KEYS": "k1, k2",
         "JOURNEY_API_CACHE_SECONDS": "0",
         "JOURNEY_API_CACHE_ROWS": "5000",
@@ -61,7 +63,7 @@ def test_every_variable_sets_its_field() -> None:
         recent_hours=1.5,
         mask_pii=True,
         channels_file="ch.toml",
-        password_hash="h",
+        password_hash=HASH,
         api_keys=("k1", "k2"),
         api_cache_seconds=0.0,
         api_cache_rows=5000,
@@ -266,3 +268,30 @@ def test_main_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
 def test_currency_defaults_to_usd_and_is_upper_cased() -> None:
     assert Settings.from_env({}).currency == "USD"
     assert Settings.from_env({"JOURNEY_CURRENCY": "gbp"}).currency == "GBP"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("correct horse", id="the-password-itself"),
+        pytest.param("abc", id="word"),
+        pytest.param(HASH.replace("$16384$", "$1000$"), id="cost-not-a-power-of-two"),
+        pytest.param(HASH.replace("$8$1$", "$0$1$"), id="block-size-zero"),
+        pytest.param(HASH[:-4] + "!!!!", id="digest-not-base64"),
+        pytest.param(HASH.rsplit("$", 1)[0] + "$", id="no-digest"),
+        pytest.param(HASH.replace("scrypt$", "bcrypt$"), id="other-scheme"),
+    ],
+)
+def test_a_password_hash_not_of_hash_passwords_form_is_refused_unechoed(raw: str) -> None:
+    """Said when anything starts (it was said only at the first sign-in), never echoing the
+    value: it may be the password, set where its hash belongs."""
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"JOURNEY_PASSWORD_HASH": raw})
+    message = str(info.value)
+    assert message.startswith("JOURNEY_PASSWORD_HASH (its value not shown) is not in the form")
+    assert message.endswith("create one with `journey hash-password`.")
+    assert raw not in message
+
+
+def test_a_password_hash_of_hash_passwords_form_is_kept() -> None:
+    assert Settings.from_env({"JOURNEY_PASSWORD_HASH": f"  {HASH}\n"}).password_hash == HASH
