@@ -476,8 +476,8 @@ def _column_config(frame: pl.DataFrame, tz: str) -> dict[str, Any]:
                 fmt.money_title(title, currency()), format=fmt.money_format(currency())
             )
         elif name == an.SHARE:
-            config[name] = st.column_config.ProgressColumn(
-                title, format="percent", min_value=0.0, max_value=1.0
+            config[name] = st.column_config.ProgressColumn(  # percent: _display
+                title, format=fmt.PERCENT_FORMAT, min_value=0.0, max_value=100.0
             )
         elif name == attr.CONVERSION_RATE:  # percentage points (_display)
             config[name] = st.column_config.NumberColumn(title, format=fmt.PERCENT_FORMAT)
@@ -520,8 +520,9 @@ def _display(frame: pl.DataFrame) -> pl.DataFrame:
         # "Yes" or blank: read-only check boxes look clickable next to the row selectors.
         pl.col(pl.Boolean).replace_strict({True: "Yes"}, default="", return_dtype=pl.String),
     )
-    if attr.CONVERSION_RATE in out.columns:  # one decimal (format.PERCENT_FORMAT)
-        out = out.with_columns(pl.col(attr.CONVERSION_RATE) * 100)
+    for share in (attr.CONVERSION_RATE, an.SHARE):  # percent, one decimal (PERCENT_FORMAT)
+        if share in out.columns:
+            out = out.with_columns(pl.col(share) * 100)
     if c.EVENT_TYPE in out.columns:
         out = out.with_columns(
             pl.col(c.EVENT_TYPE).replace_strict(

@@ -337,6 +337,12 @@ def test_campaign_date_in_url_matches_core(
     spec = fn.FunnelSpec(steps=fn.NEWLY_KNOWN_STEPS, since=start, who=fn.NEWLY_KNOWN)
     funnel = fn.funnel(an.with_sessions(frame), spec)
     assert table_with(at, "Step")["People"].tolist() == funnel[an.PEOPLE].to_list()
+    # shares in percent, as every percentage the page shows (format "percent" showed
+    # "55.59%" beside "34%")
+    shown = table_with(at, c.SHARE)[c.SHARE].tolist()
+    wanted = an.touchpoints_before_known(frame, newly_known_since=start)[c.SHARE] * 100
+    assert shown == pytest.approx(wanted.to_list())
+    assert 50 < shown[0] <= 100
     if route == "warehouse":  # a memory-limited file: the cohort is built in steps
         assert heard[0] == (STEP_EVENTS, 0.0), "the cohort's steps are shown as they run"
         assert heard[-1][1] == 1.0

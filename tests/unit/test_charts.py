@@ -214,6 +214,7 @@ def test_breakdown_chart_largest_first(by: str, value: str) -> None:
     assert list(bars.y) == ["Email", "Direct"]
     assert list(bars.x) == [9, 5]
     assert list(bars.text) == ["9", "5"]
+    assert bars.texttemplate == " %{text}"  # shown a space after the bar's end
     if by == c.CHANNEL:
         assert list(bars.marker.color) == [
             charts.CHANNEL_COLORS["Email"],

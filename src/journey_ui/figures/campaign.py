@@ -423,6 +423,7 @@ def breakdown_chart(
             orientation="h",
             marker={"color": colors},
             text=[fmt_money(v, currency) if money else format(v, fmt) for v in values],
+            texttemplate=" %{text}",  # a gap after the bar's end ("6,670" touched it)
             textposition="outside",
             cliponaxis=False,
             hovertemplate=f"%{{y}}<br>{label(value)}: {unit}%{{x:{fmt}}}<extra></extra>",
