@@ -207,3 +207,11 @@ def test_timeline_by_channel_lanes() -> None:
     fig = timeline(_rows(), lane="channel", tz="UTC")
     assert list(fig.layout.yaxis.categoryarray) == ["Direct", "Paid Search", "Visits"]
     assert (2, "Direct", "16") in _texts_at(fig)  # the 16 events of visit 2, one marker
+
+
+def test_timeline_legend_entries_have_one_symbol_size_and_room_for_each_name() -> None:
+    """A channel whose first marker was large drew its legend symbol over the entry before it
+    ("Organic Search" ran into Organic Social's diamond)."""
+    legend = timeline(_rows(), tz="UTC").layout.legend
+    assert legend.itemsizing == "constant"
+    assert legend.entrywidth >= 7 * len("Paid Search")

@@ -166,7 +166,8 @@ def timeline(
         )
     )
     # Events: one trace per channel (the legend explains the colours), one marker per cell.
-    for channel in ordered_channels(cells.get_column(c.CHANNEL).unique().to_list()):
+    names = ordered_channels(cells.get_column(c.CHANNEL).unique().to_list())
+    for channel in names:
         part = cells.filter(pl.col(c.CHANNEL) == channel)
         records = [{**r, "lane_is_type": by_type} for r in part.iter_rows(named=True)]
         sizes = [marker_size(int(r["n"]), visits=visits) for r in records]
@@ -246,6 +247,11 @@ def timeline(
             "x": 0,
             "xanchor": "left",
             "title": {"text": "Visit channel:  ", "side": "left"},
+            # one symbol size: a channel whose first marker was large drew its legend symbol
+            # over the entry before it ("Organic Search" ran into Organic Social's diamond)
+            "itemsizing": "constant",
+            # and room after each name: entries are as wide as the longest name
+            "entrywidth": 12 + 7 * max((len(str(n)) for n in names), default=0),
         },
         margin={"t": 60, "b": 80, "r": 8, "l": min(300, 16 + int(7.4 * max(map(len, categories))))},
     )
