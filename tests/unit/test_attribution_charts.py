@@ -84,6 +84,18 @@ def test_sankey_nodes_are_ordered_by_step_with_outcomes_last() -> None:
     assert sankey.node.color[3] == OUTCOME_COLORS[a.CONVERTED]
 
 
+def test_sankey_puts_the_grouped_paths_last_in_their_step() -> None:
+    links = pl.DataFrame(
+        {
+            a.SOURCE_NODE: ["1. Other", "1. Paid Search", "1. Email"],
+            a.TARGET_NODE: ["Conversion", "No conversion", "Conversion"],
+            a.VALUE: [9, 2, 3],
+        }
+    )
+    labels = list(charts.path_sankey(links).data[0].node.label)
+    assert labels == ["1. Email", "1. Paid Search", "1. Other", "Conversion", "No conversion"]
+
+
 def test_time_to_convert_chart_names_median_and_p90() -> None:
     hist = pl.DataFrame(
         {

@@ -294,11 +294,13 @@ def _sankey_layout(
     return xs, ys, columns, values
 
 
-def _node_order(name: str) -> tuple[int, str]:
+def _node_order(name: str) -> tuple[int, bool, str]:
+    """Step by step, then the outcomes; in a step by channel name, the grouped paths
+    (:data:`OTHER_PATHS`) last (they sat between Organic Search and Paid Search)."""
     if name in OUTCOME_COLORS:
-        return (10_000, name)
+        return (10_000, False, name)
     step = name.split(".", 1)[0]
-    return (int(step) if step.isdigit() else 9_999, name)
+    return (int(step) if step.isdigit() else 9_999, _channel_of(name) == OTHER_PATHS, name)
 
 
 def _channel_of(node: str) -> str:
