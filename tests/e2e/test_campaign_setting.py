@@ -15,9 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from journey_core.io.demo import build_demo
 from tests.e2e.test_dashboard import TIMEOUT_MS, open_page, plots, settle, wait_for_location
-from tests.support.browser import SCREENSHOTS, StreamlitServer
+from tests.support.browser import SCREENSHOTS, StreamlitServer, recent_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -31,10 +30,7 @@ LINK = '[data-testid="stSidebar"] a:has-text("Link to this exact view")'
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """(url, as_of): a demo warehouse whose last event is a few minutes old."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('setting') / 'demo.duckdb'}"
-    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=3)
-    build_demo(url, individuals=1_500, seed=5, end=end)
-    return url, end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return recent_demo(tmp_path_factory.mktemp("setting"), individuals=1_500, seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from journey_core.io.demo import build_demo
 from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import SCREENSHOTS, StreamlitServer
+from tests.support.browser import SCREENSHOTS, StreamlitServer, recent_demo
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -36,10 +35,7 @@ TIMEOUT_MS = 60_000
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """(url, as_of): a demo warehouse whose last event is a few minutes old."""
-    url = f"duckdb:///{tmp_path_factory.mktemp('e2e') / 'demo.duckdb'}"
-    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=3)
-    build_demo(url, individuals=2_000, seed=7, end=end)
-    return url, end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return recent_demo(tmp_path_factory.mktemp("e2e"), individuals=2_000, seed=7)
 
 
 @pytest.fixture(scope="module")

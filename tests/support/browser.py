@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from journey_core.io.demo import build_demo
 from tests.support.process import ServerProcess, free_port, http_probe
 
 #: Where e2e tests save screenshots for a human look (git-ignored; never committed).
@@ -31,7 +33,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests" / "screenshots"
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
-__all__ = ["CHROMIUM_ARGS", "StreamlitServer", "chromium_path", "launch_browser"]
+__all__ = ["CHROMIUM_ARGS", "StreamlitServer", "chromium_path", "launch_browser", "recent_demo"]
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
@@ -165,3 +167,13 @@ class StreamlitServer:
     ) -> None:
         self.stop()
         self.close_logs()
+
+
+def recent_demo(directory: Path, *, individuals: int, seed: int) -> tuple[str, str]:
+    """``(url, as_of)``: a demo DuckDB file in ``directory`` of ``individuals`` people whose
+    last event was 3 minutes ago (Live, a page's default, shows it), and that time as a page's
+    ``as_of`` (``YYYY-MM-DDTHH:MM:SSZ``)."""
+    url = f"duckdb:///{directory / 'demo.duckdb'}"
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=3)
+    build_demo(url, individuals=individuals, seed=seed, end=end)
+    return url, end.strftime("%Y-%m-%dT%H:%M:%SZ")
