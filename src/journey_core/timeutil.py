@@ -21,7 +21,7 @@ import polars as pl
 
 from journey_core.errors import InputError
 
-__all__ = ["TS", "parse_timezone", "to_utc", "utc_lit"]
+__all__ = ["TS", "local_day", "parse_timezone", "to_utc", "utc_lit"]
 
 #: The dtype of every timestamp column: ``Datetime("us", "UTC")``.
 TS: Final = pl.Datetime("us", "UTC")
@@ -50,3 +50,12 @@ def parse_timezone(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
         msg = f"{name!r} is not an IANA timezone; use e.g. UTC or Europe/Berlin."
         raise InputError("timezone", msg) from None
+
+
+def local_day(at: dt.datetime, tz: str) -> dt.date:
+    """The calendar day of the moment ``at`` in the timezone ``tz``.
+
+    >>> local_day(dt.datetime(2022, 7, 1, 23, 30, tzinfo=dt.UTC), "Europe/Berlin")
+    datetime.date(2022, 7, 2)
+    """
+    return at.astimezone(parse_timezone(tz)).date()

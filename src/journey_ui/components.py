@@ -28,7 +28,7 @@ from journey_core.errors import ConfigError, InputError, JourneyError, Warehouse
 from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame, mask_text
 from journey_core.progress import Progress, reporting
-from journey_core.timeutil import parse_timezone
+from journey_core.timeutil import local_day, parse_timezone
 from journey_core.warehouse import WarehouseSummary
 from journey_ui import downloads, people, runlog, urlstate
 from journey_ui import format as fmt
@@ -237,12 +237,11 @@ def empty_state(message: str, *, tips: Sequence[str] = ()) -> None:
     st.info(body, icon=":material/search_off:")
 
 
-def day_link(ctx: PageContext, last: dt.datetime, params: dict[str, list[str]]) -> str:
-    """A link (``?...``) to this page with ``params``, as of the midnight after ``last``'s day
-    in the app's timezone: that whole day and what came before it, as the warehouse knew it."""
-    zone = parse_timezone(ctx.tz)
-    after = dt.datetime.combine(last.astimezone(zone).date() + dt.timedelta(days=1), dt.time())
-    return "?" + urlstate.link_query(ctx.page, params, format_as_of(after.replace(tzinfo=zone)))
+def day_link(ctx: PageContext, day: dt.date, params: dict[str, list[str]]) -> str:
+    """A link (``?...``) to this page with ``params``, as of the midnight after ``day`` in the
+    app's timezone: that whole day and what came before it, as the warehouse knew it."""
+    after = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), parse_timezone(ctx.tz))
+    return "?" + urlstate.link_query(ctx.page, params, format_as_of(after))
 
 
 def when_tips(
@@ -264,7 +263,7 @@ def when_tips(
     if last is None:
         return []
     if last < since:
-        day = last.astimezone(parse_timezone(ctx.tz)).date()
+        day = local_day(last, ctx.tz)
         params = (
             {"event_date": [(day - dt.timedelta(days=days)).isoformat()], "end": [day.isoformat()]}
             if days
@@ -273,7 +272,7 @@ def when_tips(
         span = f"the {days} days up to it" if days else "its last day"
         return [
             f"The warehouse's last event is on {fmt_time(last, ctx.tz)} {ctx.tz}, before this "
-            f"window: [open this page as of that day]({day_link(ctx, last, params)}) to see "
+            f"window: [open this page as of that day]({day_link(ctx, day, params)}) to see "
             f"{span}."
         ]
     if ctx.as_of is not None and last > ctx.as_of:

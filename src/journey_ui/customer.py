@@ -22,6 +22,7 @@ from journey_core import columns as c
 from journey_core.analytics import person as pa
 from journey_core.errors import InputError
 from journey_core.rules.query import EMAIL_PATTERN, JourneyQuery
+from journey_core.timeutil import local_day
 from journey_core.warehouse.search import LAST_SEEN, MATCHED_ID
 from journey_ui import components as ui
 from journey_ui import data, people, urlstate
@@ -198,15 +199,15 @@ def customer_not_found(message: str, ctx: PageContext, text: str = "") -> None:
     seen = _seen(ctx, text) if text else None
     if seen is not None:
         last = seen[LAST_SEEN][0]
-        tips = (
-            [
+        if last is None:
+            tips = ["They have no events yet, only the identify call that made them known."]
+        else:
+            link = ui.day_link(ctx, local_day(last, ctx.tz), _param_lists(text))
+            tips = [
                 f"Their last event is on {ui.fmt_time(last, ctx.tz)} {ctx.tz}: [open their "
-                f"lookup as of that day]({ui.day_link(ctx, last, _param_lists(text))}) to see "
-                f"the {ctx.settings.lookback_days:g} days up to it.",
+                f"lookup as of that day]({link}) to see the {ctx.settings.lookback_days:g} "
+                "days up to it."
             ]
-            if last is not None
-            else ["They have no events yet, only the identify call that made them known."]
-        )
     else:
         tips = [
             "Check the spelling; the lookup ignores case and surrounding spaces.",

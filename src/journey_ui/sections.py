@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.errors import JourneyError
-from journey_core.timeutil import parse_timezone
+from journey_core.timeutil import local_day, parse_timezone
 from journey_core.warehouse import pages as wp
 from journey_core.warehouse.quality import KIND, ROWS, TREATMENT
 from journey_ui import components as ui
@@ -282,10 +282,6 @@ def breakdown_picker() -> str | None:
     return None if picked == NO_BREAKDOWN else picked
 
 
-def _local_day(at: dt.datetime, tz: str) -> dt.date:
-    return at.astimezone(parse_timezone(tz)).date()
-
-
 def period_text(period: tuple[dt.datetime, dt.datetime], tz: str) -> str:
     """The days of ``period`` ``[start, end)`` as people read them: ``02 Jul – 31 Jul 2022``.
 
@@ -294,8 +290,8 @@ def period_text(period: tuple[dt.datetime, dt.datetime], tz: str) -> str:
     ...     "UTC")
     '02 Jul – 31 Jul 2022'
     """
-    first = _local_day(period[0], tz)
-    last = _local_day(period[1] - dt.timedelta(microseconds=1), tz)
+    first = local_day(period[0], tz)
+    last = local_day(period[1] - dt.timedelta(microseconds=1), tz)
     if first == last:
         return f"{first:%d %b %Y}"
     return f"{first:%d %b}{'' if first.year == last.year else f' {first.year}'} – {last:%d %b %Y}"

@@ -21,7 +21,7 @@ from journey_core import columns as c
 from journey_core.analytics import campaign as an
 from journey_core.errors import InputError
 from journey_core.rules.query import JourneyQuery
-from journey_core.timeutil import parse_timezone
+from journey_core.timeutil import local_day, parse_timezone
 from journey_core.warehouse.figures import period_queries
 from journey_ui import components as ui
 from journey_ui import data, urlstate
@@ -103,7 +103,7 @@ def campaign_query(ctx: PageContext, start: dt.date, end: dt.date) -> JourneyQue
 
 def as_of_day(ctx: PageContext) -> dt.date:
     """The day (in the app's timezone) of the as-of time every figure is computed at."""
-    return ctx.effective_as_of.astimezone(parse_timezone(ctx.tz)).date()
+    return local_day(ctx.effective_as_of, ctx.tz)
 
 
 def empty_tips(ctx: PageContext, query: JourneyQuery, filters: an.Filters) -> list[str]:
