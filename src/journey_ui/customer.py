@@ -370,15 +370,17 @@ def lane_choice() -> str:
 
 def customer_timeline(view: data.CustomerView, ctx: PageContext) -> None:
     """The timeline of one person (visits on a numbered axis), with a lane switch."""
-    head, switch = st.columns([3, 1], vertical_alignment="bottom")
-    with head:
-        ui.section(
-            "Timeline",
-            "One column per visit, oldest left (its date under the number). A marker's size "
-            "and number are how many events of that kind the visit had; colour is the visit's "
-            "channel; ◆ before the person became known, ● after. Hover for times and pages.",
-        )
-    with switch:
+    # The switch at its own width beside the heading, or under it in a narrow window (a
+    # quarter column cut "Channel" to "Cha..." at 1024 px).
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium"):
+        with st.container(width="stretch"):
+            ui.section(
+                "Timeline",
+                "One column per visit, oldest left (its date under the number). A marker's size "
+                "and number are how many events of that kind the visit had; colour is the "
+                "visit's channel; ◆ before the person became known, ● after. Hover for times "
+                "and pages.",
+            )
         lane = lane_choice()
     ui.chart(
         person_charts.timeline(

@@ -218,6 +218,7 @@ def test_campaign_pick_a_date_and_download(
         # Scoped: "Conversions after a matching touch", "Revenue, any time (USD)", ...
         pytest.param("campaign?event_date={start}&channel=Email&", 7, id="campaign-scoped"),
         pytest.param("attribution?event_date={start}&", 5, id="attribution"),
+        pytest.param("customer?email={email}&", 5, id="customer"),
     ],
 )
 def test_key_figures_read_in_full_in_a_narrow_window(
@@ -230,9 +231,10 @@ def test_key_figures_read_in_full_in_a_narrow_window(
 ) -> None:
     """No key figure's label or value is cut to an ellipsis (the cards wrap instead), nor a
     picked value ("Newly vs previously known")."""
-    _, as_of = warehouse
+    url, as_of = warehouse
     page.set_viewport_size({"width": width, "height": 900})
-    open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01')}as_of={as_of}")
+    email = some_email(url, as_of) if "{email}" in path else ""
+    open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01', email=email)}as_of={as_of}")
     labels = page.locator('[data-testid="stMetricLabel"]')
     labels.first.wait_for()
     cut = _cut_texts(page)
@@ -241,18 +243,49 @@ def test_key_figures_read_in_full_in_a_narrow_window(
 
 
 def _cut_texts(page: Page) -> list[str]:
-    """The key figures' labels and values, picked values and filter chips shown cut."""
-    script = """() => [...document.querySelectorAll(
+    """The key figures' labels and values, picked values, filter chips and switches shown cut:
+    cut to an ellipsis, or reaching past the page's content (where it is clipped)."""
+    script = """() => {
+        const past = e => {
+            const main = e.closest('[data-testid="stMainBlockContainer"]');
+            if (!main) return false;
+            const edge = main.getBoundingClientRect().right
+                - parseFloat(getComputedStyle(main).paddingRight);
+            return e.getBoundingClientRect().right > edge + 1;
+        };
+        return [...document.querySelectorAll(
             '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
             + '[data-testid="stSelectbox"] input, '
-            + '[data-testid="stMultiSelect"] [data-tag]')]
-        .filter(label => [label, ...label.querySelectorAll('*')]
+            + '[data-testid="stMultiSelect"] [data-tag], [data-testid="stButtonGroup"] button')]
+        .filter(label => past(label) || [label, ...label.querySelectorAll('*')]
             .some(e => e.scrollWidth > e.clientWidth + 1))
-        .map(label => label.value || label.innerText)"""
+        .map(label => label.value || label.innerText);
+    }"""
     deadline = time.monotonic() + 20  # cards still being laid out are not cut ones
     while (cut := page.evaluate(script)) and time.monotonic() < deadline:
         page.wait_for_timeout(500)
     return list(cut)
+
+
+def test_timeline_legend_sits_under_its_axis_title_in_a_small_window(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """At 1024 px the legend wraps; it stays whole, under the axis title (placed under the
+    plot, it overlapped "Visit (oldest left, newest right)" and lost its last rows)."""
+    url, as_of = warehouse
+    page.set_viewport_size({"width": 1024, "height": 900})
+    open_page(page, f"{server.url}/customer?email={some_email(url, as_of)}&as_of={as_of}")
+    chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
+    title = chart.locator(".xtitle").bounding_box()
+    legend = chart.locator(".legend").bounding_box()
+    figure = chart.locator(".main-svg").first.bounding_box()
+    assert title is not None
+    assert legend is not None
+    assert figure is not None
+    assert legend["y"] >= title["y"] + title["height"]
+    assert legend["y"] + legend["height"] <= figure["y"] + figure["height"] + 1
+    assert chart.locator(".legend .traces").count() >= 3  # one per channel of the visits
 
 
 def test_picked_filters_read_in_full_in_a_laptop_window(

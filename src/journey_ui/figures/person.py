@@ -99,6 +99,12 @@ def _cell_hover(cell: dict[str, Any], tz: str, currency: str = DEFAULT_CURRENCY)
     return "<br>".join(lines)
 
 
+_NARROW_PLOT_PX: Final = 520
+"""The timeline's plot width in a 1024 px window, for how many rows its legend takes."""
+_LEGEND_SYMBOL_PX: Final = 40
+_LEGEND_ROW_PX: Final = 26
+
+
 def timeline(
     frame: pl.DataFrame,
     *,
@@ -195,8 +201,14 @@ def timeline(
             )
         )
 
-    height = 150 + 44 * len(categories)
-    plot_height = height - 60 - 80
+    # The legend sits at the figure's foot, under the axis title, in as many rows as a narrow
+    # window (a plot about 520 px wide) needs; its place does not move with the plot's height
+    # (placed under the plot, it overlapped the axis title once it wrapped).
+    entry = 12 + 7 * max((len(str(n)) for n in names), default=0)
+    lines = math.ceil(len(names) / max(1, _NARROW_PLOT_PX // (entry + _LEGEND_SYMBOL_PX)))
+    bottom = 72 + _LEGEND_ROW_PX * max(1, lines)
+    height = 150 + 44 * len(categories) + bottom - 80
+    plot_height = height - 60 - bottom
     # Became known: between the last visit that started before and the first one after.
     known_at = rows.get_column(c.KNOWN_AT)[0]
     starts = sessions.get_column(c.SESSION_START).to_list()
@@ -242,8 +254,9 @@ def timeline(
         hovermode="closest",
         legend={
             "orientation": "h",
-            "y": -62 / plot_height,
-            "yanchor": "top",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
             "x": 0,
             "xanchor": "left",
             "title": {"text": "Visit channel:  ", "side": "left"},
@@ -251,9 +264,14 @@ def timeline(
             # over the entry before it ("Organic Search" ran into Organic Social's diamond)
             "itemsizing": "constant",
             # and room after each name: entries are as wide as the longest name
-            "entrywidth": 12 + 7 * max((len(str(n)) for n in names), default=0),
+            "entrywidth": entry,
         },
-        margin={"t": 60, "b": 80, "r": 8, "l": min(300, 16 + int(7.4 * max(map(len, categories))))},
+        margin={
+            "t": 60,
+            "b": bottom,
+            "r": 8,
+            "l": min(300, 16 + int(7.4 * max(map(len, categories)))),
+        },
     )
     fig.update_yaxes(
         type="category",
