@@ -107,17 +107,22 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
         help="Touches this many days before a conversion share its credit.",
     )
     urlstate.publish(LOOKBACK_PARAM, int(lookback))
-    with st.expander("Path and model options"):
-        opt = st.columns(3)
-        half_life = opt[0].number_input(
+    # Each option at its own width, side by side while they fit (a third of a 1024 px window
+    # cut "Collapse repeated channels" to "Collapse repeat...").
+    options = st.expander("Path and model options").container(
+        horizontal=True, gap="medium", vertical_alignment="bottom"
+    )
+    with options:
+        half_life = st.number_input(
             "Time-decay half-life (days)",
             min_value=0.5,
             max_value=90.0,
             step=0.5,
             key=HALF_LIFE_PARAM.key,
+            width=220,
         )
         urlstate.publish(HALF_LIFE_PARAM, float(half_life))
-        unit = opt[1].segmented_control(
+        unit = st.segmented_control(
             "Path steps",
             options=[u.value for u in PathUnit],
             required=True,
@@ -126,7 +131,7 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
         )
         unit = str(unit or PathUnit.SESSION.value)
         urlstate.publish(PATH_UNIT_PARAM, unit)
-        collapse = opt[2].toggle(
+        collapse = st.toggle(
             "Collapse repeated channels",
             key=COLLAPSE_PARAM.key,
             help="Direct > Direct > Email is shown as Direct > Email.",

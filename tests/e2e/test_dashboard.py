@@ -9,6 +9,7 @@ every page go to tests/screenshots/ (git-ignored) for a human look.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -242,9 +243,10 @@ def test_key_figures_read_in_full_in_a_narrow_window(
     assert cut == []
 
 
-def _cut_texts(page: Page) -> list[str]:
+def _cut_texts(page: Page, also: str = "") -> list[str]:
     """The key figures' labels and values, picked values, filter chips and switches shown cut:
-    cut to an ellipsis, or reaching past the page's content (where it is clipped)."""
+    cut to an ellipsis, or reaching past the page's content (where it is clipped). Text kept
+    for screen readers only (a one-pixel box) is not shown, so not cut."""
     script = """() => {
         const past = e => {
             const main = e.closest('[data-testid="stMainBlockContainer"]');
@@ -256,11 +258,13 @@ def _cut_texts(page: Page) -> list[str]:
         return [...document.querySelectorAll(
             '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
             + '[data-testid="stSelectbox"] input, '
-            + '[data-testid="stMultiSelect"] [data-tag], [data-testid="stButtonGroup"] button')]
+            + '[data-testid="stMultiSelect"] [data-tag], [data-testid="stButtonGroup"] button'
+            + ALSO)]
         .filter(label => past(label) || [label, ...label.querySelectorAll('*')]
-            .some(e => e.scrollWidth > e.clientWidth + 1))
+            .some(e => e.clientWidth > 1 && e.scrollWidth > e.clientWidth + 1))
         .map(label => label.value || label.innerText);
     }"""
+    script = script.replace("ALSO", json.dumps(f", {also}" if also else ""))
     deadline = time.monotonic() + 20  # cards still being laid out are not cut ones
     while (cut := page.evaluate(script)) and time.monotonic() < deadline:
         page.wait_for_timeout(500)
@@ -286,6 +290,19 @@ def test_timeline_legend_sits_under_its_axis_title_in_a_small_window(
     assert legend["y"] >= title["y"] + title["height"]
     assert legend["y"] + legend["height"] <= figure["y"] + figure["height"] + 1
     assert chart.locator(".legend .traces").count() >= 3  # one per channel of the visits
+
+
+def test_attribution_options_read_in_full_in_a_small_window(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """Each path and model option at its own width (a third of a 1024 px window cut "Collapse
+    repeated channels" to "Collapse repeat...")."""
+    _, as_of = warehouse
+    page.set_viewport_size({"width": 1024, "height": 900})
+    open_page(page, f"{server.url}/attribution?event_date={as_of[:8]}01&as_of={as_of}")
+    page.get_by_text("Path and model options").click()
+    page.get_by_text("Collapse repeated channels").wait_for()
+    assert _cut_texts(page, '[data-testid="stExpanderDetails"] label') == []
 
 
 def test_picked_filters_read_in_full_in_a_laptop_window(
