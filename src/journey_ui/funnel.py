@@ -120,24 +120,27 @@ def _who_changed() -> None:
 def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int]:
     urlstate.restore(WHO_PARAM)
     urlstate.restore(WINDOW_PARAM)
-    cols = st.columns([3.8, 5, 1.3])
-    with cols[0]:
-        who = st.radio(
-            "People",
-            options=list(WHO_LABELS),
-            format_func=WHO_LABELS.__getitem__,
-            key=WHO_PARAM.key,
-            horizontal=True,
-            on_change=_who_changed,
-            help="Newly known: became known since the start date. Previously known: known "
-            "before it (they signed up earlier, so their default funnel has no Sign-up step).",
-        )
+    # Who on a row of its own, then the steps taking what the window leaves beside its fixed
+    # width (in three fixed columns a 1024 px window broke "Window (days)" into three lines
+    # and hid the last step's chip).
+    who = st.radio(
+        "People",
+        options=list(WHO_LABELS),
+        format_func=WHO_LABELS.__getitem__,
+        key=WHO_PARAM.key,
+        horizontal=True,
+        on_change=_who_changed,
+        help="Newly known: became known since the start date. Previously known: known "
+        "before it (they signed up earlier, so their default funnel has no Sign-up step).",
+        width="content",
+    )
     urlstate.publish(WHO_PARAM, who)
     defaults = fn.default_steps(who)
     steps_in_url = steps_param(who)
     urlstate.restore(steps_in_url)
     chosen = list(st.session_state[steps_in_url.key])
-    with cols[1]:
+    row = st.container(horizontal=True, gap="medium")
+    with row:
         steps = st.multiselect(
             "Steps, in order",
             options=list(dict.fromkeys([*defaults, *event_types, *chosen])),
@@ -145,9 +148,10 @@ def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int]:
             format_func=event_label,
             help="The order you pick them in is the funnel order. Each step must happen after "
             "the step before.",
+            wrap=True,
         )
     urlstate.publish(steps_in_url, list(steps))
-    with cols[2]:
+    with row:
         days = st.number_input(
             "Window (days)",
             min_value=1,
@@ -155,6 +159,7 @@ def _inputs(event_types: Sequence[str]) -> tuple[str, tuple[str, ...], int]:
             step=1,
             key=WINDOW_PARAM.key,
             help="Every step must happen within this many days of the person's step 1.",
+            width=150,
         )
     urlstate.publish(WINDOW_PARAM, int(days))
     ui.warn_url_errors(WHO_PARAM, WINDOW_PARAM)

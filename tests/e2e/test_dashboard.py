@@ -249,11 +249,18 @@ def _cut_texts(page: Page, also: str = "") -> list[str]:
     for screen readers only (a one-pixel box) is not shown, so not cut."""
     script = """() => {
         const past = e => {
+            const right = e.getBoundingClientRect().right;
+            // past a scrolling or clipping box of its own (a chip scrolled out of its picker)
+            const widget = e.closest('[data-testid="stElementContainer"]');
+            for (let box = e.parentElement; box && box !== widget; box = box.parentElement) {
+                if (getComputedStyle(box).overflowX !== 'visible'
+                    && right > box.getBoundingClientRect().right + 1) return true;
+            }
             const main = e.closest('[data-testid="stMainBlockContainer"]');
             if (!main) return false;
             const edge = main.getBoundingClientRect().right
                 - parseFloat(getComputedStyle(main).paddingRight);
-            return e.getBoundingClientRect().right > edge + 1;
+            return right > edge + 1;
         };
         return [...document.querySelectorAll(
             '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
