@@ -46,6 +46,8 @@ FILTERS: tuple[tuple[str, str, str], ...] = (
     ("event_type", c.EVENT_TYPE, "Event type"),
 )
 FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _, _ in FILTERS}
+_DATE_WIDTH = 220
+"""The date inputs' width: "Campaign start date" and its help icon on one line."""
 _PER_ROW = 3
 """Filters side by side, in two rows: five in a row cut a picked campaign to "su..." in a
 1280 px window (a wider first column cut "google" at 1024 px instead)."""
@@ -204,8 +206,10 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
         state[_END_PICKED] = True
     elif not state.get(_END_PICKED):
         state[END_KEY] = day  # follows the as-of time until the user picks an end
-    left, right, _ = st.columns([1, 1, 2])
-    with left:
+    # Two fixed widths side by side: in quarter columns a 1024 px window wrapped "Campaign
+    # start date" onto two lines, and its box sat lower than the end date's.
+    dates = st.container(horizontal=True, gap="small")
+    with dates:
         value = st.date_input(
             "Campaign start date",
             key=START_KEY,
@@ -213,8 +217,8 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
             format="YYYY-MM-DD",
             help="People active since this date, plus the earlier journey (up to the lookback) "
             "of those who became known since. Shared by Campaign influence and Attribution.",
+            width=_DATE_WIDTH,
         )
-    with right:
         end_value = st.date_input(
             "End date",
             key=END_KEY,
@@ -223,6 +227,7 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
             on_change=_picked_end,
             help="The last day the figures count (default: the as-of day). Shared by "
             "Campaign influence and Attribution.",
+            width=_DATE_WIDTH,
         )
     start = value if isinstance(value, dt.date) else None
     end = end_value if isinstance(end_value, dt.date) else None

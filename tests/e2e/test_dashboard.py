@@ -31,6 +31,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TIMEOUT_MS = 60_000
+YEAR_FIELD = '[data-testid="stDateInput"] [role="spinbutton"][data-type="year"]'
+"""A date field's year part (one spin button per part; typing the year moves on)."""
 
 
 @pytest.fixture(scope="module")
@@ -196,9 +198,7 @@ def test_campaign_pick_a_date_and_download(
     open_page(page, f"{server.url}/campaign?as_of={as_of}")
     start = (dt.date.fromisoformat(as_of[:10]) - dt.timedelta(days=14)).isoformat()
     # The date field has one spin button per part; typing the year moves on to month and day.
-    page.locator(
-        '[data-testid="stDateInput"] [role="spinbutton"][data-type="year"]'
-    ).first.click()  # the start date (the end date is next to it)
+    page.locator(YEAR_FIELD).first.click()  # the start date (the end date is next to it)
     page.keyboard.type(start.replace("-", ""), delay=50)
     page.keyboard.press("Escape")  # closes the calendar and commits the typed date
     wait_for_location(page, f"event_date={start}")
@@ -297,6 +297,21 @@ def test_timeline_legend_sits_under_its_axis_title_in_a_small_window(
     assert legend["y"] >= title["y"] + title["height"]
     assert legend["y"] + legend["height"] <= figure["y"] + figure["height"] + 1
     assert chart.locator(".legend .traces").count() >= 3  # one per channel of the visits
+
+
+def test_campaign_dates_line_up_in_a_small_window(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str]
+) -> None:
+    """In quarter columns a 1024 px window wrapped "Campaign start date" onto two lines and
+    its box sat lower than the end date's."""
+    _, as_of = warehouse
+    page.set_viewport_size({"width": 1024, "height": 900})
+    open_page(page, f"{server.url}/campaign?as_of={as_of}")
+    boxes = [
+        box for field in page.locator(YEAR_FIELD).all() if (box := field.bounding_box()) is not None
+    ]
+    assert len(boxes) == 2
+    assert abs(boxes[0]["y"] - boxes[1]["y"]) < 1
 
 
 def test_attribution_options_read_in_full_in_a_small_window(
