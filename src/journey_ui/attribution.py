@@ -75,8 +75,10 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
     """
     for param in MODEL_PARAMS:
         urlstate.restore(param)
-    cols = st.columns([2, 2, 1])
-    model = cols[0].selectbox(
+    # The lookback at a fixed width beside the two pickers (in a fifth of a 1024 px window
+    # its label wrapped and its box lost its - and + buttons).
+    row = st.container(horizontal=True, gap="small")
+    model = row.selectbox(
         "Attribution model",
         options=list(Model),
         format_func=lambda m: Model(m).label,
@@ -90,21 +92,23 @@ def model_inputs(event_types: list[str]) -> tuple[Model, data.AttributionInputs]
     in_url = urlstate.list_param("conversions", "conversions", default=default_types)
     urlstate.restore(in_url)
     chosen = list(st.session_state[in_url.key])
-    conversion_types = cols[1].multiselect(
+    conversion_types = row.multiselect(
         "Conversion events",
         options=list(dict.fromkeys([*event_types, *chosen])),
         format_func=event_label,
         key=in_url.key,
         help="Events of these types are conversions (their revenue is attributed).",
+        wrap=True,
     )
     urlstate.publish(in_url, list(conversion_types))
-    lookback = cols[2].number_input(
+    lookback = row.number_input(
         "Lookback (days)",
         min_value=1,
         max_value=365,
         step=1,
         key=LOOKBACK_PARAM.key,
         help="Touches this many days before a conversion share its credit.",
+        width=150,
     )
     urlstate.publish(LOOKBACK_PARAM, int(lookback))
     # Each option at its own width, side by side while they fit (a third of a 1024 px window

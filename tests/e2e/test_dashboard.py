@@ -317,11 +317,14 @@ def test_campaign_dates_line_up_in_a_small_window(
 def test_attribution_options_read_in_full_in_a_small_window(
     server: StreamlitServer, page: Page, warehouse: tuple[str, str]
 ) -> None:
-    """Each path and model option at its own width (a third of a 1024 px window cut "Collapse
-    repeated channels" to "Collapse repeat...")."""
+    """Each option at its own width (a third of a 1024 px window cut "Collapse repeated
+    channels" to "Collapse repeat...", a fifth hid the lookback's - and +)."""
     _, as_of = warehouse
     page.set_viewport_size({"width": 1024, "height": 900})
     open_page(page, f"{server.url}/attribution?event_date={as_of[:8]}01&as_of={as_of}")
+    # the lookback beside the pickers keeps its - and + (a fifth of the row hid them)
+    lookback = page.locator('[data-testid="stNumberInput"]').filter(has_text="Lookback (days)")
+    assert lookback.locator('[data-testid="stNumberInputStepUp"]').is_visible()
     page.get_by_text("Path and model options").click()
     page.get_by_text("Collapse repeated channels").wait_for()
     assert _cut_texts(page, '[data-testid="stExpanderDetails"] label') == []
