@@ -46,7 +46,7 @@ FILTERS: tuple[tuple[str, str, str], ...] = (
     ("event_type", c.EVENT_TYPE, "Event type"),
 )
 FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _, _ in FILTERS}
-_DATE_WIDTH = 220
+_DATE_WIDTH: Final = 220
 """The date inputs' width: "Campaign start date" and its help icon on one line."""
 _FILTER_ROWS: Final = (("campaign", "channel"), ("source", "medium", "event_type"))
 """The filters' two rows: the long values (campaign names, "Organic Search") in halves, the
@@ -210,8 +210,7 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
         state[END_KEY] = day  # follows the as-of time until the user picks an end
     # Two fixed widths side by side: in quarter columns a 1024 px window wrapped "Campaign
     # start date" onto two lines, and its box sat lower than the end date's.
-    dates = st.container(horizontal=True, gap="small")
-    with dates:
+    with st.container(horizontal=True, gap="small"):
         value = st.date_input(
             "Campaign start date",
             key=START_KEY,

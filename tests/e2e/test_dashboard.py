@@ -9,7 +9,6 @@ every page go to tests/screenshots/ (git-ignored) for a human look.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -243,11 +242,12 @@ def test_key_figures_read_in_full_in_a_narrow_window(
     assert cut == []
 
 
-def _cut_texts(page: Page, also: str = "") -> list[str]:
-    """The key figures' labels and values, picked values, filter chips and switches shown cut:
-    cut to an ellipsis, or reaching past the page's content (where it is clipped). Text kept
-    for screen readers only (a one-pixel box) is not shown, so not cut."""
-    script = """() => {
+def _cut_texts(page: Page, also: str = "", among: set[str] | None = None) -> list[str]:
+    """The key figures' labels and values, picked values, filter chips and switches shown cut
+    (``also``: more elements to read; ``among``: only these texts count): cut to an ellipsis,
+    or reaching past the page's content (where it is clipped). Text kept for screen readers
+    only (a one-pixel box) is not shown, so not cut."""
+    script = """more => {
         const past = e => {
             const right = e.getBoundingClientRect().right;
             // past a scrolling or clipping box of its own (a chip scrolled out of its picker)
@@ -266,14 +266,18 @@ def _cut_texts(page: Page, also: str = "") -> list[str]:
             '[data-testid="stMetricLabel"], [data-testid="stMetricValue"], '
             + '[data-testid="stSelectbox"] input, '
             + '[data-testid="stMultiSelect"] [data-tag], [data-testid="stButtonGroup"] button'
-            + ALSO)]
+            + more)]
         .filter(label => past(label) || [label, ...label.querySelectorAll('*')]
             .some(e => e.clientWidth > 1 && e.scrollWidth > e.clientWidth + 1))
         .map(label => label.value || label.innerText);
     }"""
-    script = script.replace("ALSO", json.dumps(f", {also}" if also else ""))
+    more = f", {also}" if also else ""
+
+    def cut_now() -> list[str]:
+        return [text for text in page.evaluate(script, more) if among is None or text in among]
+
     deadline = time.monotonic() + 20  # cards still being laid out are not cut ones
-    while (cut := page.evaluate(script)) and time.monotonic() < deadline:
+    while (cut := cut_now()) and time.monotonic() < deadline:
         page.wait_for_timeout(500)
     return list(cut)
 
@@ -361,8 +365,7 @@ def test_picked_filters_read_in_full(
     open_page(page, f"{server.url}/campaign?event_date={as_of[:8]}01&{query}&as_of={as_of}")
     for value in (v for vs in picked.values() for v in vs):
         page.locator(f'[data-testid="stMultiSelect"] [data-tag][aria-label="{value}"]').wait_for()
-    cut = _cut_texts(page)
-    assert [text for text in cut if whole is None or text in whole] == []
+    assert _cut_texts(page, among=whole) == []
 
 
 def test_campaign_view_from_url_with_filters(
