@@ -79,18 +79,19 @@ def funnel_table(funnel: pl.DataFrame, *, breakdown: bool) -> pl.DataFrame:
     """The funnel as people read it: step names, counts, shares, drop-off and median time,
     never an empty cell (``–`` where there is no step before, or nobody to measure)."""
     names = dict(enumerate(figs.step_names(funnel), start=1))
-    shown = funnel.select(
+    # Formatted here, not by a Polars UDF (map_elements): a Python function run on Polars'
+    # thread pool deadlocked the whole dashboard when another session's table was converted
+    # for display at the same moment (docs/security.md, "Ten cold sessions at once").
+    medians = [fmt_duration(s) for s in funnel.get_column(fn.MEDIAN_SECONDS).to_list()]
+    return funnel.select(
         *([pl.col(c.GROUP).alias(GROUP_COLUMN)] if breakdown else []),
         pl.col(c.STEP).replace_strict(names, return_dtype=pl.String).alias(STEP_COLUMN),
         pl.col(c.PEOPLE).alias("People"),
         (pl.col(fn.FROM_START) * 100).alias("Of step 1"),
         (pl.col(fn.FROM_PREVIOUS) * 100).alias("Of the step before"),
         pl.col(c.DROP_OFF).alias("Dropped off"),
-        pl.col(fn.MEDIAN_SECONDS)
-        .map_elements(fmt_duration, return_dtype=pl.String, skip_nulls=False)
-        .alias(MEDIAN_COLUMN),
+        pl.Series(MEDIAN_COLUMN, medians, dtype=pl.String),
     )
-    return shown
 
 
 #: The funnel's inputs in the URL (``?who=previously&steps=page_view&steps=purchase&window=7``),

@@ -176,6 +176,25 @@ def first_run_box(frames: list[bytes]) -> TextInput | None:
     return None
 
 
+def run_summary(frames: list[bytes]) -> str:
+    """What the server sent one session, for a test that finds it still running: how many
+    messages of each kind, and how each script run ended (a rerun loop shows many)."""
+    from collections import Counter
+
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    kinds: Counter[str] = Counter()
+    ends: list[int] = []
+    for frame in frames:
+        msg = ForwardMsg()
+        msg.ParseFromString(frame)
+        kind = msg.WhichOneof("type") or "?"
+        kinds[kind] += 1
+        if kind == "script_finished":
+            ends.append(msg.script_finished)
+    return f"{dict(kinds)}; runs ended {ends} (ForwardMsg.ScriptFinishedStatus)"
+
+
 def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> None:
     people = emails(demo, 5)
     dates = ["2022-08-01", "2022-08-10", "2022-08-20", "2022-07-15", "2022-08-25"]
@@ -193,7 +212,10 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
                 settle(page, TEN_TIMEOUT_MS)
             except PlaywrightTimeout:
                 shown = page.locator('[data-testid="stMain"]').inner_text()[:600]
-                pytest.fail(f"{path} did not settle: {shown!r}\n{app.output()[1][-3000:]}")
+                pytest.fail(
+                    f"{path} did not settle: {shown!r}\nreceived: {run_summary(frames)}\n"
+                    f"{app.output()[1][-3000:]}\nthe server's threads:\n{app.thread_dump()}"
+                )
             assert errors(page) == [], app.output()[1][-3000:]
             if "@" in expected:
                 page.wait_for_selector("text=Touches before known")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -125,8 +127,7 @@ class StreamlitServer:
     def command(self) -> list[str]:
         return [
             sys.executable,
-            "-m",
-            "streamlit",
+            str(Path(__file__).with_name("streamlit_main.py")),  # with thread_dump()
             "run",
             self.app,
             "--server.headless",
@@ -143,6 +144,17 @@ class StreamlitServer:
     def output(self) -> tuple[str, str]:
         """(stdout, stderr) captured from the server so far."""
         return self.server.output()
+
+    def thread_dump(self, settle_seconds: float = 1.0) -> str:
+        """Every thread's stack in the server now (it goes on running): for a test that finds
+        a page still running after its time is up."""
+        popen = self.server.popen
+        if popen is None or popen.poll() is not None:
+            return "(the server is not running)"
+        before = len(self.output()[1])
+        os.kill(popen.pid, signal.SIGUSR1)
+        time.sleep(settle_seconds)
+        return self.output()[1][before:]
 
     def start(self) -> StreamlitServer:
         self.server.start()

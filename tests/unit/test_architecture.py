@@ -4,7 +4,12 @@
 - only ``journey_core/warehouse/`` imports SQLAlchemy (or a database driver) or writes SQL;
 - only ``journey_core/config.py`` reads the environment (``os.environ``, ``os.getenv``);
 - the pure rules (``journey_core/rules/``) import no SQLAlchemy and read no clock;
-- only ``journey_ui`` imports Streamlit and Plotly.
+- only ``journey_ui`` imports Streamlit and Plotly;
+- no Python function runs inside Polars (``map_elements``, ``map_batches``...) but in
+  ``channel_expr``, a documented helper no page, API route or command calls: Streamlit runs
+  each session in a thread, and Polars deadlocked the dashboard when one ran a Python function
+  on its thread pool while another converted a frame to pandas
+  (tests/integration/test_threads.py).
 """
 
 from __future__ import annotations
@@ -127,6 +132,29 @@ def sql_text(module: Module) -> list[int]:
     ]
 
 
+#: Polars methods that call a Python function from Polars' own thread pool.
+POLARS_UDFS = ("map_elements", "map_batches", "map_groups", "map_rows")
+
+
+def polars_udfs(module: Module) -> list[tuple[str, int]]:
+    """``(enclosing function, line)`` of each call of a :data:`POLARS_UDFS` method."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, ast.FunctionDef) else function
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Attribute)
+                and child.func.attr in POLARS_UDFS
+            ):
+                found.append((function, child.lineno))
+            visit(child, inner)
+
+    visit(module.tree, "")
+    return found
+
+
 def in_package(module: Module, package: str) -> bool:
     return module.path.startswith(f"{package}/")
 
@@ -177,6 +205,19 @@ def test_the_rules_are_pure() -> None:
         if in_package(m, "journey_core/rules") and (imports_any(m, SQL_MODULES) or clock_reads(m))
     }
     assert found == {}
+
+
+def test_no_python_function_runs_inside_polars() -> None:
+    found = {
+        m.path: [f"{function}:{line}" for function, line in udfs]
+        for m in ALL
+        if (udfs := [u for u in polars_udfs(m) if (m.path, u[0]) != CHANNEL_EXPR])
+    }
+    assert found == {}
+
+
+#: The one allowed: a public helper for notebooks, which no page, route or command calls.
+CHANNEL_EXPR = ("journey_core/analytics/channels.py", "channel_expr")
 
 
 @pytest.mark.parametrize("library", ["streamlit", "plotly"])
@@ -234,6 +275,19 @@ def test_environment_reads(source: str, expected: list[int]) -> None:
 )
 def test_clock_reads(source: str, expected: list[int]) -> None:
     assert clock_reads(Module.parse("m.py", source)) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("x = pl.col('a').map_elements(str)", [("", 1)], id="module"),
+        pytest.param("def f():\n    return e.map_batches(g)", [("f", 2)], id="function"),
+        pytest.param("def f():\n    return df.map_rows(g)", [("f", 2)], id="rows"),
+        pytest.param("y = frame.select(pl.col('a').map_dict({}))", [], id="not-a-udf"),
+    ],
+)
+def test_polars_udfs(source: str, expected: list[tuple[str, int]]) -> None:
+    assert polars_udfs(Module.parse("m.py", source)) == expected
 
 
 @pytest.mark.parametrize(

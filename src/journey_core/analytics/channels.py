@@ -325,6 +325,10 @@ def channel_expr(config: ChannelConfig | None = None) -> pl.Expr:
     self-referrals apart: a referrer on the page's own host is not a referral. ``config``
     defaults to :meth:`ChannelConfig.default`. :func:`classify` adds source, medium and
     campaign as well.
+
+    For notebooks: it runs Python on Polars' thread pool (``map_batches``), which may deadlock
+    when other threads of the process use Polars at once (a frame's ``to_pandas``, say). The
+    dashboard, the API and the CLI call :func:`classify`, never this.
     """
     cfg = config or ChannelConfig.default()
 
