@@ -132,23 +132,30 @@ def sql_text(module: Module) -> list[int]:
     ]
 
 
-#: Polars methods that call a Python function from Polars' own thread pool.
+#: Polars methods, and ``pl.`` functions, that call a Python function from Polars' own
+#: thread pool.
 POLARS_UDFS = ("map_elements", "map_batches", "map_groups", "map_rows")
+POLARS_FOLDS = ("fold", "reduce", "cum_fold", "cum_reduce")
 
 
 def polars_udfs(module: Module) -> list[tuple[str, int]]:
-    """``(enclosing function, line)`` of each call of a :data:`POLARS_UDFS` method."""
+    """``(enclosing function, line)`` of each call of a :data:`POLARS_UDFS` method or a
+    :data:`POLARS_FOLDS` function of ``pl``."""
     found: list[tuple[str, int]] = []
 
     def visit(node: ast.AST, function: str) -> None:
         for child in ast.iter_child_nodes(node):
             inner = child.name if isinstance(child, ast.FunctionDef) else function
-            if (
-                isinstance(child, ast.Call)
-                and isinstance(child.func, ast.Attribute)
-                and child.func.attr in POLARS_UDFS
+            call = child.func if isinstance(child, ast.Call) else None
+            if isinstance(call, ast.Attribute) and (
+                call.attr in POLARS_UDFS
+                or (
+                    call.attr in POLARS_FOLDS
+                    and isinstance(call.value, ast.Name)
+                    and call.value.id == "pl"
+                )
             ):
-                found.append((function, child.lineno))
+                found.append((function, call.lineno))
             visit(child, inner)
 
     visit(module.tree, "")
@@ -283,6 +290,8 @@ def test_clock_reads(source: str, expected: list[int]) -> None:
         pytest.param("x = pl.col('a').map_elements(str)", [("", 1)], id="module"),
         pytest.param("def f():\n    return e.map_batches(g)", [("f", 2)], id="function"),
         pytest.param("def f():\n    return df.map_rows(g)", [("f", 2)], id="rows"),
+        pytest.param("y = pl.fold(pl.lit(0), lambda a, b: a + b, [])", [("", 1)], id="fold"),
+        pytest.param("y = functools.reduce(f, xs)", [], id="functools"),
         pytest.param("y = frame.select(pl.col('a').map_dict({}))", [], id="not-a-udf"),
     ],
 )
