@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Three threads draw funnel tables and three convert frames of several chunks to pandas,
+#: Three threads draw funnel tables and three convert frames of several chunks to pandas
+#: (``ROUNDS`` times each),
 #: as five campaign pages and their tables do at once; it prints ``done`` if all end.
 SCENARIO = """
 import threading
@@ -43,6 +44,7 @@ FUNNEL = pl.DataFrame({
 FUNNEL = pl.concat([FUNNEL] * 4, rechunk=False)  # a frame of several chunks, as pages have
 PART = pl.DataFrame({"a": range(200), "b": [str(v) for v in range(200)], "c": [1.5] * 200})
 TABLE = pl.concat([PART] * 8, rechunk=False)
+ROUNDS = 300
 
 
 def tables() -> None:
@@ -64,16 +66,12 @@ print("done")
 """
 
 
-ROUNDS = 300
-
-
 def test_funnel_tables_and_pandas_conversions_at_once_finish() -> None:
     """With the funnel's times formatted by ``map_elements`` this hung within a second; the
     60 s are a guard against a hang, not a speed check (it takes about 2 s)."""
-    script = f"ROUNDS = {ROUNDS}\n{SCENARIO}"
     try:
         done = subprocess.run(
-            [sys.executable, "-c", script],
+            [sys.executable, "-c", SCENARIO],
             cwd=ROOT,
             capture_output=True,
             text=True,

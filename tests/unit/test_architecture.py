@@ -214,6 +214,10 @@ def test_the_rules_are_pure() -> None:
     assert found == {}
 
 
+#: The one allowed: a public helper for notebooks, which no page, route or command calls.
+CHANNEL_EXPR = ("journey_core/analytics/channels.py", "channel_expr")
+
+
 def test_no_python_function_runs_inside_polars() -> None:
     found = {
         m.path: [f"{function}:{line}" for function, line in udfs]
@@ -221,10 +225,6 @@ def test_no_python_function_runs_inside_polars() -> None:
         if (udfs := [u for u in polars_udfs(m) if (m.path, u[0]) != CHANNEL_EXPR])
     }
     assert found == {}
-
-
-#: The one allowed: a public helper for notebooks, which no page, route or command calls.
-CHANNEL_EXPR = ("journey_core/analytics/channels.py", "channel_expr")
 
 
 @pytest.mark.parametrize("library", ["streamlit", "plotly"])
