@@ -21,7 +21,7 @@ from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
 from journey_ui.downloads import LIFETIME_SECONDS
-from tests.support.browser import StreamlitServer
+from tests.support.browser import StreamlitServer, settle
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -29,19 +29,11 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TIMEOUT_MS = 60_000
 END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
 LABEL = re.compile("Download these events as CSV")
-
-
-def settle(page: Page) -> None:
-    for _ in range(2):
-        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-        page.wait_for_timeout(300)
-    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def new_page(browser: Browser) -> Page:

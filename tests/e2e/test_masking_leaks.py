@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from journey_core.warehouse import write_tables
-from tests.support.browser import StreamlitServer, launch_browser
+from tests.support.browser import StreamlitServer, launch_browser, settle
 from tests.support.leaks import AS_OF, CAMPAIGN_DATE, leaks, seed_events, seed_ids
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TIMEOUT_MS = 60_000
 PAGES = [
     f"/?as_of={AS_OF}",
@@ -84,15 +83,6 @@ class Received:
     def found(self) -> list[str]:
         out = [hit for n, frame in enumerate(self.frames) for hit in leaks(f"frame {n}", frame)]
         return out + [hit for where, text in self.snapshots for hit in leaks(where, text)]
-
-
-def settle(page: Page) -> None:
-    """Wait until Streamlit has finished running (twice: a run may queue another)."""
-    for _ in range(2):
-        page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-        page.wait_for_timeout(400)
-    page.wait_for_selector(READY, timeout=TIMEOUT_MS)
-    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def wait_for_location(page: Page, part: str) -> None:

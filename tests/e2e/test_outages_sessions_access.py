@@ -24,7 +24,7 @@ from journey_core.auth import hash_password
 from journey_core.io.demo import build_demo
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import SCREENSHOTS, StreamlitServer
+from tests.support.browser import SCREENSHOTS, StreamlitServer, settle
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, WebSocket
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ERROR = '[data-testid="stAlertContentError"]'
 TIMEOUT_MS = 60_000
 #: Ten cold sessions at once on two cores: each view's own wait. A guard against a hang, not a
@@ -45,15 +44,6 @@ END = dt.datetime(2022, 8, 31, tzinfo=dt.UTC)
 AS_OF = "2022-08-31T00:00:00Z"
 PASSWORD = "correct horse battery"
 BOX = "Find a person"  # the customer search box's label
-
-
-def settle(page: Page, timeout_ms: float = TIMEOUT_MS) -> None:
-    """Wait until Streamlit has finished running (twice: a run may queue another)."""
-    for _ in range(2):
-        page.wait_for_selector(READY, timeout=timeout_ms)
-        page.wait_for_timeout(300)
-    page.wait_for_selector(READY, timeout=timeout_ms)
-    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def new_page(browser: Browser) -> Page:
@@ -209,7 +199,7 @@ def test_ten_sessions_each_see_their_own_view(browser: Browser, demo: str) -> No
             page.goto(app.url + path, wait_until="commit")  # all ten load at once
         for page, frames, (path, expected) in zip(pages, received, views, strict=True):
             try:
-                settle(page, TEN_TIMEOUT_MS)
+                settle(page, timeout_ms=TEN_TIMEOUT_MS)
             except PlaywrightTimeout:
                 shown = page.locator('[data-testid="stMain"]').inner_text()[:600]
                 pytest.fail(

@@ -33,9 +33,23 @@ from tests.support.process import ServerProcess, free_port, http_probe
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests" / "screenshots"
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
+    from playwright.sync_api import Browser, Page, Playwright
 
-__all__ = ["CHROMIUM_ARGS", "StreamlitServer", "chromium_path", "launch_browser", "recent_demo"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "READY",
+    "StreamlitServer",
+    "chromium_path",
+    "launch_browser",
+    "recent_demo",
+    "settle",
+]
+
+#: The app once a script run has ended ("initial" before the first run).
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+#: What Streamlit draws while a lazily loaded widget's code (a date field, a metric, a select
+#: box...) or Markdown's plugins are still loading: the run has ended, the widget is not there.
+LOADING = '[data-testid="stSkeleton"]'
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
@@ -77,6 +91,25 @@ def launch_browser(playwright: Playwright, *, timeout_ms: float = 30_000) -> Bro
         args=list(CHROMIUM_ARGS),
         timeout=timeout_ms,
     )
+
+
+def settle(page: Page, *, timeout_ms: float = 60_000, pause_ms: float = 400) -> None:
+    """Wait until Streamlit has finished running (twice: a run may queue another) and has
+    drawn every element (no skeleton of a widget still loading); no exception box.
+
+    A run's end alone is not enough: in CI a date field's code arrived after it, and a test
+    that read the page's date fields found none.
+    """
+    for _ in range(2):
+        page.wait_for_selector(READY, timeout=timeout_ms)
+        page.wait_for_timeout(pause_ms)
+    page.wait_for_selector(READY, timeout=timeout_ms)
+    page.wait_for_function(
+        "selector => document.querySelectorAll(selector).length === 0",
+        arg=LOADING,
+        timeout=timeout_ms,
+    )
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 class StreamlitServer:
