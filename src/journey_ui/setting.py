@@ -48,11 +48,13 @@ FILTERS: tuple[tuple[str, str, str], ...] = (
 FILTER_PARAMS = {name: urlstate.list_param(name, f"campaign.{name}") for name, _, _ in FILTERS}
 _DATE_WIDTH: Final = 220
 """The date inputs' width: "Campaign start date" and its help icon on one line."""
-_FILTER_ROWS: Final = (("campaign", "channel"), ("source", "medium", "event_type"))
-"""The filters' two rows: the long values (campaign names, "Organic Search") in halves, the
-short ones (google / cpc, Add to cart) in thirds. Five in a row cut a picked campaign to
-"su..." at 1280 px; three and two in the fields' order cut it, and "Organic Search", at 1024
-(where "newsletter" in a third is still cut; the caption under the filters names it)."""
+_HALVES: Final = ("campaign", "channel")
+"""The filters with long values (campaign names, "Organic Search"): a row of their own, in
+halves. Five in a row cut a picked campaign to "su..." at 1280 px."""
+_SHORT_WIDTH: Final = 250
+"""The width of each other filter (google / cpc, paid_social, Add to cart): three to a row
+where they fit, wrapping in a small window. In thirds a 1024 px window cut "newsletter" and
+"Add to cart" to "newsle..." and "Add to ..."."""
 
 
 @dataclass(frozen=True)
@@ -255,8 +257,8 @@ def dates(ctx: PageContext) -> tuple[dt.date, dt.date]:
 
 
 def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters:
-    """One multiselect per filter (in two rows: :data:`_FILTER_ROWS`), mirrored in the URL;
-    returns the filters.
+    """One multiselect per filter, mirrored in the URL; returns the filters. The long ones
+    in halves (:data:`_HALVES`), the others at :data:`_SHORT_WIDTH`, wrapping.
 
     A value the data of these dates does not have (e.g. from a link) is kept: see
     :func:`unknown_values` and :func:`filters_caption`.
@@ -266,13 +268,10 @@ def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters
         param = FILTER_PARAMS[name]
         _sync(ctx.page, name, param.key)
         urlstate.restore(param)
-    place = {
-        name: col
-        for names in _FILTER_ROWS
-        for name, col in zip(names, st.columns(len(names)), strict=True)
-    }
+    place = dict(zip(_HALVES, st.columns(len(_HALVES)), strict=True))
+    short = st.container(horizontal=True, gap="small", horizontal_alignment="distribute")
     for name, column, title in FILTERS:
-        col = place[name]
+        col = place.get(name, short)
         param = FILTER_PARAMS[name]
         known = options.get(column, [])
         picked = list(st.session_state[param.key])
@@ -286,6 +285,7 @@ def filter_inputs(ctx: PageContext, options: dict[str, list[str]]) -> an.Filters
                 format_func=charts.event_label if name == "event_type" else ui.shown_text,
                 placeholder="Any",
                 wrap=True,  # every picked value shown (in a column they scroll sideways)
+                width="stretch" if name in _HALVES else _SHORT_WIDTH,
             )
         urlstate.publish(param, values[name])
         _share(ctx.page, name, list(values[name]))

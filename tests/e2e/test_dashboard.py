@@ -215,6 +215,13 @@ def test_campaign_pick_a_date_and_download(
         pytest.param("campaign?event_date={start}&breakdown=known&", 5, id="campaign"),
         # Scoped: "Conversions after a matching touch", "Revenue, any time (USD)", ...
         pytest.param("campaign?event_date={start}&channel=Email&", 7, id="campaign-scoped"),
+        # The short filters' longest values picked (in thirds "newsletter" read "newsle...")
+        pytest.param(
+            "campaign?event_date={start}&source=newsletter&source=instagram&medium=paid_social"
+            "&medium=email&event_type=add_to_cart&",
+            7,
+            id="campaign-filtered",
+        ),
         pytest.param("attribution?event_date={start}&", 5, id="attribution"),
         pytest.param("customer?email={email}&", 5, id="customer"),
     ],
