@@ -15,8 +15,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.test_dashboard import TIMEOUT_MS, open_page, plots, settle, wait_for_location
-from tests.support.browser import SCREENSHOTS, StreamlitServer, recent_demo
+from tests.e2e.test_dashboard import TIMEOUT_MS, open_page, plots, settle
+from tests.support.browser import (
+    OPEN_TAB_GRID,
+    SCREENSHOTS,
+    StreamlitServer,
+    pick_first_row,
+    recent_demo,
+    wait_for_location,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -92,12 +99,7 @@ def test_back_from_a_person_leaves_no_email(
     _, as_of = warehouse
     start = as_of[:8] + "01"
     open_page(page, f"{server.url}/campaign?event_date={start}&as_of={as_of}")
-    grid = page.locator('[role="tabpanel"]:not([hidden]) [data-testid="stDataFrame"]').first
-    grid.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    box = grid.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first person's row selector
+    pick_first_row(page, page.locator(OPEN_TAB_GRID).first)
     wait_for_location(page, "/customer?")
     wait_for_location(page, "email=")
     settle(page)

@@ -18,9 +18,9 @@ from tests.e2e.test_dashboard import (  # noqa: F401 (fixtures)
     settle,
     shot,
     some_email,
-    wait_for_location,
     warehouse,
 )
+from tests.support.browser import wait_for_location
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

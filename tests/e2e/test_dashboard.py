@@ -21,7 +21,13 @@ from playwright.sync_api import expect
 from journey_core.io.export import to_csv_bytes
 from journey_core.rules.query import JourneyQuery
 from journey_core.warehouse import create_engine, fetch_journeys
-from tests.support.browser import SCREENSHOTS, StreamlitServer, recent_demo
+from tests.support.browser import (
+    SCREENSHOTS,
+    StreamlitServer,
+    pick_first_row,
+    recent_demo,
+    wait_for_location,
+)
 from tests.support.browser import settle as settle_app
 
 if TYPE_CHECKING:
@@ -72,11 +78,6 @@ def open_page(page: Page, url: str, *, errors: bool = False) -> None:
     page.goto(url)
     page.wait_for_selector('[data-testid="stSidebar"]')
     settle(page, errors=errors)
-
-
-def wait_for_location(page: Page, part: str) -> None:
-    """Wait until the address bar contains ``part`` (Streamlit updates it without a reload)."""
-    page.wait_for_function("part => (location.pathname + location.search).includes(part)", arg=part)
 
 
 def plots(page: Page, at_least: int) -> int:
@@ -405,13 +406,7 @@ def test_picking_a_person_opens_their_lookup(
     people_tab = page.locator('[role="tabpanel"]:not([hidden])').filter(
         has=page.locator('[data-testid="stDataFrame"]')
     )
-    grid = people_tab.locator('[data-testid="stDataFrame"]').first
-    grid.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    box = grid.bounding_box()
-    assert box is not None
-    # the row-selection checkbox of the first person (left column, first row under the header)
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    pick_first_row(page, people_tab.locator('[data-testid="stDataFrame"]').first)
     wait_for_location(page, "/customer?")
     wait_for_location(page, "email=")
     settle(page)

@@ -21,10 +21,9 @@ from tests.e2e.test_dashboard import (
     server,
     settle,
     shot,
-    wait_for_location,
     warehouse,
 )
-from tests.support.browser import SCREENSHOTS, StreamlitServer
+from tests.support.browser import SCREENSHOTS, StreamlitServer, pick_first_row, wait_for_location
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -63,13 +62,8 @@ def test_clicking_a_step_lists_the_people_who_dropped_off(
     page.screenshot(path=str(SCREENSHOTS / "campaign_funnel_viewport.png"))
     shot(page, "campaign_funnel")
     # Streamlit marks a keyed element with st-key-<key> (non-alphanumerics as "-").
-    grid = page.locator('.st-key-funnel-people-table [data-testid="stDataFrame"]')
-    grid.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    frame_box = grid.bounding_box()
-    assert frame_box is not None
-    # The row-selection checkbox of the first person (sorted by email): their lookup opens.
-    page.mouse.click(frame_box["x"] + 18, frame_box["y"] + 35 + 17)
+    # The first person (sorted by email): their lookup opens.
+    pick_first_row(page, page.locator('.st-key-funnel-people-table [data-testid="stDataFrame"]'))
     wait_for_location(page, "/customer?")
     wait_for_location(page, "email=")
     settle(page)

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from journey_core.warehouse import write_tables
-from tests.support.browser import StreamlitServer, launch_browser, settle
+from tests.support.browser import (
+    OPEN_TAB_GRID,
+    StreamlitServer,
+    launch_browser,
+    pick_first_row,
+    settle,
+    wait_for_location,
+)
 from tests.support.leaks import AS_OF, CAMPAIGN_DATE, leaks, seed_events, seed_ids
 
 if TYPE_CHECKING:
@@ -85,10 +92,6 @@ class Received:
         return out + [hit for where, text in self.snapshots for hit in leaks(where, text)]
 
 
-def wait_for_location(page: Page, part: str) -> None:
-    page.wait_for_function("part => (location.pathname + location.search).includes(part)", arg=part)
-
-
 def test_the_browser_receives_no_email(server: StreamlitServer, page: Page) -> None:
     got = Received(page)
     for path in PAGES:
@@ -100,12 +103,7 @@ def test_the_browser_receives_no_email(server: StreamlitServer, page: Page) -> N
     # a person from the campaign table (the row-selection box of the first person)
     page.goto(server.url + PAGES[1])
     settle(page)
-    grid = page.locator('[role="tabpanel"]:not([hidden]) [data-testid="stDataFrame"]').first
-    grid.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
-    box = grid.bounding_box()
-    assert box is not None
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    pick_first_row(page, page.locator(OPEN_TAB_GRID).first)
     wait_for_location(page, "/customer?")
     wait_for_location(page, "person=")
     settle(page)

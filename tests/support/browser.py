@@ -33,16 +33,19 @@ from tests.support.process import ServerProcess, free_port, http_probe
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests" / "screenshots"
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Playwright
+    from playwright.sync_api import Browser, Locator, Page, Playwright
 
 __all__ = [
     "CHROMIUM_ARGS",
+    "OPEN_TAB_GRID",
     "READY",
     "StreamlitServer",
     "chromium_path",
     "launch_browser",
+    "pick_first_row",
     "recent_demo",
     "settle",
+    "wait_for_location",
 ]
 
 #: The app once a script run has ended ("initial" before the first run).
@@ -110,6 +113,25 @@ def settle(page: Page, *, timeout_ms: float = 60_000, pause_ms: float = 400) -> 
         timeout=timeout_ms,
     )
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def wait_for_location(page: Page, part: str) -> None:
+    """Wait until the address bar contains ``part`` (Streamlit updates it without a reload)."""
+    page.wait_for_function("part => (location.pathname + location.search).includes(part)", arg=part)
+
+
+#: The data grids of the open tab (a hidden tab's grids stay in the page).
+OPEN_TAB_GRID = '[role="tabpanel"]:not([hidden]) [data-testid="stDataFrame"]'
+
+
+def pick_first_row(page: Page, grid: Locator) -> None:
+    """Tick the row-selection box of ``grid``'s first row (a Streamlit data grid draws on a
+    canvas: the box sits in its left column, under the 35 px header)."""
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
 
 
 class StreamlitServer:
