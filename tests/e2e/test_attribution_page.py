@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser
+from tests.support.browser import SCREENSHOTS, StreamlitServer, launch_browser, settle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,7 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
             page.goto(app.url + "/attribution?model=Time+decay&as_of=2022-08-30")
             page.get_by_text("Time to convert", exact=True).wait_for(timeout=90_000)
             page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+            settle(page, timeout_ms=90_000)  # every widget drawn, no exception box
             page.wait_for_timeout(3_000)
             SCREENSHOTS.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "attribution.png"), full_page=True)
@@ -53,10 +54,12 @@ def test_attribution_page_in_a_browser(demo_url: str) -> None:
             per_person = page.get_by_role("tab", name="Per person")
             per_person.click()
             page.get_by_text("Download time to convert per person (CSV)").wait_for(timeout=60_000)
+            settle(page)
             assert per_person.get_attribute("aria-selected") == "true"
             assert grids.count() == 4
             page.get_by_text("Channel grouping", exact=False).click()
             page.get_by_text("Download touches per channel (CSV)").wait_for(timeout=60_000)
+            settle(page)
             assert grids.count() == 5
             assert per_person.get_attribute("aria-selected") == "true"
             page.screenshot(path=str(SCREENSHOTS / "attribution-tabs.png"), full_page=True)
