@@ -14,6 +14,7 @@ from polars.testing import assert_frame_equal
 from journey_core import columns as c
 from journey_core.analytics import person
 from journey_core.timeutil import TS
+from journey_ui.figures.palette import channel_color
 from journey_ui.figures.person import PLOT_WIDTH, timeline
 
 T0 = dt.datetime(2022, 7, 1, 9, 0, tzinfo=dt.UTC)
@@ -140,10 +141,15 @@ def test_devices_most_events_first() -> None:
 
 
 # --------------------------------------------------------------------------- timeline
+def _cells(fig: go.Figure) -> list[go.Scatter]:
+    """The traces that draw markers (not the legend's entries, which draw none)."""
+    return [trace for trace in fig.data if trace.hoverinfo != "skip"]
+
+
 def _texts_at(fig: go.Figure) -> list[tuple[object, object, str]]:
     """(x, y, text) of every printed marker label."""
     out = []
-    for trace in fig.data:
+    for trace in _cells(fig):
         for x, y, text in zip(trace.x, trace.y, trace.text or [""] * len(trace.x), strict=True):
             if text:
                 out.append((x, y, text))
@@ -152,12 +158,12 @@ def _texts_at(fig: go.Figure) -> list[tuple[object, object, str]]:
 
 def test_timeline_cells_are_one_marker_each_with_their_size() -> None:
     fig = timeline(_rows(), tz="UTC")
-    cells = [(x, y) for t in fig.data for x, y in zip(t.x, t.y, strict=True)]
+    cells = [(x, y) for t in _cells(fig) for x, y in zip(t.x, t.y, strict=True)]
     assert len(cells) == len(set(cells))  # one marker per (visit, lane): distinct positions
     assert "13" in [text for _, _, text in _texts_at(fig)]
     assert (2, "Page view", "13") in _texts_at(fig)
     assert (1, "Page view", "3") in _texts_at(fig)
-    hover = " ".join(h for t in fig.data for h in t.hovertext)
+    hover = " ".join(h for t in _cells(fig) for h in t.hovertext)
     assert "Visit 2 · Page view × 13" in hover
     assert "Revenue: USD 63.28" in hover  # in the currency (JOURNEY_CURRENCY), issue 13
     assert list(fig.layout.xaxis.tickvals) == [1, 2]
@@ -180,7 +186,7 @@ def test_timeline_labels_never_collide_with_many_visits() -> None:
     ticks = list(fig.layout.xaxis.tickvals)
     assert all(b - a == ticks[1] - ticks[0] for a, b in itertools.pairwise(ticks))
     assert _texts_at(fig) == []  # too narrow to print a number: hover only
-    sizes = [s for t in fig.data[1:] for s in t.marker.size]
+    sizes = [s for t in _cells(fig)[1:] for s in t.marker.size]
     assert max(sizes) <= 0.8 * PLOT_WIDTH / 120
 
 
@@ -215,3 +221,17 @@ def test_timeline_legend_entries_have_one_symbol_size_and_room_for_each_name() -
     legend = timeline(_rows(), tz="UTC").layout.legend
     assert legend.itemsizing == "constant"
     assert legend.entrywidth >= 7 * len("Paid Search")
+
+
+def test_timeline_legend_names_each_channel_by_its_colour_as_a_circle() -> None:
+    """The cells keep their shape (a diamond before the person became known), the legend
+    shows a circle: from the cells' trace it took the first marker's diamond."""
+    fig = timeline(_rows(), tz="UTC")
+    entries = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in entries] == ["Paid Search", "Direct"]
+    assert [t.marker.symbol for t in entries] == ["circle", "circle"]
+    assert [t.marker.color for t in entries] == [channel_color(t.name) for t in entries]
+    cells = {t.name: t.marker.opacity for t in _cells(fig)[1:]}
+    assert [t.marker.opacity for t in entries] == [cells[t.name] for t in entries]
+    paid = next(t for t in _cells(fig) if t.name == "Paid Search")
+    assert list(paid.marker.symbol) == ["diamond"]  # visit 1, before known

@@ -103,6 +103,9 @@ _NARROW_PLOT_PX: Final = 520
 """The timeline's plot width in a 1024 px window, for how many rows its legend takes."""
 _LEGEND_SYMBOL_PX: Final = 40
 _LEGEND_ROW_PX: Final = 26
+_CELL_OPACITY: Final = 0.7
+"""Plotly's own opacity for markers sized one by one, written out so the legend's circles
+show the cells' colour (at 1 they read darker than every cell)."""
 
 
 def timeline(
@@ -190,14 +193,34 @@ def timeline(
                 textfont={"size": 10, "color": "white", "family": FONT},
                 name=channel,
                 legendgroup=channel,
+                showlegend=False,
                 marker={
                     "size": sizes,
                     "color": channel_color(channel),
                     "line": {"width": 1, "color": "white"},
                     "symbol": ["diamond" if r[c.BEFORE_KNOWN] else "circle" for r in records],
+                    "opacity": _CELL_OPACITY,
                 },
                 hovertext=[_cell_hover(r, tz, currency) for r in records],
                 hoverinfo="text",
+            )
+        )
+        # The legend names the colour alone, as a circle: from the cells' trace it took its
+        # first marker's shape (a diamond when that cell came before the person was known).
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                name=channel,
+                legendgroup=channel,
+                marker={
+                    "color": channel_color(channel),
+                    "symbol": "circle",
+                    "size": 10,
+                    "opacity": _CELL_OPACITY,
+                },
+                hoverinfo="skip",
             )
         )
 
