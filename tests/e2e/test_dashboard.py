@@ -288,6 +288,34 @@ def _cut_texts(page: Page, also: str = "", among: set[str] | None = None) -> lis
     return list(cut)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("?", id="recent"),
+        pytest.param("campaign?event_date={start}&", id="campaign"),
+    ],
+)
+def test_charts_keep_their_plot_in_a_small_window(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str], path: str
+) -> None:
+    """Every chart's plot keeps at least half its width at 1024 px: "Top source / medium"
+    put its names beside the bars, and "blog.partner.example / referral" left them 2 px."""
+    _, as_of = warehouse
+    page.set_viewport_size({"width": 1024, "height": 900})
+    open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01')}as_of={as_of}")
+    plots(page, 3)
+    widths = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].map(chart => {
+            const plot = chart.querySelector('.cartesianlayer .bg, .nsewdrag');
+            const whole = chart.querySelector('.main-svg');
+            return plot && whole ? [plot.getBoundingClientRect().width,
+                                    whole.getBoundingClientRect().width] : null;
+        }).filter(pair => pair)"""
+    )
+    assert len(widths) >= 3
+    assert [round(plot / whole, 2) for plot, whole in widths if plot < whole / 2] == []
+
+
 def test_timeline_legend_sits_under_its_axis_title_in_a_small_window(
     server: StreamlitServer, page: Page, warehouse: tuple[str, str]
 ) -> None:

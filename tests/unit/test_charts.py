@@ -223,10 +223,22 @@ def test_breakdown_chart_largest_first(by: str, value: str) -> None:
     assert fig.layout.xaxis.title.text == charts.label(value)
 
 
-def test_breakdown_chart_leaves_room_for_long_labels() -> None:
-    table = pl.DataFrame({c.SESSION_CAMPAIGN: ["a_very_long_campaign_name_2022"], an.PEOPLE: [3]})
-    fig = charts.breakdown_chart(table, by=c.SESSION_CAMPAIGN)
-    assert fig.layout.margin.l >= 7 * len("a_very_long_campaign_name_2022")
+def test_breakdown_chart_names_sit_above_their_bars() -> None:
+    """Inside the plot, above each bar: as names beside the bars, a long one took a
+    half-width chart's whole width in a 1024 px window (the browser check measures it)."""
+    table = pl.DataFrame(
+        {c.SESSION_CAMPAIGN: ["a_very_long_campaign_name_2022", "b"], an.PEOPLE: [3, 1]}
+    )
+    fig = charts.breakdown_chart(table, by=c.SESSION_CAMPAIGN, limit=4)
+    axis = fig.layout.yaxis
+    assert axis.ticklabelposition == "inside top"
+    assert axis.ticklabelshift > 0  # moved up, off the bar
+    assert fig.layout.margin.l <= 8  # no room taken beside the bars
+    # the first row on top, with room above its bar for its name; four rows reserved
+    assert axis.range[0] == 3.5
+    assert axis.range[1] < -0.5 - fig.data[0].width / 2
+    fewer = charts.breakdown_chart(table, by=c.SESSION_CAMPAIGN, limit=2)
+    assert fig.layout.height > fewer.layout.height  # room for four rows, not two
 
 
 @pytest.mark.parametrize(

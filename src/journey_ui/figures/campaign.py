@@ -9,7 +9,7 @@ never raw column names.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from typing import Final
 
 import plotly.graph_objects as go
 import polars as pl
@@ -61,10 +61,10 @@ def _base_layout(fig: go.Figure, *, height: int, legend: bool = True) -> go.Figu
     return fig
 
 
-def _label_margin(labels: Sequence[str]) -> int:
-    """Left margin (px) that fits the longest category label at 13 px (no clipping)."""
-    longest = max((len(text) for text in labels), default=0)
-    return min(300, 16 + int(7.4 * longest))
+_BAR_ROW_PX: Final = 46
+"""A ranked bar's row: its name above it, then the bar (:func:`breakdown_chart`)."""
+_BAR_WIDTH: Final = 0.42
+"""A ranked bar's thickness, as a share of its row (the rest holds its name)."""
 
 
 def empty_figure(message: str, *, height: int = 220) -> go.Figure:
@@ -426,18 +426,30 @@ def breakdown_chart(
             texttemplate=" %{text}",  # a gap after the bar's end ("6,670" touched it)
             textposition="outside",
             cliponaxis=False,
+            width=_BAR_WIDTH,
             hovertemplate=f"%{{y}}<br>{label(value)}: {unit}%{{x:{fmt}}}<extra></extra>",
         )
     )
-    _base_layout(fig, height=90 + 32 * max(limit, len(names)), legend=False)
-    fig.update_layout(margin={"l": _label_margin(names)})
-    fig.update_yaxes(autorange="reversed", showgrid=False, automargin=False, ticklabelstandoff=6)
+    rows = max(limit, len(names))
+    _base_layout(fig, height=60 + _BAR_ROW_PX * rows, legend=False)
+    # Each name above its bar, inside the plot: as names beside the bars, a long one took a
+    # half-width chart's whole width in a 1024 px window and left the bars no room.
+    fig.update_yaxes(
+        range=[rows - 0.5, -0.5 - _BAR_WIDTH],  # the first row on top, room for its name
+        showgrid=False,
+        automargin=False,
+        ticks="",
+        ticklabelposition="inside top",
+        ticklabelshift=round(_BAR_ROW_PX * _BAR_WIDTH / 2),  # above the bar, not over it
+        ticklabelstandoff=0,
+    )
     peak = max(max(values), 1) if values else 1
     title = f"{label(value)} ({currency})" if money else label(value)
-    fig.update_xaxes(
+    fig.update_xaxes(  # each bar says its value: no ticks to read
         title={"text": title, "font": {"size": 12, "color": MUTED}},
         range=[0, peak * 1.18],
-        tickformat=",.0f" if value != c.REVENUE else ",.2f",
+        showticklabels=False,
+        showgrid=False,
     )
     return fig
 
