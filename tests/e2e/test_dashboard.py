@@ -316,6 +316,39 @@ def test_charts_keep_their_plot_in_a_small_window(
     assert [round(plot / whole, 2) for plot, whole in widths if plot < whole / 2] == []
 
 
+@pytest.mark.parametrize("width", [1024, 800])  # the demo slants names at 1024, this at 800
+def test_attribution_chart_names_clear_of_titles_in_a_small_window(
+    server: StreamlitServer, page: Page, warehouse: tuple[str, str], width: int
+) -> None:
+    """At 1024 px the model chart's slanted channel names ran into its axis title and
+    legend (placed under the plot), and the last one ("Unassigned") past the chart's edge."""
+    _, as_of = warehouse
+    page.set_viewport_size({"width": width, "height": 900})
+    open_page(page, f"{server.url}/attribution?event_date={as_of[:8]}01&as_of={as_of}")
+    plots(page, 3)
+    clashes = page.evaluate(
+        """() => {
+            const meet = (a, b) => a.left < b.right && b.left < a.right
+                && a.top < b.bottom && b.top < a.bottom;
+            const out = [];
+            for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+                const whole = chart.querySelector('.main-svg').getBoundingClientRect();
+                const others = [...chart.querySelectorAll('.g-xtitle, .legend, .g-gtitle')]
+                    .map(e => e.getBoundingClientRect()).filter(r => r.width > 0);
+                for (const tick of chart.querySelectorAll('.xtick text')) {
+                    const box = tick.getBoundingClientRect();
+                    if (box.width === 0) continue;
+                    if (box.left < whole.left - 1 || box.right > whole.right + 1
+                        || others.some(other => meet(box, other))) out.push(tick.textContent);
+                }
+            }
+            return out;
+        }"""
+    )
+    assert page.locator(".xtick text").count() >= 8  # the channels' names were read
+    assert clashes == []
+
+
 def test_timeline_legend_sits_under_its_axis_title_in_a_small_window(
     server: StreamlitServer, page: Page, warehouse: tuple[str, str]
 ) -> None:

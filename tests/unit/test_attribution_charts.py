@@ -36,6 +36,16 @@ def test_model_comparison_has_one_trace_per_model_in_total_order() -> None:
     assert fig.layout.barmode == "group"
 
 
+def test_model_comparison_models_above_the_plot() -> None:
+    """Under the plot (y = -0.22) the legend met a small window's slanted channel names and
+    the axis title; above it, a title of its own (the page's heading says what it shows)."""
+    fig = charts.model_comparison(TABLE)
+    assert fig.layout.legend.y >= 1
+    assert fig.layout.legend.yanchor == "bottom"
+    assert fig.layout.title.text is None
+    assert fig.layout.xaxis.automargin is True  # the axis title under the names
+
+
 def test_model_comparison_by_revenue() -> None:
     fig = charts.model_comparison(TABLE, metric=c.REVENUE)
     assert list(fig.data[1].x) == ["Email", "Direct"]

@@ -136,21 +136,28 @@ def model_comparison(
             hovertemplate=f"<b>{model_name}</b><br>%{{x}}: {value_fmt}<extra></extra>",
         )
     fig.update_layout(
-        title=title,
+        # No title of its own: the page's "Credit by model" and its Measure switch say what
+        # it shows, and the models' rows sit where a title would (a legend under the plot,
+        # at y = -0.22, ran into a 1024 px window's slanted channel names and axis title;
+        # in a column beside it the dashboard's theme cut "Last non-direct touch").
         font={"family": FONT, "size": 13},
         barmode="group",
         xaxis_title=label(by),
         yaxis_title=fmt.money_title("Revenue", currency) if money else "Conversions (credit)",
         legend={
-            "title": "Model",
+            "title": {"text": "Model:  ", "side": "left"},
             "orientation": "h",
-            "y": -0.22,
+            "yanchor": "bottom",
+            "y": 1.02,
+            "xanchor": "left",
+            "x": 0,
             "entrywidth": 175,
             "entrywidthmode": "pixels",
         },
         height=460,
-        margin={"t": 60, "b": 40},
+        margin={"t": 16, "b": 40, "r": 56},  # the last slanted name reaches past its bars
     )
+    fig.update_xaxes(automargin=True, title_standoff=12)  # the title under the names
     return fig
 
 
@@ -339,7 +346,15 @@ def time_to_convert_chart(
             "<extra></extra>",
         )
     fig.update_layout(
-        title=title,
+        # at the figure's top, the legend's rows pushed under it (else the two overlapped)
+        title={
+            "text": title,
+            "automargin": True,
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"b": 14},
+        },
         font={"family": FONT, "size": 13},
         barmode="group",
         xaxis_title="Days to first conversion",
