@@ -53,5 +53,5 @@ def test_one_set_of_labels() -> None:
         ),
         by=c.CAMPAIGN,
     )
-    assert fig.layout.xaxis.title.text == palette.label(c.CAMPAIGN)
+    assert f"{palette.label(c.CAMPAIGN)}: %{{x}}" in fig.data[0].hovertemplate
     assert fig.layout.font.family == palette.FONT
