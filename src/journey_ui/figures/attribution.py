@@ -351,15 +351,7 @@ def time_to_convert_chart(
             "<extra></extra>",
         )
     fig.update_layout(
-        # at the figure's top, the legend's rows pushed under it (else the two overlapped)
-        title={
-            "text": title,
-            "automargin": True,
-            "yref": "container",
-            "y": 1,
-            "yanchor": "top",
-            "pad": {"b": 14},
-        },
+        title=title,
         font={"family": FONT, "size": 13},
         barmode="group",
         xaxis_title="Days to first conversion",
