@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -248,6 +248,16 @@ def test_key_figures_read_in_full_in_a_narrow_window(
     assert cut == []
 
 
+def _once_laid_out(page: Page, read: Callable[[], list[Any]], seconds: float = 20) -> list[Any]:
+    """``read()`` again every half second until it finds nothing or ``seconds`` pass: what a
+    page or chart shows while still being laid out (Plotly sets its margins over a few
+    passes, cards wrap after their text arrives) is not what it settles on."""
+    deadline = time.monotonic() + seconds
+    while (found := read()) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    return found
+
+
 def _cut_texts(page: Page, also: str = "", among: set[str] | None = None) -> list[str]:
     """The key figures' labels and values, picked values, filter chips and switches shown cut
     (``also``: more elements to read; ``among``: only these texts count): cut to an ellipsis,
@@ -282,10 +292,7 @@ def _cut_texts(page: Page, also: str = "", among: set[str] | None = None) -> lis
     def cut_now() -> list[str]:
         return [text for text in page.evaluate(script, more) if among is None or text in among]
 
-    deadline = time.monotonic() + 20  # cards still being laid out are not cut ones
-    while (cut := cut_now()) and time.monotonic() < deadline:
-        page.wait_for_timeout(500)
-    return list(cut)
+    return _once_laid_out(page, cut_now)
 
 
 @pytest.mark.parametrize(
@@ -304,16 +311,19 @@ def test_charts_keep_their_plot_in_a_small_window(
     page.set_viewport_size({"width": 1024, "height": 900})
     open_page(page, f"{server.url}/{path.format(start=as_of[:8] + '01')}as_of={as_of}")
     plots(page, 3)
-    widths = page.evaluate(
-        """() => [...document.querySelectorAll('.js-plotly-plot')].map(chart => {
+    script = """() => [...document.querySelectorAll('.js-plotly-plot')].map(chart => {
             const plot = chart.querySelector('.cartesianlayer .bg, .nsewdrag');
             const whole = chart.querySelector('.main-svg');
             return plot && whole ? [plot.getBoundingClientRect().width,
                                     whole.getBoundingClientRect().width] : null;
         }).filter(pair => pair)"""
-    )
-    assert len(widths) >= 3
-    assert [round(plot / whole, 2) for plot, whole in widths if plot < whole / 2] == []
+
+    def squeezed() -> list[float]:
+        widths = page.evaluate(script)
+        assert len(widths) >= 3
+        return [round(plot / whole, 2) for plot, whole in widths if plot < whole / 2]
+
+    assert _once_laid_out(page, squeezed) == []
 
 
 @pytest.mark.parametrize("width", [1024, 800])  # the demo slants names at 1024, this at 800
@@ -347,9 +357,7 @@ def test_attribution_chart_names_clear_of_titles_in_a_small_window(
             }
             return out;
         }"""
-    deadline = time.monotonic() + 20  # Plotly lays out its margins over a few passes
-    while (clashes := page.evaluate(script)) and time.monotonic() < deadline:
-        page.wait_for_timeout(500)
+    clashes = _once_laid_out(page, lambda: list(page.evaluate(script)))
     assert page.locator(".xtick text").count() >= 8  # the channels' names were read
     assert clashes == []
 
