@@ -29,7 +29,7 @@ from journey_core.io.export import to_csv_bytes
 from journey_core.io.privacy import mask_email, mask_frame, mask_text
 from journey_core.progress import Progress, reporting
 from journey_core.timeutil import local_day, parse_timezone
-from journey_core.warehouse import WarehouseSummary
+from journey_core.warehouse import WarehouseSummary, short_url
 from journey_ui import downloads, people, runlog, urlstate
 from journey_ui import format as fmt
 from journey_ui.figures import campaign as charts
@@ -451,7 +451,11 @@ def sidebar_warehouse(ctx: PageContext, summary: WarehouseSummary | None) -> Non
         level, fresh = freshness(summary, now=dt.datetime.now(dt.UTC))
         dot = {"ok": ":green[●]", "warn": ":orange[●]"}.get(level, ":red[●]")
         name = "Demo warehouse" if ctx.is_demo else "Warehouse"
-        st.caption(f"{dot} {name}: {fmt_int(summary.events)} events, {fresh}  \n`{summary.url}`")
+        st.caption(  # the file's name or the server: the whole URL broke mid-word here
+            f"{dot} {name}: {fmt_int(summary.events)} events, {fresh}  \n"
+            f"`{short_url(summary.url)}`",
+            help=f"Connected to `{summary.url}`",
+        )
 
 
 # --------------------------------------------------------------------------- tables

@@ -28,7 +28,7 @@ from journey_core.analytics import funnel as fn
 from journey_core.io.demo import build_demo
 from journey_core.progress import Progress
 from journey_core.rules.query import JourneyQuery
-from journey_core.warehouse import create_engine, fetch_journeys
+from journey_core.warehouse import create_engine, fetch_journeys, local_file, safe_url
 from journey_core.warehouse.figures import STEP_EVENTS
 from journey_ui import components as ui
 from journey_ui import data
@@ -132,6 +132,21 @@ def test_recent_default_view(app: Callable[..., AppTest], live_url: str) -> None
     assert at.toggle(key="as_of.live").value is True
     assert "as_of" not in at.query_params
     assert at.download_button[0].label.startswith("Download journeys as CSV")
+
+
+def test_sidebar_names_the_warehouse_file_in_full(
+    app: Callable[..., AppTest], live_url: str
+) -> None:
+    """The sidebar names a DuckDB file by its name (its whole URL broke mid-word there, as
+    "demo.duckd / b"); the whole URL is in the caption's help."""
+    at = app(live_url)
+    ok(at)
+    path = local_file(live_url)
+    assert path is not None
+    [caption] = [c for c in at.sidebar.caption if "events" in c.value]
+    assert caption.value.endswith(f"\n`{path.name}`")
+    assert safe_url(live_url) not in caption.value
+    assert caption.help == f"Connected to `{safe_url(live_url)}`"
 
 
 def test_recent_as_of_in_url_matches_core(app: Callable[..., AppTest], demo_url: str) -> None:

@@ -21,6 +21,7 @@ from journey_core.warehouse.engine import (
     create_engine,
     local_file,
     safe_url,
+    short_url,
     url_problem,
 )
 from journey_core.warehouse.fetch import (
@@ -54,6 +55,7 @@ __all__ = [
     "read_frame",
     "reading",
     "safe_url",
+    "short_url",
     "summarize",
     "url_problem",
     "verify_schema",

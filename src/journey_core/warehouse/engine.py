@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -30,6 +31,7 @@ __all__ = [
     "memory_limit_bytes",
     "quote_duckdb_keywords",
     "safe_url",
+    "short_url",
     "spill_directory",
     "sweep_spill_directories",
     "url_problem",
@@ -59,6 +61,30 @@ def safe_url(url: str | sa.URL) -> str:
         return sa.make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
         return "<unparseable URL>"
+
+
+def short_url(url: str | sa.URL) -> str:
+    """A short name of the warehouse for narrow places (the sidebar): a DuckDB or SQLite
+    file's name, otherwise the URL without its user and password.
+
+    >>> short_url("duckdb:////srv/journeys/data/demo.duckdb")
+    'demo.duckdb'
+    >>> short_url("postgresql://ann:secret@db:5432/shop")
+    'postgresql://db:5432/shop'
+    >>> short_url("duckdb:///:memory:"), short_url("not a url")
+    ('duckdb:///:memory:', '<unparseable URL>')
+    """
+    path = local_file(url)
+    if path is not None:
+        return path.name
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return "<unparseable URL>"
+    bare = sa.URL.create(
+        parsed.drivername, host=parsed.host, port=parsed.port, database=parsed.database
+    )
+    return unquote(bare.render_as_string())  # for reading: ':memory:', not '%3Amemory%3A'
 
 
 def url_problem(url: str | sa.URL) -> str | None:
