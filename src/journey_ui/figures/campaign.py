@@ -405,7 +405,7 @@ def breakdown_chart(
     """Horizontal bars of ``value`` per ``by`` (a breakdown from :func:`analytics.breakdown`).
 
     Channels take their own colours; other dimensions one colour. The largest bar is on top.
-    Revenue is in ``currency`` (axis title, bar text and hover text).
+    Revenue is in ``currency`` (bar text and hover text).
     """
     if table.is_empty():
         return empty_figure("Nothing to break down.")
@@ -444,13 +444,9 @@ def breakdown_chart(
         ticklabelstandoff=0,
     )
     peak = max(max(values), 1) if values else 1
-    title = f"{label(value)} ({currency})" if money else label(value)
-    fig.update_xaxes(  # each bar says its value: no ticks to read
-        title={"text": title, "font": {"size": 12, "color": MUTED}},
-        range=[0, peak * 1.18],
-        showticklabels=False,
-        showgrid=False,
-    )
+    # Each bar says its value and the hover names the measure: no ticks, and no axis title,
+    # which sat under the rows kept for alignment and read as the table's header below.
+    fig.update_xaxes(range=[0, peak * 1.18], showticklabels=False, showgrid=False)
     return fig
 
 
