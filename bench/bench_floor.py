@@ -2,8 +2,8 @@
 
 ONE hand-written DuckDB aggregate (``bench/sql/campaign_kpis.sql`` over ``bench/sql/window.sql``,
 as ``bench_scale.py``'s ``baseline`` route) run under DuckDB memory limits, each in a process
-of its own; its peak RSS (``VmHWM``) is what any route through DuckDB needs at least for six
-of the page's figures of one period. ``--ui`` imports the dashboard's libraries first
+of its own; its peak RSS (``VmHWM``) is what one statement over the cohort's wide rows needs
+for six of the page's figures of one period. ``--ui`` imports the dashboard's libraries first
 (Streamlit, pandas, Plotly, pyarrow and ``journey_ui``), so the row reads as a floor for the
 dashboard process. Usage::
 
@@ -47,13 +47,21 @@ def _status_mb(field: str) -> int:
 
 
 class _Peak:
-    """The process's largest RSS while it runs, sampled every 0.1 s (``VmHWM`` cannot be
+    """The process's largest RSS inside ``with``, sampled every 0.1 s (``VmHWM`` cannot be
     reset, so a step's own peak is sampled)."""
 
     def __init__(self) -> None:
         self.mb = _status_mb("VmRSS")
         self._stop = threading.Event()
-        threading.Thread(target=self._sample, daemon=True).start()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
@@ -77,21 +85,22 @@ def _run_steps(con: Any, params: dict[str, Any], store: str, buckets: int) -> An
     """The cohort in steps; each step's seconds and peak, then the headline figures."""
     from bench_scale import _headline
 
-    peak = _Peak()
     times: list[str] = []
     row = None
-    for name, text in _steps((BENCH / "sql" / "campaign_steps.sql").read_text(), store):
-        bound = {**params, "buckets": buckets}
-        used = {key: value for key, value in bound.items() if f"${key}" in text}
-        for bucket in range(buckets) if name == "bucket" else [None]:
-            peak.reset()
-            started = time.perf_counter()
-            each = used if bucket is None else {**used, "bucket": bucket}
-            fetched = con.execute(text, each).fetchall()
-            label = name if bucket is None else f"{name} {bucket}"
-            times.append(f"{label} {time.perf_counter() - started:.1f} s {peak.mb} MB")
-            if name == "headline":
-                (row,) = fetched
+    steps = _steps((BENCH / "sql" / "campaign_steps.sql").read_text(), store)
+    with _Peak() as peak:
+        for name, text in steps:
+            bound = {**params, "buckets": buckets}
+            used = {key: value for key, value in bound.items() if f"${key}" in text}
+            for bucket in range(buckets) if name == "bucket" else [None]:
+                peak.reset()
+                started = time.perf_counter()
+                each = used if bucket is None else {**used, "bucket": bucket}
+                fetched = con.execute(text, each).fetchall()
+                label = name if bucket is None else f"{name} {bucket}"
+                times.append(f"{label} {time.perf_counter() - started:.1f} s {peak.mb} MB")
+                if name == "headline":
+                    (row,) = fetched
     return {"steps": times, "headline": _headline(row)}
 
 
