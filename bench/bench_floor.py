@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -34,16 +35,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_scale import _bench_params, _headline, _hwm_mb, _rss_mb, baseline_sql
+
 BENCH = Path(__file__).resolve().parent
 UI_MODULES = ("streamlit", "pandas", "pyarrow", "plotly.graph_objects", "journey_ui.sections")
 STORES = ("scratch", "temp")  # the catalog the steps' tables go to (temp: DuckDB's TEMP tables)
 
 
-def _status_mb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) // 1024
-    raise LookupError(field)
+def _rss_now() -> int:
+    """This process's RSS in MB."""
+    return int(_rss_mb(os.getpid()))
 
 
 class _Peak:
@@ -51,7 +52,7 @@ class _Peak:
     reset, so a step's own peak is sampled)."""
 
     def __init__(self) -> None:
-        self.mb = _status_mb("VmRSS")
+        self.mb = _rss_now()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -65,10 +66,10 @@ class _Peak:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
-            self.mb = max(self.mb, _status_mb("VmRSS"))
+            self.mb = max(self.mb, _rss_now())
 
     def reset(self) -> None:
-        self.mb = _status_mb("VmRSS")
+        self.mb = _rss_now()
 
 
 def _steps(sql: str, store: str) -> list[tuple[str, str]]:
@@ -83,14 +84,12 @@ def _steps(sql: str, store: str) -> list[tuple[str, str]]:
 
 def _run_steps(con: Any, params: dict[str, Any], store: str, buckets: int) -> Any:
     """The cohort in steps; each step's seconds and peak, then the headline figures."""
-    from bench_scale import _headline
-
     times: list[str] = []
     row = None
     steps = _steps((BENCH / "sql" / "campaign_steps.sql").read_text(), store)
+    bound = {**params, "buckets": buckets}
     with _Peak() as peak:
         for name, text in steps:
-            bound = {**params, "buckets": buckets}
             used = {key: value for key, value in bound.items() if f"${key}" in text}
             for bucket in range(buckets) if name == "bucket" else [None]:
                 peak.reset()
@@ -109,16 +108,12 @@ def _run(
 ) -> dict[str, Any]:
     """One measurement, in this process (the ``--worker`` side)."""
     import duckdb
-    from bench_scale import _bench_params, _headline
 
     from journey_core.warehouse import DUCKDB_CONFIG
 
     if ui:
         for name in UI_MODULES:
             importlib.import_module(name)
-    window = (BENCH / "sql" / "window.sql").read_text()
-    rule = window[: window.rindex("ORDER BY")]
-    sql = (BENCH / "sql" / "campaign_kpis.sql").read_text().replace("{rule}", rule)
     con = duckdb.connect(db, read_only=True, config=DUCKDB_CONFIG)
     with tempfile.TemporaryDirectory(prefix="journey-floor-") as folder:
         con.execute("SET memory_limit = ?", [limit])
@@ -127,13 +122,13 @@ def _run(
         con.execute("SET preserve_insertion_order = false")
         if route == "steps" and store == "scratch":
             con.execute("ATTACH ? AS scratch (READ_WRITE)", [str(Path(folder) / "scratch.duckdb")])
-        before = _status_mb("VmRSS")
+        before = _rss_now()
         started = time.perf_counter()
         try:
             if route == "steps":
                 outcome: Any = _run_steps(con, _bench_params(), store, buckets)
             else:
-                (row,) = con.sql(sql, params=_bench_params()).fetchall()
+                (row,) = con.sql(baseline_sql(), params=_bench_params()).fetchall()
                 outcome = _headline(row)
         except duckdb.Error as exc:
             outcome = str(exc).splitlines()[0]
@@ -145,7 +140,7 @@ def _run(
         "threads": threads,
         "ui": ui,
         "seconds": round(seconds, 1),
-        "peak_mb": _status_mb("VmHWM"),
+        "peak_mb": int(_hwm_mb()),
         "before_mb": before,
         "outcome": outcome,
     }

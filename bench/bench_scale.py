@@ -207,15 +207,21 @@ def _headline(row: Any) -> dict[str, Any]:
     }
 
 
+def baseline_sql() -> str:
+    """ONE hand-written DuckDB aggregate: ``sql/campaign_kpis.sql`` over ``sql/window.sql``
+    (without its ORDER BY); parameters as :func:`_bench_params`."""
+    window = (BENCH / "sql" / "window.sql").read_text()
+    rule = window[: window.rindex("ORDER BY")]
+    return (BENCH / "sql" / "campaign_kpis.sql").read_text().replace("{rule}", rule)
+
+
 def _baseline(path: str) -> Callable[[], dict[str, Any]]:
-    """ONE hand-written DuckDB aggregate (``sql/campaign_kpis.sql`` over ``sql/window.sql``)."""
+    """ONE hand-written DuckDB aggregate (:func:`baseline_sql`)."""
     import duckdb
 
     from journey_core.warehouse import DUCKDB_CONFIG
 
-    window = (BENCH / "sql" / "window.sql").read_text()
-    rule = window[: window.rindex("ORDER BY")]
-    sql = (BENCH / "sql" / "campaign_kpis.sql").read_text().replace("{rule}", rule)
+    sql = baseline_sql()
     params = _bench_params()
     con = duckdb.connect(path, read_only=True, config=DUCKDB_CONFIG)
 

@@ -51,6 +51,10 @@ SQLITE_REGEXP_GROUP = "journey_regexp_group"
 connection (SQLite has no regex extraction of its own)."""
 
 
+_UNPARSEABLE = "<unparseable URL>"
+"""What :func:`safe_url` and :func:`short_url` show for text that is not a URL."""
+
+
 def safe_url(url: str | sa.URL) -> str:
     """The URL with its password hidden, fit for messages and logs.
 
@@ -60,7 +64,7 @@ def safe_url(url: str | sa.URL) -> str:
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
-        return "<unparseable URL>"
+        return _UNPARSEABLE
 
 
 def short_url(url: str | sa.URL) -> str:
@@ -80,7 +84,7 @@ def short_url(url: str | sa.URL) -> str:
     try:
         parsed = sa.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
-        return "<unparseable URL>"
+        return _UNPARSEABLE
     bare = sa.URL.create(
         parsed.drivername, host=parsed.host, port=parsed.port, database=parsed.database
     )
